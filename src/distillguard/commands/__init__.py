@@ -1,0 +1,1 @@
+"""Click commands, one module per stage; registered lazily in distillguard.cli.COMMANDS."""

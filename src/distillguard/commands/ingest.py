@@ -1,0 +1,57 @@
+"""`distillguard ingest`: logs and account files into the embedded store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+from ..cli import handle_errors
+from ..errors import RecordError
+from ..ingest import IngestOptions, IngestSummary, ingest_accounts, ingest_logs, log_files
+from ..store import Store
+
+MAX_PRINTED_ERRORS = 50
+
+
+def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors: int | None,
+               quiet: bool = False) -> IngestSummary:
+    """Ingest logs (and accounts) into the store at `db`, with a progress bar and error lines on stderr."""
+    console = Console(stderr=True, quiet=quiet)
+    files = log_files(logs)
+    printed = 0
+
+    def on_error(err: RecordError) -> None:
+        nonlocal printed
+        printed += 1
+        if printed <= MAX_PRINTED_ERRORS:
+            console.print(str(err), markup=False, highlight=False)
+        elif printed == MAX_PRINTED_ERRORS + 1:
+            console.print("… more rejected records are listed in the store's `rejects` table", markup=False)
+
+    total = sum(Path(f).stat().st_size for f in files)
+    with Store.open(db) as store:
+        if accounts:
+            n = ingest_accounts(store, accounts)
+            console.print(f"accounts: {n} records from {accounts}", markup=False)
+        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("ingest", total=total)
+            summary = ingest_logs(store, files, IngestOptions(max_errors=max_errors), on_error,
+                                  lambda n: bar.advance(task, n))
+    return summary
+
+
+@click.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@click.option("--accounts", type=click.Path(), help="Accounts file (CSV, JSONL or Parquet).")
+@click.option("--db", required=True, type=click.Path(), help="DuckDB store to append to (created if missing).")
+@click.option("--max-errors", type=int, default=None, help="Stop when more records than this are rejected.")
+@handle_errors
+def ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors: int | None) -> None:
+    """Validate exchange logs (JSONL[.gz|.zst], Parquet files or folders) and append them to the store."""
+    s = run_ingest(logs, accounts, db, max_errors)
+    click.echo(f"files {s.files}  rows read {s.rows_read}  stored {s.stored}  "
+               f"duplicates {s.duplicates}  rejected {s.rejected}  -> {db}")

@@ -1,0 +1,270 @@
+"""The data contracts of ../shared/SCHEMA.md (version 1) in code.
+
+Arrow schemas for the stored forms of exchanges, accounts, labels and detection output, and the
+validation of one raw exchange record (as parsed from JSON) into its stored form.
+Unknown extra fields are ignored; a record that breaks the contract raises a field-level error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+DEFAULT_ENDPOINT = "/v1/chat/completions"
+DEFAULT_STATUS = 200
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+CAPABILITIES = ("reasoning", "coding", "tool_use", "other")
+
+MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
+TS_TYPE = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a contract: its name, stored Arrow type and whether input must carry it."""
+
+    name: str
+    type: pa.DataType
+    required: bool = False
+
+
+EXCHANGE_FIELDS: tuple[Field, ...] = (
+    Field("request_id", pa.string(), True),
+    Field("ts", TS_TYPE, True),
+    Field("account_id", pa.string(), True),
+    Field("api_key_id", pa.string()),
+    Field("org_id", pa.string()),
+    Field("ip", pa.string(), True),
+    Field("user_agent", pa.string()),
+    Field("model", pa.string(), True),
+    Field("endpoint", pa.string()),
+    Field("messages", pa.list_(MESSAGE_TYPE)),
+    Field("prompt", pa.string()),
+    Field("tools", pa.list_(pa.string())),
+    Field("params", pa.string()),  # stored as JSON text; parsed where needed
+    Field("completion", pa.string()),
+    Field("prompt_tokens", pa.int64()),
+    Field("completion_tokens", pa.int64()),
+    Field("status", pa.int32()),
+    Field("conversation_id", pa.string()),
+)
+EXCHANGE_SCHEMA = pa.schema([pa.field(f.name, f.type, nullable=not f.required) for f in EXCHANGE_FIELDS])
+EXCHANGE_COLUMNS = tuple(f.name for f in EXCHANGE_FIELDS)
+REQUIRED_EXCHANGE = tuple(f.name for f in EXCHANGE_FIELDS if f.required)
+
+ACCOUNT_FIELDS: tuple[Field, ...] = (
+    Field("account_id", pa.string(), True),
+    Field("created_at", TS_TYPE),
+    Field("email_domain", pa.string()),
+    Field("payment_fingerprint", pa.string()),
+    Field("signup_ip", pa.string()),
+    Field("country", pa.string()),
+    Field("verified", pa.bool_()),
+    Field("tier", pa.string()),
+)
+ACCOUNT_SCHEMA = pa.schema([pa.field(f.name, f.type, nullable=not f.required) for f in ACCOUNT_FIELDS])
+
+LABEL_SCHEMA = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("campaign_id", pa.string()),
+        pa.field("actor", pa.string()),
+    ]
+)
+
+DETECTION_ACCOUNT_SCHEMA = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("score", pa.float64(), nullable=False),
+        pa.field("flagged", pa.bool_(), nullable=False),
+        pa.field("campaign_id", pa.string()),
+        pa.field("reasons", pa.string()),
+    ]
+)
+CAMPAIGN_KEYS = (
+    "campaign_id",
+    "accounts",
+    "exchanges",
+    "first_seen",
+    "last_seen",
+    "capabilities",
+    "evidence",
+    "confidence",
+)
+
+
+class FieldError(ValueError):
+    """A field of one record breaks the contract (caught by ingest, which adds file and line)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+def parse_ts(value: Any, field: str = "ts") -> datetime:
+    """Parse an ISO-8601 time (offset or `Z`; naive means UTC) into an aware UTC datetime."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise FieldError(field, f"not an ISO-8601 time: {_clip(value)!r}") from None
+    else:
+        raise FieldError(field, f"expected an ISO-8601 string, got {_json_type(value)}")
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def validate_exchange(rec: Any) -> dict[str, Any]:
+    """Check one raw exchange record against the contract; return its stored form or raise FieldError."""
+    if not isinstance(rec, dict):
+        raise FieldError("record", f"expected a JSON object, got {_json_type(rec)}")
+    out: dict[str, Any] = {}
+    for name in ("request_id", "account_id", "model"):
+        out[name] = _required_str(rec, name)
+    out["ts"] = parse_ts(rec.get("ts")) if rec.get("ts") is not None else _missing("ts")
+    ip = rec.get("ip")
+    if ip is None:
+        _missing("ip")
+    out["ip"] = _str(ip, "ip")
+    for name in ("api_key_id", "org_id", "user_agent", "completion", "conversation_id"):
+        out[name] = _opt_str(rec, name)
+    out["endpoint"] = _opt_str(rec, "endpoint") or DEFAULT_ENDPOINT
+    out["messages"] = _messages(rec.get("messages"))
+    out["prompt"] = _opt_str(rec, "prompt")
+    if out["messages"] is None and out["prompt"] is None:
+        raise FieldError("messages", "one of 'messages' or 'prompt' is required")
+    out["tools"] = _tools(rec.get("tools"))
+    out["params"] = _params(rec.get("params"))
+    out["prompt_tokens"] = _opt_int(rec, "prompt_tokens")
+    out["completion_tokens"] = _opt_int(rec, "completion_tokens")
+    status = _opt_int(rec, "status")
+    out["status"] = DEFAULT_STATUS if status is None else status
+    return out
+
+
+def content_text(content: Any, field: str = "messages.content") -> str | None:
+    """Text of an OpenAI message content: a string, null, or a list of parts whose text parts are joined."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+        return "\n".join(texts)
+    raise FieldError(field, f"expected text, null or a list of content parts, got {_json_type(content)}")
+
+
+def prompt_text(messages: list[dict[str, Any]] | None, prompt: str | None) -> str:
+    """The text a user sent: the last user message (or the completions prompt)."""
+    if prompt is not None:
+        return prompt
+    for m in reversed(messages or []):
+        if m.get("role") == "user" and m.get("content"):
+            return str(m["content"])
+    return ""
+
+
+def _messages(value: Any) -> list[dict[str, Any]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise FieldError("messages", f"expected a list of {{role, content}}, got {_json_type(value)}")
+    out = []
+    for i, m in enumerate(value):
+        if not isinstance(m, dict):
+            raise FieldError(f"messages[{i}]", f"expected an object, got {_json_type(m)}")
+        role = m.get("role")
+        if role not in ROLES:
+            raise FieldError(f"messages[{i}].role", f"expected one of {sorted(ROLES)}, got {_clip(role)!r}")
+        out.append({"role": role, "content": content_text(m.get("content"), f"messages[{i}].content")})
+    return out
+
+
+def _tools(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise FieldError("tools", f"expected a list of tool names, got {_json_type(value)}")
+    names = []
+    for t in value:
+        if isinstance(t, str):
+            names.append(t)
+        elif isinstance(t, dict):  # tolerate OpenAI tool objects: keep the function name
+            fn = t.get("function") if isinstance(t.get("function"), dict) else t
+            if isinstance(fn.get("name"), str):
+                names.append(fn["name"])
+        else:
+            raise FieldError("tools", f"expected tool names (strings), got {_json_type(t)}")
+    return names
+
+
+def _params(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise FieldError("params", "a string that does not hold JSON") from None
+        value = parsed
+    if not isinstance(value, dict):
+        raise FieldError("params", f"expected an object, got {_json_type(value)}")
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _missing(name: str) -> Any:
+    raise FieldError(name, "required field is missing")
+
+
+def _required_str(rec: dict[str, Any], name: str) -> str:
+    value = rec.get(name)
+    if value is None:
+        _missing(name)
+    s = _str(value, name)
+    if not s:
+        raise FieldError(name, "must not be empty")
+    return s
+
+
+def _str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise FieldError(name, f"expected a string, got {_json_type(value)}")
+    return value
+
+
+def _opt_str(rec: dict[str, Any], name: str) -> str | None:
+    value = rec.get(name)
+    return None if value is None else _str(value, name)
+
+
+def _opt_int(rec: dict[str, Any], name: str) -> int | None:
+    value = rec.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError(name, f"expected an integer, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+def _clip(value: Any, n: int = 60) -> str:
+    s = str(value)
+    return s if len(s) <= n else s[:n] + "…"

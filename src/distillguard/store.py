@@ -1,0 +1,190 @@
+"""The embedded store: one DuckDB file, the one owner of SQL connections.
+
+Tables
+- `exchanges`: the exchange log in its stored form (schema.EXCHANGE_SCHEMA), unique by request_id.
+- `accounts`: optional account records (schema.ACCOUNT_SCHEMA), latest record per account wins.
+- `ingested_files`: one row per committed input file, with its counts.
+- `rejects`: every record that was not stored, with file, line and reason (nothing is dropped silently).
+
+Each input file is appended inside one transaction: a crash or Ctrl-C leaves the store as it was
+before that file, so re-running the same command completes the work without duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .errors import StoreError
+from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, Field
+
+_DUCK_TYPES = {
+    "string": "VARCHAR",
+    "timestamp[us, tz=UTC]": "TIMESTAMPTZ",
+    "int64": "BIGINT",
+    "int32": "INTEGER",
+    "bool": "BOOLEAN",
+    "list<item: string>": "VARCHAR[]",
+    "list<item: struct<role: string, content: string>>": "STRUCT(role VARCHAR, content VARCHAR)[]",
+}
+
+
+def _ddl(table: str, fields: tuple[Field, ...], key: str | None = None) -> str:
+    cols = []
+    for f in fields:
+        col = f"{f.name} {_DUCK_TYPES[str(f.type)]}"
+        if f.name == key:
+            col += " PRIMARY KEY"
+        elif f.required:
+            col += " NOT NULL"
+        cols.append(col)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
+
+
+_SETUP = (
+    _ddl("exchanges", EXCHANGE_FIELDS),
+    _ddl("accounts", ACCOUNT_FIELDS, key="account_id"),
+    """CREATE TABLE IF NOT EXISTS ingested_files (
+        path VARCHAR, size BIGINT, kind VARCHAR, rows_read BIGINT, stored BIGINT,
+        duplicates BIGINT, rejected BIGINT, ingested_at TIMESTAMPTZ DEFAULT now())""",
+    """CREATE TABLE IF NOT EXISTS rejects (
+        path VARCHAR, line BIGINT, field VARCHAR, reason VARCHAR, recorded_at TIMESTAMPTZ DEFAULT now())""",
+)
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """What committing one file did to the store."""
+
+    stored: int
+    duplicates: int
+
+
+class Store:
+    """An embedded DuckDB store of exchanges and accounts.
+
+    >>> with Store.open(":memory:") as store:
+    ...     store.count("exchanges")
+    0
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
+        self.con = con
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, read_only: bool = False, memory_limit: str | None = None) -> Store:
+        """Open (creating if needed) the store at `path`; `:memory:` for a throwaway one."""
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(path, read_only=read_only)
+        except duckdb.Error as e:
+            raise StoreError(f"{path}: cannot open the store ({e}); is another process writing it?") from e
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute("SET preserve_insertion_order = false")
+        if not read_only:
+            for stmt in _SETUP:
+                con.execute(stmt)
+        return cls(con, path)
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the file)."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def count(self, table: str) -> int:
+        """Number of rows in `table`."""
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    @contextmanager
+    def file_transaction(self) -> Iterator[_Staging]:
+        """Stage one file's batches; commit them whole (deduplicated) on success, or nothing on error."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _staging AS SELECT *, 0::BIGINT AS _seq FROM exchanges LIMIT 0")
+            staging = _Staging(con)
+            yield staging
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute("DROP TABLE IF EXISTS _staging")
+
+    def append_accounts(self, table: pa.Table) -> int:
+        """Insert or replace account records; return how many were written."""
+        self.con.register("_acc", table)
+        try:
+            cols = ", ".join(f.name for f in ACCOUNT_FIELDS)
+            self.con.execute(
+                f"INSERT OR REPLACE INTO accounts ({cols}) SELECT {cols} FROM _acc "
+                "QUALIFY row_number() OVER (PARTITION BY account_id) = 1"
+            )
+        finally:
+            self.con.unregister("_acc")
+        return table.num_rows
+
+    def exchanges_parquet(self, out: str | Path) -> None:
+        """Write the stored exchanges to a Parquet file."""
+        self.con.execute(f"COPY (SELECT * FROM exchanges ORDER BY ts, request_id) TO '{out}' (FORMAT parquet)")
+
+
+class _Staging:
+    """Batches of one file, staged inside the file's transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.seq = 0
+
+    def append(self, batch: pa.Table) -> None:
+        """Stage one validated batch (stored-form columns)."""
+        seq = pa.array(range(self.seq, self.seq + batch.num_rows), pa.int64())
+        self.seq += batch.num_rows
+        self.con.register("_batch", batch.append_column("_seq", seq))
+        try:
+            self.con.execute("INSERT INTO _staging SELECT * FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+
+    def reject(self, path: str, line: int | None, field: str | None, reason: str) -> None:
+        """Record one rejected record."""
+        self.con.execute("INSERT INTO rejects (path, line, field, reason) VALUES (?, ?, ?, ?)",
+                         [path, line, field, reason])
+
+    def commit(self, path: str, size: int, kind: str, rows_read: int, rejected: int) -> FileCounts:
+        """Move staged rows not already stored (first occurrence per request_id) into `exchanges`."""
+        cols = ", ".join(f.name for f in EXCHANGE_FIELDS)
+        before = _count(self.con, "exchanges")
+        self.con.execute(
+            f"INSERT INTO exchanges ({cols}) SELECT {cols} FROM ("
+            "  SELECT * FROM _staging QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY _seq) = 1"
+            ") s WHERE NOT EXISTS (SELECT 1 FROM exchanges e WHERE e.request_id = s.request_id)"
+        )
+        stored = _count(self.con, "exchanges") - before
+        dups = rows_read - rejected - stored
+        self.con.execute(
+            "INSERT INTO ingested_files (path, size, kind, rows_read, stored, duplicates, rejected) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [path, size, kind, rows_read, stored, dups, rejected],
+        )
+        return FileCounts(stored=stored, duplicates=dups)
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
