@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "serve": "distillguard.commands.serve:serve",
     "keys": "distillguard.commands.serve:keys",
     "policy": "distillguard.commands.serve:policy",
+    "backtest": "distillguard.commands.serve:backtest",
     "watermark": "distillguard.commands.watermark:watermark",
     "intel": "distillguard.commands.intel:intel",
 }
