@@ -1,0 +1,257 @@
+"""The enforcement engine: one request in, one `Decision` out. Pure Python, no HTTP.
+
+The same engine runs behind `distillguard serve`, inside the LiteLLM hook and in the backtest (with a
+simulated clock). Per request it:
+1. updates the account's running features (volume, templates, matches to known campaign templates);
+2. finds the account's campaign: from detection output, from analyst overrides, or by its templates
+   (a fresh account that sends `template_matches` requests of a known campaign's templates joins it);
+3. maps score and campaign confidence to an action through the policy (most severe wins);
+4. draws from the account's token buckets and, when throttled, from its campaign's shared bucket.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..policy import Action, Knowledge, Limit, Policy
+from .limits import Charge, Limiter, MemoryLimiter, StateUnavailable
+from .shared import Event, EventBus, MemoryBus
+
+MAX_TEMPLATES_PER_ACCOUNT = 256
+
+
+@dataclass(frozen=True)
+class Request:
+    """What enforcement needs to know about one request."""
+
+    account_id: str
+    now: float
+    template_id: int = 0
+    org_id: str | None = None
+    verified: bool = False
+    prompt_tokens: int = 0
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one request, and why."""
+
+    action: Action
+    allowed: bool
+    status: int
+    code: str
+    reason: str
+    campaign_id: str | None = None
+    score: float = 0.0
+    max_tokens: int | None = None
+    drop_reasoning: bool = False
+    watermark: bool = False
+    retry_after: float = 0.0
+
+
+@dataclass
+class Overrides:
+    """Analyst decisions that beat detection."""
+
+    blocked_campaigns: set[str] = field(default_factory=set)
+    allowed_accounts: set[str] = field(default_factory=set)
+    allowed_orgs: set[str] = field(default_factory=set)
+    false_positives: set[str] = field(default_factory=set)
+
+
+@dataclass
+class AccountState:
+    """Running per-account features, updated on every request."""
+
+    requests: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    templates: set[int] = field(default_factory=set)
+    matches: dict[str, int] = field(default_factory=dict)
+    campaign: str | None = None  # assigned online by template matches
+
+    def online_score(self, needed: int) -> float:
+        """Share of requests that matched a known campaign template, ramped by the match count."""
+        if not self.matches or not self.requests:
+            return 0.0
+        best = max(self.matches.values())
+        return min(1.0, best / self.requests) * min(1.0, best / needed)
+
+
+class Enforcer:
+    """Decide allow / throttle / degrade / verify / block for each request.
+
+    >>> from distillguard.policy import parse_policy, DEFAULT_POLICY_TOML, Knowledge
+    >>> k = Knowledge(account_campaign={"a1": "C1"}, campaign_confidence={"C1": 0.95})
+    >>> e = Enforcer(parse_policy(DEFAULT_POLICY_TOML, "default"), k)
+    >>> e.decide(Request("a1", now=0.0)).code, e.decide(Request("a2", now=0.0)).code
+    ('account_blocked', 'ok')
+    """
+
+    def __init__(self, policy: Policy, knowledge: Knowledge | None = None, limiter: Limiter | None = None,
+                 bus: EventBus | None = None,
+                 observer: Callable[[Request, Decision], None] | None = None) -> None:
+        self.policy = policy
+        self.knowledge = knowledge or Knowledge()
+        self.limiter: Limiter = limiter or MemoryLimiter()
+        self.bus: EventBus = bus or MemoryBus()
+        self.observer = observer
+        self.overrides = Overrides()
+        self.accounts: dict[str, AccountState] = {}
+        self.unpublished = 0
+        self._lock = threading.Lock()
+
+    # -- state changes (local now, published for other replicas) ------------------------------------
+    def publish(self, event: Event) -> None:
+        """Apply an event here at once and publish it to the other replicas."""
+        self.apply(event)
+        try:
+            self.bus.publish(event)
+        except StateUnavailable:
+            self.unpublished += 1  # in force here; other replicas learn it when they next see it
+
+    def sync(self) -> int:
+        """Apply events published by any replica since the last sync; return how many."""
+        events = self.bus.poll()
+        for ev in events:
+            self.apply(ev)
+        return len(events)
+
+    def apply(self, ev: Event) -> None:
+        """Apply one state event (idempotent)."""
+        op, o = ev.get("op"), self.overrides
+        target = str(ev.get("id", ""))
+        if op == "block_campaign":
+            o.blocked_campaigns.add(target)
+        elif op == "unblock_campaign":
+            o.blocked_campaigns.discard(target)
+        elif op == "allow_account":
+            o.allowed_accounts.add(target)
+        elif op == "disallow_account":
+            o.allowed_accounts.discard(target)
+        elif op == "allow_org":
+            o.allowed_orgs.add(target)
+        elif op == "disallow_org":
+            o.allowed_orgs.discard(target)
+        elif op == "false_positive":
+            o.false_positives.add(target)
+        elif op == "assign":
+            self._state(target, 0.0).campaign = str(ev["campaign_id"])
+        elif op == "templates":
+            self.knowledge.template_campaign.update({int(t): str(c) for t, c in ev["map"].items()})
+
+    def set_policy(self, policy: Policy) -> None:
+        """Swap the policy (takes effect on the next request)."""
+        self.policy = policy
+
+    def set_knowledge(self, knowledge: Knowledge) -> None:
+        """Swap detection knowledge (e.g. after `detect` wrote a new output folder)."""
+        self.knowledge = knowledge
+
+    # -- the hot path --------------------------------------------------------------------------------
+    def decide(self, req: Request) -> Decision:
+        """Decide what to do with one request and draw from its buckets."""
+        p, k, o = self.policy, self.knowledge, self.overrides
+        st = self._state(req.account_id, req.now)
+        st.requests += 1
+        st.last_seen = req.now
+        if len(st.templates) < MAX_TEMPLATES_PER_ACCOUNT:
+            st.templates.add(req.template_id)
+        matched = k.template_campaign.get(req.template_id)
+        if matched is not None:
+            n = st.matches[matched] = st.matches.get(matched, 0) + 1
+            if st.campaign is None and n >= p.template_matches and req.account_id not in k.account_campaign:
+                self.publish({"op": "assign", "id": req.account_id, "campaign_id": matched})
+
+        campaign = k.account_campaign.get(req.account_id) or st.campaign
+        score = max(k.account_score.get(req.account_id, 0.0), st.online_score(p.template_matches))
+        allowed_by_analyst = (req.account_id in o.allowed_accounts or req.account_id in o.false_positives
+                              or (req.org_id is not None and req.org_id in o.allowed_orgs))
+        action, reason = Action.ALLOW, "ok"
+        if allowed_by_analyst:
+            reason = "allow-listed by analyst"
+        elif campaign is not None and campaign in o.blocked_campaigns:
+            action, reason = Action.BLOCK, f"campaign {campaign} blocked by analyst"
+        else:
+            if campaign is not None:
+                conf = k.campaign_confidence.get(campaign, 1.0)
+                how = "detected member"
+                if req.account_id not in k.account_campaign:
+                    conf, how = min(conf, p.template_confidence), "sends its templates"
+                rule = p.campaign_action(conf)
+                if rule is not None:
+                    action = rule.action
+                    reason = f"campaign {campaign} ({how}, confidence {conf:.2f} >= {rule.min_confidence:g})"
+            srule = p.account_action(score)
+            if srule is not None and srule.action > action:
+                if not (srule.action == Action.VERIFY and req.verified and p.exempt_verified):
+                    action, reason = srule.action, f"score {score:.2f} >= {srule.min_score:g}"
+                    why = k.account_reasons.get(req.account_id)
+                    if why:
+                        reason += f" ({why})"
+        if action == Action.VERIFY and req.verified and p.exempt_verified:
+            action, reason = Action.THROTTLE, reason + "; verified account, throttled instead"
+        if action == Action.BLOCK:
+            return self._observe(req, Decision(action, False, 403, "account_blocked", reason, campaign, score))
+        if action == Action.VERIFY:
+            return self._observe(req, Decision(action, False, 403, "verification_required", reason, campaign,
+                                               score))
+        try:
+            res = self.limiter.take(self._charges(req, action, campaign, check=True), req.now)
+        except StateUnavailable as e:
+            return self._observe(req, Decision(action, False, 503, "state_unavailable", str(e), campaign, score))
+        if not res.ok:
+            code = "campaign_rate_limited" if (res.bucket or "").startswith("c:") else "rate_limited"
+            return self._observe(req, Decision(action, False, 429, code, f"{reason}; bucket {res.bucket} empty",
+                                               campaign, score, retry_after=res.retry_after))
+        if action == Action.DEGRADE:
+            d = p.degrade
+            cap = d.max_tokens if req.max_tokens is None else min(req.max_tokens, d.max_tokens)
+            return self._observe(req, Decision(action, True, 200, "degraded", reason, campaign, score, cap,
+                                               d.drop_reasoning, d.watermark))
+        code = "ok" if action == Action.ALLOW else "throttled"
+        return self._observe(req, Decision(action, True, 200, code, reason, campaign, score))
+
+    def settle(self, req: Request, decision: Decision, completion_tokens: int) -> None:
+        """Bill the tokens a served response used against the same buckets (never refuses)."""
+        if not decision.allowed or completion_tokens <= 0:
+            return
+        charges = [Charge(c.key, c.rate, c.burst, completion_tokens, check=False)
+                   for c in self._charges(req, decision.action, decision.campaign_id, check=False)
+                   if c.key.endswith(":t")]
+        try:
+            self.limiter.take(charges, req.now)
+        except StateUnavailable:
+            pass  # billing after the fact is best effort; the next checked take applies the error mode
+
+    def _charges(self, req: Request, action: Action, campaign: str | None, check: bool) -> list[Charge]:
+        p = self.policy
+        out: list[Charge] = []
+        _add(out, "a:" + req.account_id, p.account_limit, req.prompt_tokens, check)
+        if action >= Action.THROTTLE:
+            _add(out, "ta:" + req.account_id, p.throttled_account_limit, req.prompt_tokens, check)
+            if campaign is not None:
+                _add(out, "c:" + campaign, p.campaign_limit, req.prompt_tokens, check)
+        return out
+
+    def _state(self, account_id: str, now: float) -> AccountState:
+        st = self.accounts.get(account_id)
+        if st is None:
+            with self._lock:
+                st = self.accounts.setdefault(account_id, AccountState(first_seen=now, last_seen=now))
+        return st
+
+    def _observe(self, req: Request, d: Decision) -> Decision:
+        if self.observer is not None:
+            self.observer(req, d)
+        return d
+
+
+def _add(out: list[Charge], key: str, limit: Limit, tokens: int, check: bool) -> None:
+    if limit.requests_per_minute > 0:
+        out.append(Charge(key + ":r", limit.requests_per_minute / 60, limit.request_burst, 1.0, check))
+    if limit.tokens_per_minute > 0:
+        out.append(Charge(key + ":t", limit.tokens_per_minute / 60, limit.token_burst, float(tokens), check))
