@@ -1,0 +1,62 @@
+"""`distillguard detect`, `evaluate` and `explain`: thin commands over the detection library."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..cli import handle_errors
+from ..errors import UsageError
+
+
+@click.command()
+@click.argument("logs", nargs=-1, type=click.Path())
+@click.option("--accounts", type=click.Path(), help="Accounts file (CSV, JSONL or Parquet).")
+@click.option("--db", type=click.Path(), help="DuckDB store: ingest LOGs into it, or read it when no LOG is given.")
+@click.option("--out", required=True, type=click.Path(), help="Output folder (accounts.csv, campaigns.json, …).")
+@click.option("--fpr-target", type=float, default=0.001, show_default=True,
+              help="Operating point: share of unlinked accounts allowed above the flag threshold.")
+@click.option("--no-links", is_flag=True, help="Per-account scoring only (baseline; no links or campaigns).")
+@click.option("--quiet", is_flag=True, help="Print only the summary line.")
+@handle_errors
+def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str, fpr_target: float,
+           no_links: bool, quiet: bool) -> None:
+    """Find the accounts of extraction campaigns in exchange LOGs (or an ingested --db) and group them."""
+    from ..detect import DetectConfig, detect_logs
+
+    if not logs and not db:
+        raise UsageError("give LOG files/folders, or --db PATH of an ingested store")
+
+    def on_stage(name: str, seconds: float) -> None:
+        if not quiet:
+            click.echo(f"  {name:<14}{seconds:8.2f} s", err=True)
+
+    res = detect_logs(logs, out, accounts=accounts, db=db,
+                      config=DetectConfig(fpr_target=fpr_target, use_links=not no_links), on_stage=on_stage)
+    click.echo(f"accounts {res.accounts}  flagged {res.flagged}  campaigns {res.campaigns}  "
+               f"threshold {res.threshold:.3f}  -> {res.out_dir}")
+
+
+@click.command()
+@click.argument("out_dir", type=click.Path())
+@click.option("--labels", required=True, type=click.Path(), help="labels.csv (account_id,campaign_id,actor).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handle_errors
+def evaluate(out_dir: str, labels: str, as_json: bool) -> None:
+    """Score a detection folder against ground-truth labels."""
+    from ..evaluate import evaluate_dir, format_table
+
+    ev = evaluate_dir(labels, out_dir)
+    click.echo(json.dumps(ev.to_dict(), indent=2) if as_json else format_table(ev))
+
+
+@click.command()
+@click.argument("account_id")
+@click.argument("out_dir", type=click.Path())
+@handle_errors
+def explain(account_id: str, out_dir: str) -> None:
+    """Why ACCOUNT_ID got its score: signals, linked accounts, campaign evidence."""
+    from ..explain import explain_account, format_explanation
+
+    click.echo(format_explanation(explain_account(account_id, out_dir)))

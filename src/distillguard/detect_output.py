@@ -1,0 +1,170 @@
+"""Writing a detection output folder (SCHEMA.md §4 plus the extras other stages read)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .campaigns import CampaignConfig
+from .schema import CAPABILITIES
+from .scoring import Scores
+
+TOP_TEMPLATES = 5
+TOP_INFRA = 5
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores,
+                  threshold: float, reasons: list[list[str]], config: CampaignConfig) -> tuple[int, int]:
+    """Write every file of the output folder; return (flagged accounts, campaigns)."""
+    t = scores.accounts
+    score = t["score"].to_numpy()
+    group = t["group"].to_numpy()
+    flagged = score >= threshold
+    # a group is a detected campaign when at least one of its accounts is flagged
+    n_groups = len(scores.group_score)
+    hit = np.zeros(n_groups, bool)
+    if n_groups:
+        hit[np.unique(group[flagged & (group >= 0)])] = True
+    exch = features["exchanges"].to_numpy()
+    order = sorted(np.flatnonzero(hit), key=lambda g: -exch[group == g].sum())
+    names = {int(g): f"dg-{i + 1:04d}" for i, g in enumerate(order)}
+    cid = [names.get(int(g), "") if g >= 0 else "" for g in group]
+    assign = pa.table({"account_id": t["account_id"], "campaign_id": cid, "flagged": flagged})
+    con.register("_dg_assign", assign)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_assign AS SELECT * FROM _dg_assign")
+    finally:
+        con.unregister("_dg_assign")
+    link_reasons = _link_reasons(con, config)
+    ids = t["account_id"].to_pylist()
+    in_block = t["in_block"].to_numpy()
+    with open(out / "accounts.csv", "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons"])
+        for i, a in enumerate(ids):
+            r = list(link_reasons.get(a, [])) if cid[i] else []
+            if cid[i] and in_block[i]:
+                r.append("dense-block")
+            r += [x for x in reasons[i] if x not in r]
+            w.writerow([a, f"{score[i]:.6f}", "true" if flagged[i] else "false", cid[i], ";".join(r)])
+    pq.write_table(features, out / "features.parquet")
+    pq.write_table(con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table(),
+                   out / "links.parquet")
+    campaigns = _campaigns(con, scores, names, link_reasons)
+    (out / "campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
+    _copy_csv(con, "SELECT campaign_id, template_id, exchanges, accounts, example FROM ("
+              "SELECT a.campaign_id, f.template_id, count(*) AS exchanges, count(DISTINCT x.account_id) AS accounts,"
+              " any_value(k.skeleton) AS example, row_number() OVER (PARTITION BY a.campaign_id "
+              "ORDER BY count(*) DESC, f.template_id) AS rn FROM dg_x x JOIN dg_fp f USING (text_hash) "
+              "JOIN dg_assign a USING (account_id) LEFT JOIN dg_skeletons k USING (template_id) "
+              f"WHERE a.campaign_id <> '' GROUP BY a.campaign_id, f.template_id) WHERE rn <= {TOP_TEMPLATES} "
+              "ORDER BY campaign_id, exchanges DESC", out / "templates.csv")
+    _copy_csv(con, _INFRA_SQL, out / "infrastructure.csv")
+    _copy_csv(con, "SELECT a.campaign_id, strftime(to_timestamp(x.ts_s), '%Y-%m-%d') AS day, count(*) AS exchanges "
+              "FROM dg_x x JOIN dg_assign a USING (account_id) GROUP BY ALL ORDER BY campaign_id, day",
+              out / "timeline.csv")
+    return int(flagged.sum()), len(campaigns)
+
+
+_INFRA_SQL = f"""
+WITH c AS (SELECT x.*, a.campaign_id FROM dg_x x JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> ''),
+v AS (
+  SELECT campaign_id, 'ip' AS kind, ip AS value, account_id FROM c WHERE ip <> ''
+  UNION ALL SELECT campaign_id, 'cidr', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24', account_id
+    FROM c WHERE regexp_matches(ip, '^\\d+\\.\\d+\\.\\d+\\.\\d+$')
+  UNION ALL SELECT campaign_id, 'user_agent', user_agent, account_id FROM c WHERE user_agent <> ''
+),
+agg AS (
+  SELECT campaign_id, kind, value, count(DISTINCT account_id) AS accounts, count(*) AS exchanges FROM v GROUP BY ALL
+  UNION ALL
+  SELECT a.campaign_id, 'payment', p.payment_fingerprint, count(*), 0 FROM dg_assign a
+  JOIN dg_acc p USING (account_id) WHERE a.campaign_id <> '' AND coalesce(p.payment_fingerprint, '') <> ''
+  GROUP BY ALL
+)
+SELECT campaign_id, kind, value, accounts, exchanges FROM (
+  SELECT *, row_number() OVER (PARTITION BY campaign_id, kind ORDER BY accounts DESC, exchanges DESC, value) AS rn
+  FROM agg WHERE accounts >= 2) WHERE rn <= {TOP_INFRA}
+ORDER BY campaign_id, kind, accounts DESC
+"""
+
+
+def _copy_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
+    con.execute(f"COPY ({sql}) TO '{path}' (HEADER, DELIMITER ',')")
+
+
+def _link_reasons(con: duckdb.DuckDBPyConnection, config: CampaignConfig) -> dict[str, list[str]]:
+    """Per account: the link kinds binding it to its own campaign, strongest (kind-weighted) first."""
+    kw = pa.table({"kind": list(config.kind_weights), "kw": list(config.kind_weights.values())})
+    con.register("_dg_kw", kw)
+    try:
+        rows = con.sql("""
+            WITH l AS (SELECT src AS account_id, dst AS other, kind, weight FROM dg_links
+                       UNION ALL SELECT dst, src, kind, weight FROM dg_links)
+            SELECT l.account_id, l.kind, sum(l.weight * k.kw) AS w FROM l
+            JOIN dg_assign a ON a.account_id = l.account_id
+            JOIN dg_assign b ON b.account_id = l.other AND b.campaign_id = a.campaign_id
+            JOIN _dg_kw k ON k.kind = l.kind
+            WHERE a.campaign_id <> '' GROUP BY ALL ORDER BY l.account_id, w DESC, l.kind""").fetchall()
+    finally:
+        con.unregister("_dg_kw")
+    out: dict[str, list[str]] = {}
+    for account, kind, _ in rows:
+        out.setdefault(account, []).append(kind)
+    return out
+
+
+def _campaigns(con: duckdb.DuckDBPyConnection, scores: Scores, names: dict[int, str],
+               link_reasons: dict[str, list[str]]) -> list[dict[str, object]]:
+    if not names:
+        return []
+    stats = {r[0]: r[1:] for r in con.sql("""
+        SELECT a.campaign_id, count(DISTINCT x.account_id), count(*), min(x.ts_s), max(x.ts_s),
+               avg(CASE WHEN f.cot THEN 1.0 ELSE 0.0 END), avg(CASE WHEN f.structured THEN 1.0 ELSE 0.0 END),
+               count(DISTINCT f.template_id)
+        FROM dg_x x JOIN dg_fp f USING (text_hash) JOIN dg_assign a USING (account_id)
+        WHERE a.campaign_id <> '' GROUP BY 1""").fetchall()}
+    caps: dict[str, dict[str, float]] = {}
+    for c, cap, n in con.sql("""
+        SELECT a.campaign_id, coalesce(f.capability, 'other'), count(*) FROM dg_x x JOIN dg_fp f USING (text_hash)
+        JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY ALL""").fetchall():
+        caps.setdefault(c, {})[cap if cap in CAPABILITIES else "other"] = float(n)
+    kinds: dict[str, dict[str, int]] = {}
+    members = dict(con.sql("SELECT account_id, campaign_id FROM dg_assign WHERE campaign_id <> ''").fetchall())
+    for a, ks in link_reasons.items():
+        for k in ks:
+            kinds.setdefault(members[a], {}).setdefault(k, 0)
+            kinds[members[a]][k] += 1
+    parts = scores.group_parts
+    out = []
+    for g, name in sorted(names.items(), key=lambda kv: kv[1]):
+        n_acc, n_ex, first, last, cot, structured, n_tpl = stats[name]
+        total = sum(caps[name].values())
+        capabilities = {k: round(v / total, 4) for k, v in sorted(caps[name].items())}
+        evidence = [{"signal": k, "detail": f"{v} of {n_acc} accounts bound by {k} links"}
+                    for k, v in sorted(kinds.get(name, {}).items(), key=lambda kv: -kv[1])]
+        if cot >= 0.2:
+            evidence.append({"signal": "cot-elicitation", "detail": f"{cot:.0%} of exchanges ask for the reasoning"})
+        ext = 1.0 - capabilities.get("other", 0.0)
+        evidence.append({"signal": "extraction-targets",
+                         "detail": f"{ext:.0%} of exchanges target reasoning, coding or tool use"})
+        evidence.append({"signal": "coordination",
+                         "detail": f"{n_ex} exchanges over {n_tpl} templates; concurrency "
+                                   f"{parts['concurrency'][g]:.2f}, binding {parts['binding'][g]:.2f}"})
+        out.append({
+            "campaign_id": name, "accounts": int(n_acc), "exchanges": int(n_ex),
+            "first_seen": _iso(first), "last_seen": _iso(last), "capabilities": capabilities,
+            "evidence": evidence, "confidence": round(float(scores.group_score[g]), 4),
+        })
+    return out
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat().replace("+00:00", "Z")

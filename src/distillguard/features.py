@@ -1,0 +1,211 @@
+"""Per-account features (DESIGN.md steps 3–4), computed relationally inside the store.
+
+The exchange log is reduced once to a slim per-exchange table `dg_x` (SQL), prompt texts are
+fingerprinted once per DISTINCT text (Python, in bounded batches) into `dg_fp`, and every account
+feature is one aggregate SQL query over `dg_x ⋈ dg_fp`. Nothing iterates over exchanges in Python.
+
+Tables created in the store's connection (temporary, prefixed `dg_`):
+- `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, user_turns, multi_turn, max_tokens,
+  temperature, client_fp, ip, user_agent, prompt_tokens, completion_tokens, model
+- `dg_fp`: text_hash, template_id, wrapper_id, near_group (of the wrapper), capability, cot, structured,
+  pre_key, suf_key
+- `dg_acc`: optional account records (created_at, email_domain, payment_fingerprint, country, …)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+FingerprintFn = Callable[[pa.Array], pa.Table]
+NearGroupFn = Callable[[Sequence[str]], np.ndarray]
+
+FP_BATCH = 200_000
+# Wrapper keys: the normalised first / last characters of a prompt. A campaign's (paraphrased) wrappers
+# are few and each is reused by many of its accounts, while the payload in between changes every time.
+WRAPPER_CHARS = 40
+
+# Prompt text as the contract defines it: the completions prompt, else the last user message.
+_PROMPT_SQL = ("coalesce(prompt, list_filter(messages, lambda m: m.role = 'user' "
+               "AND m.content IS NOT NULL)[-1].content, '')")
+_SYSTEM_SQL = "list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content"
+
+SLIM_SQL = f"""
+CREATE OR REPLACE TEMP TABLE dg_x AS
+SELECT
+  account_id,
+  epoch(ts)::DOUBLE AS ts_s,
+  hash({_PROMPT_SQL}) AS text_hash,
+  hash(coalesce({_SYSTEM_SQL}, '')) AS sys_hash,
+  coalesce(len(list_filter(messages, lambda m: m.role = 'user')), 1) AS user_turns,
+  coalesce(len(list_filter(messages, lambda m: m.role = 'assistant')), 0) > 0 AS multi_turn,
+  TRY_CAST(json_extract_string(params, '$.max_tokens') AS DOUBLE) AS max_tokens,
+  TRY_CAST(json_extract_string(params, '$.temperature') AS DOUBLE) AS temperature,
+  hash(coalesce(user_agent, '') || '|' || coalesce(array_to_string(json_keys(params), ','), '') || '|'
+       || coalesce(endpoint, '')) AS client_fp,
+  coalesce(ip, '') AS ip,
+  coalesce(user_agent, '') AS user_agent,
+  prompt_tokens, completion_tokens, model,
+  coalesce(len(tools), 0) > 0 AS has_tools
+FROM exchanges
+"""
+
+TEXTS_SQL = f"""
+SELECT text_hash, any_value(text) AS text FROM (
+  SELECT hash({_PROMPT_SQL}) AS text_hash, {_PROMPT_SQL} AS text FROM exchanges
+) GROUP BY text_hash
+"""
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Knobs of the feature stage."""
+
+    lockstep_bucket_s: int = 3600
+    long_output_tokens: int = 2048
+
+
+def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = None,
+            near_groups: NearGroupFn | None = None) -> None:
+    """Build `dg_x`, `dg_fp` and `dg_acc` in the connection (fingerprinting each distinct text once)."""
+    if fingerprint is None or near_groups is None:
+        from . import fingerprints as fpmod
+        fingerprint = fingerprint or fpmod.fingerprint_texts
+        near_groups = near_groups or fpmod.near_duplicate_groups
+    con.execute(SLIM_SQL)
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
+                "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_wr (wrapper_id BIGINT, wrapper VARCHAR)")
+    # a second cursor streams the distinct texts while this connection stores their fingerprints
+    reader = con.cursor().sql(TEXTS_SQL).to_arrow_reader(FP_BATCH)
+    for batch in reader:
+        _fingerprint_batch(con, pa.Table.from_batches([batch]), fingerprint)
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_skeletons AS SELECT template_id, left(any_value(skeleton), 200) "
+                "AS skeleton FROM dg_sk GROUP BY template_id")
+    # near-duplicate groups over distinct wrappers: paraphrased or lightly edited wrappers share a group
+    wr = con.sql("SELECT wrapper_id, any_value(wrapper) AS wrapper FROM dg_wr GROUP BY wrapper_id "
+                 "ORDER BY wrapper_id").to_arrow_table()
+    groups = near_groups(wr["wrapper"].to_pylist()) if wr.num_rows else np.zeros(0, np.int64)
+    tg = pa.table({"wrapper_id": wr["wrapper_id"], "near_group": pa.array(np.asarray(groups, np.int64))})
+    con.register("_dg_tg", tg)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_fp AS SELECT f.*, g.near_group "
+                    "FROM dg_fp_raw f JOIN _dg_tg g USING (wrapper_id)")
+    finally:
+        con.unregister("_dg_tg")
+    for t in ("dg_fp_raw", "dg_sk", "dg_wr"):
+        con.execute(f"DROP TABLE {t}")
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_acc AS SELECT * FROM accounts")
+
+
+def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerprint: FingerprintFn) -> None:
+    if batch.num_rows == 0:
+        return
+    fp = fingerprint(batch["text"].combine_chunks())
+    t = pa.table({
+        "text_hash": batch["text_hash"], "text": batch["text"],
+        "template_id": fp["template_id"], "skeleton": fp["skeleton"], "capability": fp["capability"],
+        "cot": fp["cot"], "structured": fp["structured"],
+        "wrapper_id": fp["wrapper_id"] if "wrapper_id" in fp.column_names else fp["template_id"],
+        "wrapper": fp["wrapper"] if "wrapper" in fp.column_names else fp["skeleton"],
+    })
+    con.register("_dg_fpb", t)
+    try:
+        # wrapper keys: case-folded, digits and whitespace normalised, first/last WRAPPER_CHARS characters
+        norm = "trim(regexp_replace(regexp_replace(lower(text), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g'))"
+        con.execute(
+            "INSERT INTO dg_fp_raw SELECT text_hash, template_id, wrapper_id, capability, cot, structured, "
+            f"hash(left({norm}, {WRAPPER_CHARS})), hash(right({norm}, {WRAPPER_CHARS})) FROM _dg_fpb")
+        con.execute("INSERT INTO dg_sk SELECT template_id, left(any_value(skeleton), 200) FROM _dg_fpb GROUP BY 1")
+        con.execute("INSERT INTO dg_wr SELECT wrapper_id, any_value(wrapper) FROM _dg_fpb GROUP BY 1")
+    finally:
+        con.unregister("_dg_fpb")
+
+
+FEATURES_SQL = """
+WITH x AS (
+  SELECT x.*, f.template_id, f.near_group, f.capability, f.cot, f.structured,
+         x.ts_s - lag(x.ts_s) OVER (PARTITION BY x.account_id ORDER BY x.ts_s) AS gap
+  FROM dg_x x LEFT JOIN dg_fp f USING (text_hash)
+),
+per_min AS (
+  SELECT account_id, max(n) AS peak_per_minute FROM (
+    SELECT account_id, floor(ts_s / 60) AS m, count(*) AS n FROM dg_x GROUP BY ALL) GROUP BY account_id
+),
+per_day AS (
+  SELECT account_id, max(n) AS peak_per_day, count(*) AS active_days FROM (
+    SELECT account_id, floor(ts_s / 86400) AS d, count(*) AS n FROM dg_x GROUP BY ALL) GROUP BY account_id
+),
+hours AS (
+  SELECT account_id, -sum(p * ln(p)) / ln(24) AS hour_entropy, count(*) AS hours_active FROM (
+    SELECT account_id, h, n / sum(n) OVER (PARTITION BY account_id) AS p FROM (
+      SELECT account_id, floor(ts_s / 3600)::BIGINT % 24 AS h, count(*)::DOUBLE AS n FROM dg_x GROUP BY ALL))
+  GROUP BY account_id
+),
+tpl AS (
+  SELECT account_id, max(n)::DOUBLE / sum(n) AS top_template_share FROM (
+    SELECT account_id, template_id, count(*) AS n FROM x GROUP BY ALL) GROUP BY account_id
+),
+agg AS (
+  SELECT
+    account_id,
+    count(*)::BIGINT AS exchanges,
+    min(ts_s) AS first_ts,
+    max(ts_s) AS last_ts,
+    (max(ts_s) - min(ts_s)) / 86400.0 AS span_days,
+    avg(gap) AS gap_mean,
+    stddev_pop(gap) AS gap_std,
+    median(gap) AS gap_median,
+    avg(CASE WHEN gap < 5 THEN 1.0 ELSE 0.0 END) AS fast_gap_share,
+    avg(CASE WHEN user_turns <= 1 AND NOT multi_turn THEN 1.0 ELSE 0.0 END) AS single_turn_share,
+    count(DISTINCT template_id)::DOUBLE / count(*) AS template_diversity,
+    count(DISTINCT near_group)::DOUBLE / count(*) AS group_diversity,
+    avg(CASE WHEN capability = 'reasoning' THEN 1.0 ELSE 0.0 END) AS cap_reasoning,
+    avg(CASE WHEN capability = 'coding' THEN 1.0 ELSE 0.0 END) AS cap_coding,
+    avg(CASE WHEN capability = 'tool_use' THEN 1.0 ELSE 0.0 END) AS cap_tool_use,
+    avg(CASE WHEN capability = 'other' OR capability IS NULL THEN 1.0 ELSE 0.0 END) AS cap_other,
+    avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END) AS cot_share,
+    avg(CASE WHEN structured THEN 1.0 ELSE 0.0 END) AS structured_share,
+    avg(CASE WHEN has_tools THEN 1.0 ELSE 0.0 END) AS tools_share,
+    sum(completion_tokens)::DOUBLE / nullif(sum(prompt_tokens), 0) AS output_input_ratio,
+    avg(max_tokens) AS max_tokens_mean,
+    avg(CASE WHEN max_tokens >= {long_output} THEN 1.0 ELSE 0.0 END) AS long_max_tokens_share,
+    avg(CASE WHEN max_tokens IS NULL THEN 1.0 ELSE 0.0 END) AS no_max_tokens_share,
+    stddev_pop(temperature) AS temperature_std,
+    count(DISTINCT client_fp)::BIGINT AS client_fingerprints,
+    count(DISTINCT nullif(ip, ''))::BIGINT AS ips,
+    count(DISTINCT nullif(user_agent, ''))::BIGINT AS user_agents,
+    count(DISTINCT model)::BIGINT AS models,
+    count(DISTINCT sys_hash)::BIGINT AS system_prompts
+  FROM x GROUP BY account_id
+)
+SELECT
+  a.*,
+  (a.last_ts - a.first_ts) / 3600.0 / greatest(a.exchanges - 1, 1) AS mean_hours_between,
+  a.exchanges / greatest(d.active_days, 1)::DOUBLE AS exchanges_per_active_day,
+  coalesce((a.gap_std - a.gap_mean) / nullif(a.gap_std + a.gap_mean, 0), 0.0) AS burstiness,
+  coalesce(a.gap_std / nullif(a.gap_mean, 0), 0.0) AS gap_cv,
+  m.peak_per_minute, d.peak_per_day, d.active_days,
+  h.hour_entropy, h.hours_active,
+  t.top_template_share,
+  (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days
+FROM agg a
+JOIN per_min m USING (account_id)
+JOIN per_day d USING (account_id)
+JOIN hours h USING (account_id)
+JOIN tpl t USING (account_id)
+LEFT JOIN dg_acc c USING (account_id)
+ORDER BY account_id
+"""
+
+
+def account_features(con: duckdb.DuckDBPyConnection, config: FeatureConfig = FeatureConfig()) -> pa.Table:
+    """One row per account: `account_id` plus numeric behaviour features (after `prepare`)."""
+    sql = FEATURES_SQL.replace("{long_output}", str(config.long_output_tokens))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dg_features AS {sql}")
+    return con.sql("SELECT * FROM dg_features ORDER BY account_id").to_arrow_table()

@@ -1,0 +1,157 @@
+"""Links between accounts (DESIGN.md step 5): weighted edges with a kind, computed in SQL.
+
+Never all pairs: every edge comes from a shared *key* (a template, a wrapper, an address, a payment
+instrument, a signup cohort, a lockstep band). Inside a key with few accounts every pair is linked; a
+key with many accounts links each account only to `ring` pseudo-random neighbours, which keeps the key's
+accounts connected for community detection at O(accounts) edges instead of O(accounts²).
+
+Weights
+- content keys (templates, near-duplicate templates, wrappers, system prompts): the smaller of the two
+  accounts' shares of traffic on the key, so a greeting sent once by thousands of casual users weighs
+  almost nothing while a wrapper that carries most of two accounts' traffic weighs almost 1;
+- infrastructure / client / cohort keys: down-weighted by the key's popularity (1 / (1 + ln n)), and
+  dropped entirely above `popular_share` of all accounts (NAT, corporate egress, official clients);
+- lockstep: SynchroTrap-style Jaccard over (time bucket, wrapper) tuples, estimated from per-account
+  MinHash signatures, with candidate pairs from LSH bands over those signatures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+LINK_KINDS = ("shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
+              "shared-system-prompt", "lockstep-timing", "shared-ip", "client-fingerprint", "shared-payment",
+              "signup-cohort")
+
+LINK_SCHEMA = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()),
+                         ("weight", pa.float64())])
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Knobs of the link stage."""
+
+    full_pairs_max: int = 24        # keys with at most this many accounts link all their pairs
+    ring: int = 4                   # otherwise each account links to this many neighbours on each side
+    popular_share: float = 0.02     # infrastructure keys held by more than this share of accounts: ignored
+    popular_min: int = 50           # ... but never ignore a key held by fewer accounts than this
+    min_key_share: float = 0.05     # an account's content key must carry at least this share of its traffic
+    lockstep_bucket_s: int = 3600
+    lockstep_hashes: int = 32
+    lockstep_band_rows: int = 4
+    lockstep_min_tuples: int = 8
+    cohort_bucket_s: int = 6 * 3600
+
+
+# kind -> (SQL producing account_id, key, share; weighting family)
+def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
+    per_acc = "count(*) OVER (PARTITION BY account_id)"
+    content = "SELECT account_id, {key} AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM (" \
+              f"SELECT *, {per_acc} AS n_acc FROM dg_x JOIN dg_fp USING (text_hash)) {{where}} GROUP BY ALL"
+    empty_sys = "hash('')"
+    return {
+        "shared-template": (content.format(key="template_id", where=""), "content"),
+        "near-duplicate-template": (content.format(key="near_group", where=""), "content"),
+        "shared-wrapper": (content.format(key="wrapper_id", where=""), "content"),
+        "shared-prompt-ends": (
+            "SELECT account_id, key, sum(share) / 2 AS share FROM ("
+            + content.format(key="pre_key", where="") + " UNION ALL "
+            + content.format(key="suf_key", where="") + ") GROUP BY ALL", "content"),
+        "shared-system-prompt": (content.format(key="sys_hash", where=f"WHERE sys_hash <> {empty_sys}"),
+                                 "content"),
+        "shared-ip": ("SELECT account_id, hash(ip) AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
+                      f"SELECT *, {per_acc} AS n_acc FROM dg_x) WHERE ip <> '' GROUP BY ALL", "infra"),
+        "client-fingerprint": (
+            "SELECT account_id, client_fp AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
+            f"SELECT *, {per_acc} AS n_acc FROM dg_x) WHERE user_agent <> '' GROUP BY ALL", "infra"),
+        "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "
+                           "WHERE coalesce(payment_fingerprint, '') <> '' "
+                           "AND account_id IN (SELECT account_id FROM dg_features)", "infra"),
+        "signup-cohort": (
+            "SELECT account_id, hash(floor(epoch(created_at) / " + str(cfg.cohort_bucket_s) + "), "
+            "coalesce(email_domain, ''), coalesce(country, '')) AS key, 1.0 AS share FROM dg_acc "
+            "WHERE created_at IS NOT NULL AND account_id IN (SELECT account_id FROM dg_features)", "infra"),
+    }
+
+
+def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: LinkConfig) -> str:
+    popular = max(cfg.popular_min, int(cfg.popular_share * n_accounts))
+    share_floor = cfg.min_key_share if family == "content" else 0.0
+    keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' = 'content')"
+    weight = ("least(a.share, b.share)" if family == "content"
+              else "least(a.share, b.share) / (1 + ln(a.n_key))")
+    return f"""
+WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
+k AS (
+  SELECT account_id, key, share, count(*) OVER (PARTITION BY key) AS n_key,
+         row_number() OVER (PARTITION BY key ORDER BY hash(account_id, key)) - 1 AS rn
+  FROM u
+),
+kk AS (SELECT * FROM k WHERE {keep}),
+full_pairs AS (
+  SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
+  FROM kk a JOIN kk b ON a.key = b.key AND a.rn < b.rn
+  WHERE a.n_key <= {cfg.full_pairs_max}
+),
+ring_pairs AS (
+  SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
+  FROM kk a CROSS JOIN range(1, {cfg.ring + 1}) r(off)
+  JOIN kk b ON a.key = b.key AND b.rn = (a.rn + r.off) % a.n_key
+  WHERE a.n_key > {cfg.full_pairs_max}
+)
+SELECT least(src, dst) AS src, greatest(src, dst) AS dst, '{kind}' AS kind, least(sum(w), 1.0) AS weight
+FROM (SELECT * FROM full_pairs UNION ALL SELECT * FROM ring_pairs)
+WHERE src <> dst
+GROUP BY ALL
+"""
+
+
+def _lockstep_sql(cfg: LinkConfig) -> list[str]:
+    h = cfg.lockstep_hashes
+    mins = ", ".join(f"min(hash(t, {i})) AS m{i}" for i in range(h))
+    eq = " + ".join(f"(a.m{i} = b.m{i})::INT" for i in range(h))
+    bands = []
+    for b in range(h // cfg.lockstep_band_rows):
+        cols = ", ".join(f"m{b * cfg.lockstep_band_rows + j}" for j in range(cfg.lockstep_band_rows))
+        bands.append(f"SELECT account_id, hash({b}, {cols}) AS key FROM dg_lsig")
+    return [
+        f"""CREATE OR REPLACE TEMP TABLE dg_lsig AS
+        SELECT account_id, count(*) AS n_tuples, {mins} FROM (
+          SELECT DISTINCT account_id, hash(floor(ts_s / {cfg.lockstep_bucket_s}), near_group) AS t
+          FROM dg_x JOIN dg_fp USING (text_hash))
+        GROUP BY account_id HAVING count(*) >= {cfg.lockstep_min_tuples}""",
+        f"""CREATE OR REPLACE TEMP TABLE dg_lband AS
+        WITH u AS ({' UNION ALL '.join(bands)}),
+        k AS (SELECT account_id, key, count(*) OVER (PARTITION BY key) AS n_key,
+                     row_number() OVER (PARTITION BY key ORDER BY hash(account_id, key)) - 1 AS rn FROM u),
+        kk AS (SELECT * FROM k WHERE n_key >= 2)
+        SELECT DISTINCT least(a.account_id, b.account_id) AS src, greatest(a.account_id, b.account_id) AS dst
+        FROM kk a JOIN kk b ON a.key = b.key AND (
+          (a.n_key <= {cfg.full_pairs_max} AND a.rn < b.rn)
+          OR (a.n_key > {cfg.full_pairs_max} AND b.rn IN ((a.rn + 1) % a.n_key, (a.rn + 2) % a.n_key)))""",
+        f"""INSERT INTO dg_links
+        SELECT p.src, p.dst, 'lockstep-timing', ({eq})::DOUBLE / {h}
+        FROM dg_lband p JOIN dg_lsig a ON a.account_id = p.src JOIN dg_lsig b ON b.account_id = p.dst
+        WHERE p.src <> p.dst""",
+    ]
+
+
+def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig()) -> pa.Table:
+    """Compute `dg_links(src, dst, kind, weight)` (after features) and return it as an Arrow table."""
+    n_accounts = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0]
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
+    for kind, (sql, family) in _key_sources(config).items():
+        con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config)}")
+    for stmt in _lockstep_sql(config):
+        con.execute(stmt)
+    con.execute("DELETE FROM dg_links WHERE weight <= 0")
+    return con.sql("SELECT * FROM dg_links ORDER BY src, dst, kind").to_arrow_table().cast(LINK_SCHEMA)
+
+
+def key_usage(con: duckdb.DuckDBPyConnection, kind: str, config: LinkConfig = LinkConfig()) -> pa.Table:
+    """Rows (account_id, key, share) of one key kind — the bipartite graph used by dense-block detection."""
+    sql, _ = _key_sources(config)[kind]
+    return con.sql(f"SELECT account_id, hash('{kind}', key) AS key, share FROM ({sql})").to_arrow_table()

@@ -1,0 +1,149 @@
+"""Scores in [0, 1] with reason codes (DESIGN.md step 7), and the operating point that turns them into flags.
+
+Two layers, both from the threat rather than from any one generator:
+- an *individual* extraction score per account: concentration on extraction capabilities (reasoning,
+  coding, tool use) × how it asks (chain-of-thought elicitation, single-turn, long max_tokens, sweeping
+  many distinct prompts), discounted when the account has too little traffic to judge. On its own it is
+  capped below any sensible threshold: one researcher running a benchmark looks exactly like this.
+- a *campaign* score per group of linked accounts: the group's extraction behaviour × how tightly its
+  accounts are bound × its size × whether its accounts run concurrently (a campaign's accounts overlap in
+  time, independent benchmark runs do not).
+
+The flag threshold is separate (`threshold_for`): the (1 − fpr_target) quantile of the scores of accounts
+that belong to no group — the population that by construction carries no coordination evidence — and
+never below `floor`. No labels are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from .campaigns import Grouping
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Knobs of the scoring stage."""
+
+    individual_cap: float = 0.45     # max score an account can reach without coordination evidence
+    floor: float = 0.5               # the flag threshold is never below this
+    min_evidence_exchanges: float = 20.0
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per-account and per-group scores."""
+
+    accounts: pa.Table               # account_id, score, individual, group, strength, in_block
+    group_score: np.ndarray          # campaign score per group index
+    group_parts: dict[str, np.ndarray]  # the components of group_score, per group index
+
+
+def _col(t: pa.Table, name: str, default: float = 0.0) -> np.ndarray:
+    if name not in t.column_names:
+        return np.full(t.num_rows, default)
+    return np.nan_to_num(t[name].to_numpy(zero_copy_only=False).astype(float), nan=default)
+
+
+def individual_parts(features: pa.Table) -> dict[str, np.ndarray]:
+    """The individual signals, each in [0, 1], per account (same order as `features`)."""
+    n = _col(features, "exchanges")
+    return {
+        # asking for the reasoning itself is extraction whatever the topic
+        "extraction": np.maximum(1.0 - _col(features, "cap_other", 1.0), _col(features, "cot_share")),
+        "cot": _col(features, "cot_share"),
+        "single_turn": _col(features, "single_turn_share"),
+        "long_output": _col(features, "long_max_tokens_share"),
+        "sweep": np.clip(_col(features, "template_diversity"), 0, 1),
+        "around_clock": np.clip((_col(features, "hour_entropy") - 0.75) / 0.2, 0, 1),
+        "regular": np.clip((0.3 - _col(features, "burstiness")) / 0.6, 0, 1),
+        "evidence": 1.0 - np.exp(-n / 20.0),
+    }
+
+
+def individual_score(features: pa.Table) -> np.ndarray:
+    """Extraction-likeness of each account on its own, in [0, 1]."""
+    p = individual_parts(features)
+    how = (0.30 + 0.25 * p["cot"] + 0.15 * p["single_turn"] + 0.10 * p["long_output"]
+           + 0.10 * p["sweep"] + 0.05 * p["around_clock"] + 0.05 * p["regular"])
+    return np.clip(p["extraction"] * how * (0.5 + 0.5 * p["evidence"]), 0, 1)
+
+
+def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig = ScoreConfig()) -> Scores:
+    """Combine individual and campaign evidence into one score per account."""
+    ids = features["account_id"].to_pylist()
+    ind = individual_score(features)
+    exchanges = _col(features, "exchanges")
+    first, last = _col(features, "first_ts"), _col(features, "last_ts")
+    pos = {a: i for i, a in enumerate(grouping.accounts)}
+    gi = np.array([grouping.group[pos[a]] if a in pos else -1 for a in ids], np.int64)
+    strength = np.array([grouping.strength[pos[a]] if a in pos else 0.0 for a in ids])
+    in_block = np.array([bool(grouping.in_block[pos[a]]) if a in pos else False for a in ids])
+    n_groups = int(gi.max()) + 1 if len(gi) and gi.max() >= 0 else 0
+    parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts")}
+    for g in range(n_groups):
+        m = np.flatnonzero(gi == g)
+        if len(m) == 0:
+            continue
+        w = exchanges[m]
+        parts["accounts"][g] = len(m)
+        parts["size"][g] = 1.0 - 0.5 * np.exp(-(len(m) - 2) / 2.0)
+        parts["behaviour"][g] = float(np.average(ind[m], weights=w)) if w.sum() else 0.0
+        parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
+        parts["concurrency"][g] = _concurrency(first[m], last[m])
+    behaviour = np.clip((parts["behaviour"] - 0.25) / 0.45, 0, 1)
+    group_score = parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
+    score = np.minimum(ind, 1.0) * config.individual_cap
+    if n_groups:
+        gs = np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
+        gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
+        own = 0.7 + 0.3 * np.clip(ind / np.maximum(gb, 1e-9), 0, 1)
+        tie = np.clip(0.5 + strength, 0, 1)
+        score = np.maximum(score, gs * own * tie)
+    table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
+                      "group": gi, "strength": strength, "in_block": in_block})
+    return Scores(accounts=table, group_score=group_score, group_parts=parts)
+
+
+def _concurrency(first: np.ndarray, last: np.ndarray) -> float:
+    """Share of accounts whose active interval overlaps another account's of the same group."""
+    if len(first) < 2:
+        return 0.0
+    order = np.argsort(first)
+    f, la = first[order], last[order]
+    prev_max = np.maximum.accumulate(la)
+    overlap_prev = np.concatenate([[False], prev_max[:-1] >= f[1:]])
+    overlap_next = np.concatenate([f[1:] <= la[:-1], [False]])
+    return float(np.mean(overlap_prev | overlap_next))
+
+
+def threshold_for(scores: Scores, fpr_target: float, config: ScoreConfig = ScoreConfig()) -> float:
+    """Flag threshold: the (1 − fpr_target) quantile of ungrouped accounts' scores, at least `floor`."""
+    t = scores.accounts
+    s = t["score"].to_numpy()
+    null = s[t["group"].to_numpy() < 0]
+    q = float(np.quantile(null, 1.0 - fpr_target)) if len(null) else 0.0
+    return max(config.floor, q + 1e-9)
+
+
+INDIVIDUAL_REASONS = (
+    ("extraction", 0.7, "extraction-targets"),
+    ("cot", 0.3, "cot-elicitation"),
+    ("single_turn", 0.9, "single-turn"),
+    ("long_output", 0.5, "long-max-tokens"),
+    ("around_clock", 0.5, "around-the-clock"),
+    ("regular", 0.6, "regular-timing"),
+)
+
+
+def individual_reasons(features: pa.Table) -> list[list[str]]:
+    """Individual reason codes per account, strongest first."""
+    p = individual_parts(features)
+    out: list[list[str]] = [[] for _ in range(features.num_rows)]
+    for key, thr, code in INDIVIDUAL_REASONS:
+        for i in np.flatnonzero(p[key] >= thr):
+            out[i].append(code)
+    return out
