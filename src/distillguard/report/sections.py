@@ -1,0 +1,190 @@
+"""The report's content, built from `Findings`: one overview and one section per campaign.
+
+Everything here is already aggregated and capped (top templates, top infrastructure values, sampled
+network) so the page stays small whatever the size of the campaign.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import charts
+from .findings import Campaign, Evidence, Findings
+from .network import NetworkSample, sample_network
+from .summary import campaign_sentence, count, day, signal_words
+
+TOP_TEMPLATES = 10
+TOP_INFRA = 8
+
+
+@dataclass(frozen=True)
+class CampaignSection:
+    """What the report shows about one campaign."""
+
+    campaign: Campaign
+    sentence: str
+    anchor: str
+    timeline: dict[str, Any] | None
+    capability_chart: dict[str, Any] | None
+    network_chart: dict[str, Any] | None
+    network: NetworkSample | None
+    templates: tuple[dict[str, Any], ...]
+    infrastructure: tuple[dict[str, Any], ...]
+    evidence: tuple[tuple[str, Evidence], ...]  # (analyst words, evidence)
+    enforcement: tuple[dict[str, Any], ...]
+    backtest: tuple[tuple[str, str], ...]
+
+
+def anchor(campaign_id: str) -> str:
+    """An HTML id for a campaign section."""
+    return "camp-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in campaign_id)
+
+
+def store_timeline(findings: Findings, store: Path | None) -> pa.Table | None:
+    """Exchanges per day per campaign ('' = legitimate) computed from the store, when no timeline.csv."""
+    if store is None or not Path(store).exists():
+        return None
+    try:
+        con = duckdb.connect(str(store), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        acc = findings.accounts.select(["account_id", "campaign_id", "flagged"])
+        con.register("acc", acc)
+        return con.sql(
+            """SELECT CASE WHEN a.campaign_id <> '' THEN a.campaign_id
+                           WHEN coalesce(a.flagged, false) THEN NULL ELSE '' END AS campaign_id,
+                      strftime(e.ts AT TIME ZONE 'UTC', '%Y-%m-%d') AS day, count(*)::BIGINT AS exchanges
+               FROM exchanges e LEFT JOIN acc a USING (account_id)
+               GROUP BY ALL HAVING campaign_id IS NOT NULL ORDER BY day"""
+        ).to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def _series(timeline: pa.Table, campaign_id: str) -> list[dict[str, Any]]:
+    sel = timeline.filter(pc.equal(timeline["campaign_id"], campaign_id))
+    return [{"day": d, "exchanges": int(x or 0)} for d, x in zip(sel["day"].to_pylist(), sel["exchanges"].to_pylist(),
+                                                                   strict=True) if d]
+
+
+def _events(findings: Findings, campaign_id: str | None) -> list[dict[str, Any]]:
+    """Enforcement actions per (day, action), for marking on timelines."""
+    enf = findings.enforcement
+    if enf is None or enf.num_rows == 0:
+        return []
+    if campaign_id is not None:
+        enf = enf.filter(pc.equal(enf["campaign_id"], campaign_id))
+    per: dict[tuple[str, str], int] = {}
+    for ts, action in zip(enf["ts"].to_pylist(), enf["action"].to_pylist(), strict=True):
+        if ts:
+            key = (day(ts), action or "action")
+            per[key] = per.get(key, 0) + 1
+    return [{"day": d, "action": a, "count": n} for (d, a), n in sorted(per.items())]
+
+
+def timeline_chart(findings: Findings, timeline: pa.Table | None, campaign_ids: list[str]) -> dict[str, Any] | None:
+    """Exchanges per day of these campaigns beside the legitimate baseline; None without data."""
+    if timeline is None or timeline.num_rows == 0:
+        return None
+    rows: list[dict[str, Any]] = []
+    order = []
+    for cid in campaign_ids:
+        pts = _series(timeline, cid)
+        if pts:
+            order.append(cid)
+            rows += [{**p, "series": cid} for p in pts]
+    if not rows:
+        return None
+    days = {r["day"] for r in rows}
+    lo, hi = min(days), max(days)
+    base = [p for p in _series(timeline, "") if lo <= p["day"] <= hi]
+    if base:
+        order.append(charts.BASELINE)
+        rows += [{**p, "series": charts.BASELINE} for p in base]
+    events = _events(findings, campaign_ids[0] if len(campaign_ids) == 1 else None)
+    return charts.timeline(rows, order, events)
+
+
+def _templates(findings: Findings, campaign_id: str) -> tuple[dict[str, Any], ...]:
+    t = findings.templates
+    if t is None:
+        return ()
+    sel = t.filter(pc.equal(t["campaign_id"], campaign_id)).sort_by([("exchanges", "descending")])
+    return tuple(
+        {**r, "example": (r["example"] or "")[:200]} for r in sel.slice(0, TOP_TEMPLATES).to_pylist()
+    )
+
+
+def _infrastructure(findings: Findings, campaign_id: str) -> tuple[dict[str, Any], ...]:
+    t = findings.infrastructure
+    if t is None:
+        return ()
+    sel = t.filter(pc.equal(t["campaign_id"], campaign_id))
+    out: list[dict[str, Any]] = []
+    for kind in sorted(set(sel["kind"].to_pylist())):
+        part = sel.filter(pc.equal(sel["kind"], kind))
+        part = part.sort_by([("accounts", "descending"), ("exchanges", "descending")])
+        rows = part.slice(0, TOP_INFRA).to_pylist()
+        for r in rows:
+            r["more"] = 0
+        if part.num_rows > TOP_INFRA:
+            rows[-1]["more"] = part.num_rows - TOP_INFRA
+        out += rows
+    return tuple(out)
+
+
+def _backtest(findings: Findings, campaign_id: str) -> tuple[tuple[str, str], ...]:
+    for row in findings.backtest:
+        if str(row.get("campaign_id", "")) == campaign_id:
+            return tuple((k.replace("_", " "), count(v) if isinstance(v, int) else str(v))
+                         for k, v in row.items() if k != "campaign_id")
+    return ()
+
+
+def campaign_section(findings: Findings, campaign: Campaign, timeline: pa.Table | None) -> CampaignSection:
+    """Everything shown for one campaign."""
+    cid = campaign.campaign_id
+    net = sample_network(findings, cid)
+    shown = f"{net.shown_members:,} of {net.members:,} accounts shown" if net else ""
+    enf = findings.enforcement
+    enforcement: tuple[dict[str, Any], ...] = ()
+    if enf is not None:
+        sel = enf.filter(pc.equal(enf["campaign_id"], cid)).sort_by("ts")
+        enforcement = tuple(sel.slice(0, 20).to_pylist())
+    return CampaignSection(
+        campaign=campaign,
+        sentence=campaign_sentence(campaign),
+        anchor=anchor(cid),
+        timeline=timeline_chart(findings, timeline, [cid]),
+        capability_chart=charts.capability_mix(campaign.capabilities) if campaign.capabilities else None,
+        network_chart=charts.network(net.nodes, net.edges, shown) if net and net.nodes else None,
+        network=net,
+        templates=_templates(findings, cid),
+        infrastructure=_infrastructure(findings, cid),
+        evidence=tuple((signal_words(e.signal), e) for e in campaign.evidence),
+        enforcement=enforcement,
+        backtest=_backtest(findings, cid),
+    )
+
+
+def score_rows(findings: Findings, bins: int = 50) -> list[dict[str, Any]]:
+    """Accounts per score bin, split into flagged and not flagged."""
+    scores = findings.accounts["score"].to_numpy(zero_copy_only=False)
+    flagged = findings.accounts["flagged"].to_numpy(zero_copy_only=False)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    rows = []
+    for label, mask in (("flagged", flagged), ("not flagged", ~flagged)):
+        hist, _ = np.histogram(np.clip(scores[mask], 0, 1), bins=edges)
+        rows += [{"lo": round(float(edges[i]), 3), "hi": round(float(edges[i + 1]), 3), "decision": label,
+                  "accounts": int(n)} for i, n in enumerate(hist) if n]
+    return rows
