@@ -1,0 +1,245 @@
+"""Train the capability model (reasoning / coding / tool_use / other) and print its accuracy.
+
+    .venv/bin/python bench/train_capability.py [--data ../shared/data] [--out PATH] [--no-cross]
+
+Reads the labelled corpora in ``shared/data`` (never copied into the repo), trains a multinomial
+logistic regression over the binary uni/bi-grams of :func:`distillguard.capability.ngram_terms`,
+prints per-class precision / recall and the confusion matrix on a stratified held-out split, then a
+leave-one-corpus-out table (train without corpus X, test on X: how the model does on a corpus it
+has never seen), and writes the final model, trained on everything, as JSON (weights + n-gram
+vocabulary only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.sparse import csr_matrix
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from distillguard.capability import CLASSES, MODEL_RESOURCE, CapabilityModel, ngram_terms
+from distillguard.fingerprints import normalise_array
+
+CAP_PER_CORPUS = 3000
+MIN_DF = 3
+MAX_VOCAB = 20_000
+C = 4.0
+WIZARD = {
+    "Math": "reasoning", "Reasoning": "reasoning", "Code Generation": "coding", "Code Debug": "coding",
+    "Writting": "other", "Roleplay": "other", "Academic Writing": "other", "Literature": "other",
+    "History": "other", "Art": "other", "Music": "other", "Entertainment": "other", "Sport": "other",
+    "Philosophy": "other", "Ethics": "other",
+}  # fmt: skip
+MT_BENCH = {"math": "reasoning", "reasoning": "reasoning", "coding": "coding",
+            "writing": "other", "roleplay": "other", "humanities": "other"}  # fmt: skip
+
+
+def _jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _join(instruction: str, inp: str) -> str:
+    return f"{instruction}\n\n{inp}" if inp else instruction
+
+
+def _casual(text: str) -> bool:
+    """ShareGPT turns without code or maths: the casual chat that labels ``other``."""
+    code_marks = ("```", "def ", "function", "{", "};", "import ", "#include", "=>", "SELECT ", "<div")
+    return 15 <= len(text) <= 2000 and not any(m in text for m in code_marks) and sum(ch.isdigit() for ch in text) < 10
+
+
+def load_corpora(data: Path) -> list[tuple[str, str, str]]:
+    """(text, label, corpus) for every labelled prompt, capped per corpus, deterministic."""
+    rows: list[tuple[str, str, str]] = []
+
+    def add(corpus: str, label: str, texts: list[str]) -> None:
+        texts = [t for t in texts if t and t.strip()]
+        random.Random(corpus).shuffle(texts)
+        rows.extend((t, label, corpus) for t in texts[:CAP_PER_CORPUS])
+
+    gsm = [r["question"] for f in ("train.jsonl.gz", "test.jsonl.gz") for r in _jsonl(data / "gsm8k" / f)]
+    add("gsm8k", "reasoning", gsm)
+    add("humaneval", "coding", [r["prompt"] for r in _jsonl(data / "humaneval" / "HumanEval.jsonl.gz")])
+    gt = data / "gpteacher_gpt4_distilled"
+    add(
+        "gpteacher_codegen",
+        "coding",
+        [_join(r["instruction"], r["input"]) for r in _jsonl(gt / "codegen_instruct.jsonl.gz")],
+    )
+    add("gpteacher_toolformer", "tool_use",
+        [_join(r["instruction"], r["input"]) for r in _jsonl(gt / "toolformer_dedupe_only.jsonl.gz")])  # fmt: skip
+    add("gpteacher_roleplay", "other",
+        [_join(r["instruction"], r["input"]) for r in _jsonl(gt / "roleplay_simple_deduped.jsonl.gz")])  # fmt: skip
+    glaive = []
+    for r in _jsonl(data / "glaive_function_calling_demo" / "glaive_toolcall_en_demo.jsonl.gz"):
+        conv = r["conversations"]
+        glaive += [
+            t["value"]
+            for t, nxt in zip(conv, conv[1:], strict=False)
+            if t["from"] == "human" and nxt["from"] == "function_call"
+        ]
+    add("glaive_function_calling", "tool_use", glaive)
+    tb = data / "toolbench_example_queries"
+    add("toolbench", "tool_use", [r["query"] for f in sorted(tb.glob("G*_query.jsonl")) for r in _jsonl(f)])
+    mt: dict[str, list[str]] = {}
+    for r in _jsonl(data / "mt_bench" / "mt_bench_question.jsonl"):
+        if r["category"] in MT_BENCH:
+            mt.setdefault(MT_BENCH[r["category"]], []).append(r["turns"][0])
+    for label, texts in mt.items():
+        add(f"mt_bench_{label}", label, texts)
+    wiz: dict[str, list[str]] = {}
+    for r in _jsonl(data / "wizardlm_evol_instruct_testset" / "WizardLM_testset.jsonl"):
+        if r["Skill"] in WIZARD:
+            wiz.setdefault(WIZARD[r["Skill"]], []).append(r["Instruction"])
+    for label, texts in wiz.items():
+        add(f"wizardlm_{label}", label, texts)
+    share = [t["value"] for r in _jsonl(data / "sharegpt_v3_partial" / "sharegpt_v3_human_turns.jsonl.gz")
+             for t in r["turns"] if t.get("value") and _casual(t["value"])]  # fmt: skip
+    add("sharegpt_casual", "other", share)
+    csv.field_size_limit(10_000_000)
+    with gzip.open(data / "awesome_chatgpt_prompts" / "prompts.csv.gz", "rt", encoding="utf-8") as f:
+        awesome = [r["prompt"] for r in csv.DictReader(io.StringIO(f.read())) if r.get("for_devs") != "TRUE"]
+    add("awesome_chatgpt_prompts", "other", awesome)
+    add(
+        "alpaca_eval",
+        "other",
+        [r["instruction"] for r in _jsonl(data / "alpaca_eval_instructions" / "alpaca_eval_instructions.jsonl")],
+    )
+    return rows
+
+
+def featurise(texts: list[str]) -> tuple[np.ndarray, pa.Array]:
+    """(doc, term) pairs, deduplicated per doc, for the normalised lower-cased texts."""
+    lower = pc.utf8_lower(normalise_array(pa.array(texts, type=pa.string())))
+    return ngram_terms(lower)
+
+
+def build_vocab(doc: np.ndarray, terms: pa.Array, rows: np.ndarray) -> pa.Array:
+    """Terms in at least MIN_DF of the given training docs, the MAX_VOCAB most frequent."""
+    in_rows = np.isin(doc, rows)
+    enc = pc.dictionary_encode(terms.filter(pa.array(in_rows)))
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    d = doc[in_rows]
+    pairs = np.unique(codes * (doc.max() + 1) + d)
+    df = np.bincount(pairs // (doc.max() + 1), minlength=len(enc.dictionary))
+    keep = np.flatnonzero(df >= MIN_DF)
+    keep = keep[np.argsort(-df[keep], kind="stable")][:MAX_VOCAB]
+    return enc.dictionary.take(pa.array(np.sort(keep)))
+
+
+def matrix(doc: np.ndarray, terms: pa.Array, vocab: pa.Array, n: int) -> csr_matrix:
+    """Binary doc × vocab matrix, rows L2-normalised (as in CapabilityModel.scores)."""
+    feat = pc.fill_null(pc.index_in(terms, value_set=vocab), -1).to_numpy(zero_copy_only=False)
+    ok = feat >= 0
+    key = np.unique(doc[ok] * len(vocab) + feat[ok])
+    d, f = key // len(vocab), key % len(vocab)
+    norm = np.sqrt(np.maximum(np.bincount(d, minlength=n), 1))
+    return csr_matrix((1.0 / norm[d], (d, f)), shape=(n, len(vocab)))
+
+
+def fit(doc: np.ndarray, terms: pa.Array, y: np.ndarray, rows: np.ndarray, n: int) -> CapabilityModel:
+    """Train on ``rows``; return the exported-form model."""
+    vocab = build_vocab(doc, terms, rows)
+    x = matrix(doc, terms, vocab, n)
+    clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
+    clf.fit(x[rows], y[rows])
+    order = [list(clf.classes_).index(c) for c in CLASSES]
+    return CapabilityModel(CLASSES, vocab, clf.coef_[order].T.astype(np.float32),
+                           clf.intercept_[order].astype(np.float32), {})  # fmt: skip
+
+
+def report(title: str, y_true: list[str], y_pred: list[str]) -> float:
+    """Print per-class precision/recall/F1 and the confusion matrix; return accuracy."""
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(CLASSES), zero_division=0)
+    acc = float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+    print(f"\n## {title}: accuracy {acc:.3f} (n={len(y_true)})\n")
+    print("| class | precision | recall | F1 | support |\n|---|---|---|---|---|")
+    for i, c in enumerate(CLASSES):
+        print(f"| {c} | {p[i]:.3f} | {r[i]:.3f} | {f[i]:.3f} | {s[i]} |")
+    cm = confusion_matrix(y_true, y_pred, labels=list(CLASSES))
+    print("\nconfusion (rows = true, columns = predicted)\n")
+    print("| true \\ pred | " + " | ".join(CLASSES) + " |")
+    print("|---" * (len(CLASSES) + 1) + "|")
+    for i, c in enumerate(CLASSES):
+        print(f"| {c} | " + " | ".join(str(v) for v in cm[i]) + " |")
+    return acc
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "src" / "distillguard" / "data" / MODEL_RESOURCE,
+    )
+    ap.add_argument("--no-cross", action="store_true", help="skip the leave-one-corpus-out table")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    rows = load_corpora(args.data)
+    texts, labels, corpora = (list(x) for x in zip(*rows, strict=True))
+    n = len(texts)
+    y, corpus = np.asarray(labels), np.asarray(corpora)
+    doc, terms = featurise(texts)
+    print(f"{n} labelled prompts from {len(set(corpora))} corpora; featurised in {time.perf_counter() - t0:.1f}s")
+    print("\n| corpus | label | n |\n|---|---|---|")
+    for c in sorted(set(corpora)):
+        print(f"| {c} | {y[corpus == c][0]} | {(corpus == c).sum()} |")
+
+    rng = np.random.default_rng(args.seed)
+    test = np.zeros(n, dtype=bool)
+    for c in set(corpora):  # stratified by corpus: 20 % of each corpus held out
+        idx = np.flatnonzero(corpus == c)
+        test[rng.choice(idx, size=max(1, len(idx) // 5), replace=False)] = True
+    model = fit(doc, terms, y, np.flatnonzero(~test), n)
+    pred = model.predict(pc.utf8_lower(normalise_array(pa.array([texts[i] for i in np.flatnonzero(test)]))))
+    report("held-out split (20 % of every corpus)", list(y[test]), pred.to_pylist())
+
+    if not args.no_cross:
+        print("\n## cross-corpus: train without the corpus, test on it\n")
+        print("| held-out corpus | label | n | accuracy | predicted as |\n|---|---|---|---|---|")
+        all_true: list[str] = []
+        all_pred: list[str] = []
+        for c in sorted(set(corpora)):
+            out = np.flatnonzero(corpus == c)
+            m = fit(doc, terms, y, np.flatnonzero(corpus != c), n)
+            pr = m.predict(pc.utf8_lower(normalise_array(pa.array([texts[i] for i in out])))).to_pylist()
+            counts = {k: pr.count(k) for k in CLASSES if pr.count(k)}
+            acc = float(np.mean(np.asarray(pr) == y[out]))
+            print(f"| {c} | {y[out][0]} | {len(out)} | {acc:.3f} | {counts} |")
+            all_true += list(y[out])
+            all_pred += pr
+        report("cross-corpus, all held-out corpora pooled", all_true, all_pred)
+
+    final = fit(doc, terms, y, np.arange(n), n)
+    keep = np.flatnonzero(np.abs(final.coef).max(axis=1) >= 0.05)  # drop near-zero weights: smaller file
+    final = CapabilityModel(CLASSES, final.vocab.take(pa.array(keep)), final.coef[keep], final.intercept, {
+        "trained_on": sorted(set(corpora)), "n_prompts": n, "min_df": MIN_DF, "C": C,
+        "features": "binary word uni+bi-grams, digits->0, L2-normalised rows",
+    })  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(final.to_json(), separators=(",", ":")), encoding="utf-8")
+    print(
+        f"\nwrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {len(keep)} n-grams)"
+        f" in {time.perf_counter() - t0:.1f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

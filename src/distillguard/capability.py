@@ -1,0 +1,152 @@
+"""Capability label of a prompt: reasoning, coding, tool_use or other.
+
+A transparent linear model: binary word uni- and bi-grams (digits folded to ``0``, punctuation kept
+as its own token, first ``MAX_TOKENS`` tokens), each row L2-normalised, one weight per (n-gram,
+class) plus an intercept; the label is the arg-max score. The vocabulary and weights live in
+``data/capability_model.json`` (n-gram strings and numbers only, no corpus text), written by
+``bench/train_capability.py`` from the labelled corpora in ``shared/data``. Inference is numpy and
+Arrow only, vectorised over the batch, so detection does not need scikit-learn.
+
+>>> classify(["Write a Python function that reverses a linked list."]).to_pylist()
+['coding']
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from distillguard.errors import ConfigError
+
+CLASSES = ("reasoning", "coding", "tool_use", "other")
+MAX_CHARS = 4000
+MAX_TOKENS = 400
+MODEL_RESOURCE = "capability_model.json"
+
+
+@dataclass(frozen=True)
+class CapabilityModel:
+    """Linear model over n-grams: ``scores = intercept + x @ coef`` with x binary, L2-normalised."""
+
+    classes: tuple[str, ...]
+    vocab: pa.Array  # string n-grams, row i of coef
+    coef: np.ndarray  # (len(vocab), len(classes)) float32
+    intercept: np.ndarray  # (len(classes),) float32
+    meta: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str = "<memory>") -> CapabilityModel:
+        """Build a model from its JSON form; raise ConfigError naming ``source`` when malformed."""
+        try:
+            classes = tuple(data["classes"])
+            vocab = pa.array(data["vocab"], type=pa.string())
+            coef = np.asarray(data["coef"], dtype=np.float32).reshape(len(vocab), len(classes))
+            intercept = np.asarray(data["intercept"], dtype=np.float32).reshape(len(classes))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: not a capability model ({exc}); re-run bench/train_capability.py") from exc
+        return cls(classes, vocab, coef, intercept, dict(data.get("meta", {})))
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form written to ``capability_model.json`` (weights rounded to 4 decimals)."""
+        return {
+            "format": "distillguard-capability-v1",
+            "classes": list(self.classes),
+            "intercept": [round(float(v), 4) for v in self.intercept],
+            "vocab": self.vocab.to_pylist(),
+            "coef": [round(float(v), 4) for v in self.coef.ravel()],
+            "meta": self.meta,
+        }
+
+    def scores(self, lower: pa.Array) -> np.ndarray:
+        """Class scores (n, k) for already normalised, lower-cased texts."""
+        n = len(lower)
+        doc, terms = ngram_terms(lower)
+        feat = pc.fill_null(pc.index_in(terms, value_set=self.vocab), -1).to_numpy(zero_copy_only=False)
+        ok = feat >= 0
+        doc, feat = doc[ok], feat[ok].astype(np.int64)
+        key = np.unique(doc * len(self.vocab) + feat)
+        doc, feat = key // len(self.vocab), key % len(self.vocab)
+        norm = np.sqrt(np.maximum(np.bincount(doc, minlength=n), 1))
+        out = np.empty((n, len(self.classes)), dtype=np.float64)
+        for c in range(len(self.classes)):
+            out[:, c] = np.bincount(doc, weights=self.coef[feat, c], minlength=n) / norm + self.intercept[c]
+        return out
+
+    def predict(self, lower: pa.Array) -> pa.Array:
+        """Arg-max class name per already normalised, lower-cased text."""
+        if len(lower) == 0:
+            return pa.array([], type=pa.string())
+        best = self.scores(lower).argmax(axis=1)
+        return pa.array(np.asarray(self.classes, dtype=object)[best], type=pa.string())
+
+    def top_terms(self, label: str, k: int = 20) -> list[tuple[str, float]]:
+        """The k n-grams that push hardest towards ``label`` (for reports and reviews)."""
+        c = self.classes.index(label)
+        order = np.argsort(-self.coef[:, c])[:k]
+        return [(self.vocab[int(i)].as_py(), float(self.coef[i, c])) for i in order]
+
+
+def ngram_terms(lower: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(doc index, n-gram string) for every uni- and bi-gram of each text; shared by training and inference."""
+    arr = pc.utf8_slice_codeunits(lower, 0, MAX_CHARS)
+    arr = pc.replace_substring_regex(arr, r"\d+", "0")
+    arr = pc.replace_substring_regex(arr, r"([^\pL\pN\s_])", " \\1 ")
+    lists = pc.list_slice(pc.utf8_split_whitespace(arr), 0, MAX_TOKENS)
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(lists)
+    if isinstance(flat, pa.ChunkedArray):
+        flat = flat.combine_chunks()
+    doc = np.repeat(np.arange(len(lower), dtype=np.int64), lengths)
+    if len(flat) > 1:
+        same = np.flatnonzero(doc[1:] == doc[:-1])
+        bigrams = pc.binary_join_element_wise(flat.take(pa.array(same)), flat.take(pa.array(same + 1)), " ")
+        return np.concatenate([doc, doc[same]]), pa.concat_arrays([flat, bigrams])
+    return doc, flat
+
+
+def load_model(path: str | Path | None = None) -> CapabilityModel:
+    """Load the packaged model, or the one at ``path``."""
+    if path is None:
+        return _packaged_model()
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{p}: cannot read capability model ({exc})") from exc
+    return CapabilityModel.from_json(data, str(p))
+
+
+@lru_cache(maxsize=1)
+def _packaged_model() -> CapabilityModel:
+    ref = resources.files("distillguard") / "data" / MODEL_RESOURCE
+    try:
+        data = json.loads(ref.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"distillguard/data/{MODEL_RESOURCE}: cannot read the packaged capability model ({exc}); "
+            "re-install DistillGuard or run bench/train_capability.py"
+        ) from exc
+    return CapabilityModel.from_json(data, f"distillguard/data/{MODEL_RESOURCE}")
+
+
+def classify_normalised(lower: pa.Array) -> pa.Array:
+    """Capability label per normalised, lower-cased text, with the packaged model."""
+    return _packaged_model().predict(lower)
+
+
+def classify(texts: list[str] | pa.Array) -> pa.Array:
+    """Capability label per raw text (normalised here), with the packaged model."""
+    from distillguard.fingerprints import normalise_array
+
+    arr = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.string())
+    return classify_normalised(pc.utf8_lower(normalise_array(arr)))

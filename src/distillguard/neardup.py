@@ -1,0 +1,143 @@
+"""Near-duplicate prompt skeletons: MinHash signatures (rensa, Rust) and banded LSH in numpy.
+
+Shingles are the word unigrams and bigrams of a skeleton, so a paraphrased wrapper with a few words
+changed keeps most of its shingles while unrelated prompts share only function words. Tokens are
+dictionary-encoded by Arrow and shingles hashed with numpy, so no Python loop runs per token.
+Signatures come from ``rensa.RMinHash`` in one bulk call; LSH bands are hashed with numpy, rows
+sharing a band become candidate pairs, each pair is verified on its estimated Jaccard similarity,
+and connected components of the verified pairs are the groups.
+
+>>> wrapper = "you are an expert tutor. solve the following problem step by step and show all of your work"
+>>> near_duplicate_groups([wrapper, wrapper.replace("expert", "experienced"), "hi there"]).tolist()
+[0, 0, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import rensa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from distillguard.errors import UsageError
+
+NUM_PERM = 128
+SEED = 20260422
+_CHUNK = 50_000
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a well-spread 64-bit hash of each uint64."""
+    with np.errstate(over="ignore"):
+        x = x.astype(np.uint64)
+        x = (x ^ (x >> np.uint64(30))) * _M1
+        x = (x ^ (x >> np.uint64(27))) * _M2
+        return x ^ (x >> np.uint64(31))
+
+
+def shingle_hashes(skeletons: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Flat uint64 shingle hashes (unigrams and bigrams) and row offsets, one row per skeleton."""
+    n = len(skeletons)
+    lists = pc.utf8_split_whitespace(skeletons)
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(lists)
+    ids = pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False).astype(np.uint64)
+    doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    same = np.flatnonzero(doc[1:] == doc[:-1]) if len(doc) > 1 else np.empty(0, np.int64)
+    with np.errstate(over="ignore"):
+        uni = _mix(ids + np.uint64(1))
+        bi = _mix(ids[same] * np.uint64(0x9E3779B97F4A7C15) + ids[same + 1] + np.uint64(7))
+    empty = np.flatnonzero(lengths == 0)  # an empty skeleton still needs one shingle
+    all_doc = np.concatenate([doc, doc[same], empty])
+    all_hash = np.concatenate([uni, bi, np.full(len(empty), 0x5EED, dtype=np.uint64)])
+    order = np.argsort(all_doc, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(all_doc, minlength=n))]).astype(np.uint64)
+    return all_hash[order], offsets
+
+
+def minhash_signatures(skeletons: Sequence[str] | pa.Array, num_perm: int = NUM_PERM) -> np.ndarray:
+    """(n, num_perm) uint32 MinHash signatures of the skeletons' shingle sets."""
+    arr = skeletons if isinstance(skeletons, pa.Array) else pa.array(list(skeletons), type=pa.string())
+    out = np.empty((len(arr), num_perm), dtype=np.uint32)
+    for start in range(0, len(arr), _CHUNK):
+        hashes, offsets = shingle_hashes(arr.slice(start, _CHUNK))
+        matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, SEED)
+        rows = matrix.to_rows()
+        if rows:
+            out[start : start + len(rows)] = np.asarray(rows, dtype=np.uint32)
+    return out
+
+
+def _bands(num_perm: int, threshold: float) -> tuple[int, int]:
+    """(bands, rows) whose LSH S-curve midpoint sits just below ``threshold`` (favour recall)."""
+    best = (num_perm, 1)
+    best_err = float("inf")
+    for r in range(1, num_perm + 1):
+        b = num_perm // r
+        mid = (1.0 / b) ** (1.0 / r)
+        err = abs(mid - (threshold - 0.15))
+        if err < best_err:
+            best, best_err = (b, r), err
+    return best
+
+
+def groups_from_signatures(sig: np.ndarray, threshold: float = 0.7) -> np.ndarray:
+    """Group id per row (its smallest member index) from MinHash signatures."""
+    n, num_perm = sig.shape
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    bands, rows = _bands(num_perm, threshold)
+    weights = _mix(np.arange(1, rows + 1, dtype=np.uint64))
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    for b in range(bands):
+        block = sig[:, b * rows : (b + 1) * rows].astype(np.uint64)
+        with np.errstate(over="ignore"):
+            key = _mix((block * weights).sum(axis=1, dtype=np.uint64) + np.uint64(b))
+        order = np.argsort(key, kind="stable")
+        k = key[order]
+        starts = np.concatenate([[True], k[1:] != k[:-1]])
+        head = order[np.maximum.accumulate(np.where(starts, np.arange(n), 0))]
+        member = ~starts
+        src.append(head[member])
+        dst.append(order[member])
+    a = np.concatenate(src)
+    c = np.concatenate(dst)
+    if len(a):
+        pairs = np.unique(np.minimum(a, c) * n + np.maximum(a, c))
+        a, c = pairs // n, pairs % n
+        agree = np.empty(len(a), dtype=np.float64)
+        for s in range(0, len(a), 200_000):
+            agree[s : s + 200_000] = (sig[a[s : s + 200_000]] == sig[c[s : s + 200_000]]).mean(axis=1)
+        ok = agree >= threshold - 0.05  # MinHash estimate noise at 128 permutations is ~±0.04
+        a, c = a[ok], c[ok]
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, c)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    first = np.full(label.max() + 1, n, dtype=np.int64)
+    np.minimum.at(first, label, np.arange(n, dtype=np.int64))
+    return first[label]
+
+
+def near_duplicate_groups(skeletons: Sequence[str] | pa.Array, threshold: float = 0.7) -> np.ndarray:
+    """int64 group id per skeleton; near-duplicates (Jaccard ≳ threshold) share the id of their first member."""
+    if not 0.0 < threshold <= 1.0:
+        raise UsageError(f"near_duplicate_groups: threshold must be in (0, 1], got {threshold}")
+    arr = skeletons if isinstance(skeletons, pa.Array) else pa.array(list(skeletons), type=pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = pc.fill_null(arr, "")
+    enc = pc.dictionary_encode(arr)
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    distinct_groups = groups_from_signatures(minhash_signatures(enc.dictionary), threshold)
+    # map each distinct group to the smallest *input* index among its members
+    n = len(codes)
+    label = distinct_groups[codes]
+    first = np.full(len(enc.dictionary), n, dtype=np.int64)
+    np.minimum.at(first, label, np.arange(n, dtype=np.int64))
+    return first[label]

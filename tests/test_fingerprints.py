@@ -1,0 +1,203 @@
+"""Prompt fingerprints: normalisation, masking, stable ids, wrappers, near-duplicates, labels, markers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from distillguard.capability import CLASSES, CapabilityModel, classify, load_model
+from distillguard.errors import ConfigError, UsageError
+from distillguard.fingerprints import (
+    FINGERPRINT_SCHEMA,
+    fingerprint_texts,
+    near_duplicate_groups,
+    normalise,
+    skeleton,
+    stable_hash64,
+)
+
+WRAP = (
+    "You are an expert tutor. Solve the following problem step by step, showing all reasoning:\n\n{q}\n\n"
+    "Return the final answer as a JSON object."
+)
+QUESTIONS = [
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+    "How many clips did Natalia sell altogether?",
+    "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. How much did she earn?",
+    "Betty is saving money for a new wallet which costs $100. Her parents give her $15. How much more does she need?",
+    "A train leaves the station at 3 pm travelling at 60 km/h. When does it reach a town 150 km away?",
+]
+
+
+def test_normalise_removes_invisibles_and_folds_homoglyphs() -> None:
+    assert normalise("he\u200bl\u200dlo\ufeff w\u2060orld") == "hello world"
+    assert normalise("Ѕоlvе thе рrоblеm") == "Solve the problem"  # Cyrillic look-alikes
+    assert normalise("ΑΒΕ καί") == "ABE kai"  # Greek capitals fold, accent stripped
+    assert normalise("ｆｕｌｌ　ｗｉｄｔｈ") == "full width"  # NFKC
+    assert normalise("cafe\u0301  \t x\r\ny\x00z") == "cafe x\ny z"  # combining mark, controls
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I have 3 apples and 4.5 pears, 1,000 in total", "i have <num> apples and <num> pears <num> in total"),
+        ("see https://example.com/x?a=1 or www.foo.org now", "see <url> or <url> now"),
+        ("mail bob.smith@corp.example.com today", "mail <email> today"),
+        ("id 123e4567-e89b-12d3-a456-426614174000 ok", "id <id> ok"),
+        ('translate "good morning, friend" to French', "translate <str> to <name>"),
+        ("then Alice Brown met Bob", "then <name> met <name>"),
+        ("fix this:\n```python\nprint('x')\n```\nthanks", "fix this:\n<code>\nthanks"),
+        ("token abc123def and 0xdeadbeef", "token <num> and <num>"),
+        ("Wow!!!   Really???  ...yes", "wow! really? yes"),
+    ],
+)
+def test_skeleton_masks_data(text: str, expected: str) -> None:
+    assert skeleton(text) == expected
+
+
+def test_fingerprint_table_schema_and_one_row_per_text() -> None:
+    texts = [WRAP.format(q=q) for q in QUESTIONS] + ["hello", "hello", ""]
+    table = fingerprint_texts(texts)
+    assert table.schema.equals(FINGERPRINT_SCHEMA)
+    assert table.num_rows == len(texts)
+    ids = table["template_id"].to_pylist()
+    assert ids[4] == ids[5] and ids[4] != ids[6]
+    assert len(set(ids[:4])) == 4  # different payloads, different exact templates
+    assert fingerprint_texts(pa.array(texts)).equals(table)  # Arrow input, same answer
+    assert fingerprint_texts([]).num_rows == 0
+
+
+def test_template_id_is_stable_across_processes() -> None:
+    text = WRAP.format(q=QUESTIONS[0])
+    here = fingerprint_texts([text])["template_id"][0].as_py()
+    code = f"import distillguard.fingerprints as f; print(f.fingerprint_texts([{text!r}])['template_id'][0])"
+    there = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123"}
+    )
+    assert int(there.stdout) == here
+    assert stable_hash64(["abc"])[0] == stable_hash64(pa.array(["abc"]))[0]
+
+
+def test_evasion_with_invisibles_and_confusables_keeps_template_and_wrapper() -> None:
+    clean = [WRAP.format(q=q) for q in QUESTIONS]
+    evasive = [
+        t.replace("expert", "exp\u200bert").replace("Solve", "Ѕоlvе").replace("reasoning", "rеasоning\u2063")
+        .replace("JSON", "ＪＳＯＮ").replace(" the ", " the\u00ad ")
+        for t in clean
+    ]  # fmt: skip
+    table = fingerprint_texts(clean + evasive)
+    ids = table["template_id"].to_pylist()
+    assert ids[:4] == ids[4:]
+    assert table["skeleton"].to_pylist()[:4] == table["skeleton"].to_pylist()[4:]
+
+
+def test_wrapper_id_groups_same_template_with_different_payloads() -> None:
+    other_wrap = (
+        "Please act as a senior engineer and review the task below carefully.\n\n{q}\n\nAnswer in one paragraph."
+    )
+    items = ["apples", "pears", "marbles", "stamps", "books", "coins", "shells", "cards", "tickets", "cookies"]
+    verbs = ["buys", "finds", "sells", "loses"]
+    payloads = [f"A shop {v} {i} every morning, how many {i} does it {v} in a week?" for v in verbs for i in items]
+    texts = [WRAP.format(q=q) for q in payloads] + [other_wrap.format(q=q) for q in payloads] + payloads[:4]
+    table = fingerprint_texts(texts)
+    w = table["wrapper_id"].to_pylist()
+    n = len(payloads)
+    assert len(set(w[:n])) == 1 and len(set(w[n : 2 * n])) == 1 and w[0] != w[n]
+    assert table["wrapper"][0].as_py() == (
+        "you are an expert tutor\nsolve the following problem step by step showing all reasoning\n<payload>\n"
+        "return the final answer as a json object"
+    )
+    assert len(set(w[2 * n :])) == 4  # bare payloads (each seen behind the two wrappers too) share no wrapper
+    assert w[2 * n :] == table["template_id"].to_pylist()[2 * n :]
+
+
+def test_near_duplicate_groups() -> None:
+    base = skeleton(WRAP.format(q="<q>"))
+    edited = base.replace("expert tutor", "experienced tutor").replace("all reasoning", "all your reasoning")
+    unrelated = [
+        skeleton("Write a haiku about autumn leaves falling in the quiet forest at dusk."),
+        skeleton("What is the capital of Australia and why was it chosen over Sydney?"),
+        skeleton("Translate the following paragraph into German and keep the tone formal."),
+    ]
+    groups = near_duplicate_groups([base, edited, *unrelated, base])
+    assert groups.dtype == np.int64
+    assert groups.tolist() == [0, 0, 2, 3, 4, 0]
+    assert near_duplicate_groups([]).tolist() == []
+    with pytest.raises(UsageError):
+        near_duplicate_groups(["a"], threshold=1.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        (
+            "Janet has 3 apples and buys 5 more. She gives 2 to her brother. How many apples does she have left?",
+            "reasoning",
+        ),
+        ("Write a Python function that returns the n-th Fibonacci number using memoization.", "coding"),
+        ('def add(a, b):\n    """Return the sum of a and b.\n    >>> add(1, 2)\n    3\n    """\n', "coding"),
+        (
+            "toolformer: enabled\ntoolformer access: weather\nweather(querywithlocation)\nGet the forecast for Paris",
+            "tool_use",
+        ),
+        ("I want you to act as a travel guide. I will tell you my location and you suggest places to visit.", "other"),
+        ("Write a heartfelt birthday message for my grandmother who is turning ninety.", "other"),
+    ],
+)
+def test_capability_labels(text: str, label: str) -> None:
+    assert classify([text]).to_pylist() == [label]
+    assert fingerprint_texts([text])["capability"][0].as_py() == label
+
+
+@pytest.mark.parametrize(
+    ("text", "cot", "structured"),
+    [
+        ("Solve this step by step.", True, False),
+        ("Think carefully and show your work before answering.", True, False),
+        ("Explain your reasoning, then give the answer.", True, False),
+        ("<think> first", True, False),
+        ("Use chain-of-thought.", True, False),
+        ("Respond in JSON with keys name and age.", False, True),
+        ("Return a YAML document.", False, True),
+        ("Output format: a markdown table", False, True),
+        ("Present the result as a table.", False, True),
+        ("Reply in the following format:\nAnswer: ...", False, True),
+        ("Tell me a joke about cats.", False, False),
+        ("What's the weather like in Rome in May?", False, False),
+    ],
+)
+def test_markers(text: str, cot: bool, structured: bool) -> None:
+    row = fingerprint_texts([text]).to_pylist()[0]
+    assert (row["cot"], row["structured"]) == (cot, structured)
+
+
+def test_packaged_model_loads_and_is_small(tmp_path) -> None:
+    ref = resources.files("distillguard") / "data" / "capability_model.json"
+    raw = ref.read_bytes()
+    assert len(raw) < 2_000_000
+    model = load_model()
+    assert model.classes == CLASSES
+    assert model.coef.shape == (len(model.vocab), len(CLASSES))
+    assert all(len(t.split()) <= 2 for t in model.vocab.to_pylist()[:1000])  # n-grams, not corpus text
+    assert any(term == "def" for term, _ in model.top_terms("coding", 200))
+    again = CapabilityModel.from_json(json.loads(raw))
+    np.testing.assert_allclose(again.coef, model.coef)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"classes": ["a"]}')
+    with pytest.raises(ConfigError, match="bad.json"):
+        load_model(bad)
+
+
+def test_hostile_inputs() -> None:
+    huge = "Solve step by step. " + "x" * 10_000_000 + " Return JSON."
+    texts = [huge, "a\x00b", "\ud800 lone surrogate", "🙂" * 1000, None, "Ｊａｎｅ"]
+    table = fingerprint_texts(texts)
+    assert table.num_rows == len(texts)
+    assert len(table["skeleton"][0].as_py()) < 20_000
+    assert table["cot"][0].as_py() and table["structured"][0].as_py()
