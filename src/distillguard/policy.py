@@ -352,3 +352,26 @@ def load_detection(detect_dir: str | Path) -> Knowledge:
                 except (KeyError, ValueError, TypeError) as e:
                     raise InputError(f"{tpl}:{i}: bad row ({e}); expected campaign_id,template_id,...") from None
     return k
+
+
+def describe_policy(p: Policy) -> str:
+    """A few lines saying what a policy does (for `distillguard policy check`)."""
+
+    def lim(x: Limit) -> str:
+        if not (x.requests_per_minute or x.tokens_per_minute):
+            return "unlimited"
+        return (f"{x.requests_per_minute:g} req/min (burst {x.request_burst:g}), "
+                f"{x.tokens_per_minute:g} tokens/min (burst {x.token_burst:g})")
+
+    lines = [f"{p.source}: valid",
+             f"  every account:       {lim(p.account_limit)}",
+             f"  throttled account:   {lim(p.throttled_account_limit)}",
+             f"  per campaign:        {lim(p.campaign_limit)} shared by all its accounts"]
+    lines += [f"  score >= {r.min_score:g}: {r.action.label}" for r in p.score_rules]
+    lines += [f"  campaign confidence >= {r.min_confidence:g}: {r.action.label}" for r in p.campaign_rules]
+    lines.append(f"  fresh account joins a campaign after {p.template_matches} requests with its templates")
+    d = p.degrade
+    lines.append(f"  degrade: max_tokens {d.max_tokens}, drop reasoning {str(d.drop_reasoning).lower()}, "
+                 f"watermark {str(d.watermark).lower()}")
+    lines.append(f"  input: body <= {p.max_body_bytes} bytes, <= {p.max_messages} messages")
+    return "\n".join(lines)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..policy import Action, Knowledge, Limit, Policy
+from ..policy import Action, Knowledge, Limit, Policy, parse_policy
 from .limits import Charge, Limiter, MemoryLimiter, StateUnavailable
 from .shared import Event, EventBus, MemoryBus
 
@@ -29,6 +29,7 @@ class Request:
     account_id: str
     now: float
     template_id: int = 0
+    wrapper_id: int = 0
     org_id: str | None = None
     verified: bool = False
     prompt_tokens: int = 0
@@ -140,6 +141,9 @@ class Enforcer:
             o.false_positives.add(target)
         elif op == "assign":
             self._state(target, 0.0).campaign = str(ev["campaign_id"])
+        elif op == "policy":
+            self.policy = parse_policy(str(ev["text"]), str(ev.get("source", "<shared>")),
+                                       json_format=bool(ev.get("json")))
         elif op == "templates":
             self.knowledge.template_campaign.update({int(t): str(c) for t, c in ev["map"].items()})
 
@@ -158,13 +162,8 @@ class Enforcer:
         st = self._state(req.account_id, req.now)
         st.requests += 1
         st.last_seen = req.now
-        if len(st.templates) < MAX_TEMPLATES_PER_ACCOUNT:
-            st.templates.add(req.template_id)
-        matched = k.template_campaign.get(req.template_id)
-        if matched is not None:
-            n = st.matches[matched] = st.matches.get(matched, 0) + 1
-            if st.campaign is None and n >= p.template_matches and req.account_id not in k.account_campaign:
-                self.publish({"op": "assign", "id": req.account_id, "campaign_id": matched})
+        if req.template_id:
+            self._note_template(req.account_id, st, (req.template_id, req.wrapper_id))
 
         campaign = k.account_campaign.get(req.account_id) or st.campaign
         score = max(k.account_score.get(req.account_id, 0.0), st.online_score(p.template_matches))
@@ -214,6 +213,25 @@ class Enforcer:
                                                d.drop_reasoning, d.watermark))
         code = "ok" if action == Action.ALLOW else "throttled"
         return self._observe(req, Decision(action, True, 200, code, reason, campaign, score))
+
+    def learn_templates(self, account_id: str, template_ids: tuple[int, ...], now: float) -> None:
+        """Count one request's fingerprints (template id, wrapper id) computed after it was decided."""
+        self._note_template(account_id, self._state(account_id, now), template_ids)
+
+    def _note_template(self, account_id: str, st: AccountState, ids: tuple[int, ...]) -> None:
+        if len(st.templates) < MAX_TEMPLATES_PER_ACCOUNT:
+            st.templates.add(ids[0])
+        k = self.knowledge
+        for tid in ids:
+            if not tid:
+                continue
+            matched = k.template_campaign.get(tid)
+            if matched is None:
+                continue
+            n = st.matches[matched] = st.matches.get(matched, 0) + 1
+            if st.campaign is None and n >= self.policy.template_matches and account_id not in k.account_campaign:
+                self.publish({"op": "assign", "id": account_id, "campaign_id": matched})
+            return  # one match per request, whichever of its ids matched first
 
     def settle(self, req: Request, decision: Decision, completion_tokens: int) -> None:
         """Bill the tokens a served response used against the same buckets (never refuses)."""

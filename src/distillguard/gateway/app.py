@@ -1,0 +1,343 @@
+"""The gateway server: an OpenAI-compatible Starlette app in front of any OpenAI-compatible upstream.
+
+Per request: authenticate the key, bound and validate the body, fingerprint the prompt (cache, else
+background), ask the enforcement engine, forward (streaming SSE chunk by chunk), then queue the
+exchange and any enforcement action for the store. Everything else (event sync between replicas,
+reloading keys, policy and detection output) runs in one background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Mount, Route
+
+from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, load_policy, parse_policy
+from .control import AuditEntry, GatewayControl, Telemetry
+from .enforce import Decision, Enforcer
+from .enforce import Request as EnfRequest
+from .fingerprint import Fingerprinter
+from .keys import KeyStore, Principal
+from .limits import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
+from .logsink import ExchangeLog, LogConfig, exchange_row, utc
+from .openai import (
+    ClientError,
+    ParsedRequest,
+    SSEReasoningFilter,
+    error_body,
+    params_json,
+    parse_request,
+    read_response,
+    read_sse,
+    strip_reasoning,
+)
+from .shared import EventBus, MemoryBus, RedisBus
+from .upstream import UpstreamError, make_upstream
+
+log = logging.getLogger("distillguard.gateway")
+WATERMARK_HEADER = "X-DistillGuard-Watermark"
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Everything `distillguard serve` configures; the environment is read by the CLI, not here."""
+
+    upstream: str
+    keys: str
+    upstream_key: str | None = None
+    db: str = ":memory:"
+    policy: str | None = None
+    detect: str | None = None
+    redis: str | None = None
+    on_state_error: str = "open"
+    client: str = "aiohttp"
+    log: LogConfig = field(default_factory=LogConfig)
+    sync_interval_s: float = 0.2
+    reload_interval_s: float = 1.0
+    fingerprint_interval_s: float = 0.05
+    dashboard: bool = False
+    admin_token: str | None = None
+
+
+class _Watched:
+    """A file (or folder's file) whose modification time is polled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.mtime = path, self._stat()
+
+    def _stat(self) -> int | None:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def changed(self) -> bool:
+        m = self._stat()
+        if m is None or m == self.mtime:
+            return False
+        self.mtime = m
+        return True
+
+
+class Gateway:
+    """The running gateway's parts; `app` is the ASGI application."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.keys = KeyStore(config.keys)
+        policy = load_policy(config.policy) if config.policy else parse_policy(DEFAULT_POLICY_TOML, "<default>")
+        knowledge = load_detection(config.detect) if config.detect else Knowledge()
+        limiter: Limiter = MemoryLimiter()
+        bus: EventBus = MemoryBus()
+        if config.redis:
+            limiter = ResilientLimiter(RedisLimiter(config.redis), config.on_state_error)
+            bus = RedisBus(config.redis)
+        self.telemetry = Telemetry()
+        self.enforcer = Enforcer(policy, knowledge, limiter, bus, observer=self.telemetry)
+        self.sink = ExchangeLog(config.db, config.log)
+        self.control = GatewayControl(self.enforcer, self.telemetry, self._audit,
+                                      backend="redis" if config.redis else "memory")
+        self.fingerprints = Fingerprinter(lambda a, ids, now: self.enforcer.learn_templates(a, ids, now),
+                                          config.fingerprint_interval_s)
+        self.upstream = make_upstream(config.upstream, config.upstream_key, config.client)
+        self._watch_policy = _Watched(Path(config.policy)) if config.policy else None
+        self._watch_detect = _Watched(Path(config.detect) / "accounts.csv") if config.detect else None
+        self._task: asyncio.Task[None] | None = None
+        self.app = self._build_app()
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def _build_app(self) -> Starlette:
+        routes: list[Any] = [
+            Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/completions", self.completions, methods=["POST"]),
+            Route("/v1/models", self.models, methods=["GET"]),
+            Route("/healthz", self.health, methods=["GET"]),
+        ]
+        if self.config.dashboard:
+            try:
+                from ..dashboard import create_app as dashboard_app  # type: ignore[attr-defined]
+            except ImportError:
+                log.warning("--dashboard: distillguard.dashboard is not installed; serving without it")
+            else:
+                routes.append(Mount("/dashboard", dashboard_app(self.control, self.config.detect,
+                                                                self.config.admin_token)))
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            self._task = asyncio.create_task(self._background())
+            try:
+                yield
+            finally:
+                await self.aclose()
+
+        return Starlette(routes=routes, lifespan=lifespan)
+
+    async def aclose(self) -> None:
+        """Stop background work, close the upstream, drain the log (SIGTERM ends here)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.upstream.close()
+        self.fingerprints.close()
+        self.sink.close()
+
+    async def _background(self) -> None:
+        last_reload = 0.0
+        threaded = self.config.redis is not None
+        while True:
+            await asyncio.sleep(self.config.sync_interval_s)
+            try:
+                if threaded:
+                    await asyncio.to_thread(self.enforcer.sync)
+                else:
+                    self.enforcer.sync()
+            except Exception as e:  # Redis down: local state keeps working; say so once per interval
+                log.warning("state sync failed: %s", e)
+            if time.monotonic() - last_reload >= self.config.reload_interval_s:
+                last_reload = time.monotonic()
+                try:
+                    self._reload()
+                except Exception as e:  # a bad new file keeps the old one in force
+                    log.error("reload failed, keeping the current configuration: %s", e)
+
+    def _reload(self) -> None:
+        self.keys.reload()
+        if self._watch_policy is not None and self._watch_policy.changed():
+            path = self._watch_policy.path
+            policy = load_policy(path)
+            self.enforcer.publish({"op": "policy", "text": path.read_text(), "source": str(path),
+                                   "json": path.suffix.lower() == ".json"})
+            log.info("policy reloaded from %s", policy.source)
+        if self._watch_detect is not None and self._watch_detect.changed():
+            self.enforcer.set_knowledge(load_detection(self._watch_detect.path.parent))
+            log.info("detection output reloaded from %s", self._watch_detect.path.parent)
+
+    def _audit(self, e: AuditEntry) -> None:
+        self.sink.audit({"ts": e.ts, "actor": e.actor, "action": e.action, "target": e.target, "reason": e.reason})
+
+    # -- endpoints -----------------------------------------------------------------------------------
+    async def health(self, request: Request) -> Response:
+        """Liveness and log backlog."""
+        return Response(orjson.dumps({"ok": True, "pending_log_rows": self.sink.pending}),
+                        media_type="application/json")
+
+    async def models(self, request: Request) -> Response:
+        """GET /v1/models, forwarded."""
+        if self._auth(request) is None:
+            return _error(401, "invalid_api_key")
+        try:
+            resp = await self.upstream.send("GET", "/v1/models", None, {})
+            data = await resp.read()
+        except UpstreamError:
+            return _error(502, "upstream_error")
+        return Response(data, resp.status, media_type=resp.content_type)
+
+    async def chat(self, request: Request) -> Response:
+        """POST /v1/chat/completions."""
+        return await self._proxy(request, "/v1/chat/completions", chat=True)
+
+    async def completions(self, request: Request) -> Response:
+        """POST /v1/completions."""
+        return await self._proxy(request, "/v1/completions", chat=False)
+
+    # -- the proxy -----------------------------------------------------------------------------------
+    async def _proxy(self, request: Request, path: str, chat: bool) -> Response:
+        now = time.time()
+        who = self._auth(request)
+        if who is None:
+            return _error(401, "invalid_api_key")
+        policy = self.enforcer.policy
+        try:
+            body = await _read_body(request, policy.max_body_bytes)
+            pr = parse_request(body, chat, policy.max_messages)
+        except ClientError as e:
+            return _error(e.status, e.code, e.message, e.param)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        ids = self.fingerprints.lookup(pr.text)
+        if ids is None:
+            self.fingerprints.submit(who.account_id, pr.text, now)
+        ereq = EnfRequest(who.account_id, now, ids[0] if ids else 0, ids[1] if ids else 0, who.org_id,
+                          who.verified, pr.chars // 4 + 1, pr.max_tokens)
+        d = self.enforcer.decide(ereq)
+        rid = uuid.uuid4().hex
+        meta = (rid, now, who, pr, path, request, ids)
+        if not d.allowed:
+            self._log(meta, d, d.status, None, None, None)
+            headers = {"Retry-After": str(max(1, round(d.retry_after)))} if d.status == 429 else None
+            return _error(d.status, d.code, headers=headers)
+        headers = {"Content-Type": "application/json", "Accept": request.headers.get("accept", "*/*")}
+        if d.action == Action.DEGRADE:
+            payload = dict(pr.payload)
+            payload["max_tokens" if "max_completion_tokens" not in payload else "max_completion_tokens"] = d.max_tokens
+            body = orjson.dumps(payload)
+            if d.watermark:
+                headers[WATERMARK_HEADER] = "force"
+        try:
+            resp = await self.upstream.send("POST", path, body, headers)
+        except UpstreamError as e:
+            self._log(meta, d, 502, None, None, None, str(e))
+            return _error(502, "upstream_error")
+        out_headers = {"X-Request-Id": rid}
+        if pr.stream and resp.status == 200:
+            return StreamingResponse(self._relay(resp.chunks, meta, d, ereq), resp.status,
+                                     headers=out_headers, media_type=resp.content_type)
+        try:
+            data = await resp.read()
+        except UpstreamError as e:
+            self._log(meta, d, 502, None, None, None, str(e))
+            return _error(502, "upstream_error")
+        text, pt, ct = read_response(data) if resp.status == 200 else (None, None, None)
+        if d.drop_reasoning and resp.status == 200:
+            data = strip_reasoning(data)
+        self._log(meta, d, resp.status, text, pt, ct)
+        self.enforcer.settle(ereq, d, ct or 0)
+        return Response(data, resp.status, headers=out_headers, media_type=resp.content_type)
+
+    async def _relay(self, chunks: AsyncIterator[bytes], meta: tuple[Any, ...], d: Decision,
+                     ereq: EnfRequest) -> AsyncIterator[bytes]:
+        seen: list[bytes] = []
+        filt = SSEReasoningFilter() if d.drop_reasoning else None
+        status, err = 200, None
+        try:
+            async for chunk in chunks:
+                seen.append(chunk)
+                if filt is not None:
+                    chunk = filt.feed(chunk)
+                    if not chunk:
+                        continue
+                yield chunk
+            if filt is not None:
+                rest = filt.flush()
+                if rest:
+                    yield rest
+        except UpstreamError as e:
+            status, err = 502, str(e)
+        finally:
+            text, pt, ct = read_sse(seen)
+            self._log(meta, d, status, text, pt, ct, err)
+            self.enforcer.settle(ereq, d, ct or 0)
+
+    def _auth(self, request: Request) -> Principal | None:
+        h = request.headers.get("authorization", "")
+        return self.keys.authenticate(h[7:].strip()) if h[:7].lower() == "bearer " else None
+
+    def _log(self, meta: tuple[Any, ...], d: Decision, status: int, completion: str | None,
+             pt: int | None, ct: int | None, error: str | None = None) -> None:
+        rid, now, who, pr, path, request, ids = meta
+        pr_: ParsedRequest = pr
+        client = request.client
+        ts = utc(now)
+        self.sink.exchange(exchange_row(
+            request_id=rid, ts=ts, account_id=who.account_id, api_key_id=who.key_id, org_id=who.org_id,
+            ip=client.host if client else "", user_agent=request.headers.get("user-agent"), model=pr_.model,
+            endpoint=path, messages=pr_.messages, prompt=pr_.prompt, tools=pr_.tools,
+            params=params_json(pr_.payload), completion=completion, prompt_tokens=pt, completion_tokens=ct,
+            status=status))
+        if d.action != Action.ALLOW or not d.allowed or error:
+            self.sink.enforcement({
+                "ts": ts, "request_id": rid, "account_id": who.account_id, "campaign_id": d.campaign_id,
+                "action": d.action.label, "code": d.code if not error else "upstream_error", "status": status,
+                "reason": d.reason if not error else f"{d.reason}; upstream: {error}",
+                "template_id": ids[0] if ids else None, "score": d.score})
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    cl = request.headers.get("content-length")
+    if cl is not None:
+        if not cl.isdigit():
+            raise ClientError(400, "invalid_request", "Content-Length is not a number.")
+        if int(cl) > limit:
+            raise ClientError(413, "request_too_large", f"The request body exceeds {limit} bytes.")
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(413, "request_too_large", f"The request body exceeds {limit} bytes.")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _error(status: int, code: str, message: str | None = None, param: str | None = None,
+           headers: dict[str, str] | None = None) -> Response:
+    return Response(error_body(status, code, message, param), status, headers=headers,
+                    media_type="application/json")
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    """Build the gateway application (used by `distillguard serve` and by tests)."""
+    return Gateway(config).app

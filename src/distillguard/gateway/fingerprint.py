@@ -1,0 +1,96 @@
+"""Online prompt fingerprints for the gateway: the same template / wrapper ids as `detect`.
+
+`distillguard.fingerprints.fingerprint_texts` is vectorised over many texts and costs a fixed ~30 ms
+per call, so the request path never calls it. It looks the prompt up in a cache of recently seen texts
+(campaigns reuse prompts across accounts) and queues it; a background thread fingerprints the queue in
+batches every `interval_s` and feeds the ids back to the enforcement engine, which counts matches to
+known campaign templates. A fresh account that sends a campaign's templates is thus assigned to that
+campaign within one interval of its first requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+
+log = logging.getLogger("distillguard.gateway")
+
+Ids = tuple[int, int]  # (template_id, wrapper_id)
+
+
+def fingerprint_ids(texts: Sequence[str]) -> list[Ids]:
+    """(template_id, wrapper_id) per text, from `distillguard.fingerprints` (once per distinct text)."""
+    from ..fingerprints import fingerprint_texts
+
+    if not texts:
+        return []
+    t = fingerprint_texts(list(texts))
+    return list(zip(t.column("template_id").to_pylist(), t.column("wrapper_id").to_pylist(), strict=True))
+
+
+class Fingerprinter:
+    """A text -> ids cache in front of a background batch fingerprinter.
+
+    `on_ids(account_id, ids, now)` is called from the background thread for each queued request.
+    """
+
+    def __init__(self, on_ids: Callable[[str, Ids, float], None], interval_s: float = 0.05,
+                 cache_size: int = 200_000, max_queue: int = 100_000) -> None:
+        self.on_ids = on_ids
+        self.interval_s = interval_s
+        self.cache_size = cache_size
+        self.max_queue = max_queue
+        self._cache: OrderedDict[str, Ids] = OrderedDict()
+        self._queue: deque[tuple[str, str, float]] = deque()
+        self.dropped = 0
+        self.batches = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="distillguard-fingerprint", daemon=True)
+        self._thread.start()
+
+    def lookup(self, text: str) -> Ids | None:
+        """Ids of a text seen before, or None (then `submit` it)."""
+        ids = self._cache.get(text)
+        if ids is not None:
+            self._cache.move_to_end(text)
+        return ids
+
+    def submit(self, account_id: str, text: str, now: float) -> None:
+        """Queue a request's prompt for fingerprinting in the background."""
+        if len(self._queue) >= self.max_queue:
+            self.dropped += 1  # overload: enforcement still runs on detection output and buckets
+            return
+        self._queue.append((account_id, text, now))
+
+    def drain(self) -> int:
+        """Fingerprint everything queued now; return how many requests were processed."""
+        n = len(self._queue)
+        if not n:
+            return 0
+        items = [self._queue.popleft() for _ in range(n)]
+        texts = list(dict.fromkeys(t for _, t, _ in items))
+        try:
+            ids = dict(zip(texts, fingerprint_ids(texts), strict=True))
+        except Exception:
+            log.exception("fingerprint: batch of %d texts failed", len(texts))
+            return 0
+        for text, v in ids.items():
+            self._cache[text] = v
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        for account_id, text, now in items:
+            self.on_ids(account_id, ids[text], now)
+        self.batches += 1
+        return n
+
+    def close(self) -> None:
+        """Process what is queued and stop the thread."""
+        self._stop.set()
+        self._thread.join()
+        self.drain()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.drain()

@@ -1,0 +1,99 @@
+"""A tiny OpenAI-compatible upstream that answers at once: for tests, benchmarks and demos.
+
+A raw ASGI app (no framework, so it costs the benchmark as little as possible). It answers chat and
+completions requests (streamed as SSE when asked, with `reasoning_content` so degrade can be seen
+stripping it), lists one model, requires `expected_key` when given, and echoes the `max_tokens` and
+watermark header it received so tests can see what the gateway sent.
+
+    python -m distillguard.gateway.stub --port 9000 [--key SECRET]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import orjson
+
+Scope = dict[str, Any]
+
+
+class StubUpstream:
+    """ASGI app answering like an OpenAI server; `requests` counts what it served."""
+
+    def __init__(self, expected_key: str | None = None, chunks: int = 4) -> None:
+        self.expected_key = expected_key
+        self.chunks = chunks
+        self.requests = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        """Serve one ASGI request."""
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        headers = dict(scope["headers"])
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        if self.expected_key and headers.get(b"authorization") != f"Bearer {self.expected_key}".encode():
+            await _json(send, 401, {"error": {"message": "stub: wrong upstream key", "code": "invalid_api_key"}})
+            return
+        self.requests += 1
+        path = scope["path"]
+        if path.endswith("/models"):
+            await _json(send, 200, {"object": "list", "data": [{"id": "stub-model", "object": "model"}]})
+            return
+        req = orjson.loads(body or b"{}")
+        chat = path.endswith("/chat/completions")
+        mt = req.get("max_tokens", req.get("max_completion_tokens"))
+        wm = headers.get(b"x-distillguard-watermark", b"").decode()
+        words = ["The", " answer", " is", " 42."][: self.chunks]
+        if req.get("stream"):
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"text/event-stream")]})
+            for i, w in enumerate(words):
+                delta = {"content": w} if i else {"role": "assistant", "content": w, "reasoning_content": "hmm"}
+                choice = {"index": 0, "delta": delta} if chat else {"index": 0, "text": w}
+                event = {"id": "stub", "object": "chat.completion.chunk", "choices": [choice]}
+                await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(event) + b"\n\n",
+                            "more_body": True})
+            usage = {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}
+            tail = b"data: " + orjson.dumps({"id": "stub", "choices": [], "usage": usage}) + b"\n\ndata: [DONE]\n\n"
+            await send({"type": "http.response.body", "body": tail})
+            return
+        text = "".join(words)
+        choice = ({"index": 0, "message": {"role": "assistant", "content": text, "reasoning_content": "hmm"},
+                   "finish_reason": "stop"} if chat else {"index": 0, "text": text, "finish_reason": "stop"})
+        await _json(send, 200, {"id": "stub", "object": "chat.completion" if chat else "text_completion",
+                                "model": req.get("model"), "choices": [choice],
+                                "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
+                                "stub": {"max_tokens": mt, "watermark": wm}})
+
+
+async def _json(send: Any, status: int, obj: Any) -> None:
+    body = orjson.dumps(obj)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def main() -> None:
+    """Run the stub with uvicorn."""
+    import uvicorn
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=9000)
+    ap.add_argument("--key", default=None)
+    a = ap.parse_args()
+    uvicorn.run(StubUpstream(a.key), host=a.host, port=a.port, log_level="warning", access_log=False,
+                loop="auto", http="auto")
+
+
+if __name__ == "__main__":
+    main()
