@@ -37,6 +37,7 @@ class DetectConfig:
     campaigns: CampaignConfig = field(default_factory=CampaignConfig)
     scores: ScoreConfig = field(default_factory=ScoreConfig)
     use_links: bool = True           # False: per-account scoring only (the no-links baseline)
+    rich_report: bool = True         # False: write the plain built-in report.html (fast, for tests)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
     reasons = individual_reasons(features)
     stage("scoring")
     n_flagged, n_campaigns = write_outputs(con, out, features, scores, thr, reasons, config.campaigns)
-    _write_report(out, store)
+    _write_report(out, store) if config.rich_report else _plain_report(out)
     stage("output")
     return DetectResult(out_dir=out, accounts=features.num_rows, flagged=n_flagged, campaigns=n_campaigns,
                         threshold=thr, timings=timings)

@@ -23,6 +23,9 @@ import pyarrow as pa
 
 from .campaigns import Grouping
 
+INDIVIDUAL_WEIGHTS = {"extraction": 0.30, "cot": 0.20, "single_turn": 0.10, "long_output": 0.15, "sweep": 0.10,
+                      "output_ratio": 0.05, "around_clock": 0.05, "regular": 0.05}
+
 
 @dataclass(frozen=True)
 class ScoreConfig:
@@ -30,7 +33,8 @@ class ScoreConfig:
 
     individual_cap: float = 0.45     # max score an account can reach without coordination evidence
     floor: float = 0.5               # the flag threshold is never below this
-    min_evidence_exchanges: float = 20.0
+    behaviour_low: float = 0.35      # group behaviour at or below this: no campaign (legit batch, teams)
+    behaviour_high: float = 0.65     # ... at or above this: full campaign behaviour
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,16 @@ def individual_parts(features: pa.Table) -> dict[str, np.ndarray]:
         "sweep": np.clip(_col(features, "template_diversity"), 0, 1),
         "around_clock": np.clip((_col(features, "hour_entropy") - 0.75) / 0.2, 0, 1),
         "regular": np.clip((0.3 - _col(features, "burstiness")) / 0.6, 0, 1),
+        "output_ratio": np.clip(np.log10(np.maximum(_col(features, "output_input_ratio"), 1.0)) / 1.5, 0, 1),
         "evidence": 1.0 - np.exp(-n / 20.0),
     }
 
 
 def individual_score(features: pa.Table) -> np.ndarray:
-    """Extraction-likeness of each account on its own, in [0, 1]."""
+    """Extraction-likeness of each account on its own, in [0, 1] (a weighted sum of the signals)."""
     p = individual_parts(features)
-    how = (0.30 + 0.25 * p["cot"] + 0.15 * p["single_turn"] + 0.10 * p["long_output"]
-           + 0.10 * p["sweep"] + 0.05 * p["around_clock"] + 0.05 * p["regular"])
-    return np.clip(p["extraction"] * how * (0.5 + 0.5 * p["evidence"]), 0, 1)
+    s = sum(w * p[k] for k, w in INDIVIDUAL_WEIGHTS.items())
+    return np.clip(s * (0.5 + 0.5 * p["evidence"]), 0, 1)
 
 
 def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig = ScoreConfig()) -> Scores:
@@ -94,7 +98,8 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         parts["behaviour"][g] = float(np.average(ind[m], weights=w)) if w.sum() else 0.0
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
-    behaviour = np.clip((parts["behaviour"] - 0.25) / 0.45, 0, 1)
+    behaviour = np.clip((parts["behaviour"] - config.behaviour_low) / (config.behaviour_high - config.behaviour_low),
+                        0, 1)
     group_score = parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
     score = np.minimum(ind, 1.0) * config.individual_cap
     if n_groups:

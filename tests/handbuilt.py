@@ -1,0 +1,96 @@
+"""Small hand-built exchange logs with a known answer, for the detection tests."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+WORDS = ("garden river kitchen window travel budget recipe weekend letter meeting poem story music guitar "
+         "holiday birthday camera jacket coffee bicycle mountain school lesson history planet ocean forest "
+         "market dinner friend sister brother teacher doctor movie novel painting weather summer winter spring "
+         "autumn castle village island bridge harbor museum library concert festival journey airport train "
+         "ticket hotel beach sunset morning evening question answer advice idea plan project review").split()
+QUESTIONS = ("a farmer has {a} cows and buys {b} more, then sells {c}; how many remain",
+             "a train travels {a} km in {b} hours; what is its average speed in km per hour",
+             "if {a} workers build a wall in {b} days, how long do {c} workers need",
+             "a shop sells pens at {a} cents each; how much do {b} pens cost after a {c} percent discount",
+             "find the remainder when {a} to the power {b} is divided by {c}",
+             "a tank fills at {a} litres per minute and drains at {b}; when is a {c} litre tank full")
+WRAPPERS = ("Solve the following problem. Think step by step and show all of your reasoning before the final "
+            "answer.\n\n{q}?\n\nEnd with 'Final answer:' and the number.",
+            "You are a meticulous tutor. Work through this carefully, explaining each step of your reasoning.\n\n"
+            "{q}?\n\nGive the final answer on its own line.")
+
+
+def _rec(rid: str, ts: datetime, account: str, text: str, *, ip: str = "", ua: str = "",
+         history: list[dict[str, str]] | None = None, system: str | None = None,
+         params: dict[str, Any] | None = None) -> dict[str, Any]:
+    messages = ([{"role": "system", "content": system}] if system else []) + (history or [])
+    messages.append({"role": "user", "content": text})
+    return {"request_id": rid, "ts": ts.isoformat().replace("+00:00", "Z"), "account_id": account, "ip": ip,
+            "user_agent": ua, "model": "frontier-1", "messages": messages, "params": params or {},
+            "prompt_tokens": 40 + len(text) // 4, "completion_tokens": 300}
+
+
+def legit_users(n: int, per_account: int = 20, seed: int = 0, ip_pool: int = 0) -> list[dict[str, Any]]:
+    """Casual users: varied multi-turn chat at daytime hours, each prompt unique."""
+    rng = random.Random(seed)
+    out = []
+    for u in range(n):
+        acc = f"user-{u:03d}"
+        ip = f"10.0.{u % ip_pool}.1" if ip_pool else f"198.51.{u // 200}.{u % 200}"
+        day = rng.randrange(0, 10)
+        for i in range(per_account):
+            ts = T0 + timedelta(days=day + i // 5, hours=9 + rng.random() * 10, seconds=rng.random() * 60)
+            text = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(6, 16))).capitalize() + "?"
+            hist = [{"role": "user", "content": "tell me about " + rng.choice(WORDS)},
+                    {"role": "assistant", "content": "Sure."}] if i % 2 else None
+            out.append(_rec(f"{acc}-{i}", ts, acc, text, ip=ip, ua="Mozilla/5.0", history=hist,
+                            params={"temperature": 0.7}))
+    return out
+
+
+def campaign(n: int, per_account: int = 30, seed: int = 1, prefix: str = "camp", ip: bool = True,
+             start_day: int = 0) -> list[dict[str, Any]]:
+    """An extraction campaign: a few wrappers around varied reasoning questions, CoT, long max_tokens."""
+    rng = random.Random(seed)
+    out = []
+    for a in range(n):
+        acc = f"{prefix}-{a:03d}"
+        for i in range(per_account):
+            ts = T0 + timedelta(days=start_day, hours=rng.random() * 48)
+            q = rng.choice(QUESTIONS).format(a=rng.randrange(2, 999), b=rng.randrange(2, 99), c=rng.randrange(2, 50))
+            q = q + " " + " ".join(rng.choice(WORDS) for _ in range(3))
+            text = rng.choice(WRAPPERS).format(q=q.capitalize())
+            out.append(_rec(f"{acc}-{i}", ts, acc, text, ip=f"203.0.113.{a}" if ip else "",
+                            ua="python-httpx/0.27" if ip else "", params={"temperature": 0.2, "max_tokens": 8192}))
+    return out
+
+
+def batch_integration(per_account: int = 200, seed: int = 2) -> list[dict[str, Any]]:
+    """One company account: a fixed classification template around the clock."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(per_account):
+        ts = T0 + timedelta(minutes=7 * i)
+        review = " ".join(rng.choice(WORDS) for _ in range(12))
+        text = f'Classify the sentiment of this review as positive, negative or neutral.\nReview: "{review}"'
+        out.append(_rec(f"batch-{i}", ts, "batch-000", text, ip="192.0.2.10", ua="acme-etl/2.1",
+                        system="You label customer reviews.", params={"temperature": 0, "max_tokens": 5}))
+    return out
+
+
+def write_jsonl(records: list[dict[str, Any]], path: Path) -> Path:
+    """Write records as JSON Lines."""
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return path
+
+
+def scrub_network(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same records with `ip` and `user_agent` blanked."""
+    return [{**r, "ip": "", "user_agent": ""} for r in records]

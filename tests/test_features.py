@@ -1,0 +1,66 @@
+"""Each per-account signal on a small hand-built log with a known answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from distillguard import features
+from distillguard.ingest import ingest_logs
+from distillguard.store import Store
+from handbuilt import T0, _rec, batch_integration, campaign, legit_users
+
+
+def _features(tmp_path, records, accounts_csv: str | None = None) -> dict[str, dict[str, float]]:
+    from distillguard.ingest import ingest_accounts
+    from handbuilt import write_jsonl
+
+    log = write_jsonl(records, tmp_path / "log.jsonl")
+    with Store.open(":memory:") as store:
+        if accounts_csv:
+            (tmp_path / "acc.csv").write_text(accounts_csv)
+            ingest_accounts(store, tmp_path / "acc.csv")
+        ingest_logs(store, [log])
+        features.prepare(store.con)
+        t = features.account_features(store.con)
+    return {r["account_id"]: r for r in t.to_pylist()}
+
+
+def test_volume_span_rate_and_regular_gaps(tmp_path) -> None:
+    recs = [_rec(f"r{i}", T0 + timedelta(minutes=10 * i), "clock", f"Item number {i} please") for i in range(13)]
+    f = _features(tmp_path, recs)["clock"]
+    assert f["exchanges"] == 13
+    assert f["span_days"] == pytest.approx(120 / 1440)
+    assert f["gap_mean"] == pytest.approx(600) and f["gap_std"] == pytest.approx(0)
+    assert f["burstiness"] == pytest.approx(-1.0)          # perfectly regular
+    assert f["peak_per_minute"] == 1 and f["peak_per_day"] == 13 and f["active_days"] == 1
+    assert f["template_diversity"] == pytest.approx(1 / 13)  # the number is masked: one template
+
+
+def test_burst_peak_and_hours(tmp_path) -> None:
+    recs = [_rec(f"b{i}", T0 + timedelta(seconds=i), "burst", f"word {chr(97 + i)} x") for i in range(5)]
+    recs += [_rec(f"h{h}", T0 + timedelta(hours=h), "allday", f"hour {h} q") for h in range(24)]
+    f = _features(tmp_path, recs)
+    assert f["burst"]["peak_per_minute"] == 5 and f["burst"]["fast_gap_share"] == pytest.approx(0.8)
+    assert f["allday"]["hour_entropy"] == pytest.approx(1.0) and f["allday"]["hours_active"] == 24
+    assert f["burst"]["hour_entropy"] == pytest.approx(0.0)
+
+
+def test_content_shares(tmp_path) -> None:
+    recs = campaign(1, per_account=20) + legit_users(1) + batch_integration(per_account=30)
+    f = _features(tmp_path, recs)
+    camp, user, batch = f["camp-000"], f["user-000"], f["batch-000"]
+    assert camp["single_turn_share"] == 1.0 and user["single_turn_share"] == pytest.approx(0.5)
+    assert camp["cot_share"] > 0.4 and user["cot_share"] == 0 and batch["cot_share"] == 0
+    assert camp["long_max_tokens_share"] == 1.0 and batch["long_max_tokens_share"] == 0.0
+    assert camp["cap_other"] < 0.9 and batch["cap_other"] == 1.0
+    assert batch["top_template_share"] == 1.0 and batch["template_diversity"] == pytest.approx(1 / 30)
+    assert camp["ips"] == 1 and camp["system_prompts"] == 1 and batch["client_fingerprints"] == 1
+    assert camp["output_input_ratio"] > 0
+
+
+def test_account_age(tmp_path) -> None:
+    recs = [_rec("a1", T0 + timedelta(days=3), "young", "hello there friend")]
+    f = _features(tmp_path, recs, "account_id,created_at\nyoung,2026-05-01T00:00:00Z\n")
+    assert f["young"]["account_age_days"] == pytest.approx(3.0)

@@ -1,0 +1,80 @@
+"""Each link kind on small hand-built logs: who gets linked, with what weight, and who must not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from distillguard import features, links
+from distillguard.ingest import ingest_accounts, ingest_logs
+from distillguard.store import Store
+from handbuilt import T0, _rec, campaign, legit_users, scrub_network, write_jsonl
+
+
+def _links(tmp_path, records, accounts_csv: str | None = None, **cfg) -> dict[tuple[str, str, str], float]:
+    log = write_jsonl(records, tmp_path / "log.jsonl")
+    with Store.open(":memory:") as store:
+        if accounts_csv:
+            (tmp_path / "acc.csv").write_text(accounts_csv)
+            ingest_accounts(store, tmp_path / "acc.csv")
+        ingest_logs(store, [log])
+        features.prepare(store.con)
+        features.account_features(store.con)
+        t = links.build_links(store.con, links.LinkConfig(**cfg))
+    return {(r["src"], r["dst"], r["kind"]): r["weight"] for r in t.to_pylist()}
+
+
+def _kinds(lk, a, b) -> set[str]:
+    a, b = min(a, b), max(a, b)
+    return {k for (s, d, k) in lk if (s, d) == (a, b)}
+
+
+def test_campaign_wrappers_link_and_strangers_do_not(tmp_path) -> None:
+    lk = _links(tmp_path, scrub_network(campaign(6) + legit_users(10)))
+    assert {"shared-wrapper", "shared-prompt-ends"} <= _kinds(lk, "camp-000", "camp-005")
+    assert not any(s.startswith("user") or d.startswith("user") for s, d, _ in lk)
+    assert not any(k in ("shared-ip", "client-fingerprint") for *_, k in lk)  # network scrubbed
+
+
+def test_greeting_shared_by_many_is_not_a_link(tmp_path) -> None:
+    recs = legit_users(30, per_account=20)
+    recs += [_rec(f"hi{u}", T0 + timedelta(hours=u), f"user-{u:03d}", "hi") for u in range(30)]
+    lk = _links(tmp_path, recs)
+    assert not [k for k in lk if k[2] in ("shared-template", "shared-wrapper", "shared-prompt-ends")]
+
+
+def test_popular_ip_is_ignored_small_shared_ip_links(tmp_path) -> None:
+    recs = legit_users(60, ip_pool=1)                        # 60 accounts behind one NAT address
+    recs += [_rec(f"x{i}", T0 + timedelta(hours=i), f"pair-{i % 2}", f"note {chr(97 + i)} about lunch",
+                  ip="192.0.2.77") for i in range(10)]
+    lk = _links(tmp_path, recs, popular_min=20)
+    assert "shared-ip" in _kinds(lk, "pair-0", "pair-1")
+    assert not _kinds(lk, "user-000", "user-001") & {"shared-ip"}
+
+
+def test_payment_and_signup_cohort(tmp_path) -> None:
+    recs = [_rec(f"p{i}", T0 + timedelta(hours=i), f"acc-{i}", f"question {chr(97 + i)} on birds") for i in range(4)]
+    acc = ("account_id,created_at,email_domain,payment_fingerprint,country\n"
+           "acc-0,2026-04-01T10:00:00Z,mail.example,pay-1,US\nacc-1,2026-04-01T11:00:00Z,mail.example,pay-1,US\n"
+           "acc-2,2026-04-01T10:30:00Z,mail.example,pay-2,US\nacc-3,2026-03-01T10:00:00Z,other.example,pay-3,FR\n")
+    lk = _links(tmp_path, recs, acc)
+    assert "shared-payment" in _kinds(lk, "acc-0", "acc-1")
+    assert "signup-cohort" in _kinds(lk, "acc-0", "acc-2")
+    assert not _kinds(lk, "acc-0", "acc-3")
+
+
+def test_lockstep_timing(tmp_path) -> None:
+    recs = []
+    for a in range(3):
+        for h in range(12):   # same hours, same wrapper: lockstep for 0 and 1; 2 runs a week later
+            day = 7 if a == 2 else 0
+            recs.append(_rec(f"l{a}-{h}", T0 + timedelta(days=day, hours=h, minutes=a), f"lock-{a}",
+                             f"Translate into French, keeping the tone: sentence {h * 7 + a} of the batch"))
+    lk = _links(tmp_path, recs, lockstep_min_tuples=5)
+    assert lk.get(("lock-0", "lock-1", "lockstep-timing"), 0) > 0.9
+    assert ("lock-0", "lock-2", "lockstep-timing") not in lk
+
+
+def test_big_key_uses_ring_not_all_pairs(tmp_path) -> None:
+    lk = _links(tmp_path, scrub_network(campaign(40, per_account=6)), full_pairs_max=10, ring=2)
+    pairs = {(s, d) for s, d, k in lk if k == "shared-wrapper"}
+    assert 40 <= len(pairs) < 0.4 * 780        # O(accounts × keys), not all 780 pairs

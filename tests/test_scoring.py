@@ -1,0 +1,69 @@
+"""Scores: individual signals, campaign evidence, the label-free operating point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from distillguard.campaigns import Grouping
+from distillguard.scoring import ScoreConfig, _concurrency, individual_score, score_accounts, threshold_for
+
+
+def _feats(**cols) -> pa.Table:
+    return pa.table(cols)
+
+
+EXTRACTOR = dict(cap_other=0.0, cot_share=0.9, single_turn_share=1.0, long_max_tokens_share=1.0,
+                 template_diversity=1.0, hour_entropy=0.95, burstiness=-0.5, output_input_ratio=20.0, exchanges=200)
+CHATTER = dict(cap_other=0.9, cot_share=0.0, single_turn_share=0.3, long_max_tokens_share=0.0,
+               template_diversity=0.9, hour_entropy=0.6, burstiness=0.5, output_input_ratio=3.0, exchanges=200)
+BATCH = dict(cap_other=1.0, cot_share=0.0, single_turn_share=1.0, long_max_tokens_share=0.0,
+             template_diversity=0.01, hour_entropy=1.0, burstiness=-1.0, output_input_ratio=0.1, exchanges=5000)
+
+
+def _table(rows: list[dict], ids: list[str]) -> pa.Table:
+    cols = {k: [r[k] for r in rows] for k in rows[0]}
+    return _feats(account_id=ids, first_ts=[0.0] * len(ids), last_ts=[1e5] * len(ids), **cols)
+
+
+def test_individual_score_orders_behaviours() -> None:
+    s = individual_score(_table([EXTRACTOR, CHATTER, BATCH], ["e", "c", "b"]))
+    assert s[0] > 0.8 and s[1] < 0.3 and s[2] < 0.35
+
+
+def test_individual_alone_never_flags_but_campaign_does() -> None:
+    ids = [f"e{i}" for i in range(6)] + ["solo"]
+    t = _table([EXTRACTOR] * 7, ids)
+    group = np.array([0] * 6 + [-1])
+    g = Grouping(accounts=ids, group=group, strength=np.array([1.0] * 6 + [0.0]), in_block=np.zeros(7, bool),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}))
+    sc = score_accounts(t, g)
+    s = sc.accounts["score"].to_numpy()
+    thr = threshold_for(sc, 0.001)
+    assert (s[:6] >= thr).all() and s[6] < thr and s[6] <= ScoreConfig().individual_cap
+
+
+def test_legit_group_with_weak_behaviour_is_not_a_campaign() -> None:
+    ids = [f"b{i}" for i in range(5)]
+    t = _table([BATCH] * 5, ids)
+    g = Grouping(accounts=ids, group=np.zeros(5, np.int64), strength=np.ones(5), in_block=np.ones(5, bool),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}))
+    sc = score_accounts(t, g)
+    assert sc.accounts["score"].to_numpy().max() < threshold_for(sc, 0.001)
+
+
+def test_threshold_is_quantile_of_ungrouped_with_floor() -> None:
+    ids = [f"a{i}" for i in range(1000)]
+    rng = np.random.default_rng(0)
+    t = pa.table({"account_id": ids, "score": rng.random(1000) * 0.9, "group": np.full(1000, -1)})
+    from distillguard.scoring import Scores
+
+    sc = Scores(accounts=t, group_score=np.zeros(0), group_parts={})
+    assert abs(threshold_for(sc, 0.01) - np.quantile(t["score"].to_numpy(), 0.99)) < 1e-6
+    low = Scores(accounts=t.set_column(1, "score", pa.array(np.zeros(1000))), group_score=np.zeros(0), group_parts={})
+    assert threshold_for(low, 0.01) == ScoreConfig().floor
+
+
+def test_concurrency() -> None:
+    assert _concurrency(np.array([0, 1, 2.0]), np.array([5, 6, 7.0])) == 1.0
+    assert _concurrency(np.array([0, 10, 20.0]), np.array([1, 11, 21.0])) == 0.0
