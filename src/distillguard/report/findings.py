@@ -90,6 +90,12 @@ def _read_accounts(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
         raise InputError(f"{path}: missing; point the report at a folder written by `distillguard detect`")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file; expected the header account_id,score,flagged,campaign_id,reasons")
+    _view_csv(con, path)
+    have = {r[0] for r in con.execute("DESCRIBE src").fetchall()}
+    missing = [c for c in ("account_id", "score", "flagged", "campaign_id", "reasons") if c not in have]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected the header "
+                         "account_id,score,flagged,campaign_id,reasons (SCHEMA.md §4)")
     return _csv(
         con,
         path,

@@ -36,9 +36,9 @@ def _stable(account_id: str) -> str:
 
 def _kind(raw: Any) -> str:
     text = str(raw or "link").lower()
-    for key in ("template", "lockstep", "payment", "cohort", "client"):
+    for key in ("template", "wrapper", "prompt", "lockstep", "payment", "cohort", "client"):
         if key in text:
-            return key
+            return "template" if key in ("wrapper", "prompt") else key
     if any(k in text for k in ("ip", "infra", "cidr", "user_agent", "asn")):
         return "infrastructure"
     return text
@@ -90,7 +90,8 @@ def sample_network(findings: Findings, campaign_id: str, max_nodes: int = 120, m
     graph = ig.Graph(n=len(node_ids), edges=[(index[s], index[d]) for s, d, _, _ in drawn if s != d])
     # A fixed start makes the layout, and so the report, the same on every run.
     start = ig.Graph.Ring(len(node_ids)).layout_circle().coords if node_ids else []
-    layout = graph.layout_fruchterman_reingold(seed=start, niter=300) if node_ids else ig.Layout([])
+    # Kamada-Kawai from a fixed start is deterministic (Fruchterman-Reingold draws random numbers).
+    layout = graph.layout_kamada_kawai(seed=start) if node_ids else ig.Layout([])
     coords = layout.coords
     info = _account_info(findings, node_ids)
     nodes = []

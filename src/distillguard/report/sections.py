@@ -59,11 +59,12 @@ def store_timeline(findings: Findings, store: Path | None) -> pa.Table | None:
         acc = findings.accounts.select(["account_id", "campaign_id", "flagged"])
         con.register("acc", acc)
         return con.sql(
-            """SELECT CASE WHEN a.campaign_id <> '' THEN a.campaign_id
-                           WHEN coalesce(a.flagged, false) THEN NULL ELSE '' END AS campaign_id,
-                      strftime(e.ts AT TIME ZONE 'UTC', '%Y-%m-%d') AS day, count(*)::BIGINT AS exchanges
-               FROM exchanges e LEFT JOIN acc a USING (account_id)
-               GROUP BY ALL HAVING campaign_id IS NOT NULL ORDER BY day"""
+            """SELECT series AS campaign_id, day, count(*)::BIGINT AS exchanges FROM (
+                 SELECT CASE WHEN coalesce(a.campaign_id, '') <> '' THEN a.campaign_id
+                             WHEN coalesce(a.flagged, false) THEN NULL ELSE '' END AS series,
+                        strftime(e.ts AT TIME ZONE 'UTC', '%Y-%m-%d') AS day
+                 FROM exchanges e LEFT JOIN acc a USING (account_id))
+               WHERE series IS NOT NULL GROUP BY ALL ORDER BY day, campaign_id"""
         ).to_arrow_table()
     except duckdb.Error:
         return None

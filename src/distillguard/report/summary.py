@@ -35,6 +35,16 @@ SIGNAL_WORDS = {
     "chain-of-thought": "chain-of-thought elicitation",
     "narrow-targeting": "narrow capability targeting",
     "partner-indicator": "partner indicators",
+    "near-duplicate-template": "near-duplicate templates",
+    "shared-wrapper": "shared prompt wrappers",
+    "shared-prompt-ends": "shared prompt openings and endings",
+    "shared-system-prompt": "a shared system prompt",
+    "extraction-targets": "narrow targeting of reasoning, coding and tool use",
+    "coordination": "coordinated activity",
+    "single-turn": "single-turn requests",
+    "long-max-tokens": "long max_tokens requests",
+    "around-the-clock": "around-the-clock activity",
+    "regular-timing": "machine-regular timing",
 }
 
 

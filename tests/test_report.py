@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from distillguard.cli import main
+from distillguard.errors import InputError
+from distillguard.ingest import ingest_logs
+from distillguard.report import Campaign, Evidence, campaign_sentence, load_findings, render_report, write_report
+from distillguard.report.sample import HOSTILE_AGENT, HOSTILE_PROMPT, write_sample_detection
+from distillguard.store import Store
+
+EXTRAS = ("links.parquet", "features.parquet", "templates.csv", "infrastructure.csv", "timeline.csv",
+          "enforcement.csv")
+FROZEN = datetime(2026, 6, 6, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample_detection(tmp_path_factory.mktemp("detect"), hostile=True)
+
+
+@pytest.fixture(scope="module")
+def html(sample: Path) -> str:
+    return write_report(sample).read_text(encoding="utf-8")
+
+
+def test_sentence_in_provider_words() -> None:
+    c = Campaign(
+        "C-3", 24_812, 28_812_345, "2026-04-22T00:03:00Z", "2026-06-05T23:59:00Z",
+        (("coding", 0.35), ("reasoning", 0.41), ("tool_use", 0.24)),
+        (Evidence("shared-template", "x"), Evidence("lockstep-timing", "y"), Evidence("payment", "z"),
+         Evidence("shared-template", "again")),
+        0.97,
+    )
+    assert campaign_sentence(c) == (
+        "campaign C-3: 24,812 accounts, 28.8M exchanges, 2026-04-22 → 2026-06-05, targeting reasoning 41 %, "
+        "coding 35 %, tool use 24 %; bound by shared templates, lockstep timing, payment fingerprints"
+    )
+
+
+def test_report_is_self_contained(html: str) -> None:
+    assert html.startswith("<!DOCTYPE html>")
+    # nothing is fetched: no external script, stylesheet, image or font
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "@import" not in html and "url(http" not in html
+    assert "window.vegaEmbed=" in html  # the renderer itself is inlined
+    assert "campaign C-1: 60 accounts" in html and "campaign C-2: 25 accounts" in html
+    assert "bound by shared templates, lockstep timing, payment fingerprints" in html
+
+
+def test_every_section_is_present(html: str) -> None:
+    for marker in ('id="camp-C-1-timeline"', 'id="camp-C-1-caps"', 'id="camp-C-1-net"', "Top templates",
+                   "Infrastructure", "Enforcement", "analyst blocked campaign", 'id="near-threshold"',
+                   "Features that stand out", "Linked accounts", 'id="acct-acct-loner"'):
+        assert marker in html, marker
+
+
+def test_chart_specs_are_valid_json_with_data(html: str) -> None:
+    specs = re.findall(r'<script type="application/json" id="([^"]+)-spec">(.*?)</script>', html, re.S)
+    ids = {i for i, _ in specs}
+    assert {"chart-sizes", "chart-scores", "chart-overview", "camp-C-1-net", "camp-C-2-timeline"} <= ids
+    for _, text in specs:
+        spec = json.loads(text)
+        assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+        assert "<" not in text and ">" not in text
+    net = json.loads(dict(specs)["camp-C-1-net"])
+    nodes = [d for d in net["layer"][1]["data"]["values"]]
+    assert len(nodes) >= 60 and {"this campaign", "legitimate"} <= {n["group"] for n in nodes}
+
+
+def test_hostile_text_is_escaped(html: str) -> None:
+    assert HOSTILE_PROMPT not in html and HOSTILE_AGENT not in html
+    assert "&lt;script&gt;alert(&#34;prompt&#34;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;Mozilla/5.0" in html
+    # the only <script> elements are ours: one spec per chart, the print helper, vega and the embed loop
+    n_charts = html.count('class="chart" id=')
+    assert html.count("<script") == n_charts + 3
+
+
+def test_contract_files_alone_still_make_a_report(tmp_path: Path) -> None:
+    d = write_sample_detection(tmp_path / "d", sizes=(12,), legit=30)
+    for name in EXTRAS:
+        (d / name).unlink()
+    text = write_report(d).read_text()
+    assert "campaign C-1: 12 accounts" in text
+    assert "No links.parquet" in text and "Top templates" not in text and "camp-C-1-timeline" not in text
+    assert 'id="camp-C-1-caps"' in text
+
+
+def test_unusable_extras_are_left_out_not_fatal(tmp_path: Path) -> None:
+    d = write_sample_detection(tmp_path / "d", sizes=(12,), legit=30)
+    (d / "templates.csv").write_text("something,else\n1,2\n")
+    (d / "links.parquet").write_text("not parquet")
+    text = write_report(d).read_text()
+    assert "Top templates" not in text and "No links.parquet" in text
+
+
+def test_no_campaigns(tmp_path: Path) -> None:
+    (tmp_path / "accounts.csv").write_text("account_id,score,flagged,campaign_id,reasons\na,0.1,false,,\n")
+    (tmp_path / "campaigns.json").write_text("[]")
+    text = write_report(tmp_path).read_text()
+    assert "No extraction campaign was found" in text
+
+
+HEADER = "account_id,score,flagged,campaign_id,reasons\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "accounts.csv: missing"),
+        ({"accounts.csv": ""}, "accounts.csv: empty file"),
+        ({"accounts.csv": "account_id,score\na,1\n"}, "missing column.s. flagged, campaign_id, reasons"),
+        ({"accounts.csv": HEADER}, "campaigns.json: missing"),
+        ({"accounts.csv": HEADER, "campaigns.json": "{"}, "campaigns.json: not valid JSON"),
+        ({"accounts.csv": HEADER, "campaigns.json": "{}"}, "expected a JSON list"),
+        ({"accounts.csv": HEADER, "campaigns.json": '[{"x": 1}]'}, "item 0"),
+    ],
+)
+def test_bad_folders_name_the_file(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=message):
+        write_report(tmp_path)
+
+
+def test_report_is_reproducible(sample: Path) -> None:
+    findings = load_findings(sample)
+    a = render_report(findings, generated_at=FROZEN, inline_js=False)
+    b = render_report(load_findings(sample), generated_at=FROZEN, inline_js=False)
+    assert a == b and "2026-06-06 12:00 UTC" in a
+
+
+def test_store_adds_activity_and_timeline(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    rows = [{"request_id": f"r{i}", "ts": f"2026-05-0{1 + i % 4}T10:00:00Z", "account_id": a, "ip": f"10.0.0.{i % 2}",
+             "model": "m", "user_agent": HOSTILE_AGENT, "messages": [{"role": "user", "content": "hi"}]}
+            for i, a in enumerate(["bad-1", "bad-2", "good-1"] * 4)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = tmp_path / "store.duckdb"
+    with Store.open(db) as store:
+        ingest_logs(store, [log])
+    d = tmp_path / "out"
+    d.mkdir()
+    (d / "accounts.csv").write_text(
+        "account_id,score,flagged,campaign_id,reasons\n"
+        "bad-1,0.9,true,C-9,shared-template\nbad-2,0.8,true,C-9,shared-template\ngood-1,0.2,false,,\n")
+    (d / "campaigns.json").write_text(json.dumps([{
+        "campaign_id": "C-9", "accounts": 2, "exchanges": 8, "first_seen": "2026-05-01T10:00:00Z",
+        "last_seen": "2026-05-03T10:00:00Z", "capabilities": {"coding": 1.0}, "evidence": [], "confidence": 0.9}]))
+    text = write_report(d, db).read_text()
+    assert 'id="camp-C-9-timeline"' in text  # exchanges per day came from the store
+    spec = re.search(r'id="camp-C-9-timeline-spec">(.*?)</script>', text, re.S)
+    assert spec and '"series":"legitimate baseline"' in spec.group(1)
+    assert "distinct IPs" in text and HOSTILE_AGENT not in text
+    assert "&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;" in text
+
+
+def test_cli_report(sample: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", str(sample)])
+    assert result.exit_code == 0, result.output
+    assert Path(result.output.strip()) == (sample / "report.html").resolve()
+    bad = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
+    assert bad.exit_code == 2 and "not a folder" in bad.output
+
+
+def test_big_campaign_stays_small(tmp_path: Path) -> None:
+    d = write_sample_detection(tmp_path / "big", sizes=(25_000,), legit=2_000, hostile=False)
+    out = write_report(d)
+    size = out.stat().st_size
+    assert size < 2_500_000, size  # the vega bundle is ~0.9 MB; the data must stay far below that
+    text = out.read_text()
+    assert "120 of 25,000 member accounts drawn" in text
