@@ -75,7 +75,8 @@ class _Watched:
     """A file (or folder's file) whose modification time is polled."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.mtime = path, self._stat()
+        self.path = path
+        self.mtime = self._stat()
 
     def _stat(self) -> int | None:
         try:

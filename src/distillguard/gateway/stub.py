@@ -11,6 +11,10 @@ watermark header it received so tests can see what the gateway sent.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import socket
+import threading
+import time
 from typing import Any
 
 import orjson
@@ -21,9 +25,10 @@ Scope = dict[str, Any]
 class StubUpstream:
     """ASGI app answering like an OpenAI server; `requests` counts what it served."""
 
-    def __init__(self, expected_key: str | None = None, chunks: int = 4) -> None:
+    def __init__(self, expected_key: str | None = None, chunks: int = 4, chunk_delay_s: float = 0.0) -> None:
         self.expected_key = expected_key
         self.chunks = chunks
+        self.chunk_delay_s = chunk_delay_s
         self.requests = 0
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -62,6 +67,8 @@ class StubUpstream:
                 event = {"id": "stub", "object": "chat.completion.chunk", "choices": [choice]}
                 await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(event) + b"\n\n",
                             "more_body": True})
+                if self.chunk_delay_s:
+                    await asyncio.sleep(self.chunk_delay_s)
             usage = {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}
             tail = b"data: " + orjson.dumps({"id": "stub", "choices": [], "usage": usage}) + b"\n\ndata: [DONE]\n\n"
             await send({"type": "http.response.body", "body": tail})
@@ -80,6 +87,52 @@ async def _json(send: Any, status: int, obj: Any) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ThreadedServer:
+    """Run an ASGI app under a real uvicorn server on 127.0.0.1 in a thread (tests, benchmarks).
+
+    >>> with ThreadedServer(StubUpstream()) as srv:
+    ...     srv.url.startswith("http://127.0.0.1:")
+    True
+    """
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        import uvicorn
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    access_log=False, lifespan="on"))
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> ThreadedServer:
+        """Start and wait until it accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"server on port {self.port} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Graceful shutdown (runs the app's lifespan shutdown)."""
+        self.server.should_exit = True
+        self._thread.join(timeout=20)
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def main() -> None:
