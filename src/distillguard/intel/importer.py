@@ -86,6 +86,7 @@ def import_files(store: Store, paths: Sequence[str | Path], now: datetime, trust
 
 def import_file(store: Store, path: str | Path, now: datetime, trust: float = 1.0) -> ImportSummary:
     """Import one STIX bundle / object or MISP event file; the file is committed whole or not at all."""
+    ensure_tables(store)
     p = Path(path)
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
