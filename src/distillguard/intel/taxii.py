@@ -68,7 +68,7 @@ class StoredObject:
 
 
 def load_objects(paths: Sequence[str | Path], loaded_at: datetime) -> list[StoredObject]:
-    """Objects of STIX bundle files, validated with stix2; date_added is `modified`, or `loaded_at` for SCOs."""
+    """Objects of STIX bundle files, validated with stix2; date_added is `modified` (`loaded_at` for SCOs)."""
     seen: dict[tuple[str, str], StoredObject] = {}
     for p in paths:
         try:
@@ -77,7 +77,8 @@ def load_objects(paths: Sequence[str | Path], loaded_at: datetime) -> list[Store
             raise InputError(f"{p}: not a readable STIX 2.1 bundle ({e}); export one with `intel export`") from e
         for o in getattr(bundle, "objects", None) or [bundle]:
             d = json.loads(o.serialize()) if hasattr(o, "serialize") else dict(o)
-            added = parse_ts(d["modified"]) if d.get("modified") else loaded_at
+            stamp = d.get("modified") or d.get("created")
+            added = parse_ts(stamp) if stamp else loaded_at
             so = StoredObject(d, added)
             seen[(d["id"], so.version)] = so
     return sorted(seen.values(), key=lambda s: (s.date_added, s.obj["id"], s.version))
