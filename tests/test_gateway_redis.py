@@ -1,0 +1,131 @@
+"""Two gateway replicas sharing state through a real redis-server, and what happens when it goes down."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from distillguard.gateway.app import Gateway, GatewayConfig
+from distillguard.gateway.keys import KeyStore
+from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port
+
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+pytestmark = pytest.mark.skipif(not Path(REDIS).exists(), reason="redis-server is not installed")
+
+POLICY = """
+version = 1
+[limits.account]
+requests_per_minute = 6000
+[limits.campaign]
+requests_per_minute = 0.001
+request_burst = 4
+[[campaign.rules]]
+min_confidence = 0.8
+action = "block"
+[[campaign.rules]]
+min_confidence = 0.5
+action = "throttle"
+"""
+
+
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    """A throwaway redis-server on 127.0.0.1:port (no persistence)."""
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    r = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            r.ping()
+            r.close()
+            return proc
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # type: ignore[type-arg]
+    tmp = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    proc = start_redis(port)
+    (tmp / "detect").mkdir()
+    with (tmp / "detect" / "accounts.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons"])
+        w.writerows([(f"c{i}", 0.6, "true", "CT", "") for i in range(8)])
+    (tmp / "detect" / "campaigns.json").write_text('[{"campaign_id": "CT", "confidence": 0.6}]')
+    (tmp / "policy.toml").write_text(POLICY)
+    ks = KeyStore(tmp / "keys.json")
+    keys = {a: ks.create(a) for a in [f"c{i}" for i in range(8)] + ["legit", "other"]}
+    try:
+        with ThreadedServer(StubUpstream()) as up:
+            gws = [Gateway(GatewayConfig(
+                upstream=up.url, keys=str(tmp / "keys.json"), db=str(tmp / f"gw{i}.duckdb"),
+                policy=str(tmp / "policy.toml"), detect=str(tmp / "detect"), redis=f"redis://127.0.0.1:{port}/0",
+                on_state_error=mode, sync_interval_s=0.05)) for i, mode in enumerate(("open", "closed"))]
+            with ThreadedServer(gws[0].app) as a, ThreadedServer(gws[1].app) as b, \
+                    httpx.Client(base_url=a.url, timeout=10) as ca, httpx.Client(base_url=b.url, timeout=10) as cb:
+                yield {"gws": gws, "clients": (ca, cb), "keys": keys, "redis": proc}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def chat(client: httpx.Client, key: str, content: str = "hi") -> httpx.Response:
+    return client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                       json={"model": "m", "messages": [{"role": "user", "content": content}]})
+
+
+def test_campaign_bucket_is_shared_between_replicas(replicas) -> None:  # type: ignore[no-untyped-def]
+    ca, cb = replicas["clients"]
+    k = replicas["keys"]
+    got = [chat(ca, k["c0"]).status_code, chat(cb, k["c1"]).status_code,
+           chat(ca, k["c2"]).status_code, chat(cb, k["c3"]).status_code]
+    assert got == [200] * 4
+    for client, acct in ((ca, "c4"), (cb, "c5")):
+        r = chat(client, k[acct])
+        assert r.status_code == 429 and r.json()["error"]["code"] == "campaign_rate_limited"
+    assert chat(cb, k["legit"]).status_code == 200
+
+
+def test_analyst_action_on_one_replica_reaches_the_other(replicas) -> None:  # type: ignore[no-untyped-def]
+    ca, cb = replicas["clients"]
+    a, b = replicas["gws"]
+    a.control.block_campaign("CT", actor="ana", reason="confirmed")
+    deadline = time.monotonic() + 3
+    while "CT" not in b.control.overrides().blocked_campaigns and time.monotonic() < deadline:
+        time.sleep(0.02)
+    r = chat(cb, replicas["keys"]["c6"])
+    assert r.status_code == 403 and r.json()["error"]["code"] == "account_blocked"
+    a.control.unblock_campaign("CT", actor="ana", reason="undo")
+    time.sleep(0.3)
+    assert "CT" not in b.control.overrides().blocked_campaigns
+
+
+def test_online_assignment_is_shared(replicas) -> None:  # type: ignore[no-untyped-def]
+    a, b = replicas["gws"]
+    a.enforcer.publish({"op": "assign", "id": "other", "campaign_id": "CT"})
+    time.sleep(0.3)
+    assert b.enforcer.accounts["other"].campaign == "CT"
+
+
+def test_redis_down_open_serves_closed_refuses(replicas) -> None:  # type: ignore[no-untyped-def]
+    ca, cb = replicas["clients"]
+    k = replicas["keys"]["legit"]
+    assert chat(ca, k).status_code == 200 and chat(cb, k).status_code == 200
+    replicas["redis"].terminate()
+    replicas["redis"].wait()
+    r_open, r_closed = chat(ca, k), chat(cb, k)
+    assert r_open.status_code == 200  # open: local buckets
+    assert r_closed.status_code == 503 and r_closed.json()["error"]["code"] == "state_unavailable"
+    assert chat(cb, k).status_code == 503  # still closed while Redis is down (no retry storm either)
