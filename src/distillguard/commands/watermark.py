@@ -96,3 +96,94 @@ def detect(files: tuple[str, ...], key_file: str, account: str | None, alpha: fl
         click.echo(json.dumps(rows, indent=1))
         return
     _print_table(rows + [_row(f"pooled ({len(records)} texts)", pooled)])
+
+
+def read_accounts(path: str) -> list[str]:
+    """Account ids from a Parquet file (`account_id` column), a CSV with that header, or one id per line."""
+    p = Path(path)
+    if p.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            ids = [str(a) for a in pq.read_table(p, columns=["account_id"]).column("account_id").to_pylist()]
+        except (OSError, KeyError, ValueError) as e:
+            raise UsageError(f"{p}: cannot read column account_id ({e})") from None
+    else:
+        lines = [ln.split(",")[0].strip() for ln in p.read_text().splitlines()]
+        ids = [a for i, a in enumerate(lines) if a and not (i == 0 and a == "account_id")]
+    if not ids:
+        raise UsageError(f"{p}: no account ids found (one per line, or an account_id column)")
+    return list(dict.fromkeys(ids))
+
+
+@watermark.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--key-file", required=True, type=click.Path(), help="Deployment key file.")
+@click.option("--accounts", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Candidate accounts: one id per line, CSV or Parquet with account_id.")
+@click.option("--alpha", default=1e-3, show_default=True, type=float, help="Family-wise error rate.")
+@click.option("--top", default=20, show_default=True, type=int, help="Rows to print (text output).")
+@click.option("--json", "as_json", is_flag=True, help="Print all rows as a JSON list.")
+@handle_errors
+def trace(files: tuple[str, ...], key_file: str, accounts: str, alpha: float, top: int, as_json: bool) -> None:
+    """Say which deployment or account keys a leaked dataset carries (Holm-controlled across keys)."""
+    from ..watermark.trace import trace_keys
+
+    key = load_key(key_file)
+    ids = read_accounts(accounts)
+    records = _records(files)
+    table = trace_keys([r.text for r in records], key, ids, key_tokenizer(key), alpha)
+    rows = table.to_pylist()
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    hits = sum(r["significant"] for r in rows)
+    click.echo(f"{len(records)} texts, {len(rows)} keys tested, {hits} significant at family-wise alpha {alpha}")
+    click.echo(f"{'key':<40} {'scored':>7} {'green':>6} {'p_value':>10} {'p_holm':>10}  significant")
+    for r in rows[:top]:
+        click.echo(f"{r['key_id']:<40} {r['tokens_scored']:>7} {r['green']:>6} {r['p_value']:>10.3g} "
+                   f"{r['p_adjusted']:>10.3g}  {'YES' if r['significant'] else 'no'}")
+
+
+@watermark.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--key-file", required=True, type=click.Path(), help="Key the suspect may have learned.")
+@click.option("--account", default=None, help="Use the per-account key of this account.")
+@click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Open setting: local Hugging Face model folder of the suspect; FILES are probe texts.")
+@click.option("--probe-unmarked", is_flag=True,
+              help="Open setting: the probe texts carry no watermark of this key, so input tuples are kept.")
+@click.option("--alpha", default=1e-3, show_default=True, type=float, help="Significance level.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def radioactivity(files: tuple[str, ...], key_file: str, account: str | None, model_dir: str | None,
+                  probe_unmarked: bool, alpha: float, as_json: bool) -> None:
+    """Test whether a suspect model was trained on watermarked text.
+
+    Closed setting (default): FILES are the suspect's generations (JSONL `text`, optional `prompt`).
+    Open setting (--model): FILES are probe texts; the suspect's next-token predictions are scored.
+    """
+    from ..watermark.radioactivity import closed_test, hf_predictor, open_test
+
+    key = _key(key_file, account)
+    detector = Detector(key, key_tokenizer(key), DetectOptions(alpha, 16, True))
+    records = _records(files)
+    if model_dir is None:
+        result = closed_test(detector, [r.text for r in records], [r.prompt for r in records])
+        setting = "closed"
+    else:
+        try:
+            from transformers import AutoModelForCausalLM
+        except ImportError:
+            raise UsageError("--model needs torch and transformers: pip install 'distillguard[watermark]'") from None
+        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
+        result = open_test(detector, [r.text for r in records], hf_predictor(model),
+                           exclude_input=not probe_unmarked)
+        setting = "open"
+    row = {"setting": setting, **_row(f"{len(records)} texts", result)}
+    if as_json:
+        click.echo(json.dumps(row))
+        return
+    click.echo(f"{setting} setting: {row['tokens_scored']} distinct tuples scored, {row['green']} green "
+               f"(γ={key.gamma}), p = {result.p_value:.3g} -> "
+               f"{'RADIOACTIVE' if result.verdict == 'watermarked' else result.verdict.replace('_', ' ')}")

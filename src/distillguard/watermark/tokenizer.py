@@ -78,8 +78,8 @@ class FileTokenizer:
         return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=np.int64)
 
     def decode(self, ids: list[int] | np.ndarray) -> str:
-        """Text of token ids."""
-        return str(self._tok.decode([int(i) for i in ids], skip_special_tokens=True))
+        """Text of token ids (special tokens kept, so ids survive a decode/encode round trip)."""
+        return str(self._tok.decode([int(i) for i in ids], skip_special_tokens=False))
 
 
 def load_tokenizer(spec: str | Path, expected_sha256: str | None = None) -> Tokenizer:
