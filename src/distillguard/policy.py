@@ -101,6 +101,7 @@ class Policy:
     score_rules: tuple[ScoreRule, ...] = ()
     campaign_rules: tuple[CampaignRule, ...] = ()
     template_matches: int = 2
+    template_share: float = 0.5
     template_confidence: float = 0.9
     degrade: Degrade = Degrade()
     exempt_verified: bool = True
@@ -155,6 +156,7 @@ action = "throttle"
 
 [campaign]
 template_matches = 2        # known-campaign template requests before a fresh account joins the campaign
+template_share = 0.5        # ... and at least this share of the account's requests
 template_confidence = 0.9   # confidence given to campaigns matched by template (capped at the campaign's)
 
 [degrade]
@@ -228,6 +230,7 @@ def parse_policy(text: str, source: str, json_format: bool = False) -> Policy:
         score_rules=score_rules,
         campaign_rules=campaign_rules,
         template_matches=int(_num(campaign, "template_matches", f"{source}: campaign", 1, 1e9, 2)),
+        template_share=_num(campaign, "template_share", f"{source}: campaign", 0, 1, 0.5),
         template_confidence=_num(campaign, "template_confidence", f"{source}: campaign", 0, 1, 0.9),
         degrade=Degrade(
             max_tokens=int(_num(degrade, "max_tokens", f"{source}: degrade", 1, 1e9, d.max_tokens)),
@@ -369,7 +372,8 @@ def describe_policy(p: Policy) -> str:
              f"  per campaign:        {lim(p.campaign_limit)} shared by all its accounts"]
     lines += [f"  score >= {r.min_score:g}: {r.action.label}" for r in p.score_rules]
     lines += [f"  campaign confidence >= {r.min_confidence:g}: {r.action.label}" for r in p.campaign_rules]
-    lines.append(f"  fresh account joins a campaign after {p.template_matches} requests with its templates")
+    lines.append(f"  fresh account joins a campaign after {p.template_matches} requests with its templates "
+                 f"(>= {p.template_share:.0%} of its requests)")
     d = p.degrade
     lines.append(f"  degrade: max_tokens {d.max_tokens}, drop reasoning {str(d.drop_reasoning).lower()}, "
                  f"watermark {str(d.watermark).lower()}")

@@ -229,7 +229,9 @@ class Enforcer:
             if matched is None:
                 continue
             n = st.matches[matched] = st.matches.get(matched, 0) + 1
-            if st.campaign is None and n >= self.policy.template_matches and account_id not in k.account_campaign:
+            p = self.policy
+            if (st.campaign is None and n >= p.template_matches and n >= p.template_share * st.requests
+                    and account_id not in k.account_campaign):
                 self.publish({"op": "assign", "id": account_id, "campaign_id": matched})
             return  # one match per request, whichever of its ids matched first
 
