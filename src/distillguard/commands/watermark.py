@@ -80,22 +80,44 @@ def _print_table(rows: list[dict[str, object]]) -> None:
               help="Distinct scored tokens needed for a verdict.")
 @click.option("--tokenizer", default=None, help="Override the key's tokenizer path (hash still checked).")
 @click.option("--no-dedup", is_flag=True, help="Count repeated n-grams again (invalid p-values; for demos).")
+@click.option("--lexical", is_flag=True, help="Test for the post-hoc lexical watermark instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per text.")
 @handle_errors
 def detect(files: tuple[str, ...], key_file: str, account: str | None, alpha: float, min_tokens: int,
-           tokenizer: str | None, no_dedup: bool, as_json: bool) -> None:
+           tokenizer: str | None, no_dedup: bool, lexical: bool, as_json: bool) -> None:
     """Test texts (JSONL with a `text` field, optional `prompt`; or plain text) for the watermark."""
     if not 0.0 < alpha < 1.0:
         raise UsageError(f"--alpha must be in (0, 1), got {alpha}")
     key = _key(key_file, account)
-    detector = Detector(key, key_tokenizer(key, tokenizer), DetectOptions(alpha, min_tokens, not no_dedup))
     records = _records(files)
-    per, pooled = detector.detect_many([r.text for r in records], [r.prompt for r in records])
+    if lexical:
+        from ..watermark.lexical import LexicalWatermark
+
+        lex = LexicalWatermark(key)
+        per = [lex.detect(r.text, alpha, min_tokens) for r in records]
+        pooled = lex.detect_pooled([r.text for r in records], alpha, min_tokens)
+    else:
+        detector = Detector(key, key_tokenizer(key, tokenizer), DetectOptions(alpha, min_tokens, not no_dedup))
+        per, pooled = detector.detect_many([r.text for r in records], [r.prompt for r in records])
     rows = [_row(r.source, d) for r, d in zip(records, per, strict=True)]
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
     _print_table(rows + [_row(f"pooled ({len(records)} texts)", pooled)])
+
+
+@watermark.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--key-file", required=True, type=click.Path(), help="Key file from `watermark keygen`.")
+@click.option("--account", default=None, help="Mark with the per-account key of this account.")
+@handle_errors
+def rewrite(files: tuple[str, ...], key_file: str, account: str | None) -> None:
+    """Apply the post-hoc lexical watermark; prints JSONL records with the rewritten `text`."""
+    from ..watermark.lexical import LexicalWatermark
+
+    lex = LexicalWatermark(_key(key_file, account))
+    for r in _records(files):
+        click.echo(json.dumps({"source": r.source, "text": lex.apply(r.text)}, ensure_ascii=False))
 
 
 def read_accounts(path: str) -> list[str]:
