@@ -70,7 +70,7 @@ def test_chart_specs_are_valid_json_with_data(html: str) -> None:
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
         assert "<" not in text and ">" not in text
     net = json.loads(dict(specs)["camp-C-1-net"])
-    nodes = [d for d in net["layer"][1]["data"]["values"]]
+    nodes = net["datasets"]["nodes"]
     assert len(nodes) >= 60 and {"this campaign", "legitimate"} <= {n["group"] for n in nodes}
 
 

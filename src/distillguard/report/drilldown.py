@@ -177,6 +177,19 @@ def _activity(store: Path | None, ids: list[str]) -> dict[str, Activity]:
     return {str(r[0]): Activity(int(r[1]), str(r[2]), str(r[3]), int(r[4]), str(r[5])) for r in rows}
 
 
+def account_detail(findings: Findings, account_id: str, store: Path | None = None) -> AccountDetail | None:
+    """The drill-down of any one account (None if detect did not see it)."""
+    acc = findings.accounts
+    sel = acc.filter(pc.equal(acc["account_id"], account_id)).to_pylist()
+    if not sel:
+        return None
+    r, ids = sel[0], [account_id]
+    reasons = tuple(signal_words(x) for x in str(r["reasons"]).split(";") if x.strip())
+    return AccountDetail(account_id, float(r["score"]), bool(r["flagged"]), str(r["campaign_id"]), reasons,
+                         _features(findings, ids).get(account_id, ()), _neighbours(findings, ids).get(account_id, ()),
+                         _activity(store, ids).get(account_id), "requested")
+
+
 def account_details(findings: Findings, store: Path | None = None, **limits: int) -> list[AccountDetail]:
     """Drill-downs for the accounts `select_accounts` picks, with features, links and store activity."""
     chosen = select_accounts(findings, **limits)

@@ -38,9 +38,10 @@ class Totals:
     threshold: float | None
 
 
-def _environment() -> jinja2.Environment:
+def template_environment(*extra: Path) -> jinja2.Environment:
+    """The Jinja2 environment of the report (autoescaping on), looking in `extra` folders first."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader([*extra, TEMPLATES]),
         autoescape=True,  # every template, whatever its name
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -86,7 +87,7 @@ def render_report(findings: Findings, store: Path | None = None, generated_at: d
         "vega_js": charts.vega_bundle() if inline_js else "",
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
     }
-    return _environment().get_template("report.html").render(**context)
+    return template_environment().get_template("report.html").render(**context)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -72,7 +72,7 @@ def write_sample_detection(out: Path, sizes: tuple[int, ...] = (60, 25), legit: 
             example = f"Solve step by step and show your reasoning: problem <NUM> about <NAME> (variant {t})"
             if hostile and t == 0:
                 example = HOSTILE_PROMPT
-            templates.append((cid, f"{int(rng.integers(0, 2**62)):016x}", int(rng.integers(1_000, 90_000)),
+            templates.append((cid, str(int(rng.integers(0, 2**62))), int(rng.integers(1_000, 90_000)),
                               int(rng.integers(5, len(ids) + 1)), example))
         for k in range(10):
             n_acc, n_exc = int(rng.integers(1, len(ids) + 1)), int(rng.integers(50, 5000))

@@ -1,0 +1,88 @@
+"""The dashboard's HTML pages: home (live + campaigns + actions + audit), a campaign, an account, the report."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..errors import DistillGuardError
+from ..report import charts
+from ..report.drilldown import account_detail
+from ..report.html import render_report
+from ..report.sections import campaign_section, store_timeline
+from ..report.summary import campaign_sentence
+from .state import Dashboard, base_path, page_headers
+
+LIVE_POINTS = 90  # samples kept in the live requests/s chart
+
+
+def _login_redirect(request: Request) -> Response:
+    return RedirectResponse(f"{base_path(request)}/login", 303)
+
+
+async def home(request: Request) -> Response:
+    """Live traffic, campaigns with block/unblock, allow-list and false-positive forms, audit log."""
+    dash: Dashboard = request.app.state.dashboard
+    analyst = dash.gate.analyst(request)
+    if analyst is None:
+        return _login_redirect(request)
+    findings = dash.findings.get()
+    overrides = dash.control.overrides()
+    rows = [(c, campaign_sentence(c), c.campaign_id in overrides.blocked_campaigns)
+            for c in (findings.campaigns if findings else ())]
+    return dash.page(request, "home.html", analyst, campaigns=rows, note=dash.findings.error,
+                     overrides=overrides, audit=dash.control.audit_log(20), live_spec=charts.live_rate(),
+                     live_points=LIVE_POINTS)
+
+
+async def campaign_page(request: Request) -> Response:
+    """One campaign as in the report, with its block/unblock control."""
+    dash: Dashboard = request.app.state.dashboard
+    analyst = dash.gate.analyst(request)
+    if analyst is None:
+        return _login_redirect(request)
+    findings = dash.findings.get()
+    cid = request.path_params["campaign_id"]
+    campaign = findings.campaign(cid) if findings else None
+    if findings is None or campaign is None:
+        return dash.page(request, "missing.html", analyst, status=404, what=f"campaign {cid}")
+    timeline = findings.timeline if findings.timeline is not None else store_timeline(findings, None)
+    section = campaign_section(findings, campaign, timeline)
+    blocked = cid in dash.control.overrides().blocked_campaigns
+    return dash.page(request, "campaign_page.html", analyst, s=section, blocked=blocked)
+
+
+async def account_page(request: Request) -> Response:
+    """One account's drill-down (the `explain` view), with allow-list and false-positive controls."""
+    dash: Dashboard = request.app.state.dashboard
+    analyst = dash.gate.analyst(request)
+    if analyst is None:
+        return _login_redirect(request)
+    findings = dash.findings.get()
+    aid = request.path_params["account_id"]
+    detail = account_detail(findings, aid) if findings else None
+    if detail is None:
+        return dash.page(request, "missing.html", analyst, status=404, what=f"account {aid}")
+    o = dash.control.overrides()
+    return dash.page(request, "account_page.html", analyst, d=detail, idx=1,
+                     allowed=aid in o.allowed_accounts, false_positive=aid in o.false_positives)
+
+
+async def report_page(request: Request) -> Response:
+    """The full self-contained report of the detection folder (as written by detect, else rendered now)."""
+    dash: Dashboard = request.app.state.dashboard
+    if dash.gate.analyst(request) is None:
+        return _login_redirect(request)
+    findings = dash.findings.get()
+    if findings is None:
+        return HTMLResponse("no detection output to report on", 404, headers=page_headers())
+    path = findings.detect_dir / "report.html"
+    try:
+        html = path.read_text(encoding="utf-8") if path.is_file() else render_report(findings)
+    except (OSError, DistillGuardError) as e:
+        return HTMLResponse(f"cannot show the report: {type(e).__name__}", 500, headers=page_headers())
+    headers = page_headers()
+    # The report is self-contained: its own inline scripts run, nothing else is allowed.
+    headers["Content-Security-Policy"] = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+                                          "style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+    return HTMLResponse(html, headers=headers)
