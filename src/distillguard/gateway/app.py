@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, loa
 from .control import AuditEntry, GatewayControl, Telemetry
 from .enforce import Decision, Enforcer
 from .enforce import Request as EnfRequest
-from .fingerprint import Fingerprinter
+from .fingerprint import Fingerprinter, FingerprintWorker
 from .keys import KeyStore, Principal
 from .limits import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from .logsink import ExchangeLog, LogConfig, exchange_row, utc
@@ -66,7 +67,8 @@ class GatewayConfig:
     log: LogConfig = field(default_factory=LogConfig)
     sync_interval_s: float = 0.2
     reload_interval_s: float = 1.0
-    fingerprint_interval_s: float = 0.05
+    fingerprint_interval_s: float = 0.1
+    fingerprint_process: bool = True
     dashboard: bool = False
     admin_token: str | None = None
 
@@ -111,11 +113,14 @@ class Gateway:
         self.control = GatewayControl(self.enforcer, self.telemetry, self._audit,
                                       backend="redis" if config.redis else "memory")
         self.fingerprints = Fingerprinter(lambda a, ids, now: self.enforcer.learn_templates(a, ids, now),
-                                          config.fingerprint_interval_s)
+                                          config.fingerprint_interval_s,
+                                          worker=FingerprintWorker() if config.fingerprint_process else None)
         self.upstream = make_upstream(config.upstream, config.upstream_key, config.client)
         self._watch_policy = _Watched(Path(config.policy)) if config.policy else None
         self._watch_detect = _Watched(Path(config.detect) / "accounts.csv") if config.detect else None
         self._task: asyncio.Task[None] | None = None
+        self._rid_prefix = os.urandom(6).hex()  # request ids: unique per process start, cheap per request
+        self._rid_seq = itertools.count()
         self.app = self._build_app()
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -193,7 +198,11 @@ class Gateway:
     # -- endpoints -----------------------------------------------------------------------------------
     async def health(self, request: Request) -> Response:
         """Liveness and log backlog."""
-        return Response(orjson.dumps({"ok": True, "pending_log_rows": self.sink.pending}),
+        fp = self.fingerprints
+        return Response(orjson.dumps({"ok": True, "pending_log_rows": self.sink.pending,
+                                      "log_rows_written": self.sink.written["exchanges"],
+                                      "fingerprint_batches": fp.batches, "fingerprint_dropped": fp.dropped,
+                                      "requests": self.telemetry.total}),
                         media_type="application/json")
 
     async def models(self, request: Request) -> Response:
@@ -235,7 +244,7 @@ class Gateway:
         ereq = EnfRequest(who.account_id, now, ids[0] if ids else 0, ids[1] if ids else 0, who.org_id,
                           who.verified, pr.chars // 4 + 1, pr.max_tokens)
         d = self.enforcer.decide(ereq)
-        rid = uuid.uuid4().hex
+        rid = f"{self._rid_prefix}{next(self._rid_seq):010x}"
         meta = (rid, now, who, pr, path, request, ids)
         if not d.allowed:
             self._log(meta, d, d.status, None, None, None)

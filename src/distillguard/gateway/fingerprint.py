@@ -1,19 +1,23 @@
 """Online prompt fingerprints for the gateway: the same template / wrapper ids as `detect`.
 
 `distillguard.fingerprints.fingerprint_texts` is vectorised over many texts and costs a fixed ~30 ms
-per call, so the request path never calls it. It looks the prompt up in a cache of recently seen texts
-(campaigns reuse prompts across accounts) and queues it; a background thread fingerprints the queue in
-batches every `interval_s` and feeds the ids back to the enforcement engine, which counts matches to
-known campaign templates. A fresh account that sends a campaign's templates is thus assigned to that
-campaign within one interval of its first requests.
+per call plus ~0.1 ms per distinct text, so the request path never calls it. It looks the prompt up in
+a cache of recently seen texts (campaigns reuse prompts across accounts) and queues it; a background
+thread fingerprints the queue in batches every `interval_s` (batches grow by themselves under load)
+and feeds the ids back to the enforcement engine, which counts matches to known campaign templates.
+A fresh account that sends a campaign's templates is thus assigned to that campaign within a batch or
+two of its first requests. The batch work runs in a worker process when one is given (the
+gateway's default), so it never competes with the event loop for the GIL.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
 
 log = logging.getLogger("distillguard.gateway")
 
@@ -30,15 +34,52 @@ def fingerprint_ids(texts: Sequence[str]) -> list[Ids]:
     return list(zip(t.column("template_id").to_pylist(), t.column("wrapper_id").to_pylist(), strict=True))
 
 
+def _serve(conn: Connection) -> None:
+    while True:
+        texts = conn.recv()
+        if texts is None:
+            return
+        conn.send(fingerprint_ids(texts))
+
+
+class FingerprintWorker:
+    """A child process that fingerprints batches (spawned, so it shares no locks or threads with us)."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child,), name="distillguard-fingerprint", daemon=True)
+        self._proc.start()
+        child.close()
+
+    def __call__(self, texts: Sequence[str]) -> list[Ids]:
+        """Fingerprint a batch in the child; blocks the calling (background) thread only."""
+        self._conn.send(list(texts))
+        return self._conn.recv()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Stop the child (it holds nothing worth waiting for)."""
+        try:
+            self._conn.send(None)
+        except OSError:
+            pass
+        self._proc.join(timeout=0.2)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+        self._conn.close()
+
+
 class Fingerprinter:
     """A text -> ids cache in front of a background batch fingerprinter.
 
     `on_ids(account_id, ids, now)` is called from the background thread for each queued request.
     """
 
-    def __init__(self, on_ids: Callable[[str, Ids, float], None], interval_s: float = 0.05,
-                 cache_size: int = 200_000, max_queue: int = 100_000) -> None:
+    def __init__(self, on_ids: Callable[[str, Ids, float], None], interval_s: float = 0.1,
+                 cache_size: int = 200_000, max_queue: int = 100_000, worker: FingerprintWorker | None = None) -> None:
         self.on_ids = on_ids
+        self.worker = worker
         self.interval_s = interval_s
         self.cache_size = cache_size
         self.max_queue = max_queue
@@ -72,7 +113,8 @@ class Fingerprinter:
         items = [self._queue.popleft() for _ in range(n)]
         texts = list(dict.fromkeys(t for _, t, _ in items))
         try:
-            ids = dict(zip(texts, fingerprint_ids(texts), strict=True))
+            got = self.worker(texts) if self.worker is not None else fingerprint_ids(texts)
+            ids = dict(zip(texts, got, strict=True))
         except Exception:
             log.exception("fingerprint: batch of %d texts failed", len(texts))
             return 0
@@ -90,7 +132,11 @@ class Fingerprinter:
         self._stop.set()
         self._thread.join()
         self.drain()
+        if self.worker is not None:
+            self.worker.close()
 
     def _run(self) -> None:
+        if self.worker is not None:
+            self.worker(["warm up"])  # the child imports the fingerprint code now, not on the first request
         while not self._stop.wait(self.interval_s):
             self.drain()

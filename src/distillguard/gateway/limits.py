@@ -139,8 +139,12 @@ class RedisLimiter:
 
     def __init__(self, url: str, prefix: str = "dg:b:", timeout: float = 0.25) -> None:
         import redis  # imported here: the in-memory default needs no Redis client
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        self._r = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        # fail fast: ResilientLimiter decides what a failure means, and the event loop must not wait on retries
+        self._r = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                       retry=Retry(NoBackoff(), 0))
         self._script = self._r.register_script(_LUA)
         self._prefix = prefix
         self._pending: list[tuple[Sequence[Charge], float]] = []

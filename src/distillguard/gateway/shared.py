@@ -59,8 +59,11 @@ class RedisBus:
 
     def __init__(self, url: str, stream: str = "dg:events", maxlen: int = 1_000_000, timeout: float = 0.5) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        self._r = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._r = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                       retry=Retry(NoBackoff(), 1))
         self._stream, self._maxlen = stream, maxlen
         self._last = "0-0"
         self._errors = (redis.RedisError, OSError)

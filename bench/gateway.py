@@ -1,0 +1,191 @@
+"""Gateway speed: added latency at a fixed rate, and max requests/s of one worker, against a local stub.
+
+    .venv/bin/python bench/gateway.py [--rate 300] [--seconds 6] [--client aiohttp|httpx]
+
+Starts a stub upstream (answers at once) and `distillguard serve` (logging to DuckDB, background
+fingerprinting, enforcement with the default policy and a detection folder) as separate processes on
+127.0.0.1, then:
+1. open loop at `--rate` req/s, alternating 1 s blocks direct-to-stub and through-gateway (so load from
+   other processes hits both alike): p50/p99 latency and the difference;
+2. closed loop with `--concurrency` requests in flight for `--seconds`: max requests/s through the
+   gateway, and the stub's own max for reference.
+Every prompt is distinct (worst case for the fingerprint cache). Total run time stays under ~30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+from distillguard.gateway.keys import KeyStore
+from distillguard.gateway.stub import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+TEMPLATES = ["You are an expert. Solve step by step and show your work: what is {a} + {b}? Answer in JSON.",
+             "Write a Python function that returns the {a}th prime number below {b}.",
+             "Translate to French: 'I have {a} apples and {b} pears.'",
+             "Summarise the following note in one line: meeting #{a} moved to room {b}."]
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:  # it answers: it is up
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"{what} did not start")
+
+
+def _body(i: int) -> bytes:
+    t = TEMPLATES[i % len(TEMPLATES)].format(a=i, b=i * 7 + 3)
+    return json.dumps({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": t}]}).encode()
+
+
+async def _one(session: aiohttp.ClientSession, url: str, key: str, i: int) -> float:
+    t0 = time.perf_counter()
+    async with session.post(url, data=_body(i), headers={"Authorization": f"Bearer {key}",
+                                                          "Content-Type": "application/json"}) as r:
+        await r.read()
+        if r.status != 200:
+            raise RuntimeError(f"status {r.status}")
+    return time.perf_counter() - t0
+
+
+async def open_loop(targets: dict[str, tuple[str, str]], rate: float, seconds: float) -> dict[str, list[float]]:
+    """Alternate 1 s blocks per target at `rate` req/s; latencies per target."""
+    out: dict[str, list[float]] = {k: [] for k in targets}
+    conn = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        for name, (url, key) in targets.items():  # warm up connections and caches
+            await asyncio.gather(*[_one(s, url, key, -i - 1) for i in range(50)])
+        i = 0
+        for block in range(int(seconds) * len(targets)):
+            name = list(targets)[block % len(targets)]
+            url, key = targets[name]
+            tasks = []
+            start = time.perf_counter()
+            n = int(rate)
+            for j in range(n):
+                delay = start + j / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(_one(s, url, key, i)))
+                i += 1
+            out[name] += await asyncio.gather(*tasks)
+    return out
+
+
+async def closed_loop(url: str, key: str, concurrency: int, seconds: float, start_i: int) -> tuple[float, int]:
+    """Requests/s with `concurrency` requests always in flight."""
+    done = 0
+    stop = time.perf_counter() + seconds
+    counter = iter(range(start_i, 10**12))
+
+    async def worker(s: aiohttp.ClientSession) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            await _one(s, url, key, next(counter))
+            done += 1
+
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker(s) for _ in range(concurrency)])
+        return done / (time.perf_counter() - t0), done
+
+
+def main() -> None:
+    """Run the benchmark and print the tables."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rate", type=float, default=300)
+    ap.add_argument("--seconds", type=float, default=6)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--client", default="aiohttp", choices=["aiohttp", "httpx"])
+    a = ap.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    tmp = Path(tempfile.mkdtemp(prefix="dg-bench-"))
+    ks = KeyStore(tmp / "keys.json")
+    key = ks.create("bench-account")
+    det = tmp / "detect"
+    det.mkdir()
+    with (det / "accounts.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons"])
+        w.writerows([(f"c{i}", 0.9, "true", "C1", "shared-template") for i in range(1000)])
+    (det / "campaigns.json").write_text('[{"campaign_id": "C1", "confidence": 0.6}]')
+    # the default policy, with per-account limits high enough for one benchmark account at full speed
+    from distillguard.policy import DEFAULT_POLICY_TOML
+
+    (tmp / "policy.toml").write_text(DEFAULT_POLICY_TOML.replace("requests_per_minute = 600\nrequest_burst = 600",
+                                                                 "requests_per_minute = 6e7\nrequest_burst = 1e6"))
+    sp, gp = free_port(), free_port()
+    env = {**os.environ, "UPSTREAM_API_KEY": "bench-upstream"}
+    stub = subprocess.Popen([PY, "-m", "distillguard.gateway.stub", "--port", str(sp), "--key", "bench-upstream"])
+    gw = subprocess.Popen([PY, "-c", "from distillguard.cli import main; main()", "serve", "--upstream",
+                           f"http://127.0.0.1:{sp}/v1", "--db", str(tmp / "gw.duckdb"), "--keys", str(tmp / "keys.json"),
+                           "--detect", str(det), "--policy", str(tmp / "policy.toml"), "--port", str(gp), "--client", a.client], env=env)
+    try:
+        _wait(f"http://127.0.0.1:{sp}/v1/models", stub, "stub")
+        _wait(f"http://127.0.0.1:{gp}/healthz", gw, "gateway")
+        direct = (f"http://127.0.0.1:{sp}/v1/chat/completions", "bench-upstream")
+        via = (f"http://127.0.0.1:{gp}/v1/chat/completions", key)
+        lat = asyncio.run(open_loop({"direct": direct, "gateway": via}, a.rate, a.seconds))
+        rps_stub, _ = asyncio.run(closed_loop(*direct, a.concurrency, a.seconds / 2, 10**8))
+        rps_gw, n_gw = asyncio.run(closed_loop(*via, a.concurrency, a.seconds, 2 * 10**8))
+        time.sleep(1.0)
+        import urllib.request
+
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{gp}/healthz").read())
+    finally:
+        gw.terminate()
+        gw.wait(timeout=30)
+        stub.terminate()
+        stub.wait(timeout=10)
+    from distillguard.store import Store
+
+    with Store.open(tmp / "gw.duckdb") as s:
+        logged = s.count("exchanges")
+    d, g = np.array(lat["direct"]) * 1e3, np.array(lat["gateway"]) * 1e3
+    p = {k: (np.percentile(v, 50), np.percentile(v, 99)) for k, v in (("direct", d), ("gateway", g))}
+    print(f"\nGateway latency at {a.rate:g} req/s (open loop, {len(g)} requests each, upstream client {a.client}, "
+          f"load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(f"{'path':<22}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'direct to stub':<22}{p['direct'][0]:>10.3f}{p['direct'][1]:>10.3f}")
+    print(f"{'through gateway':<22}{p['gateway'][0]:>10.3f}{p['gateway'][1]:>10.3f}")
+    print(f"{'added by gateway':<22}{p['gateway'][0] - p['direct'][0]:>10.3f}{p['gateway'][1] - p['direct'][1]:>10.3f}")
+    print(f"\nThroughput, one worker, {a.concurrency} in flight")
+    print(f"{'path':<40}{'req/s':>10}")
+    print(f"{'stub alone':<40}{rps_stub:>10.0f}")
+    print(f"{'gateway (log + fingerprint + enforce)':<40}{rps_gw:>10.0f}")
+    print(f"\nlogged exchanges {logged} (sent {len(d) + len(g) - len(d) + n_gw + 50} through the gateway); "
+          f"fingerprint batches {health['fingerprint_batches']}, dropped {health['fingerprint_dropped']}")
+
+
+if __name__ == "__main__":
+    main()
