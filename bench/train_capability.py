@@ -18,6 +18,7 @@ import gzip
 import io
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from distillguard.capability import CLASSES, MODEL_RESOURCE, CapabilityModel, ngram_terms
 from distillguard.fingerprints import normalise_array
+from distillguard.neardup import distinct_sorted
 
 CAP_PER_CORPUS = 3000
 MIN_DF = 3
@@ -60,6 +62,18 @@ def _casual(text: str) -> bool:
     """ShareGPT turns without code or maths: the casual chat that labels ``other``."""
     code_marks = ("```", "def ", "function", "{", "};", "import ", "#include", "=>", "SELECT ", "<div")
     return 15 <= len(text) <= 2000 and not any(m in text for m in code_marks) and sum(ch.isdigit() for ch in text) < 10
+
+
+_LANG = re.compile(
+    r"\b(?:python|javascript|typescript|java|c\+\+|c#|golang|rust|sql|html|css|react|node\.?js|bash|regex|php|swift|kotlin)\b",
+    re.I,
+)
+_TASK = re.compile(r"\b(?:write|code|function|implement|script|program|class|bug|error|debug|refactor|compile)\b", re.I)
+
+
+def _code_turn(text: str) -> bool:
+    """ShareGPT turns that ask for code (weak label): a code fence, or a language plus a coding verb."""
+    return 15 <= len(text) <= 4000 and ("```" in text or bool(_LANG.search(text) and _TASK.search(text)))
 
 
 def load_corpora(data: Path) -> list[tuple[str, str, str]]:
@@ -110,6 +124,9 @@ def load_corpora(data: Path) -> list[tuple[str, str, str]]:
     share = [t["value"] for r in _jsonl(data / "sharegpt_v3_partial" / "sharegpt_v3_human_turns.jsonl.gz")
              for t in r["turns"] if t.get("value") and _casual(t["value"])]  # fmt: skip
     add("sharegpt_casual", "other", share)
+    share_code = [t["value"] for r in _jsonl(data / "sharegpt_v3_partial" / "sharegpt_v3_human_turns.jsonl.gz")
+                  for t in r["turns"] if t.get("value") and _code_turn(t["value"])]  # fmt: skip
+    add("sharegpt_code_weak", "coding", share_code)
     csv.field_size_limit(10_000_000)
     with gzip.open(data / "awesome_chatgpt_prompts" / "prompts.csv.gz", "rt", encoding="utf-8") as f:
         awesome = [r["prompt"] for r in csv.DictReader(io.StringIO(f.read())) if r.get("for_devs") != "TRUE"]
@@ -134,7 +151,7 @@ def build_vocab(doc: np.ndarray, terms: pa.Array, rows: np.ndarray) -> pa.Array:
     enc = pc.dictionary_encode(terms.filter(pa.array(in_rows)))
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     d = doc[in_rows]
-    pairs = np.unique(codes * (doc.max() + 1) + d)
+    pairs = distinct_sorted(codes * (doc.max() + 1) + d)
     df = np.bincount(pairs // (doc.max() + 1), minlength=len(enc.dictionary))
     keep = np.flatnonzero(df >= MIN_DF)
     keep = keep[np.argsort(-df[keep], kind="stable")][:MAX_VOCAB]
@@ -145,17 +162,17 @@ def matrix(doc: np.ndarray, terms: pa.Array, vocab: pa.Array, n: int) -> csr_mat
     """Binary doc × vocab matrix, rows L2-normalised (as in CapabilityModel.scores)."""
     feat = pc.fill_null(pc.index_in(terms, value_set=vocab), -1).to_numpy(zero_copy_only=False)
     ok = feat >= 0
-    key = np.unique(doc[ok] * len(vocab) + feat[ok])
+    key = distinct_sorted(doc[ok] * len(vocab) + feat[ok])
     d, f = key // len(vocab), key % len(vocab)
     norm = np.sqrt(np.maximum(np.bincount(d, minlength=n), 1))
     return csr_matrix((1.0 / norm[d], (d, f)), shape=(n, len(vocab)))
 
 
-def fit(doc: np.ndarray, terms: pa.Array, y: np.ndarray, rows: np.ndarray, n: int) -> CapabilityModel:
+def fit(doc: np.ndarray, terms: pa.Array, y: np.ndarray, rows: np.ndarray, n: int, c: float = C) -> CapabilityModel:
     """Train on ``rows``; return the exported-form model."""
     vocab = build_vocab(doc, terms, rows)
     x = matrix(doc, terms, vocab, n)
-    clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
+    clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
     clf.fit(x[rows], y[rows])
     order = [list(clf.classes_).index(c) for c in CLASSES]
     return CapabilityModel(CLASSES, vocab, clf.coef_[order].T.astype(np.float32),
@@ -189,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-cross", action="store_true", help="skip the leave-one-corpus-out table")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--C", type=float, default=C, help="inverse L2 regularisation strength")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     rows = load_corpora(args.data)
@@ -206,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     for c in set(corpora):  # stratified by corpus: 20 % of each corpus held out
         idx = np.flatnonzero(corpus == c)
         test[rng.choice(idx, size=max(1, len(idx) // 5), replace=False)] = True
-    model = fit(doc, terms, y, np.flatnonzero(~test), n)
+    model = fit(doc, terms, y, np.flatnonzero(~test), n, args.C)
     pred = model.predict(pc.utf8_lower(normalise_array(pa.array([texts[i] for i in np.flatnonzero(test)]))))
     report("held-out split (20 % of every corpus)", list(y[test]), pred.to_pylist())
 
@@ -217,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         all_pred: list[str] = []
         for c in sorted(set(corpora)):
             out = np.flatnonzero(corpus == c)
-            m = fit(doc, terms, y, np.flatnonzero(corpus != c), n)
+            m = fit(doc, terms, y, np.flatnonzero(corpus != c), n, args.C)
             pr = m.predict(pc.utf8_lower(normalise_array(pa.array([texts[i] for i in out])))).to_pylist()
             counts = {k: pr.count(k) for k in CLASSES if pr.count(k)}
             acc = float(np.mean(np.asarray(pr) == y[out]))
@@ -226,10 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             all_pred += pr
         report("cross-corpus, all held-out corpora pooled", all_true, all_pred)
 
-    final = fit(doc, terms, y, np.arange(n), n)
+    final = fit(doc, terms, y, np.arange(n), n, args.C)
     keep = np.flatnonzero(np.abs(final.coef).max(axis=1) >= 0.05)  # drop near-zero weights: smaller file
     final = CapabilityModel(CLASSES, final.vocab.take(pa.array(keep)), final.coef[keep], final.intercept, {
-        "trained_on": sorted(set(corpora)), "n_prompts": n, "min_df": MIN_DF, "C": C,
+        "trained_on": sorted(set(corpora)), "n_prompts": n, "min_df": MIN_DF, "C": args.C,
         "features": "binary word uni+bi-grams, digits->0, L2-normalised rows",
     })  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,10 @@ from importlib import resources
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distillguard.capability import CLASSES, CapabilityModel, classify, load_model
 from distillguard.errors import ConfigError, UsageError
@@ -20,6 +23,7 @@ from distillguard.fingerprints import (
     normalise,
     skeleton,
     stable_hash64,
+    wrapper_segments,
 )
 
 WRAP = (
@@ -47,9 +51,9 @@ def test_normalise_removes_invisibles_and_folds_homoglyphs() -> None:
     ("text", "expected"),
     [
         ("I have 3 apples and 4.5 pears, 1,000 in total", "i have <num> apples and <num> pears <num> in total"),
-        ("see https://example.com/x?a=1 or www.foo.org now", "see <url> or <url> now"),
-        ("mail bob.smith@corp.example.com today", "mail <email> today"),
-        ("id 123e4567-e89b-12d3-a456-426614174000 ok", "id <id> ok"),
+        ("see https://example.com/x?a=1 or www.foo.org now", "see <ref> or <ref> now"),
+        ("mail bob.smith@corp.example.com today", "mail <ref> today"),
+        ("id 123e4567-e89b-12d3-a456-426614174000 ok", "id <ref> ok"),
         ('translate "good morning, friend" to French', "translate <str> to <name>"),
         ("then Alice Brown met Bob", "then <name> met <name>"),
         ("fix this:\n```python\nprint('x')\n```\nthanks", "fix this:\n<code>\nthanks"),
@@ -201,3 +205,77 @@ def test_hostile_inputs() -> None:
     assert table.num_rows == len(texts)
     assert len(table["skeleton"][0].as_py()) < 20_000
     assert table["cot"][0].as_py() and table["structured"][0].as_py()
+
+
+def test_model_id_lookup_matches_string_ngrams() -> None:
+    from distillguard.capability import ngram_terms
+    from distillguard.fingerprints import normalise_array
+
+    texts = [WRAP.format(q=q) for q in QUESTIONS] + ["def f(x):\n    return x ** 2  # square", "", "héllo wörld"]
+    lower = pa.compute.utf8_lower(normalise_array(pa.array(texts)))
+    model = load_model()
+    doc, terms = ngram_terms(lower)
+    feat = pa.compute.fill_null(pa.compute.index_in(terms, value_set=model.vocab), -1).to_numpy(zero_copy_only=False)
+    pairs = {(int(d), int(f)) for d, f in zip(doc, feat, strict=True) if f >= 0}
+    d2, f2 = model._features(lower)
+    assert pairs == set(zip(d2.tolist(), f2.tolist(), strict=True))
+
+
+def _campaign(wrap: str, n: int) -> list[str]:
+    items = ["apples", "pears", "marbles", "stamps", "books", "coins", "shells", "cards", "tickets", "cookies"]
+    verbs = ["buys", "finds", "sells", "loses", "paints", "counts"]
+    return [
+        wrap.format(q=f"A shop {v} {i} each day, how many {i} does it {v} per week?") for v in verbs for i in items
+    ][:n]
+
+
+def test_known_wrapper_segments_give_small_batches_the_batch_wrapper_id() -> None:
+    log = _campaign(WRAP, 40) + QUESTIONS
+    segs = wrapper_segments(log)
+    assert segs.column_names == ["segment_id", "segment", "skeletons"]
+    assert "solve the following problem step by step showing all reasoning" in segs["segment"].to_pylist()
+    assert all(s.count(" ") >= 2 for s in segs["segment"].to_pylist())  # >= 3 tokens
+    full = fingerprint_texts(log)
+    one = fingerprint_texts(log[:1])  # alone, nothing repeats: wrapper = skeleton
+    assert one["wrapper_id"][0] == one["template_id"][0] != full["wrapper_id"][0]
+    online = fingerprint_texts(log[:1], known_wrapper_segments=segs["segment"])
+    assert online["wrapper_id"][0] == full["wrapper_id"][0]
+    assert online["wrapper_segments"][0].as_py() == full["wrapper_segments"][0].as_py()
+    assert len(full["wrapper_segments"][0].as_py()) == 3
+
+
+def test_rotated_wrappers_share_segment_ids() -> None:
+    openers = ["You are an expert tutor.", "Please answer the question below.", "Here is a problem for you."]
+    asks = ["Think step by step.", "Show every step of your reasoning.", "Explain how you get there."]
+    texts = []
+    for i, text in enumerate(_campaign("{q}", 60)):
+        texts.append(f"{openers[i % 3]}\n\n{text}\n\n{asks[(i // 3) % 3]}")
+    table = fingerprint_texts(texts)
+    assert len(set(table["wrapper_id"].to_pylist())) == 9  # 3 openers x 3 asks
+    first = [s[0] for s in table["wrapper_segments"].to_pylist()]
+    assert len(set(first)) == 3  # each opener is one shared segment across its prompts
+
+
+INVISIBLES = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\ufe0f", "\U000e0041"]
+HOMOGLYPHS = str.maketrans("aeopcxyiABEKMHOPCTXS", "аеорсхуіАВЕКМНОРСТХЅ")
+ASCII_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=126) | st.sampled_from("\n\t"), min_size=1, max_size=200
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ASCII_TEXT, st.lists(st.tuples(st.integers(0, 200), st.sampled_from(INVISIBLES)), max_size=8), st.booleans())
+def test_invisibles_and_homoglyphs_never_change_the_skeleton(text: str, inserts: list, swap: bool) -> None:
+    evasive = text.translate(HOMOGLYPHS) if swap else text
+    for pos, ch in sorted(inserts, reverse=True):
+        evasive = evasive[:pos] + ch + evasive[pos:]
+    assert skeleton(evasive) == skeleton(text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=5))
+def test_any_unicode_fingerprints_without_error(texts: list[str]) -> None:
+    table = fingerprint_texts(texts)
+    assert table.num_rows == len(texts)
+    assert set(table["capability"].to_pylist()) <= set(CLASSES)
+    assert skeleton(texts[0]) == table["skeleton"][0].as_py()

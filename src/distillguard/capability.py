@@ -14,7 +14,7 @@ Arrow only, vectorised over the batch, so detection does not need scikit-learn.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard.errors import ConfigError
+from distillguard.neardup import distinct_sorted
 
 CLASSES = ("reasoning", "coding", "tool_use", "other")
 MAX_CHARS = 4000
@@ -41,6 +42,7 @@ class CapabilityModel:
     coef: np.ndarray  # (len(vocab), len(classes)) float32
     intercept: np.ndarray  # (len(classes),) float32
     meta: dict[str, Any]
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str = "<memory>") -> CapabilityModel:
@@ -67,18 +69,63 @@ class CapabilityModel:
 
     def scores(self, lower: pa.Array) -> np.ndarray:
         """Class scores (n, k) for already normalised, lower-cased texts."""
-        n = len(lower)
-        doc, terms = ngram_terms(lower)
-        feat = pc.fill_null(pc.index_in(terms, value_set=self.vocab), -1).to_numpy(zero_copy_only=False)
-        ok = feat >= 0
-        doc, feat = doc[ok], feat[ok].astype(np.int64)
-        key = np.unique(doc * len(self.vocab) + feat)
-        doc, feat = key // len(self.vocab), key % len(self.vocab)
+        n, v = len(lower), len(self.vocab)
+        doc, feat = self._features(lower)
+        key = distinct_sorted(doc * v + feat)
+        doc, feat = key // v, key % v
         norm = np.sqrt(np.maximum(np.bincount(doc, minlength=n), 1))
         out = np.empty((n, len(self.classes)), dtype=np.float64)
         for c in range(len(self.classes)):
             out[:, c] = np.bincount(doc, weights=self.coef[feat, c], minlength=n) / norm + self.intercept[c]
         return out
+
+    def _features(self, lower: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(doc, vocabulary index) of every in-vocabulary n-gram, looked up by token id, not by string."""
+        unigrams, uni_feat, bigram_keys, bigram_feat = self._index()
+        lists = token_lists(lower)
+        lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+        flat = pc.list_flatten(lists)
+        if len(flat) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        enc = pc.dictionary_encode(flat)
+        known = pc.fill_null(pc.index_in(enc.dictionary, value_set=unigrams), -1).to_numpy(zero_copy_only=False)
+        tok = known.astype(np.int64)[enc.indices.to_numpy(zero_copy_only=False)]
+        doc = np.repeat(np.arange(len(lower), dtype=np.int64), lengths)
+        uni = np.where(tok >= 0, uni_feat[np.maximum(tok, 0)], -1)
+        pair = (doc[1:] == doc[:-1]) & (tok[:-1] >= 0) & (tok[1:] >= 0)
+        key = tok[:-1][pair] * len(unigrams) + tok[1:][pair]
+        pos = np.minimum(np.searchsorted(bigram_keys, key), max(len(bigram_keys) - 1, 0))
+        hit = bigram_keys[pos] == key if len(bigram_keys) else np.zeros(len(key), dtype=bool)
+        docs = np.concatenate([doc[uni >= 0], doc[:-1][pair][hit]])
+        feats = np.concatenate([uni[uni >= 0], bigram_feat[pos[hit]]])
+        return docs, feats
+
+    def _index(self) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+        """Unigram table, unigram -> feature, sorted bigram keys (id1 * |U| + id2) -> feature."""
+        cached = self._cache.get("index")
+        if cached is not None:
+            return cached
+        terms = self.vocab.to_pylist()
+        words = sorted({w for t in terms for w in t.split(" ")})
+        wid = {w: i for i, w in enumerate(words)}
+        uni_feat = np.full(len(words), -1, dtype=np.int64)
+        keys, feats = [], []
+        for f, t in enumerate(terms):
+            parts = t.split(" ")
+            if len(parts) == 1:
+                uni_feat[wid[t]] = f
+            else:
+                keys.append(wid[parts[0]] * len(words) + wid[parts[1]])
+                feats.append(f)
+        order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
+        index = (
+            pa.array(words, type=pa.string()),
+            uni_feat,
+            np.asarray(keys, dtype=np.int64)[order],
+            np.asarray(feats, dtype=np.int64)[order],
+        )
+        self._cache["index"] = index
+        return index
 
     def predict(self, lower: pa.Array) -> pa.Array:
         """Arg-max class name per already normalised, lower-cased text."""
@@ -94,18 +141,20 @@ class CapabilityModel:
         return [(self.vocab[int(i)].as_py(), float(self.coef[i, c])) for i in order]
 
 
-def ngram_terms(lower: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """(doc index, n-gram string) for every uni- and bi-gram of each text; shared by training and inference."""
+def token_lists(lower: pa.Array) -> pa.Array:
+    """The tokens of each text: digits folded to 0, punctuation split off, first MAX_TOKENS."""
     arr = pc.utf8_slice_codeunits(lower, 0, MAX_CHARS)
     arr = pc.replace_substring_regex(arr, r"\d+", "0")
-    arr = pc.replace_substring_regex(arr, r"([^\pL\pN\s_])", " \\1 ")
+    arr = pc.replace_substring_regex(arr, r"([^a-z0-9\x{80}-\x{10FFFF}\s_])", " \\1 ")
     lists = pc.list_slice(pc.utf8_split_whitespace(arr), 0, MAX_TOKENS)
-    if isinstance(lists, pa.ChunkedArray):
-        lists = lists.combine_chunks()
+    return lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+
+
+def ngram_terms(lower: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(doc index, n-gram string) for every uni- and bi-gram of each text (training; inference uses ids)."""
+    lists = token_lists(lower)
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = pc.list_flatten(lists)
-    if isinstance(flat, pa.ChunkedArray):
-        flat = flat.combine_chunks()
     doc = np.repeat(np.arange(len(lower), dtype=np.int64), lengths)
     if len(flat) > 1:
         same = np.flatnonzero(doc[1:] == doc[:-1])

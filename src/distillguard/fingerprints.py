@@ -9,24 +9,20 @@ Fingerprints make those prompts comparable without keeping their text:
   whitespace collapsed. An attacker who sprinkles invisible characters or swaps ``а`` (U+0430) for
   ``a`` gets the same fingerprint as the clean prompt.
 - ``skeleton(text)``: the normalised text with the data masked — code blocks ``<code>``, quoted
-  strings ``<str>``, URLs ``<url>``, e-mails ``<email>``, uuids ``<id>``, anything holding a digit
+  strings ``<str>``, URLs, e-mails and uuids ``<ref>``, anything holding a digit
   ``<num>``, capitalised words inside a sentence ``<name>`` — then lower-cased, punctuation other
   than sentence breaks dropped, whitespace collapsed. One skeleton *segment* per line / sentence,
   joined with newlines.
 - ``template_id``: blake2b-64 of the skeleton. Equal ids = same prompt up to masked data (exact
   template reuse, the MinHash pass below catches small edits).
-- ``wrapper_id``: identifies "same template, different payload". A payload is unique to one prompt;
-  a wrapper is repeated. So, over the batch of distinct texts given to :func:`fingerprint_texts`,
-  each skeleton segment of at least ``_MIN_SEGMENT_TOKENS`` tokens seen in at least
-  ``min_wrapper_df`` distinct skeletons, and in at least a tenth as many as the text's most repeated
-  segment (a benchmark question may repeat behind a few wrappers; a wrapper repeats across its
-  whole campaign), is kept, every run of other segments becomes one ``<payload>``,
-  and the result is the ``wrapper`` string, hashed to ``wrapper_id``. This works whether the wrapper
-  is a prefix, a suffix or both, and needs no knowledge of the campaign. The id is a hash of content,
-  so batches processed separately agree wherever the wrapper is repeated within each batch. A text
-  without a usable repeated segment, or without a payload, gets ``wrapper = skeleton`` and
-  ``wrapper_id = template_id``.
-  Call it once on all distinct prompts of a log (or on large chunks) for the best estimate.
+- ``wrapper`` / ``wrapper_id`` / ``wrapper_segments``: "same template, different payload". Payloads
+  are unique to a prompt, wrappers repeat: skeleton segments (lines, sentences) repeated across the
+  batch's distinct skeletons are kept, every run of other segments becomes ``<payload>``, and the
+  result is hashed (details in :mod:`distillguard.wrappers`). Prefix, suffix or both: no campaign
+  knowledge needed. The id hashes content, so separate batches agree wherever the wrapper repeats
+  within each; call it on all distinct prompts of a log (or large chunks), and give small online
+  batches the segments learnt offline (:func:`wrapper_segments`, ``known_wrapper_segments``).
+  ``wrapper_segments`` lists the ids of the kept segments, shared even by rotated wrapper variants.
 - ``capability``: reasoning | coding | tool_use | other, from the transparent linear model in
   :mod:`distillguard.capability` (trained by ``bench/train_capability.py``).
 - ``cot`` / ``structured``: regexes for chain-of-thought elicitation and structured-output demands.
@@ -38,7 +34,7 @@ millions of distinct prompts take seconds, not hours. Near-duplicate templates: 
 
 from __future__ import annotations
 
-import hashlib
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -48,6 +44,7 @@ import pyarrow.compute as pc
 
 from distillguard.capability import classify_normalised
 from distillguard.neardup import near_duplicate_groups
+from distillguard.wrappers import find_wrappers, stable_hash64
 
 __all__ = [
     "FINGERPRINT_SCHEMA",
@@ -55,8 +52,10 @@ __all__ = [
     "near_duplicate_groups",
     "normalise",
     "normalise_array",
+    "skeleton_array",
     "skeleton",
     "stable_hash64",
+    "wrapper_segments",
 ]
 
 FINGERPRINT_SCHEMA = pa.schema(
@@ -68,6 +67,7 @@ FINGERPRINT_SCHEMA = pa.schema(
         pa.field("structured", pa.bool_(), nullable=False),
         pa.field("wrapper_id", pa.int64(), nullable=False),
         pa.field("wrapper", pa.string(), nullable=False),
+        pa.field("wrapper_segments", pa.list_(pa.int64()), nullable=False),
     ]
 )
 
@@ -75,9 +75,6 @@ FINGERPRINT_SCHEMA = pa.schema(
 # 10 MB of regex work per kernel.
 _HEAD_CHARS = 12_000
 _TAIL_CHARS = 4_000
-_MIN_SEGMENT_TOKENS = 3
-_MIN_WRAPPER_TOKENS = 4
-_WRAPPER_DF_RATIO = 0.1
 
 # Invisible characters used to break exact matching: zero-width, joiners, bidi controls, soft
 # hyphen, word joiner, BOM, Mongolian vowel separator, tag characters, variation selectors.
@@ -105,48 +102,48 @@ _CONFUSABLE_PAIRS = (
 )
 
 
-def _build_table() -> dict[int, str | None]:
-    table: dict[int, str | None] = {cp: None for cp in _INVISIBLE + _COMBINING}
+def _build_table() -> dict[int, str]:
+    table = {cp: "" for cp in _INVISIBLE + _COMBINING}
     for pair in _CONFUSABLE_PAIRS.split():
         if len(pair) == 2:
             table[ord(pair[0])] = pair[1]
-    table[ord("ү")] = "y"
-    table[ord("ї")] = "i"
+    table[ord("ү")], table[ord("ї")] = "y", "i"
+    # accented Latin, Greek and Cyrillic letters fold to their (Latin look-alike) base letter
+    for cp in [*range(0x00C0, 0x0250), *range(0x0370, 0x0530), *range(0x1E00, 0x2000)]:
+        base = unicodedata.normalize("NFKD", chr(cp))[:1]
+        base = table.get(ord(base), base) if base else base
+        if len(base) == 1 and base.isascii() and base.isalpha() and cp not in table:
+            table[cp] = base
     return table
 
 
 _TABLE = _build_table()
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029]")
+_SPACES = re.compile(r"[^\S\n]+")
+_NEWLINES = re.compile(r" ?\n[\n ]*")
 
-# (pattern, replacement) applied in order by Arrow's RE2 kernels.
-_CLEAN = [
-    (r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85]", " "),
-    (r"\r\n?|[\x{2028}\x{2029}]", "\n"),
-    (r"[ \t\x{a0}\x{3000}]+", " "),
-    (r" ?\n[\n ]*", "\n"),
-]
+# (pattern, replacement) applied in order by Arrow's RE2 kernels; each pass costs a scan of every
+# text, so alternatives that share a placeholder share a pass.
 _MASK = [
-    (r"(?s)```.*?```", "\n<code>\n"),
-    (r"(?s)```.*$", "\n<code>"),
-    (r"(?s)\"\"\".*?\"\"\"|'''.*?'''", " <str> "),
-    (r"`[^`\n]{1,200}`", " <code> "),
-    (r"(?i)\b(?:https?|ftp)://\S+|\bwww\.\S+", " <url> "),
-    (r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", " <email> "),
-    (r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", " <id> "),
-    (r"\"[^\"\n]{1,200}\"", " <str> "),
-    (r"(^|[\s(\[{=:,])'[^'\n]{1,200}'", "\\1 <str> "),
+    (r"(?s:```.*?```|```.*$)|`[^`\n]+`", " <code> "),
+    (r"(?s:\"{3}.*?\"{3}|'{3}.*?'{3})|\"[^\"\n]+\"|(^|[\s(\[{=:,])'[^'\n]+'", r"\1 <str> "),
+    (
+        r"(?i)\b(?:https?|ftp)://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+        r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+        " <ref> ",
+    ),
     (r"[$€£¥]?\w*\d(?:\w|%|[.,:/-]\d)*", " <num> "),
-    (r"([a-z,;>] +)[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*", "\\1<name>"),
+    (r"([a-z,;>] +)[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*", r"\1<name>"),
 ]
-_PLACEHOLDERS = ("num", "name", "str", "code", "url", "email", "id")
-_SENTENCE_SPLIT = r"[.?!:;](?:\s|$)|\n"
-
-
-def stable_hash64(values: pa.Array | Sequence[str]) -> np.ndarray:
-    """blake2b-64 of each string as int64: identical across processes, machines and versions."""
-    out = np.empty(len(values), dtype=np.int64)
-    for i, v in enumerate(values.to_pylist() if isinstance(values, pa.Array) else values):
-        out[i] = int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
-    return out
+_TIDY = [
+    # punctuation and runs of spaces become one space (a lone space is left alone: no rewrite cost);
+    # the text is lower-case and folded, so non-ASCII counts as letters (Unicode classes compile slowly)
+    (r"[^a-z0-9\x{80}-\x{10FFFF}\n<>.?!:;]{2,}|[^a-z0-9\x{80}-\x{10FFFF}\s<>.?!:;]|[\t\r\f\v]", " "),
+    (r"<(num|name|str|code|ref)>(?: <(?:num|name|str|code|ref)>)+", r"<\1>"),
+    (r" *([.?!:;])[.?!:; ]*", r"\1 "),
+    (r" ?\n[\n .?!:;]*", "\n"),
+]
 
 
 def _to_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -165,89 +162,47 @@ def _to_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _fold_unicode(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(_TABLE)
-    return unicodedata.normalize("NFKD", text).translate(_TABLE) if not text.isascii() else text
+    if len(text) > _HEAD_CHARS + _TAIL_CHARS:
+        text = text[:_HEAD_CHARS] + "\n" + text[-_TAIL_CHARS:]
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    return _NON_ASCII.sub(lambda m: m.group().translate(_TABLE), text)
 
 
 def normalise_array(arr: pa.Array) -> pa.Array:
-    """Vectorised :func:`normalise` over an Arrow string array."""
+    """Unicode folding of :func:`normalise`, vectorised; whitespace is left to the consumers."""
     lengths = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
     non_ascii = ~pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
     fix = np.flatnonzero(non_ascii | (lengths > _HEAD_CHARS + _TAIL_CHARS))
-    if len(fix):
-        values = arr.to_pylist()
-        for i in fix:
-            t = values[i]
-            if len(t) > _HEAD_CHARS + _TAIL_CHARS:
-                t = t[:_HEAD_CHARS] + "\n" + t[-_TAIL_CHARS:]
-            values[i] = unicodedata.normalize("NFC", _fold_unicode(t)) if not t.isascii() else t
-        arr = pa.array(values, type=pa.string())
-    for pattern, repl in _CLEAN:
-        arr = pc.replace_substring_regex(arr, pattern, repl)
-    return pc.utf8_trim_whitespace(arr)
+    if len(fix):  # only these few go through Python; the rest stays in Arrow buffers
+        fixed = pa.array([_fold_unicode(t) for t in arr.take(pa.array(fix)).to_pylist()], type=pa.string())
+        where = np.arange(len(arr), dtype=np.int64)
+        where[fix] = len(arr) + np.arange(len(fix))
+        arr = pa.concat_arrays([arr, fixed]).take(pa.array(where))
+    return arr
 
 
-def _skeleton_array(norm: pa.Array) -> pa.Array:
+def skeleton_array(norm: pa.Array) -> pa.Array:
+    """Vectorised :func:`skeleton` over texts already passed through :func:`normalise_array`."""
     arr = norm
     for pattern, repl in _MASK:
         arr = pc.replace_substring_regex(arr, pattern, repl)
     arr = pc.utf8_lower(arr)
-    arr = pc.replace_substring_regex(arr, r"[^\pL\pN\s<>.?!:;]+|_+", " ")
-    for p in _PLACEHOLDERS:
-        arr = pc.replace_substring_regex(arr, rf"<{p}>(?:[ ,]*<{p}>)+", f"<{p}>")
-    arr = pc.replace_substring_regex(arr, r"[ ]*([.?!:;])[.?!:; ]*", "\\1 ")
-    arr = pc.replace_substring_regex(arr, r"[ \t]+", " ")
-    arr = pc.replace_substring_regex(arr, r" ?\n[\n .?!:;]*", "\n")
+    for pattern, repl in _TIDY:
+        arr = pc.replace_substring_regex(arr, pattern, repl)
     return pc.utf8_trim_whitespace(arr)
 
 
 def normalise(text: str) -> str:
     """Unicode-normalised text: NFKC, invisibles removed, homoglyphs folded, whitespace collapsed."""
-    return normalise_array(_to_array([text]))[0].as_py()
+    text = _fold_unicode(_to_array([text])[0].as_py())
+    return _NEWLINES.sub("\n", _SPACES.sub(" ", _CONTROL.sub(" ", text))).strip()
 
 
 def skeleton(text: str) -> str:
     """The prompt's template skeleton: normalised, data masked, lower-cased, punctuation dropped."""
-    return _skeleton_array(normalise_array(_to_array([text])))[0].as_py()
-
-
-def _wrappers(skels: pa.Array, template_ids: np.ndarray, min_df: int) -> tuple[pa.Array, np.ndarray]:
-    """Skeletons with unrepeated segments replaced by ``<payload>``, and their ids."""
-    n = len(skels)
-    lists = pc.split_pattern_regex(skels, _SENTENCE_SPLIT)
-    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-    flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    nonempty = pc.greater(pc.utf8_length(flat), 0)
-    flat, doc = flat.filter(nonempty), doc[nonempty.to_numpy(zero_copy_only=False)]
-    enc = pc.dictionary_encode(flat)
-    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    ntok = pc.list_value_length(pc.utf8_split_whitespace(enc.dictionary)).to_numpy(zero_copy_only=False)
-    pairs = np.unique(codes * n + doc) if len(codes) else np.empty(0, np.int64)
-    df = np.bincount(pairs // n, minlength=len(enc.dictionary))
-    seg_df = np.where(ntok[codes] >= _MIN_SEGMENT_TOKENS, df[codes], 0)
-    top = np.zeros(n, dtype=np.int64)
-    np.maximum.at(top, doc, seg_df)
-    # a payload may repeat a little (one benchmark question behind several wrappers), a wrapper
-    # repeats across its whole campaign: keep segments within _WRAPPER_DF_RATIO of the text's most
-    # repeated one
-    keep = (seg_df >= min_df) & (seg_df >= _WRAPPER_DF_RATIO * top[doc])
-    prev_same = np.zeros(len(codes), dtype=bool)
-    prev_same[1:] = (doc[1:] == doc[:-1]) & ~keep[:-1]
-    emit = keep | ~prev_same  # drop a payload segment that follows another payload segment
-    seg = pc.if_else(pa.array(keep), flat, pa.scalar("<payload>"))
-    seg = seg.filter(pa.array(emit))
-    new_offsets = np.concatenate([[0], np.cumsum(np.bincount(doc[emit], minlength=n))]).astype(np.int32)
-    wrapper = pc.binary_join(pa.ListArray.from_arrays(pa.array(new_offsets), seg), "\n")
-    kept_tokens = np.bincount(doc[keep], weights=ntok[codes[keep]], minlength=n)
-    has_payload = np.bincount(doc[~keep], minlength=n) > 0
-    usable = (kept_tokens >= _MIN_WRAPPER_TOKENS) & has_payload  # all kept: the wrapper is the skeleton
-    wrapper = pc.if_else(pa.array(usable), wrapper, skels)
-    wrapper_ids = template_ids.copy()
-    idx = np.flatnonzero(usable)
-    if len(idx):
-        wrapper_ids[idx] = stable_hash64(wrapper.take(pa.array(idx)))
-    return wrapper, wrapper_ids
+    return skeleton_array(normalise_array(_to_array([text])))[0].as_py()
 
 
 _COT = "(?i)" + "|".join(
@@ -295,27 +250,45 @@ _STRUCTURED = "(?i)" + "|".join(
 )
 
 
-def fingerprint_texts(texts: Sequence[str] | pa.Array | pa.ChunkedArray, *, min_wrapper_df: int = 2) -> pa.Table:
+def fingerprint_texts(
+    texts: Sequence[str] | pa.Array | pa.ChunkedArray,
+    *,
+    min_wrapper_df: int = 2,
+    known_wrapper_segments: Sequence[str] | pa.Array | None = None,
+) -> pa.Table:
     """One fingerprint row per input text (``FINGERPRINT_SCHEMA``); work is done once per distinct text."""
     arr = _to_array(texts)
     enc = pc.dictionary_encode(arr)
     distinct, codes = enc.dictionary, enc.indices
     norm = normalise_array(distinct)
-    skels = _skeleton_array(norm)
+    skels = skeleton_array(norm)
     # wrappers are found among distinct *skeletons*: evasion variants of one prompt share a skeleton
     # and must not make its payload look repeated
     skel_enc = pc.dictionary_encode(skels)
-    skel_codes = skel_enc.indices
     template_by_skel = stable_hash64(skel_enc.dictionary)
-    wrapper_by_skel, wrapper_id_by_skel = _wrappers(skel_enc.dictionary, template_by_skel, max(2, min_wrapper_df))
-    sc = skel_codes.to_numpy(zero_copy_only=False)
-    template_ids, wrapper_ids, wrapper = template_by_skel[sc], wrapper_id_by_skel[sc], wrapper_by_skel.take(skel_codes)
+    w = find_wrappers(skel_enc.dictionary, template_by_skel, min_wrapper_df, known_wrapper_segments)
+    sc = skel_enc.indices
     lower = pc.utf8_lower(norm)
-    cot = pc.match_substring_regex(lower, _COT)
-    structured = pc.match_substring_regex(norm, _STRUCTURED)
-    capability = classify_normalised(lower)
-    table = pa.table(
-        [pa.array(template_ids), skels, capability, cot, structured, pa.array(wrapper_ids), wrapper],
-        schema=FINGERPRINT_SCHEMA,
-    )
-    return table.take(codes)
+    columns = [
+        pa.array(template_by_skel).take(sc),
+        skels,
+        classify_normalised(lower),
+        pc.match_substring_regex(lower, _COT),
+        pc.match_substring_regex(norm, _STRUCTURED),
+        pa.array(w.wrapper_id).take(sc),
+        w.wrapper.take(sc),
+        w.segment_ids.take(sc),
+    ]
+    return pa.table(columns, schema=FINGERPRINT_SCHEMA).take(codes)
+
+
+def wrapper_segments(texts: Sequence[str] | pa.Array | pa.ChunkedArray, *, min_wrapper_df: int = 2) -> pa.Table:
+    """The repeated wrapper segments of a batch (``segment_id``, ``segment``, ``skeletons``), most common first.
+
+    Save them from a whole log and pass ``segment`` as ``known_wrapper_segments`` when fingerprinting
+    small batches online, so that both get the same wrapper ids.
+    """
+    arr = _to_array(texts)
+    skels = pc.unique(skeleton_array(normalise_array(pc.unique(arr))))
+    table = find_wrappers(skels, None, min_wrapper_df).segments
+    return table.sort_by([("skeletons", "descending"), ("segment", "ascending")])
