@@ -8,39 +8,28 @@ Each file is committed whole or not at all, so an interrupted run can simply be 
 
 from __future__ import annotations
 
-import gzip
-import io
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import zstandard
 
+from . import jsonl
+from .conform import conform_fast, conform_records
 from .errors import InputError, RecordError
-from .schema import (
-    ACCOUNT_FIELDS,
-    ACCOUNT_SCHEMA,
-    DEFAULT_ENDPOINT,
-    DEFAULT_STATUS,
-    EXCHANGE_COLUMNS,
-    EXCHANGE_SCHEMA,
-    REQUIRED_EXCHANGE,
-    ROLES,
-    FieldError,
-    validate_exchange,
-)
-from .store import Store
+from .parquet import parquet_plan
+from .schema import ACCOUNT_FIELDS, ACCOUNT_SCHEMA, REQUIRED_EXCHANGE, FieldError, validate_account
+from .store import Store, _Staging
 
-BATCH_ROWS = 50_000
-MAX_LINE_BYTES = 8 * 1024 * 1024
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".ndjson", ".ndjson.gz", ".ndjson.zst")
+BATCH_ROWS = 100_000
+# Far above any real request (a 1M-token context is about 4 MB of text), low enough that one hostile line
+# cannot exhaust memory. A longer line is reported and skipped; --max-line-bytes raises the limit.
+MAX_LINE_BYTES = 32 << 20
+JSONL_SUFFIXES = jsonl.SUFFIXES
 
 OnError = Callable[[RecordError], None]
 OnProgress = Callable[[int], None]
@@ -64,7 +53,11 @@ class IngestSummary:
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """How strict and how chunky an ingest run is."""
+    """How strict and how chunky an ingest run is.
+
+    >>> IngestOptions(max_errors=10).max_line_bytes == MAX_LINE_BYTES
+    True
+    """
 
     max_errors: int | None = None
     max_line_bytes: int = MAX_LINE_BYTES
@@ -100,35 +93,29 @@ def ingest_logs(
     """Validate and append every file in `paths` to `store`; return the counts."""
     summary = IngestSummary()
     for path in log_files(paths):
-        _ingest_file(store, path, options, summary, on_error, on_progress)
+        _FileRun(store, path, options, summary, on_error, on_progress).run()
     return summary
 
 
-def read_accounts(path: str | Path) -> pa.Table:
-    """Read an accounts file (CSV, JSONL or Parquet) into ACCOUNT_SCHEMA."""
+def read_accounts(path: str | Path, on_error: OnError | None = None) -> pa.Table:
+    """Read an accounts file (CSV, JSONL or Parquet) into ACCOUNT_SCHEMA; bad rows go to `on_error`."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such accounts file")
-    name = p.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            table = pq.read_table(p)
-        elif name.endswith(".csv") or name.endswith(".csv.gz"):
-            table = pacsv.read_csv(p, convert_options=pacsv.ConvertOptions(
-                column_types={"account_id": pa.string(), "created_at": pa.string(), "country": pa.string(),
-                              "payment_fingerprint": pa.string(), "signup_ip": pa.string()},
-                strings_can_be_null=True))
-        else:
-            rows = [orjson.loads(line) for _, line in _lines(p) if line.strip()]
-            table = pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, orjson.JSONDecodeError, OSError) as e:
-        raise InputError(f"{p}: cannot read accounts: {e}") from e
-    return _conform_accounts(table, str(p))
+    src, name = str(p), p.name.lower()
+    rows: list[dict[str, Any]] = []
+    for line, rec in _account_records(p, name, on_error):
+        try:
+            rows.append(validate_account(rec))
+        except FieldError as e:
+            if on_error:
+                on_error(RecordError(src, line, e.field, e.reason))
+    return pa.Table.from_pylist(rows, schema=ACCOUNT_SCHEMA)
 
 
-def ingest_accounts(store: Store, path: str | Path) -> int:
+def ingest_accounts(store: Store, path: str | Path, on_error: OnError | None = None) -> int:
     """Read and store an accounts file; return how many account records were written."""
-    return store.append_accounts(read_accounts(path))
+    return store.append_accounts(read_accounts(path, on_error))
 
 
 # --- files -------------------------------------------------------------------------------------------
@@ -143,235 +130,173 @@ def _kind(p: Path) -> str | None:
     return None
 
 
-def _ingest_file(
-    store: Store,
-    path: Path,
-    options: IngestOptions,
-    summary: IngestSummary,
-    on_error: OnError | None,
-    on_progress: OnProgress | None,
-) -> None:
-    kind = _kind(path)
-    size = path.stat().st_size
-    counts = {"read": 0, "rejected": 0}
+class _FileRun:
+    """Ingest one file inside one store transaction, counting and reporting what it rejects."""
 
-    def reject(err: RecordError, staging: Any) -> None:
-        counts["rejected"] += 1
-        staging.reject(err.source, err.line, err.field, err.reason)
-        if on_error:
-            on_error(err)
-        if options.max_errors is not None and summary.rejected + counts["rejected"] > options.max_errors:
+    def __init__(self, store: Store, path: Path, options: IngestOptions, summary: IngestSummary,
+                 on_error: OnError | None, on_progress: OnProgress | None) -> None:
+        self.store, self.path, self.src, self.options = store, path, str(path), options
+        self.summary, self.on_error, self.on_progress = summary, on_error, on_progress
+        self.read = self.rejected = 0
+        self.staging: _Staging | None = None
+
+    def run(self) -> None:
+        kind = _kind(self.path) or ""
+        try:
+            size = self.path.stat().st_size
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot open: {e.strerror or e}") from e
+        plan = parquet_plan(self.store.con, self.path) if kind == "parquet" else None
+        with self.store.file_transaction() as staging:
+            self.staging = staging
+            if plan is not None:
+                self.read += plan.rows
+                staging.insert_select(plan.sql)
+                self.progress(size)
+            elif kind == "parquet":
+                self.parquet(size)
+            else:
+                self.jsonl()
+            result = staging.commit(self.src, size, kind, self.read, self.rejected)
+        self.summary.files += 1
+        self.summary.rows_read += self.read
+        self.summary.rejected += self.rejected
+        self.summary.stored += result.stored
+        self.summary.duplicates += result.duplicates
+
+    def reject(self, err: RecordError, count: int = 1) -> None:
+        """Report one rejected record (or `count` records sharing one reason); stop past --max-errors."""
+        self.rejected += count
+        if self.staging is not None:
+            self.staging.reject(err.source, err.line, err.field, err.reason)
+        if self.on_error:
+            self.on_error(err)
+        limit = self.options.max_errors
+        if limit is not None and self.summary.rejected + self.rejected > limit:
             raise TooManyErrors(
-                f"more than {options.max_errors} records rejected (last: {err}); "
-                f"nothing of {path} was stored; fix the input or raise --max-errors"
+                f"more than {limit} records rejected (last: {err}); nothing of {self.path} was stored "
+                f"(the {self.summary.files} files before it were); fix the input or raise --max-errors"
             )
 
-    with store.file_transaction() as staging:
-        batches = _jsonl_batches if kind == "jsonl" else _parquet_batches
-        for batch, n_read in batches(path, options, lambda e: reject(e, staging), on_progress):
-            counts["read"] += n_read
-            if batch.num_rows:
-                staging.append(batch)
-        result = staging.commit(str(path), size, kind or "", counts["read"], counts["rejected"])
-    summary.files += 1
-    summary.rows_read += counts["read"]
-    summary.rejected += counts["rejected"]
-    summary.stored += result.stored
-    summary.duplicates += result.duplicates
+    def progress(self, n: int) -> None:
+        if self.on_progress and n > 0:
+            self.on_progress(n)
 
+    def stage(self, batch: pa.Table) -> None:
+        if self.staging is not None:
+            self.staging.append(batch)
 
-# --- JSONL --------------------------------------------------------------------------------------------
-
-
-def _open_binary(path: Path) -> BinaryIO:
-    name = path.name.lower()
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the wrapper
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
-    return raw
-
-
-def _lines(path: Path, max_bytes: int = MAX_LINE_BYTES, on_error: Callable[[RecordError], None] | None = None,
-           on_progress: OnProgress | None = None) -> Iterator[tuple[int, bytes]]:
-    """Yield (line number, bytes) of a possibly compressed text file; oversized lines are reported."""
-    src = str(path)
-    lineno = 0
-    raw_pos = 0
-    try:
-        with _open_binary(path) as f:
-            while True:
-                line = f.readline(max_bytes + 1)
-                if not line:
-                    break
-                lineno += 1
-                if len(line) > max_bytes and not line.endswith(b"\n"):
-                    while line and not line.endswith(b"\n"):  # skip the rest of the long line
-                        line = f.readline(1 << 20)
-                    if on_error:
-                        on_error(RecordError(src, lineno, None, f"line longer than {max_bytes} bytes; skipped"))
-                    continue
-                yield lineno, line
-                if on_progress and lineno % 10_000 == 0:
-                    pos = _raw_tell(f)
-                    on_progress(pos - raw_pos)
-                    raw_pos = pos
-    except (EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError, OSError) as e:
-        if lineno == 0 and isinstance(e, gzip.BadGzipFile | OSError) and not isinstance(e, EOFError):
-            raise InputError(f"{src}: cannot read: {e}") from e
-        if on_error:
-            on_error(RecordError(src, lineno + 1, None, f"compressed stream is truncated or corrupt ({e}); "
-                                 f"the {lineno} lines before were read"))
-    if on_progress:
-        on_progress(max(path.stat().st_size - raw_pos, 0))
-
-
-def _raw_tell(f: Any) -> int:
-    inner = getattr(f, "fileobj", None) or getattr(f, "raw", None)
-    try:
-        return int((inner or f).tell())
-    except (OSError, AttributeError, ValueError):
-        return 0
-
-
-def _jsonl_batches(
-    path: Path, options: IngestOptions, reject: Callable[[RecordError], None], on_progress: OnProgress | None
-) -> Iterator[tuple[pa.Table, int]]:
-    src = str(path)
-    cols: dict[str, list[Any]] = {c: [] for c in EXCHANGE_COLUMNS}
-    n_read = 0
-    for lineno, line in _lines(path, options.max_line_bytes, reject, on_progress):
-        if not line.strip():
-            continue
-        n_read += 1
-        try:
-            rec = validate_exchange(orjson.loads(line))
-        except orjson.JSONDecodeError as e:
-            reason = "invalid UTF-8" if "utf-8" in str(e).lower() else f"malformed JSON ({e})"
-            reject(RecordError(src, lineno, None, reason))
-            continue
-        except FieldError as e:
-            reject(RecordError(src, lineno, e.field, e.reason))
-            continue
-        for c in EXCHANGE_COLUMNS:
-            cols[c].append(rec[c])
-        if len(cols["request_id"]) >= options.batch_rows:
-            yield pa.Table.from_pydict(cols, schema=EXCHANGE_SCHEMA), n_read
-            cols = {c: [] for c in EXCHANGE_COLUMNS}
-            n_read = 0
-    yield pa.Table.from_pydict(cols, schema=EXCHANGE_SCHEMA), n_read
-
-
-# --- Parquet ------------------------------------------------------------------------------------------
-
-
-def _parquet_batches(
-    path: Path, options: IngestOptions, reject: Callable[[RecordError], None], on_progress: OnProgress | None
-) -> Iterator[tuple[pa.Table, int]]:
-    src = str(path)
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{src}: not a readable Parquet file ({e})") from e
-    names = set(pf.schema_arrow.names)
-    missing = [c for c in REQUIRED_EXCHANGE if c not in names]
-    if "messages" not in names and "prompt" not in names:
-        missing.append("messages")
-    bytes_per_row = path.stat().st_size / max(pf.metadata.num_rows, 1)
-    if missing:
-        # every row lacks the column: one line for the file, every row counted as rejected
-        n = pf.metadata.num_rows
-        reject(RecordError(src, None, missing[0], f"column missing from the file ({n} rows rejected)"))
-        for _ in range(n - 1):
-            reject(RecordError(src, None, missing[0], "column missing from the file"))
-        yield EXCHANGE_SCHEMA.empty_table(), n
-        return
-    row0 = 0
-    for rb in pf.iter_batches(batch_size=options.batch_rows):
-        table = pa.Table.from_batches([rb])
-        fast = _conform_fast(table)
-        if fast is not None:
-            yield fast, table.num_rows
-        else:
-            yield _conform_rows(table, src, row0, reject), table.num_rows
-        row0 += table.num_rows
-        if on_progress:
-            on_progress(int(table.num_rows * bytes_per_row))
-
-
-def _conform_fast(table: pa.Table) -> pa.Table | None:
-    """Vectorised conformance of a clean batch; None when any row needs the precise per-row path."""
-    n = table.num_rows
-    arrays = []
-    try:
-        for f in EXCHANGE_SCHEMA:
-            if f.name not in table.column_names:
-                arrays.append(pa.nulls(n, f.type))
+    def jsonl(self) -> None:
+        max_bytes = self.options.max_line_bytes
+        done = 0
+        for item in jsonl.prefetch(jsonl.blocks(self.path, max_bytes)):
+            if isinstance(item, RecordError):
+                self.read += 1
+                self.reject(item)
                 continue
-            col = table.column(f.name)
-            if f.name == "params" and not pa.types.is_string(col.type):
-                return None
-            arrays.append(col.cast(f.type))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
-    out = pa.Table.from_arrays(arrays, schema=_nullable(EXCHANGE_SCHEMA))
-    for name in REQUIRED_EXCHANGE:
-        if out[name].null_count:
-            return None
-    for name in ("request_id", "account_id", "model"):
-        if pc.any(pc.equal(out[name], "")).as_py():
-            return None
-    no_text = pc.and_(pc.is_null(out["messages"]), pc.is_null(out["prompt"]))
-    if pc.any(no_text).as_py():
-        return None
-    roles = pc.list_flatten(out["messages"]).combine_chunks().field("role") if n else pa.array([], pa.string())
-    if len(roles) and not pc.all(pc.is_in(roles, pa.array(sorted(ROLES)))).as_py():
-        return None
-    out = out.set_column(out.schema.get_field_index("endpoint"), "endpoint",
-                         pc.fill_null(out["endpoint"], DEFAULT_ENDPOINT))
-    out = out.set_column(out.schema.get_field_index("status"), "status",
-                         pc.fill_null(out["status"], pa.scalar(DEFAULT_STATUS, pa.int32())))
-    return out.cast(EXCHANGE_SCHEMA)
+            self.progress(item.raw_pos - done)
+            done = item.raw_pos
+            batch = conform_fast(item.table) if item.table is not None else None
+            if batch is not None:
+                self.read += batch.num_rows
+                self.stage(batch)
+                continue
+            records = []
+            for x in jsonl.parse_lines(item, self.src, max_bytes):
+                self.read += 1
+                if isinstance(x, RecordError):
+                    self.reject(x)
+                else:
+                    records.append(x)
+            self.stage(conform_records(records, self.src, self.reject))
 
-
-def _conform_rows(table: pa.Table, src: str, row0: int, reject: Callable[[RecordError], None]) -> pa.Table:
-    """Per-row validation of a batch that failed the fast path: exact row numbers for each problem."""
-    cols: dict[str, list[Any]] = {c: [] for c in EXCHANGE_COLUMNS}
-    for i, rec in enumerate(table.to_pylist()):
+    def parquet(self, size: int) -> None:
         try:
-            ok = validate_exchange(rec)
-        except FieldError as e:
-            reject(RecordError(src, row0 + i + 1, e.field, e.reason))
-            continue
-        for c in EXCHANGE_COLUMNS:
-            cols[c].append(ok[c])
-    return pa.Table.from_pydict(cols, schema=EXCHANGE_SCHEMA)
+            pf = pq.ParquetFile(self.path)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f"{self.path}: not a readable Parquet file ({e})") from e
+        n = pf.metadata.num_rows
+        names = set(pf.schema_arrow.names)
+        missing = [c for c in REQUIRED_EXCHANGE if c not in names]
+        if "messages" not in names and "prompt" not in names:
+            missing.append("messages")
+        if missing:
+            self.read += n
+            if n:
+                self.reject(RecordError(self.src, None, missing[0], f"column missing from the file; all {n} "
+                                        "rows rejected"), count=n)
+            self.progress(size)
+            return
+        row0 = 0
+        batches = pf.iter_batches(batch_size=self.options.batch_rows)
+        while True:
+            try:
+                rb = next(batches)
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError) as e:
+                left = n - row0
+                self.read += left
+                self.reject(RecordError(self.src, row0 + 1, None, f"cannot read rows {row0 + 1}..{n} ({e}); "
+                                        f"{left} rows rejected"), count=left)
+                break
+            table = pa.Table.from_batches([rb])
+            self.read += table.num_rows
+            batch = conform_fast(table)
+            if batch is None:
+                rows = ((row0 + i + 1, r) for i, r in enumerate(table.to_pylist()))
+                batch = conform_records(rows, self.src, self.reject)
+            self.stage(batch)
+            row0 += table.num_rows
+            self.progress(int(size * table.num_rows / max(n, 1)))
 
 
 # --- accounts -----------------------------------------------------------------------------------------
 
 
-def _conform_accounts(table: pa.Table, src: str) -> pa.Table:
-    if "account_id" not in table.column_names:
-        raise InputError(f"{src}: accounts file has no 'account_id' column")
-    n = table.num_rows
-    arrays = []
-    for f in ACCOUNT_FIELDS:
-        if f.name not in table.column_names:
-            arrays.append(pa.nulls(n, f.type))
-            continue
-        col = table.column(f.name)
-        try:
-            arrays.append(col.cast(f.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise InputError(f"{src}: accounts column '{f.name}': cannot read as {f.type} ({e})") from e
-    out = pa.Table.from_arrays(arrays, schema=_nullable(ACCOUNT_SCHEMA))
-    if out["account_id"].null_count:
-        raise InputError(f"{src}: accounts file has rows without account_id")
-    return out.cast(ACCOUNT_SCHEMA)
+def _account_records(p: Path, name: str, on_error: OnError | None) -> Iterator[tuple[int, Any]]:
+    """(line or row number, raw record) of an accounts file; unparsable lines go to `on_error`."""
+    src = str(p)
 
+    def report(err: RecordError) -> None:
+        if on_error:
+            on_error(err)
 
-def _nullable(schema: pa.Schema) -> pa.Schema:
-    """The same schema with every field nullable (for building before the null checks)."""
-    return pa.schema([pa.field(f.name, f.type) for f in schema])
+    try:
+        if name.endswith(".parquet"):
+            yield from ((i + 1, r) for i, r in enumerate(pq.read_table(p).to_pylist()))
+        elif name.endswith((".csv", ".csv.gz")):
+            skipped: list[int] = []
+
+            def bad_row(row: Any) -> str:
+                skipped.append(row.number)
+                report(RecordError(src, row.number, None, f"CSV row has {row.actual_columns} fields, "
+                                   f"expected {row.expected_columns}"))
+                return "skip"
+
+            table = pacsv.read_csv(
+                p,
+                read_options=pacsv.ReadOptions(use_threads=False),  # row numbers are known only when serial
+                parse_options=pacsv.ParseOptions(invalid_row_handler=bad_row),
+                convert_options=pacsv.ConvertOptions(column_types={f.name: pa.string() for f in ACCOUNT_FIELDS},
+                                                     strings_can_be_null=True),
+            )
+            # line numbers assume one line per row (a quoted field holding a newline shifts them)
+            line, k = 1, 0
+            for r in table.to_pylist():
+                line += 1
+                while k < len(skipped) and skipped[k] == line:
+                    line, k = line + 1, k + 1
+                yield line, r
+        else:
+            for block in jsonl.blocks(p, MAX_LINE_BYTES, parse=False):
+                if isinstance(block, RecordError):
+                    report(block)
+                    continue
+                for x in jsonl.parse_lines(block, src, MAX_LINE_BYTES):
+                    if isinstance(x, RecordError):
+                        report(x)
+                    else:
+                        yield x
+    except (pa.ArrowInvalid, orjson.JSONDecodeError, OSError) as e:
+        raise InputError(f"{p}: cannot read accounts: {e}") from e

@@ -17,6 +17,8 @@ import pyarrow as pa
 SCHEMA_VERSION = 1
 DEFAULT_ENDPOINT = "/v1/chat/completions"
 DEFAULT_STATUS = 200
+MAX_STATUS = 999
+MAX_INT64 = 2**63 - 1
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 CAPABILITIES = ("reasoning", "coding", "tool_use", "other")
 
@@ -118,7 +120,10 @@ def parse_ts(value: Any, field: str = "ts") -> datetime:
             raise FieldError(field, f"not an ISO-8601 time: {_clip(value)!r}") from None
     else:
         raise FieldError(field, f"expected an ISO-8601 string, got {_json_type(value)}")
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    try:
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except OverflowError:
+        raise FieldError(field, f"time out of range: {_clip(value)!r}") from None
 
 
 def validate_exchange(rec: Any) -> dict[str, Any]:
@@ -141,12 +146,71 @@ def validate_exchange(rec: Any) -> dict[str, Any]:
     if out["messages"] is None and out["prompt"] is None:
         raise FieldError("messages", "one of 'messages' or 'prompt' is required")
     out["tools"] = _tools(rec.get("tools"))
-    out["params"] = _params(rec.get("params"))
-    out["prompt_tokens"] = _opt_int(rec, "prompt_tokens")
-    out["completion_tokens"] = _opt_int(rec, "completion_tokens")
-    status = _opt_int(rec, "status")
+    out["params"] = canonical_params(rec.get("params"))
+    out["prompt_tokens"] = _opt_int(rec, "prompt_tokens", 0, MAX_INT64)
+    out["completion_tokens"] = _opt_int(rec, "completion_tokens", 0, MAX_INT64)
+    status = _opt_int(rec, "status", 0, MAX_STATUS)
     out["status"] = DEFAULT_STATUS if status is None else status
     return out
+
+
+def validate_account(rec: Any) -> dict[str, Any]:
+    """Check one raw account record (from JSON, CSV text or Parquet); return its stored form or raise."""
+    if not isinstance(rec, dict):
+        raise FieldError("record", f"expected an object, got {_json_type(rec)}")
+    out: dict[str, Any] = {"account_id": _required_str(rec, "account_id")}
+    created = rec.get("created_at")
+    out["created_at"] = None if created is None or created == "" else parse_ts(created, "created_at")
+    for name in ("email_domain", "payment_fingerprint", "signup_ip", "country", "tier"):
+        out[name] = _opt_str(rec, name)
+    out["verified"] = _bool(rec.get("verified"), "verified")
+    return out
+
+
+def _bool(value: Any, name: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        if not word:
+            return None
+    raise FieldError(name, f"expected true or false, got {_clip(value)!r}")
+
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def canonical_params(value: Any) -> str | None:
+    """The stored form of `params`: compact JSON, keys sorted, null members dropped, 1.0 written as 1.
+
+    Accepts an object or a string holding one; raises FieldError otherwise. Two spellings of the same
+    sampling parameters give the same text, whichever reader (fast columnar or per line) parsed them.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise FieldError("params", "a string that does not hold JSON") from None
+    if not isinstance(value, dict):
+        raise FieldError("params", f"expected an object, got {_json_type(value)}")
+    return orjson.dumps(_clean(value), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def content_text(content: Any, field: str = "messages.content") -> str | None:
@@ -208,20 +272,6 @@ def _tools(value: Any) -> list[str] | None:
     return names
 
 
-def _params(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            raise FieldError("params", "a string that does not hold JSON") from None
-        value = parsed
-    if not isinstance(value, dict):
-        raise FieldError("params", f"expected an object, got {_json_type(value)}")
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-
-
 def _missing(name: str) -> Any:
     raise FieldError(name, "required field is missing")
 
@@ -247,12 +297,14 @@ def _opt_str(rec: dict[str, Any], name: str) -> str | None:
     return None if value is None else _str(value, name)
 
 
-def _opt_int(rec: dict[str, Any], name: str) -> int | None:
+def _opt_int(rec: dict[str, Any], name: str, lo: int, hi: int) -> int | None:
     value = rec.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError(name, f"expected an integer, got {_json_type(value)}")
+    if not lo <= value <= hi:
+        raise FieldError(name, f"{_clip(value)} is out of range [{lo}, {hi}]")
     return value
 
 

@@ -90,6 +90,7 @@ class Store:
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             for stmt in _SETUP:
                 con.execute(stmt)
@@ -107,7 +108,7 @@ class Store:
 
     def count(self, table: str) -> int:
         """Number of rows in `table`."""
-        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         return int(row[0]) if row else 0
 
     @contextmanager
@@ -119,12 +120,11 @@ class Store:
             con.execute("CREATE OR REPLACE TEMP TABLE _staging AS SELECT *, 0::BIGINT AS _seq FROM exchanges LIMIT 0")
             staging = _Staging(con)
             yield staging
+            con.execute("DROP TABLE IF EXISTS _staging")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        finally:
-            con.execute("DROP TABLE IF EXISTS _staging")
 
     def append_accounts(self, table: pa.Table) -> int:
         """Insert or replace account records; return how many were written."""
@@ -141,18 +141,27 @@ class Store:
 
     def exchanges_parquet(self, out: str | Path) -> None:
         """Write the stored exchanges to a Parquet file."""
-        self.con.execute(f"COPY (SELECT * FROM exchanges ORDER BY ts, request_id) TO '{out}' (FORMAT parquet)")
+        target = str(out).replace("'", "''")
+        self.con.execute(f"COPY (SELECT * FROM exchanges ORDER BY ts, request_id) TO '{target}' (FORMAT parquet)")
 
 
 class _Staging:
-    """Batches of one file, staged inside the file's transaction."""
+    """One file's rows, staged inside the file's transaction and moved to `exchanges` at commit.
+
+    Dedupe is one anti-join per file on `request_id` (a scan of one column of the store, no index to keep
+    up), plus a narrow first-occurrence pass over the file's own ids; rows are never sorted.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.seq = 0
+        self.direct = 0
+        self.rejects: list[tuple[str, int | None, str | None, str]] = []
 
     def append(self, batch: pa.Table) -> None:
         """Stage one validated batch (stored-form columns)."""
+        if not batch.num_rows:
+            return
         seq = pa.array(range(self.seq, self.seq + batch.num_rows), pa.int64())
         self.seq += batch.num_rows
         self.con.register("_batch", batch.append_column("_seq", seq))
@@ -161,21 +170,38 @@ class _Staging:
         finally:
             self.con.unregister("_batch")
 
+    def insert_select(self, select_sql: str) -> None:
+        """Insert the rows of `select_sql` (stored-form columns, unique request_ids) not already stored."""
+        before = _count(self.con, "exchanges")
+        self.con.execute(
+            f"INSERT INTO exchanges ({_COLS}) SELECT {_COLS} FROM ({select_sql}) s "
+            "WHERE NOT EXISTS (SELECT 1 FROM exchanges e WHERE e.request_id = s.request_id)"
+        )
+        self.direct += _count(self.con, "exchanges") - before
+
     def reject(self, path: str, line: int | None, field: str | None, reason: str) -> None:
-        """Record one rejected record."""
-        self.con.execute("INSERT INTO rejects (path, line, field, reason) VALUES (?, ?, ?, ?)",
-                         [path, line, field, reason])
+        """Record one rejected record (written to `rejects` with the file's commit)."""
+        self.rejects.append((path, line, field, reason))
 
     def commit(self, path: str, size: int, kind: str, rows_read: int, rejected: int) -> FileCounts:
         """Move staged rows not already stored (first occurrence per request_id) into `exchanges`."""
-        cols = ", ".join(f.name for f in EXCHANGE_FIELDS)
         before = _count(self.con, "exchanges")
-        self.con.execute(
-            f"INSERT INTO exchanges ({cols}) SELECT {cols} FROM ("
-            "  SELECT * FROM _staging QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY _seq) = 1"
-            ") s WHERE NOT EXISTS (SELECT 1 FROM exchanges e WHERE e.request_id = s.request_id)"
-        )
-        stored = _count(self.con, "exchanges") - before
+        if self.seq:
+            self.con.execute(
+                f"INSERT INTO exchanges ({_COLS}) SELECT {_COLS} FROM _staging s "
+                "WHERE s._seq IN (SELECT min(_seq) FROM _staging GROUP BY request_id) "
+                "AND NOT EXISTS (SELECT 1 FROM exchanges e WHERE e.request_id = s.request_id)"
+            )
+        stored = _count(self.con, "exchanges") - before + self.direct
+        if self.rejects:
+            cols = zip(*self.rejects, strict=True)
+            rej = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, _REJECT_SCHEMA, strict=True)],
+                                       schema=_REJECT_SCHEMA)
+            self.con.register("_rej", rej)
+            try:
+                self.con.execute("INSERT INTO rejects (path, line, field, reason) SELECT * FROM _rej")
+            finally:
+                self.con.unregister("_rej")
         dups = rows_read - rejected - stored
         self.con.execute(
             "INSERT INTO ingested_files (path, size, kind, rows_read, stored, duplicates, rejected) "
@@ -185,6 +211,11 @@ class _Staging:
         return FileCounts(stored=stored, duplicates=dups)
 
 
+_COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
+_REJECT_SCHEMA = pa.schema([("path", pa.string()), ("line", pa.int64()), ("field", pa.string()),
+                            ("reason", pa.string())])
+
+
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
     return int(row[0]) if row else 0
