@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import duckdb
 import igraph as ig
 import leidenalg
 import numpy as np
@@ -23,6 +24,7 @@ DEFAULT_KIND_WEIGHTS = {
     "near-duplicate-template": 0.8,
     "shared-wrapper": 0.8,
     "shared-prompt-ends": 0.6,
+    "shared-phrases": 0.8,
     "shared-system-prompt": 0.4,
     "lockstep-timing": 0.6,
     "shared-ip": 0.4,
@@ -30,6 +32,13 @@ DEFAULT_KIND_WEIGHTS = {
     "shared-payment": 0.8,
     "signup-cohort": 0.4,
 }
+
+
+# independent families of evidence: a small group bound by one family only may be a coincidence
+FAMILIES = {"lockstep-timing": 1, "shared-ip": 2, "client-fingerprint": 2, "shared-payment": 3,
+            "signup-cohort": 3, "shared-system-prompt": 3}  # everything else: content (0)
+CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
+                           "shared-phrases"})
 
 
 @dataclass(frozen=True)
@@ -55,25 +64,28 @@ class Grouping:
     strength: np.ndarray             # kind-weighted degree inside the own group, per account
     in_block: np.ndarray             # bool: inside a dense block
     edges: pa.Table                  # pair edges (src, dst, weight) above min_edge
+    families: np.ndarray             # per group index: distinct evidence families binding its accounts
 
 
 def pair_edges(links: pa.Table, config: CampaignConfig = CampaignConfig()) -> pa.Table:
     """Combine per-kind links into one weight per account pair (kind-weighted sum, capped at 2)."""
-    if links.num_rows == 0:
-        return pa.table({"src": pa.array([], pa.string()), "dst": pa.array([], pa.string()),
-                         "weight": pa.array([], pa.float64())})
-    kinds = links["kind"].to_numpy(zero_copy_only=False)
-    kw = np.array([config.kind_weights.get(k, 0.0) for k in kinds])
-    w = links["weight"].to_numpy() * kw
-    src = links["src"].to_numpy(zero_copy_only=False)
-    dst = links["dst"].to_numpy(zero_copy_only=False)
-    keys = np.char.add(np.char.add(src.astype(str), "\x00"), dst.astype(str))
-    uniq, inv = np.unique(keys, return_inverse=True)
-    total = np.bincount(inv, weights=w, minlength=len(uniq))
-    first = np.zeros(len(uniq), np.int64)
-    first[inv[::-1]] = np.arange(len(inv))[::-1]
-    keep = total >= config.min_edge
-    return pa.table({"src": src[first][keep], "dst": dst[first][keep], "weight": np.minimum(total[keep], 2.0)})
+    kw = pa.table({"kind": list(config.kind_weights), "kw": list(config.kind_weights.values()),
+                   "content": [k in CONTENT_KINDS for k in config.kind_weights]})
+    con = duckdb.connect()
+    try:
+        con.register("l", links)
+        con.register("k", kw)
+        # content kinds restate one fact (the two accounts send alike prompts): take the strongest;
+        # independent kinds (timing, infrastructure, payment, cohort) add up
+        return con.sql(f"""
+            SELECT src, dst, weight FROM (
+              SELECT src, dst, least(
+                  coalesce(max(CASE WHEN k.content THEN l.weight * k.kw END), 0)
+                  + coalesce(sum(CASE WHEN NOT k.content THEN l.weight * k.kw END), 0), 2.0) AS weight
+              FROM l JOIN k USING (kind) GROUP BY src, dst)
+            WHERE weight >= {config.min_edge} ORDER BY src, dst""").to_arrow_table()
+    finally:
+        con.close()
 
 
 def leiden_groups(edges: pa.Table, config: CampaignConfig = CampaignConfig()) -> tuple[list[str], np.ndarray]:
@@ -167,16 +179,48 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
     # communities smaller than min_size are not groups
     sizes = np.bincount(member[member >= 0], minlength=max(next_id, 1))
     member = np.where((member >= 0) & (sizes[np.maximum(member, 0)] >= config.min_size), member, -1)
-    strength = _strength(edges, index, member)
-    return Grouping(accounts=names, group=member, strength=strength, in_block=in_block, edges=edges)
+    strength = _strength(edges, names, member)
+    families = _families(links, names, member, config)
+    return Grouping(accounts=names, group=member, strength=strength, in_block=in_block, edges=edges,
+                    families=families)
 
 
-def _strength(edges: pa.Table, index: dict[str, int], member: np.ndarray) -> np.ndarray:
+def _families(links: pa.Table, names: list[str], member: np.ndarray, config: CampaignConfig) -> np.ndarray:
+    n_groups = int(member.max()) + 1 if len(member) and member.max() >= 0 else 0
+    out = np.zeros(n_groups, np.int64)
+    if links.num_rows == 0 or n_groups == 0:
+        return out
+    arr = np.asarray(names, dtype=object)
+    order = np.argsort(arr)
+    sorted_names = arr[order]
+
+    def idx(col: str) -> np.ndarray:
+        v = links[col].to_numpy(zero_copy_only=False)
+        pos = np.clip(np.searchsorted(sorted_names, v), 0, len(sorted_names) - 1)
+        found = sorted_names[pos] == v
+        return np.where(found, order[pos], -1)
+
+    a, b = idx("src"), idx("dst")
+    kinds = links["kind"].to_numpy(zero_copy_only=False)
+    w = links["weight"].to_numpy() * np.array([config.kind_weights.get(k, 0.0) for k in kinds])
+    ok = (a >= 0) & (b >= 0) & (w >= config.min_edge / 2)
+    ga = np.where(ok, member[np.maximum(a, 0)], -1)
+    gb = np.where(ok, member[np.maximum(b, 0)], -2)
+    same = ok & (ga == gb) & (ga >= 0)
+    fam = np.array([FAMILIES.get(k, 0) for k in kinds])
+    pairs = np.unique(ga[same] * 8 + fam[same])
+    np.add.at(out, pairs // 8, 1)
+    return out
+
+
+def _strength(edges: pa.Table, names: list[str], member: np.ndarray) -> np.ndarray:
     s = np.zeros(len(member))
     if edges.num_rows == 0:
         return s
-    a = np.array([index[x] for x in edges["src"].to_pylist()])
-    b = np.array([index[x] for x in edges["dst"].to_pylist()])
+    arr = np.asarray(names, dtype=object)
+    order = np.argsort(arr)
+    a = order[np.searchsorted(arr[order], edges["src"].to_numpy(zero_copy_only=False))]
+    b = order[np.searchsorted(arr[order], edges["dst"].to_numpy(zero_copy_only=False))]
     w = edges["weight"].to_numpy()
     same = (member[a] == member[b]) & (member[a] >= 0)
     np.add.at(s, a[same], w[same])

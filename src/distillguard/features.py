@@ -28,6 +28,7 @@ FP_BATCH = 200_000
 # Wrapper keys: the normalised first / last characters of a prompt. A campaign's (paraphrased) wrappers
 # are few and each is reused by many of its accounts, while the payload in between changes every time.
 WRAPPER_CHARS = 40
+NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than this are chains: ignored
 
 # Prompt text as the contract defines it: the completions prompt, else the last user message.
 _PROMPT_SQL = ("coalesce(prompt, list_filter(messages, lambda m: m.role = 'user' "
@@ -81,6 +82,7 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
                 "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_wr (wrapper_id BIGINT, wrapper VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_seg (text_hash UBIGINT, phrase UBIGINT)")
     # a second cursor streams the distinct texts while this connection stores their fingerprints
     reader = con.cursor().sql(TEXTS_SQL).to_arrow_reader(FP_BATCH)
     for batch in reader:
@@ -90,15 +92,23 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     # near-duplicate groups over distinct wrappers: paraphrased or lightly edited wrappers share a group
     wr = con.sql("SELECT wrapper_id, any_value(wrapper) AS wrapper FROM dg_wr GROUP BY wrapper_id "
                  "ORDER BY wrapper_id").to_arrow_table()
-    groups = near_groups(wr["wrapper"].to_pylist()) if wr.num_rows else np.zeros(0, np.int64)
-    tg = pa.table({"wrapper_id": wr["wrapper_id"], "near_group": pa.array(np.asarray(groups, np.int64))})
+    groups = np.asarray(near_groups(wr["wrapper"].to_pylist()) if wr.num_rows else np.zeros(0), np.int64)
+    if len(groups):
+        # LSH + union-find can chain short wrappers into one giant group; such a group says nothing
+        sizes = np.bincount(groups - groups.min())
+        groups = np.where(sizes[groups - groups.min()] > NEAR_GROUP_MAX, wr["wrapper_id"].to_numpy(), groups)
+    tg = pa.table({"wrapper_id": wr["wrapper_id"], "near_group": pa.array(groups)})
     con.register("_dg_tg", tg)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE dg_fp AS SELECT f.*, g.near_group "
                     "FROM dg_fp_raw f JOIN _dg_tg g USING (wrapper_id)")
     finally:
         con.unregister("_dg_tg")
-    for t in ("dg_fp_raw", "dg_sk", "dg_wr"):
+    # phrases: opening/closing sentences repeated in at least two distinct prompts (wrapper material;
+    # a payload sentence occurs once). A campaign composing prompts from a phrase bank reuses them.
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_phrase AS SELECT text_hash, phrase FROM dg_seg WHERE phrase IN ("
+                "SELECT phrase FROM dg_seg GROUP BY phrase HAVING count(*) >= 2)")
+    for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_seg"):
         con.execute(f"DROP TABLE {t}")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_acc AS SELECT * FROM accounts")
 
@@ -123,9 +133,26 @@ def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerpr
             f"hash(left({norm}, {WRAPPER_CHARS})), hash(right({norm}, {WRAPPER_CHARS})) FROM _dg_fpb")
         con.execute("INSERT INTO dg_sk SELECT template_id, left(any_value(skeleton), 200) FROM _dg_fpb GROUP BY 1")
         con.execute("INSERT INTO dg_wr SELECT wrapper_id, any_value(wrapper) FROM _dg_fpb GROUP BY 1")
+        con.execute(_SEGMENTS_SQL)
     finally:
         con.unregister("_dg_fpb")
 
+
+PHRASE_ENDS = 3          # sentences kept from each end of a prompt
+PHRASE_MIN_CHARS = 12
+_SEGMENTS_SQL = f"""
+INSERT INTO dg_seg SELECT DISTINCT text_hash, hash(seg) FROM (
+  SELECT text_hash, unnest(CASE WHEN len(segs) <= {2 * PHRASE_ENDS} THEN segs
+                           ELSE segs[1:{PHRASE_ENDS}] || segs[-{PHRASE_ENDS}:] END) AS seg
+  FROM (
+    SELECT text_hash, list_filter(list_transform(
+             regexp_split_to_array(regexp_replace(lower(CASE WHEN length(text) > 6000
+                 THEN left(text, 4000) || '\n' || right(text, 2000) ELSE text END), '[0-9]+', '0', 'g'),
+               '[\\n.!?;:]+'),
+             lambda s: trim(regexp_replace(regexp_replace(s, '[^a-z0 ]+', ' ', 'g'), ' +', ' ', 'g'))),
+           lambda s: len(s) >= {PHRASE_MIN_CHARS}) AS segs
+    FROM _dg_fpb))
+"""
 
 FEATURES_SQL = """
 WITH x AS (
@@ -146,6 +173,11 @@ hours AS (
     SELECT account_id, h, n / sum(n) OVER (PARTITION BY account_id) AS p FROM (
       SELECT account_id, floor(ts_s / 3600)::BIGINT % 24 AS h, count(*)::DOUBLE AS n FROM dg_x GROUP BY ALL))
   GROUP BY account_id
+),
+replay AS (
+  SELECT account_id, avg(CASE WHEN r.n_acc >= 2 THEN 1.0 ELSE 0.0 END) AS replayed_share
+  FROM dg_x JOIN (SELECT text_hash, count(DISTINCT account_id) AS n_acc FROM dg_x GROUP BY text_hash) r
+  USING (text_hash) GROUP BY account_id
 ),
 tpl AS (
   SELECT account_id, max(n)::DOUBLE / sum(n) AS top_template_share FROM (
@@ -193,12 +225,14 @@ SELECT
   m.peak_per_minute, d.peak_per_day, d.active_days,
   h.hour_entropy, h.hours_active,
   t.top_template_share,
+  r.replayed_share,
   (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days
 FROM agg a
 JOIN per_min m USING (account_id)
 JOIN per_day d USING (account_id)
 JOIN hours h USING (account_id)
 JOIN tpl t USING (account_id)
+JOIN replay r USING (account_id)
 LEFT JOIN dg_acc c USING (account_id)
 ORDER BY account_id
 """

@@ -23,8 +23,8 @@ import duckdb
 import pyarrow as pa
 
 LINK_KINDS = ("shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
-              "shared-system-prompt", "lockstep-timing", "shared-ip", "client-fingerprint", "shared-payment",
-              "signup-cohort")
+              "shared-phrases", "shared-system-prompt", "lockstep-timing", "shared-ip", "client-fingerprint",
+              "shared-payment", "signup-cohort")
 
 LINK_SCHEMA = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()),
                          ("weight", pa.float64())])
@@ -44,6 +44,10 @@ class LinkConfig:
     lockstep_band_rows: int = 4
     lockstep_min_tuples: int = 8
     cohort_bucket_s: int = 6 * 3600
+    phrase_min: int = 8             # accounts with fewer distinct repeated phrases get no phrase links
+    phrase_band_rows: int = 2       # small bands: candidates down to Jaccard ≈ 0.1
+    phrase_jaccard: float = 0.25
+    phrase_overlap: float = 20.0
 
 
 # kind -> (SQL producing account_id, key, share; weighting family)
@@ -109,21 +113,25 @@ GROUP BY ALL
 """
 
 
-def _lockstep_sql(cfg: LinkConfig) -> list[str]:
+def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, weight: str,
+                 cfg: LinkConfig) -> list[str]:
+    """Statements adding `kind` links weighted by the Jaccard similarity of per-account sets.
+
+    Sets are summarised by `lockstep_hashes` MinHash values (SQL `min(hash(t, i))`), candidate pairs come
+    from LSH bands of `lockstep_band_rows` values, and the weight is the share of equal MinHash values.
+    """
     h = cfg.lockstep_hashes
     mins = ", ".join(f"min(hash(t, {i})) AS m{i}" for i in range(h))
     eq = " + ".join(f"(a.m{i} = b.m{i})::INT" for i in range(h))
     bands = []
-    for b in range(h // cfg.lockstep_band_rows):
-        cols = ", ".join(f"m{b * cfg.lockstep_band_rows + j}" for j in range(cfg.lockstep_band_rows))
-        bands.append(f"SELECT account_id, hash({b}, {cols}) AS key FROM dg_lsig")
+    for b in range(h // band_rows):
+        cols = ", ".join(f"m{b * band_rows + j}" for j in range(band_rows))
+        bands.append(f"SELECT account_id, hash({b}, {cols}) AS key FROM dg_sig")
     return [
-        f"""CREATE OR REPLACE TEMP TABLE dg_lsig AS
-        SELECT account_id, count(*) AS n_tuples, {mins} FROM (
-          SELECT DISTINCT account_id, hash(floor(ts_s / {cfg.lockstep_bucket_s}), near_group) AS t
-          FROM dg_x JOIN dg_fp USING (text_hash))
-        GROUP BY account_id HAVING count(*) >= {cfg.lockstep_min_tuples}""",
-        f"""CREATE OR REPLACE TEMP TABLE dg_lband AS
+        f"""CREATE OR REPLACE TEMP TABLE dg_sig AS
+        SELECT account_id, count(*) AS n_tuples, {mins} FROM ({tuples_sql})
+        GROUP BY account_id HAVING count(*) >= {min_tuples}""",
+        f"""CREATE OR REPLACE TEMP TABLE dg_band AS
         WITH u AS ({' UNION ALL '.join(bands)}),
         k AS (SELECT account_id, key, count(*) OVER (PARTITION BY key) AS n_key,
                      row_number() OVER (PARTITION BY key ORDER BY hash(account_id, key)) - 1 AS rn FROM u),
@@ -133,10 +141,31 @@ def _lockstep_sql(cfg: LinkConfig) -> list[str]:
           (a.n_key <= {cfg.full_pairs_max} AND a.rn < b.rn)
           OR (a.n_key > {cfg.full_pairs_max} AND b.rn IN ((a.rn + 1) % a.n_key, (a.rn + 2) % a.n_key)))""",
         f"""INSERT INTO dg_links
-        SELECT p.src, p.dst, 'lockstep-timing', ({eq})::DOUBLE / {h}
-        FROM dg_lband p JOIN dg_lsig a ON a.account_id = p.src JOIN dg_lsig b ON b.account_id = p.dst
-        WHERE p.src <> p.dst""",
+        SELECT src, dst, '{kind}', {weight} FROM (
+          SELECT p.src, p.dst, ({eq})::DOUBLE / {h} AS j, a.n_tuples AS na, b.n_tuples AS nb
+          FROM dg_band p JOIN dg_sig a ON a.account_id = p.src JOIN dg_sig b ON b.account_id = p.dst
+          WHERE p.src <> p.dst)""",
+        "DROP TABLE dg_sig",
+        "DROP TABLE dg_band",
     ]
+
+
+def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str]]:
+    """Set-similarity link kinds: (per-account tuples SQL, minimum set size, LSH band rows, weight SQL)."""
+    # phrase sets are large and a campaign's accounts draw different subsets of one phrase bank, so a
+    # Jaccard of 0.1 between two 400-phrase sets is already far above chance (unrelated users share
+    # nothing): the weight saturates at `phrase_jaccard` and needs `phrase_overlap` shared phrases
+    inter = "j * (na + nb) / (1 + j)"
+    phrase_w = (f"least(1.0, j / {cfg.phrase_jaccard}) * least(1.0, {inter} / {cfg.phrase_overlap})")
+    return {
+        # SynchroTrap: the same wrapper family in the same time buckets
+        "lockstep-timing": (f"SELECT DISTINCT account_id, hash(floor(ts_s / {cfg.lockstep_bucket_s}), near_group) "
+                            "AS t FROM dg_x JOIN dg_fp USING (text_hash)", cfg.lockstep_min_tuples,
+                            cfg.lockstep_band_rows, "j"),
+        # the same bank of opening/closing phrases, however they are combined
+        "shared-phrases": ("SELECT DISTINCT account_id, phrase AS t FROM dg_x JOIN dg_phrase USING (text_hash)",
+                           cfg.phrase_min, cfg.phrase_band_rows, phrase_w),
+    }
 
 
 def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig()) -> pa.Table:
@@ -145,8 +174,9 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
     con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
     for kind, (sql, family) in _key_sources(config).items():
         con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config)}")
-    for stmt in _lockstep_sql(config):
-        con.execute(stmt)
+    for kind, (tuples, min_tuples, rows, weight) in _set_links(config).items():
+        for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config):
+            con.execute(stmt)
     con.execute("DELETE FROM dg_links WHERE weight <= 0")
     return con.sql("SELECT * FROM dg_links ORDER BY src, dst, kind").to_arrow_table().cast(LINK_SCHEMA)
 

@@ -33,8 +33,10 @@ class ScoreConfig:
 
     individual_cap: float = 0.45     # max score an account can reach without coordination evidence
     floor: float = 0.5               # the flag threshold is never below this
+    single_family_min_accounts: int = 8
+    single_family_factor: float = 0.6
     behaviour_low: float = 0.35      # group behaviour at or below this: no campaign (legit batch, teams)
-    behaviour_high: float = 0.65     # ... at or above this: full campaign behaviour
+    behaviour_high: float = 0.55     # ... at or above this: full campaign behaviour
 
 
 @dataclass(frozen=True)
@@ -80,32 +82,41 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     """Combine individual and campaign evidence into one score per account."""
     ids = features["account_id"].to_pylist()
     ind = individual_score(features)
-    exchanges = _col(features, "exchanges")
     first, last = _col(features, "first_ts"), _col(features, "last_ts")
     pos = {a: i for i, a in enumerate(grouping.accounts)}
     gi = np.array([grouping.group[pos[a]] if a in pos else -1 for a in ids], np.int64)
     strength = np.array([grouping.strength[pos[a]] if a in pos else 0.0 for a in ids])
     in_block = np.array([bool(grouping.in_block[pos[a]]) if a in pos else False for a in ids])
     n_groups = int(gi.max()) + 1 if len(gi) and gi.max() >= 0 else 0
-    parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts")}
+    replay = _col(features, "replayed_share")
+    parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay")}
     for g in range(n_groups):
         m = np.flatnonzero(gi == g)
         if len(m) == 0:
             continue
-        w = exchanges[m]
         parts["accounts"][g] = len(m)
-        parts["size"][g] = 1.0 - 0.5 * np.exp(-(len(m) - 2) / 2.0)
-        parts["behaviour"][g] = float(np.average(ind[m], weights=w)) if w.sum() else 0.0
+        # two accounts are thin evidence (two researchers running one benchmark); five are a pattern
+        parts["size"][g] = 1.0 - np.exp(-(len(m) - 1) / 2.2)
+        parts["behaviour"][g] = float(np.median(ind[m]))
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
+        parts["replay"][g] = float(np.median(replay[m]))
     behaviour = np.clip((parts["behaviour"] - config.behaviour_low) / (config.behaviour_high - config.behaviour_low),
                         0, 1)
-    group_score = parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
+    # a small group held together by one kind of evidence only (e.g. three evaluators using one prompt
+    # format) is weaker than one bound by content *and* timing, infrastructure or payment
+    fam = grouping.families[:n_groups] if len(grouping.families) >= n_groups else np.ones(n_groups)
+    parts["families"] = fam.astype(float)
+    single = (fam < 2) & (parts["accounts"] < config.single_family_min_accounts)
+    group_score = (parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
+                   * np.where(single, config.single_family_factor, 1.0))
     score = np.minimum(ind, 1.0) * config.individual_cap
     if n_groups:
         gs = np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
-        own = 0.7 + 0.3 * np.clip(ind / np.maximum(gb, 1e-9), 0, 1)
+        # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
+        # greeting) keeps little of the campaign's score
+        own = np.clip(ind / np.maximum(gb, 1e-9), 0, 1) ** 1.5
         tie = np.clip(0.5 + strength, 0, 1)
         score = np.maximum(score, gs * own * tie)
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
