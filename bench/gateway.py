@@ -57,6 +57,20 @@ def _wait(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
     raise SystemExit(f"{what} did not start")
 
 
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """CPU time (user + system) of a process (and its children), from /proc (Linux)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir() if children else ():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (OSError, IndexError, ValueError):
+        pass
+    return total
+
+
 def _body(i: int) -> bytes:
     t = TEMPLATES[i % len(TEMPLATES)].format(a=i, b=i * 7 + 3)
     return json.dumps({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": t}]}).encode()
@@ -77,7 +91,7 @@ async def open_loop(targets: dict[str, tuple[str, str]], rate: float, seconds: f
     out: dict[str, list[float]] = {k: [] for k in targets}
     conn = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(connector=conn) as s:
-        for name, (url, key) in targets.items():  # warm up connections and caches
+        for url, key in targets.values():  # warm up connections and caches
             await asyncio.gather(*[_one(s, url, key, -i - 1) for i in range(50)])
         i = 0
         for block in range(int(seconds) * len(targets)):
@@ -148,8 +162,9 @@ def main() -> None:
     env = {**os.environ, "UPSTREAM_API_KEY": "bench-upstream"}
     stub = subprocess.Popen([PY, "-m", "distillguard.gateway.stub", "--port", str(sp), "--key", "bench-upstream"])
     gw = subprocess.Popen([PY, "-c", "from distillguard.cli import main; main()", "serve", "--upstream",
-                           f"http://127.0.0.1:{sp}/v1", "--db", str(tmp / "gw.duckdb"), "--keys", str(tmp / "keys.json"),
-                           "--detect", str(det), "--policy", str(tmp / "policy.toml"), "--port", str(gp), "--client", a.client], env=env)
+                           f"http://127.0.0.1:{sp}/v1", "--db", str(tmp / "gw.duckdb"),
+                           "--keys", str(tmp / "keys.json"), "--detect", str(det), "--policy", str(tmp / "policy.toml"),
+                           "--port", str(gp), "--client", a.client], env=env)
     try:
         _wait(f"http://127.0.0.1:{sp}/v1/models", stub, "stub")
         _wait(f"http://127.0.0.1:{gp}/healthz", gw, "gateway")
@@ -157,7 +172,10 @@ def main() -> None:
         via = (f"http://127.0.0.1:{gp}/v1/chat/completions", key)
         lat = asyncio.run(open_loop({"direct": direct, "gateway": via}, a.rate, a.seconds))
         rps_stub, _ = asyncio.run(closed_loop(*direct, a.concurrency, a.seconds / 2, 10**8))
+        cpu0, main0 = cpu_seconds(gw.pid), cpu_seconds(gw.pid, children=False)
         rps_gw, n_gw = asyncio.run(closed_loop(*via, a.concurrency, a.seconds, 2 * 10**8))
+        cpu_per_req = (cpu_seconds(gw.pid) - cpu0) / n_gw
+        main_per_req = (cpu_seconds(gw.pid, children=False) - main0) / n_gw
         time.sleep(1.0)
         import urllib.request
 
@@ -183,6 +201,9 @@ def main() -> None:
     print(f"{'path':<40}{'req/s':>10}")
     print(f"{'stub alone':<40}{rps_stub:>10.0f}")
     print(f"{'gateway (log + fingerprint + enforce)':<40}{rps_gw:>10.0f}")
+    print(f"\nCPU per request through the gateway: {main_per_req * 1e6:.0f} us in the server process "
+          f"(-> {1 / main_per_req:.0f} req/s on one free core), {(cpu_per_req - main_per_req) * 1e6:.0f} us in "
+          f"the fingerprint worker process")
     print(f"\nlogged exchanges {logged} (sent {len(d) + len(g) - len(d) + n_gw + 50} through the gateway); "
           f"fingerprint batches {health['fingerprint_batches']}, dropped {health['fingerprint_dropped']}")
 

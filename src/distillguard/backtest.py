@@ -211,8 +211,8 @@ def prepare(paths: Sequence[str | Path], opts: BacktestOptions) -> _Prepared:
         if len(senders[(tid, cid)]) >= opts.min_template_accounts and \
                 member_uses[tid] >= opts.min_member_share * uses[tid]:
             reveals.append((t + opts.delay_s, len(reveals), "template", (tid, cid)))
-    for tid, cid in known.template_campaign.items():
-        if cid in camp_first:
+    for tid, cid in known.template_campaign.items():  # from templates.csv, held to the same specificity test
+        if cid in camp_first and member_uses.get(tid, 0) >= opts.min_member_share * uses.get(tid, 1):
             reveals.append((camp_first[cid] + opts.delay_s, len(reveals), "template", (tid, cid)))
     reveals.append((0.0, len(reveals), "confidence", tuple(known.campaign_confidence.items())))
     heapq.heapify(reveals)

@@ -12,12 +12,15 @@ gateway's default), so it never competes with the event loop for the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
+import subprocess
+import sys
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
+
+import orjson
 
 log = logging.getLogger("distillguard.gateway")
 
@@ -34,40 +37,56 @@ def fingerprint_ids(texts: Sequence[str]) -> list[Ids]:
     return list(zip(t.column("template_id").to_pylist(), t.column("wrapper_id").to_pylist(), strict=True))
 
 
-def _serve(conn: Connection) -> None:
+def _worker_main() -> None:
+    """Child loop: length-prefixed JSON lists of texts on stdin, lists of id pairs on stdout."""
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
     while True:
-        texts = conn.recv()
-        if texts is None:
+        head = inp.read(4)
+        if len(head) < 4:
             return
-        conn.send(fingerprint_ids(texts))
+        texts = orjson.loads(inp.read(int.from_bytes(head, "little")))
+        data = orjson.dumps(fingerprint_ids(texts))
+        out.write(len(data).to_bytes(4, "little") + data)
+        out.flush()
 
 
 class FingerprintWorker:
-    """A child process that fingerprints batches (spawned, so it shares no locks or threads with us)."""
+    """A child process (`python -m distillguard.gateway.fingerprint`) that fingerprints batches.
+
+    A plain subprocess rather than multiprocessing: it shares no locks or threads with the server and
+    does not re-import the caller's main module.
+    """
 
     def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child,), name="distillguard-fingerprint", daemon=True)
-        self._proc.start()
-        child.close()
+        self._proc = subprocess.Popen([sys.executable, "-m", "distillguard.gateway.fingerprint"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str]) -> list[Ids]:
         """Fingerprint a batch in the child; blocks the calling (background) thread only."""
-        self._conn.send(list(texts))
-        return self._conn.recv()  # type: ignore[no-any-return]
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        data = orjson.dumps(list(texts))
+        with self._lock:
+            self._proc.stdin.write(len(data).to_bytes(4, "little") + data)
+            self._proc.stdin.flush()
+            head = self._proc.stdout.read(4)
+            if len(head) < 4:
+                raise RuntimeError("fingerprint worker exited")
+            got = orjson.loads(self._proc.stdout.read(int.from_bytes(head, "little")))
+        return [(int(t), int(w)) for t, w in got]
 
     def close(self) -> None:
         """Stop the child (it holds nothing worth waiting for)."""
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
         try:
-            self._conn.send(None)
-        except OSError:
-            pass
-        self._proc.join(timeout=0.2)
-        if self._proc.is_alive():
+            self._proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.join()
-        self._conn.close()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
 
 class Fingerprinter:
@@ -140,3 +159,7 @@ class Fingerprinter:
             self.worker(["warm up"])  # the child imports the fingerprint code now, not on the first request
         while not self._stop.wait(self.interval_s):
             self.drain()
+
+
+if __name__ == "__main__":
+    _worker_main()
