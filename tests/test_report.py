@@ -10,13 +10,14 @@ from click.testing import CliRunner
 
 from distillguard.cli import main
 from distillguard.errors import InputError
+from distillguard.gateway.logsink import ExchangeLog
 from distillguard.ingest import ingest_logs
 from distillguard.report import Campaign, Evidence, campaign_sentence, load_findings, render_report, write_report
 from distillguard.report.sample import HOSTILE_AGENT, HOSTILE_PROMPT, write_sample_detection
 from distillguard.store import Store
 
 EXTRAS = ("links.parquet", "features.parquet", "templates.csv", "infrastructure.csv", "timeline.csv",
-          "enforcement.csv")
+          "enforcement.csv", "backtest.json")
 FROZEN = datetime(2026, 6, 6, 12, 0, tzinfo=UTC)
 
 
@@ -56,7 +57,8 @@ def test_report_is_self_contained(html: str) -> None:
 
 def test_every_section_is_present(html: str) -> None:
     for marker in ('id="camp-C-1-timeline"', 'id="camp-C-1-caps"', 'id="camp-C-1-net"', "Top templates",
-                   "Infrastructure", "Enforcement", "analyst blocked campaign", 'id="near-threshold"',
+                   "Infrastructure", "Enforcement", "<td>throttle</td>", "per-key baseline",
+                   "served before containment", 'id="near-threshold"',
                    "Features that stand out", "Linked accounts", 'id="acct-acct-loner"'):
         assert marker in html, marker
 
@@ -91,6 +93,7 @@ def test_contract_files_alone_still_make_a_report(tmp_path: Path) -> None:
     text = write_report(d).read_text()
     assert "campaign C-1: 12 accounts" in text
     assert "No links.parquet" in text and "Top templates" not in text and "camp-C-1-timeline" not in text
+    assert "Enforcement" not in text
     assert 'id="camp-C-1-caps"' in text
 
 
@@ -131,10 +134,10 @@ def test_bad_folders_name_the_file(tmp_path: Path, files: dict[str, str], messag
         write_report(tmp_path)
 
 
-def test_report_is_reproducible(sample: Path) -> None:
-    findings = load_findings(sample)
-    a = render_report(findings, generated_at=FROZEN, inline_js=False)
-    b = render_report(load_findings(sample), generated_at=FROZEN, inline_js=False)
+def test_report_is_reproducible(tmp_path: Path) -> None:
+    small = write_sample_detection(tmp_path, sizes=(15, 8), legit=40)
+    a = render_report(load_findings(small), generated_at=FROZEN, inline_js=False)
+    b = render_report(load_findings(small), generated_at=FROZEN, inline_js=False)
     assert a == b and "2026-06-06 12:00 UTC" in a
 
 
@@ -147,6 +150,14 @@ def test_store_adds_activity_and_timeline(tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
     with Store.open(db) as store:
         ingest_logs(store, [log])
+    sink = ExchangeLog(str(db))  # the gateway's own writer: enforcement events and the audit log
+    for i in range(30):
+        sink.enforcement({"ts": datetime(2026, 5, 2, 9, i, tzinfo=UTC), "request_id": f"q{i}", "account_id": "bad-1",
+                          "campaign_id": "C-9", "action": "block" if i >= 10 else "throttle", "code": "x",
+                          "status": 403, "reason": "", "template_id": None, "score": 0.9})
+    sink.audit({"ts": datetime(2026, 5, 2, 9, 9, tzinfo=UTC), "actor": "ana", "action": "block_campaign",
+                "target": "C-9", "reason": "<b>confirmed</b>"})
+    sink.close()
     d = tmp_path / "out"
     d.mkdir()
     (d / "accounts.csv").write_text(
@@ -161,6 +172,12 @@ def test_store_adds_activity_and_timeline(tmp_path: Path) -> None:
     assert spec and '"series":"legitimate baseline"' in spec.group(1)
     assert "distinct IPs" in text and HOSTILE_AGENT not in text
     assert "&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;" in text
+    section = text[text.index('id="camp-C-9"'):]
+    assert re.search(r"<td>throttle</td><td>2026-05-02 09:00:00</td><td>2026-05-02 09:09:00</td>"
+                     r'<td class="n">10</td><td class="n">1</td>', section)
+    assert '<td>block</td><td>2026-05-02 09:10:00</td><td>2026-05-02 09:29:00</td><td class="n">20</td>' in section
+    assert "<td>ana</td><td>block campaign</td><td>&lt;b&gt;confirmed&lt;/b&gt;</td>" in section
+    assert '"action":"block","count":20' in section  # marked on the timeline
 
 
 def test_cli_report(sample: Path, tmp_path: Path) -> None:

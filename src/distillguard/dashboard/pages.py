@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..errors import DistillGuardError
 from ..report import charts
 from ..report.drilldown import account_detail
+from ..report.enforcement import load_enforcement
 from ..report.html import render_report
 from ..report.sections import campaign_section, store_timeline
 from ..report.summary import campaign_sentence
@@ -47,7 +48,7 @@ async def campaign_page(request: Request) -> Response:
     if findings is None or campaign is None:
         return dash.page(request, "missing.html", analyst, status=404, what=f"campaign {cid}")
     timeline = findings.timeline if findings.timeline is not None else store_timeline(findings, None)
-    section = campaign_section(findings, campaign, timeline)
+    section = campaign_section(findings, campaign, timeline, load_enforcement(findings))
     blocked = cid in dash.control.overrides().blocked_campaigns
     return dash.page(request, "campaign_page.html", analyst, s=section, blocked=blocked)
 

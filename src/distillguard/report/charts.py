@@ -152,7 +152,9 @@ def campaign_sizes(rows: Rows) -> Spec:
 
 def live_rate(name: str = "live") -> Spec:
     """Requests per second over time from the named dataset `name`, which the dashboard page streams into."""
-    chart = alt.Chart(alt.NamedData(name)).mark_line(color="#e45756", strokeWidth=2, interpolate="monotone").encode(
+    # points too: the first sample, before there is a line to draw, is visible at once
+    mark = {"color": "#e45756", "strokeWidth": 2, "interpolate": "monotone", "point": True}
+    chart = alt.Chart(alt.NamedData(name)).mark_line(**mark).encode(
         x=alt.X("t:T", title=None, axis=alt.Axis(format="%H:%M:%S", labelAngle=0)),
         y=alt.Y("rps:Q", title="requests / s"),
         tooltip=[alt.Tooltip("t:T", format="%H:%M:%S"), alt.Tooltip("rps:Q", format=".1f")],

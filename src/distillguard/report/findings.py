@@ -1,15 +1,15 @@
 """Read a detection output folder (SCHEMA.md §4 plus the optional extras) into `Findings`.
 
 The contract files `accounts.csv` and `campaigns.json` are required; every extra file
-(`features.parquet`, `links.parquet`, `templates.csv`, `infrastructure.csv`, `timeline.csv`,
-`enforcement.csv`, `backtest.json`) is optional and its section of the report is simply left out when
-it is missing. Tables are read by DuckDB into Arrow, so a folder with millions of accounts or edges
-stays out of Python objects until something is sampled from it.
+(`features.parquet`, `links.parquet`, `templates.csv`, `infrastructure.csv`, `timeline.csv`) is
+optional, and its section of the report is simply left out when it is missing. Tables are read by
+DuckDB into Arrow, so a folder with millions of accounts or edges stays out of Python objects until
+something is sampled from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,6 @@ class Findings:
     templates: pa.Table | None = None
     infrastructure: pa.Table | None = None
     timeline: pa.Table | None = None
-    enforcement: pa.Table | None = None
-    backtest: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         """The campaign with this id, or None."""
@@ -177,18 +175,6 @@ def _optional_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table | 
         return None
 
 
-def _read_backtest(path: Path) -> tuple[dict[str, Any], ...]:
-    if not path.is_file():
-        return ()
-    try:
-        raw = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError:
-        return ()
-    if isinstance(raw, dict):
-        raw = raw.get("campaigns", [raw])
-    return tuple(r for r in raw if isinstance(r, dict)) if isinstance(raw, list) else ()
-
-
 def load_findings(detect_dir: Path) -> Findings:
     """Read the detection output folder `detect_dir` into `Findings`."""
     detect_dir = Path(detect_dir)
@@ -224,13 +210,6 @@ def load_findings(detect_dir: Path) -> Findings:
                 detect_dir / "timeline.csv",
                 {"campaign_id": "VARCHAR", "day": "VARCHAR", "exchanges": "BIGINT"},
             ),
-            enforcement=_optional_csv(
-                con,
-                detect_dir / "enforcement.csv",
-                {"ts": "VARCHAR", "campaign_id": "VARCHAR", "account_id": "VARCHAR", "action": "VARCHAR",
-                 "reason": "VARCHAR"},
-            ),
-            backtest=_read_backtest(detect_dir / "backtest.json"),
         )
     finally:
         con.close()

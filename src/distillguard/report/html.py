@@ -19,6 +19,7 @@ import jinja2
 from .. import __version__
 from . import charts
 from .drilldown import account_details, operating_point
+from .enforcement import load_enforcement
 from .findings import Findings, load_findings
 from .sections import anchor, campaign_section, score_rows, store_timeline, timeline_chart
 from .summary import count, day, percent
@@ -69,7 +70,8 @@ def render_report(findings: Findings, store: Path | None = None, generated_at: d
                   inline_js: bool = True) -> str:
     """The report for `findings` as an HTML string."""
     timeline = findings.timeline if findings.timeline is not None else store_timeline(findings, store)
-    sections = [campaign_section(findings, c, timeline) for c in findings.campaigns]
+    enforcement = load_enforcement(findings, store)
+    sections = [campaign_section(findings, c, timeline, enforcement) for c in findings.campaigns]
     sizes = [{"campaign": c.campaign_id, "accounts": c.accounts, "exchanges": c.exchanges}
              for c in findings.campaigns[:30]]
     context: dict[str, Any] = {
@@ -79,7 +81,7 @@ def render_report(findings: Findings, store: Path | None = None, generated_at: d
         "detect_dir": str(findings.detect_dir),
         "totals": totals(findings),
         "sections": sections,
-        "overview_timeline": timeline_chart(findings, timeline, [c.campaign_id for c in findings.campaigns[:8]]),
+        "overview_timeline": timeline_chart(timeline, [c.campaign_id for c in findings.campaigns[:8]]),
         "sizes_chart": charts.campaign_sizes(sizes) if sizes else None,
         "score_chart": charts.score_histogram(score_rows(findings), operating_point(findings)),
         "details": account_details(findings, store),

@@ -93,6 +93,14 @@ def write_sample_detection(out: Path, sizes: tuple[int, ...] = (60, 25), legit: 
     _write_csv(out / "infrastructure.csv", ("campaign_id", "kind", "value", "accounts", "exchanges"), infra)
     if enforcement:
         _write_csv(out / "enforcement.csv", ("ts", "campaign_id", "account_id", "action", "reason"), enf)
+        (out / "backtest.json").write_text(json.dumps([
+            {"name": name, "campaigns": [
+                {"campaign_id": c["campaign_id"], "accounts": c["accounts"], "exchanges": c["exchanges"],
+                 "served": c["exchanges"] // k, "served_before_first_action": c["exchanges"] // (8 * k),
+                 "first_action_h": 2.5 * k, "served_before_containment": c["exchanges"] // (4 * k),
+                 "containment_h": None if k == 1 else 26.0, "served_after_24h": c["exchanges"] // (20 * k)}
+                for c in campaigns]}
+            for name, k in (("per-key baseline", 1), ("default", 3))], indent=1))
     _write_links(out, members, legit_ids, rng)
     _write_features(out, rows, rng)
     return out

@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import charts
+from .enforcement import ActionSummary, AnalystAction, BacktestRow, Enforcement
 from .findings import Campaign, Evidence, Findings
 from .network import NetworkSample, sample_network
-from .summary import campaign_sentence, count, day, signal_words
+from .summary import campaign_sentence, signal_words
 
 TOP_TEMPLATES = 10
 TOP_INFRA = 8
@@ -38,8 +39,9 @@ class CampaignSection:
     templates: tuple[dict[str, Any], ...]
     infrastructure: tuple[dict[str, Any], ...]
     evidence: tuple[tuple[str, Evidence], ...]  # (analyst words, evidence)
-    enforcement: tuple[dict[str, Any], ...]
-    backtest: tuple[tuple[str, str], ...]
+    actions: tuple[ActionSummary, ...]
+    analyst: tuple[AnalystAction, ...]
+    backtest: tuple[BacktestRow, ...]
 
 
 def anchor(campaign_id: str) -> str:
@@ -78,22 +80,8 @@ def _series(timeline: pa.Table, campaign_id: str) -> list[dict[str, Any]]:
                                                                    strict=True) if d]
 
 
-def _events(findings: Findings, campaign_id: str | None) -> list[dict[str, Any]]:
-    """Enforcement actions per (day, action), for marking on timelines."""
-    enf = findings.enforcement
-    if enf is None or enf.num_rows == 0:
-        return []
-    if campaign_id is not None:
-        enf = enf.filter(pc.equal(enf["campaign_id"], campaign_id))
-    per: dict[tuple[str, str], int] = {}
-    for ts, action in zip(enf["ts"].to_pylist(), enf["action"].to_pylist(), strict=True):
-        if ts:
-            key = (day(ts), action or "action")
-            per[key] = per.get(key, 0) + 1
-    return [{"day": d, "action": a, "count": n} for (d, a), n in sorted(per.items())]
-
-
-def timeline_chart(findings: Findings, timeline: pa.Table | None, campaign_ids: list[str]) -> dict[str, Any] | None:
+def timeline_chart(timeline: pa.Table | None, campaign_ids: list[str],
+                   events: tuple[dict[str, Any], ...] = ()) -> dict[str, Any] | None:
     """Exchanges per day of these campaigns beside the legitimate baseline; None without data."""
     if timeline is None or timeline.num_rows == 0:
         return None
@@ -112,7 +100,6 @@ def timeline_chart(findings: Findings, timeline: pa.Table | None, campaign_ids: 
     if base:
         order.append(charts.BASELINE)
         rows += [{**p, "series": charts.BASELINE} for p in base]
-    events = _events(findings, campaign_ids[0] if len(campaign_ids) == 1 else None)
     return charts.timeline(rows, order, events)
 
 
@@ -144,37 +131,27 @@ def _infrastructure(findings: Findings, campaign_id: str) -> tuple[dict[str, Any
     return tuple(out)
 
 
-def _backtest(findings: Findings, campaign_id: str) -> tuple[tuple[str, str], ...]:
-    for row in findings.backtest:
-        if str(row.get("campaign_id", "")) == campaign_id:
-            return tuple((k.replace("_", " "), count(v) if isinstance(v, int) else str(v))
-                         for k, v in row.items() if k != "campaign_id")
-    return ()
-
-
-def campaign_section(findings: Findings, campaign: Campaign, timeline: pa.Table | None) -> CampaignSection:
+def campaign_section(findings: Findings, campaign: Campaign, timeline: pa.Table | None,
+                     enforcement: Enforcement | None = None) -> CampaignSection:
     """Everything shown for one campaign."""
+    enf = enforcement or Enforcement.empty()
     cid = campaign.campaign_id
     net = sample_network(findings, cid)
     shown = f"{net.shown_members:,} of {net.members:,} accounts shown" if net else ""
-    enf = findings.enforcement
-    enforcement: tuple[dict[str, Any], ...] = ()
-    if enf is not None:
-        sel = enf.filter(pc.equal(enf["campaign_id"], cid)).sort_by("ts")
-        enforcement = tuple(sel.slice(0, 20).to_pylist())
     return CampaignSection(
         campaign=campaign,
         sentence=campaign_sentence(campaign),
         anchor=anchor(cid),
-        timeline=timeline_chart(findings, timeline, [cid]),
+        timeline=timeline_chart(timeline, [cid], enf.daily.get(cid, ())),
         capability_chart=charts.capability_mix(campaign.capabilities) if campaign.capabilities else None,
         network_chart=charts.network(net.nodes, net.edges, shown) if net and net.nodes else None,
         network=net,
         templates=_templates(findings, cid),
         infrastructure=_infrastructure(findings, cid),
         evidence=tuple((signal_words(e.signal), e) for e in campaign.evidence),
-        enforcement=enforcement,
-        backtest=_backtest(findings, cid),
+        actions=enf.actions.get(cid, ()),
+        analyst=enf.analyst.get(cid, ()),
+        backtest=enf.backtest.get(cid, ()),
     )
 
 
