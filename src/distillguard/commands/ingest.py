@@ -10,14 +10,14 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from ..cli import handle_errors
 from ..errors import RecordError
-from ..ingest import IngestOptions, IngestSummary, ingest_accounts, ingest_logs, log_files
+from ..ingest import MAX_LINE_BYTES, IngestOptions, IngestSummary, ingest_accounts, ingest_logs, log_files
 from ..store import Store
 
 MAX_PRINTED_ERRORS = 50
 
 
 def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors: int | None,
-               quiet: bool = False) -> IngestSummary:
+               quiet: bool = False, max_line_bytes: int = MAX_LINE_BYTES) -> IngestSummary:
     """Ingest logs (and accounts) into the store at `db`, with a progress bar and error lines on stderr."""
     console = Console(stderr=True, quiet=quiet)
     files = log_files(logs)
@@ -34,13 +34,13 @@ def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors:
     total = sum(Path(f).stat().st_size for f in files)
     with Store.open(db) as store:
         if accounts:
-            n = ingest_accounts(store, accounts)
+            n = ingest_accounts(store, accounts, on_error)
             console.print(f"accounts: {n} records from {accounts}", markup=False)
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("ingest", total=total)
-            summary = ingest_logs(store, files, IngestOptions(max_errors=max_errors), on_error,
-                                  lambda n: bar.advance(task, n))
+            options = IngestOptions(max_errors=max_errors, max_line_bytes=max_line_bytes)
+            summary = ingest_logs(store, files, options, on_error, lambda n: bar.advance(task, n))
     return summary
 
 
@@ -48,10 +48,14 @@ def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors:
 @click.argument("logs", nargs=-1, required=True, type=click.Path())
 @click.option("--accounts", type=click.Path(), help="Accounts file (CSV, JSONL or Parquet).")
 @click.option("--db", required=True, type=click.Path(), help="DuckDB store to append to (created if missing).")
-@click.option("--max-errors", type=int, default=None, help="Stop when more records than this are rejected.")
+@click.option("--max-errors", type=click.IntRange(min=0), default=None,
+              help="Stop (exit 2) when more records than this are rejected; the file being read is not stored.")
+@click.option("--max-line-bytes", type=click.IntRange(min=1), default=MAX_LINE_BYTES, show_default=True,
+              help="Longer JSONL lines are reported and skipped.")
 @handle_errors
-def ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors: int | None) -> None:
+def ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors: int | None,
+           max_line_bytes: int) -> None:
     """Validate exchange logs (JSONL[.gz|.zst], Parquet files or folders) and append them to the store."""
-    s = run_ingest(logs, accounts, db, max_errors)
+    s = run_ingest(logs, accounts, db, max_errors, max_line_bytes=max_line_bytes)
     click.echo(f"files {s.files}  rows read {s.rows_read}  stored {s.stored}  "
                f"duplicates {s.duplicates}  rejected {s.rejected}  -> {db}")

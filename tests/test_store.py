@@ -1,0 +1,123 @@
+"""The store: tables, file-level atomicity, and recovery after the ingesting process is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from distillguard.ingest import ingest_logs
+from distillguard.schema import EXCHANGE_SCHEMA
+from distillguard.store import Store
+
+CHILD = """
+import sys, time
+from distillguard.ingest import ingest_logs
+from distillguard.store import Store
+store = Store.open(sys.argv[1])
+ingest_logs(store, [sys.argv[2]])
+print("first", flush=True)
+def progress(n):
+    print("progress", flush=True)
+    time.sleep(float(sys.argv[4]))
+ingest_logs(store, [sys.argv[3]], on_progress=progress)
+print("done", flush=True)
+"""
+
+
+def _jsonl(path: Path, start: int, n: int, pad: int = 0) -> Path:
+    with path.open("w") as f:
+        for i in range(start, start + n):
+            f.write(json.dumps({"request_id": f"r{i}", "ts": "2026-05-01T10:00:00Z", "account_id": f"a{i % 50}",
+                                "ip": "10.0.0.1", "model": "m", "completion": "c" * pad,
+                                "messages": [{"role": "user", "content": f"hello {i}"}]}) + "\n")
+    return path
+
+
+def _parquet(path: Path, start: int, n: int) -> Path:
+    ids = [f"r{i}" for i in range(start, start + n)]
+    table = pa.table({
+        "request_id": ids,
+        "ts": pa.array([1777629600000000] * n, pa.timestamp("us", tz="UTC")),
+        "account_id": [f"a{i % 50}" for i in range(n)],
+        "ip": ["10.0.0.1"] * n,
+        "model": ["m"] * n,
+        "messages": pa.array([[{"role": "user", "content": f"hello {i} " * 20}] for i in range(n)],
+                             EXCHANGE_SCHEMA.field("messages").type),
+    })
+    pq.write_table(table, path)
+    return path
+
+
+def test_open_creates_tables_and_counts() -> None:
+    with Store.open(":memory:") as store:
+        tables = {r[0] for r in store.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert {"exchanges", "accounts", "ingested_files", "rejects"} <= tables
+        assert store.count("exchanges") == 0
+        assert store.con.execute("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
+
+
+def test_failed_file_leaves_nothing_behind(tmp_path: Path) -> None:
+    log = _jsonl(tmp_path / "a.jsonl", 0, 10)
+    with Store.open(tmp_path / "s.duckdb") as store:
+        with pytest.raises(RuntimeError), store.file_transaction() as staging:
+            staging.append(pa.Table.from_pylist([], schema=EXCHANGE_SCHEMA))
+            raise RuntimeError("boom")
+        assert store.count("exchanges") == 0
+        assert ingest_logs(store, [log]).stored == 10
+
+
+def test_exchanges_parquet_writes_the_store(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        ingest_logs(store, [_jsonl(tmp_path / "a.jsonl", 0, 7)])
+        out = tmp_path / "it's.parquet"
+        store.exchanges_parquet(out)
+    table = pq.read_table(out)
+    assert table.num_rows == 7 and table.column_names == list(EXCHANGE_SCHEMA.names)
+
+
+def _kill_mid_ingest(db: Path, first: Path, big: Path, kill_at: int) -> str:
+    """Run the child, SIGKILL it at its `kill_at`-th progress report on the big file; return its last line."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    with subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(first), str(big), "1"],
+                          stdout=subprocess.PIPE, text=True, env=env) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "first"
+        last = "first"
+        seen = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            last = child.stdout.readline().strip()
+            seen += last == "progress"
+            if last in ("done", "") or seen >= kill_at:
+                break
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    return last
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_sigkill_mid_ingest_then_rerun_completes_without_duplicates(tmp_path: Path, kind: str) -> None:
+    db = tmp_path / "s.duckdb"
+    first = _jsonl(tmp_path / "first.jsonl", 0, 500)
+    if kind == "jsonl":  # three 8 MB blocks: killed while the file is half staged
+        big, n, kill_at = _jsonl(tmp_path / "big.jsonl", 500, 40_000, pad=500), 40_000, 2
+    else:  # one SQL insert: killed after the rows were written, before the commit
+        big, n, kill_at = _parquet(tmp_path / "big.parquet", 500, 100_000), 100_000, 1
+    assert _kill_mid_ingest(db, first, big, kill_at) == "progress"
+    with Store.open(db) as store:  # readable, and holds the first file and nothing of the second
+        assert store.count("exchanges") == 500
+        assert store.count("ingested_files") == 1
+        s = ingest_logs(store, [first, big])
+        assert (s.stored, s.duplicates) == (n, 500)
+        assert store.con.execute("SELECT count(*), count(DISTINCT request_id) FROM exchanges").fetchall() == [
+            (500 + n, 500 + n)]
