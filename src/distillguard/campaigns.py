@@ -53,6 +53,9 @@ class CampaignConfig:
     max_blocks: int = 20
     min_block_accounts: int = 3
     peel_eps: float = 0.1
+    refine_content_weight: float = 0.1
+    refine_min_edge: float = 0.05
+    refine_resolution: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -226,3 +229,46 @@ def _strength(edges: pa.Table, names: list[str], member: np.ndarray) -> np.ndarr
     np.add.at(s, a[same], w[same])
     np.add.at(s, b[same], w[same])
     return s
+
+
+def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
+                     config: CampaignConfig = CampaignConfig()) -> np.ndarray:
+    """Regroup flagged accounts into campaigns: campaign index per account of `accounts` (-1: none).
+
+    The first pass finds *that* accounts are coordinated; content similarity also ties separate
+    campaigns that draw on the same public prompt sets. Here, among flagged accounts only, content
+    links are damped so that operator-specific evidence (payment, cohort, timing, infrastructure)
+    decides which campaign an account belongs to. Accounts left without a link keep the campaign that
+    holds most of their first-pass group.
+    """
+    n = len(accounts)
+    out = np.full(n, -1, np.int64)
+    if n == 0:
+        return out
+    kw = {k: (v * config.refine_content_weight if k in CONTENT_KINDS else v) for k, v in config.kind_weights.items()}
+    sub_cfg = CampaignConfig(kind_weights=kw, min_edge=config.refine_min_edge, resolution=config.refine_resolution,
+                             seed=config.seed)
+    acc = pa.array(accounts, pa.string())
+    mask = pa.compute.and_(pa.compute.is_in(links["src"], acc), pa.compute.is_in(links["dst"], acc)) \
+        if links.num_rows else None
+    sub = links.filter(mask) if mask is not None else links
+    names, member = leiden_groups(pair_edges(sub, sub_cfg), sub_cfg) if sub.num_rows else ([], np.zeros(0))
+    pos = {a: i for i, a in enumerate(accounts)}
+    for a, m in zip(names, member, strict=True):
+        out[pos[a]] = int(m)
+    next_id = int(out.max()) + 1
+    for g in np.unique(first):
+        idx = np.flatnonzero(first == g)
+        loose = idx[out[idx] < 0]
+        if len(loose) == 0:
+            continue
+        known = out[idx][out[idx] >= 0]
+        if g >= 0 and len(known):
+            out[loose] = np.bincount(known).argmax()
+        elif g >= 0:
+            out[loose] = next_id
+            next_id += 1
+        else:
+            out[loose] = np.arange(next_id, next_id + len(loose))
+            next_id += len(loose)
+    return out

@@ -19,10 +19,10 @@ import pyarrow as pa
 
 from . import features as feat
 from . import links as lk
-from .campaigns import CampaignConfig, group_accounts
+from .campaigns import CampaignConfig, group_accounts, refine_campaigns
 from .detect_output import write_outputs
 from .errors import UsageError
-from .scoring import ScoreConfig, individual_reasons, score_accounts, threshold_for
+from .scoring import ScoreConfig, Scores, individual_reasons, score_accounts, threshold_for
 from .store import Store
 
 BLOCK_KINDS = ("shared-template", "shared-wrapper")
@@ -93,11 +93,24 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
     thr = threshold_for(scores, config.fpr_target, config.scores)
     reasons = individual_reasons(features)
     stage("scoring")
-    n_flagged, n_campaigns = write_outputs(con, out, features, scores, thr, reasons, config.campaigns)
+    campaign = _campaign_index(scores, thr, links, config.campaigns)
+    stage("grouping")
+    n_flagged, n_campaigns = write_outputs(con, out, features, scores, thr, reasons, config.campaigns, campaign)
     _write_report(out, store) if config.rich_report else _plain_report(out)
     stage("output")
     return DetectResult(out_dir=out, accounts=features.num_rows, flagged=n_flagged, campaigns=n_campaigns,
                         threshold=thr, timings=timings)
+
+
+def _campaign_index(scores: Scores, thr: float, links: pa.Table, config: CampaignConfig) -> np.ndarray:
+    t = scores.accounts
+    flagged = t["score"].to_numpy() >= thr
+    ids = np.asarray(t["account_id"].to_pylist(), dtype=object)
+    group = t["group"].to_numpy()
+    out = np.full(len(ids), -1, np.int64)
+    if flagged.any():
+        out[flagged] = refine_campaigns(links, ids[flagged].tolist(), group[flagged], config)
+    return out
 
 
 def detect_logs(logs: Sequence[str | Path], out_dir: str | Path, accounts: str | Path | None = None,

@@ -20,21 +20,21 @@ TOP_INFRA = 5
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores,
-                  threshold: float, reasons: list[list[str]], config: CampaignConfig) -> tuple[int, int]:
-    """Write every file of the output folder; return (flagged accounts, campaigns)."""
+                  threshold: float, reasons: list[list[str]], config: CampaignConfig,
+                  campaign: np.ndarray) -> tuple[int, int]:
+    """Write every file of the output folder; return (flagged accounts, campaigns).
+
+    `campaign` is the campaign index of each flagged account (-1 for none), aligned with `scores.accounts`.
+    """
     t = scores.accounts
     score = t["score"].to_numpy()
-    group = t["group"].to_numpy()
     flagged = score >= threshold
-    # a group is a detected campaign when at least one of its accounts is flagged
-    n_groups = len(scores.group_score)
-    hit = np.zeros(n_groups, bool)
-    if n_groups:
-        hit[np.unique(group[flagged & (group >= 0)])] = True
+    group = np.where(flagged, campaign, -1)
     exch = features["exchanges"].to_numpy()
-    order = sorted(np.flatnonzero(hit), key=lambda g: -exch[group == g].sum())
+    order = sorted(np.unique(group[group >= 0]), key=lambda g: (-exch[group == g].sum(), g))
     names = {int(g): f"dg-{i + 1:04d}" for i, g in enumerate(order)}
     cid = [names.get(int(g), "") if g >= 0 else "" for g in group]
+    confidence = {names[int(g)]: float(np.median(score[group == g])) for g in order}
     assign = pa.table({"account_id": t["account_id"], "campaign_id": cid, "flagged": flagged})
     con.register("_dg_assign", assign)
     try:
@@ -56,7 +56,7 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
     pq.write_table(features, out / "features.parquet")
     pq.write_table(con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table(),
                    out / "links.parquet")
-    campaigns = _campaigns(con, scores, names, link_reasons)
+    campaigns = _campaigns(con, confidence, link_reasons)
     (out / "campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
     _copy_csv(con, "SELECT campaign_id, template_id, exchanges, accounts, example FROM ("
               "SELECT a.campaign_id, f.template_id, count(*) AS exchanges, count(DISTINCT x.account_id) AS accounts,"
@@ -119,9 +119,9 @@ def _link_reasons(con: duckdb.DuckDBPyConnection, config: CampaignConfig) -> dic
     return out
 
 
-def _campaigns(con: duckdb.DuckDBPyConnection, scores: Scores, names: dict[int, str],
+def _campaigns(con: duckdb.DuckDBPyConnection, confidence: dict[str, float],
                link_reasons: dict[str, list[str]]) -> list[dict[str, object]]:
-    if not names:
+    if not confidence:
         return []
     stats = {r[0]: r[1:] for r in con.sql("""
         SELECT a.campaign_id, count(DISTINCT x.account_id), count(*), min(x.ts_s), max(x.ts_s),
@@ -140,9 +140,8 @@ def _campaigns(con: duckdb.DuckDBPyConnection, scores: Scores, names: dict[int, 
         for k in ks:
             kinds.setdefault(members[a], {}).setdefault(k, 0)
             kinds[members[a]][k] += 1
-    parts = scores.group_parts
     out = []
-    for g, name in sorted(names.items(), key=lambda kv: kv[1]):
+    for name in sorted(confidence):
         n_acc, n_ex, first, last, cot, structured, n_tpl = stats[name]
         total = sum(caps[name].values())
         capabilities = {k: round(v / total, 4) for k, v in sorted(caps[name].items())}
@@ -154,12 +153,11 @@ def _campaigns(con: duckdb.DuckDBPyConnection, scores: Scores, names: dict[int, 
         evidence.append({"signal": "extraction-targets",
                          "detail": f"{ext:.0%} of exchanges target reasoning, coding or tool use"})
         evidence.append({"signal": "coordination",
-                         "detail": f"{n_ex} exchanges over {n_tpl} templates; concurrency "
-                                   f"{parts['concurrency'][g]:.2f}, binding {parts['binding'][g]:.2f}"})
+                         "detail": f"{n_acc} accounts sent {n_ex} exchanges over {n_tpl} distinct templates"})
         out.append({
             "campaign_id": name, "accounts": int(n_acc), "exchanges": int(n_ex),
             "first_seen": _iso(first), "last_seen": _iso(last), "capabilities": capabilities,
-            "evidence": evidence, "confidence": round(float(scores.group_score[g]), 4),
+            "evidence": evidence, "confidence": round(confidence[name], 4),
         })
     return out
 

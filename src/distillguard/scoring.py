@@ -33,6 +33,7 @@ class ScoreConfig:
 
     individual_cap: float = 0.45     # max score an account can reach without coordination evidence
     floor: float = 0.5               # the flag threshold is never below this
+    own_power: float = 1.0
     single_family_min_accounts: int = 8
     single_family_factor: float = 0.6
     behaviour_low: float = 0.35      # group behaviour at or below this: no campaign (legit batch, teams)
@@ -116,7 +117,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score
-        own = np.clip(ind / np.maximum(gb, 1e-9), 0, 1) ** 1.5
+        own = np.clip(ind / np.maximum(gb, 1e-9), 0, 1) ** config.own_power
         tie = np.clip(0.5 + strength, 0, 1)
         score = np.maximum(score, gs * own * tie)
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
