@@ -54,8 +54,9 @@ def intel() -> None:
 @click.option("--include-identifiers", is_flag=True,
               help="Also share account ids, payment fingerprints and redacted example prompts.")
 @click.option("--valid-days", type=int, default=90, show_default=True, help="Indicators expire after this.")
-@click.option("--db", type=click.Path(dir_okay=False),
-              help="Store with partner matches (`intel match`), reported back as sightings.")
+@click.option("--db", type=click.Path(dir_okay=False, exists=True),
+              help="Our store: adds the campaigns' prompt wrappers (minus any our legitimate users send) and "
+                   "reports partner matches (`intel match`) back as sightings.")
 @click.option("--timestamp", help="Creation time to stamp (ISO-8601), for reproducible exports.")
 @handle_errors
 def export(detect_dir: str, out: str, fmt: str, tlp: str, provider: str, min_accounts: int,
@@ -71,18 +72,20 @@ def export(detect_dir: str, out: str, fmt: str, tlp: str, provider: str, min_acc
     findings = load_findings(detect_dir)
     now = _now(timestamp)
     n = len(shared_campaigns(findings, options))
+    sightings = []
+    if db:
+        from ..intel.matching import partner_sightings
+        from ..intel.wrappers import with_store_wrappers
+        from ..store import Store
+
+        with Store.open(db) as store:
+            findings = with_store_wrappers(shared_campaigns(findings, options), store, min_indicator_accounts)
+            sightings = partner_sightings(store)
     if fmt == "misp":
         from ..intel.misp import build_events, events_json
 
         text = events_json(build_events(findings, options, now))
     else:
-        sightings = []
-        if db:
-            from ..intel.matching import partner_sightings
-            from ..store import Store
-
-            with Store.open(db) as store:
-                sightings = partner_sightings(store)
         text = build_bundle(findings, options, now, sightings).serialize(pretty=True) + "\n"
     Path(out).write_text(text, encoding="utf-8")
     click.echo(f"{fmt}: {n} of {len(findings)} campaigns shared (>= {min_accounts} accounts), "

@@ -113,7 +113,12 @@ def _hit(key: str, i: PartnerIndicator, similarity: float = 1.0) -> dict[str, ob
 def _join(store: Store, hits: Sequence[dict[str, object]], key_sql: str, where: str) -> pa.Table:
     if not hits:
         return MATCH_SCHEMA.empty_table()
-    store.con.register("_dg_hits", pa.Table.from_pylist(list(hits), schema=_HIT_SCHEMA))
+    best: dict[tuple[object, ...], dict[str, object]] = {}  # one row per key and indicator, or counts double
+    for h in hits:
+        k = (h["key"], h["indicator_id"], h["kind"], h["value"])
+        if k not in best or float(h["similarity"]) > float(best[k]["similarity"]):  # type: ignore[arg-type]
+            best[k] = h
+    store.con.register("_dg_hits", pa.Table.from_pylist(list(best.values()), schema=_HIT_SCHEMA))
     try:
         return store.con.sql(f"""
             SELECT h.indicator_id, h.kind, h.value, h.source, h.confidence, max(h.similarity) AS similarity,
@@ -161,14 +166,15 @@ def _text_hits(store: Store, hashes: list[PartnerIndicator], minhashes: list[Par
                              "FROM exchanges x) WHERE t <> '' GROUP BY key").to_arrow_reader(BATCH)
         for batch in reader:
             keys = batch.column(0).to_pylist()
-            skeletons, ids = _skeletons(batch.column(1))
+            forms, ids = _template_forms(batch.column(1))
             if by_hash:
                 for n, row_ids in enumerate(ids):
                     for h in row_ids:
                         hits.extend(_hit(keys[n], i) for i in by_hash.get(h, ()))
             if index is not None:
-                for m in index.index.query(signatures.signatures(skeletons)):
-                    hits.append(_hit(keys[m.query], index.indicators[m.reference], m.similarity))
+                for form in forms:
+                    for m in index.index.query(signatures.signatures(form)):
+                        hits.append(_hit(keys[m.query], index.indicators[m.reference], m.similarity))
     finally:
         cur.close()
     return hits
@@ -183,15 +189,17 @@ class SignatureIndexOver:
         self.index = signatures.SignatureIndex(refs, threshold)
 
 
-def _skeletons(texts: pa.Array) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Skeletons and template hashes (template and wrapper id, hex) of distinct texts."""
+def _template_forms(texts: pa.Array) -> tuple[list[list[str]], list[tuple[str, ...]]]:
+    """Texts to sign (skeletons, and wrappers where they differ) and template hashes (hex) of distinct texts."""
     try:
         from ..fingerprints import fingerprint_texts
     except ImportError:  # fingerprints not part of this build: compare raw texts, no exact hashes
-        return [str(t) for t in texts.to_pylist()], [() for _ in range(len(texts))]
+        return [[str(t) for t in texts.to_pylist()]], [() for _ in range(len(texts))]
     fp = fingerprint_texts(texts)
     tids = fp.column("template_id").to_pylist()
-    wids = fp.column("wrapper_id").to_pylist() if "wrapper_id" in fp.column_names else tids
+    wids = fp.column("wrapper_id").to_pylist()
     ids = [tuple(dict.fromkeys((vocab.template_hash_hex(t), vocab.template_hash_hex(w))))
            for t, w in zip(tids, wids, strict=True)]
-    return fp.column("skeleton").to_pylist(), ids
+    skeletons, wrappers = fp.column("skeleton").to_pylist(), fp.column("wrapper").to_pylist()
+    # a wrapper equal to its skeleton would only repeat the skeleton's matches; sign it as empty instead
+    return [skeletons, [w if w != s else "" for w, s in zip(wrappers, skeletons, strict=True)]], ids

@@ -102,7 +102,7 @@ def _event(c: CampaignFinding, o: ExportOptions, now: datetime) -> MISPEvent:
         for acct in c.account_ids:
             _attr(ev, key, "text", acct, category="Other", to_ids=False, comment="account id", timestamp=now)
     for t in c.templates:
-        if t.accounts < o.min_indicator_accounts:
+        if t.accounts < o.min_indicator_accounts or (t.example and not signatures.specific(t.example)):
             continue
         h = vocab.template_hash_hex(t.template_id)
         obj = MISPObject(TEMPLATE_OBJECT_NAME, standalone=False, misp_objects_template_custom=TEMPLATE_OBJECT)

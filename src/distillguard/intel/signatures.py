@@ -24,6 +24,7 @@ MAX_WORDS = 32
 SHINGLE = 3
 BANDS = 16  # 16 bands x 4 rows: pairs at Jaccard 0.6 collide in some band with probability > 0.9
 DEFAULT_THRESHOLD = 0.6
+MIN_WORDS = 6  # "continue", "go on", "<payload>": too generic to say anything about a campaign
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 _MASKS = (
@@ -42,6 +43,11 @@ def normalise(text: str) -> list[str]:
     for pattern, mask in _MASKS:
         t = pattern.sub(mask, t)
     return _WORD.findall(t)[:MAX_WORDS]
+
+
+def specific(text: str) -> bool:
+    """Whether a template text is specific enough to share: at least MIN_WORDS words besides masks."""
+    return sum(1 for w in normalise(text) if w.isalnum()) >= MIN_WORDS
 
 
 def shingles(text: str) -> list[str]:

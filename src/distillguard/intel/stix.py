@@ -181,7 +181,7 @@ class _Builder:
                 if infra_id and r.kind in ("ip", "cidr"):
                     self.rel(ind.id, "indicates", infra_id)
         for t in c.templates:
-            if t.accounts >= self.o.min_indicator_accounts:
+            if t.accounts >= self.o.min_indicator_accounts and (not t.example or signatures.specific(t.example)):
                 ind = self._template_indicator(c, t, valid)
                 self.rel(ind.id, "indicates", camp.id)
         self._observed(c, camp.id, net)
