@@ -120,3 +120,12 @@ def test_mixed_small_end_to_end(tmp_path: Path, corpora: Path) -> None:
     ev = json.loads(r.output)
     # a small scale (few accounts per campaign) is harder than the presets; the quality table is in bench/
     assert ev["recall"] >= 0.6 and ev["precision"] >= 0.95 and ev["fpr"] <= 0.005
+
+
+def test_no_links_baseline_flags_lone_extractors(tmp_path: Path) -> None:
+    log = write_jsonl(legit_users(20) + campaign(3, per_account=60), tmp_path / "log.jsonl")
+    detect_logs([log], tmp_path / "out", config=DetectConfig(rich_report=False, use_links=False))
+    rows = _rows(tmp_path / "out")
+    assert all(r["campaign_id"] == "" for r in rows.values())
+    assert {a for a, r in rows.items() if r["flagged"] == "true"} <= {f"camp-{i:03d}" for i in range(3)}
+    assert max(float(r["score"]) for a, r in rows.items() if a.startswith("camp")) > 0.5

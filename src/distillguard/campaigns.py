@@ -239,7 +239,7 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
     campaigns that draw on the same public prompt sets. Here, among flagged accounts only, content
     links are damped so that operator-specific evidence (payment, cohort, timing, infrastructure)
     decides which campaign an account belongs to. Accounts left without a link keep the campaign that
-    holds most of their first-pass group.
+    holds most of their first-pass group; accounts outside any group stay outside (-1).
     """
     n = len(accounts)
     out = np.full(n, -1, np.int64)
@@ -268,7 +268,4 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
         elif g >= 0:
             out[loose] = next_id
             next_id += 1
-        else:
-            out[loose] = np.arange(next_id, next_id + len(loose))
-            next_id += len(loose)
     return out

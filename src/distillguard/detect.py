@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,8 +89,12 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
     stage("links")
     grouping = group_accounts(links, bip, config.campaigns)
     stage("campaigns")
-    scores = score_accounts(features, grouping, config.scores)
-    thr = threshold_for(scores, config.fpr_target, config.scores)
+    if config.use_links:
+        scores = score_accounts(features, grouping, config.scores)
+        thr = threshold_for(scores, config.fpr_target, config.scores)
+    else:  # baseline: the individual score uncapped, at the same floor
+        scores = score_accounts(features, grouping, replace(config.scores, individual_cap=1.0))
+        thr = config.scores.floor
     reasons = individual_reasons(features)
     stage("scoring")
     campaign = _campaign_index(scores, thr, links, config.campaigns)
