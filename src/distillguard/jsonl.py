@@ -152,6 +152,8 @@ def _block(line: int, data: bytes, raw_pos: int, parse: bool, max_line_bytes: in
 
 def _parse_block(data: bytes) -> pa.Table | None:
     """The block parsed strictly by pyarrow, or None when any line needs the per-line path."""
+    if not _objects_only(data):
+        return None
     # `params` is a free-form object: inferred (then canonicalised) when present, else ignore extras.
     behaviour = "infer" if b'"params"' in data else "ignore"
     try:
@@ -162,6 +164,15 @@ def _parse_block(data: bytes) -> pa.Table | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError, OverflowError):
         return None
+
+
+def _objects_only(data: bytes) -> bool:
+    """Whether every non-blank line starts with `{` (pyarrow 26 crashes on a line holding only `null`)."""
+    arr = np.frombuffer(data, np.uint8)
+    if not len(arr):
+        return True
+    first = arr[np.flatnonzero(arr[:-1] == 10) + 1]
+    return bool(arr[0] in (10, 123)) and bool(np.all((first == 123) | (first == 10)))
 
 
 def _decompressed(path: Path) -> Iterator[tuple[bytes, int, str | None]]:
