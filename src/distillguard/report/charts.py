@@ -27,6 +27,7 @@ BASELINE = "legitimate baseline"
 CAPABILITY_COLORS = {"reasoning": "#4c78a8", "coding": "#f58518", "tool use": "#54a24b", "other": "#9d9d9d"}
 EDGE_COLORS = {
     "template": "#4c78a8",
+    "phrases": "#9ecae9",
     "lockstep": "#e45756",
     "payment": "#b279a2",
     "infrastructure": "#f58518",
@@ -52,8 +53,11 @@ def timeline(rows: Rows, series_order: Sequence[str], events: Rows = (), height:
     domain = list(series_order)
     palette = ["#e45756", "#4c78a8", "#f58518", "#b279a2", "#54a24b", "#72b7b2", "#ff9da6", "#9d755d"]
     colors = [("#7f7f7f" if s == BASELINE else palette[i % len(palette)]) for i, s in enumerate(domain)]
-    base = alt.Chart(alt.NamedData("series")).mark_line(point=len(rows) <= 60, strokeWidth=2).encode(
-        x=alt.X("day:T", title=None, axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30)),
+    days = len({r["day"] for r in rows})
+    # one tick per day (or per few days for long campaigns), never several ticks with the same date label
+    ticks = {"interval": "day", "step": max(1, -(-days // 14))}
+    base = alt.Chart(alt.NamedData("series")).mark_line(point=days <= 60, strokeWidth=2).encode(
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, tickCount=ticks)),
         y=alt.Y("exchanges:Q", title="exchanges per day", axis=alt.Axis(format="~s")),
         color=alt.Color("series:N", title=None, scale=alt.Scale(domain=domain, range=colors),
                         legend=alt.Legend(orient="top")),

@@ -112,13 +112,14 @@ def _features(findings: Findings, ids: list[str], top: int = 8) -> dict[str, tup
     acc = findings.accounts
     legit = pc.filter(acc["account_id"], pc.invert(acc["flagged"]))
     legit_rows = feats.filter(pc.is_in(feats["account_id"].cast(pa.string()), value_set=legit))
-    typical, spread = {}, {}
+    typical, spread, scale_sd = {}, {}, {}
     for c in cols:
         v = legit_rows[c].cast(pa.float64()).drop_null().to_numpy(zero_copy_only=False)
         v = v[np.isfinite(v)]
         typical[c] = float(np.median(v)) if len(v) else math.nan
         q1, q3 = (np.percentile(v, [25, 75]) if len(v) else (math.nan, math.nan))
         spread[c] = float(q3 - q1) if len(v) else math.nan
+        scale_sd[c] = float(np.std(v)) if len(v) else 0.0
     mine = feats.filter(pc.is_in(feats["account_id"].cast(pa.string()), value_set=pa.array(ids, pa.string())))
     out: dict[str, tuple[FeatureValue, ...]] = {}
     for row in mine.to_pylist():
@@ -128,7 +129,8 @@ def _features(findings: Findings, ids: list[str], top: int = 8) -> dict[str, tup
             if val is None or not math.isfinite(float(val)):
                 continue
             t, s = typical[c], spread[c]
-            dev = abs(float(val) - t) / (s if s and math.isfinite(s) and s > 0 else (abs(t) + 1e-9))
+            scale = s if math.isfinite(s) and s > 0 else (scale_sd[c] if scale_sd[c] > 0 else 1.0)
+            dev = abs(float(val) - t) / scale
             items.append((dev if math.isfinite(dev) else 0.0, FeatureValue(c, float(val), t)))
         items.sort(key=lambda x: -x[0])
         out[str(row["account_id"])] = tuple(fv for _, fv in items[:top])
@@ -145,15 +147,22 @@ def _neighbours(findings: Findings, ids: list[str], top: int = 8) -> dict[str, t
     camp = dict(zip(findings.accounts["account_id"].to_pylist(), findings.accounts["campaign_id"].to_pylist(),
                     strict=True))
     wanted = set(ids)
-    found: dict[str, list[Neighbour]] = {}
+    found: dict[str, dict[str, tuple[list[str], float]]] = {}
     kinds = sel["kind"].to_pylist() if "kind" in sel.column_names else ["link"] * sel.num_rows
     weights = sel["weight"].to_pylist() if "weight" in sel.column_names else [1.0] * sel.num_rows
     for s, d, k, w in zip(sel["src"].cast(pa.string()).to_pylist(), sel["dst"].cast(pa.string()).to_pylist(),
                           kinds, weights, strict=True):
         for me, other in ((s, d), (d, s)):
             if me in wanted and other != me:
-                found.setdefault(me, []).append(Neighbour(other, str(k), float(w or 0.0), camp.get(other, "")))
-    return {a: tuple(sorted(v, key=lambda n: (-n.weight, n.account_id))[:top]) for a, v in found.items()}
+                kinds_w = found.setdefault(me, {}).setdefault(other, ([], 0.0))
+                if str(k) not in kinds_w[0]:
+                    kinds_w[0].append(str(k))
+                found[me][other] = (kinds_w[0], max(kinds_w[1], float(w or 0.0)))
+    out = {}
+    for a, others in found.items():  # one row per linked account: all link kinds, strongest weight
+        rows = [Neighbour(o, ", ".join(ks), w, camp.get(o, "")) for o, (ks, w) in others.items()]
+        out[a] = tuple(sorted(rows, key=lambda n: (-n.weight, n.account_id))[:top])
+    return out
 
 
 def _activity(store: Path | None, ids: list[str]) -> dict[str, Activity]:
@@ -166,7 +175,8 @@ def _activity(store: Path | None, ids: list[str]) -> dict[str, Activity]:
     try:
         con.register("wanted", pa.table({"account_id": pa.array(ids, pa.string())}))
         rows = con.execute(
-            """SELECT e.account_id, count(*), min(e.ts)::VARCHAR, max(e.ts)::VARCHAR,
+            """SELECT e.account_id, count(*), strftime(min(e.ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'),
+                      strftime(max(e.ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'),
                       count(DISTINCT nullif(e.ip, '')), coalesce(mode(e.user_agent), '')
                FROM exchanges e JOIN wanted w USING (account_id) GROUP BY e.account_id"""
         ).fetchall()

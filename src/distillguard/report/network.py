@@ -36,9 +36,9 @@ def _stable(account_id: str) -> str:
 
 def _kind(raw: Any) -> str:
     text = str(raw or "link").lower()
-    for key in ("template", "wrapper", "prompt", "lockstep", "payment", "cohort", "client"):
+    for key in ("phrase", "template", "wrapper", "prompt", "lockstep", "payment", "cohort", "client"):
         if key in text:
-            return "template" if key in ("wrapper", "prompt") else key
+            return {"wrapper": "template", "prompt": "template", "phrase": "phrases"}.get(key, key)
     if any(k in text for k in ("ip", "infra", "cidr", "user_agent", "asn")):
         return "infrastructure"
     return text

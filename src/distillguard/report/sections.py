@@ -109,8 +109,17 @@ def _templates(findings: Findings, campaign_id: str) -> tuple[dict[str, Any], ..
         return ()
     sel = t.filter(pc.equal(t["campaign_id"], campaign_id)).sort_by([("exchanges", "descending")])
     return tuple(
-        {**r, "example": (r["example"] or "")[:200]} for r in sel.slice(0, TOP_TEMPLATES).to_pylist()
+        {**r, "example": (r["example"] or "")[:200], "hash": template_hash(r["template_id"])}
+        for r in sel.slice(0, TOP_TEMPLATES).to_pylist()
     )
+
+
+def template_hash(template_id: str) -> str:
+    """A template id (a signed 64-bit hash as detect writes it) as 16 hex digits; other ids as they are."""
+    try:
+        return f"{int(template_id) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+    except ValueError:
+        return template_id
 
 
 def _infrastructure(findings: Findings, campaign_id: str) -> tuple[dict[str, Any], ...]:

@@ -40,12 +40,16 @@ SIGNAL_WORDS = {
     "shared-prompt-ends": "shared prompt openings and endings",
     "shared-system-prompt": "a shared system prompt",
     "extraction-targets": "narrow targeting of reasoning, coding and tool use",
-    "coordination": "coordinated activity",
+    "coordination": "synchronised activity",
     "single-turn": "single-turn requests",
     "long-max-tokens": "long max_tokens requests",
     "around-the-clock": "around-the-clock activity",
     "regular-timing": "machine-regular timing",
 }
+
+
+NOT_BINDING = frozenset({"extraction-targets", "cot-elicitation", "chain-of-thought",
+                         "narrow-targeting", "single-turn", "long-max-tokens", "around-the-clock"})
 
 
 def count(n: int | float) -> str:
@@ -82,14 +86,21 @@ def capability_words(capabilities: tuple[tuple[str, float], ...]) -> str:
     return ", ".join(f"{CAPABILITY_WORDS.get(k, k)} {percent(v)}" for k, v in items if v >= 0.01)
 
 
-def bound_by(campaign: Campaign) -> str:
-    """The distinct evidence signals of a campaign in analyst words, in the order detect gave them."""
+def bound_by(campaign: Campaign, limit: int = 4) -> str:
+    """What ties the accounts together, in analyst words: the first `limit` linking signals detect gave.
+
+    Signals that describe what the campaign asked for (targets, chain-of-thought) rather than what binds
+    its accounts are left to the evidence list.
+    """
     seen: list[str] = []
     for e in campaign.evidence:
+        if e.signal.lower() in NOT_BINDING:
+            continue
         words = signal_words(e.signal)
         if words and words not in seen:
             seen.append(words)
-    return ", ".join(seen)
+    more = len(seen) - limit
+    return ", ".join(seen[:limit]) + (f" and {more} more signal{'s' * (more > 1)}" if more > 0 else "")
 
 
 def campaign_sentence(campaign: Campaign) -> str:
