@@ -175,8 +175,10 @@ def test_pages_show_campaigns_accounts_and_escape(env: GatewayEnv) -> None:
     with login(env) as (c, _):
         home = c.get("/dashboard/").text
         assert "campaign C-1: 60 accounts" in home and 'data-action="block_campaign"' in home
+        assert 'href="/dashboard/accounts/acct-l-' in home  # legitimate accounts nearest the threshold
         camp = c.get("/dashboard/campaigns/C-1")
         assert camp.status_code == 200 and 'id="camp-C-1-net"' in camp.text
+        assert camp.text.count('href="/dashboard/accounts/acct-c1-') == 25
         assert HOSTILE_PROMPT not in camp.text and HOSTILE_AGENT not in camp.text and "&lt;script&gt;" in camp.text
         acct = c.get("/dashboard/accounts/acct-loner")
         assert acct.status_code == 200 and "Mark false positive" in acct.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow.compute as pc
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -15,6 +16,8 @@ from ..report.summary import campaign_sentence
 from .state import Dashboard, base_path, page_headers
 
 LIVE_POINTS = 90  # samples kept in the live requests/s chart
+TOP_MEMBERS = 25  # accounts listed on a campaign page (highest scores first)
+NEAR_THRESHOLD = 15  # unflagged accounts listed on the home page
 
 
 def _login_redirect(request: Request) -> Response:
@@ -31,7 +34,11 @@ async def home(request: Request) -> Response:
     overrides = dash.control.overrides()
     rows = [(c, campaign_sentence(c), c.campaign_id in overrides.blocked_campaigns)
             for c in (findings.campaigns if findings else ())]
-    return dash.page(request, "home.html", analyst, campaigns=rows, note=dash.findings.error,
+    near = []
+    if findings is not None:
+        acc = findings.accounts  # sorted by score: the first unflagged ones are nearest the threshold
+        near = acc.filter(pc.invert(acc["flagged"])).slice(0, NEAR_THRESHOLD).to_pylist()
+    return dash.page(request, "home.html", analyst, campaigns=rows, note=dash.findings.error, near=near,
                      overrides=overrides, audit=dash.control.audit_log(20), live_spec=charts.live_rate(),
                      live_points=LIVE_POINTS)
 
@@ -50,7 +57,9 @@ async def campaign_page(request: Request) -> Response:
     timeline = findings.timeline if findings.timeline is not None else store_timeline(findings, None)
     section = campaign_section(findings, campaign, timeline, load_enforcement(findings))
     blocked = cid in dash.control.overrides().blocked_campaigns
-    return dash.page(request, "campaign_page.html", analyst, s=section, blocked=blocked)
+    acc = findings.accounts
+    members = acc.filter(pc.equal(acc["campaign_id"], cid)).slice(0, TOP_MEMBERS).to_pylist()
+    return dash.page(request, "campaign_page.html", analyst, s=section, blocked=blocked, members=members)
 
 
 async def account_page(request: Request) -> Response:
