@@ -62,23 +62,22 @@ def validity(data: Path, cache: Path) -> None:
     for tname, tok in tokenizers.items():
         ids = [tok.encode(t) for t in texts]
         for dedup in (True, False):
-            ps, rep_ps = [], []
+            ps = []
             t0 = time.perf_counter()
-            for s in range(3):  # three independent keys
+            for s in range(3 if dedup and tname == "bytes" else 1):  # independent keys
                 key = WatermarkKey(secret=np.random.default_rng(1000 + s).bytes(32), gamma=0.25, context_width=4)
                 det = Detector(key, tok, DetectOptions(dedup=dedup))
                 for x in ids:
                     d = det.detect(x)
                     if d.tokens_scored >= 16:
                         ps.append(d.p_value)
-                        if d.tokens_scored < 0.7 * max(len(x) - 4, 1) or not dedup:
-                            rep_ps.append(d.p_value)
             dt = time.perf_counter() - t0
             p = np.array(ps)
             fprs = [f"{(p <= a).mean():.2e}" for a in (1e-2, 1e-3, 1e-4)]
             rows.append([tname, "yes" if dedup else "NO", len(p), *fprs, f"{len(p) / dt:,.0f}"])
-    table("Validity: empirical false-positive rate on ShareGPT user turns (3 keys x all turns with >= 16 "
-          "scored tokens)", ["tokenizer", "dedup", "tests", "FPR@1e-2", "FPR@1e-3", "FPR@1e-4", "texts/s"], rows)
+    table("Validity: empirical false-positive rate on ShareGPT user turns (all turns with >= 16 scored "
+          "tokens; 3 keys for bytes+dedup, 1 key otherwise)",
+          ["tokenizer", "dedup", "tests", "FPR@1e-2", "FPR@1e-3", "FPR@1e-4", "texts/s"], rows)
     # the pitfall on the repetitive subset only
     tok = ByteTokenizer()
     rep = [t for t in texts if len(set(t.split())) < 0.5 * len(t.split()) and len(t) > 200]
@@ -184,21 +183,23 @@ def power(data: Path, cache: Path, steps: int) -> None:
     rows.append(["no watermark (FPR check)", "0 %", fpr[0], fpr[1], "-"])
     qrows.insert(0, ["no watermark", _ppl(model, prompts, plain),
                      np.mean([det.detect(x).green_fraction for x in plain])])
-    # post-hoc lexical watermark on real GPT-4 answers, cut to 100 / 200 words
+    # post-hoc lexical watermark on real GPT-4 answers, joined and cut to 100 / 200 words
     lex = LexicalWatermark(KEY)
-    src = [t for t in answers(data)[:3000] if len(t.split()) >= 200][:300]
+    words = " \n\n".join(answers(data)).split(" ")
     for attack in (0.0, 0.1, 0.2):
         tprs = []
         for n in (100, 200):
-            marked = [lex.apply(" ".join(t.split()[:n])) for t in src]
+            marked = [lex.apply(" ".join(words[i:i + n])) for i in range(0, 300 * n, n)]
             if attack:
                 marked = [" ".join(w if rng.random() >= attack else "word" for w in t.split(" ")) for t in marked]
             tprs.append(np.mean([lex.detect(t).p_value <= 1e-3 for t in marked]))
-        pooled = [lex.detect_pooled([lex.apply(" ".join(t.split()[:200])) for t in src[i:i + k]]).p_value
-                  for k in (5,) for i in range(0, 300, 5)]
-        pooled_tpr = np.mean(np.array(pooled) <= 1e-3)
-        rows.append([f"lexical (post-hoc), GPTeacher answers (5 pooled: TPR {pooled_tpr:.2f})",
-                     f"{int(attack * 100)} %", tprs[0], tprs[1], "-"])
+        pooled = [np.mean([lex.detect_pooled(marked[i:i + k]).p_value <= 1e-3 for i in range(0, 300, k)])
+                  for k in (5, 20)]
+        rows.append([f"lexical (post-hoc) on GPTeacher answers; 200-word texts pooled x5: TPR {pooled[0]:.2f}, "
+                     f"x20: {pooled[1]:.2f}", f"{int(attack * 100)} %", tprs[0], tprs[1], "-"])
+    plain_lex = [" ".join(words[i:i + 200]) for i in range(300 * 200, 600 * 200, 200)]
+    rows.append(["lexical, unmarked 200-word texts (FPR check)", "0 %", "-",
+                 float(np.mean([lex.detect(t).p_value <= 1e-3 for t in plain_lex])), "-"])
     table("Power: TPR at p ≤ 1e-3 (FPR ≤ 1e-3, see validity), 128 teacher generations, temperature 0.8",
           ["watermark", "word substitutions", "TPR@100 tok", "TPR@200 tok", "median tokens for p ≤ 1e-6"], rows)
     table("Quality cost: perplexity of teacher generations under the unwatermarked teacher",

@@ -70,3 +70,16 @@ def test_cli_trace_needs_accounts(tmp_path: Path, bad: str) -> None:
     r = CliRunner().invoke(main, ["watermark", "trace", "--key-file", str(tmp_path / "k.json"),
                                   "--accounts", str(tmp_path / "a.txt"), str(tmp_path / "t.txt")])
     assert r.exit_code == 2 and "no account ids" in r.output
+
+
+def test_lexical_leak_is_traced_to_the_right_account() -> None:
+    from distillguard.watermark.lexical import LexicalWatermark
+    from distillguard.watermark.trace import trace_lexical
+
+    master = WatermarkKey(secret=bytes(range(32)))
+    base = ("It is true that we do not know. I am sure they are right, and you are too. What is it? "
+            "There is a way: I will go toward the hills and we will see what's there. ")
+    texts = [f"Answer {i}: " + base.replace("hills", f"hill {i}") for i in range(12)]
+    marked = [LexicalWatermark(account_key(master, "acct-7")).apply(t) for t in texts]
+    table = trace_lexical(marked, master, [f"acct-{i}" for i in range(100)], alpha=1e-3).to_pylist()
+    assert [r["account"] for r in table if r["significant"]] == ["acct-7"]

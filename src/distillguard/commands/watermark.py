@@ -145,22 +145,27 @@ def read_accounts(path: str) -> list[str]:
               help="Candidate accounts: one id per line, CSV or Parquet with account_id.")
 @click.option("--alpha", default=1e-3, show_default=True, type=float, help="Family-wise error rate.")
 @click.option("--top", default=20, show_default=True, type=int, help="Rows to print (text output).")
+@click.option("--lexical", is_flag=True, help="Trace the post-hoc lexical watermark instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print all rows as a JSON list.")
 @handle_errors
-def trace(files: tuple[str, ...], key_file: str, accounts: str, alpha: float, top: int, as_json: bool) -> None:
+def trace(files: tuple[str, ...], key_file: str, accounts: str, alpha: float, top: int, lexical: bool,
+          as_json: bool) -> None:
     """Say which deployment or account keys a leaked dataset carries (Holm-controlled across keys)."""
-    from ..watermark.trace import trace_keys
+    from ..watermark.trace import trace_keys, trace_lexical
 
     key = load_key(key_file)
     ids = read_accounts(accounts)
-    records = _records(files)
-    table = trace_keys([r.text for r in records], key, ids, key_tokenizer(key), alpha)
+    texts = [r.text for r in _records(files)]
+    if lexical:
+        table = trace_lexical(texts, key, ids, alpha)
+    else:
+        table = trace_keys(texts, key, ids, key_tokenizer(key), alpha)
     rows = table.to_pylist()
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
     hits = sum(r["significant"] for r in rows)
-    click.echo(f"{len(records)} texts, {len(rows)} keys tested, {hits} significant at family-wise alpha {alpha}")
+    click.echo(f"{len(texts)} texts, {len(rows)} keys tested, {hits} significant at family-wise alpha {alpha}")
     click.echo(f"{'key':<40} {'scored':>7} {'green':>6} {'p_value':>10} {'p_holm':>10}  significant")
     for r in rows[:top]:
         click.echo(f"{r['key_id']:<40} {r['tokens_scored']:>7} {r['green']:>6} {r['p_value']:>10.3g} "

@@ -187,8 +187,11 @@ class LexicalWatermark:
         return new
 
     def tuples(self, text: str) -> ScoredTuples:
-        """Distinct-able scored tuples: digest and whether the text has the keyed variant."""
-        slots = find_slots(text)
+        """Scored tuples of a text: digest and whether the text has the keyed variant (duplicates kept)."""
+        return self.slot_tuples(find_slots(text))
+
+    def slot_tuples(self, slots: Sequence[Slot]) -> ScoredTuples:
+        """Scored tuples of slots already found (leak tracing finds them once for all keys)."""
         digests = np.array([self._digest(s) for s in slots], dtype=np.uint64)
         match = np.array([s.variant == int(d >> np.uint64(63)) for s, d in zip(slots, digests, strict=True)],
                          dtype=bool)

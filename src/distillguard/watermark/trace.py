@@ -71,13 +71,9 @@ def key_counts(key: WatermarkKey, pos: _Positions) -> tuple[int, int]:
     return int(len(digest)), int(green.sum())
 
 
-def trace_keys(texts: Sequence[str], deployment_key: WatermarkKey, accounts: Sequence[str],
-               tokenizer: Tokenizer, alpha: float = 1e-3) -> pa.Table:
-    """Test the pooled texts against the deployment key and every account key; Holm-adjusted, sorted."""
-    keys = [deployment_key] + [account_key(deployment_key, a) for a in accounts]
-    pos = _positions([tokenizer.encode(t) for t in texts], deployment_key.context_width)
-    counts = [key_counts(k, pos) for k in keys]
-    p = np.array([binomial_p_value(k, n, deployment_key.gamma) for n, k in counts])
+def _result(keys: Sequence[WatermarkKey], counts: Sequence[tuple[int, int]], gamma: float,
+            alpha: float) -> pa.Table:
+    p = np.array([binomial_p_value(k, n, gamma) for n, k in counts])
     adj = holm_adjust(p)
     order = np.argsort(p, kind="stable")
     return pa.table({
@@ -89,3 +85,25 @@ def trace_keys(texts: Sequence[str], deployment_key: WatermarkKey, accounts: Seq
         "p_adjusted": adj[order],
         "significant": adj[order] <= alpha,
     }, schema=TRACE_SCHEMA)
+
+
+def trace_keys(texts: Sequence[str], deployment_key: WatermarkKey, accounts: Sequence[str],
+               tokenizer: Tokenizer, alpha: float = 1e-3) -> pa.Table:
+    """Test the pooled texts against the deployment key and every account key; Holm-adjusted, sorted."""
+    keys = [deployment_key] + [account_key(deployment_key, a) for a in accounts]
+    pos = _positions([tokenizer.encode(t) for t in texts], deployment_key.context_width)
+    return _result(keys, [key_counts(k, pos) for k in keys], deployment_key.gamma, alpha)
+
+
+def trace_lexical(texts: Sequence[str], deployment_key: WatermarkKey, accounts: Sequence[str],
+                  alpha: float = 1e-3) -> pa.Table:
+    """The same for the post-hoc lexical watermark (slots found once, one keyed bit per slot and key)."""
+    from .lexical import LexicalWatermark, find_slots
+
+    keys = [deployment_key] + [account_key(deployment_key, a) for a in accounts]
+    slots = [s for t in texts for s in find_slots(t)]
+    counts = []
+    for k in keys:
+        t = LexicalWatermark(k).slot_tuples(slots).select(dedup=True)
+        counts.append((int(len(t.digest)), int(t.green.sum())))
+    return _result(keys, counts, 0.5, alpha)
