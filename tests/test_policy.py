@@ -69,13 +69,15 @@ def test_load_detection(tmp_path: Path) -> None:
 
 def _enforcer(extra: str = "") -> Enforcer:
     k = Knowledge(account_campaign={"m1": "C1", "m2": "C1", "w1": "C2"}, campaign_confidence={"C1": 0.9, "C2": 0.6},
-                  account_score={"s1": 0.99}, template_campaign={777: "C1"})
+                  account_score={"s1": 0.99, "m1": 0.9, "m2": 0.9}, template_campaign={777: "C1"})
     return Enforcer(parse_policy(DEFAULT_POLICY_TOML + extra, "p"), k)
 
 
 def test_engine_actions() -> None:
     e = _enforcer()
     assert e.decide(Request("m1", 0.0)).code == "account_blocked"
+    e.knowledge.account_score["m2"] = 0.6  # a member near the flag threshold is throttled, not blocked
+    assert e.decide(Request("m2", 0.0)).code == "throttled"
     d = e.decide(Request("w1", 0.0))
     assert d.action == Action.THROTTLE and d.allowed and d.campaign_id == "C2" and "confidence 0.60" in d.reason
     assert e.decide(Request("s1", 0.0)).code == "verification_required"
@@ -127,7 +129,7 @@ def test_policy_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0 and f.read_text() == DEFAULT_POLICY_TOML
     assert runner.invoke(main, ["policy", "init", str(f)]).exit_code == 2  # exists
     r = runner.invoke(main, ["policy", "check", str(f)])
-    assert r.exit_code == 0 and "campaign confidence >= 0.8: block" in r.output
+    assert r.exit_code == 0 and "campaign confidence >= 0.8, member score >= 0.75: block" in r.output
     f.write_text("version = 3")
     r = runner.invoke(main, ["policy", "check", str(f)])
     assert r.exit_code == 2 and "unsupported policy version" in r.output

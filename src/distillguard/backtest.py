@@ -11,8 +11,8 @@ production, not all at once:
 From then on a fresh account that sends those templates joins the campaign online, as in the gateway.
 
 Per campaign (ground-truth campaigns when `labels` is given, detected ones otherwise) it reports the
-exchanges served before the first action and before containment (from when on at most 5 % of the
-campaign's remaining exchanges were served) and served after the campaign's first 24 h; for legitimate
+exchanges served before the first action and before containment (from when on no hour of the campaign
+had more than 5 % of its exchanges served) and served after the campaign's first 24 h; for legitimate
 accounts, the requests refused or degraded.
 """
 
@@ -279,11 +279,18 @@ def _campaign_result(cid: str, ev: list[tuple[float, bool, bool]], accounts: int
     acted = np.array([e[2] for e in ev], dtype=bool)
     n = len(ev)
     first_action = int(np.argmax(acted)) if acted.any() else None
-    # containment: the first index from which at most 5 % of the remaining exchanges were served
-    suffix_served = np.cumsum(served[::-1])[::-1]
-    remaining = np.arange(n, 0, -1)
-    ok = np.flatnonzero(suffix_served <= CONTAINED_SHARE * remaining)
-    contained = int(ok[0]) if len(ok) else None
+    # containment: from the end of the last hour in which more than 5 % of the campaign's exchanges
+    # were served on, every hour is >= 95 % refused
+    hour = ((ts - ts[0]) // 3600).astype(np.int64)
+    per_hour = np.bincount(hour, minlength=int(hour[-1]) + 1)
+    served_hour = np.bincount(hour, weights=served, minlength=len(per_hour))
+    leaky = np.flatnonzero(served_hour > CONTAINED_SHARE * per_hour)
+    if not len(leaky):
+        contained: int | None = 0
+    elif leaky[-1] == len(per_hour) - 1:
+        contained = None  # still leaking in the campaign's last hour
+    else:
+        contained = int(np.searchsorted(hour, leaky[-1] + 1))
     after = ts >= ts[0] + DAY
     return CampaignResult(
         campaign_id=cid, accounts=accounts, exchanges=n, served=int(served.sum()),

@@ -71,10 +71,11 @@ class ScoreRule:
 
 @dataclass(frozen=True)
 class CampaignRule:
-    """Members of a campaign whose confidence is at least `min_confidence` get `action`."""
+    """Members of a campaign with confidence >= `min_confidence` and own score >= `min_score` get `action`."""
 
     min_confidence: float
     action: Action
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,9 @@ class Policy:
         hits = [r for r in self.score_rules if score >= r.min_score]
         return max(hits, key=lambda r: r.action) if hits else None
 
-    def campaign_action(self, confidence: float) -> CampaignRule | None:
-        """The most severe campaign rule the confidence meets, or None."""
-        hits = [r for r in self.campaign_rules if confidence >= r.min_confidence]
+    def campaign_action(self, confidence: float, score: float = 1.0) -> CampaignRule | None:
+        """The most severe campaign rule the campaign's confidence and the member's score meet, or None."""
+        hits = [r for r in self.campaign_rules if confidence >= r.min_confidence and score >= r.min_score]
         return max(hits, key=lambda r: r.action) if hits else None
 
 
@@ -146,8 +147,9 @@ token_burst = 50000
 min_score = 0.98
 action = "verify"
 
-[[campaign.rules]]          # members of a detected campaign, by campaign confidence
+[[campaign.rules]]          # members of a detected campaign, by campaign confidence and own score
 min_confidence = 0.8
+min_score = 0.75            # members near the flag threshold are throttled, not blocked
 action = "block"
 
 [[campaign.rules]]
@@ -220,7 +222,8 @@ def parse_policy(text: str, source: str, json_format: bool = False) -> Policy:
     campaign_rules = tuple(
         CampaignRule(_num(x, "min_confidence", f"{source}: campaign.rules[{i}]", 0, 1),
                      Action.parse(_req(x, "action", f"{source}: campaign.rules[{i}]"),
-                                  f"{source}: campaign.rules[{i}].action"))
+                                  f"{source}: campaign.rules[{i}].action"),
+                     _num(x, "min_score", f"{source}: campaign.rules[{i}]", 0, 1, 0.0))
         for i, x in enumerate(_list(campaign.get("rules", []), f"{source}: campaign.rules")))
     d = Degrade()
     return Policy(
@@ -331,8 +334,11 @@ def load_detection(detect_dir: str | Path) -> Knowledge:
     with acc.open(newline="") as f:
         for i, row in enumerate(csv.DictReader(f), start=2):
             try:
-                k.add_account(row["account_id"], float(row["score"]), row.get("campaign_id") or None,
-                              row.get("reasons") or "")
+                # membership counts at the detection's operating point: an unflagged account near a
+                # campaign is scored, not treated as a member
+                flagged = (row.get("flagged") or "true").strip().lower() in ("true", "1", "yes")
+                k.add_account(row["account_id"], float(row["score"]),
+                              (row.get("campaign_id") or None) if flagged else None, row.get("reasons") or "")
             except (KeyError, ValueError, TypeError) as e:
                 raise InputError(f"{acc}:{i}: bad row ({e}); expected account_id,score,flagged,campaign_id,reasons"
                                  ) from None
@@ -371,7 +377,9 @@ def describe_policy(p: Policy) -> str:
              f"  throttled account:   {lim(p.throttled_account_limit)}",
              f"  per campaign:        {lim(p.campaign_limit)} shared by all its accounts"]
     lines += [f"  score >= {r.min_score:g}: {r.action.label}" for r in p.score_rules]
-    lines += [f"  campaign confidence >= {r.min_confidence:g}: {r.action.label}" for r in p.campaign_rules]
+    lines += [f"  campaign confidence >= {r.min_confidence:g}"
+              + (f", member score >= {r.min_score:g}" if r.min_score else "") + f": {r.action.label}"
+              for r in p.campaign_rules]
     lines.append(f"  fresh account joins a campaign after {p.template_matches} requests with its templates "
                  f"(>= {p.template_share:.0%} of its requests)")
     d = p.degrade

@@ -86,7 +86,7 @@ class Enforcer:
     """Decide allow / throttle / degrade / verify / block for each request.
 
     >>> from distillguard.policy import parse_policy, DEFAULT_POLICY_TOML, Knowledge
-    >>> k = Knowledge(account_campaign={"a1": "C1"}, campaign_confidence={"C1": 0.95})
+    >>> k = Knowledge(account_campaign={"a1": "C1"}, campaign_confidence={"C1": 0.95}, account_score={"a1": 0.9})
     >>> e = Enforcer(parse_policy(DEFAULT_POLICY_TOML, "default"), k)
     >>> e.decide(Request("a1", now=0.0)).code, e.decide(Request("a2", now=0.0)).code
     ('account_blocked', 'ok')
@@ -180,10 +180,11 @@ class Enforcer:
                 how = "detected member"
                 if req.account_id not in k.account_campaign:
                     conf, how = min(conf, p.template_confidence), "sends its templates"
-                rule = p.campaign_action(conf)
+                rule = p.campaign_action(conf, score)
                 if rule is not None:
                     action = rule.action
-                    reason = f"campaign {campaign} ({how}, confidence {conf:.2f} >= {rule.min_confidence:g})"
+                    reason = f"campaign {campaign} ({how}, confidence {conf:.2f} >= {rule.min_confidence:g}"
+                    reason += f", score {score:.2f})" if rule.min_score else ")"
             srule = p.account_action(score)
             if srule is not None and srule.action > action:
                 if not (srule.action == Action.VERIFY and req.verified and p.exempt_verified):
