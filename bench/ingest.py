@@ -3,8 +3,8 @@
     .venv/bin/python bench/ingest.py [--rows 1000000] [--repeat 3] [--prefill 0] [--workdir DIR]
 
 Each measurement runs `distillguard ingest` in a child process and reports wall seconds, rows/s and the
-child's peak RSS (resource.getrusage(RUSAGE_CHILDREN)). `--prefill N` first fills the store with N other
-exchanges, to show that the dedupe does not slow down as the store grows.
+child's CPU seconds (resource.getrusage(RUSAGE_CHILDREN)) and peak RSS. `--prefill N` first fills the store
+with N other exchanges (in SQL), to show how the dedupe scales with the size of the store.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from distillguard.schema import EXCHANGE_SCHEMA  # noqa: E402
+from distillguard.store import Store  # noqa: E402
 
 WORDS = ("solve the following problem step by step and explain your reasoning carefully "
          "write a python function that returns the longest common prefix of a list of strings "
@@ -93,7 +94,8 @@ def write_parquet(path: Path, n: int, offset: int = 0, chunk: int = 100_000) -> 
             w.write_table(pa.Table.from_pylist(recs, schema=EXCHANGE_SCHEMA))
 
 
-CLI = [sys.executable, "-c", "from distillguard.cli import main; main()"]
+CLI = [sys.executable, "-c", "import resource, sys\nfrom distillguard.cli import main\ntry:\n    main()\n"
+       "finally:\n    print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class Run:
 
     seconds: float
     cpu: float  # user + system seconds of the child (all its threads)
-    rss_mb: float  # peak RSS of the children so far
+    rss_mb: float  # peak RSS of the child
     summary: str
 
 
@@ -116,7 +118,20 @@ def timed_ingest(log: Path, db: Path) -> Run:
         raise SystemExit(f"ingest failed: {res.stderr}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(secs, cpu, after.ru_maxrss / 1024, res.stdout.strip())
+    rss = int(res.stderr.rsplit("maxrss", 1)[1].split()[0]) / 1024
+    return Run(secs, cpu, rss, res.stdout.strip())
+
+
+def make_prefilled_store(path: Path, n: int) -> None:
+    """A store already holding `n` exchanges (other request ids), written in SQL for speed."""
+    with Store.open(path) as store:
+        store.con.execute(
+            "INSERT INTO exchanges (request_id, ts, account_id, ip, model, endpoint, messages, completion, status) "
+            "SELECT 'old-' || i, TIMESTAMPTZ '2026-04-01 00:00:00+00' + INTERVAL (i) SECOND, 'acct-' || (i % 20000), "
+            "'10.0.0.' || (i % 250), 'gpt-large', '/v1/chat/completions', "
+            "[{'role': 'user', 'content': 'question number ' || i || ' about renewable energy and python'}], "
+            "repeat('answer ', 40), 200 FROM range(?) t(i)", [n])
+        store.con.execute("CHECKPOINT")
 
 
 def main() -> None:
@@ -136,9 +151,9 @@ def main() -> None:
         write_parquet(logs["parquet"], args.rows)
     prefill = None
     if args.prefill:
-        prefill = work / f"prefill-{args.prefill}.parquet"
+        prefill = work / f"prefill-{args.prefill}.duckdb"
         if not prefill.exists():
-            write_parquet(prefill, args.prefill, offset=10**9)
+            make_prefilled_store(prefill, args.prefill)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     print("| format | rows | MB on disk | store rows before | wall s (best / median) | rows/s wall (best / median) "
           "| CPU s (best) | rows per CPU-s | peak RSS MB |")
@@ -150,7 +165,7 @@ def main() -> None:
             for p in work.glob(f"bench-{fmt}.duckdb*"):
                 p.unlink()
             if prefill:
-                timed_ingest(prefill, db)
+                shutil.copyfile(prefill, db)
             run = timed_ingest(log, db)
             if f"stored {args.rows} " not in run.summary:
                 raise SystemExit(f"unexpected summary: {run.summary}")

@@ -23,6 +23,8 @@ import pyarrow as pa
 from .errors import StoreError
 from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, Field
 
+INGEST_MEMORY_LIMIT = "1GB"  # DuckDB's share while a file is ingested; Arrow blocks come on top
+
 _DUCK_TYPES = {
     "string": "VARCHAR",
     "timestamp[us, tz=UTC]": "TIMESTAMPTZ",
@@ -115,6 +117,10 @@ class Store:
     def file_transaction(self) -> Iterator[_Staging]:
         """Stage one file's batches; commit them whole (deduplicated) on success, or nothing on error."""
         con = self.con
+        # Bound the memory a big file can take: staged rows beyond the limit spill to DuckDB's temp folder.
+        old_limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        if self.path != ":memory:":
+            con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("CREATE OR REPLACE TEMP TABLE _staging AS SELECT *, 0::BIGINT AS _seq FROM exchanges LIMIT 0")
@@ -125,6 +131,8 @@ class Store:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.execute(f"SET memory_limit = '{old_limit}'")
 
     def append_accounts(self, table: pa.Table) -> int:
         """Insert or replace account records; return how many were written."""
