@@ -134,7 +134,7 @@ def test_streaming_is_not_buffered(tmp_path: Path) -> None:
     key = ks.create("a")
     with ThreadedServer(StubUpstream(chunk_delay_s=0.4)) as up:
         gw = Gateway(GatewayConfig(upstream=up.url, keys=str(tmp_path / "k.json"), db=str(tmp_path / "g.duckdb"),
-                                   fingerprint_process=False))
+                                   fingerprint_workers=0))
         with ThreadedServer(gw.app) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
             body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
             t0 = time.monotonic()

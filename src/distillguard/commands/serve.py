@@ -39,6 +39,8 @@ def _keys_path(keys: str | None, db: str | None) -> str:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--client", type=click.Choice(["aiohttp", "httpx"]), default="aiohttp", show_default=True,
               help="Upstream HTTP client.")
+@click.option("--fingerprint-workers", default=1, show_default=True, type=click.IntRange(0, 64),
+              help="Processes that fingerprint prompts in the background (0: a thread of the server).")
 @click.option("--redact-prompts", is_flag=True, help="Log prompts as [redacted] (fingerprints still used).")
 @click.option("--redact-completions", is_flag=True, help="Log completions as [redacted].")
 @click.option("--dashboard", is_flag=True, help="Mount the analyst dashboard under /dashboard.")
@@ -46,7 +48,8 @@ def _keys_path(keys: str | None, db: str | None) -> str:
               help="Environment variable holding the dashboard admin token.")
 @handle_errors
 def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, policy: str | None, detect: str | None,
-          redis_url: str | None, on_state_error: str, host: str, port: int, client: str, redact_prompts: bool,
+          redis_url: str | None, on_state_error: str, host: str, port: int, client: str, fingerprint_workers: int,
+          redact_prompts: bool,
           redact_completions: bool, dashboard: bool, admin_token_env: str) -> None:
     """Run the OpenAI-compatible gateway: log every exchange, enforce policy per account and per campaign."""
     import uvicorn
@@ -61,7 +64,7 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
         upstream=upstream, keys=_keys_path(keys, db), upstream_key=os.environ.get(upstream_key_env), db=db,
         policy=policy, detect=detect, redis=redis_url, on_state_error=on_state_error, client=client,
         log=LogConfig(redact_prompts=redact_prompts, redact_completions=redact_completions),
-        dashboard=dashboard, admin_token=admin_token)
+        dashboard=dashboard, admin_token=admin_token, fingerprint_workers=fingerprint_workers)
     gw = Gateway(config)
     click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {upstream}  (store {db}, "
                f"{'redis ' + redis_url if redis_url else 'in-memory state'})", err=True)

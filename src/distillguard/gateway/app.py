@@ -68,7 +68,7 @@ class GatewayConfig:
     sync_interval_s: float = 0.2
     reload_interval_s: float = 1.0
     fingerprint_interval_s: float = 0.1
-    fingerprint_process: bool = True
+    fingerprint_workers: int = 1  # worker processes; 0 = fingerprint in a thread of this process
     dashboard: bool = False
     admin_token: str | None = None
 
@@ -114,7 +114,7 @@ class Gateway:
                                       backend="redis" if config.redis else "memory")
         self.fingerprints = Fingerprinter(lambda a, ids, now: self.enforcer.learn_templates(a, ids, now),
                                           config.fingerprint_interval_s,
-                                          worker=FingerprintWorker() if config.fingerprint_process else None)
+                                          workers=[FingerprintWorker() for _ in range(config.fingerprint_workers)])
         self.upstream = make_upstream(config.upstream, config.upstream_key, config.client)
         self._watch_policy = _Watched(Path(config.policy)) if config.policy else None
         self._watch_detect = _Watched(Path(config.detect) / "accounts.csv") if config.detect else None

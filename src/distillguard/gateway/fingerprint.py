@@ -17,7 +17,7 @@ import logging
 import subprocess
 import sys
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import orjson
@@ -90,32 +90,35 @@ class FingerprintWorker:
 
 
 class Fingerprinter:
-    """A text -> ids cache in front of a background batch fingerprinter.
+    """A text -> ids cache in front of background batch fingerprinting (one thread per worker process).
 
-    `on_ids(account_id, ids, now)` is called from the background thread for each queued request.
+    `on_ids(account_id, ids, now)` is called from a background thread for each queued request.
+    With no workers, batches are fingerprinted in this process (tests, small deployments).
     """
 
     def __init__(self, on_ids: Callable[[str, Ids, float], None], interval_s: float = 0.1,
-                 cache_size: int = 200_000, max_queue: int = 100_000, worker: FingerprintWorker | None = None) -> None:
+                 cache_size: int = 200_000, max_queue: int = 100_000,
+                 workers: Sequence[FingerprintWorker] = (), max_batch: int = 4096) -> None:
         self.on_ids = on_ids
-        self.worker = worker
+        self.workers = list(workers)
         self.interval_s = interval_s
         self.cache_size = cache_size
         self.max_queue = max_queue
-        self._cache: OrderedDict[str, Ids] = OrderedDict()
+        self.max_batch = max_batch
+        self._cache: dict[str, Ids] = {}
         self._queue: deque[tuple[str, str, float]] = deque()
+        self._cache_lock = threading.Lock()
         self.dropped = 0
         self.batches = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="distillguard-fingerprint", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, args=(w,), name="distillguard-fingerprint", daemon=True)
+                         for w in (self.workers or [None])]
+        for t in self._threads:
+            t.start()
 
     def lookup(self, text: str) -> Ids | None:
-        """Ids of a text seen before, or None (then `submit` it)."""
-        ids = self._cache.get(text)
-        if ids is not None:
-            self._cache.move_to_end(text)
-        return ids
+        """Ids of a text seen recently, or None (then `submit` it)."""
+        return self._cache.get(text)
 
     def submit(self, account_id: str, text: str, now: float) -> None:
         """Queue a request's prompt for fingerprinting in the background."""
@@ -124,41 +127,46 @@ class Fingerprinter:
             return
         self._queue.append((account_id, text, now))
 
-    def drain(self) -> int:
-        """Fingerprint everything queued now; return how many requests were processed."""
-        n = len(self._queue)
-        if not n:
+    def drain(self, worker: FingerprintWorker | None = None) -> int:
+        """Fingerprint up to `max_batch` queued requests; return how many were processed."""
+        items = []
+        with contextlib.suppress(IndexError):
+            for _ in range(min(len(self._queue), self.max_batch)):
+                items.append(self._queue.popleft())
+        if not items:
             return 0
-        items = [self._queue.popleft() for _ in range(n)]
         texts = list(dict.fromkeys(t for _, t, _ in items))
         try:
-            got = self.worker(texts) if self.worker is not None else fingerprint_ids(texts)
+            got = worker(texts) if worker is not None else fingerprint_ids(texts)
             ids = dict(zip(texts, got, strict=True))
         except Exception:
             log.exception("fingerprint: batch of %d texts failed", len(texts))
             return 0
-        for text, v in ids.items():
-            self._cache[text] = v
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache.update(ids)
+            while len(self._cache) > self.cache_size:
+                self._cache.pop(next(iter(self._cache)))  # oldest first (insertion order)
         for account_id, text, now in items:
             self.on_ids(account_id, ids[text], now)
         self.batches += 1
-        return n
+        return len(items)
 
     def close(self) -> None:
-        """Process what is queued and stop the thread."""
+        """Process what is queued and stop the threads and workers."""
         self._stop.set()
-        self._thread.join()
-        self.drain()
-        if self.worker is not None:
-            self.worker.close()
+        for t in self._threads:
+            t.join()
+        while self.drain(self.workers[0] if self.workers else None):
+            pass
+        for w in self.workers:
+            w.close()
 
-    def _run(self) -> None:
-        if self.worker is not None:
-            self.worker(["warm up"])  # the child imports the fingerprint code now, not on the first request
+    def _run(self, worker: FingerprintWorker | None) -> None:
+        if worker is not None:
+            worker(["warm up"])  # the child imports the fingerprint code now, not on the first request
         while not self._stop.wait(self.interval_s):
-            self.drain()
+            while self.drain(worker) == self.max_batch and not self._stop.is_set():
+                pass
 
 
 if __name__ == "__main__":
