@@ -129,8 +129,37 @@ async def closed_loop(url: str, key: str, concurrency: int, seconds: float, star
         return done / (time.perf_counter() - t0), done
 
 
+def serve_bare(port: int, upstream: str) -> None:
+    """A bare Starlette + aiohttp proxy (no auth, logging or enforcement): the reference point."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    state: dict[str, aiohttp.ClientSession] = {}
+
+    async def chat(request: Request) -> Response:
+        if "s" not in state:
+            state["s"] = aiohttp.ClientSession()
+        body = await request.body()
+        async with state["s"].post(upstream, data=body, headers={"Content-Type": "application/json",
+                                                                 "Authorization": "Bearer bench-upstream"}) as r:
+            return Response(await r.read(), r.status, media_type="application/json")
+
+    async def health(request: Request) -> Response:
+        return Response(b"{}")
+
+    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/healthz", health)])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, loop="uvloop",
+                http="httptools")
+
+
 def main() -> None:
     """Run the benchmark and print the tables."""
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-bare":
+        serve_bare(int(sys.argv[2]), sys.argv[3])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=300)
     ap.add_argument("--seconds", type=float, default=6)
@@ -158,20 +187,26 @@ def main() -> None:
 
     (tmp / "policy.toml").write_text(DEFAULT_POLICY_TOML.replace("requests_per_minute = 600\nrequest_burst = 600",
                                                                  "requests_per_minute = 6e7\nrequest_burst = 1e6"))
-    sp, gp = free_port(), free_port()
+    sp, gp, bp = free_port(), free_port(), free_port()
     env = {**os.environ, "UPSTREAM_API_KEY": "bench-upstream"}
     stub = subprocess.Popen([PY, "-m", "distillguard.gateway.stub", "--port", str(sp), "--key", "bench-upstream"])
     gw = subprocess.Popen([PY, "-c", "from distillguard.cli import main; main()", "serve", "--upstream",
                            f"http://127.0.0.1:{sp}/v1", "--db", str(tmp / "gw.duckdb"),
                            "--keys", str(tmp / "keys.json"), "--detect", str(det), "--policy", str(tmp / "policy.toml"),
                            "--port", str(gp), "--client", a.client], env=env)
+    bare = subprocess.Popen([PY, __file__, "--serve-bare", str(bp), f"http://127.0.0.1:{sp}/v1/chat/completions"])
     try:
+        _wait(f"http://127.0.0.1:{bp}/healthz", bare, "bare proxy")
         _wait(f"http://127.0.0.1:{sp}/v1/models", stub, "stub")
         _wait(f"http://127.0.0.1:{gp}/healthz", gw, "gateway")
         direct = (f"http://127.0.0.1:{sp}/v1/chat/completions", "bench-upstream")
         via = (f"http://127.0.0.1:{gp}/v1/chat/completions", key)
         lat = asyncio.run(open_loop({"direct": direct, "gateway": via}, a.rate, a.seconds))
         rps_stub, _ = asyncio.run(closed_loop(*direct, a.concurrency, a.seconds / 2, 10**8))
+        cpu_b = cpu_seconds(bare.pid)
+        bare_url = (f"http://127.0.0.1:{bp}/v1/chat/completions", "-")
+        rps_bare, n_bare = asyncio.run(closed_loop(*bare_url, a.concurrency, a.seconds / 2, 3 * 10**8))
+        bare_per_req = (cpu_seconds(bare.pid) - cpu_b) / n_bare
         cpu0, main0 = cpu_seconds(gw.pid), cpu_seconds(gw.pid, children=False)
         rps_gw, n_gw = asyncio.run(closed_loop(*via, a.concurrency, a.seconds, 2 * 10**8))
         cpu_per_req = (cpu_seconds(gw.pid) - cpu0) / n_gw
@@ -181,6 +216,7 @@ def main() -> None:
 
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{gp}/healthz").read())
     finally:
+        bare.terminate()
         gw.terminate()
         gw.wait(timeout=30)
         stub.terminate()
@@ -200,8 +236,10 @@ def main() -> None:
     print(f"\nThroughput, one worker, {a.concurrency} in flight")
     print(f"{'path':<40}{'req/s':>10}")
     print(f"{'stub alone':<40}{rps_stub:>10.0f}")
+    print(f"{'bare Starlette+aiohttp proxy':<40}{rps_bare:>10.0f}")
     print(f"{'gateway (log + fingerprint + enforce)':<40}{rps_gw:>10.0f}")
-    print(f"\nCPU per request through the gateway: {main_per_req * 1e6:.0f} us in the server process "
+    print(f"\nCPU per request: bare proxy {bare_per_req * 1e6:.0f} us; "
+          f"gateway {main_per_req * 1e6:.0f} us in the server process "
           f"(-> {1 / main_per_req:.0f} req/s on one free core), {(cpu_per_req - main_per_req) * 1e6:.0f} us in "
           f"the fingerprint worker process")
     print(f"\nlogged exchanges {logged} (sent {len(d) + len(g) - len(d) + n_gw + 50} through the gateway); "

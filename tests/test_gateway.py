@@ -260,3 +260,18 @@ def test_policy_file_reloads_without_restart(env) -> None:  # type: ignore[no-un
     finally:
         path.write_text(old)
         time.sleep(0.5)
+
+
+def test_dashboard_is_mounted_behind_the_admin_token(tmp_path: Path) -> None:
+    pytest.importorskip("distillguard.dashboard")
+    KeyStore(tmp_path / "k.json").create("a")
+    with ThreadedServer(StubUpstream()) as up:
+        gw = Gateway(GatewayConfig(upstream=up.url, keys=str(tmp_path / "k.json"), db=str(tmp_path / "g.duckdb"),
+                                   fingerprint_workers=0, dashboard=True, admin_token="s3cret-admin"))
+        with ThreadedServer(gw.app) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+            assert c.get("/dashboard/login").status_code == 200
+            r = c.get("/dashboard/api/stats")
+            assert r.status_code in (401, 403) or (r.status_code in (302, 303) and "login" in r.headers["location"])
+            assert c.post("/dashboard/api/actions", data={"action": "block_campaign", "target": "C1"}).status_code \
+                in (401, 403)
+    assert not gw.control.overrides().blocked_campaigns
