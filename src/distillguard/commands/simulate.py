@@ -49,7 +49,7 @@ def describe_table(result: SimulationResult, title: str) -> Table:
 def simulate(name: str, scale: float, seed: int, corpora: str, out: str | None, completions: str, list_: bool,
              describe: bool) -> None:
     """Generate realistic API traffic of legitimate users and distillation campaigns, with labels."""
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     if list_:
         t = Table(title="scenario presets (scale 1)")
         for col in ("name", "days", "start", "accounts", "description"):

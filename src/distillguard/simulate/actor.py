@@ -106,11 +106,13 @@ class Actor:
 def turns_table(world: World, name: str, convs: list[list[str]], max_turns: int = 12
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Register conversations as one text pool: (offsets, lengths, text indices of the turns)."""
-    convs = [c[:max_turns] for c in convs if c]
-    lens = np.array([len(c) for c in convs], dtype=np.int64)
-    flat = world.pool(name, [t for c in convs for t in c])
-    off = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
-    return off, lens, flat
+    if name not in world.cache:
+        convs = [c[:max_turns] for c in convs if c]
+        lens = np.array([len(c) for c in convs], dtype=np.int64)
+        flat = world.pool(name, [t for c in convs for t in c])
+        off = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+        world.cache[name] = (off, lens, flat)
+    return world.cache[name]
 
 
 def history(world: World, replies: np.ndarray, turn_text: np.ndarray, conv_start: np.ndarray,

@@ -30,6 +30,22 @@ MIMIC_PARAMS = S([4, .5, .2, .5, .4, .8, .3, 2, .5, 1, .1], [6, .1, .4, .6, 1], 
                  .5, 1.4, .4, 1.8, .3, 1.2, .1, .4, .05, .05], [2, 2, 1.5])
 
 
+def _item_pool(world: World, cap: str) -> tuple[np.ndarray, np.ndarray]:
+    """Text indices and offered-tool indices of one capability's items (built once per world)."""
+    key = f"items:{cap}"
+    if key not in world.cache:
+        if "items" not in world.cache:
+            world.cache["items"] = capability_items(world.corpora)
+        items = world.cache["items"][cap]
+        texts = [t for t, _ in items]
+        tools = [world.tool_list(tl) if tl else -1 for _, tl in items]
+        if cap == "reasoning":  # seed problems multiplied with new numbers, as campaigns do
+            texts = vary_numbers(np.random.default_rng(11), texts, 3)
+            tools = [x for x in tools for _ in range(3)]
+        world.cache[key] = (world.add_texts(texts), np.array(tools, dtype=np.int32))
+    return world.cache[key]
+
+
 class Campaign(Actor):
     """Common machinery: capability-targeted items, wrappers, systematic coverage of the item pools."""
 
@@ -46,17 +62,10 @@ class Campaign(Actor):
         caps = [c for c in CAPS if capabilities.get(c, 0) > 0]
         w = np.array([capabilities[c] for c in caps])
         self.caps, self.cap_w = caps, w / w.sum()
-        items = capability_items(world.corpora)
         self.items: dict[str, np.ndarray] = {}
         self.item_tools: dict[str, np.ndarray] = {}
         for cap in caps:
-            texts = [t for t, _ in items[cap]]
-            tools = [world.tool_list(tl) if tl else -1 for _, tl in items[cap]]
-            if cap == "reasoning":  # seed problems multiplied with new numbers, as campaigns do
-                texts = vary_numbers(np.random.default_rng(11), texts, 3)
-                tools = [x for x in tools for _ in range(3)]
-            self.items[cap] = world.pool(f"items:{cap}", texts)
-            self.item_tools[cap] = np.array(tools, dtype=np.int32)
+            self.items[cap], self.item_tools[cap] = _item_pool(world, cap)
         self.pre: dict[str, np.ndarray] = {}
         self.suf: dict[str, np.ndarray] = {}
         for cap in caps:

@@ -18,14 +18,16 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import InputError
 
 DEFAULT_CORPORA = Path("../shared/data")
 MAX_CHARS = 6000  # pasted documents beyond this are cut (keeps logs and RAM bounded)
-_CODE = re.compile(r"```|\bdef \w+\(|\bfunction\b|\bclass \w+|#include|\bimport \w+|;\s*$|=>|\berror\b|"
-                   r"Traceback|\bSELECT\b|\bconst \w+|console\.log|public static", re.M | re.I)
+_CODE = re.compile(r"```|def \w+\(|function|class \w+|#include|import \w+|;\n|=>|[Ee]rror|Traceback|SELECT |"
+                   r"const \w+|console\.log|public static")
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def _load(root: Path) -> Corpora:
 
 def is_code(text: str) -> bool:
     """Whether a human prompt looks like a programming question (code, errors, APIs)."""
-    return bool(_CODE.search(text))
+    return bool(_CODE.search(text, 0, 3000))
 
 
 def _cut(text: str) -> str:
@@ -197,18 +199,22 @@ def _servegen(path: Path) -> ServeGen:
     with _open(path) as f:
         t = pacsv.read_csv(f)
     kinds = {"language": 0, "reason": 1, "multimodal": 2}
-    key = [f"{c}/{m}/{i}" for c, m, i in zip(t["category"].to_pylist(), t["model"].to_pylist(),
-                                             t["client_id"].to_pylist(), strict=True)]
-    uniq = {k: n for n, k in enumerate(sorted(set(key)))}
+    key = pc.binary_join_element_wise(t["category"], t["model"], t["client_id"].cast(pa.string()), "/")
+    enc = pc.dictionary_encode(key).combine_chunks()
+    order = np.argsort(np.array(enc.dictionary.to_pylist()))  # client numbers in sorted key order
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    cat = pc.dictionary_encode(t["category"]).combine_chunks()
+    cat_kind = np.array([kinds.get(c, 0) for c in cat.dictionary.to_pylist()], np.int8)
     return ServeGen(
-        client=np.array([uniq[k] for k in key], dtype=np.int64),
+        client=rank[enc.indices.to_numpy()],
         window=(t["window_start_s"].to_numpy() // 600).astype(np.int64),
         rate=t["rate_rps"].to_numpy().astype(np.float64),
-        weibull=np.array([d == "Weibull" for d in t["iat_dist"].to_pylist()]),
+        weibull=pc.equal(t["iat_dist"], "Weibull").to_numpy(),
         shape=t["iat_shape"].to_numpy().astype(np.float64),
         scale=t["iat_scale"].to_numpy().astype(np.float64),
-        kind=np.array([kinds.get(c, 0) for c in t["category"].to_pylist()], dtype=np.int8),
-        n_clients=len(uniq),
+        kind=cat_kind[cat.indices.to_numpy()],
+        n_clients=len(order),
     )
 
 

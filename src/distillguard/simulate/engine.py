@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +38,8 @@ KINDS: dict[str, type[Actor]] = {
 GROUP_ARG = {"batch-integration": "orgs", "enterprise-team": "teams", "nat-cohort": "cohorts"}
 CHUNK_ROWS = 1 << 17
 PART_ROWS = 1 << 22
+DICT_COLUMNS = ["account_id", "api_key_id", "org_id", "ip", "user_agent", "model", "endpoint", "params",
+                "tools.list.element", "status"]
 ROLES = pa.array(["system", "user", "assistant"])
 ROLE_OF_SLOT = np.array([0, 1, 2, 1, 2, 1], dtype=np.int64)  # sys, hu0, ha0, hu1, ha1, user
 
@@ -195,11 +199,15 @@ class _Tables:
         per = mask.sum(axis=1)
         r, c = np.nonzero(mask)
         body = slots[r, c]
+        # the last user turn is wrapper prefix + item + suffix; earlier turns are taken as they are
+        last = pc.binary_join_element_wise(self.texts.take(pa.array(ev["pre"])), self.texts.take(pa.array(ev["body"])),
+                                           self.texts.take(pa.array(ev["suf"])), "")
         is_user = c == 5
+        src = np.where(is_user, len(body) + r, np.arange(len(body)))
+        earlier = self.texts.take(pa.array(np.where(is_user, 0, body)))
+        content = pa.concat_arrays([earlier, last]).take(pa.array(src))
         pre = np.where(is_user, ev["pre"][r], 0)
         suf = np.where(is_user, ev["suf"][r], 0)
-        content = pc.binary_join_element_wise(self.texts.take(pa.array(pre)), self.texts.take(pa.array(body)),
-                                              self.texts.take(pa.array(suf)), "")
         msgs = pa.StructArray.from_arrays([ROLES.take(pa.array(ROLE_OF_SLOT[c])), content],
                                           fields=list(MESSAGE_TYPE))
         offsets = np.zeros(n + 1, np.int32)
@@ -214,8 +222,11 @@ class _Tables:
         ctoks = np.where(ok, ctoks, 0)
         tools = self.tools.take(pa.array(np.maximum(ev["tools"], 0), mask=ev["tools"] < 0))
         conv = ev["conv"]
-        conv_ids = _strings(ident.uuid_ids(np.maximum(conv, 0).astype(np.uint64), self.salt ^ 4))
-        conv_ids = pc.if_else(pa.array(conv >= 0), conv_ids, pa.nulls(n, pa.string()))
+        has = np.flatnonzero(conv >= 0)
+        uu = _strings(ident.uuid_ids(conv[has].astype(np.uint64), self.salt ^ 4))
+        pos = np.full(n, -1, np.int64)
+        pos[has] = np.arange(len(has))
+        conv_ids = uu.take(pa.array(np.maximum(pos, 0), mask=pos < 0))
         if synthetic:
             rep = self.replies[(ev["body"] * 2654435761 + ev["ts"] // 1_000_000 % 3) % len(self.replies)]
             completion = pc.if_else(pa.array(ok), self.texts.take(pa.array(rep)), pa.nulls(n, pa.string()))
@@ -264,26 +275,51 @@ class _PartWriter:
         self.parts: list[Path] = []
         self.writer: pq.ParquetWriter | None = None
         self.rows_in_part = 0
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=3)
+        self.thread = threading.Thread(target=self._run, name="parquet-writer", daemon=True)
+        self.thread.start()
 
     def synthetic(self, n_total_hint: int) -> bool:
         """Whether to write completion texts (auto: only for small logs)."""
         return self.mode == "synthetic" or (self.mode == "auto" and n_total_hint <= 2_000_000)
 
     def write(self, table: pa.Table) -> None:
-        """Append rows, rolling to a new part every PART_ROWS rows."""
+        """Queue rows for the writer thread (Parquet encoding overlaps generation; Arrow drops the GIL)."""
+        if self.error is not None:
+            raise self.error
+        self.queue.put(table)
+
+    def _run(self) -> None:
+        while True:
+            table = self.queue.get()
+            if table is None:
+                return
+            try:
+                self._write(table)
+            except BaseException as e:  # surfaced in the main thread by write()/close()
+                self.error = e
+                return
+
+    def _write(self, table: pa.Table) -> None:
         if self.writer is None or self.rows_in_part >= PART_ROWS:
             if self.writer is not None:
                 self.writer.close()
             path = self.folder / f"part-{len(self.parts):05d}.parquet"
             self.parts.append(path)
+            # dictionary-encode the low-cardinality columns only: hashing prompt texts costs more than it saves
             self.writer = pq.ParquetWriter(path, EXCHANGE_SCHEMA, compression="zstd", compression_level=1,
-                                           dictionary_pagesize_limit=8 << 20)
+                                           use_dictionary=DICT_COLUMNS)
             self.rows_in_part = 0
         self.writer.write_table(table, row_group_size=CHUNK_ROWS)
         self.rows_in_part += table.num_rows
 
     def close(self) -> tuple[Path, ...]:
         """Finish the parts; return the written files."""
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
         if self.writer is not None:
             self.writer.close()
         if len(self.parts) <= 1:

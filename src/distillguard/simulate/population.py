@@ -21,6 +21,8 @@ HUMAN_PARAMS = S([6, 0, 0, .2, .2, .5, .3, 2, .3, 1, .2], [8, .2, .5, .5, .8], [
                  .6, .2, .4, .1, .2, 0, .05, 0, 0], [3, 3, 1])
 DEV_PARAMS = S([3, 1.5, .3, .8, .5, .8, .3, 2, .5, 1, .1], [6, .1, .4, .6, 1], [3, .1, .2, .6, 1, .2, .5, 1.4, .2,
                .5, 1.2, .4, 1.4, .3, .8, .1, .3, .05, .05], [2, 2, 1.5], seed=.05)
+POWER_PARAMS = S([3, .5, .2, .5, .4, .8, .6, 2, .5, 1.2, .2], [6, .1, .4, .6, 1], [3, 0, 0, .2, .4, 0, .3, 1, .2,
+                 .5, 1, .4, 1.2, .4, 1, .5, .6, .4, .4], [2, 2, 1.5], seed=.05)
 BATCH_PARAMS = S([.2, 5, .5, .5, .2, 0, 0, 0, 0, 0, 0], [6, 0, 0, 0, 1], [0, 1, 2, 3, 2, .5, .4, .6, 0, .2, .2, 0,
                  .1, 0, 0, 0, 0, 0, 0], [.5, 0, 3], seed=.1)
 BENCH_PARAMS = S([.3, 6, 0, .3, 0, 0, 0, .2, .2, .2, 0], [6, 0, 0, .2, .5], [.5, 0, 0, .5, 2, 0, .2, 1.5, 0, .3,
@@ -157,7 +159,7 @@ class PowerUser(Conversational):
 
     def __init__(self, world: World, serial: int, rng: np.random.Generator, n: int, rate: float, start_us: int,
                  days: int, **kw: object) -> None:
-        style = AccountStyle(ua={**HUMAN_UA, "sdk-python": .2, "framework": .1}, params=DEV_PARAMS,
+        style = AccountStyle(ua={**HUMAN_UA, "sdk-python": .2, "framework": .1}, params=POWER_PARAMS,
                              tiers={"pay-as-you-go": .8, "free": .2}, verified=.9, age_days=(90, 1200))
         super().__init__(world, serial, rng, n, rate, start_us, days, style, **kw)
         roles = world.pool("role_prompts", world.corpora.role_prompts)

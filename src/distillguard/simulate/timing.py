@@ -103,10 +103,13 @@ def renewal_day(rng: np.random.Generator, curves: ClientCurves, client: np.ndarr
     cs = np.cumsum(gaps)
     starts = np.concatenate([[0], np.cumsum(k)[:-1]])
     base = np.concatenate([[0.0], cs])[starts]
-    # the process runs on from a random point of its cycle: start each window at a uniform offset in gap 1
-    t = cs - base[seg] - gaps[starts][seg] * rng.random(len(k))[seg]
-    keep = (t >= 0) & (t < WIN_S)
-    secs = w_idx[seg[keep]].astype(np.float64) * WIN_S + t[keep]
+    t = cs - base[seg]
+    keep = t < WIN_S
+    # a random circular shift per window: the gaps are kept, window edges leave no mark in the timeline
+    shift = rng.random(len(k)) * WIN_S
+    t = (t[keep] + shift[seg[keep]]) % WIN_S
+    offset = (phase.astype(np.float64) * 37.1) % WIN_S  # each account's windows start at its own second
+    secs = (w_idx[seg[keep]].astype(np.float64) * WIN_S + t + offset[a_idx[seg[keep]]]) % DAY_S
     return a_idx[seg[keep]], secs
 
 

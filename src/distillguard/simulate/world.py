@@ -77,6 +77,7 @@ class World:
     release: Any = None  # actor.Release of the scenario, if a model is released during it
     uas: list[str] = field(default_factory=list)
     ua_family: dict[str, np.ndarray] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)  # derived tables built once per world
     _pools: dict[str, np.ndarray] = field(default_factory=dict)
     _tool_index: dict[tuple[str, ...], int] = field(default_factory=dict)
 
