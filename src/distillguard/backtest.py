@@ -11,7 +11,7 @@ production, not all at once:
 From then on a fresh account that sends those templates joins the campaign online, as in the gateway.
 
 Per campaign (ground-truth campaigns when `labels` is given, detected ones otherwise) it reports the
-exchanges served before the first action and before containment (from when on no hour of the campaign
+exchanges served before the first action and before containment (from when on no day of the campaign
 had more than 5 % of its exchanges served) and served after the campaign's first 24 h; for legitimate
 accounts, the requests refused or degraded.
 """
@@ -279,16 +279,17 @@ def _campaign_result(cid: str, ev: list[tuple[float, bool, bool]], accounts: int
     acted = np.array([e[2] for e in ev], dtype=bool)
     n = len(ev)
     first_action = int(np.argmax(acted)) if acted.any() else None
-    # containment: from the end of the last hour in which more than 5 % of the campaign's exchanges
-    # were served on, every hour is >= 95 % refused
-    hour = ((ts - ts[0]) // 3600).astype(np.int64)
+    # containment: from the end of the last day (since the campaign's start) in which more than 5 % of
+    # its exchanges were served on, every day is >= 95 % refused (days, not hours: at ~26 exchanges per
+    # account per day an hour holds too few exchanges for a share to mean anything)
+    hour = ((ts - ts[0]) // DAY).astype(np.int64)
     per_hour = np.bincount(hour, minlength=int(hour[-1]) + 1)
     served_hour = np.bincount(hour, weights=served, minlength=len(per_hour))
     leaky = np.flatnonzero(served_hour > CONTAINED_SHARE * per_hour)
     if not len(leaky):
         contained: int | None = 0
     elif leaky[-1] == len(per_hour) - 1:
-        contained = None  # still leaking in the campaign's last hour
+        contained = None  # still leaking on the campaign's last day
     else:
         contained = int(np.searchsorted(hour, leaky[-1] + 1))
     after = ts >= ts[0] + DAY
