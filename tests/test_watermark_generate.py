@@ -100,3 +100,35 @@ def test_radioactivity_contaminated_student_vs_innocent_controls() -> None:
     gens = generate(student, rng.integers(0, vocab, (32, 4)), 64, seed=3)
     assert closed_test(det, gens).p_value < closed_test(Detector(WatermarkKey(secret=bytes(32), context_width=1)),
                                                         gens).p_value
+
+
+def test_cli_radioactivity_closed_and_open(word_tokenizer: Path, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from distillguard.cli import main
+    from distillguard.watermark import save_key
+
+    tok = FileTokenizer(word_tokenizer)
+    key = WatermarkKey(secret=bytes(range(32)), tokenizer=str(word_tokenizer),
+                       tokenizer_sha256=file_sha256(word_tokenizer))
+    save_key(key, tmp_path / "k.json")
+    model = tiny_gpt2(tok.vocab_size, seed=2)
+    model.save_pretrained(tmp_path / "suspect")
+    prompts = np.random.default_rng(3).integers(1, tok.vocab_size, (4, 6))
+    gens = tmp_path / "gens.jsonl"
+    gens.write_text("".join(json.dumps({"text": tok.decode(g), "prompt": tok.decode(p)}) + "\n"
+                            for p, g in zip(prompts, generate(model, prompts, 60, key=key), strict=True)))
+    runner = CliRunner()
+    r = runner.invoke(main, ["watermark", "radioactivity", "--key-file", str(tmp_path / "k.json"), "--json", str(gens)])
+    assert r.exit_code == 0, r.output
+    closed = json.loads(r.output)
+    assert closed["setting"] == "closed" and closed["p_value"] < 1e-6  # its outputs carry the key outright
+    probe = tmp_path / "probe.txt"
+    probe.write_text(" ".join(f"w{i}" for i in range(0, 300, 3)))
+    r = runner.invoke(main, ["watermark", "radioactivity", "--key-file", str(tmp_path / "k.json"), "--model",
+                             str(tmp_path / "suspect"), "--probe-unmarked", "--json", str(probe)])
+    assert r.exit_code == 0, r.output
+    opened = json.loads(r.stdout)
+    assert opened["setting"] == "open" and opened["p_value"] > 1e-3  # a random model never saw the key

