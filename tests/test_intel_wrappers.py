@@ -98,3 +98,32 @@ def test_partner_with_other_payloads_matches(tmp_path: Path, provider_a: tuple[P
     assert {(m["kind"], m["account_id"]) for m in matches} == {
         (k, f"b-bot-{n}") for k in ("template_hash", "minhash") for n in range(3)}
     assert sum(m["exchanges"] for m in matches if m["kind"] == "template_hash") == len(ITEMS) - 12
+
+
+def test_infrastructure_our_legit_users_share_is_dropped(tmp_path: Path) -> None:
+    from distillguard.intel.wrappers import without_legit_infrastructure
+
+    log = tmp_path / "x.jsonl"
+    rows = [{"account_id": "bot-1", "ip": "203.0.113.5", "user_agent": "OpenAI/Python 1.54.4"},
+            {"account_id": "bot-2", "ip": "198.51.100.77", "user_agent": "evil-scraper/0.1"},
+            {"account_id": "user-1", "ip": "203.0.113.9", "user_agent": "OpenAI/Python 1.54.4"}]
+    with log.open("w") as f:
+        for n, r in enumerate(rows):
+            f.write(json.dumps({"request_id": f"r{n}", "ts": "2026-05-01T00:00:00Z", "model": "m",
+                                "messages": [{"role": "user", "content": "hi"}], **r}) + "\n")
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "campaigns.json").write_text(json.dumps([{
+        "campaign_id": "k", "accounts": 2, "exchanges": 2, "first_seen": "2026-05-01T00:00:00Z",
+        "last_seen": "2026-05-01T00:00:00Z", "capabilities": {}, "evidence": [], "confidence": 0.5}]))
+    (d / "accounts.csv").write_text("account_id,score,flagged,campaign_id,reasons\nbot-1,1,true,k,\n"
+                                    "bot-2,1,true,k,\nuser-1,0,false,,\n")
+    (d / "infrastructure.csv").write_text(
+        "campaign_id,kind,value,accounts,exchanges\nk,user_agent,OpenAI/Python 1.54.4,2,2\n"
+        "k,user_agent,evil-scraper/0.1,2,2\nk,cidr,203.0.113.0/24,2,2\nk,cidr,198.51.100.0/24,2,2\n"
+        "k,ip,203.0.113.9,2,2\nk,payment,pay-1,2,0\n")
+    with Store.open(tmp_path / "x.duckdb") as store:
+        ingest_logs(store, [str(log)])
+        [c] = without_legit_infrastructure(load_findings(d), store)
+    assert sorted((r.kind, r.value) for r in c.infrastructure) == [
+        ("cidr", "198.51.100.0/24"), ("payment", "pay-1"), ("user_agent", "evil-scraper/0.1")]

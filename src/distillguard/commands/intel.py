@@ -55,8 +55,8 @@ def intel() -> None:
               help="Also share account ids, payment fingerprints and redacted example prompts.")
 @click.option("--valid-days", type=int, default=90, show_default=True, help="Indicators expire after this.")
 @click.option("--db", type=click.Path(dir_okay=False, exists=True),
-              help="Our store: adds the campaigns' prompt wrappers (minus any our legitimate users send) and "
-                   "reports partner matches (`intel match`) back as sightings.")
+              help="Our store: adds the campaigns' prompt wrappers, drops templates and infrastructure that our "
+                   "legitimate users also used, and reports partner matches (`intel match`) back as sightings.")
 @click.option("--timestamp", help="Creation time to stamp (ISO-8601), for reproducible exports.")
 @handle_errors
 def export(detect_dir: str, out: str, fmt: str, tlp: str, provider: str, min_accounts: int,
@@ -75,11 +75,12 @@ def export(detect_dir: str, out: str, fmt: str, tlp: str, provider: str, min_acc
     sightings = []
     if db:
         from ..intel.matching import partner_sightings
-        from ..intel.wrappers import with_store_wrappers
+        from ..intel.wrappers import with_store_wrappers, without_legit_infrastructure
         from ..store import Store
 
         with Store.open(db) as store:
             findings = with_store_wrappers(shared_campaigns(findings, options), store, min_indicator_accounts)
+            findings = without_legit_infrastructure(findings, store)
             sightings = partner_sightings(store)
     if fmt == "misp":
         from ..intel.misp import build_events, events_json

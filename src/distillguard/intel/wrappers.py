@@ -11,6 +11,7 @@ our own legitimate users send is never shared. Templates too short to be specifi
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -74,3 +75,49 @@ def with_store_wrappers(findings: Sequence[CampaignFinding], store: Store, min_a
 
 def _has_exchanges(store: Store) -> bool:
     return bool(store.con.execute("SELECT count(*) > 0 FROM (SELECT 1 FROM exchanges LIMIT 1)").fetchall()[0][0])
+
+
+def without_legit_infrastructure(findings: Sequence[CampaignFinding], store: Store) -> list[CampaignFinding]:
+    """The campaigns without the addresses, ranges and user agents that accounts outside them also used."""
+    members = sorted({a for c in findings for a in c.account_ids})
+    if not members or not _has_exchanges(store):
+        return list(findings)
+    con = store.con
+    con.register("_dg_members", pa.table({"account_id": members}))
+    try:
+        rows = con.sql("""
+            SELECT DISTINCT 'ip' AS kind, ip AS value FROM exchanges
+            WHERE ip <> '' AND account_id NOT IN (SELECT account_id FROM _dg_members)
+            UNION ALL SELECT DISTINCT 'user_agent', user_agent FROM exchanges
+            WHERE user_agent IS NOT NULL AND account_id NOT IN (SELECT account_id FROM _dg_members)""").fetchall()
+    finally:
+        con.unregister("_dg_members")
+    legit_uas = {v for k, v in rows if k == "user_agent"}
+    legit_ips = set()
+    for k, v in rows:
+        if k == "ip":
+            try:
+                legit_ips.add(ipaddress.ip_address(v))
+            except ValueError:
+                continue
+
+    def used_by_legit(kind: str, value: str) -> bool:
+        if kind == "user_agent":
+            return value in legit_uas
+        try:
+            net = ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            return False
+        if net.num_addresses == 1:
+            return net.network_address in legit_ips
+        key = (net.version, net.prefixlen)
+        if key not in supernets:  # each legit address's enclosing range of this size, computed once
+            supernets[key] = {ipaddress.ip_network(f"{ip}/{net.prefixlen}", strict=False)
+                              for ip in legit_ips if ip.version == net.version}
+        return net in supernets[key]
+
+    supernets: dict[tuple[int, int], set[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
+
+    return [dataclasses.replace(c, infrastructure=tuple(
+        r for r in c.infrastructure if r.kind == "payment" or not used_by_legit(r.kind, r.value)))
+        for c in findings]
