@@ -125,11 +125,12 @@ def _write_links(out: Path, members: dict[str, list[str]], legit_ids: list[str],
                 if j != i:
                     src.append(a), dst.append(ids[j]), kind.append(k)
                     weight.append(round(float(rng.uniform(0.3, 1)), 3))
-        for a in rng.choice(legit_ids, size=min(4, len(legit_ids)), replace=False):
-            src.append(ids[0]), dst.append(str(a)), kind.append("shared-ip"), weight.append(0.1)
-    for _ in range(len(legit_ids) // 4):
-        a, b = rng.choice(legit_ids, size=2, replace=False)
-        src.append(str(a)), dst.append(str(b)), kind.append("shared-ip"), weight.append(0.05)
+        for j in rng.choice(len(legit_ids), size=min(4, len(legit_ids)), replace=False):
+            src.append(ids[0]), dst.append(legit_ids[j]), kind.append("shared-ip"), weight.append(0.1)
+    if len(legit_ids) >= 2:  # a campus NAT or two among legitimate users
+        pairs = rng.integers(0, len(legit_ids), size=(len(legit_ids) // 4, 2))
+        for a, b in pairs[pairs[:, 0] != pairs[:, 1]]:
+            src.append(legit_ids[a]), dst.append(legit_ids[b]), kind.append("shared-ip"), weight.append(0.05)
     pq.write_table(pa.table({"src": src, "dst": dst, "kind": kind, "weight": weight}), out / "links.parquet")
 
 
