@@ -21,7 +21,7 @@ from distillguard.schema import EXCHANGE_SCHEMA, ROLES
 from distillguard.store import Store
 
 # A bounded budget in `make test`; DISTILLGUARD_FUZZ_EXAMPLES=2000 for a longer run.
-SETTINGS = settings(max_examples=int(os.environ.get("DISTILLGUARD_FUZZ_EXAMPLES", "20")), deadline=None,
+SETTINGS = settings(max_examples=int(os.environ.get("DISTILLGUARD_FUZZ_EXAMPLES", "15")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)

@@ -112,7 +112,7 @@ def test_sigkill_mid_ingest_then_rerun_completes_without_duplicates(tmp_path: Pa
     if kind == "jsonl":  # three 8 MB blocks: killed while the file is half staged
         big, n, kill_at = _jsonl(tmp_path / "big.jsonl", 500, 40_000, pad=500), 40_000, 2
     else:  # one SQL insert: killed after the rows were written, before the commit
-        big, n, kill_at = _parquet(tmp_path / "big.parquet", 500, 100_000), 100_000, 1
+        big, n, kill_at = _parquet(tmp_path / "big.parquet", 500, 50_000), 50_000, 1
     assert _kill_mid_ingest(db, first, big, kill_at) == "progress"
     with Store.open(db) as store:  # readable, and holds the first file and nothing of the second
         assert store.count("exchanges") == 500

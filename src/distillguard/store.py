@@ -23,7 +23,7 @@ import pyarrow as pa
 from .errors import StoreError
 from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, Field
 
-INGEST_MEMORY_LIMIT = "1GB"  # DuckDB's share while a file is ingested; Arrow blocks come on top
+INGEST_MEMORY_LIMIT = "512MB"  # DuckDB's share while a file is ingested; Arrow blocks come on top
 
 _DUCK_TYPES = {
     "string": "VARCHAR",
