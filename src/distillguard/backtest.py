@@ -171,10 +171,26 @@ class _Prepared:
     reveals: list[tuple[float, int, str, tuple[object, ...]]]  # (time, seq, kind, payload)
 
 
-def prepare(paths: Sequence[str | Path], opts: BacktestOptions) -> _Prepared:
-    """Load the log, fingerprint it and schedule when detection knowledge becomes known."""
+@dataclass(frozen=True)
+class LoadedLog:
+    """A log in time order with the fingerprint ids of each exchange (the expensive part, done once)."""
+
+    log: pa.Table
+    templates: np.ndarray
+    wrappers: np.ndarray
+
+
+def load_fingerprinted(paths: Sequence[str | Path]) -> LoadedLog:
+    """Load the log and fingerprint every distinct prompt once."""
     log = load_log(paths)
     templates, wrappers = _fingerprints(log.column("text"))
+    return LoadedLog(log, templates, wrappers)
+
+
+def prepare(paths: Sequence[str | Path] | LoadedLog, opts: BacktestOptions) -> _Prepared:
+    """Load and fingerprint the log (unless given loaded) and schedule when detection becomes known."""
+    loaded = paths if isinstance(paths, LoadedLog) else load_fingerprinted(paths)
+    log, templates, wrappers = loaded.log, loaded.templates, loaded.wrappers
     accounts = log.column("account_id").to_pylist()
     ts = log.column("ts").to_numpy()
     first_seen: dict[str, float] = {}
@@ -302,7 +318,7 @@ def _campaign_result(cid: str, ev: list[tuple[float, bool, bool]], accounts: int
         after_24h=int(after.sum()), served_after_24h=int((served & after).sum()))
 
 
-def run_backtest(paths: Sequence[str | Path], policies: dict[str, Policy],
+def run_backtest(paths: Sequence[str | Path] | LoadedLog, policies: dict[str, Policy],
                  opts: BacktestOptions | None = None) -> list[PolicyResult]:
     """Replay the log once per policy (fingerprints and knowledge schedule computed once)."""
     prep = prepare(paths, opts or BacktestOptions())
