@@ -94,7 +94,11 @@ def test_identity_fields_do_not_reveal_the_actor(sim: Path) -> None:
         'g')), count(distinct length(request_id)) from el group by 1""").fetchall()
     assert all(r[1] == 1 and r[2] == 1 for r in fmt)
     # every model, User-Agent family and max_tokens value a campaign uses is also used by real users
-    for expr in ("model", "split_part(user_agent, '/', 1)"):
+    ua_class = """case when user_agent like 'Mozilla%' then 'browser' when user_agent like 'NovaChat%' then 'app'
+        when regexp_matches(user_agent, '^(Async)?OpenAI/') then 'sdk'
+        when regexp_matches(user_agent, '^(python-|aiohttp|curl|Go-http|okhttp|axios)') then 'http-lib'
+        else 'framework' end"""
+    for expr in ("model", ua_class):
         q = f"""select distinct {expr} v from el where campaign_id is not null and {expr} is not null
                 except select distinct {expr} from el where campaign_id is null"""
         assert con.execute(q).fetchall() == [], expr

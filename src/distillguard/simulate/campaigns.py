@@ -15,7 +15,7 @@ from . import identity as ident
 from .accounts import DAY_US, AccountStyle, new_accounts
 from .actor import API, CHAT, CODE, REASONING, Actor, DayCtx
 from .population import HUMAN_UA
-from .prompts import capability_items, vary_numbers, wrappers
+from .prompts import GENERIC_SYSTEM, capability_items, vary_numbers, wrappers
 from .timing import PROFILES, renewal_day, sessions
 from .world import World
 
@@ -74,6 +74,10 @@ class Campaign(Actor):
         self.perm = {cap: rng.permutation(len(self.items[cap])) for cap in caps}
         self.cursor = {cap: int(rng.integers(0, len(self.items[cap]))) for cap in caps}
         self.fill = world.pool("human_single", world.corpora.human_single)
+        generic = world.pool("generic_system", GENERIC_SYSTEM)
+        # a campaign's tooling sends no system prompt or one of a couple of generic ones
+        self.sys_choices = np.concatenate([[-1], generic[rng.choice(len(generic), 2, replace=False)]])
+        self.sys_w = rng.dirichlet(np.ones(3))
 
     def content(self, rng: np.random.Generator, n: int, wrap_slice: slice | None = None
                 ) -> dict[str, np.ndarray]:
@@ -108,7 +112,8 @@ class Campaign(Actor):
             suf[f] = 0
             tools[f] = -1
             kind[f] = CHAT
-        return {"body": body, "pre": pre, "suf": suf, "tools": tools, "kind": kind}
+        sys = self.sys_choices[rng.choice(3, n, p=self.sys_w)]
+        return {"body": body, "pre": pre, "suf": suf, "tools": tools, "kind": kind, "sys": sys}
 
 
 class Naive(Campaign):

@@ -38,6 +38,7 @@ KINDS: dict[str, type[Actor]] = {
 GROUP_ARG = {"batch-integration": "orgs", "enterprise-team": "teams", "nat-cohort": "cohorts"}
 CHUNK_ROWS = 1 << 17
 PART_ROWS = 1 << 22
+STATS_COLUMNS = ["ts", "account_id", "model", "status", "prompt_tokens", "completion_tokens"]
 DICT_COLUMNS = ["account_id", "api_key_id", "org_id", "ip", "user_agent", "model", "endpoint", "params",
                 "tools.list.element", "status"]
 ROLES = pa.array(["system", "user", "assistant"])
@@ -309,7 +310,7 @@ class _PartWriter:
             self.parts.append(path)
             # dictionary-encode the low-cardinality columns only: hashing prompt texts costs more than it saves
             self.writer = pq.ParquetWriter(path, EXCHANGE_SCHEMA, compression="zstd", compression_level=1,
-                                           use_dictionary=DICT_COLUMNS)
+                                           use_dictionary=DICT_COLUMNS, write_statistics=STATS_COLUMNS)
             self.rows_in_part = 0
         self.writer.write_table(table, row_group_size=CHUNK_ROWS)
         self.rows_in_part += table.num_rows

@@ -172,10 +172,15 @@ _WORDS = ("acme nova blue north bright apex lumen delta vertex quanta orbit pixe
 _TLDS = ["com", "io", "ai", "co", "net", "de", "co.uk", "dev", "tech", "app"]
 
 
+def free_mail(rng: np.random.Generator, n: int) -> list[str]:
+    """`n` free-mail domains drawn by popularity."""
+    return [FREE_MAIL[i] for i in rng.choice(len(FREE_MAIL), n, p=FREE_MAIL_W / FREE_MAIL_W.sum())]
+
+
 def org_domains(rng: np.random.Generator, n: int, edu: bool = False) -> list[str]:
     """Plausible company (or university) e-mail domains, one per organisation."""
     a = rng.choice(len(_WORDS), n)
-    b = rng.choice(len(_WORDS), n)
+    b = (a + rng.integers(1, len(_WORDS), n)) % len(_WORDS)  # two different words
     if edu:
         return [f"{_WORDS[i]}{_WORDS[j][:3]}.edu" for i, j in zip(a, b, strict=True)]
     t = rng.choice(len(_TLDS), n)

@@ -12,7 +12,7 @@ import numpy as np
 from . import identity as ident
 from .accounts import DAY_US, AccountStyle, new_accounts
 from .actor import API, CHAT, CODE, REASONING, Actor, DayCtx, history, turns_table
-from .prompts import batch_templates, benchmark_prompts, enterprise_system_prompts
+from .prompts import GENERIC_SYSTEM, batch_templates, benchmark_prompts, enterprise_system_prompts
 from .timing import PROFILES, renewal_day, sessions
 from .world import World
 
@@ -62,8 +62,10 @@ class Conversational(Actor):
         self.block = new_accounts(world, rng, n, self.label, style, start_us, created_us=created, **kw)  # type: ignore[arg-type]
         mean_len = float(np.mean(self.conv_len)) * (1 - self.single_share) + self.single_share
         per_active = self.sessions_per_day * mean_len
-        self.p_active = np.clip(rate / per_active * rng.lognormal(0, .6, n) / np.exp(.18), 0.005, 1.0)
-        self.intensity = rng.lognormal(0, .35, n)
+        want = rate / per_active * rng.lognormal(0, .6, n) / np.exp(.18)
+        # heavy users are active every day and hold more sessions rather than more days
+        self.p_active = np.clip(want, 0.005, 0.9)
+        self.intensity = rng.lognormal(0, .35, n) / np.exp(.06) * np.maximum(want / 0.9, 1.0)
         self.sends_conv = rng.random(n) < self.conv_id_share
         self.replies = world.pool("replies", c.replies)
         self.sys = np.full(n, -1, dtype=np.int64)
@@ -80,7 +82,7 @@ class Conversational(Actor):
         act = _daily_active(rng, self.p_active, b.created_us, ctx)
         if not len(act):
             return None
-        n_sess = 1 + rng.poisson((self.sessions_per_day - 1) * self.intensity[act])
+        n_sess = 1 + rng.poisson(np.maximum(self.sessions_per_day * self.intensity[act] - 1, 0))
         s_acc = np.repeat(act, n_sess)
         conv = rng.integers(0, len(self.conv_len), len(s_acc))
         single = rng.random(len(s_acc)) < self.single_share
@@ -133,6 +135,9 @@ class Developer(Conversational):
                              "mobile": .1}, keys=(1, 4), params_per_account=(1, 3),
                              tiers={"free": .3, "pay-as-you-go": .7})
         super().__init__(world, serial, rng, n, rate, start_us, days, style, **kw)
+
+        generic = world.pool("generic_system", GENERIC_SYSTEM)
+        self.sys = np.where(rng.random(n) < .3, generic[rng.integers(0, len(generic), n)], -1)
 
     def setup_pools(self, c: object) -> None:
         """Code conversations from ShareGPT; single prompts from GPTeacher codegen and coding questions."""
@@ -238,7 +243,8 @@ class NatCohort(Conversational):
                              tiers={"free": .8, "pay-as-you-go": .2})
         # everybody in a cohort shares its egress pool; university/company mail for most of them
         own = rng.random(n) < .55
-        domain = [(edoms[k] if edu[k] else doms[k]) if own[i] else ident.FREE_MAIL[0] for i, k in enumerate(cohort)]
+        free = ident.free_mail(rng, n)
+        domain = [(edoms[k] if edu[k] else doms[k]) if own[i] else free[i] for i, k in enumerate(cohort)]
         self.cohort = cohort
         super().__init__(world, serial, rng, n, rate, start_us, days, style,
                          ip_pool=np.concatenate(pools), org_domain=domain)
@@ -286,7 +292,8 @@ class BatchIntegration(Actor):
         vol = rate * rng.lognormal(0, .7, n) / np.exp(.245)
         self.factor = vol / curves.daily_mean[self.client]
         self.phase = rng.integers(0, 2016, n)
-        self.sys = np.full(n, -1, dtype=np.int64)
+        generic = world.pool("generic_system", GENERIC_SYSTEM)
+        self.sys = np.where(rng.random(orgs) < .35, generic[rng.integers(0, len(generic), orgs)], -1)[org]
 
     def day(self, ctx: DayCtx, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
         """Today's requests: the org's template around one record each."""
@@ -296,7 +303,8 @@ class BatchIntegration(Actor):
         born = self.block.created_us[pos] <= ctx.start_us
         pos, secs = pos[born], secs[born]
         rec = self.records[(self.rec_start[pos] + rng.integers(0, 4000, len(pos))) % len(self.records)]
-        return self.emit(ctx, rng, pos, secs, rec, kind=API, pre=self.pre[pos], suf=self.suf[pos])
+        return self.emit(ctx, rng, pos, secs, rec, kind=API, pre=self.pre[pos], suf=self.suf[pos],
+                         sys=self.sys[pos])
 
 
 class BenchmarkRunner(Actor):
@@ -334,7 +342,11 @@ class BenchmarkRunner(Actor):
             start = ((10 + rng.random() * 8 - self.block.tz[a]) % 24) * 3600
             conc = rng.uniform(1, 6)
             gaps = self.world.corpora.azure_conv[rng.integers(0, len(self.world.corpora.azure_conv), n), 2] * conc * 8
-            secs = np.minimum(start + np.cumsum(gaps), 86399.0)
+            run = np.cumsum(gaps)
+            room = 86399.0 - start
+            if run[-1] > room:  # a long run is squeezed into the rest of the day (more concurrency)
+                run *= room / run[-1] * rng.uniform(0.9, 0.999)
+            secs = start + run
             pre = self.gpre[a] if self.bench[a] else self.hpre[a]
             suf = self.gsuf[a] if self.bench[a] else self.hsuf[a]
             parts.append(self.emit(ctx, rng, np.full(n, a), secs, items, kind=REASONING if self.bench[a] else CODE,

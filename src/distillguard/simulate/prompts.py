@@ -14,6 +14,15 @@ import numpy as np
 
 from .corpora import Corpora
 
+# Generic system prompts seen from every kind of client (SDK examples, frameworks, scripts).
+GENERIC_SYSTEM = [
+    "You are a helpful assistant.", "You are a helpful assistant", "You are a helpful, respectful and honest "
+    "assistant.", "You are an AI assistant that helps people find information.", "You are ChatGPT, a large "
+    "language model. Answer as concisely as possible.", "You are a helpful coding assistant.",
+    "You are an expert software engineer.", "You are a precise assistant. Follow the instructions exactly.",
+    "You are a helpful assistant. Answer in Markdown.", "Respond only in valid JSON.",
+]
+
 # --- legitimate ------------------------------------------------------------------------------------------
 
 _BATCH_TASKS = [

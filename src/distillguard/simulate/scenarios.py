@@ -54,13 +54,13 @@ class Scenario:
 def _background(casual: int, dev: int, power: int, batch: int, batch_orgs: int, bench: int, nat: int,
                 nat_groups: int, ent: int, ent_groups: int) -> tuple[ActorSpec, ...]:
     return (
-        ActorSpec("casual", casual, 1.6),
-        ActorSpec("developer", dev, 3.5),
+        ActorSpec("casual", casual, 2.0),
+        ActorSpec("developer", dev, 4.5),
         ActorSpec("power-user", power, 28.0),
-        ActorSpec("batch-integration", batch, 2500.0, groups=batch_orgs),
+        ActorSpec("batch-integration", batch, 1500.0, groups=batch_orgs),
         ActorSpec("benchmark-runner", bench, 0.0),
-        ActorSpec("nat-cohort", nat, 1.8, groups=nat_groups),
-        ActorSpec("enterprise-team", ent, 4.0, groups=ent_groups),
+        ActorSpec("nat-cohort", nat, 2.2, groups=nat_groups),
+        ActorSpec("enterprise-team", ent, 6.0, groups=ent_groups),
     )
 
 
@@ -106,10 +106,10 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
         "day (hydra, mimicry and distributed), with a model release on May 14, inside a legitimate background "
         "of ≥28.8M exchanges from ≥200k accounts.",
         "2026-04-22", 45,
-        _background(160000, 40000, 5000, 60, 25, 80, 10000, 60, 8000, 300)
-        + (ActorSpec("hydra", 15000, 26.0, "qwen-2026", capabilities=BROAD, options={"lifetime_days": (25, 70)}),
-           ActorSpec("mimicry", 5000, 26.0, "qwen-2026", capabilities=BROAD),
-           ActorSpec("distributed", 4600, 26.0, "qwen-2026", capabilities=BROAD)),
+        _background(185000, 45000, 5000, 100, 40, 80, 10000, 60, 8000, 300)
+        + (ActorSpec("hydra", 13000, 26.0, "qwen-2026", capabilities=BROAD, options={"lifetime_days": (40, 200)}),
+           ActorSpec("mimicry", 6000, 26.0, "qwen-2026", capabilities=BROAD),
+           ActorSpec("distributed", 5000, 24.0, "qwen-2026", capabilities=BROAD)),
         "nova-pro-2", "2026-05-14T16:00:00+00:00"),
 )}
 
