@@ -127,6 +127,7 @@ class Store:
             staging = _Staging(con)
             yield staging
             con.execute("DROP TABLE IF EXISTS _staging")
+            con.execute("DROP TABLE IF EXISTS _existing")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -156,8 +157,8 @@ class Store:
 class _Staging:
     """One file's rows, staged inside the file's transaction and moved to `exchanges` at commit.
 
-    Dedupe is one anti-join per file on `request_id` (a scan of one column of the store, no index to keep
-    up), plus a narrow first-occurrence pass over the file's own ids; rows are never sorted.
+    Dedupe is one semi-join per file on `request_id` (the store's id column scanned against the file's ids;
+    no index to keep up), plus a narrow first-occurrence pass over the file's own ids; rows are never sorted.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -181,9 +182,10 @@ class _Staging:
     def insert_select(self, select_sql: str) -> None:
         """Insert the rows of `select_sql` (stored-form columns, unique request_ids) not already stored."""
         before = _count(self.con, "exchanges")
+        _find_existing(self.con, f"SELECT request_id FROM ({select_sql})")
         self.con.execute(
             f"INSERT INTO exchanges ({_COLS}) SELECT {_COLS} FROM ({select_sql}) s "
-            "WHERE NOT EXISTS (SELECT 1 FROM exchanges e WHERE e.request_id = s.request_id)"
+            "WHERE s.request_id NOT IN (SELECT request_id FROM _existing)"
         )
         self.direct += _count(self.con, "exchanges") - before
 
@@ -195,10 +197,11 @@ class _Staging:
         """Move staged rows not already stored (first occurrence per request_id) into `exchanges`."""
         before = _count(self.con, "exchanges")
         if self.seq:
+            _find_existing(self.con, "SELECT request_id FROM _staging")
             self.con.execute(
                 f"INSERT INTO exchanges ({_COLS}) SELECT {_COLS} FROM _staging s "
                 "WHERE s._seq IN (SELECT min(_seq) FROM _staging GROUP BY request_id) "
-                "AND NOT EXISTS (SELECT 1 FROM exchanges e WHERE e.request_id = s.request_id)"
+                "AND s.request_id NOT IN (SELECT request_id FROM _existing)"
             )
         stored = _count(self.con, "exchanges") - before + self.direct
         if self.rejects:
@@ -222,6 +225,16 @@ class _Staging:
 _COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
 _REJECT_SCHEMA = pa.schema([("path", pa.string()), ("line", pa.int64()), ("field", pa.string()),
                             ("reason", pa.string())])
+
+
+def _find_existing(con: duckdb.DuckDBPyConnection, ids_sql: str) -> None:
+    """Fill temp table `_existing` with the ids of `ids_sql` already stored.
+
+    The file's ids are the hash join's build side and the store is only scanned (one column), so the cost
+    per file grows with the store's size at scan speed and its memory with the file's size, not the store's.
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _existing AS SELECT DISTINCT request_id FROM exchanges "
+                f"WHERE request_id IN ({ids_sql})")
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
