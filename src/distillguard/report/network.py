@@ -54,26 +54,27 @@ def sample_network(findings: Findings, campaign_id: str, max_nodes: int = 120, m
     member_ids = pc.filter(acc["account_id"], pc.equal(acc["campaign_id"], campaign_id))
     if len(member_ids) == 0:
         return None
-    src, dst = links["src"].cast(pa.string()), links["dst"].cast(pa.string())
-    s_in, d_in = pc.is_in(src, value_set=member_ids), pc.is_in(dst, value_set=member_ids)
-    touching = links.filter(pc.or_(s_in, d_in))
+    edges = _edge_table(links)
+    s_in, d_in = pc.is_in(edges["src"], value_set=member_ids), pc.is_in(edges["dst"], value_set=member_ids)
+    touching = edges.filter(pc.or_(s_in, d_in))
     if touching.num_rows == 0:
         return None
-    weight = (touching["weight"].cast(pa.float64()) if "weight" in touching.column_names
-              else pa.array([1.0] * touching.num_rows))
-    kinds = touching["kind"] if "kind" in touching.column_names else pa.array(["link"] * touching.num_rows)
-    rows = list(zip(touching["src"].cast(pa.string()).to_pylist(), touching["dst"].cast(pa.string()).to_pylist(),
-                    kinds.to_pylist(), weight.fill_null(1.0).to_pylist(), strict=True))
+    # Weighted degree inside the campaign, in Arrow: a campaign may have millions of links.
+    inside = edges.filter(pc.and_(s_in, d_in))
+    ends = pa.table({"a": pa.concat_arrays([inside["src"].combine_chunks(), inside["dst"].combine_chunks()]),
+                     "w": pa.concat_arrays([inside["weight"].combine_chunks()] * 2)})
+    deg = ends.group_by("a").aggregate([("w", "sum")]).sort_by([("w_sum", "descending"), ("a", "ascending")])
+    linked = deg["a"].to_pylist()
+    degree = dict(zip(linked, deg["w_sum"].to_pylist(), strict=True))
     members = set(member_ids.to_pylist())
-    degree: dict[str, float] = {}
-    for s, d, _, w in rows:
-        if s in members and d in members:
-            degree[s] = degree.get(s, 0.0) + w
-            degree[d] = degree.get(d, 0.0) + w
-    linked = sorted(degree, key=lambda a: (-degree[a], a))
     half = max_nodes // 2
     spread = sorted(set(linked[half:]) | (members - set(linked)), key=_stable)
     chosen = set(linked[:half]) | set(spread[: max_nodes - min(half, len(linked))])
+    chosen_ids = pa.array(sorted(chosen), pa.string())
+    near = touching.filter(pc.or_(pc.is_in(touching["src"], value_set=chosen_ids),
+                                  pc.is_in(touching["dst"], value_set=chosen_ids)))
+    rows = list(zip(near["src"].to_pylist(), near["dst"].to_pylist(), near["kind"].to_pylist(),
+                    near["weight"].to_pylist(), strict=True))
     inner = [r for r in rows if r[0] in chosen and r[1] in chosen]
     outer = [r for r in rows if (r[0] in chosen) != (r[1] in chosen)]
     outer.sort(key=lambda r: (-r[3], _stable(r[0] + r[1])))
@@ -102,12 +103,21 @@ def sample_network(findings: Findings, campaign_id: str, max_nodes: int = 120, m
         x, y = coords[index[a]]
         nodes.append({"account_id": a, "group": group, "score": round(score, 4),
                       "degree": round(degree.get(a, 0.0), 2), "x": round(x, 3), "y": round(y, 3)})
-    edges = []
+    drawn_edges = []
     for s, d, k, w in drawn:
         (x, y), (x2, y2) = coords[index[s]], coords[index[d]]
-        edges.append({"x": round(x, 3), "y": round(y, 3), "x2": round(x2, 3), "y2": round(y2, 3),
-                      "kind": _kind(k), "weight": round(float(w), 3)})
-    return NetworkSample(tuple(nodes), tuple(edges), len(members), len(chosen), len(rows))
+        drawn_edges.append({"x": round(x, 3), "y": round(y, 3), "x2": round(x2, 3), "y2": round(y2, 3),
+                            "kind": _kind(k), "weight": round(float(w), 3)})
+    return NetworkSample(tuple(nodes), tuple(drawn_edges), len(members), len(chosen), touching.num_rows)
+
+
+def _edge_table(links: pa.Table) -> pa.Table:
+    """links.parquet as (src, dst, kind, weight) with string ids, a kind and a weight on every row."""
+    n = links.num_rows
+    kind = links["kind"].cast(pa.string()) if "kind" in links.column_names else pa.array(["link"] * n)
+    weight = links["weight"].cast(pa.float64()) if "weight" in links.column_names else pa.array([1.0] * n)
+    return pa.table({"src": links["src"].cast(pa.string()), "dst": links["dst"].cast(pa.string()),
+                     "kind": pc.fill_null(kind, "link"), "weight": pc.fill_null(weight, 1.0)})
 
 
 def _account_info(findings: Findings, ids: list[str]) -> dict[str, tuple[float, str, bool]]:

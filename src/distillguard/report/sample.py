@@ -120,11 +120,14 @@ def _write_links(out: Path, members: dict[str, list[str]], legit_ids: list[str],
     weight: list[float] = []
     for ids in members.values():
         n = len(ids)
-        for i, a in enumerate(ids):
-            for k, j in zip(("shared-template", "lockstep", "payment"), rng.integers(0, n, 3), strict=True):
-                if j != i:
-                    src.append(a), dst.append(ids[j]), kind.append(k)
-                    weight.append(round(float(rng.uniform(0.3, 1)), 3))
+        own = np.repeat(np.arange(n), 3)  # three links per member: template, lockstep, payment
+        other = rng.integers(0, n, 3 * n)
+        keep = own != other
+        arr = np.array(ids, dtype=object)
+        src += arr[own[keep]].tolist()
+        dst += arr[other[keep]].tolist()
+        kind += np.tile(np.array(["shared-template", "lockstep", "payment"], dtype=object), n)[keep].tolist()
+        weight += np.round(rng.uniform(0.3, 1, int(keep.sum())), 3).tolist()
         for j in rng.choice(len(legit_ids), size=min(4, len(legit_ids)), replace=False):
             src.append(ids[0]), dst.append(legit_ids[j]), kind.append("shared-ip"), weight.append(0.1)
     if len(legit_ids) >= 2:  # a campus NAT or two among legitimate users
