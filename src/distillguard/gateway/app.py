@@ -67,7 +67,7 @@ class GatewayConfig:
     log: LogConfig = field(default_factory=LogConfig)
     sync_interval_s: float = 0.2
     reload_interval_s: float = 1.0
-    fingerprint_interval_s: float = 0.1
+    fingerprint_interval_s: float = 0.25
     fingerprint_workers: int = 1  # worker processes; 0 = fingerprint in a thread of this process
     dashboard: bool = False
     admin_token: str | None = None

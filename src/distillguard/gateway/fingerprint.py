@@ -3,7 +3,7 @@
 `distillguard.fingerprints.fingerprint_texts` is vectorised over many texts and costs a fixed ~30 ms
 per call plus ~0.1 ms per distinct text, so the request path never calls it. It looks the prompt up in
 a cache of recently seen texts (campaigns reuse prompts across accounts) and queues it; a background
-thread fingerprints the queue in batches every `interval_s` (batches grow by themselves under load)
+thread fingerprints the queue in batches every `interval_s` (0.25 s; batches grow under load)
 and feeds the ids back to the enforcement engine, which counts matches to known campaign templates.
 A fresh account that sends a campaign's templates is thus assigned to that campaign within a batch or
 two of its first requests. The batch work runs in a worker process when one is given (the
@@ -96,7 +96,7 @@ class Fingerprinter:
     With no workers, batches are fingerprinted in this process (tests, small deployments).
     """
 
-    def __init__(self, on_ids: Callable[[str, Ids, float], None], interval_s: float = 0.1,
+    def __init__(self, on_ids: Callable[[str, Ids, float], None], interval_s: float = 0.25,
                  cache_size: int = 200_000, max_queue: int = 100_000,
                  workers: Sequence[FingerprintWorker] = (), max_batch: int = 4096) -> None:
         self.on_ids = on_ids

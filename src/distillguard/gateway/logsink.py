@@ -1,9 +1,10 @@
 """Durable, batched logging of exchanges, enforcement actions and analyst actions into the store.
 
 The request path only appends a row to an in-memory queue. A writer thread commits the queue to DuckDB
-every `flush_s` (default 0.2 s) in one transaction per batch: an answered exchange is on disk (DuckDB's
-write-ahead log) well within a second, `close()` (SIGTERM) drains everything, and `kill -9` loses at
-most the uncommitted batch; DuckDB replays its WAL on the next open, so the store is never corrupt.
+every `flush_s` (default 0.25 s; sooner when 2,000 rows are waiting) in one transaction per table: an
+answered exchange is on disk (DuckDB's write-ahead log) well within a second, `close()` (SIGTERM)
+drains everything, and `kill -9` loses at most the uncommitted batch; DuckDB replays its WAL on the
+next open, so the store is never corrupt.
 
 DuckDB allows one writing process per file: the gateway owns its store while it runs. Analyse a copy,
 or the Parquet export, or stop the gateway first.
@@ -51,7 +52,8 @@ class LogConfig:
 
     redact_prompts: bool = False
     redact_completions: bool = False
-    flush_s: float = 0.2
+    flush_s: float = 0.25
+    flush_rows: int = 2000
 
 
 REDACTED = "[redacted]"
@@ -88,7 +90,10 @@ class ExchangeLog:
                                    for m in row["messages"]]
         if self.config.redact_completions and row.get("completion") is not None:
             row["completion"] = REDACTED
-        self._queues["exchanges"].append(row)
+        q = self._queues["exchanges"]
+        q.append(row)
+        if len(q) >= self.config.flush_rows:
+            self._wake.set()
 
     def enforcement(self, row: dict[str, Any]) -> None:
         """Queue one enforcement event (ENFORCEMENT_SCHEMA columns)."""
