@@ -13,7 +13,7 @@ import numpy as np
 
 from . import identity as ident
 from .accounts import DAY_US, AccountStyle, new_accounts
-from .actor import API, CHAT, CODE, REASONING, Actor, DayCtx
+from .actor import API, CHAT, CODE, REASONING, Actor, DayCtx, history, turns_table
 from .population import HUMAN_UA
 from .prompts import GENERIC_SYSTEM, capability_items, vary_numbers, wrappers
 from .timing import PROFILES, renewal_day, sessions
@@ -44,6 +44,11 @@ def _item_pool(world: World, cap: str) -> tuple[np.ndarray, np.ndarray]:
             tools = [x for x in tools for _ in range(3)]
         world.cache[key] = (world.add_texts(texts), np.array(tools, dtype=np.int32))
     return world.cache[key]
+
+
+def _plain(col: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    col.pop("filler")
+    return col
 
 
 class Campaign(Actor):
@@ -105,6 +110,7 @@ class Campaign(Actor):
                 w = rng.integers(0, len(pool_pre), k)
                 pre[sel], suf[sel] = pool_pre[w], pool_suf[w]
             kind[sel] = KIND[c]
+        f = np.zeros(n, bool)
         if self.filler > 0:
             f = rng.random(n) < self.filler
             body[f] = self.fill[rng.integers(0, len(self.fill), int(f.sum()))]
@@ -113,7 +119,25 @@ class Campaign(Actor):
             tools[f] = -1
             kind[f] = CHAT
         sys = self.sys_choices[rng.choice(3, n, p=self.sys_w)]
-        return {"body": body, "pre": pre, "suf": suf, "tools": tools, "kind": kind, "sys": sys}
+        sys[f] = -1
+        return {"body": body, "pre": pre, "suf": suf, "tools": tools, "kind": kind, "sys": sys, "filler": f}
+
+    def sessions_content(self, ctx: DayCtx, rng: np.random.Generator, sess: np.ndarray, turn: np.ndarray,
+                         local: np.ndarray, wrap_slice: slice | None = None) -> dict[str, np.ndarray]:
+        """Content for human-paced sessions: filler turns come from real conversations, with history,
+        and accounts whose client sends conversation ids send them like the official apps do."""
+        col = self.content(rng, len(sess), wrap_slice)
+        filler = col.pop("filler")
+        w = self.world
+        off, lens, turns = turns_table(w, "chats", w.corpora.chats)
+        conv = rng.integers(0, len(lens), int(sess.max()) + 1 if len(sess) else 0)[sess]
+        t = np.minimum(turn, lens[conv] - 1)
+        key = self.conv_numbers(ctx, sess)
+        hist = history(w, w.pool("replies", w.corpora.replies), turns, off[conv], t, key)
+        col["body"] = np.where(filler, turns[off[conv] + t], col["body"])
+        col["hist"] = tuple(np.where(filler, h, -1) for h in hist)
+        col["conv"] = np.where(self.sends_conv[local], key, -1)
+        return col
 
 
 class Naive(Campaign):
@@ -140,7 +164,7 @@ class Naive(Campaign):
         pos, secs = renewal_day(rng, self.world.curves, self.client, self.factor, ctx.day, self.phase)
         if not len(pos):
             return None
-        return self.emit(ctx, rng, pos, secs, **self.content(rng, len(pos)))
+        return self.emit(ctx, rng, pos, secs, **_plain(self.content(rng, len(pos))))
 
 
 class Distributed(Campaign):
@@ -197,7 +221,7 @@ class Distributed(Campaign):
         cs = np.cumsum(follow)
         secs = np.repeat(t_batch[bi] + offs, k) + cs - cs[first]
         secs = np.mod(secs, 86400.0)
-        return self.emit(ctx, rng, local, secs, **self.content(rng, len(local)))
+        return self.emit(ctx, rng, local, secs, **_plain(self.content(rng, len(local))))
 
 
 class Mimicry(Campaign):
@@ -220,6 +244,7 @@ class Mimicry(Campaign):
                              v6_share=.25, tiers={"pay-as-you-go": .7, "free": .3})
         self.block = new_accounts(world, rng, n, self.label, style, start_us, campaign)
         self.rate = rate * rng.lognormal(0, .4, n) / np.exp(.08)
+        self.sends_conv = rng.random(n) < .5
         self.profile = PROFILES["casual"] if rng.random() < .5 else PROFILES["nightowl"]
 
     def day(self, ctx: DayCtx, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
@@ -231,8 +256,8 @@ class Mimicry(Campaign):
         if not len(s_acc):
             return None
         length = 1 + rng.geometric(1 / mean_len, len(s_acc)) - 1
-        pos, secs, _, _ = sessions(rng, s_acc, length, b.tz, self.profile, 45.0, 0.9)
-        return self.emit(ctx, rng, pos, secs, **self.content(rng, len(pos)))
+        pos, secs, sess, turn = sessions(rng, s_acc, length, b.tz, self.profile, 45.0, 0.9)
+        return self.emit(ctx, rng, pos, secs, **self.sessions_content(ctx, rng, sess, turn, pos))
 
 
 class Hydra(Campaign):
@@ -271,6 +296,7 @@ class Hydra(Campaign):
                              params=MIMIC_PARAMS, verified=.7, tiers={"pay-as-you-go": .6, "free": .4})
         self.block = new_accounts(world, rng, m, self.label, style, start_us, campaign, created_us=created)
         self.rate = rate * rng.lognormal(0, .25, m) / np.exp(.03)
+        self.sends_conv = rng.random(m) < .3
 
     def day(self, ctx: DayCtx, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
         """Short sessions spread over the day from the accounts alive today."""
@@ -285,10 +311,10 @@ class Hydra(Campaign):
         if not len(s_acc):
             return None
         length = np.maximum(1, rng.poisson(mean_len, len(s_acc)))
-        pos, secs, _, _ = sessions(rng, s_acc, length, b.tz, PROFILES["nightowl"], 90.0, 1.1)
+        pos, secs, sess, turn = sessions(rng, s_acc, length, b.tz, PROFILES["nightowl"], 90.0, 1.1)
         inside = (secs / 86400 >= lo[pos]) & (secs / 86400 < hi[pos])
-        pos, secs = pos[inside], secs[inside]
+        pos, secs, sess, turn = pos[inside], secs[inside], sess[inside], turn[inside]
         week = ctx.day // 7
         k = self.wrappers_per_cap // 4
         sl = slice((week * k // 2) % (self.wrappers_per_cap - k), (week * k // 2) % (self.wrappers_per_cap - k) + k)
-        return self.emit(ctx, rng, pos, secs, **self.content(rng, len(pos), sl))
+        return self.emit(ctx, rng, pos, secs, **self.sessions_content(ctx, rng, sess, turn, pos, sl))

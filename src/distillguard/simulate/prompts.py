@@ -192,7 +192,8 @@ def vary_numbers(rng: np.random.Generator, texts: Sequence[str], copies: int) ->
 
 def capability_items(c: Corpora) -> dict[str, list[tuple[str, list[str]]]]:
     """Extraction-typical corpus items by targeted capability: (text, offered tool names)."""
-    reasoning = [(q, []) for q in c.gsm8k_train] + [(t, []) for s, t in c.wizardlm if s in ("Math", "Reasoning")]
+    reasoning = [(q, []) for q in c.gsm8k_train + c.gsm8k_test]
+    reasoning += [(t, []) for s, t in c.wizardlm if s in ("Math", "Reasoning")]
     reasoning += [(t, []) for cat, t in c.mt_bench if cat in ("reasoning", "math")]
     coding = [(t, []) for t in c.codegen] + [(t, []) for t in c.humaneval]
     coding += [(t, []) for s, t in c.wizardlm if "Code" in s or s == "Computer Science"]
