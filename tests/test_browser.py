@@ -1,7 +1,7 @@
 """The report and the dashboard in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
 
-Screenshots land in tests/artifacts/ (ignored by git): report-top.png, report-campaign.png,
-dashboard-live.png, dashboard-blocked.png, dashboard-campaign.png, login.png.
+Screenshots land in tests/artifacts/ (ignored by git): report-top.png, report-campaign.png, report.pdf
+(the report printed to A4), dashboard-live.png, dashboard-blocked.png, dashboard-campaign.png, login.png.
 """
 
 from __future__ import annotations
@@ -76,8 +76,12 @@ def test_report_renders_offline_without_errors(browser: Any, report: Path) -> No
     page.screenshot(path=str(ARTIFACTS / "report-top.png"))
     page.locator("#camp-C-1").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "report-campaign.png"))
+    # printing: every account section opens, the navigation bar goes, the charts stay
+    page.pdf(path=str(ARTIFACTS / "report.pdf"), format="A4", print_background=True)
+    assert page.eval_on_selector_all("details", "els => els.every(e => e.open)")
+    assert (ARTIFACTS / "report.pdf").stat().st_size > 50_000
     page.emulate_media(media="print")
-    assert page.locator("nav.toc").is_hidden()
+    assert page.locator("nav.toc").is_hidden() and page.locator("#camp-C-1-net svg").is_visible()
     page.close()
 
 
