@@ -3,8 +3,8 @@
     .venv/bin/python bench/watermark.py [--section all|validity|power|radioactivity|trace]
                                         [--data ../shared/data] [--cache /tmp/distillguard-wm-bench]
 
-Everything runs on the CPU from local files. The *teacher* is a tiny GPT-2 (2 layers, 128 wide) trained
-here for a few minutes on GPTeacher answers (MIT) with a 2,000-word word-level tokenizer; it and its
+Everything runs on the CPU from local files. The *teacher* is a tiny GPT-2 (2 layers, 64 wide) trained
+here in a few CPU-minutes on GPTeacher answers (MIT) with a 2,000-word word-level tokenizer; it and its
 generations are cached in --cache so sections can be re-run. Human text for validity is every ShareGPT
 user turn (61k, many repetitive). Tables are printed as Markdown.
 """
@@ -113,8 +113,8 @@ def teacher(data: Path, cache: Path, steps: int) -> tuple[object, FileTokenizer,
         model = GPT2LMHeadModel.from_pretrained(cache / "teacher", local_files_only=True).eval()
     else:
         t0 = time.perf_counter()
-        model = tiny_gpt2(tok.vocab_size, seed=0, n_layer=2, n_embd=128)
-        loss = train_lm(model, [tok.encode(t) for t in train], steps, seq_len=64, batch=32, lr=2e-3)
+        model = tiny_gpt2(tok.vocab_size, seed=0, n_layer=2, n_embd=64)
+        loss = train_lm(model, [tok.encode(t) for t in train], steps, seq_len=64, batch=16, lr=3e-3)
         model.save_pretrained(cache / "teacher")
         print(f"teacher: {steps} steps in {time.perf_counter() - t0:.0f} s, final loss {loss:.2f} nats/token")
     return model, tok, [tok.encode(t) for t in held]
@@ -334,7 +334,7 @@ def main() -> None:
                     choices=["all", "validity", "power", "radioactivity", "trace", "smollm2"])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/distillguard-wm-bench"))
-    ap.add_argument("--teacher-steps", type=int, default=600)
+    ap.add_argument("--teacher-steps", type=int, default=300)
     ap.add_argument("--student-steps", type=int, default=150)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--smollm2-prompts", type=int, default=16)

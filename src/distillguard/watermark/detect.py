@@ -7,9 +7,10 @@ approximation. Three rules keep that true on real text:
 
 - **De-duplication by value.** A repeated tuple repeats its green/red outcome, so counting it twice
   counts one coin flip twice: repetitive text ("lol lol lol", a pasted paragraph) then looks
-  watermarked. Tuples are compared by a 64-bit digest of their *values* (`kgw.tuple_digest`).
-  transformers' ``WatermarkDetector(ignore_repeated_ngrams=True)`` puts tensor rows into a Counter,
-  which hashes them by identity, so nothing is de-duplicated there.
+  watermarked. Tuples are compared by a 64-bit digest of their *values* (`kgw.tuple_digest`), never
+  by object identity (a Counter over tensor rows, the transformers ``WatermarkDetector`` pitfall,
+  merges nothing), and per (seed, token) rather than per n-gram: with min-hash seeds, different
+  n-grams that share their anchor token share one coin flip, so distinct n-grams still over-count.
 - **Prompt exclusion.** Tuples that also occur in the prompt (text the model copied) are not scored.
 - **Minimum tokens.** A verdict needs at least `min_tokens` distinct scored tuples; shorter texts get
   the p-value but the verdict ``too_short``.
