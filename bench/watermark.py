@@ -207,6 +207,18 @@ def power(data: Path, cache: Path, steps: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- radioactivity
+def _memo(predict: object) -> object:
+    cache: dict[bytes, np.ndarray] = {}
+
+    def cached(ids: np.ndarray) -> np.ndarray:
+        k = np.asarray(ids, dtype=np.int64).tobytes()
+        if k not in cache:
+            cache[k] = predict(ids)  # type: ignore[operator]
+        return cache[k]
+
+    return cached
+
+
 def radioactivity(data: Path, cache: Path, steps: int, student_steps: int) -> None:
     import torch
 
@@ -232,9 +244,10 @@ def radioactivity(data: Path, cache: Path, steps: int, student_steps: int) -> No
         train_lm(student, train, student_steps, seq_len=64, batch=16, lr=1e-3, seed=7)
         t_train = time.perf_counter() - t0
         gens = generate(student, _prompts(held, 64, 900), 128, seed=9, temperature=0.8)
+        predict = _memo(hf_predictor(student))  # the control keys re-score the same predictions
         closed = closed_test(det, gens)
-        opened = open_test(det, probe, hf_predictor(student), exclude_input=False)
-        opened_wm = open_test(det, marked[:64], hf_predictor(student), exclude_input=True)
+        opened = open_test(det, probe, predict, exclude_input=False)
+        opened_wm = open_test(det, marked[:64], predict, exclude_input=True)
         name = "innocent (0 %)" if frac == 0 else f"contaminated {frac:.0%}"
         rows.append([name, f"{t_train:.0f} s", f"{closed.p_value:.2e} ({closed.tokens_scored})",
                      f"{opened.p_value:.2e} ({opened.tokens_scored})",
@@ -243,7 +256,7 @@ def radioactivity(data: Path, cache: Path, steps: int, student_steps: int) -> No
             ck = WatermarkKey(secret=np.random.default_rng(500 + s).bytes(32), gamma=0.25, context_width=4)
             cdet = Detector(ck, tok)
             controls.append([name, closed_test(cdet, gens).p_value,
-                             open_test(cdet, probe, hf_predictor(student), exclude_input=False).p_value])
+                             open_test(cdet, probe, predict, exclude_input=False).p_value])
     table(f"Radioactivity: students fine-tuned {student_steps} steps from the teacher on 256 teacher answers "
           "(a share of them watermarked, δ=3); p-value (distinct tuples scored)",
           ["student", "fine-tune", "closed: 64 generations", "open: unmarked probe", "open: marked probe"], rows)
