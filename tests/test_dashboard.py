@@ -20,7 +20,7 @@ from dashboard_env import (
 )
 from distillguard.dashboard import Control, create_app
 from distillguard.gateway.control import GatewayControl
-from distillguard.report.sample import HOSTILE_AGENT, HOSTILE_PROMPT
+from distillguard.report.sample import HOSTILE_AGENT, HOSTILE_PROMPT, write_sample_detection
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +198,19 @@ def test_no_admin_token_means_nobody_gets_in(tmp_path: Path) -> None:
                          timeout=10).status_code == 401
         home = httpx.get(srv.url + "/", timeout=10)
         assert home.status_code == 303
+
+
+def test_follows_a_new_detection_output(tmp_path: Path) -> None:
+    from distillguard.gateway.stub import ThreadedServer
+
+    detect = write_sample_detection(tmp_path / "d", sizes=(5,), legit=10)
+    h = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with ThreadedServer(create_app(GatewayControl.in_memory(), detect, ADMIN_TOKEN)) as srv:
+        first = httpx.get(srv.url + "/api/campaigns", headers=h, timeout=10).json()["campaigns"]
+        assert [c["campaign_id"] for c in first] == ["C-1"]
+        write_sample_detection(detect, sizes=(5, 4), legit=10)  # detect ran again
+        second = httpx.get(srv.url + "/api/campaigns", headers=h, timeout=10).json()["campaigns"]
+        assert [c["campaign_id"] for c in second] == ["C-1", "C-2"]
+        (detect / "accounts.csv").unlink()
+        gone = httpx.get(srv.url + "/api/campaigns", headers=h, timeout=10).json()
+        assert gone["campaigns"] == [] and "no detection output" in gone["note"]

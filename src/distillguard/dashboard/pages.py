@@ -54,8 +54,12 @@ async def campaign_page(request: Request) -> Response:
     campaign = findings.campaign(cid) if findings else None
     if findings is None or campaign is None:
         return dash.page(request, "missing.html", analyst, status=404, what=f"campaign {cid}")
-    timeline = findings.timeline if findings.timeline is not None else store_timeline(findings, None)
-    section = campaign_section(findings, campaign, timeline, load_enforcement(findings))
+    key = f"section:{cid}"
+    section = dash.findings.derived.get(key)
+    if section is None:  # sampling a big campaign's network takes a moment: once per detection output
+        timeline = findings.timeline if findings.timeline is not None else store_timeline(findings, None)
+        section = campaign_section(findings, campaign, timeline, load_enforcement(findings))
+        dash.findings.derived[key] = section
     blocked = cid in dash.control.overrides().blocked_campaigns
     acc = findings.accounts
     members = acc.filter(pc.equal(acc["campaign_id"], cid)).slice(0, TOP_MEMBERS).to_pylist()

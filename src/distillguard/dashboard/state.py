@@ -33,6 +33,7 @@ class FindingsCache:
         self._stamp: tuple[int, ...] | None = None
         self._findings: Findings | None = None
         self.error: str | None = None
+        self.derived: dict[str, Any] = {}  # things computed from the current findings; cleared on reload
         self._lock = threading.Lock()
 
     def _current_stamp(self) -> tuple[int, ...] | None:
@@ -50,6 +51,7 @@ class FindingsCache:
         with self._lock:
             stamp = self._current_stamp()
             if stamp is not None and stamp != self._stamp:
+                self.derived = {}
                 try:
                     self._findings, self.error = load_findings(self.detect_dir), None
                 except DistillGuardError as e:

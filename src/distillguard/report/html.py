@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from .. import __version__
+from ..errors import DistillGuardError
 from . import charts
 from .drilldown import account_details, operating_point
 from .enforcement import load_enforcement
@@ -86,10 +87,18 @@ def render_report(findings: Findings, store: Path | None = None, generated_at: d
         "score_chart": charts.score_histogram(score_rows(findings), operating_point(findings)),
         "details": account_details(findings, store),
         "has_features": findings.features is not None,
-        "vega_js": charts.vega_bundle() if inline_js else "",
+        "vega_js": _renderer() if inline_js else "",
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
     }
     return template_environment().get_template("report.html").render(**context)
+
+
+def _renderer() -> str:
+    """The inlined chart renderer, or '' (the page then says why its charts are missing)."""
+    try:
+        return charts.vega_bundle()
+    except DistillGuardError:
+        return ""
 
 
 def _atomic_write(path: Path, text: str) -> None:

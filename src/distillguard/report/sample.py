@@ -73,7 +73,7 @@ def write_sample_detection(out: Path, sizes: tuple[int, ...] = (60, 25), legit: 
             if hostile and t == 0:
                 example = HOSTILE_PROMPT
             templates.append((cid, str(int(rng.integers(0, 2**62))), int(rng.integers(1_000, 90_000)),
-                              int(rng.integers(5, len(ids) + 1)), example))
+                              int(rng.integers(min(5, len(ids)), len(ids) + 1)), example))
         for k in range(10):
             n_acc, n_exc = int(rng.integers(1, len(ids) + 1)), int(rng.integers(50, 5000))
             infra.append((cid, "ip", f"203.0.113.{k + 1}", n_acc, n_exc))
