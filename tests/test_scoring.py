@@ -37,7 +37,7 @@ def test_individual_alone_never_flags_but_campaign_does() -> None:
     group = np.array([0] * 6 + [-1])
     g = Grouping(accounts=ids, group=group, strength=np.array([1.0] * 6 + [0.0]),
                  in_block=np.zeros(7, bool), families=np.array([2]),
-                 edges=pa.table({"src": [], "dst": [], "weight": []}))
+                 edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.full(len(ids), 5.0))
     sc = score_accounts(t, g)
     s = sc.accounts["score"].to_numpy()
     thr = threshold_for(sc, 0.001)
@@ -49,7 +49,7 @@ def test_legit_group_with_weak_behaviour_is_not_a_campaign() -> None:
     t = _table([BATCH] * 5, ids)
     g = Grouping(accounts=ids, group=np.zeros(5, np.int64), strength=np.ones(5),
                  in_block=np.ones(5, bool), families=np.array([2]),
-                 edges=pa.table({"src": [], "dst": [], "weight": []}))
+                 edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.full(len(ids), 5.0))
     sc = score_accounts(t, g)
     assert sc.accounts["score"].to_numpy().max() < threshold_for(sc, 0.001)
 

@@ -65,6 +65,7 @@ class Grouping:
     accounts: list[str]              # every account with an edge or a block
     group: np.ndarray                # group index per account (-1: none)
     strength: np.ndarray             # kind-weighted degree inside the own group, per account
+    degree: np.ndarray               # number of linked accounts inside the own group, per account
     in_block: np.ndarray             # bool: inside a dense block
     edges: pa.Table                  # pair edges (src, dst, weight) above min_edge
     families: np.ndarray             # per group index: distinct evidence families binding its accounts
@@ -166,26 +167,19 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
             index[a] = len(names)
             names.append(str(a))
             member = np.append(member, -1)
+    # dense blocks are evidence, not membership: a block can sweep in accounts that merely share popular
+    # keys, so it marks accounts (reason code `dense-block`) but never adds them to a community
     in_block = np.zeros(len(names), bool)
     next_id = int(member.max()) + 1 if len(member) else 0
     for b in blocks:
-        idx = np.array([index[a] for a in acc_names[b]])
-        in_block[idx] = True
-        loose = idx[member[idx] < 0]
-        if len(loose):
-            known = member[idx][member[idx] >= 0]
-            if len(known):
-                member[loose] = np.bincount(known).argmax()
-            else:
-                member[loose] = next_id
-                next_id += 1
+        in_block[np.array([index[a] for a in acc_names[b]])] = True
     # communities smaller than min_size are not groups
     sizes = np.bincount(member[member >= 0], minlength=max(next_id, 1))
     member = np.where((member >= 0) & (sizes[np.maximum(member, 0)] >= config.min_size), member, -1)
-    strength = _strength(edges, names, member)
+    strength, degree = _strength(edges, names, member)
     families = _families(links, names, member, config)
-    return Grouping(accounts=names, group=member, strength=strength, in_block=in_block, edges=edges,
-                    families=families)
+    return Grouping(accounts=names, group=member, strength=strength, degree=degree, in_block=in_block,
+                    edges=edges, families=families)
 
 
 def _families(links: pa.Table, names: list[str], member: np.ndarray, config: CampaignConfig) -> np.ndarray:
@@ -216,10 +210,11 @@ def _families(links: pa.Table, names: list[str], member: np.ndarray, config: Cam
     return out
 
 
-def _strength(edges: pa.Table, names: list[str], member: np.ndarray) -> np.ndarray:
+def _strength(edges: pa.Table, names: list[str], member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     s = np.zeros(len(member))
+    d = np.zeros(len(member))
     if edges.num_rows == 0:
-        return s
+        return s, d
     arr = np.asarray(names, dtype=object)
     order = np.argsort(arr)
     a = order[np.searchsorted(arr[order], edges["src"].to_numpy(zero_copy_only=False))]
@@ -228,7 +223,9 @@ def _strength(edges: pa.Table, names: list[str], member: np.ndarray) -> np.ndarr
     same = (member[a] == member[b]) & (member[a] >= 0)
     np.add.at(s, a[same], w[same])
     np.add.at(s, b[same], w[same])
-    return s
+    np.add.at(d, a[same], 1)
+    np.add.at(d, b[same], 1)
+    return s, d
 
 
 def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,

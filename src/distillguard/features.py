@@ -145,12 +145,11 @@ INSERT INTO dg_seg SELECT DISTINCT text_hash, hash(seg) FROM (
   SELECT text_hash, unnest(CASE WHEN len(segs) <= {2 * PHRASE_ENDS} THEN segs
                            ELSE segs[1:{PHRASE_ENDS}] || segs[-{PHRASE_ENDS}:] END) AS seg
   FROM (
-    SELECT text_hash, list_filter(list_transform(
-             regexp_split_to_array(regexp_replace(lower(CASE WHEN length(text) > 6000
-                 THEN left(text, 4000) || '\n' || right(text, 2000) ELSE text END), '[0-9]+', '0', 'g'),
-               '[\\n.!?;:]+'),
-             lambda s: trim(regexp_replace(regexp_replace(s, '[^a-z0 ]+', ' ', 'g'), ' +', ' ', 'g'))),
-           lambda s: len(s) >= {PHRASE_MIN_CHARS}) AS segs
+    SELECT text_hash, list_filter(list_transform(string_split_regex(
+             -- one pass: case-folded, everything but letters and sentence breaks becomes a space
+             regexp_replace(lower(CASE WHEN length(text) > 6000 THEN left(text, 4000) || '\n' || right(text, 2000)
+                                  ELSE text END), '[^a-z\\n.!?;:]+', ' ', 'g'),
+             '[\\n.!?;:]+'), lambda s: trim(s)), lambda s: len(s) >= {PHRASE_MIN_CHARS}) AS segs
     FROM _dg_fpb))
 """
 

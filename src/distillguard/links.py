@@ -46,6 +46,7 @@ class LinkConfig:
     cohort_bucket_s: int = 6 * 3600
     phrase_min: int = 8             # accounts with fewer distinct repeated phrases get no phrase links
     phrase_band_rows: int = 2       # small bands: candidates down to Jaccard ≈ 0.1
+    phrase_hashes: int = 64
     phrase_jaccard: float = 0.25
     phrase_overlap: float = 20.0
 
@@ -114,13 +115,12 @@ GROUP BY ALL
 
 
 def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, weight: str,
-                 cfg: LinkConfig) -> list[str]:
+                 cfg: LinkConfig, h: int) -> list[str]:
     """Statements adding `kind` links weighted by the Jaccard similarity of per-account sets.
 
     Sets are summarised by `lockstep_hashes` MinHash values (SQL `min(hash(t, i))`), candidate pairs come
     from LSH bands of `lockstep_band_rows` values, and the weight is the share of equal MinHash values.
     """
-    h = cfg.lockstep_hashes
     mins = ", ".join(f"min(hash(t, {i})) AS m{i}" for i in range(h))
     eq = " + ".join(f"(a.m{i} = b.m{i})::INT" for i in range(h))
     bands = []
@@ -150,8 +150,8 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
     ]
 
 
-def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str]]:
-    """Set-similarity link kinds: (per-account tuples SQL, minimum set size, LSH band rows, weight SQL)."""
+def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int]]:
+    """Set-similarity link kinds: (per-account tuples SQL, minimum set size, LSH band rows, weight SQL, hashes)."""
     # phrase sets are large and a campaign's accounts draw different subsets of one phrase bank, so a
     # Jaccard of 0.1 between two 400-phrase sets is already far above chance (unrelated users share
     # nothing): the weight saturates at `phrase_jaccard` and needs `phrase_overlap` shared phrases
@@ -161,10 +161,10 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str]]:
         # SynchroTrap: the same wrapper family in the same time buckets
         "lockstep-timing": (f"SELECT DISTINCT account_id, hash(floor(ts_s / {cfg.lockstep_bucket_s}), near_group) "
                             "AS t FROM dg_x JOIN dg_fp USING (text_hash)", cfg.lockstep_min_tuples,
-                            cfg.lockstep_band_rows, "j"),
+                            cfg.lockstep_band_rows, "j", cfg.lockstep_hashes),
         # the same bank of opening/closing phrases, however they are combined
         "shared-phrases": ("SELECT DISTINCT account_id, phrase AS t FROM dg_x JOIN dg_phrase USING (text_hash)",
-                           cfg.phrase_min, cfg.phrase_band_rows, phrase_w),
+                           cfg.phrase_min, cfg.phrase_band_rows, phrase_w, cfg.phrase_hashes),
     }
 
 
@@ -174,8 +174,8 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
     con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
     for kind, (sql, family) in _key_sources(config).items():
         con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config)}")
-    for kind, (tuples, min_tuples, rows, weight) in _set_links(config).items():
-        for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config):
+    for kind, (tuples, min_tuples, rows, weight, h) in _set_links(config).items():
+        for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config, h):
             con.execute(stmt)
     con.execute("DELETE FROM dg_links WHERE weight <= 0")
     return con.sql("SELECT * FROM dg_links ORDER BY src, dst, kind").to_arrow_table().cast(LINK_SCHEMA)

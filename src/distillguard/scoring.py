@@ -34,6 +34,7 @@ class ScoreConfig:
     individual_cap: float = 0.45     # max score an account can reach without coordination evidence
     floor: float = 0.5               # the flag threshold is never below this
     own_power: float = 1.0
+    full_tie_degree: float = 3.0    # linked accounts inside the group that count as fully tied
     single_family_min_accounts: int = 8
     single_family_factor: float = 0.6
     behaviour_low: float = 0.35      # group behaviour at or below this: no campaign (legit batch, teams)
@@ -87,6 +88,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     pos = {a: i for i, a in enumerate(grouping.accounts)}
     gi = np.array([grouping.group[pos[a]] if a in pos else -1 for a in ids], np.int64)
     strength = np.array([grouping.strength[pos[a]] if a in pos else 0.0 for a in ids])
+    degree = np.array([grouping.degree[pos[a]] if a in pos else 0.0 for a in ids])
     in_block = np.array([bool(grouping.in_block[pos[a]]) if a in pos else False for a in ids])
     n_groups = int(gi.max()) + 1 if len(gi) and gi.max() >= 0 else 0
     replay = _col(features, "replayed_share")
@@ -98,7 +100,8 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         parts["accounts"][g] = len(m)
         # two accounts are thin evidence (two researchers running one benchmark); five are a pattern
         parts["size"][g] = 1.0 - np.exp(-(len(m) - 1) / 2.2)
-        parts["behaviour"][g] = float(np.median(ind[m]))
+        # upper quartile: a campaign's group may carry legitimate hangers-on; their own score stays low
+        parts["behaviour"][g] = float(np.quantile(ind[m], 0.75))
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
@@ -118,7 +121,10 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score
         own = np.clip(ind / np.maximum(gb, 1e-9), 0, 1) ** config.own_power
-        tie = np.clip(0.5 + strength, 0, 1)
+        # tied to the group by strong links to several of its accounts, not by one loose link
+        size = np.where(gi >= 0, parts["accounts"][np.maximum(gi, 0)], 1.0)
+        full = np.maximum(np.minimum(config.full_tie_degree, size - 1), 1.0)
+        tie = np.clip(0.5 + strength, 0, 1) * np.clip(degree / full, 0, 1)
         score = np.maximum(score, gs * own * tie)
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
                       "group": gi, "strength": strength, "in_block": in_block})
