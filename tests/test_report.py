@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distillguard.cli import main
 from distillguard.errors import InputError
 from distillguard.gateway.logsink import ExchangeLog
 from distillguard.ingest import ingest_logs
 from distillguard.report import Campaign, Evidence, campaign_sentence, load_findings, render_report, write_report
+from distillguard.report.charts import spec_json
 from distillguard.report.sample import HOSTILE_AGENT, HOSTILE_PROMPT, write_sample_detection
+from distillguard.report.summary import count
 from distillguard.store import Store
 
 EXTRAS = ("links.parquet", "features.parquet", "templates.csv", "infrastructure.csv", "timeline.csv",
@@ -196,3 +200,38 @@ def test_big_campaign_stays_small(tmp_path: Path) -> None:
     assert size < 2_500_000, size  # the vega bundle is ~0.9 MB; the data must stay far below that
     text = out.read_text()
     assert "120 of 25,000 member accounts drawn" in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                    max_leaves=20))
+def test_chart_json_round_trips_and_cannot_close_a_script(value: object) -> None:
+    text = spec_json({"v": value})
+    assert json.loads(text) == {"v": value}
+    assert not set(text) & {"<", ">", "&"}
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_counts_read_like_a_provider_writes_them(n: int) -> None:
+    text = count(n)
+    assert text[-1].isdigit() or text[-1] in "kMB"
+    if n < 100_000:
+        assert int(text.replace(",", "")) == n
+    else:  # rounded, but never by more than 5 %
+        value = float(text[:-1]) * {"k": 1e3, "M": 1e6, "B": 1e9}[text[-1]]
+        assert abs(value - n) <= 0.05 * n
+
+
+def test_hostile_campaign_and_account_ids(tmp_path: Path) -> None:
+    d = write_sample_detection(tmp_path / "d", sizes=(8,), legit=10)
+    weird = '<C&"1\'>'
+    for name in ("accounts.csv", "campaigns.json", "timeline.csv", "templates.csv", "infrastructure.csv",
+                 "enforcement.csv", "backtest.json"):
+        path = d / name
+        text = path.read_text()
+        quoted = json.dumps(weird)[1:-1] if name.endswith(".json") else '"' + weird.replace('"', '""') + '"'
+        path.write_text(text.replace("C-1", quoted).replace("acct-c1-00000", "<b>acct</b>"))
+    html = write_report(d).read_text()
+    assert weird not in html and "<b>acct</b>" not in html
+    assert 'id="camp-_C__1__"' in html and "&lt;C&amp;&#34;1&#39;&gt;" in html
