@@ -62,7 +62,8 @@ def test_report_is_self_contained(html: str) -> None:
 def test_every_section_is_present(html: str) -> None:
     for marker in ('id="camp-C-1-timeline"', 'id="camp-C-1-caps"', 'id="camp-C-1-net"', "Top templates",
                    "Infrastructure", "Enforcement", "<td>throttle</td>", "per-key baseline",
-                   "served before containment", 'id="near-threshold"',
+                   "served before containment", "what each policy would have let through", "1.852 %",
+                   'id="near-threshold"',
                    "Features that stand out", "Linked accounts", 'id="acct-acct-loner"'):
         assert marker in html, marker
 

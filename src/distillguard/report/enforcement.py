@@ -52,6 +52,17 @@ class BacktestRow:
 
 
 @dataclass(frozen=True)
+class PolicyOutcome:
+    """One backtested policy over the whole log: what campaigns got, what legitimate users suffered."""
+
+    policy: str
+    campaign_exchanges: str
+    served_after_24h: str  # share of campaign exchanges served after each campaign's first 24 h
+    legit_requests: str
+    legit_affected: str  # share of legitimate requests refused or degraded
+
+
+@dataclass(frozen=True)
 class Enforcement:
     """Everything known about enforcement, per campaign id."""
 
@@ -59,6 +70,7 @@ class Enforcement:
     daily: dict[str, tuple[dict[str, Any], ...]]  # campaign -> rows {day, action, count} for timelines
     analyst: dict[str, tuple[AnalystAction, ...]]
     backtest: dict[str, tuple[BacktestRow, ...]]
+    policies: tuple[PolicyOutcome, ...] = ()
 
     @classmethod
     def empty(cls) -> Enforcement:
@@ -133,7 +145,7 @@ def load_enforcement(findings: Findings, store: Path | None = None) -> Enforceme
         {k: tuple(v) for k, v in actions.items()},
         {k: tuple(v) for k, v in daily.items()},
         {k: tuple(v) for k, v in analyst.items()},
-        _backtest(findings.detect_dir / "backtest.json"),
+        *_backtest(findings.detect_dir / "backtest.json"),
     )
 
 
@@ -147,19 +159,30 @@ _BACKTEST_CELLS = (
 )
 
 
-def _backtest(path: Path) -> dict[str, tuple[BacktestRow, ...]]:
-    """Per campaign, one row per policy of `distillguard backtest --json` output."""
+def _share(v: Any) -> str:
+    return f"{100 * v:.3f} %" if isinstance(v, int | float) else "—"
+
+
+def _backtest(path: Path) -> tuple[dict[str, tuple[BacktestRow, ...]], tuple[PolicyOutcome, ...]]:
+    """Per campaign, one row per policy of `distillguard backtest --json` output; and per policy, totals."""
     if not path.is_file():
-        return {}
+        return {}, ()
     try:
         raw = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError:
-        return {}
+        return {}, ()
     policies = raw if isinstance(raw, list) else [raw]
     out: dict[str, list[BacktestRow]] = {}
+    outcomes = []
     for p in policies:
         if not isinstance(p, dict):
             continue
+        legit = p.get("legit") if isinstance(p.get("legit"), dict) else {}
+        if "campaign_exchanges" in p or legit:
+            outcomes.append(PolicyOutcome(
+                str(p.get("name", "policy")), count(int(p.get("campaign_exchanges") or 0)),
+                _share(p.get("served_after_24h_share")), count(int(legit.get("requests") or 0)),
+                _share(p.get("legit_affected_share"))))
         for c in p.get("campaigns") or ():
             if not isinstance(c, dict) or "campaign_id" not in c:
                 continue
@@ -169,4 +192,4 @@ def _backtest(path: Path) -> dict[str, tuple[BacktestRow, ...]]:
                 cells.append((words, "—" if v is None else f"{v:.1f}" if isinstance(v, float) else count(v)
                               if isinstance(v, int) else str(v)))
             out.setdefault(str(c["campaign_id"]), []).append(BacktestRow(str(p.get("name", "policy")), tuple(cells)))
-    return {k: tuple(v) for k, v in out.items()}
+    return {k: tuple(v) for k, v in out.items()}, tuple(outcomes)

@@ -86,6 +86,7 @@ def render_report(findings: Findings, store: Path | None = None, generated_at: d
         "sizes_chart": charts.campaign_sizes(sizes) if sizes else None,
         "score_chart": charts.score_histogram(score_rows(findings), operating_point(findings)),
         "details": account_details(findings, store),
+        "policies": enforcement.policies,
         "has_features": findings.features is not None,
         "vega_js": _renderer() if inline_js else "",
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),

@@ -99,7 +99,10 @@ def write_sample_detection(out: Path, sizes: tuple[int, ...] = (60, 25), legit: 
                  "served": c["exchanges"] // k, "served_before_first_action": c["exchanges"] // (8 * k),
                  "first_action_h": 2.5 * k, "served_before_containment": c["exchanges"] // (4 * k),
                  "containment_h": None if k == 1 else 26.0, "served_after_24h": c["exchanges"] // (20 * k)}
-                for c in campaigns]}
+                for c in campaigns],
+             "campaign_exchanges": sum(c["exchanges"] for c in campaigns),
+             "served_after_24h_share": 0.5 / k ** 3, "legit": {"requests": 40 * legit * days, "affected": 3 * k},
+             "legit_affected_share": 3 * k / (40 * legit * days)}
             for name, k in (("per-key baseline", 1), ("default", 3))], indent=1))
     _write_links(out, members, legit_ids, rng)
     _write_features(out, rows, rng)
