@@ -236,3 +236,16 @@ def test_hostile_campaign_and_account_ids(tmp_path: Path) -> None:
     html = write_report(d).read_text()
     assert weird not in html and "<b>acct</b>" not in html
     assert 'id="camp-_C__1__"' in html and "&lt;C&amp;&#34;1&#39;&gt;" in html
+
+
+def test_reads_what_distillguard_backtest_writes(tmp_path: Path) -> None:
+    from distillguard.backtest import CampaignResult, LegitResult, PolicyResult, write_json
+
+    d = write_sample_detection(tmp_path / "d", sizes=(6,), legit=10, enforcement=False)
+    camp = CampaignResult("C-1", 6, 1000, 120, 40, 3.5, 90, 20.0, 700, 12)
+    legit = LegitResult(10, 5000, 2, 1, 1, 0, 0)
+    write_json([PolicyResult("default", (camp,), legit, 1.0, 1000, 12, 700)], d / "backtest.json")
+    html = write_report(d).read_text()
+    assert "<td>default</td><td class=\"n\">1,000</td><td class=\"n\">1.200 %</td>" in html
+    section = html[html.index('id="camp-C-1"'):]
+    assert '<td>default</td><td class="n">120</td><td class="n">40</td><td class="n">3.5</td>' in section
