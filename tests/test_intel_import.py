@@ -187,3 +187,27 @@ def test_cli_import_match(tmp_path: Path, exported: tuple[Path, Path]) -> None:
     assert res.exit_code == 0, res.output
     sightings = [o for o in json.loads(out.read_text())["objects"] if o["type"] == "sighting"]
     assert len(sightings) > 1
+
+
+def test_evidence_needs_repeated_matches_and_counts_an_indicator_once() -> None:
+    import pyarrow as pa
+
+    from distillguard.intel.matching import MATCH_SCHEMA
+
+    t = datetime(2026, 5, 1, tzinfo=UTC)
+    rows = [
+        # one coincidental prompt: a third of the weight
+        ("i1", "template_hash", "abc", "Lab", 0.9, 1.0, "once", 1),
+        # a campaign account: hash and MinHash of the same template, in STIX and in MISP: one indicator
+        ("i1", "template_hash", "abc", "Lab", 0.9, 1.0, "often", 40),
+        ("i1", "minhash", "abc", "Lab", 0.9, 0.8, "often", 40),
+        ("indicator--m", "template_hash", "abc", "Lab", 0.9, 1.0, "often", 40),
+        ("i2", "user_agent", "scraper/1", "Lab", 0.9, 1.0, "often", 40),
+    ]
+    table = pa.Table.from_pylist([dict(zip(MATCH_SCHEMA.names, (*r, t, t), strict=True)) for r in rows],
+                                 schema=MATCH_SCHEMA)
+    ev = {r["account_id"]: r for r in account_evidence(table).to_pylist()}
+    assert ev["once"]["partner_score"] == pytest.approx(0.9 / 3)
+    assert ev["often"]["indicators"] == 2
+    assert ev["often"]["partner_score"] == pytest.approx(1 - (1 - 0.9) * (1 - 0.3 * 0.9))
+    assert ev["often"]["kinds"] == "minhash;template_hash;user_agent"

@@ -21,7 +21,8 @@ from distillguard.store import Store
 fingerprints = pytest.importorskip("distillguard.fingerprints")
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-WRAP = "You are an expert tutor. Show every step of your reasoning.\n\n{}\n\nNumber each step and give the final answer."
+WRAP = ("You are an expert tutor. Show every step of your reasoning.\n\n{}\n\n"
+        "Number each step and give the final answer.")
 ITEMS = [f"How many {thing} fit inside {box} if each one takes {n} units of space?"
          for n, (thing, box) in enumerate(zip(
              ("marbles", "apples", "books", "shoes", "cups", "coins", "eggs", "pencils", "stones", "shells",

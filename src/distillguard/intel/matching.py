@@ -26,6 +26,7 @@ TEXT_SQL = ("coalesce(x.prompt, list_filter(x.messages, lambda m: m.role = 'user
             ".content, '')")
 BATCH = 20_000
 REASON = "partner-indicator"
+FULL_AT = 3  # matched exchanges for an indicator to count fully
 
 MATCH_SCHEMA = pa.schema([
     ("indicator_id", pa.string()), ("kind", pa.string()), ("value", pa.string()), ("source", pa.string()),
@@ -72,15 +73,21 @@ def match_indicators(store: Store, now: datetime, threshold: float = signatures.
 
 
 def account_evidence(matches: pa.Table) -> pa.Table:
-    """Per matched account: partner score = 1 - prod(1 - kind weight x confidence x similarity) over indicators."""
-    # the same indicator shared twice (STIX and MISP, or two versions) counts once
-    best: dict[str, dict[tuple[str, str, str], float]] = {}
+    """Per matched account: partner score = 1 - prod(1 - weight) over the distinct indicators it matched.
+
+    weight = kind weight x source confidence x similarity x min(1, matched exchanges / FULL_AT): one
+    matching prompt can be a coincidence (a benchmark question a real user also asks), a campaign's
+    account sends its wrappers again and again.
+    """
+    # one indicator shared twice (STIX and MISP, hash and MinHash of one template) counts once
+    best: dict[str, dict[tuple[str, str], float]] = {}
     kinds: dict[str, set[str]] = {}
     sources: dict[str, set[str]] = {}
     for r in matches.to_pylist():
-        w = vocab.KIND_WEIGHT.get(r["kind"], 0.0) * r["confidence"] * r["similarity"]
+        w = (vocab.KIND_WEIGHT.get(r["kind"], 0.0) * r["confidence"] * r["similarity"]
+             * min(1.0, r["exchanges"] / FULL_AT))
         acct = best.setdefault(r["account_id"], {})
-        key = (r["source"], r["kind"], r["value"])
+        key = (r["source"], r["value"])
         acct[key] = max(acct.get(key, 0.0), w)
         kinds.setdefault(r["account_id"], set()).add(r["kind"])
         sources.setdefault(r["account_id"], set()).add(r["source"])
