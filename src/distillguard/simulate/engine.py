@@ -9,6 +9,7 @@ import json
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,6 +75,7 @@ class SimulationResult:
     accounts: int
     actors: tuple[ActorStats, ...]
     files: tuple[Path, ...]
+    writer_cpu_s: float = 0.0  # CPU time of the Parquet writer thread (the rest is generation)
 
 
 def build_world(scenario: Scenario, seed: int, corpora: Corpora) -> tuple[World, list[Actor]]:
@@ -148,7 +150,7 @@ def simulate(scenario: Scenario, scale: float, seed: int, corpora: Corpora, out:
         _write_accounts(Path(out), world, tables, count)  # type: ignore[arg-type]
     stats = _stats(sc, world, actors, count, first, last)
     result = SimulationResult(sc.name, seed, scale, Path(out) if out is not None else None, int(count.sum()),
-                              int((count > 0).sum()), stats, files)
+                              int((count > 0).sum()), stats, files, writer.cpu_s if writer is not None else 0.0)
     if out is not None:
         _write_scenario(Path(out), sc, result, corpora)
     return result
@@ -277,6 +279,7 @@ class _PartWriter:
         self.writer: pq.ParquetWriter | None = None
         self.rows_in_part = 0
         self.error: BaseException | None = None
+        self.cpu_s = 0.0
         self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=3)
         self.thread = threading.Thread(target=self._run, name="parquet-writer", daemon=True)
         self.thread.start()
@@ -297,7 +300,9 @@ class _PartWriter:
             if table is None:
                 return
             try:
+                t0 = time.thread_time()
                 self._write(table)
+                self.cpu_s += time.thread_time() - t0
             except BaseException as e:  # surfaced in the main thread by write()/close()
                 self.error = e
                 return
