@@ -65,7 +65,7 @@ def main() -> None:
           f"({'met' if pol.legit_affected_share <= 0.001 else 'NOT met'})")
     if a.also_delays:
         print(f"\n{'detection delay h':>18} {'served >24h %':>14} {'served total':>13} {'1st action h':>13} "
-              f"{'contained h':>12} {'legit affected %':>17}")
+              f"{'contained h':>12} {'legit affected %':>17} {'joined online':>14}")
         for d in [a.delay_hours] + [float(x) for x in a.also_delays.split(",")]:
             (r,) = run_backtest(loaded, {"p": policy}, BacktestOptions(detect=str(det), labels=str(sim / "labels.csv"),
                                                                         delay_s=d * 3600))
@@ -73,7 +73,8 @@ def main() -> None:
             first = float("nan") if c.first_action_h is None else c.first_action_h
             cont = float("nan") if c.containment_h is None else c.containment_h
             print(f"{d:>18g} {100 * r.served_after_24h_share:>14.2f} {sum(x.served for x in r.campaigns):>13} "
-                  f"{first:>13.1f} {cont:>12.1f} {100 * r.legit_affected_share:>17.3f}")
+                  f"{first:>13.1f} {cont:>12.1f} {100 * r.legit_affected_share:>17.3f} "
+                  f"{r.extra['accounts_assigned_online']:>14}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ request's own timestamp as the clock. What detection knows is revealed as it wou
 production, not all at once:
 - an account's detection result (score, campaign) becomes known `delay_s` after its first request
   (detection runs periodically over what has been logged so far);
-- a campaign's templates become known `delay_s` after a detected member first sent them; only
-  campaign-specific templates are used (sent by at least 3 detected members, who sent at least half of
-  all uses of the template in the log), plus any in `templates.csv`.
+- a campaign's templates and wrappers (fingerprint `template_id` / `wrapper_id`) become known `delay_s`
+  after a detected member first sent them; only campaign-specific ones are used (sent by at least 3
+  detected members, who sent at least half of all their uses in the log), plus any in `templates.csv`.
 From then on a fresh account that sends those templates joins the campaign online, as in the gateway.
 
 Per campaign (ground-truth campaigns when `labels` is given, detected ones otherwise) it reports the
@@ -208,17 +208,19 @@ def prepare(paths: Sequence[str | Path] | LoadedLog, opts: BacktestOptions) -> _
     senders: dict[tuple[int, str], set[str]] = {}
     member_uses: dict[int, int] = {}
     uses: dict[int, int] = {}
-    for a, t, tid in zip(accounts, ts, templates.tolist(), strict=True):
-        uses[tid] = uses.get(tid, 0) + 1
+    for a, t, tid, wid in zip(accounts, ts, templates.tolist(), wrappers.tolist(), strict=True):
         cid = members.get(a)
-        if cid is None:
-            continue
-        member_uses[tid] = member_uses.get(tid, 0) + 1
-        key = (tid, cid)
-        first_use.setdefault(key, float(t))
-        s = senders.setdefault(key, set())
-        if len(s) < opts.min_template_accounts:
-            s.add(a)
+        # a template id (whole prompt skeleton) and a wrapper id (the repeated part around a payload)
+        for key_id in (tid,) if wid == tid else (tid, wid):
+            uses[key_id] = uses.get(key_id, 0) + 1
+            if cid is None:
+                continue
+            member_uses[key_id] = member_uses.get(key_id, 0) + 1
+            key = (key_id, cid)
+            first_use.setdefault(key, float(t))
+            s = senders.setdefault(key, set())
+            if len(s) < opts.min_template_accounts:
+                s.add(a)
     camp_first = {}
     for a, cid in members.items():
         if a in first_seen:
@@ -339,13 +341,14 @@ def format_results(results: Sequence[PolicyResult]) -> str:
                        f"{_h(c.containment_h):>7} {c.served_after_24h:>8} {share:>6.2f}%")
     out.append("")
     out.append(f"{'policy':<18} {'campaign exch':>13} {'served >24h':>11} {'% of campaign':>13} {'legit req':>10} "
-               f"{'affected':>8} {'% legit':>8} {'429':>6} {'blocked':>7} {'verify':>6} {'degraded':>8} {'secs':>6}")
+               f"{'affected':>8} {'% legit':>8} {'429':>6} {'blocked':>7} {'verify':>6} {'degraded':>8} "
+               f"{'joined online':>13} {'secs':>6}")
     for r in results:
         lg = r.legit
         out.append(f"{r.name:<18} {r.campaign_exchanges:>13} {r.campaign_served_after_24h:>11} "
                    f"{100 * r.served_after_24h_share:>12.2f}% {lg.requests:>10} {lg.affected:>8} "
                    f"{100 * r.legit_affected_share:>7.3f}% {lg.rate_limited:>6} {lg.blocked:>7} {lg.verification:>6} "
-                   f"{lg.degraded:>8} {r.seconds:>6.1f}")
+                   f"{lg.degraded:>8} {r.extra.get('accounts_assigned_online', 0):>13} {r.seconds:>6.1f}")
     return "\n".join(out)
 
 
