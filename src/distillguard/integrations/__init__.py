@@ -1,0 +1,1 @@
+"""Hooks into stacks providers already run (LiteLLM)."""
