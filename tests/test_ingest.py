@@ -49,3 +49,16 @@ def test_cli_unreadable_file_exits_2(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["ingest", str(tmp_path / "missing.jsonl"), "--db", str(tmp_path / "s.duckdb")])
     assert res.exit_code == 2
     assert "no such file" in res.output
+
+
+def test_cli_reports_bad_lines_and_summary(tmp_path: Path) -> None:
+    log = _write(tmp_path / "c.jsonl", [json.dumps(_rec(1)), "{oops", json.dumps(_rec(3))])
+    acc = tmp_path / "acc.csv"
+    acc.write_text("account_id,created_at\na1,2026-01-01\na2,never\n")
+    db = tmp_path / "s.duckdb"
+    res = CliRunner().invoke(main, ["ingest", str(log), "--accounts", str(acc), "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert f"{log}:2: malformed JSON" in res.output
+    assert f"{acc}:3: created_at: not an ISO-8601 time: 'never'" in res.output
+    assert "accounts: 1 records" in res.output
+    assert f"files 1  rows read 3  stored 2  duplicates 0  rejected 1  -> {db}" in res.output
