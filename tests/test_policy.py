@@ -148,3 +148,17 @@ def test_keys_commands(tmp_path: Path) -> None:
     r = runner.invoke(main, ["keys", "revoke", key.split("-")[1], "--db", db])
     assert r.exit_code == 0 and "revoked" in r.output
     assert runner.invoke(main, ["keys", "revoke", "nope", "--db", db]).exit_code == 2
+
+
+def test_campaign_templates_are_learned_online_from_members_traffic() -> None:
+    e = _enforcer()
+    e.knowledge.account_campaign.update({"m3": "C1"})
+    e.knowledge.account_score.update({"m3": 0.9})
+    for legit in range(10):  # a popular template among legitimate accounts
+        e.decide(Request(f"u{legit}", 0.0, template_id=555))
+    for m in ("m1", "m2", "m3"):  # members send both (they are blocked, but their traffic is seen)
+        e.decide(Request(m, 1.0, template_id=999, wrapper_id=555))
+    assert e.knowledge.template_campaign.get(999) == "C1" and 555 not in e.knowledge.template_campaign
+    got = [e.decide(Request("fresh", 2.0 + i, template_id=999)).code for i in range(3)]
+    assert got == ["ok", "account_blocked", "account_blocked"]
+    assert e.decide(Request("u0", 5.0, template_id=555)).code == "ok"

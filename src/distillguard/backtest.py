@@ -5,9 +5,12 @@ request's own timestamp as the clock. What detection knows is revealed as it wou
 production, not all at once:
 - an account's detection result (score, campaign) becomes known `delay_s` after its first request
   (detection runs periodically over what has been logged so far);
-- a campaign's templates and wrappers (fingerprint `template_id` / `wrapper_id`) become known `delay_s`
-  after a detected member first sent them; only campaign-specific ones are used (sent by at least 3
-  detected members, who sent at least half of all their uses in the log), plus any in `templates.csv`.
+- a campaign's templates and wrappers (fingerprint `template_id` / `wrapper_id`) are learned online by
+  the engine from the traffic of its known members, exactly as in the gateway (policy `learn_*`), plus
+  any in `templates.csv` (revealed `delay_s` after the campaign's start, and only if its detected
+  members sent at least half of the template's uses in the log);
+- with `precomputed_templates`, templates are instead revealed `delay_s` after a detected member first
+  sent them, if at least 3 detected members sent them and they sent at least half of all uses.
 From then on a fresh account that sends those templates joins the campaign online, as in the gateway.
 
 Per campaign (ground-truth campaigns when `labels` is given, detected ones otherwise) it reports the
@@ -48,6 +51,7 @@ class BacktestOptions:
     delay_s: float = DAY
     min_template_accounts: int = 3
     min_member_share: float = 0.5
+    precomputed_templates: bool = False  # True: reveal templates from the whole log instead of learning online
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,7 @@ def prepare(paths: Sequence[str | Path] | LoadedLog, opts: BacktestOptions) -> _
     for a, cid in members.items():
         if a in first_seen:
             camp_first[cid] = min(camp_first.get(cid, float("inf")), first_seen[a])
-    for (tid, cid), t in first_use.items():
+    for (tid, cid), t in first_use.items() if opts.precomputed_templates else ():
         if len(senders[(tid, cid)]) >= opts.min_template_accounts and \
                 member_uses[tid] >= opts.min_member_share * uses[tid]:
             reveals.append((t + opts.delay_s, len(reveals), "template", (tid, cid)))

@@ -104,6 +104,9 @@ class Policy:
     template_matches: int = 2
     template_share: float = 0.5
     template_confidence: float = 0.9
+    learn_templates: bool = True
+    learn_min_accounts: int = 3
+    learn_min_share: float = 0.5
     degrade: Degrade = Degrade()
     exempt_verified: bool = True
     max_body_bytes: int = 1_048_576
@@ -160,6 +163,9 @@ action = "throttle"
 template_matches = 2        # known-campaign template requests before a fresh account joins the campaign
 template_share = 0.5        # ... and at least this share of the account's requests
 template_confidence = 0.9   # confidence given to campaigns matched by template (capped at the campaign's)
+learn_templates = true      # learn a campaign's templates online from its members' traffic: a template or
+learn_min_accounts = 3      #   wrapper sent by >= 3 detected members of one campaign, whose members make
+learn_min_share = 0.5       #   >= 50 % of the (first 64) accounts that sent it
 
 [degrade]
 max_tokens = 256
@@ -235,6 +241,9 @@ def parse_policy(text: str, source: str, json_format: bool = False) -> Policy:
         template_matches=int(_num(campaign, "template_matches", f"{source}: campaign", 1, 1e9, 2)),
         template_share=_num(campaign, "template_share", f"{source}: campaign", 0, 1, 0.5),
         template_confidence=_num(campaign, "template_confidence", f"{source}: campaign", 0, 1, 0.9),
+        learn_templates=_bool(campaign, "learn_templates", f"{source}: campaign", True),
+        learn_min_accounts=int(_num(campaign, "learn_min_accounts", f"{source}: campaign", 1, 1e6, 3)),
+        learn_min_share=_num(campaign, "learn_min_share", f"{source}: campaign", 0, 1, 0.5),
         degrade=Degrade(
             max_tokens=int(_num(degrade, "max_tokens", f"{source}: degrade", 1, 1e9, d.max_tokens)),
             drop_reasoning=_bool(degrade, "drop_reasoning", f"{source}: degrade", d.drop_reasoning),
@@ -382,6 +391,9 @@ def describe_policy(p: Policy) -> str:
               for r in p.campaign_rules]
     lines.append(f"  fresh account joins a campaign after {p.template_matches} requests with its templates "
                  f"(>= {p.template_share:.0%} of its requests)")
+    if p.learn_templates:
+        lines.append(f"  campaign templates learned online: sent by >= {p.learn_min_accounts} detected members, "
+                     f"members >= {p.learn_min_share:.0%} of its senders")
     d = p.degrade
     lines.append(f"  degrade: max_tokens {d.max_tokens}, drop reasoning {str(d.drop_reasoning).lower()}, "
                  f"watermark {str(d.watermark).lower()}")

@@ -20,6 +20,8 @@ from .limits import Charge, Limiter, MemoryLimiter, StateUnavailable
 from .shared import Event, EventBus, MemoryBus
 
 MAX_TEMPLATES_PER_ACCOUNT = 256
+MAX_TRACKED_TEMPLATES = 2_000_000
+SAMPLED_SENDERS = 64  # accounts remembered per template to judge whether it belongs to a campaign
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,9 @@ class Enforcer:
         self.observer = observer
         self.overrides = Overrides()
         self.accounts: dict[str, AccountState] = {}
+        # template/wrapper id -> [uses, first SAMPLED_SENDERS accounts that sent it, campaign of a member sender]
+        self.template_uses: dict[int, list] = {}  # type: ignore[type-arg]
+        self.learned: set[int] = set()
         self.unpublished = 0
         self._lock = threading.Lock()
 
@@ -145,7 +150,13 @@ class Enforcer:
             self.policy = parse_policy(str(ev["text"]), str(ev.get("source", "<shared>")),
                                        json_format=bool(ev.get("json")))
         elif op == "templates":
-            self.knowledge.template_campaign.update({int(t): str(c) for t, c in ev["map"].items()})
+            for t, c in ev["map"].items():
+                if c:
+                    self.knowledge.template_campaign[int(t)] = str(c)
+                    self.learned.add(int(t))
+                elif int(t) in self.learned:
+                    self.knowledge.template_campaign.pop(int(t), None)
+                    self.learned.discard(int(t))
 
     def set_policy(self, policy: Policy) -> None:
         """Swap the policy (takes effect on the next request)."""
@@ -223,6 +234,8 @@ class Enforcer:
         if len(st.templates) < MAX_TEMPLATES_PER_ACCOUNT:
             st.templates.add(ids[0])
         k = self.knowledge
+        if self.policy.learn_templates:
+            self._learn(account_id, st, ids)
         for tid in ids:
             if not tid:
                 continue
@@ -235,6 +248,41 @@ class Enforcer:
                     and account_id not in k.account_campaign):
                 self.publish({"op": "assign", "id": account_id, "campaign_id": matched})
             return  # one match per request, whichever of its ids matched first
+
+    def _learn(self, account_id: str, st: AccountState, ids: tuple[int, ...]) -> None:
+        """Learn campaign templates from traffic: among the first accounts that sent a template, enough
+        are detected members of one campaign, and at least `learn_min_share` are its members now."""
+        p, k = self.policy, self.knowledge
+        member_of = k.account_campaign.get(account_id) or st.campaign
+        for tid in {i for i in ids if i}:
+            u = self.template_uses.get(tid)
+            if u is None:
+                if len(self.template_uses) >= MAX_TRACKED_TEMPLATES:
+                    continue
+                u = self.template_uses[tid] = [0, set(), None]  # uses, sampled senders, campaign
+            u[0] += 1
+            if len(u[1]) < SAMPLED_SENDERS:
+                u[1].add(account_id)
+            if member_of is not None:
+                u[2] = member_of
+            # re-evaluate when a member sends it, and now and then otherwise (membership changes over time)
+            if u[2] is None or len(u[1]) < p.learn_min_accounts or (member_of is None and u[0] % 16):
+                continue
+            cid = u[2]
+            members = detected = 0
+            for a in u[1]:
+                if k.account_campaign.get(a) == cid:
+                    members += 1
+                    detected += 1
+                else:
+                    s = self.accounts.get(a)
+                    members += s is not None and s.campaign == cid
+            ok = detected >= p.learn_min_accounts and members >= p.learn_min_share * len(u[1])
+            known = k.template_campaign.get(tid)
+            if ok and known is None:
+                self.publish({"op": "templates", "map": {str(tid): cid}})
+            elif not ok and known is not None and tid in self.learned:
+                self.publish({"op": "templates", "map": {str(tid): ""}})
 
     def settle(self, req: Request, decision: Decision, completion_tokens: int) -> None:
         """Bill the tokens a served response used against the same buckets (never refuses)."""
