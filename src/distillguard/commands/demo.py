@@ -1,25 +1,43 @@
-"""`distillguard demo`: the main job end-to-end on the embedded default."""
+"""`distillguard demo`: the main job end-to-end on the embedded default.
+
+simulate (a small preset, with ground truth) → ingest into DuckDB → detect → evaluate → report.
+"""
 
 from __future__ import annotations
 
-from importlib.resources import files
+import time
 from pathlib import Path
 
 import click
 
 from ..cli import handle_errors
-from .ingest import run_ingest
+from ..detect import detect_logs
+from ..evaluate import evaluate_dir, format_table
+from ..simulate import get_scenario, load_corpora, simulate
 
 
 @click.command()
 @click.option("--out", default="demo-out", show_default=True, type=click.Path(), help="Folder for results.")
+@click.option("--scenario", default="mixed-small", show_default=True, help="Simulator preset to rehearse on.")
+@click.option("--scale", default=1.0, show_default=True, type=float, help="Scale of the preset.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Simulator seed.")
+@click.option("--corpora", default="../shared/data", show_default=True, type=click.Path(),
+              help="Folder of the real corpora and traces (shared/data).")
 @handle_errors
-def demo(out: str) -> None:
-    """Run DistillGuard end-to-end on bundled/simulated data and print where the results are."""
+def demo(out: str, scenario: str, scale: float, seed: int, corpora: str) -> None:
+    """Rehearse DistillGuard end-to-end on simulated traffic and print where the results are."""
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sample = files("distillguard").joinpath("data/sample_exchanges.jsonl")
+    sim_dir, det_dir = out_dir / "simulated", out_dir / "detection"
+    t0 = time.monotonic()
+    sim = simulate(get_scenario(scenario), scale, seed, load_corpora(corpora), sim_dir)
+    click.echo(f"simulated {sim.exchanges:,} exchanges from {sim.accounts:,} accounts "
+               f"({scenario}, scale {scale}, seed {seed}) in {time.monotonic() - t0:.1f} s -> {sim_dir}")
+    t1 = time.monotonic()
     db = out_dir / "store.duckdb"
-    s = run_ingest((str(sample),), None, str(db), None)
-    click.echo(f"ingested {s.stored} exchanges ({s.duplicates} duplicates, {s.rejected} rejected)")
-    click.echo(f"store: {db.resolve()}")
+    db.unlink(missing_ok=True)
+    res = detect_logs([sim_dir / "exchanges.parquet"], det_dir, accounts=sim_dir / "accounts.parquet", db=db)
+    click.echo(f"detected {res.campaigns} campaigns, {res.flagged:,} of {res.accounts:,} accounts flagged "
+               f"in {time.monotonic() - t1:.1f} s")
+    click.echo(format_table(evaluate_dir(sim_dir / "labels.csv", det_dir)))
+    click.echo(f"store:  {db.resolve()}")
+    click.echo(f"report: {(det_dir / 'report.html').resolve()}")
