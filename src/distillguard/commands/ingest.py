@@ -27,7 +27,7 @@ def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors:
         nonlocal printed
         printed += 1
         if printed <= MAX_PRINTED_ERRORS:
-            console.print(str(err), markup=False, highlight=False)
+            console.print(str(err), markup=False, highlight=False, soft_wrap=True)
         elif printed == MAX_PRINTED_ERRORS + 1:
             console.print("… more rejected records are listed in the store's `rejects` table", markup=False)
 
@@ -35,7 +35,7 @@ def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors:
     with Store.open(db) as store:
         if accounts:
             n = ingest_accounts(store, accounts, on_error)
-            console.print(f"accounts: {n} records from {accounts}", markup=False)
+            console.print(f"accounts: {n} records from {accounts}", markup=False, soft_wrap=True)
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("ingest", total=total)
