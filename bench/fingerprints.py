@@ -93,7 +93,7 @@ def main() -> None:
         ),  # fmt: skip
         ("fingerprint_texts (all of the above + ids, wrappers)", lambda: fingerprints.fingerprint_texts(arr)),
         ("MinHash signatures (rensa, 128 perm)", lambda: neardup.minhash_signatures(skels)),
-        ("LSH banding + verify + components", lambda: neardup.groups_from_signatures(sig, 0.7)),
+        ("LSH banding + verify + leader clustering", lambda: neardup.groups_from_signatures(sig, 0.7)),
         ("near_duplicate_groups (signatures + LSH)", lambda: neardup.near_duplicate_groups(skels)),
     ]
     print("| stage | wall s | CPU s | distinct texts per CPU-second |\n|---|---|---|---|")

@@ -37,7 +37,7 @@ from distillguard.neardup import distinct_sorted
 CAP_PER_CORPUS = 3000
 MIN_DF = 3
 MAX_VOCAB = 20_000
-C = 4.0
+C = 1.0
 WIZARD = {
     "Math": "reasoning", "Reasoning": "reasoning", "Code Generation": "coding", "Code Debug": "coding",
     "Writting": "other", "Roleplay": "other", "Academic Writing": "other", "Literature": "other",

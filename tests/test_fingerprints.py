@@ -25,6 +25,7 @@ from distillguard.fingerprints import (
     stable_hash64,
     wrapper_segments,
 )
+from distillguard.neardup import minhash_signatures
 
 WRAP = (
     "You are an expert tutor. Solve the following problem step by step, showing all reasoning:\n\n{q}\n\n"
@@ -58,6 +59,7 @@ def test_normalise_removes_invisibles_and_folds_homoglyphs() -> None:
         ("then Alice Brown met Bob", "then <name> met <name>"),
         ("fix this:\n```python\nprint('x')\n```\nthanks", "fix this:\n<code>\nthanks"),
         ("token abc123def and 0xdeadbeef", "token <num> and <num>"),
+        ("hash deadbeefcafebabe here", "hash <ref> here"),
         ("Wow!!!   Really???  ...yes", "wow! really? yes"),
     ],
 )
@@ -279,3 +281,19 @@ def test_any_unicode_fingerprints_without_error(texts: list[str]) -> None:
     assert table.num_rows == len(texts)
     assert set(table["capability"].to_pylist()) <= set(CLASSES)
     assert skeleton(texts[0]) == table["skeleton"][0].as_py()
+
+
+def test_near_duplicate_groups_do_not_chain() -> None:
+    # each step changes two more words: neighbours are near-duplicates, the ends are not
+    words = "please solve the following problem carefully and explain each step before the final answer".split()
+    chain = []
+    for k in range(0, 12, 2):
+        w = list(words)
+        for j in range(k):
+            w[j] = f"x{j}"
+        chain.append(" ".join(w))
+    groups = near_duplicate_groups(chain, threshold=0.6)
+    sig = minhash_signatures(chain)
+    for i, g in enumerate(groups):
+        assert (sig[i] == sig[g]).mean() >= 0.5  # every member is close to its group's leader
+    assert groups[0] != groups[-1]

@@ -28,8 +28,8 @@ from distillguard.errors import ConfigError
 from distillguard.neardup import distinct_sorted
 
 CLASSES = ("reasoning", "coding", "tool_use", "other")
-MAX_CHARS = 4000
-MAX_TOKENS = 400
+MAX_CHARS = 2000
+MAX_TOKENS = 256
 MODEL_RESOURCE = "capability_model.json"
 
 
@@ -94,14 +94,14 @@ class CapabilityModel:
         uni = np.where(tok >= 0, uni_feat[np.maximum(tok, 0)], -1)
         pair = (doc[1:] == doc[:-1]) & (tok[:-1] >= 0) & (tok[1:] >= 0)
         key = tok[:-1][pair] * len(unigrams) + tok[1:][pair]
-        pos = np.minimum(np.searchsorted(bigram_keys, key), max(len(bigram_keys) - 1, 0))
-        hit = bigram_keys[pos] == key if len(bigram_keys) else np.zeros(len(key), dtype=bool)
+        pos = pc.fill_null(pc.index_in(pa.array(key), value_set=bigram_keys), -1).to_numpy(zero_copy_only=False)
+        hit = pos >= 0
         docs = np.concatenate([doc[uni >= 0], doc[:-1][pair][hit]])
         feats = np.concatenate([uni[uni >= 0], bigram_feat[pos[hit]]])
         return docs, feats
 
-    def _index(self) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-        """Unigram table, unigram -> feature, sorted bigram keys (id1 * |U| + id2) -> feature."""
+    def _index(self) -> tuple[pa.Array, np.ndarray, pa.Array, np.ndarray]:
+        """Unigram table, unigram -> feature, bigram keys (id1 * |U| + id2) and their features."""
         cached = self._cache.get("index")
         if cached is not None:
             return cached
@@ -121,7 +121,7 @@ class CapabilityModel:
         index = (
             pa.array(words, type=pa.string()),
             uni_feat,
-            np.asarray(keys, dtype=np.int64)[order],
+            pa.array(np.asarray(keys, dtype=np.int64)[order]),
             np.asarray(feats, dtype=np.int64)[order],
         )
         self._cache["index"] = index
@@ -141,12 +141,30 @@ class CapabilityModel:
         return [(self.vocab[int(i)].as_py(), float(self.coef[i, c])) for i in order]
 
 
+# Lexicon cues that travel across corpora better than a corpus's own wording; each adds one pseudo-token
+# (``__cue_math__`` ...) that the model weighs like any other n-gram.
+CUES = {
+    "math": r"\b(?:how (?:many|much|long|far|old)|calculate|compute|solve|equation|probability|percent|sum of|"
+    r"product of|average|ratio|prove|integer|divisible|remainder|fraction|area of|total cost)\b",
+    "numbers": r"\d[^\d\n]{1,40}\d[^\d\n]{1,40}\d",
+    "code": r"(?m)```|\bdef \w+\(|\bfunction\s*\w*\(|\bclass \w+[:({]|\breturn\b[^\n]*;|#include|"
+    r"^\s*(?:import|from) \w+|console\.|=>|\w\(\)|[{};]\s*\n",
+    "tool": r"\b(?:api|apis|endpoint|tools?|function call|search for|look up|fetch|current (?:price|weather|time)|"
+    r"weather|stock price|book (?:a|me)|send (?:an? )?(?:email|message)|remind|schedule|exchange rate|"
+    r"convert|news|directions|nearby|flights?|hotels?|restaurants?)\b",
+    "persona": r"\b(?:act as|pretend|imagine you are|you are an? |role ?play|in the style of|story|poem|essay|"
+    r"letter|blog post)\b",
+}
+
+
 def token_lists(lower: pa.Array) -> pa.Array:
-    """The tokens of each text: digits folded to 0, punctuation split off, first MAX_TOKENS."""
+    """The tokens of each text: cue pseudo-tokens, digits folded to 0, punctuation split off, first MAX_TOKENS."""
     arr = pc.utf8_slice_codeunits(lower, 0, MAX_CHARS)
+    cues = [pc.if_else(pc.match_substring_regex(arr, pattern), f"__cue_{name}__", "") for name, pattern in CUES.items()]
     arr = pc.replace_substring_regex(arr, r"\d+", "0")
     arr = pc.replace_substring_regex(arr, r"([^a-z0-9\x{80}-\x{10FFFF}\s_])", " \\1 ")
-    lists = pc.list_slice(pc.utf8_split_whitespace(arr), 0, MAX_TOKENS)
+    arr = pc.binary_join_element_wise(*cues, arr, " ")
+    lists = pc.list_slice(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr)), 0, MAX_TOKENS + len(CUES))
     return lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
 
 

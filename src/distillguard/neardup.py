@@ -5,7 +5,7 @@ changed keeps most of its shingles while unrelated prompts share only function w
 dictionary-encoded by Arrow and shingles hashed with numpy, so no Python loop runs per token.
 Signatures come from ``rensa.RMinHash`` in one bulk call; LSH bands are hashed with numpy, rows
 sharing a band become candidate pairs, each pair is verified on its estimated Jaccard similarity,
-and connected components of the verified pairs are the groups.
+and verified pairs are clustered around leaders (no chaining, see :func:`_leaders`).
 
 >>> wrapper = "you are an expert tutor. solve the following problem step by step and show all of your work"
 >>> near_duplicate_groups([wrapper, wrapper.replace("expert", "experienced"), "hi there"]).tolist()
@@ -20,8 +20,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import rensa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from distillguard.errors import UsageError
 
@@ -126,11 +124,31 @@ def groups_from_signatures(sig: np.ndarray, threshold: float = 0.7) -> np.ndarra
             agree[s : s + 200_000] = (sig[a[s : s + 200_000]] == sig[c[s : s + 200_000]]).mean(axis=1)
         ok = agree >= threshold - 0.05  # MinHash estimate noise at 128 permutations is ~±0.04
         a, c = a[ok], c[ok]
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, c)), shape=(n, n))
-    _, label = connected_components(graph, directed=False)
-    first = np.full(label.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, label, np.arange(n, dtype=np.int64))
-    return first[label]
+    return _leaders(a, c, n)
+
+
+def _leaders(a: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
+    """Leader clustering of verified pairs (a < c): in index order, a row joins its first similar leader.
+
+    Unlike connected components, groups cannot chain: every member is near-duplicate of the group's
+    leader (its smallest index), so A~B, B~C, C~D... does not glue unrelated short wrappers together.
+    """
+    leader = np.arange(n, dtype=np.int64)
+    if len(a) == 0:
+        return leader
+    order = np.lexsort((a, c))
+    a, c = a[order], c[order]
+    is_leader = np.ones(n, dtype=bool)
+    starts = np.flatnonzero(np.concatenate([[True], c[1:] != c[:-1]]))
+    ends = np.append(starts[1:], len(c))
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        cand = a[s:e]
+        hit = cand[is_leader[cand]]
+        if len(hit):
+            i = c[s]
+            leader[i] = hit[0]
+            is_leader[i] = False
+    return leader
 
 
 def near_duplicate_groups(skeletons: Sequence[str] | pa.Array, threshold: float = 0.7) -> np.ndarray:

@@ -43,10 +43,15 @@ PAYLOAD = "<payload>"
 
 def stable_hash64(values: pa.Array | Sequence[str]) -> np.ndarray:
     """blake2b-64 of each string as int64: identical across processes, machines and versions."""
-    out = np.empty(len(values), dtype=np.int64)
-    for i, v in enumerate(values.to_pylist() if isinstance(values, pa.Array) else values):
-        out[i] = int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
-    return out
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(list(values), type=pa.string())
+    if len(values) == 0:
+        return np.empty(0, dtype=np.int64)
+    raw = values.cast(pa.binary()).to_pylist()
+    digest = b"".join([hashlib.blake2b(b, digest_size=8).digest() for b in raw])
+    return np.frombuffer(digest, dtype="<i8").astype(np.int64)
 
 
 @dataclass(frozen=True)
