@@ -46,8 +46,12 @@ class Watch:
         self.urls: list[str] = []
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("dialog", self._dialog)
         page.on("request", lambda r: self.urls.append(r.url))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
 
 def charts_drawn(page: Any, timeout: float = 20_000) -> list[int]:

@@ -73,7 +73,7 @@ class Gatekeeper:
             q = self._failures.get(client)
             while q and q[0] < now - FAILURE_WINDOW_S:
                 q.popleft()
-            return bool(q) and len(q) >= MAX_FAILURES
+            return q is not None and len(q) >= MAX_FAILURES
 
     def failed(self, client: str) -> None:
         """Count one failed login from `client`."""

@@ -1,5 +1,7 @@
 """What the dashboard needs from a running gateway: a small protocol `GatewayControl` satisfies.
 
+Data members are read-only properties, so frozen dataclasses (the gateway's results) match them.
+
 The dashboard depends on this protocol, not on the gateway package, so it can be served over any
 engine that offers the same surface (the gateway's in-process control today, a remote one later).
 """
@@ -13,54 +15,82 @@ from typing import Protocol
 class EventLike(Protocol):
     """A recent enforcement event."""
 
-    ts: datetime
-    account_id: str
-    campaign_id: str | None
-    action: str
-    code: str
-    status: int
-    reason: str
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def campaign_id(self) -> str | None: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class TrafficLike(Protocol):
     """A campaign's traffic over the last minute."""
 
-    campaign_id: str
-    requests_per_minute: int
-    refused_per_minute: int
-    accounts: int
-    blocked: bool
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def requests_per_minute(self) -> int: ...
+    @property
+    def refused_per_minute(self) -> int: ...
+    @property
+    def accounts(self) -> int: ...
+    @property
+    def blocked(self) -> bool: ...
 
 
 class StatsLike(Protocol):
     """A live snapshot of the gateway."""
 
-    ts: datetime
-    requests_per_second: float
-    actions_per_minute: dict[str, int]
-    top_campaigns: tuple[TrafficLike, ...]
-    recent_events: tuple[EventLike, ...]
-    total_requests: int
-    state_backend: str
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def requests_per_second(self) -> float: ...
+    @property
+    def actions_per_minute(self) -> dict[str, int]: ...
+    @property
+    def top_campaigns(self) -> tuple[TrafficLike, ...]: ...
+    @property
+    def recent_events(self) -> tuple[EventLike, ...]: ...
+    @property
+    def total_requests(self) -> int: ...
+    @property
+    def state_backend(self) -> str: ...
 
 
 class AuditLike(Protocol):
     """One analyst action as recorded: who, when, what, on what, why."""
 
-    ts: datetime
-    actor: str
-    action: str
-    target: str
-    reason: str
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class OverridesLike(Protocol):
     """Analyst overrides in force."""
 
-    blocked_campaigns: frozenset[str]
-    allowed_accounts: frozenset[str]
-    allowed_orgs: frozenset[str]
-    false_positives: frozenset[str]
+    @property
+    def blocked_campaigns(self) -> frozenset[str]: ...
+    @property
+    def allowed_accounts(self) -> frozenset[str]: ...
+    @property
+    def allowed_orgs(self) -> frozenset[str]: ...
+    @property
+    def false_positives(self) -> frozenset[str]: ...
 
 
 class Control(Protocol):

@@ -79,7 +79,7 @@ def timeline(rows: Rows, series_order: Sequence[str], events: Rows = (), height:
 def capability_mix(capabilities: Sequence[tuple[str, float]]) -> Spec:
     """Share of the campaign's exchanges per targeted capability, as horizontal bars."""
     rows = [{"capability": k.replace("_", " "), "share": v} for k, v in capabilities]
-    names = [r["capability"] for r in rows]
+    names = [str(r["capability"]) for r in rows]
     chart = alt.Chart(alt.NamedData("shares")).mark_bar().encode(
         y=alt.Y("capability:N", title=None, sort=names),
         x=alt.X("share:Q", title="share of exchanges", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
@@ -157,8 +157,9 @@ def campaign_sizes(rows: Rows) -> Spec:
 def live_rate(name: str = "live") -> Spec:
     """Requests per second over time from the named dataset `name`, which the dashboard page streams into."""
     # points too: the first sample, before there is a line to draw, is visible at once
-    mark = {"color": "#e45756", "strokeWidth": 2, "interpolate": "monotone", "point": True}
-    chart = alt.Chart(alt.NamedData(name)).mark_line(**mark).encode(
+    chart = alt.Chart(alt.NamedData(name)).mark_line(
+        color="#e45756", strokeWidth=2, interpolate="monotone", point=True
+    ).encode(
         x=alt.X("t:T", title=None, axis=alt.Axis(format="%H:%M:%S", labelAngle=0)),
         y=alt.Y("rps:Q", title="requests / s"),
         tooltip=[alt.Tooltip("t:T", format="%H:%M:%S"), alt.Tooltip("rps:Q", format=".1f")],
@@ -200,9 +201,10 @@ def vega_bundle() -> str:
     if cache is not None and cache.is_file():
         return cache.read_text(encoding="utf-8")
     try:
-        js = vlc.javascript_bundle(vl_version=version)
+        # the stub says `snippet` is required; it is optional, and "" would return an empty bundle
+        js = vlc.javascript_bundle(vl_version=version)  # type: ignore[call-arg]
     except ValueError:
-        js = vlc.javascript_bundle()
+        js = vlc.javascript_bundle()  # type: ignore[call-arg]
     # Never let the bundle close the <script> element that holds it.
     js = js.replace("</script", "<\\/script").replace("<!--", "<\\!--")
     if cache is not None:

@@ -177,7 +177,8 @@ def _backtest(path: Path) -> tuple[dict[str, tuple[BacktestRow, ...]], tuple[Pol
     for p in policies:
         if not isinstance(p, dict):
             continue
-        legit = p.get("legit") if isinstance(p.get("legit"), dict) else {}
+        raw_legit = p.get("legit")
+        legit: dict[str, Any] = raw_legit if isinstance(raw_legit, dict) else {}
         if "campaign_exchanges" in p or legit:
             outcomes.append(PolicyOutcome(
                 str(p.get("name", "policy")), count(int(p.get("campaign_exchanges") or 0)),

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +49,11 @@ def write_sample_detection(out: Path, sizes: tuple[int, ...] = (60, 25), legit: 
         w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons"])
         w.writerows((a, s, "true" if fl else "false", c, r) for a, s, fl, c, r in rows)
 
-    campaigns, timeline, templates, infra, enf = [], [], [], [], []
+    campaigns: list[dict[str, Any]] = []
+    timeline: list[tuple[str, str, int]] = []
+    templates: list[tuple[str, str, int, int, str]] = []
+    infra: list[tuple[str, str, str, int, int]] = []
+    enf: list[tuple[str, str, str, str, str]] = []
     for ci, (cid, ids) in enumerate(members.items()):
         first = START + timedelta(days=3 * ci)
         span = days - 3 * ci
@@ -109,7 +115,7 @@ def write_sample_detection(out: Path, sizes: tuple[int, ...] = (60, 25), legit: 
     return out
 
 
-def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+def _write_csv(path: Path, header: tuple[str, ...], rows: Sequence[Sequence[object]]) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
@@ -132,11 +138,17 @@ def _write_links(out: Path, members: dict[str, list[str]], legit_ids: list[str],
         kind += np.tile(np.array(["shared-template", "lockstep", "payment"], dtype=object), n)[keep].tolist()
         weight += np.round(rng.uniform(0.3, 1, int(keep.sum())), 3).tolist()
         for j in rng.choice(len(legit_ids), size=min(4, len(legit_ids)), replace=False):
-            src.append(ids[0]), dst.append(legit_ids[j]), kind.append("shared-ip"), weight.append(0.1)
+            src.append(ids[0])
+            dst.append(legit_ids[j])
+            kind.append("shared-ip")
+            weight.append(0.1)
     if len(legit_ids) >= 2:  # a campus NAT or two among legitimate users
         pairs = rng.integers(0, len(legit_ids), size=(len(legit_ids) // 4, 2))
         for a, b in pairs[pairs[:, 0] != pairs[:, 1]]:
-            src.append(legit_ids[a]), dst.append(legit_ids[b]), kind.append("shared-ip"), weight.append(0.05)
+            src.append(legit_ids[a])
+            dst.append(legit_ids[b])
+            kind.append("shared-ip")
+            weight.append(0.05)
     pq.write_table(pa.table({"src": src, "dst": dst, "kind": kind, "weight": weight}), out / "links.parquet")
 
 
