@@ -82,10 +82,19 @@ class Campaign(Actor):
         generic = world.pool("generic_system", GENERIC_SYSTEM)
         # a campaign's tooling sends no system prompt or one of a couple of generic ones
         self.sys_choices = np.concatenate([[-1], generic[rng.choice(len(generic), 2, replace=False)]])
-        self.sys_w = rng.dirichlet(np.ones(3))
+        none = rng.uniform(.45, .9) if self.filler == 0 else rng.uniform(.7, .95)
+        self.sys_w = np.array([none, (1 - none) * .7, (1 - none) * .3])
+        self._sys_acct: np.ndarray | None = None
 
-    def content(self, rng: np.random.Generator, n: int, wrap_slice: slice | None = None
-                ) -> dict[str, np.ndarray]:
+    def account_sys(self, local: np.ndarray) -> np.ndarray:
+        """Each account's worker sends no system prompt or one of the campaign's generic ones, always."""
+        if self._sys_acct is None:
+            rng = np.random.default_rng([self.world.seed, 9, self.serial])
+            self._sys_acct = self.sys_choices[rng.choice(3, self.block.n, p=self.sys_w)]
+        return self._sys_acct[local]
+
+    def content(self, rng: np.random.Generator, n: int, wrap_slice: slice | None = None,
+                local: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Prompt columns for `n` exchanges: targeted items (in coverage order) in wrappers, plus filler."""
         cap = rng.choice(len(self.caps), n, p=self.cap_w)
         body = np.empty(n, np.int64)
@@ -118,7 +127,7 @@ class Campaign(Actor):
             suf[f] = 0
             tools[f] = -1
             kind[f] = CHAT
-        sys = self.sys_choices[rng.choice(3, n, p=self.sys_w)]
+        sys = np.full(n, -1, np.int64) if local is None else self.account_sys(local)
         sys[f] = -1
         return {"body": body, "pre": pre, "suf": suf, "tools": tools, "kind": kind, "sys": sys, "filler": f}
 
@@ -126,7 +135,7 @@ class Campaign(Actor):
                          local: np.ndarray, wrap_slice: slice | None = None) -> dict[str, np.ndarray]:
         """Content for human-paced sessions: filler turns come from real conversations, with history,
         and accounts whose client sends conversation ids send them like the official apps do."""
-        col = self.content(rng, len(sess), wrap_slice)
+        col = self.content(rng, len(sess), wrap_slice, local)
         filler = col.pop("filler")
         w = self.world
         off, lens, turns = turns_table(w, "chats", w.corpora.chats)
@@ -164,7 +173,7 @@ class Naive(Campaign):
         pos, secs = renewal_day(rng, self.world.curves, self.client, self.factor, ctx.day, self.phase)
         if not len(pos):
             return None
-        return self.emit(ctx, rng, pos, secs, **_plain(self.content(rng, len(pos))))
+        return self.emit(ctx, rng, pos, secs, **_plain(self.content(rng, len(pos), local=pos)))
 
 
 class Distributed(Campaign):
@@ -221,7 +230,7 @@ class Distributed(Campaign):
         cs = np.cumsum(follow)
         secs = np.repeat(t_batch[bi] + offs, k) + cs - cs[first]
         secs = np.mod(secs, 86400.0)
-        return self.emit(ctx, rng, local, secs, **_plain(self.content(rng, len(local))))
+        return self.emit(ctx, rng, local, secs, **_plain(self.content(rng, len(local), local=local)))
 
 
 class Mimicry(Campaign):

@@ -68,7 +68,10 @@ class Conversational(Actor):
         self.intensity = rng.lognormal(0, .35, n) / np.exp(.06) * np.maximum(want / 0.9, 1.0)
         self.sends_conv = rng.random(n) < self.conv_id_share
         self.replies = world.pool("replies", c.replies)
-        self.sys = np.full(n, -1, dtype=np.int64)
+        # some app users set custom instructions, which clients send as a system prompt
+        custom = np.concatenate([world.pool("generic_system", GENERIC_SYSTEM),
+                                 world.pool("role_prompts", c.role_prompts)[:200]])
+        self.sys = np.where(rng.random(n) < .08, custom[rng.integers(0, len(custom), n)], -1)
 
     def setup_pools(self, c: object) -> None:
         """Register the actor's conversation and single-prompt pools."""
@@ -138,6 +141,29 @@ class Developer(Conversational):
 
         generic = world.pool("generic_system", GENERIC_SYSTEM)
         self.sys = np.where(rng.random(n) < .3, generic[rng.integers(0, len(generic), n)], -1)
+        # agent builders: half their requests offer tools (function-calling prompts from Glaive/ToolBench)
+        c = world.corpora
+        agent_items = [(q, t) for q, t in c.glaive + c.toolbench if t]
+        self.agent_body = world.pool("agent_prompts", [q for q, _ in agent_items])
+        self.agent_tools = np.array([world.tool_list(t) for _, t in agent_items], np.int32)
+        self.agent = rng.random(n) < .15
+        self.agent_item = rng.integers(0, len(agent_items), n)
+
+    def day(self, ctx: DayCtx, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
+        """Conversations, plus function-calling requests from agent builders."""
+        out = super().day(ctx, rng)
+        if out is None:
+            return None
+        local = out["acct"] - self.block.offset
+        sel = np.flatnonzero(self.agent[local] & (rng.random(len(local)) < .5))
+        # an agent under development replays a handful of test inputs with the same tool set
+        item = (self.agent_item[local[sel]] + rng.integers(0, 4, len(sel))) % len(self.agent_body)
+        out["body"][sel] = self.agent_body[item]
+        out["tools"][sel] = self.agent_tools[item]
+        for h in ("hu0", "ha0", "hu1", "ha1"):
+            out[h][sel] = -1
+        out["kind"][sel] = API
+        return out
 
     def setup_pools(self, c: object) -> None:
         """Code conversations from ShareGPT; single prompts from GPTeacher codegen and coding questions."""

@@ -82,23 +82,23 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
         "nova-pro-2", "2026-03-04T17:00:00+00:00"),
     Scenario(
         "deepseek-2026", "DeepSeek-like: ~150k reasoning-focused exchanges (CoT elicitation, rubric grading) "
-        "from a few hundred distributed accounts over 14 days, inside ~1.9M legitimate exchanges.",
+        "from a few hundred distributed accounts over 14 days, inside ~1.5M legitimate exchanges.",
         "2026-01-05", 14,
         _background(30000, 6000, 600, 14, 6, 20, 2000, 10, 1000, 40)
         + (ActorSpec("distributed", 350, 30.0, "deepseek-2026", capabilities=REASON),)),
     Scenario(
         "moonshot-2026", "Moonshot-like: ~3.4M agentic/tool-use/coding exchanges from distributed and mimicry "
-        "accounts over 28 days, inside ~12M legitimate exchanges.",
+        "accounts over 28 days, inside ~11M legitimate exchanges.",
         "2026-01-12", 28,
         _background(120000, 25000, 2500, 40, 18, 60, 6000, 40, 3000, 120)
-        + (ActorSpec("distributed", 2400, 30.0, "moonshot-2026", capabilities=AGENTIC),
+        + (ActorSpec("distributed", 2400, 27.0, "moonshot-2026", capabilities=AGENTIC),
            ActorSpec("mimicry", 1200, 42.0, "moonshot-2026", capabilities=AGENTIC))),
     Scenario(
         "minimax-2026", "MiniMax-like: ~13M exchanges from ~18k distributed accounts over 30 days; half its "
-        "traffic moves to the new model within 24 h of its release on day 15.",
+        "traffic moves to the new model within 24 h of its release on day 15, inside ~17M legitimate exchanges.",
         "2026-01-19", 30,
         _background(200000, 40000, 4000, 60, 25, 80, 10000, 60, 6000, 240)
-        + (ActorSpec("distributed", 18000, 24.0, "minimax-2026", capabilities=AGENTIC,
+        + (ActorSpec("distributed", 18000, 22.5, "minimax-2026", capabilities=AGENTIC,
                      options={"pivot_tau_h": 10.0, "pivot_share": 0.5}),),
         "nova-pro-2", "2026-02-02T16:00:00+00:00"),
     Scenario(
@@ -107,9 +107,9 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
         "of ≥28.8M exchanges from ≥200k accounts.",
         "2026-04-22", 45,
         _background(185000, 45000, 5000, 100, 40, 80, 10000, 60, 8000, 300)
-        + (ActorSpec("hydra", 13000, 26.0, "qwen-2026", capabilities=BROAD, options={"lifetime_days": (40, 200)}),
-           ActorSpec("mimicry", 6000, 26.0, "qwen-2026", capabilities=BROAD),
-           ActorSpec("distributed", 5000, 24.0, "qwen-2026", capabilities=BROAD)),
+        + (ActorSpec("hydra", 12000, 26.0, "qwen-2026", capabilities=BROAD, options={"lifetime_days": (30, 200)}),
+           ActorSpec("mimicry", 6000, 27.0, "qwen-2026", capabilities=BROAD),
+           ActorSpec("distributed", 5000, 27.0, "qwen-2026", capabilities=BROAD)),
         "nova-pro-2", "2026-05-14T16:00:00+00:00"),
 )}
 
