@@ -91,7 +91,14 @@ def main() -> None:
                 pc.match_substring_regex(norm, fingerprints._STRUCTURED),
             ),
         ),  # fmt: skip
-        ("fingerprint_texts (all of the above + ids, wrappers)", lambda: fingerprints.fingerprint_texts(arr)),
+        (
+            "fingerprint_texts (all of the above + ids, wrappers)",
+            lambda: fingerprints.fingerprint_texts(arr, threads=1),
+        ),
+        (
+            "fingerprint_texts, threads=2 (wall-clock gain on 2 idle cores)",
+            lambda: fingerprints.fingerprint_texts(arr, threads=2),
+        ),
         ("MinHash signatures (rensa, 128 perm)", lambda: neardup.minhash_signatures(skels)),
         ("LSH banding + verify + leader clustering", lambda: neardup.groups_from_signatures(sig, 0.7)),
         ("near_duplicate_groups (signatures + LSH)", lambda: neardup.near_duplicate_groups(skels)),

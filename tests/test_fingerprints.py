@@ -297,3 +297,8 @@ def test_near_duplicate_groups_do_not_chain() -> None:
     for i, g in enumerate(groups):
         assert (sig[i] == sig[g]).mean() >= 0.5  # every member is close to its group's leader
     assert groups[0] != groups[-1]
+
+
+def test_threaded_and_serial_fingerprints_agree() -> None:
+    texts = [WRAP.format(q=q) for q in QUESTIONS] + ["print('hi')", "Use the weather tool for Paris."]
+    assert fingerprint_texts(texts, threads=2).equals(fingerprint_texts(texts, threads=1))

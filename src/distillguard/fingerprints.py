@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -255,31 +256,55 @@ def fingerprint_texts(
     *,
     min_wrapper_df: int = 2,
     known_wrapper_segments: Sequence[str] | pa.Array | None = None,
+    threads: int = 1,
 ) -> pa.Table:
-    """One fingerprint row per input text (``FINGERPRINT_SCHEMA``); work is done once per distinct text."""
+    """One fingerprint row per input text (``FINGERPRINT_SCHEMA``); work is done once per distinct text.
+
+    With ``threads`` > 1 the capability/marker half runs beside the skeleton/wrapper half (Arrow and
+    numpy release the GIL); the result does not depend on it.
+    """
     arr = _to_array(texts)
     enc = pc.dictionary_encode(arr)
     distinct, codes = enc.dictionary, enc.indices
     norm = normalise_array(distinct)
+
+    def labels() -> list[pa.Array]:
+        lower = pc.utf8_lower(norm)
+        return [
+            classify_normalised(lower),
+            pc.match_substring_regex(lower, _COT),
+            pc.match_substring_regex(norm, _STRUCTURED),
+        ]
+
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            side = pool.submit(labels)
+            ids = _ids(norm, min_wrapper_df, known_wrapper_segments)
+            capability, cot, structured = side.result()
+    else:
+        ids = _ids(norm, min_wrapper_df, known_wrapper_segments)
+        capability, cot, structured = labels()
+    template_id, skels, wrapper_id, wrapper, segment_ids = ids
+    columns = [template_id, skels, capability, cot, structured, wrapper_id, wrapper, segment_ids]
+    return pa.table(columns, schema=FINGERPRINT_SCHEMA).take(codes)
+
+
+def _ids(norm: pa.Array, min_wrapper_df: int, known: Sequence[str] | pa.Array | None) -> list[pa.Array]:
+    """template_id, skeleton, wrapper_id, wrapper, wrapper_segments per normalised text."""
     skels = skeleton_array(norm)
     # wrappers are found among distinct *skeletons*: evasion variants of one prompt share a skeleton
     # and must not make its payload look repeated
     skel_enc = pc.dictionary_encode(skels)
     template_by_skel = stable_hash64(skel_enc.dictionary)
-    w = find_wrappers(skel_enc.dictionary, template_by_skel, min_wrapper_df, known_wrapper_segments)
+    w = find_wrappers(skel_enc.dictionary, template_by_skel, min_wrapper_df, known)
     sc = skel_enc.indices
-    lower = pc.utf8_lower(norm)
-    columns = [
+    return [
         pa.array(template_by_skel).take(sc),
         skels,
-        classify_normalised(lower),
-        pc.match_substring_regex(lower, _COT),
-        pc.match_substring_regex(norm, _STRUCTURED),
         pa.array(w.wrapper_id).take(sc),
         w.wrapper.take(sc),
         w.segment_ids.take(sc),
     ]
-    return pa.table(columns, schema=FINGERPRINT_SCHEMA).take(codes)
 
 
 def wrapper_segments(texts: Sequence[str] | pa.Array | pa.ChunkedArray, *, min_wrapper_df: int = 2) -> pa.Table:
