@@ -1,0 +1,24 @@
+"""Every CLI command is documented in the README (so users can find it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from distillguard.cli import COMMANDS, main
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_is_in_the_readme(name: str) -> None:
+    assert f"distillguard {name}" in README, f"README.md does not document `distillguard {name}`"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_loads_and_has_help(name: str) -> None:
+    cmd = main.get_command(click.Context(main), name)
+    assert cmd is not None, f"{name}: registered in cli.COMMANDS but its module is missing"
+    assert cmd.help, f"{name}: no help text"
