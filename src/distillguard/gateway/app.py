@@ -250,7 +250,7 @@ class Gateway:
             self._log(meta, d, d.status, None, None, None)
             headers = {"Retry-After": str(max(1, round(d.retry_after)))} if d.status == 429 else None
             return _error(d.status, d.code, headers=headers)
-        headers = {"Content-Type": "application/json", "Accept": request.headers.get("accept", "*/*")}
+        headers = {"Content-Type": "application/json", "Accept": _header(request, b"accept") or "*/*"}
         if d.action == Action.DEGRADE:
             payload = dict(pr.payload)
             payload["max_tokens" if "max_completion_tokens" not in payload else "max_completion_tokens"] = d.max_tokens
@@ -303,7 +303,7 @@ class Gateway:
             self.enforcer.settle(ereq, d, ct or 0)
 
     def _auth(self, request: Request) -> Principal | None:
-        h = request.headers.get("authorization", "")
+        h = _header(request, b"authorization") or ""
         return self.keys.authenticate(h[7:].strip()) if h[:7].lower() == "bearer " else None
 
     def _log(self, meta: tuple[Any, ...], d: Decision, status: int, completion: str | None,
@@ -314,7 +314,7 @@ class Gateway:
         ts = utc(now)
         self.sink.exchange(exchange_row(
             request_id=rid, ts=ts, account_id=who.account_id, api_key_id=who.key_id, org_id=who.org_id,
-            ip=client.host if client else "", user_agent=request.headers.get("user-agent"), model=pr_.model,
+            ip=client.host if client else "", user_agent=_header(request, b"user-agent"), model=pr_.model,
             endpoint=path, messages=pr_.messages, prompt=pr_.prompt, tools=pr_.tools,
             params=params_json(pr_.payload), completion=completion, prompt_tokens=pt, completion_tokens=ct,
             status=status))
@@ -326,20 +326,34 @@ class Gateway:
                 "template_id": ids[0] if ids else None, "score": d.score})
 
 
+def _header(request: Request, name: bytes) -> str | None:
+    """One request header (lower-case name), read straight from the ASGI scope (Starlette's Headers
+    object is rebuilt and scanned per lookup, which showed in profiles)."""
+    for k, v in request.scope["headers"]:
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
-    cl = request.headers.get("content-length")
+    cl = _header(request, b"content-length")
     if cl is not None:
         if not cl.isdigit():
             raise ClientError(400, "invalid_request", "Content-Length is not a number.")
         if int(cl) > limit:
             raise ClientError(413, "request_too_large", f"The request body exceeds {limit} bytes.")
     parts, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        msg = await request.receive()
+        if msg["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = msg.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise ClientError(413, "request_too_large", f"The request body exceeds {limit} bytes.")
         parts.append(chunk)
-    return b"".join(parts)
+        if not msg.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _error(status: int, code: str, message: str | None = None, param: str | None = None,

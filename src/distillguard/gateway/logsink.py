@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -158,6 +158,4 @@ def exchange_row(**fields: Any) -> dict[str, Any]:
 
 def utc(ts: float) -> datetime:
     """A UTC datetime from epoch seconds."""
-    from datetime import UTC
-
     return datetime.fromtimestamp(ts, UTC)
