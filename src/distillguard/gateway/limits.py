@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..errors import DistillGuardError
 
@@ -27,8 +27,7 @@ class StateUnavailable(DistillGuardError):
     """The shared state backend (Redis) cannot be reached."""
 
 
-@dataclass(frozen=True)
-class Charge:
+class Charge(NamedTuple):  # a NamedTuple, not a dataclass: several are built per request
     """Take `cost` from bucket `key` (refill `rate`/s up to `burst`); `check=False` debits unconditionally."""
 
     key: str
