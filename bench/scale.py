@@ -1,0 +1,147 @@
+"""Benchmark: the whole pipeline on `qwen-2026` at a scale — simulate, ingest, detect, evaluate.
+
+    .venv/bin/python bench/scale.py [--scale 0.01] [--work DIR] [--engine duckdb|spark] [--seed 1] [--keep]
+
+Every stage runs in its own child process (the `distillguard` CLI), so its wall seconds, CPU seconds and
+peak RSS (the `os.wait4` rusage of that child alone) are measured separately. The detection stage's
+internal profile (fingerprints, features, links, campaigns, scoring, grouping, output) comes from the
+seconds `distillguard detect` prints per sub-stage. Simulated traffic is prompts only (`--completions
+none`). Prints a table of stages, a table of detect's sub-stages, and the quality figures of
+`distillguard evaluate --json`. `--json FILE` also writes everything as JSON (for the scaling table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-c", "from distillguard.cli import main; main()"]
+QUALITY_KEYS = ("accounts", "positives", "flagged", "precision", "recall", "f1", "roc_auc", "legit_fpr",
+                "purity", "ari")
+_STAGE_LINE = re.compile(r"^\s+(\w+)\s+([0-9.]+) s\s*$")
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """One child process and its cost."""
+
+    name: str
+    rows: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+
+
+def run_stage(name: str, args: list[str], work: Path, rows: int = 0) -> tuple[StageRun, str, str]:
+    """Run `args` as a child process; return its measurements, stdout and stderr (raise on failure)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    out_p, err_p = work / f"{name}.stdout", work / f"{name}.stderr"
+    with open(out_p, "w") as out, open(err_p, "w") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    stdout, stderr = out_p.read_text(), err_p.read_text()
+    if p.returncode != 0:
+        raise SystemExit(f"stage {name} failed (exit {p.returncode}): {' '.join(args[3:])}\n{stderr[-4000:]}")
+    return StageRun(name, rows, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024), stdout, stderr
+
+
+def detect_profile(stderr: str) -> dict[str, float]:
+    """Seconds per detect sub-stage, from the lines `distillguard detect` prints on stderr."""
+    prof: dict[str, float] = {}
+    for line in stderr.splitlines():
+        m = _STAGE_LINE.match(line)
+        if m:
+            prof[m.group(1)] = float(m.group(2))
+    return prof
+
+
+def bench(scale: float, work: Path, seed: int = 1, engine: str = "duckdb", corpora: str = "../shared/data",
+          extra_detect: tuple[str, ...] = ()) -> dict[str, object]:
+    """Run the four stages at `scale` under `work` and return the measurements."""
+    work.mkdir(parents=True, exist_ok=True)
+    sim, db, det = work / "sim", work / "store.duckdb", work / "detect"
+    for p in (sim, det):
+        shutil.rmtree(p, ignore_errors=True)
+    for p in (db, Path(f"{db}.wal")):
+        p.unlink(missing_ok=True)
+    runs: list[StageRun] = []
+    r, _, _ = run_stage("simulate", CLI + ["simulate", "--scenario", "qwen-2026", "--scale", str(scale), "--seed",
+                                           str(seed), "--completions", "none", "--corpora", corpora,
+                                           "--out", str(sim)], work)
+    scenario = json.loads((sim / "scenario.json").read_text())
+    rows = int(scenario.get("exchanges") or scenario.get("result", {}).get("exchanges") or 0)
+    runs.append(StageRun("simulate", rows, r.wall_s, r.cpu_s, r.peak_rss_mb))
+    logs = sim / "exchanges.parquet"
+    r, _, _ = run_stage("ingest", CLI + ["ingest", str(logs), "--accounts", str(sim / "accounts.parquet"),
+                                         "--db", str(db)], work, rows)
+    runs.append(r)
+    args = CLI + ["detect", "--db", str(db), "--out", str(det)]
+    if engine != "duckdb":
+        args += ["--engine", engine]
+    r, out, err = run_stage("detect", args + list(extra_detect), work, rows)
+    runs.append(r)
+    profile = detect_profile(err)
+    n_accounts = sum(1 for _ in open(det / "accounts.csv")) - 1
+    r, out, _ = run_stage("evaluate", CLI + ["evaluate", "--labels", str(sim / "labels.csv"), str(det), "--json"],
+                          work, n_accounts)
+    runs.append(r)
+    quality = json.loads(out)
+    return {"scale": scale, "seed": seed, "engine": engine, "exchanges": rows, "accounts": n_accounts,
+            "stages": [asdict(x) for x in runs], "detect_profile": profile, "quality": quality}
+
+
+def format_result(res: dict[str, object]) -> str:
+    """Plain-text tables of one benchmark result."""
+    lines = [f"qwen-2026 scale {res['scale']} seed {res['seed']} engine {res['engine']}: "
+             f"{res['exchanges']:,} exchanges, {res['accounts']:,} accounts",
+             f"{'stage':<12}{'rows':>12}{'seconds':>10}{'cpu s':>10}{'rows/s':>12}{'peak RSS MB':>13}"]
+    for s in res["stages"]:  # type: ignore[attr-defined]
+        rate = s["rows"] / s["wall_s"] if s["wall_s"] else 0.0
+        lines.append(f"{s['name']:<12}{s['rows']:>12,}{s['wall_s']:>10.1f}{s['cpu_s']:>10.1f}{rate:>12,.0f}"
+                     f"{s['peak_rss_mb']:>13,.0f}")
+    prof: dict[str, float] = res["detect_profile"]  # type: ignore[assignment]
+    total = sum(prof.values()) or 1.0
+    lines.append("detect sub-stages: " + "  ".join(f"{k} {v:.1f}s ({100 * v / total:.0f}%)" for k, v in prof.items()))
+    q: dict[str, object] = res["quality"]  # type: ignore[assignment]
+    lines.append("quality: " + "  ".join(f"{k} {q[k]:.4f}" if isinstance(q.get(k), float) else f"{k} {q.get(k)}"
+                                         for k in QUALITY_KEYS if k in q))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Parse arguments, run the benchmark, print the tables."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=0.01)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
+    ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    ap.add_argument("--corpora", default="../shared/data")
+    ap.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    ap.add_argument("--keep", action="store_true", help="keep the working folder")
+    a = ap.parse_args()
+    work = a.work or Path(tempfile.mkdtemp(prefix="dg-scale-"))
+    try:
+        res = bench(a.scale, work, a.seed, a.engine, a.corpora)
+    finally:
+        if not a.keep and a.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(format_result(res))
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
