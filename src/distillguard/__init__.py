@@ -1,26 +1,52 @@
 """DistillGuard: detect, contain, prove and share LLM distillation campaigns.
 
-The public Python API is re-exported here; everything else is internal.
+The public Python API: the pipeline as functions with typed results (see `distillguard.api`), the store,
+and the exception hierarchy. Everything else is internal.
+
+    >>> import distillguard as dg
+    >>> sorted(dg.__all__)[:3]
+    ['ConfigError', 'DetectResult', 'DistillGuardError']
 """
 
 from __future__ import annotations
 
+# The stage modules are imported first so that the functions below, which share their names
+# (`ingest`, `simulate`, `detect`, `evaluate`, `backtest`), are what `distillguard.<name>` resolves to.
+from . import backtest as _backtest_module  # noqa: F401
+from . import detect as _detect_module  # noqa: F401
+from . import evaluate as _evaluate_module  # noqa: F401
+from . import ingest as _ingest_module  # noqa: F401
+from . import simulate as _simulate_module  # noqa: F401
+from .api import backtest, detect, evaluate, ingest, read_detection_accounts, simulate
+from .backtest import PolicyResult
+from .detect import DetectResult
 from .errors import ConfigError, DistillGuardError, InputError, RecordError, StoreError, UsageError
-from .ingest import IngestOptions, IngestSummary, ingest_accounts, ingest_logs
+from .evaluate import Evaluation
+from .ingest import IngestOptions, IngestSummary
+from .simulate import SimulationResult
 from .store import Store
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "DetectResult",
     "DistillGuardError",
+    "Evaluation",
     "IngestOptions",
     "IngestSummary",
     "InputError",
+    "PolicyResult",
     "RecordError",
+    "SimulationResult",
     "Store",
     "StoreError",
     "UsageError",
-    "ingest_accounts",
-    "ingest_logs",
+    "__version__",
+    "backtest",
+    "detect",
+    "evaluate",
+    "ingest",
+    "read_detection_accounts",
+    "simulate",
 ]
