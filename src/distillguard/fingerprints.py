@@ -27,8 +27,12 @@ Fingerprints make those prompts comparable without keeping their text:
   :mod:`distillguard.capability` (trained by ``bench/train_capability.py``).
 - ``cot`` / ``structured``: regexes for chain-of-thought elicitation and structured-output demands.
 
-Everything runs once per *distinct* text and is vectorised with Arrow compute kernels (RE2), so
-millions of distinct prompts take seconds, not hours. Near-duplicate templates: see
+Prompts longer than 16,000 characters are fingerprinted on their first 12,000 and last 4,000
+(wrappers live at the ends; a 10 MB prompt must not cost 10 MB of work per regex pass). Capability
+reads the first 2,000 characters.
+
+Everything runs once per *distinct* text and is vectorised with Arrow compute kernels (RE2): about
+17k distinct prompts per CPU-second for the whole table (``bench/fingerprints.py``). Near-duplicate templates: see
 :func:`near_duplicate_groups` (MinHash + LSH via rensa, in :mod:`distillguard.neardup`).
 """
 
