@@ -6,10 +6,12 @@ A model fine-tuned on watermarked text inherits a preference for green tokens. T
   excluded, every distinct (seed, token) tuple counted once.
 - **Open** (the suspect model itself): feed it texts, take its top-1 next-token prediction at every
   position, and score the tuple (seed of the context window with the *predicted* token, predicted
-  token). Tuples that occur in the input texts are excluded: when the input is itself watermarked, an
-  innocent model that copies or predicts the input's own tokens would otherwise inherit the input's
-  green bias. Every remaining tuple is one the input never revealed, so under the null (model
-  independent of the key) each is green with probability γ and the binomial test is exact.
+  token). Best with an *unmarked* probe (human text, text from before the key): the probe is then
+  independent of the key and, under the null, each distinct tuple is green with probability γ, so
+  the binomial test is exact. With a *marked* probe, tuples that occur in the probe are excluded:
+  an innocent model that predicts the probe's own (green-biased) tokens would otherwise look
+  radioactive. That exclusion prefers to drop green tuples (the marked probe is rich in them), so the
+  test stays valid but becomes conservative and loses most of its power (see bench/watermark.py).
 
 Sander et al. found an innocent control "radioactive" when tuples were not de-duplicated; both tests
 here always de-duplicate.
