@@ -219,16 +219,18 @@ def _memo(predict: object) -> object:
     return cached
 
 
-def radioactivity(data: Path, cache: Path, steps: int, student_steps: int) -> None:
+def radioactivity(data: Path, cache: Path, steps: int, student_steps: int, secret: bytes) -> None:
     import torch
 
     from distillguard.watermark.radioactivity import closed_test, hf_predictor, open_test
     from distillguard.watermark.tinylm import generate, train_lm
 
     model, tok, held = teacher(data, cache, steps)
-    key = WatermarkKey(secret=KEY.secret, gamma=0.25, delta=3.0, context_width=KEY.context_width)
+    key = WatermarkKey(secret=secret, gamma=0.25, delta=3.0, context_width=KEY.context_width)
+    print(f"radioactivity with key {key.key_id}")
     prompts = _prompts(held, 256, 200)
-    marked = _generations(model, prompts, 128, key, cache, "radio_wm", 3)
+    suffix = "" if secret == KEY.secret else "_" + key.key_id.split("/")[-1]
+    marked = _generations(model, prompts, 128, key, cache, "radio_wm" + suffix, 3)
     plain = _generations(model, prompts, 128, None, cache, "radio_plain", 4)
     probe_prompts = _prompts(held, 64, 600)
     probe = _generations(model, probe_prompts, 128, None, cache, "radio_probe", 5)  # unmarked probe
@@ -351,6 +353,7 @@ def main() -> None:
     ap.add_argument("--student-steps", type=int, default=150)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--smollm2-prompts", type=int, default=16)
+    ap.add_argument("--key-seed", type=int, default=None, help="Radioactivity: a random key from this seed.")
     a = ap.parse_args()
     if a.section != "validity":
         import torch
@@ -362,7 +365,8 @@ def main() -> None:
     if a.section in ("all", "validity"):
         validity(a.data, a.cache)
     if a.section in ("all", "radioactivity"):
-        radioactivity(a.data, a.cache, a.teacher_steps, a.student_steps)
+        secret = KEY.secret if a.key_seed is None else np.random.default_rng(a.key_seed).bytes(32)
+        radioactivity(a.data, a.cache, a.teacher_steps, a.student_steps, secret)
     if a.section in ("all", "trace"):
         trace(a.data, a.cache, a.teacher_steps, a.accounts)
     if a.section == "smollm2":  # optional extra, not part of "all"
