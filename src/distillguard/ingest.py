@@ -1,9 +1,11 @@
 """Ingest: read exchange logs (JSONL, JSONL.gz, JSONL.zst, Parquet files or folders) and account files,
 validate them against the contract, and append them to the store.
 
-Streaming in Arrow batches; a whole log is never held in Python objects. Each bad record is reported as
-`FILE:LINE: field: what is wrong` (also kept in the store's `rejects` table) and the rest goes on.
-Each file is committed whole or not at all, so an interrupted run can simply be re-run.
+Streaming in blocks and Arrow batches; a whole log is never held in Python objects. Clean data takes a
+columnar path (pyarrow's JSON reader per block, or one SQL insert straight from a Parquet file, see
+`parquet.py`); a block or file with any bad record is re-checked record by record (`conform.py`), so each
+bad record is reported as `FILE:LINE: field: what is wrong` (also kept in the store's `rejects` table) and
+the rest goes on. Each file is committed whole or not at all, so an interrupted run can simply be re-run.
 """
 
 from __future__ import annotations
