@@ -9,7 +9,7 @@ Weights
 - content keys (templates, near-duplicate templates, wrappers, system prompts): the smaller of the two
   accounts' shares of traffic on the key, so a greeting sent once by thousands of casual users weighs
   almost nothing while a wrapper that carries most of two accounts' traffic weighs almost 1;
-- infrastructure / client / cohort keys: down-weighted by the key's popularity (1 / (1 + ln n)), and
+- infrastructure / client / cohort / system-prompt keys: down-weighted by the key's popularity (1 / (1 + ln n)), and
   dropped entirely above `popular_share` of all accounts (NAT, corporate egress, official clients);
 - lockstep: SynchroTrap-style Jaccard over (time bucket, wrapper) tuples, estimated from per-account
   MinHash signatures, with candidate pairs from LSH bands over those signatures.
@@ -65,8 +65,10 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
             "SELECT account_id, key, sum(share) / 2 AS share FROM ("
             + content.format(key="pre_key", where="") + " UNION ALL "
             + content.format(key="suf_key", where="") + ") GROUP BY ALL", "content"),
+        # a system prompt held by a large share of all accounts is a client default, not coordination:
+        # weighted and capped by popularity like infrastructure
         "shared-system-prompt": (content.format(key="sys_hash", where=f"WHERE sys_hash <> {empty_sys}"),
-                                 "content"),
+                                 "infra"),
         "shared-ip": ("SELECT account_id, hash(ip) AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
                       f"SELECT *, {per_acc} AS n_acc FROM dg_x) WHERE ip <> '' GROUP BY ALL", "infra"),
         "client-fingerprint": (

@@ -35,6 +35,7 @@ class ScoreConfig:
     floor: float = 0.5               # the flag threshold is never below this
     own_power: float = 1.0
     full_tie_degree: float = 3.0    # linked accounts inside the group that count as fully tied
+    full_tie_strength: float = 1.2  # ... and kind-weighted link strength
     single_family_min_accounts: int = 8
     single_family_factor: float = 0.6
     behaviour_low: float = 0.35      # group behaviour at or below this: no campaign (legit batch, teams)
@@ -124,7 +125,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # tied to the group by strong links to several of its accounts, not by one loose link
         size = np.where(gi >= 0, parts["accounts"][np.maximum(gi, 0)], 1.0)
         full = np.maximum(np.minimum(config.full_tie_degree, size - 1), 1.0)
-        tie = np.clip(0.5 + strength, 0, 1) * np.clip(degree / full, 0, 1)
+        tie = np.clip(strength / config.full_tie_strength, 0, 1) * np.clip(degree / full, 0, 1)
         score = np.maximum(score, gs * own * tie)
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
                       "group": gi, "strength": strength, "in_block": in_block})
