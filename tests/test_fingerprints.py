@@ -202,9 +202,13 @@ def test_packaged_model_loads_and_is_small(tmp_path) -> None:
 
 def test_hostile_inputs() -> None:
     huge = "Solve step by step. " + "x" * 10_000_000 + " Return JSON."
-    texts = [huge, "a\x00b", "\ud800 lone surrogate", "🙂" * 1000, None, "Ｊａｎｅ"]
+    texts = [huge, "a\x00b", "\ud800 lone surrogate", "🙂" * 1000, None, "Ｊａｎｅ", b"bad \xff\xfe utf-8"]
     table = fingerprint_texts(texts)
     assert table.num_rows == len(texts)
+    assert table["skeleton"][6].as_py() == "bad utf <num>"
+    for arrow in (pa.array(["x", "y"]).dictionary_encode(), pa.array(["x", "y"], pa.large_string())):
+        assert fingerprint_texts(arrow)["skeleton"].to_pylist() == ["x", "y"]
+    assert fingerprint_texts(pa.array([b"caf\xe9"], pa.binary()))["skeleton"][0].as_py() == "caf"
     assert len(table["skeleton"][0].as_py()) < 20_000
     assert table["cot"][0].as_py() and table["structured"][0].as_py()
 

@@ -82,9 +82,10 @@ _HEAD_CHARS = 12_000
 _TAIL_CHARS = 4_000
 
 # Invisible characters used to break exact matching: zero-width, joiners, bidi controls, soft
-# hyphen, word joiner, BOM, Mongolian vowel separator, tag characters, variation selectors.
+# hyphen, word joiner, BOM, Mongolian vowel separator, tag characters, variation selectors, and the
+# replacement character that invalid UTF-8 decodes to.
 _INVISIBLE = (
-    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
+    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0, 0xFFFD]
     + list(range(0x200B, 0x2010))
     + list(range(0x202A, 0x202F))
     + list(range(0x2060, 0x2070))
@@ -151,19 +152,31 @@ _TIDY = [
 ]
 
 
-def _to_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
+def _to_array(texts: Sequence[str | bytes | None] | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A plain Arrow string array without nulls; invalid UTF-8 and lone surrogates become U+FFFD."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if isinstance(texts, pa.Array):
-        if pa.types.is_large_string(texts.type):
-            texts = texts.cast(pa.string())
-        return pc.fill_null(texts, "")
+        if pa.types.is_dictionary(texts.type):
+            texts = texts.dictionary_decode()
+        if pa.types.is_binary(texts.type) or pa.types.is_large_binary(texts.type):
+            texts = texts.to_pylist()
+        elif not pa.types.is_string(texts.type):
+            return pc.fill_null(texts.cast(pa.string()), "")
+        else:
+            return pc.fill_null(texts, "")
     try:
         return pc.fill_null(pa.array(list(texts), type=pa.string()), "")
-    except (UnicodeEncodeError, pa.ArrowInvalid):
-        # lone surrogates and other unencodable code points become U+FFFD
-        clean = ["" if t is None else str(t).encode("utf-8", "replace").decode("utf-8") for t in texts]
-        return pa.array(clean, type=pa.string())
+    except (UnicodeEncodeError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([_clean_text(t) for t in texts], type=pa.string())
+
+
+def _clean_text(t: object) -> str:
+    if t is None:
+        return ""
+    if isinstance(t, bytes | bytearray | memoryview):
+        return bytes(t).decode("utf-8", "replace")
+    return str(t).encode("utf-8", "replace").decode("utf-8")
 
 
 def _fold_unicode(text: str) -> str:
