@@ -71,3 +71,37 @@ def test_bad_mapping_files(tmp_path: Path, text: str, message: str) -> None:
 def test_unknown_mapping_name() -> None:
     with pytest.raises(ConfigError, match="not a shipped mapping"):
         load_mapping("nope")
+
+
+def test_ingest_with_shipped_litellm_mapping_reports_missing_paths(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from distillguard.cli import main
+    from distillguard.store import Store
+
+    bad = {k: v for k, v in LITELLM_ROW.items() if k != "startTime"}
+    log = tmp_path / "spend.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in (LITELLM_ROW, {**LITELLM_ROW, "request_id": "c2"}, bad)) + "\n")
+    db = tmp_path / "s.duckdb"
+    res = CliRunner().invoke(main, ["ingest", str(log), "--map", "litellm", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert f"{log}:3: ts: mapped path 'startTime' is missing in the record" in res.output
+    assert "stored 2" in res.output and "rejected 1" in res.output
+    with Store.open(db) as store:
+        rows = store.con.execute("SELECT account_id, ip, completion FROM exchanges ORDER BY request_id").fetchall()
+    assert rows == [("user-42", "203.0.113.9", "hi there")] * 2
+
+
+def test_mapping_on_parquet_is_a_usage_error(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from distillguard.cli import main
+
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "a.parquet")
+    res = CliRunner().invoke(main, ["ingest", str(tmp_path / "a.parquet"), "--map", "litellm",
+                                    "--db", str(tmp_path / "s.duckdb")])
+    assert res.exit_code == 2 and "mapping files apply to JSONL" in res.output

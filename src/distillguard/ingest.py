@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from . import jsonl
 from .conform import conform_fast, conform_records
-from .errors import InputError, RecordError
+from .errors import InputError, RecordError, UsageError
 from .parquet import parquet_plan
 from .schema import ACCOUNT_FIELDS, ACCOUNT_SCHEMA, REQUIRED_EXCHANGE, FieldError, validate_account
 from .store import Store, _Staging
@@ -64,6 +64,8 @@ class IngestOptions:
     max_errors: int | None = None
     max_line_bytes: int = MAX_LINE_BYTES
     batch_rows: int = BATCH_ROWS
+    # maps each parsed JSONL record to the contract's shape first (see distillguard.mapping); raises FieldError
+    transform: Callable[[Any], Any] | None = None
 
 
 def log_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -148,6 +150,8 @@ class _FileRun:
             size = self.path.stat().st_size
         except OSError as e:
             raise InputError(f"{self.path}: cannot open: {e.strerror or e}") from e
+        if kind == "parquet" and self.options.transform is not None:
+            raise UsageError(f"{self.path}: mapping files apply to JSONL logs; Parquet must follow the contract")
         plan = parquet_plan(self.store.con, self.path) if kind == "parquet" else None
         with self.store.file_transaction() as staging:
             self.staging = staging
@@ -191,7 +195,8 @@ class _FileRun:
     def jsonl(self) -> None:
         max_bytes = self.options.max_line_bytes
         done = 0
-        for item in jsonl.prefetch(jsonl.blocks(self.path, max_bytes)):
+        transform = self.options.transform
+        for item in jsonl.prefetch(jsonl.blocks(self.path, max_bytes, parse=transform is None)):
             if isinstance(item, RecordError):
                 self.read += 1
                 self.reject(item)
@@ -208,8 +213,13 @@ class _FileRun:
                 self.read += 1
                 if isinstance(x, RecordError):
                     self.reject(x)
-                else:
+                elif transform is None:
                     records.append(x)
+                else:
+                    try:
+                        records.append((x[0], transform(x[1])))
+                    except FieldError as e:
+                        self.reject(RecordError(self.src, x[0], e.field, e.reason))
             self.stage(conform_records(records, self.src, self.reject))
 
     def parquet(self, size: int) -> None:

@@ -11,16 +11,19 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from ..cli import handle_errors
 from ..errors import RecordError
 from ..ingest import MAX_LINE_BYTES, IngestOptions, IngestSummary, ingest_accounts, ingest_logs, log_files
+from ..mapping import load_mapping
 from ..store import Store
 
 MAX_PRINTED_ERRORS = 50
 
 
 def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors: int | None,
-               quiet: bool = False, max_line_bytes: int = MAX_LINE_BYTES) -> IngestSummary:
+               quiet: bool = False, max_line_bytes: int = MAX_LINE_BYTES,
+               mapping: str | None = None) -> IngestSummary:
     """Ingest logs (and accounts) into the store at `db`, with a progress bar and error lines on stderr."""
     console = Console(stderr=True, quiet=quiet)
     files = log_files(logs)
+    transform = load_mapping(mapping).apply if mapping else None
     printed = 0
 
     def on_error(err: RecordError) -> None:
@@ -39,7 +42,7 @@ def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors:
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("ingest", total=total)
-            options = IngestOptions(max_errors=max_errors, max_line_bytes=max_line_bytes)
+            options = IngestOptions(max_errors=max_errors, max_line_bytes=max_line_bytes, transform=transform)
             summary = ingest_logs(store, files, options, on_error, lambda n: bar.advance(task, n))
     return summary
 
@@ -52,10 +55,12 @@ def run_ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors:
               help="Stop (exit 2) when more records than this are rejected; the file being read is not stored.")
 @click.option("--max-line-bytes", type=click.IntRange(min=1), default=MAX_LINE_BYTES, show_default=True,
               help="Longer JSONL lines are reported and skipped.")
+@click.option("--map", "mapping", metavar="MAP",
+              help="Mapping file (TOML) for JSONL in another shape, or a shipped one: litellm, openai-proxy.")
 @handle_errors
 def ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors: int | None,
-           max_line_bytes: int) -> None:
+           max_line_bytes: int, mapping: str | None) -> None:
     """Validate exchange logs (JSONL[.gz|.zst], Parquet files or folders) and append them to the store."""
-    s = run_ingest(logs, accounts, db, max_errors, max_line_bytes=max_line_bytes)
+    s = run_ingest(logs, accounts, db, max_errors, max_line_bytes=max_line_bytes, mapping=mapping)
     click.echo(f"files {s.files}  rows read {s.rows_read}  stored {s.stored}  "
                f"duplicates {s.duplicates}  rejected {s.rejected}  -> {db}")
