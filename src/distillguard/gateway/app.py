@@ -276,7 +276,10 @@ class Gateway:
             data = strip_reasoning(data)
         self._log(meta, d, resp.status, text, pt, ct)
         self.enforcer.settle(ereq, d, ct or 0)
-        return Response(data, resp.status, headers=out_headers, media_type=resp.content_type)
+        ctype = resp.content_type
+        if resp.status >= 400 and not _is_error_json(data):  # e.g. an HTML page from a proxy before the model
+            data, ctype = error_body(resp.status, "upstream_error"), "application/json"
+        return Response(data, resp.status, headers=out_headers, media_type=ctype)
 
     async def _relay(self, chunks: AsyncIterator[bytes], meta: tuple[Any, ...], d: Decision,
                      ereq: EnfRequest) -> AsyncIterator[bytes]:
@@ -354,6 +357,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
         parts.append(chunk)
         if not msg.get("more_body", False):
             return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _is_error_json(data: bytes) -> bool:
+    """Whether an upstream error body is already an OpenAI-style `{"error": ...}` object."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and "error" in doc
 
 
 def _error(status: int, code: str, message: str | None = None, param: str | None = None,
