@@ -292,3 +292,14 @@ def test_accounts_jsonl_bad_lines_are_named(tmp_path: Path) -> None:
 def test_missing_accounts_file_is_an_input_error(tmp_path: Path) -> None:
     with Store.open(":memory:") as store, pytest.raises(InputError, match="no such accounts file"):
         ingest_accounts(store, tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+def test_concatenated_members_and_frames_are_all_read(tmp_path: Path, suffix: str) -> None:
+    parts = [write(tmp_path / f"p{k}{suffix}", lines([rec(i) for i in range(k * 100, k * 100 + 100)]))
+             for k in range(3)]
+    both = tmp_path / f"both{suffix}"
+    both.write_bytes(b"".join(p.read_bytes() for p in parts))
+    s, errors, store = ingest(tmp_path, both)
+    assert (s.stored, errors) == (300, [])
+    store.close()

@@ -30,6 +30,8 @@ try:  # ISA-L inflates gzip about twice as fast as zlib; same results
 except ImportError:  # pragma: no cover - optional speed-up
     _gzip_zlib = zlib  # type: ignore[misc]
 
+_DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (zlib.error, getattr(_gzip_zlib, "error", zlib.error),
+                                                      zstandard.ZstdError)
 BLOCK_BYTES = 8 << 20
 READ_BYTES = 1 << 20
 SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".ndjson", ".ndjson.gz", ".ndjson.zst")
@@ -202,15 +204,15 @@ def _decompressed(path: Path) -> Iterator[tuple[bytes, int, str | None]]:
             pos += len(raw)
             try:
                 while raw:
+                    if d.eof:  # a further gzip member or zstd frame follows
+                        d = _decoder(gz)
                     out = d.decompress(raw)
                     started = True
                     produced += len(out)
                     if out:
                         yield out, pos, None
                     raw = d.unused_data if d.eof else b""
-                    if raw:  # a further gzip member or zstd frame follows
-                        d = _decoder(gz)
-            except (zlib.error, _gzip_zlib.error, zstandard.ZstdError) as e:  # type: ignore[attr-defined]
+            except _DECOMPRESS_ERRORS as e:
                 if not produced:
                     raise InputError(f"{path}: not a readable {kind} file ({e})") from e
                 yield b"", pos, f"{kind} stream is corrupt ({e})"

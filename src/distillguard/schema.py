@@ -264,9 +264,10 @@ def _tools(value: Any) -> list[str] | None:
         if isinstance(t, str):
             names.append(t)
         elif isinstance(t, dict):  # tolerate OpenAI tool objects: keep the function name
-            fn = t.get("function") if isinstance(t.get("function"), dict) else t
-            if isinstance(fn.get("name"), str):
-                names.append(fn["name"])
+            fn = t.get("function")
+            name = (fn if isinstance(fn, dict) else t).get("name")
+            if isinstance(name, str):
+                names.append(name)
         else:
             raise FieldError("tools", f"expected tool names (strings), got {_json_type(t)}")
     return names
