@@ -71,6 +71,9 @@ def test_actor_mix_covers_every_kind_and_level(sim: Path) -> None:
     assert set(got) == ACTORS
     camp = con.execute("select count(distinct campaign_id) from l where campaign_id is not null").fetchone()[0]
     assert camp == 4
+    # synthetic completions (auto for a small scenario) on every successful exchange, none on errors
+    bad = con.execute("select count(*) from e where (completion is null) <> (status <> 200)").fetchone()[0]
+    assert bad == 0
     # timeline is globally sorted by time
     ts = pq.read_table(sim / "exchanges.parquet", columns=["ts"])["ts"].to_numpy()
     assert (np.diff(ts.astype(np.int64)) >= 0).all()
@@ -191,7 +194,7 @@ def test_cli_list_describe_and_errors(corpora: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["simulate", "--list"])
     assert res.exit_code == 0 and "qwen-2026" in res.output
-    res = runner.invoke(main, ["simulate", "--scenario", "mixed-small", "--scale", "0.05", "--describe",
+    res = runner.invoke(main, ["simulate", "--scenario", "mixed-small", "--scale", "0.02", "--describe",
                                "--corpora", str(corpora)])
     assert res.exit_code == 0 and "campaign:hydra" in res.output
     res = runner.invoke(main, ["simulate", "--scenario", "nope", "--out", str(tmp_path)])

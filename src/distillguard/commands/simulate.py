@@ -42,7 +42,7 @@ def describe_table(result: SimulationResult, title: str) -> Table:
 @click.option("--out", type=click.Path(), help="Output folder (exchanges.parquet, accounts.parquet, labels.csv, "
               "scenario.json).")
 @click.option("--completions", type=click.Choice(["auto", "none", "synthetic"]), default="auto", show_default=True,
-              help="Completion texts: synthetic, none, or auto (synthetic up to 2M exchanges).")
+              help="Completion texts: synthetic, none, or auto (synthetic for scenarios of ~2M exchanges or less).")
 @click.option("--list", "list_", is_flag=True, help="List the presets and exit.")
 @click.option("--describe", is_flag=True, help="Print the per-actor table of the scenario (counts only, no files).")
 @handle_errors

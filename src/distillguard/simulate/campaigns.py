@@ -288,7 +288,6 @@ class Hydra(Campaign):
         # each slot runs accounts one after another; a replacement starts when the previous is "banned"
         starts, ends, slot = [], [], []
         for s in range(n):
-            t = 0.0 if s < n else 0.0
             t = -rng.uniform(0, lifetime_days[1]) if days > lifetime_days[0] else 0.0
             while t < days:
                 life = rng.uniform(*lifetime_days)

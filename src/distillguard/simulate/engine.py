@@ -116,7 +116,8 @@ def simulate(scenario: Scenario, scale: float, seed: int, corpora: Corpora, out:
     count = np.zeros(n_acc, np.int64)
     first = np.full(n_acc, 1 << 30, np.int64)
     last = np.full(n_acc, -1, np.int64)
-    writer = _PartWriter(Path(out), completions) if out is not None else None
+    synthetic = completions == "synthetic" or (completions == "auto" and sc.rough_exchanges() <= 2_000_000)
+    writer = _PartWriter(Path(out)) if out is not None else None
     start = sc.start_us()
     row = 0
     for d in range(sc.days):
@@ -138,7 +139,7 @@ def simulate(scenario: Scenario, scale: float, seed: int, corpora: Corpora, out:
             rng = np.random.default_rng([seed, 3, d])
             for lo in range(0, n, CHUNK_ROWS):
                 sl = {k: v[lo:lo + CHUNK_ROWS] for k, v in ev.items()}
-                writer.write(tables.rows(sl, row, rng, writer.synthetic(n_total_hint=row + n)))
+                writer.write(tables.rows(sl, row, rng, synthetic))
                 row += len(sl["acct"])
         else:
             row += n
@@ -265,9 +266,8 @@ def _strings(b: np.ndarray) -> pa.Array:
 class _PartWriter:
     """Parquet parts under OUT/exchanges.parquet/; a single part becomes the file OUT/exchanges.parquet."""
 
-    def __init__(self, out: Path, completions: str) -> None:
+    def __init__(self, out: Path) -> None:
         self.out = out
-        self.mode = completions
         out.mkdir(parents=True, exist_ok=True)
         self.folder = out / "exchanges.parquet"
         if self.folder.is_dir():
@@ -280,13 +280,9 @@ class _PartWriter:
         self.rows_in_part = 0
         self.error: BaseException | None = None
         self.cpu_s = 0.0
-        self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=3)
+        self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
         self.thread = threading.Thread(target=self._run, name="parquet-writer", daemon=True)
         self.thread.start()
-
-    def synthetic(self, n_total_hint: int) -> bool:
-        """Whether to write completion texts (auto: only for small logs)."""
-        return self.mode == "synthetic" or (self.mode == "auto" and n_total_hint <= 2_000_000)
 
     def write(self, table: pa.Table) -> None:
         """Queue rows for the writer thread (Parquet encoding overlaps generation; Arrow drops the GIL)."""

@@ -263,7 +263,7 @@ class NatCohort(Conversational):
                  for _ in range(cohorts)]
         cohort = np.sort(rng.integers(0, cohorts, n))
         edu = rng.random(cohorts) < .6
-        doms = [d for d in ident.org_domains(rng, cohorts)]
+        doms = ident.org_domains(rng, cohorts)
         edoms = ident.org_domains(rng, cohorts, edu=True)
         style = AccountStyle(ua=HUMAN_UA, params=HUMAN_PARAMS, ips_per_account=(1, 3), age_days=(5, 800),
                              tiers={"free": .8, "pay-as-you-go": .2})

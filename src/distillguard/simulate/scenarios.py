@@ -42,6 +42,10 @@ class Scenario:
         """Scenario start in µs since the epoch."""
         return int(datetime.fromisoformat(self.start).replace(tzinfo=UTC).timestamp()) * 1_000_000
 
+    def rough_exchanges(self) -> float:
+        """A rough size estimate from the specs (accounts × rate × days), known before generating."""
+        return sum(a.accounts * (a.rate * self.days if a.rate else 1500) for a in self.actors)
+
     def scaled(self, scale: float) -> Scenario:
         """The same scenario with account (and group) counts multiplied by `scale`, at least one each."""
         if not 0 < scale <= 10:
