@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import stix2
-from stix2.exceptions import STIXError
 from stix2patterns.v21.pattern import Pattern
 
 from ..errors import InputError
@@ -125,7 +124,7 @@ def read_stix(doc: dict[str, Any], now: datetime) -> tuple[list[PartnerIndicator
     for i, o in enumerate(raw):
         try:
             objs.append(stix2.parse(o, allow_custom=True))
-        except (STIXError, ValueError, TypeError) as e:
+        except Exception as e:  # noqa: BLE001 - stix2 also raises AttributeError, UnboundLocalError on bad input
             skipped.append(f"object {i} ({o.get('id', '?') if isinstance(o, dict) else '?'}): {e}")
     names = {o["id"]: o.get("name", o["id"]) for o in objs if o.get("type") == "identity"}
     campaign_names = {o["id"]: o.get("name") for o in objs if o.get("type") in ("campaign", "intrusion-set")}
