@@ -219,17 +219,17 @@ def _memo(predict: object) -> object:
     return cached
 
 
-def radioactivity(data: Path, cache: Path, steps: int, student_steps: int, secret: bytes) -> None:
+def radioactivity(data: Path, cache: Path, steps: int, student_steps: int, secret: bytes, h: int = 4) -> None:
     import torch
 
     from distillguard.watermark.radioactivity import closed_test, hf_predictor, open_test
     from distillguard.watermark.tinylm import generate, train_lm
 
     model, tok, held = teacher(data, cache, steps)
-    key = WatermarkKey(secret=secret, gamma=0.25, delta=3.0, context_width=KEY.context_width)
+    key = WatermarkKey(secret=secret, gamma=0.25, delta=3.0, context_width=h)
     print(f"radioactivity with key {key.key_id}")
     prompts = _prompts(held, 256, 200)
-    suffix = "" if secret == KEY.secret else "_" + key.key_id.split("/")[-1]
+    suffix = ("" if secret == KEY.secret else "_" + key.key_id.split("/")[-1]) + ("" if h == 4 else f"_h{h}")
     marked = _generations(model, prompts, 128, key, cache, "radio_wm" + suffix, 3)
     plain = _generations(model, prompts, 128, None, cache, "radio_plain", 4)
     probe_prompts = _prompts(held, 64, 600)
@@ -255,11 +255,11 @@ def radioactivity(data: Path, cache: Path, steps: int, student_steps: int, secre
                      f"{opened.p_value:.2e} ({opened.tokens_scored})",
                      f"{opened_wm.p_value:.2e} ({opened_wm.tokens_scored})"])
         for s in range(10):  # control keys the student never saw
-            ck = WatermarkKey(secret=np.random.default_rng(500 + s).bytes(32), gamma=0.25, context_width=4)
+            ck = WatermarkKey(secret=np.random.default_rng(500 + s).bytes(32), gamma=0.25, context_width=h)
             cdet = Detector(ck, tok)
             controls.append([name, closed_test(cdet, gens).p_value,
                              open_test(cdet, probe, predict, exclude_input=False).p_value])
-    table(f"Radioactivity: students fine-tuned {student_steps} steps from the teacher on 256 teacher answers "
+    table(f"Radioactivity (h={h}): students fine-tuned {student_steps} steps from the teacher on 256 teacher answers "
           "(a share of them watermarked, δ=3); p-value (distinct tuples scored)",
           ["student", "fine-tune", "closed: 64 generations", "open: unmarked probe", "open: marked probe"], rows)
     c = np.array([[r[1], r[2]] for r in controls])
@@ -354,6 +354,7 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--smollm2-prompts", type=int, default=16)
     ap.add_argument("--key-seed", type=int, default=None, help="Radioactivity: a random key from this seed.")
+    ap.add_argument("--context-width", type=int, default=4, help="Radioactivity: the key's context width h.")
     a = ap.parse_args()
     if a.section != "validity":
         import torch
@@ -366,7 +367,7 @@ def main() -> None:
         validity(a.data, a.cache)
     if a.section in ("all", "radioactivity"):
         secret = KEY.secret if a.key_seed is None else np.random.default_rng(a.key_seed).bytes(32)
-        radioactivity(a.data, a.cache, a.teacher_steps, a.student_steps, secret)
+        radioactivity(a.data, a.cache, a.teacher_steps, a.student_steps, secret, a.context_width)
     if a.section in ("all", "trace"):
         trace(a.data, a.cache, a.teacher_steps, a.accounts)
     if a.section == "smollm2":  # optional extra, not part of "all"
