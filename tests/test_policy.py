@@ -162,3 +162,12 @@ def test_campaign_templates_are_learned_online_from_members_traffic() -> None:
     got = [e.decide(Request("fresh", 2.0 + i, template_id=999)).code for i in range(3)]
     assert got == ["ok", "account_blocked", "account_blocked"]
     assert e.decide(Request("u0", 5.0, template_id=555)).code == "ok"
+
+
+def test_template_shared_by_campaigns_detection_split_is_learned() -> None:
+    e = _enforcer()
+    e.knowledge.account_campaign.update({"s1": "C1", "s2": "C2", "s3": "C3", "s4": "C1"})
+    e.knowledge.campaign_confidence.update({"C3": 0.9})
+    for a in ("s1", "s2", "s3", "s4"):
+        e.decide(Request(a, 0.0, template_id=4242))
+    assert e.knowledge.template_campaign.get(4242) == "C1"  # the plurality among its senders

@@ -268,16 +268,22 @@ class Enforcer:
             # re-evaluate when a member sends it, and now and then otherwise (membership changes over time)
             if u[2] is None or len(u[1]) < p.learn_min_accounts or (member_of is None and u[0] % 16):
                 continue
-            cid = u[2]
-            members = detected = 0
+            # members of any campaign count (detection may split one operation into several campaigns);
+            # the template goes to the campaign with the most members among its senders
+            per: dict[str, int] = {}
+            detected = 0
             for a in u[1]:
-                if k.account_campaign.get(a) == cid:
-                    members += 1
+                c = k.account_campaign.get(a)
+                if c is not None:
                     detected += 1
                 else:
                     s = self.accounts.get(a)
-                    members += s is not None and s.campaign == cid
+                    c = s.campaign if s is not None else None
+                if c is not None:
+                    per[c] = per.get(c, 0) + 1
+            members = sum(per.values())
             ok = detected >= p.learn_min_accounts and members >= p.learn_min_share * len(u[1])
+            cid = max(per, key=per.__getitem__) if per else u[2]
             known = k.template_campaign.get(tid)
             if ok and known is None:
                 self.publish({"op": "templates", "map": {str(tid): cid}})
