@@ -114,6 +114,9 @@ def _parse(doc: dict[str, Any], source: str) -> LogMapping:
     if unknown:
         known = ", ".join(EXCHANGE_COLUMNS)
         raise ConfigError(f"{source}: [fields] names unknown contract fields {unknown}; known: {known}")
+    for table in ("defaults", "params", "ts"):
+        if not isinstance(doc.get(table, {}), dict):
+            raise ConfigError(f"{source}: {table} must be a table ([{table}]), got {doc[table]!r}")
     defaults = doc.get("defaults", {})
     missing = [f for f in REQUIRED_EXCHANGE if f not in fields_doc and f not in defaults]
     if missing:
