@@ -248,7 +248,7 @@ def _messages(value: Any) -> list[dict[str, Any]] | None:
         if not isinstance(m, dict):
             raise FieldError(f"messages[{i}]", f"expected an object, got {_json_type(m)}")
         role = m.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise FieldError(f"messages[{i}].role", f"expected one of {sorted(ROLES)}, got {_clip(role)!r}")
         out.append({"role": role, "content": content_text(m.get("content"), f"messages[{i}].content")})
     return out
