@@ -101,7 +101,7 @@ def _messages(value: Any, max_messages: int) -> list[dict[str, Any]]:
         raise ClientError(400, "too_many_messages", f"At most {max_messages} messages per request.", "messages")
     out = []
     for i, m in enumerate(value):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or m["role"] not in ROLES:
             raise ClientError(400, "invalid_request", f"messages[{i}] must be an object with a role among "
                               f"{sorted(ROLES)}.", f"messages[{i}]")
         c = m.get("content")
