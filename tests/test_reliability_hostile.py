@@ -114,7 +114,9 @@ def test_lying_content_length_and_garbage_headers(gw: dict[str, Any]) -> None:
     b'{"model": "m", "messages": [{"role": "user", "content": "lone \\ud800 surrogate"}]}',
     b'{"model": "m", "messages": [{"role": "user", "content": "\\udfff\\ud800"}]}',
     b"\x00" * 1000,
-], ids=["nested-array", "nested-messages", "nested-content", "bad-utf8", "lone-surrogate", "reversed-pair", "nul"])
+    b'{"model": "m", "messages": [{"role": {}, "content": "x"}]}',
+], ids=["nested-array", "nested-messages", "nested-content", "bad-utf8", "lone-surrogate", "reversed-pair", "nul",
+        "role-object"])
 def test_hostile_json_is_a_4xx_or_served_never_a_500(gw: dict[str, Any], body: bytes) -> None:
     r = _post(gw, body)
     assert r.status_code in (200, 400, 413), r.text[:300]
@@ -147,6 +149,8 @@ def test_ingest_hostile_lines_named_and_the_rest_stored(tmp_path: Path) -> None:
         b'{"request_id": "surrogate", "ts": "2026-05-01T00:00:00Z", "account_id": "a", "ip": "", "model": "m",'
         b' "messages": [{"role": "user", "content": "x \\ud800 y"}]}',
         b'{"request_id": "bad-utf8\xff", "ts": "2026-05-01T00:00:00Z", "account_id": "a", "ip": "", "model": "m"}',
+        orjson.dumps({**good, "request_id": "role-obj", "messages": [{"role": {}, "content": "x"}]}),
+        orjson.dumps({**good, "request_id": "role-list", "messages": [{"role": ["user"], "content": "x"}]}),
         orjson.dumps({**good, "request_id": "zw", "account_id": FORMULA,
                       "messages": [{"role": "user", "content": "\u200b" * 1000 + SCRIPT}]}),
     ]
@@ -157,8 +161,8 @@ def test_ingest_hostile_lines_named_and_the_rest_stored(tmp_path: Path) -> None:
         got = dict(store.con.execute("SELECT request_id, length(messages[1].content) FROM exchanges").fetchall())
         rejects = store.count("rejects")
     assert got["ok"] == 4 and got["nul"] == 3 and got["big"] == 10_000_000 and got["zw"] == 1000 + len(SCRIPT)
-    assert "deep" not in got
-    assert rejects >= 3  # nested array, nested object, invalid UTF-8 (the surrogate line may be kept or named)
+    assert "deep" not in got and "role-obj" not in got and "role-list" not in got
+    assert rejects >= 5  # nested array, nested object, invalid UTF-8 (the surrogate line may be kept or named)
 
 
 # -- detect: invisible characters and look-alikes do not dodge template matching -------------------------------
