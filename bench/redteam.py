@@ -317,6 +317,20 @@ def qa_team(log: Log, c: Corpus, n: int = 12) -> None:
                 t += timedelta(seconds=float(r.uniform(1.5, 4)))
 
 
+def qa_coding(log: Log, c: Corpus, n: int = 8) -> None:
+    """A second company's CI runs a HumanEval regression suite nightly, split over its team's keys."""
+    r = log.rng
+    he = [t for t in c.code if t.startswith(("from ", "import ", "def ", "\n"))][:164]
+    accts = [log.account("legit:qa-coding", org="org-bitforge", ips=["18.200.31.9"], ua="bitforge-ci/1.8",
+                         email="bitforge.example", payment="bitforge-card") for _ in range(n)]
+    for d in range(DAYS):
+        t = T0 + timedelta(days=d, hours=3 + float(r.uniform(0, .5)))
+        for k, q in enumerate(he):
+            log.add(accts[k % n], t, user_msgs("Complete this function. Reply with code only.\n\n" + q),
+                    params={"temperature": 0, "max_tokens": 1024}, model="gpt-4o")
+            t += timedelta(seconds=float(r.uniform(2, 6)))
+
+
 def extension(log: Log, c: Corpus, n: int = 150) -> None:
     """A popular browser extension wraps every user's text in one fixed system prompt and template."""
     r = log.rng
@@ -404,8 +418,8 @@ def interleaved(log: Log, c: Corpus, n: int = 50) -> None:
 
 
 ACTORS = [("legit", lambda log, c, s: legit(log, c, int(2000 * s))), ("classroom", classroom),
-          ("qa", qa_team), ("extension", extension), ("research", research), ("lowslow", lowslow),
-          ("tools", toolharvest), ("blank", blanknet), ("mixed", interleaved)]
+          ("qa", qa_team), ("qa-coding", qa_coding), ("extension", extension), ("research", research),
+          ("lowslow", lowslow), ("tools", toolharvest), ("blank", blanknet), ("mixed", interleaved)]
 
 
 # --- run -----------------------------------------------------------------------------------------------
