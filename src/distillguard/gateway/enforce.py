@@ -283,7 +283,7 @@ class Enforcer:
                     per[c] = per.get(c, 0) + 1
             members = sum(per.values())
             ok = detected >= p.learn_min_accounts and members >= p.learn_min_share * len(u[1])
-            cid = max(per, key=per.__getitem__) if per else u[2]
+            cid = max(per, key=lambda c: (per[c], c)) if per else u[2]  # ties: deterministic
             known = k.template_campaign.get(tid)
             if ok and known is None:
                 self.publish({"op": "templates", "map": {str(tid): cid}})
