@@ -64,3 +64,15 @@ def test_account_age(tmp_path) -> None:
     recs = [_rec("a1", T0 + timedelta(days=3), "young", "hello there friend")]
     f = _features(tmp_path, recs, "account_id,created_at\nyoung,2026-05-01T00:00:00Z\n")
     assert f["young"]["account_age_days"] == pytest.approx(3.0)
+
+
+def test_offered_tools_count_as_tool_use_whatever_the_text(tmp_path) -> None:
+    recs = []
+    for i in range(6):
+        r = _rec(f"t{i}", T0 + timedelta(minutes=i), "agent", f"Please look up the weather in city {i}")
+        r["tools"] = ["get_weather", "search"] if i < 4 else []
+        recs.append(r)
+    f = _features(tmp_path, recs)["agent"]
+    assert f["tools_share"] == pytest.approx(4 / 6)
+    assert f["cap_tool_use"] >= 4 / 6 - 1e-9    # empty `tools` lists fall back to the text
+    assert f["cap_other"] + f["cap_reasoning"] + f["cap_coding"] <= 2 / 6 + 1e-9

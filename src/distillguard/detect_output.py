@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .campaigns import CampaignConfig
+from .features import CAPABILITY_SQL
 from .schema import CAPABILITIES
 from .scoring import Scores
 
@@ -130,8 +131,8 @@ def _campaigns(con: duckdb.DuckDBPyConnection, confidence: dict[str, float],
         FROM dg_x x JOIN dg_fp f USING (text_hash) JOIN dg_assign a USING (account_id)
         WHERE a.campaign_id <> '' GROUP BY 1""").fetchall()}
     caps: dict[str, dict[str, float]] = {}
-    for c, cap, n in con.sql("""
-        SELECT a.campaign_id, coalesce(f.capability, 'other'), count(*) FROM dg_x x JOIN dg_fp f USING (text_hash)
+    for c, cap, n in con.sql(f"""
+        SELECT a.campaign_id, coalesce({CAPABILITY_SQL}, 'other'), count(*) FROM dg_x x JOIN dg_fp f USING (text_hash)
         JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY ALL""").fetchall():
         caps.setdefault(c, {})[cap if cap in CAPABILITIES else "other"] = float(n)
     kinds: dict[str, dict[str, int]] = {}

@@ -24,6 +24,10 @@ import pyarrow as pa
 FingerprintFn = Callable[[pa.Array], pa.Table]
 NearGroupFn = Callable[[Sequence[str]], np.ndarray]
 
+# Effective capability of an exchange (`x` = dg_x, `f` = dg_fp): a request that offers tools is tool use
+# whatever its text says (the text classifier does not carry over to unseen tool-use corpora).
+CAPABILITY_SQL = "CASE WHEN x.has_tools THEN 'tool_use' ELSE f.capability END"
+
 FP_BATCH = 200_000
 # Wrapper keys: the normalised first / last characters of a prompt. A campaign's (paraphrased) wrappers
 # are few and each is reused by many of its accounts, while the payload in between changes every time.
@@ -155,7 +159,7 @@ INSERT INTO dg_seg SELECT DISTINCT text_hash, hash(seg) FROM (
 
 FEATURES_SQL = """
 WITH x AS (
-  SELECT x.*, f.template_id, f.near_group, f.capability, f.cot, f.structured,
+  SELECT x.*, f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured,
          x.ts_s - lag(x.ts_s) OVER (PARTITION BY x.account_id ORDER BY x.ts_s) AS gap
   FROM dg_x x LEFT JOIN dg_fp f USING (text_hash)
 ),
@@ -239,6 +243,7 @@ ORDER BY account_id
 
 def account_features(con: duckdb.DuckDBPyConnection, config: FeatureConfig = FeatureConfig()) -> pa.Table:
     """One row per account: `account_id` plus numeric behaviour features (after `prepare`)."""
-    sql = FEATURES_SQL.replace("{long_output}", str(config.long_output_tokens))
+    sql = FEATURES_SQL.replace("{long_output}", str(config.long_output_tokens)).replace("{capability}",
+                                                                                          CAPABILITY_SQL)
     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_features AS {sql}")
     return con.sql("SELECT * FROM dg_features ORDER BY account_id").to_arrow_table()
