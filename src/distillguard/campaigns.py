@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
+from .distinct import unique
+
 DEFAULT_KIND_WEIGHTS = {
     "shared-template": 1.0,
     "near-duplicate-template": 0.8,
@@ -98,7 +100,7 @@ def leiden_groups(edges: pa.Table, config: CampaignConfig = CampaignConfig()) ->
         return [], np.zeros(0, np.int64)
     src = edges["src"].to_numpy(zero_copy_only=False)
     dst = edges["dst"].to_numpy(zero_copy_only=False)
-    names, inv = np.unique(np.concatenate([src, dst]), return_inverse=True)
+    names, inv = unique(np.concatenate([src, dst]), return_inverse=True)
     n = len(src)
     g = ig.Graph(n=len(names), edges=np.stack([inv[:n], inv[n:]], axis=1).tolist(), directed=False)
     g.es["weight"] = edges["weight"].to_numpy().tolist()
@@ -159,8 +161,8 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
     # dense blocks on account × key
     acc = bipartite["account_id"].to_numpy(zero_copy_only=False) if bipartite.num_rows else np.array([], str)
     keys = bipartite["key"].to_numpy() if bipartite.num_rows else np.array([], np.uint64)
-    acc_names, r = np.unique(acc, return_inverse=True)
-    _, c = np.unique(keys, return_inverse=True)
+    acc_names, r = unique(acc, return_inverse=True)
+    _, c = unique(keys, return_inverse=True)
     blocks = dense_blocks(r, c, len(acc_names), int(c.max()) + 1 if len(c) else 0, config)
     for a in acc_names[np.concatenate(blocks)] if blocks else []:
         if a not in index:
@@ -205,7 +207,7 @@ def _families(links: pa.Table, names: list[str], member: np.ndarray, config: Cam
     gb = np.where(ok, member[np.maximum(b, 0)], -2)
     same = ok & (ga == gb) & (ga >= 0)
     fam = np.array([FAMILIES.get(k, 0) for k in kinds])
-    pairs = np.unique(ga[same] * 8 + fam[same])
+    pairs = unique(ga[same] * 8 + fam[same])
     np.add.at(out, pairs // 8, 1)
     return out
 
@@ -254,7 +256,7 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
     for a, m in zip(names, member, strict=True):
         out[pos[a]] = int(m)
     next_id = int(out.max()) + 1
-    for g in np.unique(first):
+    for g in unique(first):
         idx = np.flatnonzero(first == g)
         loose = idx[out[idx] < 0]
         if len(loose) == 0:

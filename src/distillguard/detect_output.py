@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .campaigns import CampaignConfig
+from .distinct import unique
 from .features import CAPABILITY_SQL
 from .schema import CAPABILITIES
 from .scoring import Scores
@@ -32,7 +33,7 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
     flagged = score >= threshold
     group = np.where(flagged, campaign, -1)
     exch = features["exchanges"].to_numpy()
-    order = sorted(np.unique(group[group >= 0]), key=lambda g: (-exch[group == g].sum(), g))
+    order = sorted(unique(group[group >= 0]), key=lambda g: (-exch[group == g].sum(), g))
     names = {int(g): f"dg-{i + 1:04d}" for i, g in enumerate(order)}
     cid = [names.get(int(g), "") if g >= 0 else "" for g in group]
     confidence = {names[int(g)]: float(np.median(score[group == g])) for g in order}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .distinct import unique
 from .errors import InputError
 
 
@@ -82,7 +83,7 @@ def roc_auc(y: np.ndarray, s: np.ndarray) -> float:
     ranks = np.empty(len(s))
     sorted_s = s[order]
     # average ranks over ties
-    _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
+    _, first, counts = unique(sorted_s, return_index=True, return_counts=True)
     avg = first + (counts + 1) / 2.0
     ranks[order] = np.repeat(avg, counts)
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
