@@ -93,6 +93,8 @@ def load_mapping(spec: str | Path) -> LogMapping:
             text, source = path.read_text(encoding="utf-8"), str(path)
         except OSError as e:
             raise ConfigError(f"{path}: cannot read mapping file ({e.strerror})") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from e
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
