@@ -123,12 +123,15 @@ def read_stix(doc: dict[str, Any], now: datetime) -> tuple[list[PartnerIndicator
     objs, skipped = [], []
     for i, o in enumerate(raw):
         try:
-            objs.append(stix2.parse(o, allow_custom=True))
+            parsed = stix2.parse(o, allow_custom=True)
+            if "id" not in parsed:  # an unknown spec_version comes back unchecked
+                raise ValueError("no 'id'")
+            objs.append(parsed)
         except Exception as e:  # noqa: BLE001 - stix2 also raises AttributeError, UnboundLocalError on bad input
             skipped.append(f"object {i} ({o.get('id', '?') if isinstance(o, dict) else '?'}): {e}")
     names = {o["id"]: o.get("name", o["id"]) for o in objs if o.get("type") == "identity"}
     campaign_names = {o["id"]: o.get("name") for o in objs if o.get("type") in ("campaign", "intrusion-set")}
-    indicates = {o["source_ref"]: campaign_names[o["target_ref"]] for o in objs
+    indicates = {o.get("source_ref"): campaign_names[o["target_ref"]] for o in objs
                  if o.get("type") == "relationship" and o.get("relationship_type") == "indicates"
                  and o.get("target_ref") in campaign_names}
     out: list[PartnerIndicator] = []
