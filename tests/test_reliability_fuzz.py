@@ -203,3 +203,23 @@ def test_any_intel_file_imports_or_is_an_input_error(intel_store, doc: Any) -> N
             assert str(path) in str(e)
             return
         assert summary.indicators >= 0
+
+
+# -- inputs atheris found (bench/fuzz.py), kept as regressions ------------------------------------------------
+def test_mapping_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_bytes(b'[fields]\nrequest_id = "id"\nmodel = "\xd1(m"\n')
+    with pytest.raises(DistillGuardError, match="UTF-8"):
+        load_mapping(path)
+
+
+def test_stix_object_without_id_is_skipped_not_a_crash(intel_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from distillguard.intel.importer import import_file
+
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "indicator", "spec_version": "0.1", "pattern": "[ipv4-addr:value = '203.0.113.5']"},
+        {"type": "relationship", "spec_version": "0.1", "id": "relationship--1", "relationship_type": "indicates",
+         "target_ref": "campaign--1"}]}))
+    summary = import_file(intel_store, path, NOW)
+    assert summary.indicators == 0 and summary.skipped
