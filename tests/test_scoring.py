@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from distillguard.campaigns import Grouping
 from distillguard.scoring import ScoreConfig, _concurrency, individual_score, score_accounts, threshold_for
@@ -63,7 +64,26 @@ def test_threshold_is_quantile_of_ungrouped_with_floor() -> None:
     sc = Scores(accounts=t, group_score=np.zeros(0), group_parts={})
     assert abs(threshold_for(sc, 0.01) - np.quantile(t["score"].to_numpy(), 0.99)) < 1e-6
     low = Scores(accounts=t.set_column(1, "score", pa.array(np.zeros(1000))), group_score=np.zeros(0), group_parts={})
-    assert threshold_for(low, 0.01) == ScoreConfig().floor
+    assert threshold_for(low, 0.01) == pytest.approx(0.4)
+    assert threshold_for(low, 0.001) == pytest.approx(ScoreConfig().floor)
+
+
+def test_fpr_target_moves_the_operating_point() -> None:
+    from distillguard.scoring import Scores, floor_for
+
+    assert floor_for(0.001) == pytest.approx(0.5) and floor_for(0.01) == pytest.approx(0.4)
+    assert floor_for(0.0001) == pytest.approx(0.6) and floor_for(1e-9) == ScoreConfig().floor_max
+    # 900 unlinked accounts (capped individual scores up to 0.45) and 100 grouped ones at 0.38 .. 0.62
+    rng = np.random.default_rng(3)
+    score = np.concatenate([rng.random(900) * 0.45, np.linspace(0.38, 0.62, 100)])
+    group = np.concatenate([np.full(900, -1), np.zeros(100, np.int64)])
+    sc = Scores(accounts=pa.table({"account_id": [f"a{i}" for i in range(1000)], "score": score, "group": group}),
+                group_score=np.zeros(1), group_parts={})
+    flagged = {f: int((score >= threshold_for(sc, f)).sum()) for f in (0.0001, 0.001, 0.01, 0.05)}
+    assert flagged[0.0001] < flagged[0.001] < flagged[0.01] < flagged[0.05]
+    # a loose target reaches unlinked accounts, but only about fpr_target of them
+    for f in (0.01, 0.05):
+        assert (score[:900] >= threshold_for(sc, f)).sum() <= f * 900 + 1
 
 
 def test_concurrency() -> None:

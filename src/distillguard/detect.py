@@ -22,7 +22,7 @@ from . import links as lk
 from .campaigns import CampaignConfig, group_accounts, refine_campaigns
 from .detect_output import write_outputs
 from .errors import UsageError
-from .scoring import ScoreConfig, Scores, individual_reasons, score_accounts, threshold_for
+from .scoring import ScoreConfig, Scores, floor_for, individual_reasons, score_accounts, threshold_for
 from .store import Store
 
 BLOCK_KINDS = ("shared-template", "shared-wrapper")
@@ -94,7 +94,7 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
         thr = threshold_for(scores, config.fpr_target, config.scores)
     else:  # baseline: the individual score uncapped, at the same floor
         scores = score_accounts(features, grouping, replace(config.scores, individual_cap=1.0))
-        thr = config.scores.floor
+        thr = floor_for(config.fpr_target, config.scores)
     reasons = individual_reasons(features)
     stage("scoring")
     campaign = _campaign_index(scores, thr, links, config.campaigns)

@@ -9,9 +9,14 @@ Two layers, both from the threat rather than from any one generator:
   accounts are bound × its size × whether its accounts run concurrently (a campaign's accounts overlap in
   time, independent benchmark runs do not).
 
-The flag threshold is separate (`threshold_for`): the (1 − fpr_target) quantile of the scores of accounts
-that belong to no group — the population that by construction carries no coordination evidence — and
-never below `floor`. No labels are used.
+The flag threshold is separate (`threshold_for`), set by `fpr_target` (the share of legitimate accounts the
+operator accepts to flag) in two ways, no labels used:
+- a floor that moves one `floor_per_decade` per decade of fpr_target around `floor` at `floor_fpr`
+  (0.5 at the default 0.001; 0.4 at 0.01, 0.6 at 0.0001, clipped to [`floor_min`, `floor_max`]): a looser
+  target flags weaker campaigns, a stricter one only the most certain;
+- the (1 − fpr_target) quantile of the scores of accounts that belong to no group — the population that by
+  construction carries no coordination evidence: once the floor falls below `individual_cap`, at most
+  about fpr_target of the unlinked accounts can be flagged on their individual behaviour alone.
 """
 
 from __future__ import annotations
@@ -32,7 +37,11 @@ class ScoreConfig:
     """Knobs of the scoring stage."""
 
     individual_cap: float = 0.45     # max score an account can reach without coordination evidence
-    floor: float = 0.5               # the flag threshold is never below this
+    floor: float = 0.5               # the flag threshold's floor at fpr_target = floor_fpr
+    floor_fpr: float = 0.001
+    floor_per_decade: float = 0.1    # the floor moves this much per decade of fpr_target
+    floor_min: float = 0.2
+    floor_max: float = 0.9
     own_power: float = 1.0
     full_tie_degree: float = 3.0    # linked accounts inside the group that count as fully tied
     full_tie_strength: float = 1.2  # ... and kind-weighted link strength
@@ -40,6 +49,8 @@ class ScoreConfig:
     single_family_factor: float = 0.6
     behaviour_low: float = 0.35      # group behaviour at or below this: no campaign (legit batch, teams)
     behaviour_high: float = 0.55     # ... at or above this: full campaign behaviour
+    harvest_level: float = 0.5       # group behaviour of a fully bound group with the harvesting shape
+    harvest_full_strength: float = 5.0  # link strength inside the group at which harvesting counts fully
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,10 @@ def individual_parts(features: pa.Table) -> dict[str, np.ndarray]:
         "regular": np.clip((0.3 - _col(features, "burstiness")) / 0.6, 0, 1),
         "output_ratio": np.clip(np.log10(np.maximum(_col(features, "output_input_ratio"), 1.0)) / 1.5, 0, 1),
         "evidence": 1.0 - np.exp(-n / 20.0),
+        # harvesting shape, whatever the topic: single-turn, every prompt new (no repeated suite) and sent
+        # by no other account (not a shared homework/eval prompt) — a dataset being walked through
+        "harvest": (_col(features, "single_turn_share") * np.clip(_col(features, "template_diversity"), 0, 1)
+                    * (1.0 - np.clip(_col(features, "replayed_share"), 0, 1)) * (1.0 - np.exp(-n / 20.0))),
     }
 
 
@@ -93,6 +108,11 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     in_block = np.array([bool(grouping.in_block[pos[a]]) if a in pos else False for a in ids])
     n_groups = int(gi.max()) + 1 if len(gi) and gi.max() >= 0 else 0
     replay = _col(features, "replayed_share")
+    # behaviour of an account as a group member: its extraction-likeness, or the harvesting shape (distinct
+    # single-turn payloads, e.g. writing/roleplay/instruction data) as far as strong links bind it to its
+    # group — never on its own: an unlinked harvester keeps its capped individual score
+    bound = np.clip(strength / config.harvest_full_strength, 0, 1)
+    beh = np.maximum(ind, config.harvest_level * individual_parts(features)["harvest"] * bound)
     parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay")}
     for g in range(n_groups):
         m = np.flatnonzero(gi == g)
@@ -102,7 +122,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # two accounts are thin evidence (two researchers running one benchmark); five are a pattern
         parts["size"][g] = 1.0 - np.exp(-(len(m) - 1) / 2.2)
         # upper quartile: a campaign's group may carry legitimate hangers-on; their own score stays low
-        parts["behaviour"][g] = float(np.quantile(ind[m], 0.75))
+        parts["behaviour"][g] = float(np.quantile(beh[m], 0.75))
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
@@ -121,7 +141,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score
-        own = np.clip(ind / np.maximum(gb, 1e-9), 0, 1) ** config.own_power
+        own = np.clip(beh / np.maximum(gb, 1e-9), 0, 1) ** config.own_power
         # tied to the group by strong links to several of its accounts, not by one loose link
         size = np.where(gi >= 0, parts["accounts"][np.maximum(gi, 0)], 1.0)
         full = np.maximum(np.minimum(config.full_tie_degree, size - 1), 1.0)
@@ -144,13 +164,19 @@ def _concurrency(first: np.ndarray, last: np.ndarray) -> float:
     return float(np.mean(overlap_prev | overlap_next))
 
 
+def floor_for(fpr_target: float, config: ScoreConfig = ScoreConfig()) -> float:
+    """The threshold's floor at an fpr_target: `floor` at `floor_fpr`, ± `floor_per_decade` per decade."""
+    f = config.floor - config.floor_per_decade * float(np.log10(fpr_target / config.floor_fpr))
+    return float(np.clip(round(f, 9), config.floor_min, config.floor_max))
+
+
 def threshold_for(scores: Scores, fpr_target: float, config: ScoreConfig = ScoreConfig()) -> float:
-    """Flag threshold: the (1 − fpr_target) quantile of ungrouped accounts' scores, at least `floor`."""
+    """Flag threshold: the (1 − fpr_target) quantile of ungrouped accounts' scores, at least `floor_for`."""
     t = scores.accounts
     s = t["score"].to_numpy()
     null = s[t["group"].to_numpy() < 0]
     q = float(np.quantile(null, 1.0 - fpr_target)) if len(null) else 0.0
-    return max(config.floor, q + 1e-9)
+    return max(floor_for(fpr_target, config), q + 1e-9)
 
 
 INDIVIDUAL_REASONS = (

@@ -16,7 +16,8 @@ from ..errors import UsageError
 @click.option("--db", type=click.Path(), help="DuckDB store: ingest LOGs into it, or read it when no LOG is given.")
 @click.option("--out", required=True, type=click.Path(), help="Output folder (accounts.csv, campaigns.json, …).")
 @click.option("--fpr-target", type=float, default=0.001, show_default=True,
-              help="Operating point: share of unlinked accounts allowed above the flag threshold.")
+              help="Operating point: share of legitimate accounts you accept to flag. Moves the flag threshold "
+                   "(0.5 at 0.001, -0.1 per decade looser) and caps the share of unlinked accounts flagged.")
 @click.option("--no-links", is_flag=True, help="Per-account scoring only (baseline; no links or campaigns).")
 @click.option("--quiet", is_flag=True, help="Print only the summary line.")
 @handle_errors
