@@ -124,8 +124,8 @@ def read_stix(doc: dict[str, Any], now: datetime) -> tuple[list[PartnerIndicator
     for i, o in enumerate(raw):
         try:
             parsed = stix2.parse(o, allow_custom=True)
-            if "id" not in parsed:  # an unknown spec_version comes back unchecked
-                raise ValueError("no 'id'")
+            if "id" not in parsed or (parsed.get("type") == "indicator" and isinstance(parsed, dict)):
+                raise ValueError("not a valid STIX 2.1 object")  # an unknown spec_version comes back unchecked
             objs.append(parsed)
         except Exception as e:  # noqa: BLE001 - stix2 also raises AttributeError, UnboundLocalError on bad input
             skipped.append(f"object {i} ({o.get('id', '?') if isinstance(o, dict) else '?'}): {e}")
