@@ -1,0 +1,206 @@
+"""Execution engines for the relational stages: DuckDB (embedded default) or Apache Spark (PySpark).
+
+The stages (`features.account_features`, `links.build_links`, `links.key_usage`) are written once, as
+DuckDB SQL run through a connection-like object with `execute(sql)` and `sql(sql).to_arrow_table()` /
+`.fetchall()`. A DuckDB connection is such an object; `SparkEngine` is another: it parses each statement
+with sqlglot (DuckDB dialect), rewrites the few functions whose meaning differs between the engines, and
+runs it as Spark SQL. DDL/DML on temporary tables (`CREATE OR REPLACE TEMP TABLE … AS`, `CREATE … (cols)`,
+`INSERT INTO … SELECT`, `DELETE FROM … WHERE`, `DROP TABLE`) become cached DataFrames behind temp views.
+
+What runs where with `--engine spark`: ingest and fingerprinting (Python, once per distinct text) stay in
+the DuckDB store; the slim tables `dg_x`, `dg_fp`, `dg_phrase`, `dg_acc` are shipped to Spark (as Arrow,
+or read from Parquet on object storage in production), features and links run on Spark, and their results
+(`dg_features`, `dg_links`, one row per account / per edge) come back to DuckDB for campaigns and output.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .errors import UsageError
+
+ENGINES = ("duckdb", "spark")
+SHIPPED_TABLES = ("dg_x", "dg_fp", "dg_phrase", "dg_acc")
+RESULT_TABLES = ("dg_features", "dg_links")
+
+
+class SparkResult:
+    """The result of `SparkEngine.sql`: the two accessors the stages use."""
+
+    def __init__(self, df: Any) -> None:
+        self.df = df
+
+    def to_arrow_table(self) -> pa.Table:
+        """The rows as an Arrow table."""
+        return self.df.toArrow()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples."""
+        return [tuple(r) for r in self.df.collect()]
+
+
+class SparkEngine:
+    """A DuckDB-connection look-alike that runs DuckDB SQL on Spark (transpiled with sqlglot)."""
+
+    def __init__(self, session: Any) -> None:
+        self.spark = session
+        self._tables: dict[str, Any] = {}
+        self._consts: duckdb.DuckDBPyConnection = duckdb.connect()
+
+    @classmethod
+    def start(cls, master: str | None = None, app: str = "distillguard") -> SparkEngine:
+        """A local (`local[*]`) or cluster Spark session (`master`, else $SPARK_MASTER)."""
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise UsageError("--engine spark needs PySpark: pip install 'distillguard[spark]'") from None
+        builder = (SparkSession.builder.appName(app)
+                   .master(master or os.environ.get("SPARK_MASTER") or "local[*]")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.ansi.enabled", "false")
+                   .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                   .config("spark.sql.shuffle.partitions", os.environ.get("DG_SPARK_PARTITIONS", "8")))
+        return cls(builder.getOrCreate())
+
+    # -- the connection-like surface used by the stages ----------------------------------------------
+    def execute(self, sql: str) -> SparkEngine:
+        """Run one DuckDB statement on Spark."""
+        import sqlglot
+        from sqlglot import exp
+
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        if isinstance(tree, exp.Create):
+            name = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
+            if tree.expression is not None:
+                self._store(name, self._df(tree.expression))
+            else:  # CREATE TABLE t (col TYPE, ...): an empty table
+                cols = ", ".join(f"CAST(NULL AS {c.args['kind'].sql('spark')}) AS {c.name}"
+                                 for c in tree.this.expressions)
+                self._store(name, self.spark.sql(f"SELECT {cols}").limit(0))
+        elif isinstance(tree, exp.Insert):
+            name = tree.this.name
+            new = self._df(tree.expression)
+            self._store(name, self._tables[name].unionByName(new.toDF(*self._tables[name].columns)))
+        elif isinstance(tree, exp.Delete):
+            name = tree.this.name
+            cond = self._spark_sql(tree.args["where"].this)
+            self._store(name, self._tables[name].filter(f"NOT coalesce(({cond}), false)"))
+        elif isinstance(tree, exp.Drop):
+            self.drop(tree.find(exp.Table).name)
+        else:
+            self._df(tree).collect()
+        return self
+
+    def sql(self, sql: str) -> SparkResult:
+        """Run one DuckDB query on Spark."""
+        import sqlglot
+
+        return SparkResult(self._df(sqlglot.parse_one(sql, read="duckdb")))
+
+    # -- moving tables in and out --------------------------------------------------------------------
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table available to SQL as `name` (uint64 hash columns become int64, same bits)."""
+        cols = [c.cast(pa.int64(), safe=False) if pa.types.is_uint64(c.type) else c for c in table.columns]
+        t = pa.table(dict(zip(table.column_names, cols, strict=True)))
+        df = self.spark.createDataFrame(t) if t.num_rows else self.spark.createDataFrame([], _spark_schema(t))
+        self._store(name, df)
+
+    def table(self, name: str) -> pa.Table:
+        """A temporary table as Arrow."""
+        return self._tables[name].toArrow()
+
+    def drop(self, name: str) -> None:
+        """Forget a temporary table."""
+        df = self._tables.pop(name, None)
+        if df is not None:
+            df.unpersist()
+        self.spark.catalog.dropTempView(name)
+
+    def close(self) -> None:
+        """Stop the Spark session."""
+        self.spark.stop()
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _store(self, name: str, df: Any) -> None:
+        df = df.localCheckpoint(eager=True)
+        old = self._tables.get(name)
+        self._tables[name] = df
+        df.createOrReplaceTempView(name)
+        if old is not None:
+            old.unpersist()
+
+    def _df(self, tree: Any) -> Any:
+        return self.spark.sql(self._spark_sql(tree))
+
+    def _spark_sql(self, tree: Any) -> str:
+        import sqlglot
+        from sqlglot import exp
+
+        def rewrite(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Anonymous) and node.name.lower() == "hash" or type(node).__name__ == "Hash":
+                args = [a for a in node.args.values() if isinstance(a, exp.Expression)]
+                args += [a for v in node.args.values() if isinstance(v, list) for a in v]
+                if all(isinstance(a, exp.Literal) for a in args):
+                    # a constant compared with hashes computed by DuckDB (e.g. hash('')): same value
+                    return exp.Literal.number(self._duck_hash(node.sql("duckdb")))
+                return exp.Anonymous(this="XXHASH64", expressions=args)
+            if isinstance(node, exp.Median):
+                return exp.Anonymous(this="PERCENTILE", expressions=[node.this, exp.Literal.number(0.5)])
+            if isinstance(node, exp.Literal) and not node.is_string and "." in str(node.this):
+                # DuckDB reads 1.0 as DOUBLE in arithmetic context; Spark as DECIMAL (avg would round)
+                return exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE"))
+            if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
+                # DuckDB table function range(a, b) r(col) -> a Spark subquery over range(a, b)
+                gs, alias = node.this, node.args.get("alias")
+                col = alias.columns[0].name if alias is not None and alias.columns else "range"
+                sub = f"(SELECT id AS {col} FROM range({gs.args['start'].sql()}, {gs.args['end'].sql()}))"
+                return exp.Subquery(this=sqlglot.parse_one(sub[1:-1], read="spark"),
+                                    alias=exp.TableAlias(this=exp.to_identifier(alias.name if alias else "r")))
+            return node
+
+        return tree.transform(rewrite).sql(dialect="spark")
+
+    def _duck_hash(self, expr: str) -> int:
+        v = int(self._consts.sql(f"SELECT ({expr})::UBIGINT").fetchall()[0][0])
+        return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _spark_schema(t: pa.Table) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(t.schema)
+
+
+def ship_to_spark(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = SHIPPED_TABLES
+                  ) -> None:
+    """Copy the prepared DuckDB tables the relational stages read into Spark."""
+    for name in tables:
+        engine.register(name, con.sql(f"SELECT * FROM {name}").to_arrow_table())
+
+
+def bring_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = RESULT_TABLES) -> None:
+    """Copy the stage results computed on Spark into DuckDB temp tables of the same names."""
+    for name in tables:
+        t = engine.table(name)
+        con.register("_dg_back", t)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _dg_back")
+        finally:
+            con.unregister("_dg_back")
+
+
+def relational(con: duckdb.DuckDBPyConnection, engine: str = "duckdb", master: str | None = None) -> Any:
+    """The connection-like object the relational stages run on: `con` itself, or a Spark engine fed from it."""
+    if engine == "duckdb":
+        return con
+    if engine != "spark":
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    sp = SparkEngine.start(master)
+    ship_to_spark(con, sp)
+    return sp
