@@ -76,3 +76,20 @@ def test_offered_tools_count_as_tool_use_whatever_the_text(tmp_path) -> None:
     assert f["tools_share"] == pytest.approx(4 / 6)
     assert f["cap_tool_use"] >= 4 / 6 - 1e-9    # empty `tools` lists fall back to the text
     assert f["cap_other"] + f["cap_reasoning"] + f["cap_coding"] <= 2 / 6 + 1e-9
+
+
+def test_account_orgs_only_when_every_exchange_declares_the_same_one(tmp_path) -> None:
+    recs = []
+    for acc, orgs in (("lab", ["o1", "o1"]), ("mixed", ["o1", "o2"]), ("partial", ["o1", None]), ("none", [None])):
+        for i, o in enumerate(orgs):
+            r = _rec(f"{acc}{i}", T0 + timedelta(minutes=i), acc, f"question {i} about {acc}")
+            if o:
+                r["org_id"] = o
+            recs.append(r)
+    from handbuilt import write_jsonl
+
+    log = write_jsonl(recs, tmp_path / "log.jsonl")
+    with Store.open(":memory:") as store:
+        ingest_logs(store, [log])
+        assert features.account_orgs(store.con, ["lab", "mixed", "partial", "none", "absent"]) == [
+            "o1", None, None, None, None]

@@ -89,3 +89,21 @@ def test_fpr_target_moves_the_operating_point() -> None:
 def test_concurrency() -> None:
     assert _concurrency(np.array([0, 1, 2.0]), np.array([5, 6, 7.0])) == 1.0
     assert _concurrency(np.array([0, 10, 20.0]), np.array([1, 11, 21.0])) == 0.0
+
+
+def test_one_declared_org_is_one_customer_not_a_campaign() -> None:
+    """A lab's benchmark harness on 5 keys of its own org: extraction-like and tightly linked, not a ring."""
+    ids = [f"lab{i}" for i in range(5)] + [f"ring{i}" for i in range(5)]
+    t = _table([EXTRACTOR] * 10, ids)
+    g = Grouping(accounts=ids, group=np.array([0] * 5 + [1] * 5), strength=np.full(10, 3.0),
+                 in_block=np.zeros(10, bool), families=np.array([3, 3]),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.full(10, 4.0))
+    orgs = ["org-lab"] * 5 + [None] * 4 + ["org-x"]       # the ring: one account declares an org, not all
+    sc = score_accounts(t, g, orgs=orgs)
+    s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
+    assert (s[:5] < thr).all() and (s[:5] <= ScoreConfig().individual_cap).all()
+    assert (s[5:] >= thr).all()
+    assert (score_accounts(t, g).accounts["score"].to_numpy() >= thr).all()   # without orgs: both groups
+    # an org with more keys than `one_customer_max_accounts` is itself a key farm
+    small = ScoreConfig(one_customer_max_accounts=4)
+    assert (score_accounts(t, g, small, orgs=orgs).accounts["score"].to_numpy()[:5] >= thr).all()

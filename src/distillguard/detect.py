@@ -90,7 +90,8 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
     grouping = group_accounts(links, bip, config.campaigns)
     stage("campaigns")
     if config.use_links:
-        scores = score_accounts(features, grouping, config.scores)
+        orgs = feat.account_orgs(con, features["account_id"].to_pylist())  # from the store, on any engine
+        scores = score_accounts(features, grouping, config.scores, orgs=orgs)
         thr = threshold_for(scores, config.fpr_target, config.scores)
     else:  # baseline: the individual score uncapped, at the same floor
         scores = score_accounts(features, grouping, replace(config.scores, individual_cap=1.0))

@@ -247,3 +247,16 @@ def account_features(con: duckdb.DuckDBPyConnection, config: FeatureConfig = Fea
                                                                                           CAPABILITY_SQL)
     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_features AS {sql}")
     return con.sql("SELECT * FROM dg_features ORDER BY account_id").to_arrow_table()
+
+
+ORGS_SQL = """
+SELECT account_id, CASE WHEN count(DISTINCT nullif(org_id, '')) = 1 AND count(nullif(org_id, '')) = count(*)
+                        THEN any_value(org_id) END AS org
+FROM exchanges GROUP BY account_id
+"""
+
+
+def account_orgs(con: duckdb.DuckDBPyConnection, account_ids: Sequence[str]) -> list[str | None]:
+    """The one organisation each account declares on all its exchanges (None: none, or several)."""
+    orgs = dict(con.sql(ORGS_SQL).fetchall())
+    return [orgs.get(a) for a in account_ids]

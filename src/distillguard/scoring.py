@@ -21,6 +21,7 @@ operator accepts to flag) in two ways, no labels used:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,10 @@ class ScoreConfig:
     behaviour_high: float = 0.55     # ... at or above this: full campaign behaviour
     harvest_level: float = 0.5       # group behaviour of a fully bound group with the harvesting shape
     harvest_full_strength: float = 5.0  # link strength inside the group at which harvesting counts fully
+    # a group whose accounts all declare one organisation is one known customer running several keys (a
+    # lab's benchmark harness, a QA team), not a ring of fake accounts: no campaign score, each account
+    # keeps its capped individual score. Past this many accounts the org itself looks like a key farm.
+    one_customer_max_accounts: int = 50
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,13 @@ def individual_score(features: pa.Table) -> np.ndarray:
     return np.clip(s * (0.5 + 0.5 * p["evidence"]), 0, 1)
 
 
-def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig = ScoreConfig()) -> Scores:
-    """Combine individual and campaign evidence into one score per account."""
+def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig = ScoreConfig(),
+                   orgs: Sequence[str | None] | None = None) -> Scores:
+    """Combine individual and campaign evidence into one score per account.
+
+    `orgs`: the one organisation each account declares on all its traffic (None: none or several), aligned
+    with `features`.
+    """
     ids = features["account_id"].to_pylist()
     ind = individual_score(features)
     first, last = _col(features, "first_ts"), _col(features, "last_ts")
@@ -113,7 +123,8 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     # group — never on its own: an unlinked harvester keeps its capped individual score
     bound = np.clip(strength / config.harvest_full_strength, 0, 1)
     beh = np.maximum(ind, config.harvest_level * individual_parts(features)["harvest"] * bound)
-    parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay")}
+    parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay",
+                                            "one_customer")}
     for g in range(n_groups):
         m = np.flatnonzero(gi == g)
         if len(m) == 0:
@@ -126,6 +137,9 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
+        if orgs is not None and 2 <= len(m) <= config.one_customer_max_accounts:
+            declared = {orgs[i] for i in m}
+            parts["one_customer"][g] = float(len(declared) == 1 and bool(next(iter(declared))))
     behaviour = np.clip((parts["behaviour"] - config.behaviour_low) / (config.behaviour_high - config.behaviour_low),
                         0, 1)
     # a small group held together by one kind of evidence only (e.g. three evaluators using one prompt
@@ -134,7 +148,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     parts["families"] = fam.astype(float)
     single = (fam < 2) & (parts["accounts"] < config.single_family_min_accounts)
     group_score = (parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
-                   * np.where(single, config.single_family_factor, 1.0))
+                   * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"]))
     score = np.minimum(ind, 1.0) * config.individual_cap
     if n_groups:
         gs = np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
