@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,9 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "from distillguard.cli import main; main()"]
-QUALITY_KEYS = ("accounts", "positives", "flagged", "precision", "recall", "f1", "roc_auc", "legit_fpr",
+QUALITY_KEYS = ("accounts", "positives", "flagged", "precision", "recall", "f1", "roc_auc", "fpr",
                 "purity", "ari")
-_STAGE_LINE = re.compile(r"^\s+(\w+)\s+([0-9.]+) s\s*$")
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,29 @@ def run_stage(name: str, args: list[str], work: Path, rows: int = 0) -> tuple[St
     return StageRun(name, rows, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024), stdout, stderr
 
 
-def detect_profile(stderr: str) -> dict[str, float]:
-    """Seconds per detect sub-stage, from the lines `distillguard detect` prints on stderr."""
-    prof: dict[str, float] = {}
-    for line in stderr.splitlines():
-        m = _STAGE_LINE.match(line)
-        if m:
-            prof[m.group(1)] = float(m.group(2))
-    return prof
+def detect_child(db: str, out: str, engine: str) -> None:
+    """Child process of the detect stage: run detection on `db`, print {sub-stage: [wall s, cpu s]} as JSON.
+
+    CPU seconds (all threads of the process) are the load-independent figure on a shared machine.
+    """
+    sys.path.insert(0, str(ROOT / "src"))
+    from distillguard.detect import DetectConfig, detect_store
+    from distillguard.store import Store
+
+    prof: dict[str, list[float]] = {}
+    cpu0 = [time.process_time()]
+
+    def on_stage(name: str, seconds: float) -> None:
+        now = time.process_time()
+        prof[name] = [seconds, round(now - cpu0[0], 3)]
+        cpu0[0] = now
+
+    kwargs: dict[str, object] = {"on_stage": on_stage}
+    if engine != "duckdb":
+        kwargs["engine"] = engine
+    with Store.open(db) as store:
+        detect_store(store, out, DetectConfig(), **kwargs)  # type: ignore[arg-type]
+    print(json.dumps(prof))
 
 
 def bench(scale: float, work: Path, seed: int = 1, engine: str = "duckdb", corpora: str = "../shared/data",
@@ -88,12 +101,10 @@ def bench(scale: float, work: Path, seed: int = 1, engine: str = "duckdb", corpo
     r, _, _ = run_stage("ingest", CLI + ["ingest", str(logs), "--accounts", str(sim / "accounts.parquet"),
                                          "--db", str(db)], work, rows)
     runs.append(r)
-    args = CLI + ["detect", "--db", str(db), "--out", str(det)]
-    if engine != "duckdb":
-        args += ["--engine", engine]
-    r, out, err = run_stage("detect", args + list(extra_detect), work, rows)
+    args = [sys.executable, str(Path(__file__).resolve()), "--detect-child", str(db), str(det), "--engine", engine]
+    r, out, _ = run_stage("detect", args + list(extra_detect), work, rows)
     runs.append(r)
-    profile = detect_profile(err)
+    profile = json.loads(out.strip().splitlines()[-1])
     n_accounts = sum(1 for _ in open(det / "accounts.csv")) - 1
     r, out, _ = run_stage("evaluate", CLI + ["evaluate", "--labels", str(sim / "labels.csv"), str(det), "--json"],
                           work, n_accounts)
@@ -112,9 +123,10 @@ def format_result(res: dict[str, object]) -> str:
         rate = s["rows"] / s["wall_s"] if s["wall_s"] else 0.0
         lines.append(f"{s['name']:<12}{s['rows']:>12,}{s['wall_s']:>10.1f}{s['cpu_s']:>10.1f}{rate:>12,.0f}"
                      f"{s['peak_rss_mb']:>13,.0f}")
-    prof: dict[str, float] = res["detect_profile"]  # type: ignore[assignment]
-    total = sum(prof.values()) or 1.0
-    lines.append("detect sub-stages: " + "  ".join(f"{k} {v:.1f}s ({100 * v / total:.0f}%)" for k, v in prof.items()))
+    prof: dict[str, list[float]] = res["detect_profile"]  # type: ignore[assignment]
+    total = sum(v[1] for v in prof.values()) or 1.0
+    lines.append(f"{'detect sub-stage':<18}{'wall s':>10}{'cpu s':>10}{'cpu %':>8}")
+    lines += [f"{k:<18}{v[0]:>10.1f}{v[1]:>10.1f}{100 * v[1] / total:>8.0f}" for k, v in prof.items()]
     q: dict[str, object] = res["quality"]  # type: ignore[assignment]
     lines.append("quality: " + "  ".join(f"{k} {q[k]:.4f}" if isinstance(q.get(k), float) else f"{k} {q.get(k)}"
                                          for k in QUALITY_KEYS if k in q))
@@ -131,7 +143,11 @@ def main() -> None:
     ap.add_argument("--corpora", default="../shared/data")
     ap.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep the working folder")
+    ap.add_argument("--detect-child", nargs=2, metavar=("DB", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.detect_child:
+        detect_child(*a.detect_child, a.engine)
+        return
     work = a.work or Path(tempfile.mkdtemp(prefix="dg-scale-"))
     try:
         res = bench(a.scale, work, a.seed, a.engine, a.corpora)

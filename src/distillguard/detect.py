@@ -21,6 +21,7 @@ from . import features as feat
 from . import links as lk
 from .campaigns import CampaignConfig, group_accounts, refine_campaigns
 from .detect_output import write_outputs
+from .engine import bring_back, relational
 from .errors import UsageError
 from .scoring import ScoreConfig, Scores, floor_for, individual_reasons, score_accounts, threshold_for
 from .store import Store
@@ -54,8 +55,9 @@ class DetectResult:
 
 def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = DetectConfig(),
                  fingerprint: feat.FingerprintFn | None = None, near_groups: feat.NearGroupFn | None = None,
-                 on_stage: Callable[[str, float], None] | None = None) -> DetectResult:
-    """Run detection over an open store and write the output folder."""
+                 on_stage: Callable[[str, float], None] | None = None, engine: str = "duckdb",
+                 master: str | None = None) -> DetectResult:
+    """Run detection over an open store and write the output folder (features/links on `engine`)."""
     if not 0 < config.fpr_target < 1:
         raise UsageError(f"--fpr-target must be between 0 and 1, got {config.fpr_target}")
     out = Path(out_dir)
@@ -74,11 +76,12 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
 
     feat.prepare(con, fingerprint, near_groups)
     stage("fingerprints")
-    features = feat.account_features(con)
+    rel = relational(con, engine, master)  # the store itself, or Spark fed from it (distillguard.engine)
+    features = feat.account_features(rel)
     stage("features")
     if config.use_links and features.num_rows:
-        links = lk.build_links(con, config.links)
-        bip = pa.concat_tables([lk.key_usage(con, k, config.links) for k in BLOCK_KINDS])
+        links = lk.build_links(rel, config.links)
+        bip = pa.concat_tables([lk.key_usage(rel, k, config.links) for k in BLOCK_KINDS])
         bip = bip.filter(pa.compute.greater_equal(bip["share"], config.links.min_key_share))
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, "
@@ -86,6 +89,10 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
         links = lk.LINK_SCHEMA.empty_table()
         bip = pa.table({"account_id": pa.array([], pa.string()), "key": pa.array([], pa.uint64()),
                         "share": pa.array([], pa.float64())})
+    if rel is not con:
+        bring_back(con, rel, ("dg_features", "dg_links") if config.use_links and features.num_rows
+                   else ("dg_features",))
+        rel.close()
     stage("links")
     grouping = group_accounts(links, bip, config.campaigns)
     stage("campaigns")

@@ -27,6 +27,8 @@ from .errors import UsageError
 ENGINES = ("duckdb", "spark")
 SHIPPED_TABLES = ("dg_x", "dg_fp", "dg_phrase", "dg_acc")
 RESULT_TABLES = ("dg_features", "dg_links")
+# uint64 columns of DuckDB (hashes) travel as int64 (Spark has no unsigned types) and come back as uint64
+HASH_COLUMNS = frozenset({"key", "text_hash", "sys_hash", "client_fp", "pre_key", "suf_key", "phrase"})
 
 
 class SparkResult:
@@ -36,8 +38,10 @@ class SparkResult:
         self.df = df
 
     def to_arrow_table(self) -> pa.Table:
-        """The rows as an Arrow table."""
-        return self.df.toArrow()
+        """The rows as an Arrow table (hash columns back to DuckDB's uint64, same bits)."""
+        t = self.df.toArrow()
+        return pa.table({n: c.cast(pa.uint64(), safe=False) if n in HASH_COLUMNS and pa.types.is_int64(c.type)
+                         else c for n, c in zip(t.column_names, t.columns, strict=True)})
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """The rows as tuples."""
