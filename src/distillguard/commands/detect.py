@@ -20,9 +20,14 @@ from ..errors import UsageError
                    "(0.5 at 0.001, -0.1 per decade looser) and caps the share of unlinked accounts flagged.")
 @click.option("--no-links", is_flag=True, help="Per-account scoring only (baseline; no links or campaigns).")
 @click.option("--quiet", is_flag=True, help="Print only the summary line.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Where features and links run: the embedded store, or Apache Spark (pip install "
+                   "'distillguard[spark]').")
+@click.option("--master", envvar="SPARK_MASTER", default=None,
+              help="Spark master URL for --engine spark (default $SPARK_MASTER, else local[*]).")
 @handle_errors
 def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str, fpr_target: float,
-           no_links: bool, quiet: bool) -> None:
+           no_links: bool, quiet: bool, engine: str, master: str | None) -> None:
     """Find the accounts of extraction campaigns in exchange LOGs (or an ingested --db) and group them."""
     from ..detect import DetectConfig, detect_logs
 
@@ -34,7 +39,8 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
             click.echo(f"  {name:<14}{seconds:8.2f} s", err=True)
 
     res = detect_logs(logs, out, accounts=accounts, db=db,
-                      config=DetectConfig(fpr_target=fpr_target, use_links=not no_links), on_stage=on_stage)
+                      config=DetectConfig(fpr_target=fpr_target, use_links=not no_links), on_stage=on_stage,
+                      engine=engine, master=master)
     click.echo(f"accounts {res.accounts}  flagged {res.flagged}  campaigns {res.campaigns}  "
                f"threshold {res.threshold:.3f}  -> {res.out_dir}")
 
