@@ -8,6 +8,7 @@ failures (status codes, timeouts, cut streams) and leaks, and detect killed half
 from __future__ import annotations
 
 import asyncio
+import collections
 import csv
 import signal
 import subprocess
@@ -73,7 +74,7 @@ def test_kill_9_under_load_then_restart(tmp_path: Path) -> None:
         _warm(url, key)
         stop, got = threading.Event(), []
         threads = _run_load(url, key, 4, stop, got)
-        time.sleep(2.5)
+        time.sleep(3.5)
         killed_at = time.monotonic()
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -83,13 +84,14 @@ def test_kill_9_under_load_then_restart(tmp_path: Path) -> None:
         ok = [(answered, rid) for _, answered, status, rid in got if status == 200]
         assert len(ok) > 50
         with Store.open(tmp_path / "gw.duckdb") as s:  # replays the WAL
-            stored = {r[0] for r in s.con.execute("SELECT request_id FROM exchanges").fetchall()}
-        old = {rid for answered, rid in ok if answered < killed_at - 1.0}
-        recent = {rid for answered, rid in ok if answered >= killed_at - 1.0}
-        assert old <= stored, f"{len(old - stored)} of {len(old)} answered >1 s before the kill are missing"
+            stored = {r[0] for r in s.con.execute("SELECT request_id FROM exchanges WHERE status = 200").fetchall()}
+            n_all = s.count("exchanges")  # 429s of the default policy are logged too (without a client-side id)
+        old = {rid for answered, rid in ok if answered < killed_at - 2.0}  # flush 0.25 s; margin for a busy box
+        recent = {rid for answered, rid in ok if answered >= killed_at - 2.0}
+        assert old and old <= stored, f"{len(old - stored)} of {len(old)} answered >2 s before the kill are missing"
         lost = recent - stored
         print(f"kill -9 under load: {len(ok)} answered 2xx, {len(stored)} stored, "
-              f"{len(lost)} of {len(recent)} answered in the last second lost")
+              f"{len(lost)} of {len(recent)} answered in the last 2 s lost")
         # a request in flight at the kill may be stored without its answer reaching the client: ≤ 1 per client
         assert len(stored - {rid for _, rid in ok}) <= 4
         # restart on the same store: serves again, old rows intact, no duplicate request ids
@@ -105,7 +107,7 @@ def test_kill_9_under_load_then_restart(tmp_path: Path) -> None:
             proc2.wait(timeout=20)
         with Store.open(tmp_path / "gw.duckdb") as s:
             n, distinct = s.con.execute("SELECT count(*), count(DISTINCT request_id) FROM exchanges").fetchone()
-        assert n == distinct == len(stored) + 10
+        assert n == distinct == n_all + 10
 
 
 # -- upstream faults -------------------------------------------------------------------------------------
@@ -223,10 +225,13 @@ def test_redis_restart_under_load_open_serves_closed_refuses_both_recover(tmp_pa
     redis_proc = start_redis(port)
     ks = KeyStore(tmp_path / "keys.json")
     key = ks.create("acct")
+    (tmp_path / "policy.toml").write_text("version = 1\n[limits.account]\nrequests_per_minute = 1000000\n"
+                                          "request_burst = 1000000\n")  # only the state backend can refuse
     try:
         with ThreadedServer(StubUpstream()) as up:
             gws = [Gateway(GatewayConfig(upstream=up.url, keys=str(tmp_path / "keys.json"),
                                          db=str(tmp_path / f"{mode}.duckdb"), redis=f"redis://127.0.0.1:{port}/0",
+                                         policy=str(tmp_path / "policy.toml"),
                                          on_state_error=mode, sync_interval_s=0.05)) for mode in ("open", "closed")]
             with ThreadedServer(gws[0].app) as a, ThreadedServer(gws[1].app) as b:
                 for srv in (a, b):
@@ -253,7 +258,8 @@ def test_redis_restart_under_load_open_serves_closed_refuses_both_recover(tmp_pa
         redis_proc.wait()
     opened, closed = got["open"], got["closed"]
     assert opened and closed
-    assert {s for *_, s, _ in opened} == {200}  # open: served throughout, from local buckets while Redis is down
+    statuses = collections.Counter(s for *_, s, _ in opened)
+    assert set(statuses) == {200}, statuses  # open: served throughout, from local buckets while Redis is down
     outage = [s for sent, _, s, _ in closed if down_at + 0.1 < sent < up_at]
     assert outage and set(outage) == {503}  # closed: refused, never served unchecked
     recovered = [answered for sent, answered, s, _ in closed if sent > up_at and s == 200]
