@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from distillguard.campaigns import Grouping
 from distillguard.detect import DetectConfig, detect_logs
@@ -101,3 +102,21 @@ def test_harvest_shape_needs_strong_links_and_distinct_payloads() -> None:
                  families=np.zeros(0), edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.zeros(0))
     sc = score_accounts(_harvest_table(3), g)
     assert sc.accounts["score"].to_numpy().max() <= ScoreConfig().individual_cap
+
+
+def test_shared_rare_params_link_blank_network_accounts(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    recs = legit_users(30)
+    for a in range(8):  # no ip, no user agent, no shared wording: only the exact sampling configuration
+        for i in range(15):
+            text = " ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "?"
+            recs.append(_rec(f"blank-{a}-{i}", T0 + timedelta(hours=rng.random() * 48), f"blank-{a:03d}", text,
+                             params={"temperature": 0.37, "top_p": 0.91, "max_tokens": 3072}))
+    for r in recs:  # casual users share a common two-parameter choice: not a client fingerprint
+        if r["account_id"].startswith("user"):
+            r["params"] = {"temperature": 0.7, "max_tokens": 1024}
+    log = write_jsonl(recs, tmp_path / "params.jsonl")
+    detect_logs([log], tmp_path / "out", config=DetectConfig(rich_report=False))
+    links = pq.read_table(tmp_path / "out" / "links.parquet").to_pylist()
+    pairs = {(r["src"], r["dst"]) for r in links if r["kind"] == "shared-params"}
+    assert len(pairs) == 8 * 7 // 2 and all(s.startswith("blank") and d.startswith("blank") for s, d in pairs)

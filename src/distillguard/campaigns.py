@@ -33,11 +33,12 @@ DEFAULT_KIND_WEIGHTS = {
     "client-fingerprint": 0.15,
     "shared-payment": 0.8,
     "signup-cohort": 0.4,
+    "shared-params": 1.0,   # already down-weighted by popularity (1 / (1 + ln n)) in the link stage
 }
 
 
 # independent families of evidence: a small group bound by one family only may be a coincidence
-FAMILIES = {"lockstep-timing": 1, "shared-ip": 2, "client-fingerprint": 2, "shared-payment": 3,
+FAMILIES = {"lockstep-timing": 1, "shared-ip": 2, "client-fingerprint": 2, "shared-params": 2, "shared-payment": 3,
             "signup-cohort": 3, "shared-system-prompt": 3}  # everything else: content (0)
 CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
                            "shared-phrases"})

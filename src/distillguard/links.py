@@ -24,7 +24,7 @@ import pyarrow as pa
 
 LINK_KINDS = ("shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
               "shared-phrases", "shared-system-prompt", "lockstep-timing", "shared-ip", "client-fingerprint",
-              "shared-payment", "signup-cohort")
+              "shared-payment", "signup-cohort", "shared-params")
 
 LINK_SCHEMA = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()),
                          ("weight", pa.float64())])
@@ -38,6 +38,9 @@ class LinkConfig:
     ring: int = 4                   # otherwise each account links to this many neighbours on each side
     popular_share: float = 0.02     # infrastructure keys held by more than this share of accounts: ignored
     popular_min: int = 50           # ... but never ignore a key held by fewer accounts than this
+    params_min_keys: int = 3        # a sampling-parameter set names at least this many parameters ...
+    params_min_share: float = 0.5   # ... carries at least this share of the account's traffic ...
+    params_popular_share: float = 0.05  # ... and is held by at most this share of all accounts
     min_key_share: float = 0.05     # an account's content key must carry at least this share of its traffic
     lockstep_bucket_s: int = 3600
     lockstep_hashes: int = 32
@@ -77,6 +80,13 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
         "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "
                            "WHERE coalesce(payment_fingerprint, '') <> '' "
                            "AND account_id IN (SELECT account_id FROM dg_features)", "infra"),
+        # the exact sampling configuration of a script (≥ `params_min_keys` parameters set): one or two
+        # set parameters are common UI / SDK choices, a full tuple shared by many accounts is one client
+        "shared-params": (
+            f"SELECT account_id, key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
+            f"SELECT account_id, {per_acc} AS n_acc, {_PARAMS_KEY_SQL} AS key, {_PARAMS_N_SQL} AS n_set "
+            f"FROM exchanges) WHERE n_set >= {cfg.params_min_keys} GROUP BY account_id, key "
+            f"HAVING count(*)::DOUBLE / any_value(n_acc) >= {cfg.params_min_share}", "params"),
         "signup-cohort": (
             "SELECT account_id, hash(floor(epoch(created_at) / " + str(cfg.cohort_bucket_s) + "), "
             "coalesce(email_domain, ''), coalesce(country, '')) AS key, 1.0 AS share FROM dg_acc "
@@ -84,8 +94,16 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
     }
 
 
+_SAMPLING = ("temperature", "top_p", "top_k", "max_tokens", "seed", "presence_penalty", "frequency_penalty",
+             "repetition_penalty", "min_p", "stop")
+_PARAMS_KEY_SQL = "hash(" + ", ".join(f"json_extract_string(params, '$.{k}')" for k in _SAMPLING) + ")"
+_PARAMS_N_SQL = " + ".join(f"(json_extract_string(params, '$.{k}') IS NOT NULL)::INT" for k in _SAMPLING)
+
+
 def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: LinkConfig) -> str:
     popular = max(cfg.popular_min, int(cfg.popular_share * n_accounts))
+    if family == "params":
+        popular = max(cfg.popular_min, int(cfg.params_popular_share * n_accounts))
     share_floor = cfg.min_key_share if family == "content" else 0.0
     keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' = 'content')"
     weight = ("least(a.share, b.share)" if family == "content"
