@@ -186,6 +186,9 @@ def ship_to_spark(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: S
     """Copy the prepared DuckDB tables the relational stages read into Spark."""
     for name in tables:
         engine.register(name, con.sql(f"SELECT * FROM {name}").to_arrow_table())
+    # the one stage that still reads the raw log (links: shared sampling parameters) needs these columns only
+    raw = con.sql("SELECT account_id, params::VARCHAR AS params FROM exchanges").to_arrow_table()
+    engine.register("exchanges", raw)
 
 
 def bring_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = RESULT_TABLES) -> None:
