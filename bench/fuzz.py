@@ -148,7 +148,7 @@ def child(name: str) -> None:
     """Inside the atheris process."""
     import atheris
 
-    with atheris.instrument_imports():
+    with atheris.instrument_imports(include=["distillguard"]):
         one = _target(name)
     atheris.Setup(sys.argv[:1] + sys.argv[3:], one)
     atheris.Fuzz()
