@@ -107,3 +107,17 @@ def test_one_declared_org_is_one_customer_not_a_campaign() -> None:
     # an org with more keys than `one_customer_max_accounts` is itself a key farm
     small = ScoreConfig(one_customer_max_accounts=4)
     assert (score_accounts(t, g, small, orgs=orgs).accounts["score"].to_numpy()[:5] >= thr).all()
+
+
+def test_links_inside_one_declared_customer_are_no_evidence() -> None:
+    from distillguard.scoring import without_same_customer_links
+
+    links = pa.table({"src": ["l1", "l1", "l2", "r1"], "dst": ["l2", "r1", "x1", "r2"],
+                      "kind": ["shared-ip"] * 4, "weight": [1.0] * 4})
+    ids, orgs = ["l1", "l2", "r1", "r2", "x1"], ["lab", "lab", None, None, "other"]
+    kept = without_same_customer_links(links, ids, orgs)
+    assert list(zip(kept["src"].to_pylist(), kept["dst"].to_pylist(), strict=True)) == [
+        ("l1", "r1"), ("l2", "x1"), ("r1", "r2")]
+    # an org with more keys than one customer plausibly runs keeps its links
+    big = without_same_customer_links(links, ids, orgs, ScoreConfig(one_customer_max_accounts=1))
+    assert big.num_rows == 4

@@ -23,7 +23,15 @@ from .campaigns import CampaignConfig, group_accounts, refine_campaigns
 from .detect_output import write_outputs
 from .engine import bring_back, relational
 from .errors import UsageError
-from .scoring import ScoreConfig, Scores, floor_for, individual_reasons, score_accounts, threshold_for
+from .scoring import (
+    ScoreConfig,
+    Scores,
+    floor_for,
+    individual_reasons,
+    score_accounts,
+    threshold_for,
+    without_same_customer_links,
+)
 from .store import Store
 
 BLOCK_KINDS = ("shared-template", "shared-wrapper")
@@ -94,10 +102,13 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
                    else ("dg_features",))
         rel.close()
     stage("links")
+    # one declared customer's keys are one entity: their links to each other are no coordination evidence
+    orgs = feat.account_orgs(con, features["account_id"].to_pylist()) if config.use_links else None
+    if orgs is not None:
+        links = without_same_customer_links(links, features["account_id"].to_pylist(), orgs, config.scores)
     grouping = group_accounts(links, bip, config.campaigns)
     stage("campaigns")
     if config.use_links:
-        orgs = feat.account_orgs(con, features["account_id"].to_pylist())  # from the store, on any engine
         scores = score_accounts(features, grouping, config.scores, orgs=orgs)
         thr = threshold_for(scores, config.fpr_target, config.scores)
     else:  # baseline: the individual score uncapped, at the same floor

@@ -178,6 +178,26 @@ def _concurrency(first: np.ndarray, last: np.ndarray) -> float:
     return float(np.mean(overlap_prev | overlap_next))
 
 
+def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], orgs: Sequence[str | None],
+                                config: ScoreConfig = ScoreConfig()) -> pa.Table:
+    """`links` minus those between two accounts of one declared org (≤ `one_customer_max_accounts` keys).
+
+    Keys of one known customer sharing a harness, an IP and a payment are one entity, not a covert ring:
+    such links are no coordination evidence (links to accounts outside the org still count).
+    """
+    org_of = {a: o for a, o in zip(account_ids, orgs, strict=True) if o}
+    if not org_of or links.num_rows == 0:
+        return links
+    size: dict[str, int] = {}
+    for o in org_of.values():
+        size[o] = size.get(o, 0) + 1
+    small = {a: o for a, o in org_of.items() if size[o] <= config.one_customer_max_accounts}
+    src = [small.get(a) for a in links["src"].to_pylist()]
+    dst = [small.get(a) for a in links["dst"].to_pylist()]
+    keep = np.array([s is None or s != d for s, d in zip(src, dst, strict=True)], bool)
+    return links if keep.all() else links.filter(pa.array(keep))
+
+
 def floor_for(fpr_target: float, config: ScoreConfig = ScoreConfig()) -> float:
     """The threshold's floor at an fpr_target: `floor` at `floor_fpr`, ± `floor_per_decade` per decade."""
     f = config.floor - config.floor_per_decade * float(np.log10(fpr_target / config.floor_fpr))
