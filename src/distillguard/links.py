@@ -80,8 +80,8 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
         "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "
                            "WHERE coalesce(payment_fingerprint, '') <> '' "
                            "AND account_id IN (SELECT account_id FROM dg_features)", "infra"),
-        # the exact sampling configuration of a script (≥ `params_min_keys` parameters set): one or two
-        # set parameters are common UI / SDK choices, a full tuple shared by many accounts is one client
+        # the exact sampling configuration of a script (≥ `params_min_keys` parameters set away from their
+        # defaults): one or two are common UI / SDK choices, a full tuple shared by many accounts is one client
         "shared-params": (
             f"SELECT account_id, key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
             f"SELECT account_id, {per_acc} AS n_acc, {_PARAMS_KEY_SQL} AS key, {_PARAMS_N_SQL} AS n_set "
@@ -94,10 +94,19 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
     }
 
 
-_SAMPLING = ("temperature", "top_p", "top_k", "max_tokens", "seed", "presence_penalty", "frequency_penalty",
-             "repetition_penalty", "min_p", "stop")
-_PARAMS_KEY_SQL = "hash(" + ", ".join(f"json_extract_string(params, '$.{k}')" for k in _SAMPLING) + ")"
-_PARAMS_N_SQL = " + ".join(f"(json_extract_string(params, '$.{k}') IS NOT NULL)::INT" for k in _SAMPLING)
+# sampling parameters and their API defaults: a parameter set to its default says nothing about the client
+_SAMPLING = {"temperature": 1.0, "top_p": 1.0, "top_k": None, "max_tokens": None, "seed": None,
+             "presence_penalty": 0.0, "frequency_penalty": 0.0, "repetition_penalty": 1.0, "min_p": 0.0,
+             "stop": None}
+
+
+def _param_sql(k: str, default: float | None) -> str:
+    v = f"json_extract_string(params, '$.{k}')"
+    return v if default is None else f"CASE WHEN TRY_CAST({v} AS DOUBLE) = {default} THEN NULL ELSE {v} END"
+
+
+_PARAMS_KEY_SQL = "hash(" + ", ".join(_param_sql(k, d) for k, d in _SAMPLING.items()) + ")"
+_PARAMS_N_SQL = " + ".join(f"({_param_sql(k, d)} IS NOT NULL)::INT" for k, d in _SAMPLING.items())
 
 
 def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: LinkConfig) -> str:
