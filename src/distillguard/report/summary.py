@@ -14,6 +14,7 @@ CAPABILITY_WORDS = {"reasoning": "reasoning", "coding": "coding", "tool_use": "t
 # out from their own words, so a new signal never breaks the report.
 SIGNAL_WORDS = {
     "shared-template": "shared templates",
+    "shared-params": "identical sampling parameters",
     "shared-templates": "shared templates",
     "template": "shared templates",
     "near-duplicate": "near-duplicate prompt sets",
