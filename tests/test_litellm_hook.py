@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -19,7 +20,10 @@ from distillguard.errors import ConfigError
 from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port
 from distillguard.store import Store
 
-pytest.importorskip("litellm.proxy.proxy_server")
+# The proxy runs in a subprocess. Importing litellm.proxy here would put `../..` on sys.path for every
+# later test (proxy_server does that at import), so only check that it is installed.
+if importlib.util.find_spec("litellm") is None or importlib.util.find_spec("litellm.proxy") is None:
+    pytest.skip("litellm[proxy] is not installed", allow_module_level=True)
 from distillguard.integrations.litellm import HookConfig  # noqa: E402
 
 MASTER = "sk-test-master"
