@@ -39,11 +39,12 @@ TEMPLATES = ["You are an expert. Solve step by step and show your work: what is 
              "Summarise the following note in one line: meeting #{a} moved to room {b}."]
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 30) -> None:
+    """Poll `url` until it answers; exit if `proc` dies or `timeout_s` passes."""
     import urllib.error
     import urllib.request
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"{what} exited with {proc.returncode}")
@@ -196,9 +197,9 @@ def main() -> None:
                            "--port", str(gp), "--client", a.client], env=env)
     bare = subprocess.Popen([PY, __file__, "--serve-bare", str(bp), f"http://127.0.0.1:{sp}/v1/chat/completions"])
     try:
-        _wait(f"http://127.0.0.1:{bp}/healthz", bare, "bare proxy")
-        _wait(f"http://127.0.0.1:{sp}/v1/models", stub, "stub")
-        _wait(f"http://127.0.0.1:{gp}/healthz", gw, "gateway")
+        wait_until_up(f"http://127.0.0.1:{bp}/healthz", bare, "bare proxy")
+        wait_until_up(f"http://127.0.0.1:{sp}/v1/models", stub, "stub")
+        wait_until_up(f"http://127.0.0.1:{gp}/healthz", gw, "gateway")
         direct = (f"http://127.0.0.1:{sp}/v1/chat/completions", "bench-upstream")
         via = (f"http://127.0.0.1:{gp}/v1/chat/completions", key)
         lat = asyncio.run(open_loop({"direct": direct, "gateway": via}, a.rate, a.seconds))

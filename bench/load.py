@@ -26,33 +26,13 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import psutil
+from gateway import TEMPLATES as PROMPTS  # bench/gateway.py: same prompts, same start-up wait
+from gateway import wait_until_up
 
 from distillguard.gateway.keys import KeyStore
 from distillguard.gateway.stub import free_port
 
 PY = sys.executable
-PROMPTS = ["You are an expert. Solve step by step and show your work: what is {a} + {b}? Answer in JSON.",
-           "Write a Python function that returns the {a}th prime number below {b}.",
-           "Translate to French: 'I have {a} apples and {b} pears.'",
-           "Summarise the following note in one line: meeting #{a} moved to room {b}."]
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{what} did not start")
 
 
 def rss_mb(pid: int) -> float:
@@ -139,7 +119,7 @@ def main() -> None:
     try:
         up_port, gw_port = free_port(), free_port()
         procs.append(subprocess.Popen([PY, "-m", "distillguard.gateway.stub", "--port", str(up_port)]))
-        _wait(f"http://127.0.0.1:{up_port}/v1/models", procs[-1], "stub")
+        wait_until_up(f"http://127.0.0.1:{up_port}/v1/models", procs[-1], "stub", timeout_s=60)
         cmd = [PY, "-c", "from distillguard.cli import main; main()", "serve", "--upstream",
                f"http://127.0.0.1:{up_port}/v1", "--db", str(tmp / "gw.duckdb"), "--keys", str(tmp / "keys.json"),
                "--policy", str(tmp / "policy.toml"), "--port", str(gw_port)]
@@ -152,7 +132,7 @@ def main() -> None:
             cmd += ["--redis", f"redis://127.0.0.1:{r_port}/0"]
         gw = subprocess.Popen(cmd, env={**os.environ, "UPSTREAM_API_KEY": "bench"})
         procs.append(gw)
-        _wait(f"http://127.0.0.1:{gw_port}/healthz", gw, "gateway")
+        wait_until_up(f"http://127.0.0.1:{gw_port}/healthz", gw, "gateway", timeout_s=60)
         rows, answered = asyncio.run(soak(f"http://127.0.0.1:{gw_port}/v1/chat/completions", keys, a.rate,
                                           seconds, a.window, gw.pid))
         time.sleep(1.0)  # the log commits every 0.25 s
