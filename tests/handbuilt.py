@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,3 +96,20 @@ def write_jsonl(records: list[dict[str, Any]], path: Path) -> Path:
 def scrub_network(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The same records with `ip` and `user_agent` blanked."""
     return [{**r, "ip": "", "user_agent": ""} for r in records]
+
+
+@contextmanager
+def prepared_store(records: list[dict[str, Any]], tmp_path: Path, accounts_csv: str | None = None) -> Iterator[Any]:
+    """An in-memory store holding `records` (and accounts), with detection's per-exchange tables built."""
+    from distillguard import features
+    from distillguard.ingest import ingest_accounts, ingest_logs
+    from distillguard.store import Store
+
+    log = write_jsonl(records, tmp_path / "log.jsonl")
+    with Store.open(":memory:") as store:
+        if accounts_csv:
+            (tmp_path / "acc.csv").write_text(accounts_csv)
+            ingest_accounts(store, tmp_path / "acc.csv")
+        ingest_logs(store, [log])
+        features.prepare(store.con)
+        yield store

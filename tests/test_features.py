@@ -13,16 +13,9 @@ from handbuilt import T0, _rec, batch_integration, campaign, legit_users
 
 
 def _features(tmp_path, records, accounts_csv: str | None = None) -> dict[str, dict[str, float]]:
-    from distillguard.ingest import ingest_accounts
-    from handbuilt import write_jsonl
+    from handbuilt import prepared_store
 
-    log = write_jsonl(records, tmp_path / "log.jsonl")
-    with Store.open(":memory:") as store:
-        if accounts_csv:
-            (tmp_path / "acc.csv").write_text(accounts_csv)
-            ingest_accounts(store, tmp_path / "acc.csv")
-        ingest_logs(store, [log])
-        features.prepare(store.con)
+    with prepared_store(records, tmp_path, accounts_csv) as store:
         t = features.account_features(store.con)
     return {r["account_id"]: r for r in t.to_pylist()}
 

@@ -5,19 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from distillguard import features, links
-from distillguard.ingest import ingest_accounts, ingest_logs
-from distillguard.store import Store
-from handbuilt import T0, _rec, campaign, legit_users, scrub_network, write_jsonl
+from handbuilt import T0, _rec, campaign, legit_users, prepared_store, scrub_network
 
 
 def _links(tmp_path, records, accounts_csv: str | None = None, **cfg) -> dict[tuple[str, str, str], float]:
-    log = write_jsonl(records, tmp_path / "log.jsonl")
-    with Store.open(":memory:") as store:
-        if accounts_csv:
-            (tmp_path / "acc.csv").write_text(accounts_csv)
-            ingest_accounts(store, tmp_path / "acc.csv")
-        ingest_logs(store, [log])
-        features.prepare(store.con)
+    with prepared_store(records, tmp_path, accounts_csv) as store:
         features.account_features(store.con)
         t = links.build_links(store.con, links.LinkConfig(**cfg))
     return {(r["src"], r["dst"], r["kind"]): r["weight"] for r in t.to_pylist()}
