@@ -34,7 +34,8 @@ def demo(out: str, scenario: str, scale: float, seed: int, corpora: str) -> None
                f"({scenario}, scale {scale}, seed {seed}) in {time.monotonic() - t0:.1f} s -> {sim_dir}")
     t1 = time.monotonic()
     db = out_dir / "store.duckdb"
-    db.unlink(missing_ok=True)
+    for stale in (db, db.with_name(db.name + ".wal")):  # a fresh store each run; an old WAL would be replayed
+        stale.unlink(missing_ok=True)
     res = detect_logs([sim_dir / "exchanges.parquet"], det_dir, accounts=sim_dir / "accounts.parquet", db=db)
     click.echo(f"detected {res.campaigns} campaigns, {res.flagged:,} of {res.accounts:,} accounts flagged "
                f"in {time.monotonic() - t1:.1f} s")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the cost map at run time
 import litellm  # noqa: E402
@@ -208,8 +209,6 @@ def _int(value: Any) -> int | None:
 
 
 def _json(params: dict[str, Any]) -> str | None:
-    import orjson
-
     return orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode() if params else None
 
 
