@@ -1,6 +1,7 @@
 """Benchmark: the whole pipeline on `qwen-2026` at a scale — simulate, ingest, detect, evaluate.
 
     .venv/bin/python bench/scale.py [--scale 0.01] [--work DIR] [--engine duckdb|spark] [--seed 1] [--keep]
+                                    [--stages simulate,ingest,detect,evaluate]
 
 Every stage runs in its own child process (the `distillguard` CLI), so its wall seconds, CPU seconds and
 peak RSS (the `os.wait4` rusage of that child alone) are measured separately. The detection stage's
@@ -8,6 +9,10 @@ internal profile (fingerprints, features, links, campaigns, scoring, grouping, o
 seconds `distillguard detect` prints per sub-stage. Simulated traffic is prompts only (`--completions
 none`). Prints a table of stages, a table of detect's sub-stages, and the quality figures of
 `distillguard evaluate --json`. `--json FILE` also writes everything as JSON (for the scaling table).
+
+`--stages` runs only some stages in `--work` and reuses what earlier runs left there (e.g. simulate and
+ingest scale 1 once, then `--stages detect,evaluate` after each change of the detection code); every
+stage's measurements are kept in `WORK/<stage>.json`, so the printed table covers all stages run so far.
 """
 
 from __future__ import annotations
@@ -81,37 +86,53 @@ def detect_child(db: str, out: str, engine: str) -> None:
     print(json.dumps(prof))
 
 
+STAGES = ("simulate", "ingest", "detect", "evaluate")
+
+
+def _record(work: Path, run: StageRun, extra: dict[str, object] | None = None) -> None:
+    """Keep one stage's measurements (and extras such as detect's profile) in `work/<stage>.json`."""
+    (work / f"{run.name}.json").write_text(json.dumps({**asdict(run), **(extra or {})}, indent=2))
+
+
 def bench(scale: float, work: Path, seed: int = 1, engine: str = "duckdb", corpora: str = "../shared/data",
-          extra_detect: tuple[str, ...] = ()) -> dict[str, object]:
-    """Run the four stages at `scale` under `work` and return the measurements."""
+          extra_detect: tuple[str, ...] = (), stages: tuple[str, ...] = STAGES) -> dict[str, object]:
+    """Run `stages` at `scale` under `work` (reusing earlier stages' outputs there); return the measurements."""
     work.mkdir(parents=True, exist_ok=True)
     sim, db, det = work / "sim", work / "store.duckdb", work / "detect"
-    for p in (sim, det):
-        shutil.rmtree(p, ignore_errors=True)
-    for p in (db, Path(f"{db}.wal")):
-        p.unlink(missing_ok=True)
-    runs: list[StageRun] = []
-    r, _, _ = run_stage("simulate", CLI + ["simulate", "--scenario", "qwen-2026", "--scale", str(scale), "--seed",
-                                           str(seed), "--completions", "none", "--corpora", corpora,
-                                           "--out", str(sim)], work)
-    scenario = json.loads((sim / "scenario.json").read_text())
-    rows = int(scenario.get("exchanges") or scenario.get("result", {}).get("exchanges") or 0)
-    runs.append(StageRun("simulate", rows, r.wall_s, r.cpu_s, r.peak_rss_mb))
-    logs = sim / "exchanges.parquet"
-    r, _, _ = run_stage("ingest", CLI + ["ingest", str(logs), "--accounts", str(sim / "accounts.parquet"),
-                                         "--db", str(db)], work, rows)
-    runs.append(r)
-    args = [sys.executable, str(Path(__file__).resolve()), "--detect-child", str(db), str(det), "--engine", engine]
-    r, out, _ = run_stage("detect", args + list(extra_detect), work, rows)
-    runs.append(r)
-    profile = json.loads(out.strip().splitlines()[-1])
-    n_accounts = sum(1 for _ in open(det / "accounts.csv")) - 1
-    r, out, _ = run_stage("evaluate", CLI + ["evaluate", "--labels", str(sim / "labels.csv"), str(det), "--json"],
-                          work, n_accounts)
-    runs.append(r)
-    quality = json.loads(out)
-    return {"scale": scale, "seed": seed, "engine": engine, "exchanges": rows, "accounts": n_accounts,
-            "stages": [asdict(x) for x in runs], "detect_profile": profile, "quality": quality}
+    if "simulate" in stages:
+        shutil.rmtree(sim, ignore_errors=True)
+        r, _, _ = run_stage("simulate", CLI + ["simulate", "--scenario", "qwen-2026", "--scale", str(scale), "--seed",
+                                               str(seed), "--completions", "none", "--corpora", corpora,
+                                               "--out", str(sim)], work)
+        scenario = json.loads((sim / "scenario.json").read_text())
+        rows = int(scenario.get("exchanges") or scenario.get("result", {}).get("exchanges") or 0)
+        _record(work, StageRun("simulate", rows, r.wall_s, r.cpu_s, r.peak_rss_mb), {"scale": scale, "seed": seed})
+    sim_run = json.loads((work / "simulate.json").read_text())
+    rows = int(sim_run["rows"])
+    if "ingest" in stages:
+        for p in (db, Path(f"{db}.wal")):
+            p.unlink(missing_ok=True)
+        r, _, _ = run_stage("ingest", CLI + ["ingest", str(sim / "exchanges.parquet"), "--accounts",
+                                             str(sim / "accounts.parquet"), "--db", str(db)], work, rows)
+        _record(work, r)
+    if "detect" in stages:
+        shutil.rmtree(det, ignore_errors=True)
+        args = [sys.executable, str(Path(__file__).resolve()), "--detect-child", str(db), str(det), "--engine",
+                engine]
+        r, out, _ = run_stage("detect", args + list(extra_detect), work, rows)
+        _record(work, r, {"profile": json.loads(out.strip().splitlines()[-1]), "engine": engine})
+    if "evaluate" in stages:
+        n_accounts = sum(1 for _ in open(det / "accounts.csv")) - 1
+        r, out, _ = run_stage("evaluate", CLI + ["evaluate", "--labels", str(sim / "labels.csv"), str(det),
+                                                 "--json"], work, n_accounts)
+        _record(work, r, {"quality": json.loads(out)})
+    done = {n: json.loads((work / f"{n}.json").read_text()) for n in STAGES if (work / f"{n}.json").exists()}
+    keys = ("name", "rows", "wall_s", "cpu_s", "peak_rss_mb")
+    return {"scale": sim_run.get("scale", scale), "seed": sim_run.get("seed", seed), "engine": engine,
+            "exchanges": rows, "accounts": done.get("evaluate", {}).get("rows", 0),
+            "stages": [{k: d[k] for k in keys} for d in done.values()],
+            "detect_profile": done.get("detect", {}).get("profile", {}),
+            "quality": done.get("evaluate", {}).get("quality", {})}
 
 
 def format_result(res: dict[str, object]) -> str:
@@ -143,14 +164,21 @@ def main() -> None:
     ap.add_argument("--corpora", default="../shared/data")
     ap.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep the working folder")
+    ap.add_argument("--stages", default=",".join(STAGES),
+                    help="comma-separated stages to run; the others are reused from --work")
     ap.add_argument("--detect-child", nargs=2, metavar=("DB", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.detect_child:
         detect_child(*a.detect_child, a.engine)
         return
+    stages = tuple(x.strip() for x in a.stages.split(",") if x.strip())
+    if bad := [x for x in stages if x not in STAGES]:
+        raise SystemExit(f"--stages: unknown stage(s) {bad}; choose from {', '.join(STAGES)}")
+    if set(stages) != set(STAGES) and a.work is None:
+        raise SystemExit("--stages without all four stages needs --work DIR (the earlier stages' outputs)")
     work = a.work or Path(tempfile.mkdtemp(prefix="dg-scale-"))
     try:
-        res = bench(a.scale, work, a.seed, a.engine, a.corpora)
+        res = bench(a.scale, work, a.seed, a.engine, a.corpora, stages=stages)
     finally:
         if not a.keep and a.work is None:
             shutil.rmtree(work, ignore_errors=True)
