@@ -1,18 +1,19 @@
 """The gateway server: an OpenAI-compatible Starlette app in front of any OpenAI-compatible upstream.
 
-Per request: authenticate the key, bound and validate the body, fingerprint the prompt (cache, else
-background), ask the enforcement engine, forward (streaming SSE chunk by chunk), then queue the
-exchange and any enforcement action for the store. Everything else (event sync between replicas,
-reloading keys, policy and detection output) runs in one background task.
+Per request: authenticate the key (failed attempts are rate-limited per client address), bound and
+validate the body, fingerprint the prompt (cache, else background), ask the enforcement engine, forward
+(streaming SSE chunk by chunk), then journal and queue the exchange and any enforcement action for the
+store before the response is completed (for a stream: before its last chunk), so a `kill -9` loses no
+answered exchange. Every response carries `X-Request-Id`, the `request_id` the store has for it.
+Everything else (event sync between replicas, reloading keys, policy and detection output) runs in one
+background task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, load_policy, parse_policy
+from .authguard import SCOPE_KEY, AuthFailures, RequestIds
 from .control import AuditEntry, GatewayControl, Telemetry
 from .enforce import Decision, Enforcer
 from .enforce import Request as EnfRequest
@@ -45,10 +47,11 @@ from .openai import (
     strip_reasoning,
 )
 from .shared import EventBus, MemoryBus, RedisBus
-from .upstream import UpstreamError, make_upstream
+from .upstream import UpstreamError, UpstreamTimeout, make_upstream
 
 log = logging.getLogger("distillguard.gateway")
 WATERMARK_HEADER = "X-DistillGuard-Watermark"
+OPENAPI = Path(__file__).with_name("openapi.json")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class GatewayConfig:
     fingerprint_workers: int = 1  # worker processes; 0 = fingerprint in a thread of this process
     dashboard: bool = False
     admin_token: str | None = None
+    upstream_timeout_s: float = 600.0  # whole upstream request, streams included
+    auth_failures: int = 20  # failed authentications per client address and window before 429 (0: no limit)
+    auth_failure_window_s: float = 60.0
 
 
 class _Watched:
@@ -115,13 +121,13 @@ class Gateway:
         self.fingerprints = Fingerprinter(lambda a, ids, now: self.enforcer.learn_templates(a, ids, now),
                                           config.fingerprint_interval_s,
                                           workers=[FingerprintWorker() for _ in range(config.fingerprint_workers)])
-        self.upstream = make_upstream(config.upstream, config.upstream_key, config.client)
+        self.upstream = make_upstream(config.upstream, config.upstream_key, config.client, config.upstream_timeout_s)
+        self.auth_failures = AuthFailures(config.auth_failures, config.auth_failure_window_s)
         self._watch_policy = _Watched(Path(config.policy)) if config.policy else None
         self._watch_detect = _Watched(Path(config.detect) / "accounts.csv") if config.detect else None
         self._task: asyncio.Task[None] | None = None
-        self._rid_prefix = os.urandom(6).hex()  # request ids: unique per process start, cheap per request
-        self._rid_seq = itertools.count()
-        self.app = self._build_app()
+        self._openapi = OPENAPI.read_bytes()
+        self.app = RequestIds(self._build_app())
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def _build_app(self) -> Starlette:
@@ -130,6 +136,7 @@ class Gateway:
             Route("/v1/completions", self.completions, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/healthz", self.health, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
         ]
         if self.config.dashboard:
             try:
@@ -198,22 +205,32 @@ class Gateway:
     # -- endpoints -----------------------------------------------------------------------------------
     async def health(self, request: Request) -> Response:
         """Liveness and log backlog."""
-        fp = self.fingerprints
-        return Response(orjson.dumps({"ok": True, "pending_log_rows": self.sink.pending,
-                                      "log_rows_written": self.sink.written["exchanges"],
+        fp, sink = self.fingerprints, self.sink
+        return Response(orjson.dumps({"ok": True, "pending_log_rows": sink.pending,
+                                      "log_rows_written": sink.written["exchanges"],
+                                      "log_write_errors": sink.errors,
+                                      "journal_errors": sink.journal.errors if sink.journal else 0,
+                                      "journal_replayed": sink.replayed,
+                                      "auth_refused": self.auth_failures.refused,
                                       "fingerprint_batches": fp.batches, "fingerprint_dropped": fp.dropped,
                                       "requests": self.telemetry.total}),
                         media_type="application/json")
 
+    async def openapi(self, request: Request) -> Response:
+        """GET /openapi.json: the gateway's OpenAPI 3 description."""
+        return Response(self._openapi, media_type="application/json")
+
     async def models(self, request: Request) -> Response:
         """GET /v1/models, forwarded."""
-        if self._auth(request) is None:
-            return _error(401, "invalid_api_key")
+        who = self._auth(request)
+        if not isinstance(who, Principal):
+            return who
         try:
             resp = await self.upstream.send("GET", "/v1/models", None, {})
             data = await resp.read()
-        except UpstreamError:
-            return _error(502, "upstream_error")
+        except UpstreamError as e:
+            status = _upstream_status(e)
+            return _error(status, "upstream_timeout" if status == 504 else "upstream_error")
         return Response(data, resp.status, media_type=resp.content_type)
 
     async def chat(self, request: Request) -> Response:
@@ -227,14 +244,16 @@ class Gateway:
     # -- the proxy -----------------------------------------------------------------------------------
     async def _proxy(self, request: Request, path: str, chat: bool) -> Response:
         now = time.time()
-        who = self._auth(request)
-        if who is None:
-            return _error(401, "invalid_api_key")
+        rid: str = request.scope[SCOPE_KEY]
+        who = self._auth(request, rid, now)
+        if not isinstance(who, Principal):
+            return who
         policy = self.enforcer.policy
         try:
             body = await _read_body(request, policy.max_body_bytes)
             pr = parse_request(body, chat, policy.max_messages)
         except ClientError as e:
+            self._refusal(rid, now, who.account_id, e.status, e.code, e.message)
             return _error(e.status, e.code, e.message, e.param)
         except ClientDisconnect:
             return Response(status_code=400)
@@ -244,7 +263,6 @@ class Gateway:
         ereq = EnfRequest(who.account_id, now, ids[0] if ids else 0, ids[1] if ids else 0, who.org_id,
                           who.verified, pr.chars // 4 + 1, pr.max_tokens)
         d = self.enforcer.decide(ereq)
-        rid = f"{self._rid_prefix}{next(self._rid_seq):010x}"
         meta = (rid, now, who, pr, path, request, ids)
         if not d.allowed:
             self._log(meta, d, d.status, None, None, None)
@@ -260,17 +278,14 @@ class Gateway:
         try:
             resp = await self.upstream.send("POST", path, body, headers)
         except UpstreamError as e:
-            self._log(meta, d, 502, None, None, None, str(e))
-            return _error(502, "upstream_error")
-        out_headers = {"X-Request-Id": rid}
+            return self._upstream_failed(meta, d, e)
         if pr.stream and resp.status == 200:
             return StreamingResponse(self._relay(resp.chunks, meta, d, ereq), resp.status,
-                                     headers=out_headers, media_type=resp.content_type)
+                                     media_type=resp.content_type)
         try:
             data = await resp.read()
         except UpstreamError as e:
-            self._log(meta, d, 502, None, None, None, str(e))
-            return _error(502, "upstream_error")
+            return self._upstream_failed(meta, d, e)
         text, pt, ct = read_response(data) if resp.status == 200 else (None, None, None)
         if d.drop_reasoning and resp.status == 200:
             data = strip_reasoning(data)
@@ -279,13 +294,20 @@ class Gateway:
         ctype = resp.content_type
         if resp.status >= 400 and not _is_error_json(data):  # e.g. an HTML page from a proxy before the model
             data, ctype = error_body(resp.status, "upstream_error"), "application/json"
-        return Response(data, resp.status, headers=out_headers, media_type=ctype)
+        return Response(data, resp.status, media_type=ctype)
+
+    def _upstream_failed(self, meta: tuple[Any, ...], d: Decision, e: UpstreamError) -> Response:
+        status = _upstream_status(e)
+        self._log(meta, d, status, None, None, None, str(e))
+        return _error(status, "upstream_timeout" if status == 504 else "upstream_error")
 
     async def _relay(self, chunks: AsyncIterator[bytes], meta: tuple[Any, ...], d: Decision,
                      ereq: EnfRequest) -> AsyncIterator[bytes]:
+        # the exchange is journaled before the chunk carrying `data: [DONE]` goes out (and in any case before
+        # the response's last byte), so a client that saw the end of the stream has its exchange stored
         seen: list[bytes] = []
         filt = SSEReasoningFilter() if d.drop_reasoning else None
-        status, err = 200, None
+        status, err, logged = 200, None, False
         try:
             async for chunk in chunks:
                 seen.append(chunk)
@@ -293,21 +315,48 @@ class Gateway:
                     chunk = filt.feed(chunk)
                     if not chunk:
                         continue
+                if not logged and b"[DONE]" in chunk:
+                    logged = self._log_stream(meta, d, status, seen, None)
                 yield chunk
             if filt is not None:
                 rest = filt.flush()
                 if rest:
+                    if not logged:
+                        logged = self._log_stream(meta, d, status, seen, None)
                     yield rest
         except UpstreamError as e:
-            status, err = 502, str(e)
+            status, err = _upstream_status(e), str(e)
         finally:
-            text, pt, ct = read_sse(seen)
-            self._log(meta, d, status, text, pt, ct, err)
-            self.enforcer.settle(ereq, d, ct or 0)
+            if not logged:
+                self._log_stream(meta, d, status, seen, err)
+            self.enforcer.settle(ereq, d, read_sse(seen)[2] or 0)
 
-    def _auth(self, request: Request) -> Principal | None:
+    def _log_stream(self, meta: tuple[Any, ...], d: Decision, status: int, seen: list[bytes],
+                    err: str | None) -> bool:
+        text, pt, ct = read_sse(seen)
+        self._log(meta, d, status, text, pt, ct, err)
+        return True
+
+    def _auth(self, request: Request, rid: str | None = None, now: float = 0.0) -> Principal | Response:
+        """The key's principal, or the refusal to send: 401, or 429 after too many failures from this address."""
+        client = request.client.host if request.client else ""
+        wait = self.auth_failures.retry_after(client)
+        if wait:
+            return _error(429, "too_many_auth_failures", headers={"Retry-After": str(round(wait))})
         h = _header(request, b"authorization") or ""
-        return self.keys.authenticate(h[7:].strip()) if h[:7].lower() == "bearer " else None
+        who = self.keys.authenticate(h[7:].strip()) if h[:7].lower() == "bearer " else None
+        if who is None:
+            self.auth_failures.failed(client)
+            if rid is not None:
+                self._refusal(rid, now, None, 401, "invalid_api_key", f"no valid API key from {client}")
+            return _error(401, "invalid_api_key")
+        return who
+
+    def _refusal(self, rid: str, now: float, account_id: str | None, status: int, code: str, reason: str) -> None:
+        """Log a request refused before it became an exchange (bad key, bad body) as an enforcement event."""
+        self.sink.enforcement({"ts": utc(now or time.time()), "request_id": rid, "account_id": account_id,
+                               "campaign_id": None, "action": "refuse", "code": code, "status": status,
+                               "reason": reason[:500], "template_id": None, "score": None})
 
     def _log(self, meta: tuple[Any, ...], d: Decision, status: int, completion: str | None,
              pt: int | None, ct: int | None, error: str | None = None) -> None:
@@ -315,18 +364,19 @@ class Gateway:
         pr_: ParsedRequest = pr
         client = request.client
         ts = utc(now)
+        event = None
+        if d.action != Action.ALLOW or not d.allowed or error:
+            event = {
+                "ts": ts, "request_id": rid, "account_id": who.account_id, "campaign_id": d.campaign_id,
+                "action": d.action.label, "code": d.code if not error else "upstream_error", "status": status,
+                "reason": d.reason if not error else f"{d.reason}; upstream: {error}",
+                "template_id": ids[0] if ids else None, "score": d.score}
         self.sink.exchange(exchange_row(
             request_id=rid, ts=ts, account_id=who.account_id, api_key_id=who.key_id, org_id=who.org_id,
             ip=client.host if client else "", user_agent=_header(request, b"user-agent"), model=pr_.model,
             endpoint=path, messages=pr_.messages, prompt=pr_.prompt, tools=pr_.tools,
             params=params_json(pr_.payload), completion=completion, prompt_tokens=pt, completion_tokens=ct,
-            status=status))
-        if d.action != Action.ALLOW or not d.allowed or error:
-            self.sink.enforcement({
-                "ts": ts, "request_id": rid, "account_id": who.account_id, "campaign_id": d.campaign_id,
-                "action": d.action.label, "code": d.code if not error else "upstream_error", "status": status,
-                "reason": d.reason if not error else f"{d.reason}; upstream: {error}",
-                "template_id": ids[0] if ids else None, "score": d.score})
+            status=status), event)
 
 
 def _header(request: Request, name: bytes) -> str | None:
@@ -359,6 +409,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
             return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+def _upstream_status(e: UpstreamError) -> int:
+    """504 when the upstream did not answer in time, 502 when it could not be reached or broke off."""
+    return 504 if isinstance(e, UpstreamTimeout) else 502
+
+
 def _is_error_json(data: bytes) -> bool:
     """Whether an upstream error body is already an OpenAI-style `{"error": ...}` object."""
     try:
@@ -374,6 +429,6 @@ def _error(status: int, code: str, message: str | None = None, param: str | None
                     media_type="application/json")
 
 
-def create_app(config: GatewayConfig) -> Starlette:
+def create_app(config: GatewayConfig) -> RequestIds:
     """Build the gateway application (used by `distillguard serve` and by tests)."""
     return Gateway(config).app

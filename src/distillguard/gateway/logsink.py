@@ -1,10 +1,11 @@
 """Durable, batched logging of exchanges, enforcement actions and analyst actions into the store.
 
-The request path only appends a row to an in-memory queue. A writer thread commits the queue to DuckDB
-every `flush_s` (default 0.25 s; sooner when 2,000 rows are waiting) in one transaction per table: an
-answered exchange is on disk (DuckDB's write-ahead log) well within a second, `close()` (SIGTERM)
-drains everything, and `kill -9` loses at most the uncommitted batch; DuckDB replays its WAL on the
-next open, so the store is never corrupt.
+The request path appends each row to an in-memory queue and, with one `os.write`, to an append-only
+journal (`gateway/journal.py`) before the response is completed. A writer thread commits the queue to
+DuckDB every `flush_s` (default 0.25 s; sooner when 2,000 rows are waiting) in one transaction per table,
+then deletes the journal segment of that batch. `close()` (SIGTERM) drains everything; after `kill -9`
+the next start replays the journal into the store (deduplicated by request id), so every answered
+exchange is kept; DuckDB replays its own WAL on open, so the store is never corrupt.
 
 DuckDB allows one writing process per file: the gateway owns its store while it runs. Analyse a copy,
 or the Parquet export, or stop the gateway first.
@@ -18,12 +19,15 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from ..schema import EXCHANGE_COLUMNS, EXCHANGE_SCHEMA
 from ..store import Store
+from .journal import Journal, read_segment
 
 log = logging.getLogger("distillguard.gateway")
 
@@ -44,6 +48,9 @@ _DDL = (
     "reason VARCHAR)",
 )
 _TABLES = {"exchanges": EXCHANGE_SCHEMA, "enforcement_events": ENFORCEMENT_SCHEMA, "audit_log": AUDIT_SCHEMA}
+# what makes a journaled row "already stored" when a segment is replayed
+_KEYS = {"exchanges": ("request_id",), "enforcement_events": ("request_id", "ts", "code"),
+         "audit_log": ("ts", "actor", "action", "target")}
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class LogConfig:
     redact_completions: bool = False
     flush_s: float = 0.25
     flush_rows: int = 2000
+    journal: bool = True  # append every row to `<db>.journal/` before answering (a file store only)
+    fsync: bool = False  # fsync the journal per request: survives power loss too, ~1 ms per request
 
 
 REDACTED = "[redacted]"
@@ -76,13 +85,22 @@ class ExchangeLog:
         self._queues: dict[str, deque[dict[str, Any]]] = {t: deque() for t in _TABLES}
         self.written: dict[str, int] = dict.fromkeys(_TABLES, 0)
         self.errors = 0
+        self.replayed = 0
+        self.journal: Journal | None = None
+        if self.config.journal and str(db) != ":memory:":
+            folder = Path(f"{db}.journal")
+            self.replayed = self._replay(folder)
+            self.journal = Journal(folder, self.config.fsync)
+        self._lock = threading.Lock()  # a row is queued and journaled together, or not yet at all
+        self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="distillguard-logsink", daemon=True)
         self._thread.start()
 
-    def exchange(self, row: dict[str, Any]) -> None:
-        """Queue one exchange in stored form (schema.EXCHANGE_SCHEMA columns); redacts per config."""
+    def exchange(self, row: dict[str, Any], enforcement: dict[str, Any] | None = None) -> None:
+        """Queue and journal one exchange in stored form (schema.EXCHANGE_SCHEMA columns), redacted per
+        config, with its enforcement event if any; on return it survives a kill of this process."""
         if self.config.redact_prompts:
             row["prompt"] = REDACTED if row.get("prompt") is not None else None
             if row.get("messages"):
@@ -90,19 +108,28 @@ class ExchangeLog:
                                    for m in row["messages"]]
         if self.config.redact_completions and row.get("completion") is not None:
             row["completion"] = REDACTED
-        q = self._queues["exchanges"]
-        q.append(row)
-        if len(q) >= self.config.flush_rows:
+        self._append([("exchanges", row)] if enforcement is None
+                     else [("exchanges", row), ("enforcement_events", enforcement)])
+        if len(self._queues["exchanges"]) >= self.config.flush_rows:
             self._wake.set()
 
     def enforcement(self, row: dict[str, Any]) -> None:
-        """Queue one enforcement event (ENFORCEMENT_SCHEMA columns)."""
-        self._queues["enforcement_events"].append(row)
+        """Queue and journal one enforcement event (ENFORCEMENT_SCHEMA columns)."""
+        self._append([("enforcement_events", row)])
 
     def audit(self, row: dict[str, Any]) -> None:
-        """Queue one analyst action (AUDIT_SCHEMA columns) and write it promptly."""
-        self._queues["audit_log"].append(row)
+        """Queue and journal one analyst action (AUDIT_SCHEMA columns) and write it promptly."""
+        self._append([("audit_log", row)])
         self._wake.set()
+
+    def _append(self, records: list[tuple[str, dict[str, Any]]]) -> None:
+        j = self.journal
+        data = j.encode(records) if j is not None else None
+        with self._lock:
+            if data is not None:
+                j.write(data)  # type: ignore[union-attr]
+            for table, row in records:
+                self._queues[table].append(row)
 
     @property
     def pending(self) -> int:
@@ -110,23 +137,34 @@ class ExchangeLog:
         return sum(len(q) for q in self._queues.values())
 
     def flush(self) -> None:
-        """Commit everything queued so far (called by the writer thread; safe to call from tests)."""
-        with self.store.con.cursor() as cur:
-            for table, q in self._queues.items():
-                n = len(q)
-                if not n:
-                    continue
-                rows = [q.popleft() for _ in range(n)]
-                try:
-                    batch = pa.Table.from_pylist(rows, schema=_TABLES[table])
-                    cols = ", ".join(batch.column_names)
-                    cur.register("_dg_batch", batch)
-                    cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _dg_batch")
-                    cur.unregister("_dg_batch")
-                    self.written[table] += n
-                except Exception:  # a bad row must not stop logging: keep the rest, say so
-                    self.errors += n
-                    log.exception("logsink: could not write %d rows to %s", n, table)
+        """Commit everything queued so far, then drop its journal segment (called by the writer thread;
+        safe to call from tests)."""
+        with self._flush_lock:
+            with self._lock:
+                batches = {t: q for t, q in self._queues.items() if q}
+                for t in batches:
+                    self._queues[t] = deque()
+                segment = self.journal.rotate() if self.journal is not None else None
+            ok = True
+            with self.store.con.cursor() as cur:
+                for table, rows in batches.items():
+                    n = len(rows)
+                    try:
+                        batch = pa.Table.from_pylist(list(rows), schema=_TABLES[table])
+                        cols = ", ".join(batch.column_names)
+                        cur.register("_dg_batch", batch)
+                        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _dg_batch")
+                        cur.unregister("_dg_batch")
+                        self.written[table] += n
+                    except Exception:  # a bad row must not stop logging: keep the rest, say so
+                        self.errors += n
+                        ok = False
+                        log.exception("logsink: could not write %d rows to %s", n, table)
+            if segment is not None:
+                if ok:
+                    segment.unlink()
+                else:  # keep what could not be stored, for a person to look at
+                    segment.rename(segment.with_name(segment.name + ".failed"))
 
     def close(self) -> None:
         """Drain the queue, stop the writer and close the store (checkpointing it)."""
@@ -134,7 +172,35 @@ class ExchangeLog:
         self._wake.set()
         self._thread.join()
         self.flush()
+        if self.journal is not None:
+            self.journal.close()
         self.store.close()
+
+    def _replay(self, folder: Path) -> int:
+        """Store the rows of journal segments left by a killed process; return the exchanges added."""
+        if not folder.is_dir():
+            return 0
+        added = 0
+        for seg in Journal.list_segments(folder):
+            tables, bad = read_segment(seg, _TABLES)
+            n = 0
+            with self.store.con.cursor() as cur:
+                try:
+                    cur.execute("BEGIN TRANSACTION")
+                    for table, batch in tables.items():
+                        got = _insert_new(cur, table, batch)
+                        n += got if table == "exchanges" else 0
+                    cur.execute("COMMIT")
+                except duckdb.Error:
+                    cur.execute("ROLLBACK")
+                    log.exception("journal: could not replay %s; kept as %s.failed", seg, seg.name)
+                    seg.rename(seg.with_name(seg.name + ".failed"))
+                    continue
+            seg.unlink()
+            added += n
+            log.warning("journal: replayed %s: %d exchanges not yet in the store%s", seg.name, n,
+                        f", {bad} unreadable lines skipped" if bad else "")
+        return added
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -147,6 +213,19 @@ class ExchangeLog:
                 log.exception("logsink: flush failed")
             if time.monotonic() - t0 > 0.5:
                 log.warning("logsink: a flush took %.2f s; %d rows pending", time.monotonic() - t0, self.pending)
+
+
+def _insert_new(cur: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> int:
+    """Insert the rows of `batch` whose key is not yet in `table`; return how many."""
+    cols = ", ".join(batch.column_names)
+    on = " AND ".join(f"x.{k} IS NOT DISTINCT FROM b.{k}" for k in _KEYS[table])
+    cur.register("_dg_replay", batch)
+    try:
+        row = cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _dg_replay b "
+                          f"WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {on})").fetchone()
+    finally:
+        cur.unregister("_dg_replay")
+    return int(row[0]) if row else 0
 
 
 def exchange_row(**fields: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ..schema import ROLES
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
                404: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
-               502: "upstream_error", 503: "service_unavailable"}
+               502: "upstream_error", 503: "service_unavailable", 504: "upstream_error"}
 
 # what the client is told; the detailed reason stays in the gateway's log
 MESSAGES = {
@@ -25,6 +25,9 @@ MESSAGES = {
     "account_blocked": "This account has been blocked for violating the usage policies.",
     "state_unavailable": "The service is temporarily unavailable. Retry shortly.",
     "upstream_error": "The model server could not be reached. Retry shortly.",
+    "upstream_timeout": "The model server did not answer in time. Retry shortly.",
+    "too_many_auth_failures": "Too many requests with invalid credentials from this address. Retry after the "
+                              "time in the Retry-After header.",
 }
 
 

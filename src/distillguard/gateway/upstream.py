@@ -18,6 +18,15 @@ class UpstreamError(Exception):
     """The upstream could not be reached or broke the connection."""
 
 
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer (or finish answering) within the gateway's upstream timeout."""
+
+
+def _wrap(e: BaseException) -> UpstreamError:
+    cls = UpstreamTimeout if isinstance(e, TimeoutError) or "Timeout" in type(e).__name__ else UpstreamError
+    return cls(f"{type(e).__name__}: {e}")
+
+
 @dataclass
 class UpstreamResponse:
     """Status, content type and the body as an async iterator of chunks (as they arrive)."""
@@ -72,14 +81,14 @@ class AiohttpUpstream:
             resp = await self._session.request(method, self.base + path, data=body,
                                                headers={**headers, **self._auth})
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            raise UpstreamError(f"{type(e).__name__}: {e}") from None
+            raise _wrap(e) from None
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
                 async for chunk in resp.content.iter_any():
                     yield chunk
             except (aiohttp.ClientError, TimeoutError) as e:
-                raise UpstreamError(f"{type(e).__name__}: {e}") from None
+                raise _wrap(e) from None
             finally:
                 resp.release()
 
@@ -110,14 +119,14 @@ class HttpxUpstream:
         try:
             resp = await self._client.send(req, stream=True)
         except self._errors as e:
-            raise UpstreamError(f"{type(e).__name__}: {e}") from None
+            raise _wrap(e) from None
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
                 async for chunk in resp.aiter_bytes():
                     yield chunk
             except self._errors as e:
-                raise UpstreamError(f"{type(e).__name__}: {e}") from None
+                raise _wrap(e) from None
             finally:
                 await resp.aclose()
 
@@ -128,10 +137,12 @@ class HttpxUpstream:
         await self._client.aclose()
 
 
-def make_upstream(url: str, api_key: str | None, client: str = "aiohttp") -> Upstream:
-    """Build the upstream client by name (`aiohttp` or `httpx`)."""
+def make_upstream(url: str, api_key: str | None, client: str = "aiohttp", timeout_s: float = 600.0) -> Upstream:
+    """Build the upstream client by name (`aiohttp` or `httpx`); `timeout_s` bounds a whole request."""
+    if timeout_s <= 0:
+        raise UsageError(f"--upstream-timeout: expected a positive number of seconds, got {timeout_s}")
     if client == "aiohttp":
-        return AiohttpUpstream(url, api_key)
+        return AiohttpUpstream(url, api_key, timeout_s)
     if client == "httpx":
-        return HttpxUpstream(url, api_key)
+        return HttpxUpstream(url, api_key, timeout_s)
     raise UsageError(f"--client: expected 'aiohttp' or 'httpx', got {client!r}")
