@@ -64,8 +64,12 @@ class DetectResult:
 def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = DetectConfig(),
                  fingerprint: feat.FingerprintFn | None = None, near_groups: feat.NearGroupFn | None = None,
                  on_stage: Callable[[str, float], None] | None = None, engine: str = "duckdb",
-                 master: str | None = None) -> DetectResult:
-    """Run detection over an open store and write the output folder (features/links on `engine`)."""
+                 master: str | None = None, incremental: bool = False) -> DetectResult:
+    """Run detection over an open store and write the output folder (features/links on `engine`).
+
+    `incremental`: absorb only the exchanges ingested since the last incremental run into the state
+    persisted in the store (distillguard.incremental), building it on the first run.
+    """
     if not 0 < config.fpr_target < 1:
         raise UsageError(f"--fpr-target must be between 0 and 1, got {config.fpr_target}")
     out = Path(out_dir)
@@ -82,6 +86,10 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
             on_stage(name, timings[name])
         t0 = now
 
+    if incremental:
+        if engine != "duckdb":
+            raise UsageError("--incremental runs on the embedded store only (--engine duckdb)")
+        return _detect_incremental(store, out, config, fingerprint, near_groups, stage, timings)
     feat.prepare(con, fingerprint, near_groups)
     stage("fingerprints")
     rel = relational(con, engine, master)  # the store itself, or Spark fed from it (distillguard.engine)
@@ -104,6 +112,34 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
     stage("links")
     # one declared customer's keys are one entity: their links to each other are no coordination evidence
     orgs = feat.account_orgs(con, features["account_id"].to_pylist()) if config.use_links else None
+    return _finish(store, out, config, features, links, bip, orgs, stage, timings)
+
+
+def _detect_incremental(store: Store, out: Path, config: DetectConfig, fingerprint: feat.FingerprintFn | None,
+                        near_groups: feat.NearGroupFn | None, stage: Callable[[str], None],
+                        timings: dict[str, float]) -> DetectResult:
+    from . import incremental as inc
+
+    inc.update_state(store, config.links, fingerprint, near_groups, on_step=stage)
+    con = store.con
+    features = inc.features_from_state(con)
+    if config.use_links and features.num_rows:
+        links = inc.links_from_state(con, config.links)
+        bip = inc.bipartite_from_state(con, BLOCK_KINDS, config.links)
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
+        links = lk.LINK_SCHEMA.empty_table()
+        bip = pa.table({"account_id": pa.array([], pa.string()), "key": pa.array([], pa.uint64()),
+                        "share": pa.array([], pa.float64())})
+    stage("links")
+    orgs = inc.orgs_from_state(con, features["account_id"].to_pylist()) if config.use_links else None
+    return _finish(store, out, config, features, links, bip, orgs, stage, timings)
+
+
+def _finish(store: Store, out: Path, config: DetectConfig, features: pa.Table, links: pa.Table, bip: pa.Table,
+            orgs: list[str | None] | None, stage: Callable[[str], None], timings: dict[str, float]) -> DetectResult:
+    """Campaigns, scores and the output folder, from features and links (both pipelines end here)."""
+    con = store.con
     if orgs is not None:
         links = without_same_customer_links(links, features["account_id"].to_pylist(), orgs, config.scores)
     grouping = group_accounts(links, bip, config.campaigns)

@@ -25,14 +25,19 @@ from ..errors import UsageError
                    "'distillguard[spark]').")
 @click.option("--master", envvar="SPARK_MASTER", default=None,
               help="Spark master URL for --engine spark (default $SPARK_MASTER, else local[*]).")
+@click.option("--incremental", is_flag=True,
+              help="With --db: absorb only the exchanges ingested since the last --incremental run into the "
+                   "detection state kept in the store (built on the first run), then regroup and rescore.")
 @handle_errors
 def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str, fpr_target: float,
-           no_links: bool, quiet: bool, engine: str, master: str | None) -> None:
+           no_links: bool, quiet: bool, engine: str, master: str | None, incremental: bool) -> None:
     """Find the accounts of extraction campaigns in exchange LOGs (or an ingested --db) and group them."""
     from ..detect import DetectConfig, detect_logs
 
     if not logs and not db:
         raise UsageError("give LOG files/folders, or --db PATH of an ingested store")
+    if incremental and not db:
+        raise UsageError("--incremental keeps its state in the store: give --db PATH")
 
     def on_stage(name: str, seconds: float) -> None:
         if not quiet:
@@ -40,7 +45,7 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
 
     res = detect_logs(logs, out, accounts=accounts, db=db,
                       config=DetectConfig(fpr_target=fpr_target, use_links=not no_links), on_stage=on_stage,
-                      engine=engine, master=master)
+                      engine=engine, master=master, incremental=incremental)
     click.echo(f"accounts {res.accounts}  flagged {res.flagged}  campaigns {res.campaigns}  "
                f"threshold {res.threshold:.3f}  -> {res.out_dir}")
 
