@@ -11,12 +11,13 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .api import action, audit, campaigns_json, dashboard_js, labels_csv, stats, vega_js
-from .auth import LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_S, Gatekeeper, csrf_ok, same_origin
+from .auth import LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_S, FailedAuthLimit, Gatekeeper, csrf_ok, same_origin
 from .control import Control
 from .pages import account_page, campaign_page, home, report_page
 from .state import Dashboard, FindingsCache, base_path
@@ -91,7 +92,8 @@ def create_app(control: Control, detect_dir: str | Path | None, admin_token: str
 
     Without an admin token nobody can log in: the dashboard fails closed.
     """
-    app = Starlette(routes=[
+    gate = Gatekeeper(admin_token)
+    app = Starlette(middleware=[Middleware(FailedAuthLimit, gate=gate)], routes=[
         Route("/", home, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -107,5 +109,5 @@ def create_app(control: Control, detect_dir: str | Path | None, admin_token: str
         Route("/api/labels.csv", labels_csv, methods=["GET"]),
         Route("/api/actions", action, methods=["POST"]),
     ])
-    app.state.dashboard = Dashboard(control, Gatekeeper(admin_token), FindingsCache(detect_dir))
+    app.state.dashboard = Dashboard(control, gate, FindingsCache(detect_dir))
     return app

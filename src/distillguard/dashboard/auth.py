@@ -7,6 +7,11 @@ Two ways in, both needing the admin token:
 - a script sends `Authorization: Bearer TOKEN` (and optionally `X-Analyst: NAME`) on each request;
   browsers never attach that header on their own, so such requests need no CSRF token.
 
+Failed logins and wrong bearer tokens count against the client's address: after `MAX_FAILURES` in
+`FAILURE_WINDOW_S`, every request from it that carries credentials gets 429 (`FailedAuthLimit`).
+State-changing requests from a session must also come from the dashboard's own origin (`Origin` /
+`Referer`, and `Sec-Fetch-Site` when the browser sends it).
+
 Sessions live in memory: restarting the gateway logs everyone out, which is the safe default.
 """
 
@@ -18,6 +23,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
@@ -129,10 +135,42 @@ def csrf_ok(analyst: Analyst, request: Request, submitted: str | None) -> bool:
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the request came from another site (Origin or Referer header)."""
+    """False when the browser says the request came from another site (Sec-Fetch-Site, Origin or Referer)."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("origin") or request.headers.get("referer")
     if not origin or origin == "null":
         return origin is None
     host = request.headers.get("host", "")
     rest = origin.split("://", 1)[-1]
     return rest.split("/", 1)[0] == host
+
+
+class FailedAuthLimit:
+    """ASGI middleware: a wrong bearer token counts as a failure of the client's address; an address over
+    the limit gets 429 for every request carrying credentials (a logged-in browser's cookie still works)."""
+
+    def __init__(self, app: Any, gate: Gatekeeper) -> None:
+        self.app, self.gate = app, gate
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope["client"][0] if scope.get("client") else "?"
+        bearer = any(k == b"authorization" for k, _ in scope["headers"])
+        login = scope["method"] == "POST" and scope["path"].endswith("/login")
+        if (bearer or login) and self.gate.throttled(client):
+            body = b'{"error": "too many failed authentications from this address; wait a few minutes"}'
+            await send({"type": "http.response.start", "status": 429,
+                        "headers": [(b"content-type", b"application/json"), (b"retry-after", b"%d" % FAILURE_WINDOW_S),
+                                    (b"content-length", b"%d" % len(body))]})
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def watch(message: dict[str, Any]) -> None:
+            if bearer and message["type"] == "http.response.start" and message["status"] == 401:
+                self.gate.failed(client)
+            await send(message)
+
+        await self.app(scope, receive, watch if bearer else send)

@@ -3,7 +3,9 @@
 Endpoints (TAXII 2.1 §4–5): discovery `/taxii2/`, API root `/{root}/`, `collections/`, one collection,
 its `objects/` (filters `added_after`, `limit`, `next`, `match[id|type|version|spec_version]`, envelope
 with `more`/`next` and the `X-TAXII-Date-Added-*` headers), one object, its `versions/`, and `manifest/`.
-Every request needs HTTP Basic credentials or a bearer token; writes are refused with 403.
+Every request needs HTTP Basic credentials or a bearer token; writes are refused with 403. An address
+that failed to authenticate `auth_failures` times within `auth_failure_window_s` gets 429 until the window
+has passed, whatever it sends.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class TaxiiConfig:
     collection_title: str = "DistillGuard distillation campaigns"
     provider: str = "DistillGuard operator"
     page_size: int = 100
+    auth_failures: int = 20  # per client address and window before 429 (0: no limit)
+    auth_failure_window_s: float = 60.0
 
     @property
     def collection_id(self) -> str:
@@ -106,15 +110,27 @@ class Authenticate:
     """ASGI middleware: HTTP Basic (users) or bearer token (tokens); anything else gets a TAXII 401."""
 
     def __init__(self, app: ASGIApp, config: TaxiiConfig) -> None:
+        from ..gateway.authguard import AuthFailures
+
         self.app = app
         self.config = config
+        self.failures = AuthFailures(config.auth_failures, config.auth_failure_window_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._allowed(Request(scope).headers.get("authorization", "")):
-            response = _error(401, "Unauthorized", "give HTTP Basic credentials or a bearer token")
-            response.headers["WWW-Authenticate"] = 'Basic realm="DistillGuard TAXII"'
-            await response(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            client = scope["client"][0] if scope.get("client") else "?"
+            wait = self.failures.retry_after(client)
+            if wait:
+                response = _error(429, "Too Many Requests", "too many failed authentications from this address")
+                response.headers["Retry-After"] = str(round(wait))
+                await response(scope, receive, send)
+                return
+            if not self._allowed(Request(scope).headers.get("authorization", "")):
+                self.failures.failed(client)
+                response = _error(401, "Unauthorized", "give HTTP Basic credentials or a bearer token")
+                response.headers["WWW-Authenticate"] = 'Basic realm="DistillGuard TAXII"'
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     def _allowed(self, header: str) -> bool:
