@@ -1,8 +1,19 @@
-"""Writing a detection output folder (SCHEMA.md §4 plus the extras other stages read)."""
+"""Writing a detection output folder (SCHEMA.md §4 plus the extras other stages read).
+
+Every file is first written under a hidden temporary name in the same folder and fsynced; only when all of
+them are complete are they renamed over the previous ones (`os.replace`, atomic per file), contract files
+last. A crash or kill while writing leaves the previous complete files in place (and at worst a stray
+`.<name>.*.tmp`, removed on the next run); a reader such as the gateway never sees a truncated file.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import re
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -19,6 +30,82 @@ from .scoring import Scores
 
 TOP_TEMPLATES = 5
 TOP_INFRA = 5
+COMMIT_LAST = ("campaigns.json", "accounts.csv")  # renamed last: a reader keyed on them sees the new extras
+
+
+class Staging:
+    """Files written under temporary names in one folder, then renamed into place together by `commit`."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self._tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._files: dict[str, Path] = {}
+
+    def path(self, name: str) -> Path:
+        """The temporary path to write `name` to."""
+        tmp = self.out / f".{name}.{self._tag}.tmp"
+        self._files[name] = tmp
+        return tmp
+
+    def commit(self) -> None:
+        """Flush every file to disk, then rename each over its final name (contract files last)."""
+        names = [n for n in self._files if n not in COMMIT_LAST] + [n for n in COMMIT_LAST if n in self._files]
+        for name in names:
+            _fsync(self._files[name])
+        for name in names:
+            os.replace(self._files.pop(name), self.out / name)
+        _fsync(self.out)
+
+    def abort(self) -> None:
+        """Remove the temporary files written so far."""
+        for tmp in self._files.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._files.clear()
+
+
+@contextlib.contextmanager
+def staged(out: Path) -> Iterator[Staging]:
+    """Stage files in `out`; commit them if the block completes, remove them if it raises."""
+    for stale in out.glob(".*.tmp"):  # left by a run that was killed (its process is gone)
+        m = _TMP_NAME.match(stale.name)
+        if m and not _alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+    stage = Staging(out)
+    try:
+        yield stage
+    except BaseException:
+        stage.abort()
+        raise
+    stage.commit()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write one file so that readers see either the old or the new content, never a part."""
+    with staged(Path(path).parent) as s:
+        s.path(Path(path).name).write_bytes(data)
+
+
+_TMP_NAME = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores,
@@ -44,9 +131,19 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
     finally:
         con.unregister("_dg_assign")
     link_reasons = _link_reasons(con, config)
+    with staged(out) as stage:
+        n_campaigns = _write_files(con, stage, features, scores, flagged, cid, reasons, link_reasons, confidence)
+    return int(flagged.sum()), n_campaigns
+
+
+def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Table, scores: Scores,
+                 flagged: np.ndarray, cid: list[str], reasons: list[list[str]], link_reasons: dict[str, list[str]],
+                 confidence: dict[str, float]) -> int:
+    t = scores.accounts
+    score = t["score"].to_numpy()
     ids = t["account_id"].to_pylist()
     in_block = t["in_block"].to_numpy()
-    with open(out / "accounts.csv", "w", newline="") as f:
+    with open(stage.path("accounts.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons"])
         for i, a in enumerate(ids):
@@ -55,23 +152,23 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
                 r.append("dense-block")
             r += [x for x in reasons[i] if x not in r]
             w.writerow([a, f"{score[i]:.6f}", "true" if flagged[i] else "false", cid[i], ";".join(r)])
-    pq.write_table(features, out / "features.parquet")
+    pq.write_table(features, stage.path("features.parquet"))
     pq.write_table(con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table(),
-                   out / "links.parquet")
+                   stage.path("links.parquet"))
     campaigns = _campaigns(con, confidence, link_reasons)
-    (out / "campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
+    stage.path("campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
     _copy_csv(con, "SELECT campaign_id, template_id, exchanges, accounts, example FROM ("
               "SELECT a.campaign_id, f.template_id, count(*) AS exchanges, count(DISTINCT x.account_id) AS accounts,"
               " any_value(k.skeleton) AS example, row_number() OVER (PARTITION BY a.campaign_id "
               "ORDER BY count(*) DESC, f.template_id) AS rn FROM dg_x x JOIN dg_fp f USING (text_hash) "
               "JOIN dg_assign a USING (account_id) LEFT JOIN dg_skeletons k USING (template_id) "
               f"WHERE a.campaign_id <> '' GROUP BY a.campaign_id, f.template_id) WHERE rn <= {TOP_TEMPLATES} "
-              "ORDER BY campaign_id, exchanges DESC", out / "templates.csv")
-    _copy_csv(con, _INFRA_SQL, out / "infrastructure.csv")
+              "ORDER BY campaign_id, exchanges DESC", stage.path("templates.csv"))
+    _copy_csv(con, _INFRA_SQL, stage.path("infrastructure.csv"))
     _copy_csv(con, "SELECT a.campaign_id, strftime(to_timestamp(x.ts_s), '%Y-%m-%d') AS day, count(*) AS exchanges "
               "FROM dg_x x JOIN dg_assign a USING (account_id) GROUP BY ALL ORDER BY campaign_id, day",
-              out / "timeline.csv")
-    return int(flagged.sum()), len(campaigns)
+              stage.path("timeline.csv"))
+    return len(campaigns)
 
 
 _INFRA_SQL = f"""
