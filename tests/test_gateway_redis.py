@@ -129,3 +129,56 @@ def test_redis_down_open_serves_closed_refuses(replicas) -> None:  # type: ignor
     assert r_open.status_code == 200  # open: local buckets
     assert r_closed.status_code == 503 and r_closed.json()["error"]["code"] == "state_unavailable"
     assert chat(cb, k).status_code == 503  # still closed while Redis is down (no retry storm either)
+
+
+def test_a_stalled_redis_never_blocks_the_event_loop(tmp_path: Path) -> None:
+    """Redis that accepts connections and never answers: requests wait for its timeout (then the configured
+    mode applies) in the enforcement thread, while the server keeps answering everything else at once."""
+    import socket
+    import threading
+
+    from distillguard.gateway.limits import RedisLimiter
+
+    lsock = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        lsock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(lsock.accept()[0])  # never read, never answered
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    key = KeyStore(tmp_path / "keys.json").create("a")
+    url = f"redis://127.0.0.1:{lsock.getsockname()[1]}/0"
+    try:
+        with ThreadedServer(StubUpstream()) as up:
+            gw = Gateway(GatewayConfig(upstream=up.url, keys=str(tmp_path / "keys.json"), db=str(tmp_path / "g.duckdb"),
+                                       redis=url, on_state_error="open", sync_interval_s=3600,
+                                       fingerprint_workers=0))
+            gw.enforcer.limiter.shared = RedisLimiter(url, timeout=2.0)  # type: ignore[attr-defined]
+            with ThreadedServer(gw.app) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+                result: list[httpx.Response] = []
+                t = threading.Thread(target=lambda: result.append(chat(c, key)), daemon=True)
+                t0 = time.monotonic()
+                t.start()
+                time.sleep(0.3)  # the chat request now waits on Redis
+                with httpx.Client(base_url=srv.url, timeout=10) as c2:
+                    h0 = time.monotonic()
+                    assert c2.get("/healthz").status_code == 200
+                    health_s = time.monotonic() - h0
+                t.join(timeout=10)
+                chat_s = time.monotonic() - t0
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        for s in held:
+            s.close()
+        lsock.close()
+    assert result and result[0].status_code == 200  # open mode: served from local buckets after the timeout
+    assert chat_s >= 1.9  # it did wait on the stalled Redis
+    assert health_s < 1.0, health_s  # ... but not the event loop

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,10 @@ class Gateway:
         if config.redis:
             limiter = ResilientLimiter(RedisLimiter(config.redis), config.on_state_error)
             bus = RedisBus(config.redis)
+        # with Redis, enforcement does network I/O: it runs in one thread of its own so that a slow or stalled
+        # Redis (up to its 0.25 s timeout) never blocks the event loop; one thread keeps decisions in order
+        self._state_thread = (ThreadPoolExecutor(1, thread_name_prefix="distillguard-state")
+                              if config.redis else None)
         self.telemetry = Telemetry()
         self.enforcer = Enforcer(policy, knowledge, limiter, bus, observer=self.telemetry)
         self.sink = ExchangeLog(config.db, config.log)
@@ -165,6 +170,8 @@ class Gateway:
                 await self._task
             self._task = None
         await self.upstream.close()
+        if self._state_thread is not None:
+            self._state_thread.shutdown(wait=True)
         self.fingerprints.close()
         self.sink.close()
 
@@ -262,7 +269,10 @@ class Gateway:
             self.fingerprints.submit(who.account_id, pr.text, now)
         ereq = EnfRequest(who.account_id, now, ids[0] if ids else 0, ids[1] if ids else 0, who.org_id,
                           who.verified, pr.chars // 4 + 1, pr.max_tokens)
-        d = self.enforcer.decide(ereq)
+        if self._state_thread is None:
+            d = self.enforcer.decide(ereq)
+        else:
+            d = await asyncio.get_running_loop().run_in_executor(self._state_thread, self.enforcer.decide, ereq)
         meta = (rid, now, who, pr, path, request, ids)
         if not d.allowed:
             self._log(meta, d, d.status, None, None, None)
@@ -290,7 +300,7 @@ class Gateway:
         if d.drop_reasoning and resp.status == 200:
             data = strip_reasoning(data)
         self._log(meta, d, resp.status, text, pt, ct)
-        self.enforcer.settle(ereq, d, ct or 0)
+        self._settle(ereq, d, ct or 0)
         ctype = resp.content_type
         if resp.status >= 400 and not _is_error_json(data):  # e.g. an HTML page from a proxy before the model
             data, ctype = error_body(resp.status, "upstream_error"), "application/json"
@@ -329,7 +339,18 @@ class Gateway:
         finally:
             if not logged:
                 self._log_stream(meta, d, status, seen, err)
-            self.enforcer.settle(ereq, d, read_sse(seen)[2] or 0)
+            self._settle(ereq, d, read_sse(seen)[2] or 0)
+
+    def _settle(self, ereq: EnfRequest, d: Decision, completion_tokens: int) -> None:
+        if not d.allowed or completion_tokens <= 0:
+            return
+        if self._state_thread is None:
+            self.enforcer.settle(ereq, d, completion_tokens)
+        else:  # billing after the fact: the answer does not wait for it
+            try:
+                self._state_thread.submit(self.enforcer.settle, ereq, d, completion_tokens)
+            except RuntimeError:  # shutting down
+                self.enforcer.settle(ereq, d, completion_tokens)
 
     def _log_stream(self, meta: tuple[Any, ...], d: Decision, status: int, seen: list[bytes],
                     err: str | None) -> bool:
