@@ -73,8 +73,16 @@ def _slim_select(where: str) -> str:
 
 
 def state_key(config: lk.LinkConfig) -> str:
-    """A digest of everything the persisted state depends on (state version and link knobs)."""
-    doc = json.dumps({"v": STATE_VERSION, "cfg": asdict(config)}, sort_keys=True, default=str)
+    """A digest of everything the persisted state depends on: link knobs and the SQL that derives it.
+
+    A new release that changes the slim table, the features or how link keys are computed rebuilds the
+    state on its first incremental run instead of mixing old and new definitions.
+    """
+    from . import fingerprints as fpmod
+
+    sql = [feat.SLIM_SQL, feat.TEXTS_SQL, feat.FEATURES_SQL, feat.CAPABILITY_SQL, repr(lk._set_links(config)),
+           repr(lk._key_sources(config)), str(getattr(fpmod, "FINGERPRINT_VERSION", ""))]
+    doc = json.dumps({"v": STATE_VERSION, "cfg": asdict(config), "sql": sql}, sort_keys=True, default=str)
     return hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()
 
 
@@ -295,11 +303,19 @@ def _update_sets(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> int:
     for kind, short in _SET_KINDS.items():
         tuples = sets[kind][0]
         if short == "phr":
-            # old texts holding a phrase that is repeated only now
-            tuples = (f"{tuples} UNION SELECT DISTINCT x.account_id, s.phrase AS t FROM dgi_x x "
-                      "JOIN dgi_seg s USING (text_hash) WHERE s.phrase IN (SELECT phrase FROM dgn_rep)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_t AS SELECT n.account_id, n.t FROM ({tuples}) n "
+            # plus the old texts holding a phrase that is repeated only now (the same SQL over views of them)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_t AS {tuples}")
+            con.execute("CREATE OR REPLACE TEMP VIEW dg_phrase AS SELECT text_hash, phrase FROM dgi_seg "
+                        "WHERE phrase IN (SELECT phrase FROM dgn_rep)")
+            con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgi_x WHERE text_hash IN "
+                        "(SELECT text_hash FROM dg_phrase)")
+            con.execute(f"INSERT INTO dgn_t {tuples}")
+            _views(con, new_only=True)
+            tuples = "SELECT DISTINCT * FROM dgn_t"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_tn AS SELECT n.account_id, n.t FROM ({tuples}) n "
                     f"ANTI JOIN dgi_t_{short} o ON o.account_id = n.account_id AND o.t = n.t")
+        con.execute("DROP TABLE IF EXISTS dgn_t")
+        con.execute("ALTER TABLE dgn_tn RENAME TO dgn_t")
         con.execute(f"INSERT INTO dgi_t_{short} SELECT * FROM dgn_t")
         con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_sa_{short} AS SELECT DISTINCT account_id FROM dgn_t")
         changed.append(con.sql(f"SELECT count(*) FROM dgn_sa_{short}").fetchall()[0][0])

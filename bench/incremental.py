@@ -1,0 +1,157 @@
+"""Benchmark: absorbing one more hour of `qwen-2026` into a store that already holds N weeks.
+
+    .venv/bin/python bench/incremental.py [--scale 0.01] [--weeks 5] [--work DIR] [--sim DIR] [--full]
+
+Simulates `qwen-2026` at the scale (or reuses a simulator folder given by `--sim`), splits its exchanges
+into the first `--weeks` weeks (history) and the hour after them, ingests the history and the accounts,
+runs the first `detect --incremental` (which builds the state), ingests the hour, and runs
+`detect --incremental` again. Each step runs in its own child process: wall seconds, CPU seconds and peak
+RSS (`os.wait4` rusage of that child), plus detect's sub-stages (wall and CPU seconds). `--full` also
+times a plain full `detect` on the same store for comparison, and checks the flags agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from scale import CLI, StageRun, run_stage  # noqa: E402
+
+
+def detect_child(db: str, out: str, incremental: bool) -> None:
+    """Child process: detect on `db` (incremental or full); print {sub-stage: [wall s, cpu s]} and counts."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from distillguard.detect import DetectConfig, detect_store
+    from distillguard.store import Store
+
+    prof: dict[str, list[float]] = {}
+    cpu0 = [time.process_time()]
+
+    def on_stage(name: str, seconds: float) -> None:
+        now = time.process_time()
+        prof[name] = [seconds, round(now - cpu0[0], 3)]
+        cpu0[0] = now
+
+    with Store.open(db) as store:
+        res = detect_store(store, out, DetectConfig(), on_stage=on_stage, incremental=incremental)
+        rows = store.count("exchanges")
+    print(json.dumps({"profile": prof, "accounts": res.accounts, "flagged": res.flagged,
+                      "campaigns": res.campaigns, "exchanges": rows}))
+
+
+def split(sim: Path, work: Path, weeks: float) -> tuple[Path, Path, int, int]:
+    """history.parquet (the first `weeks` weeks) and hour.parquet (the hour after): paths and row counts."""
+    import duckdb
+
+    src = sim / "exchanges.parquet"
+    pattern = f"{src}/*.parquet" if src.is_dir() else str(src)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    t0 = con.sql(f"SELECT date_trunc('day', min(ts)) FROM read_parquet('{pattern}')").fetchall()[0][0]
+    cut = f"TIMESTAMPTZ '{t0.isoformat()}' + INTERVAL {int(weeks * 7 * 24)} HOUR"
+    hist, hour = work / "history.parquet", work / "hour.parquet"
+    con.execute(f"COPY (SELECT * FROM read_parquet('{pattern}') WHERE ts < {cut}) TO '{hist}' (FORMAT parquet, ROW_GROUP_SIZE 10000)")
+    con.execute(f"COPY (SELECT * FROM read_parquet('{pattern}') WHERE ts >= {cut} AND ts < {cut} + INTERVAL 1 HOUR) "
+                f"TO '{hour}' (FORMAT parquet, ROW_GROUP_SIZE 10000)")
+    n_hist = con.sql(f"SELECT count(*) FROM '{hist}'").fetchall()[0][0]
+    n_hour = con.sql(f"SELECT count(*) FROM '{hour}'").fetchall()[0][0]
+    return hist, hour, n_hist, n_hour
+
+
+def _detect(name: str, db: Path, out: Path, work: Path, incremental: bool, rows: int) -> tuple[StageRun, dict]:
+    args = [sys.executable, str(Path(__file__).resolve()), "--detect-child", str(db), str(out)]
+    r, stdout, _ = run_stage(name, args + (["--incremental"] if incremental else []), work, rows)
+    return r, json.loads(stdout.strip().splitlines()[-1])
+
+
+def _flags(out: Path) -> set[str]:
+    with open(out / "accounts.csv", newline="") as f:
+        return {r["account_id"] for r in csv.DictReader(f) if r["flagged"] == "true"}
+
+
+def bench(scale: float, weeks: float, work: Path, sim: Path | None, seed: int, full: bool) -> dict[str, object]:
+    """Run the benchmark; return its measurements."""
+    work.mkdir(parents=True, exist_ok=True)
+    runs: list[StageRun] = []
+    if sim is None:
+        sim = work / "sim"
+        shutil.rmtree(sim, ignore_errors=True)
+        runs.append(run_stage("simulate", CLI + ["simulate", "--scenario", "qwen-2026", "--scale", str(scale),
+                                                 "--seed", str(seed), "--completions", "none", "--out", str(sim)],
+                              work)[0])
+    hist, hour, n_hist, n_hour = split(sim, work, weeks)
+    db = work / "store.duckdb"
+    for p in (db, Path(f"{db}.wal")):
+        p.unlink(missing_ok=True)
+    runs.append(run_stage("ingest history", CLI + ["ingest", str(hist), "--accounts", str(sim / "accounts.parquet"),
+                                                   "--db", str(db)], work, n_hist)[0])
+    r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
+    runs.append(r)
+    runs.append(run_stage("ingest hour", CLI + ["ingest", str(hour), "--db", str(db)], work, n_hour)[0])
+    r, upd = _detect("detect --incremental", db, work / "out1", work, True, n_hour)
+    runs.append(r)
+    res: dict[str, object] = {"scale": scale, "weeks": weeks, "history": n_hist, "hour": n_hour,
+                              "runs": [vars(x) for x in runs], "first": first, "update": upd,
+                              "store_mb": round(db.stat().st_size / 2**20)}
+    if full:
+        r, whole = _detect("detect (full)", db, work / "out-full", work, False, n_hist + n_hour)
+        res["runs"].append(vars(r))  # type: ignore[attr-defined]
+        res["full"] = whole
+        a, b = _flags(work / "out1"), _flags(work / "out-full")
+        res["flag_agreement"] = {"incremental": len(a), "full": len(b), "both": len(a & b)}
+    return res
+
+
+def format_result(res: dict) -> str:
+    """Plain-text tables of one result."""
+    lines = [f"qwen-2026 scale {res['scale']}: history {res['weeks']} weeks = {res['history']:,} exchanges, "
+             f"next hour = {res['hour']:,} exchanges; store {res['store_mb']:,} MB",
+             f"{'step':<24}{'rows':>12}{'wall s':>9}{'cpu s':>9}{'peak RSS MB':>13}"]
+    lines += [f"{r['name']:<24}{r['rows']:>12,}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_rss_mb']:>13,.0f}"
+              for r in res["runs"]]
+    keys = list(res["update"]["profile"])
+    cols = [("first", "build"), ("update", "update")] + ([("full", "full")] if "full" in res else [])
+    lines.append(f"{'detect sub-stage':<16}" + "".join(f"{n + ' wall':>13}{n + ' cpu':>12}" for _, n in cols))
+    for k in keys + [k for k in res.get("full", {}).get("profile", {}) if k not in keys]:
+        cells = []
+        for c, _ in cols:
+            v = res[c]["profile"].get(k)
+            cells.append(f"{v[0]:>13.2f}{v[1]:>12.2f}" if v else f"{'':>13}{'':>12}")
+        lines.append(f"{k:<16}" + "".join(cells))
+    u = res["update"]
+    lines.append(f"after the update: {u['accounts']:,} accounts, {u['flagged']:,} flagged, {u['campaigns']} campaigns")
+    if "flag_agreement" in res:
+        fa = res["flag_agreement"]
+        lines.append(f"flags incremental {fa['incremental']:,} / full {fa['full']:,} / both {fa['both']:,}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Command line."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--detect-child":
+        detect_child(sys.argv[2], sys.argv[3], "--incremental" in sys.argv[4:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=0.01)
+    ap.add_argument("--weeks", type=float, default=5.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "incremental")
+    ap.add_argument("--sim", type=Path, help="reuse this simulator output folder (qwen-2026 at --scale)")
+    ap.add_argument("--full", action="store_true", help="also time a full detect and compare the flags")
+    ap.add_argument("--json", type=Path, help="also write the measurements as JSON")
+    a = ap.parse_args()
+    res = bench(a.scale, a.weeks, a.work, a.sim, a.seed, a.full)
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=2))
+    print(format_result(res))
+
+
+if __name__ == "__main__":
+    main()
