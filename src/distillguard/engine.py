@@ -27,8 +27,12 @@ from .errors import UsageError
 ENGINES = ("duckdb", "spark")
 SHIPPED_TABLES = ("dg_x", "dg_fp", "dg_phrase", "dg_acc")
 RESULT_TABLES = ("dg_features", "dg_links")
+# Spark SQL settings the transpiled stages assume: UTC timestamps, DuckDB-like (non-ANSI) arithmetic, Arrow
+_SQL_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false",
+             "spark.sql.execution.arrow.pyspark.enabled": "true"}
 # uint64 columns of DuckDB (hashes) travel as int64 (Spark has no unsigned types) and come back as uint64
-HASH_COLUMNS = frozenset({"key", "text_hash", "sys_hash", "client_fp", "pre_key", "suf_key", "phrase"})
+HASH_COLUMNS = frozenset({"key", "text_hash", "sys_hash", "client_fp", "pre_key", "suf_key", "phrase",
+                          "params_key"})
 
 
 class SparkResult:
@@ -51,25 +55,29 @@ class SparkResult:
 class SparkEngine:
     """A DuckDB-connection look-alike that runs DuckDB SQL on Spark (transpiled with sqlglot)."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, owned: bool = True) -> None:
         self.spark = session
+        self.owned = owned  # stop the session on close (False: it belongs to the application around us)
         self._tables: dict[str, Any] = {}
         self._consts: duckdb.DuckDBPyConnection = duckdb.connect()
 
     @classmethod
     def start(cls, master: str | None = None, app: str = "distillguard") -> SparkEngine:
-        """A local (`local[*]`) or cluster Spark session (`master`, else $SPARK_MASTER)."""
+        """A local (`local[*]`) or cluster Spark session (`master`, else $SPARK_MASTER).
+
+        An already active session (a notebook's, a `spark-submit` application's, a test's) is used as it
+        is and left running on `close`.
+        """
         try:
             from pyspark.sql import SparkSession
         except ImportError:
             raise UsageError("--engine spark needs PySpark: pip install 'distillguard[spark]'") from None
-        builder = (SparkSession.builder.appName(app)
-                   .master(master or os.environ.get("SPARK_MASTER") or "local[*]")
-                   .config("spark.sql.session.timeZone", "UTC")
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.sql.ansi.enabled", "false")
-                   .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                   .config("spark.sql.shuffle.partitions", os.environ.get("DG_SPARK_PARTITIONS", "8")))
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            for k, v in _SQL_CONF.items():  # runtime SQL settings the stages rely on
+                active.conf.set(k, v)
+            return cls(active, owned=False)
+        builder = spark_builder(master, app)
         return cls(builder.getOrCreate())
 
     # -- the connection-like surface used by the stages ----------------------------------------------
@@ -127,8 +135,11 @@ class SparkEngine:
         self.spark.catalog.dropTempView(name)
 
     def close(self) -> None:
-        """Stop the Spark session."""
-        self.spark.stop()
+        """Drop this engine's temporary tables; stop the Spark session if `start` created it."""
+        for name in list(self._tables):
+            self.drop(name)
+        if self.owned:
+            self.spark.stop()
 
     # -- internals -----------------------------------------------------------------------------------
     def _store(self, name: str, df: Any) -> None:
@@ -175,6 +186,21 @@ class SparkEngine:
         return v - (1 << 64) if v >= 1 << 63 else v
 
 
+def spark_builder(master: str | None = None, app: str = "distillguard", partitions: int | None = None) -> Any:
+    """A `SparkSession.builder` with the settings the stages need (UTC, non-ANSI arithmetic, Arrow transfer)."""
+    from pyspark.sql import SparkSession
+
+    parts = partitions or int(os.environ.get("DG_SPARK_PARTITIONS", "8"))
+    builder = (SparkSession.builder.appName(app)
+            .master(master or os.environ.get("SPARK_MASTER") or "local[*]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(parts)))
+    for k, v in _SQL_CONF.items():
+        builder = builder.config(k, v)
+    return builder
+
+
 def _spark_schema(t: pa.Table) -> Any:
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -186,9 +212,6 @@ def ship_to_spark(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: S
     """Copy the prepared DuckDB tables the relational stages read into Spark."""
     for name in tables:
         engine.register(name, con.sql(f"SELECT * FROM {name}").to_arrow_table())
-    # the one stage that still reads the raw log (links: shared sampling parameters) needs these columns only
-    raw = con.sql("SELECT account_id, params::VARCHAR AS params FROM exchanges").to_arrow_table()
-    engine.register("exchanges", raw)
 
 
 def bring_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = RESULT_TABLES) -> None:

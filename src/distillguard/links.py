@@ -17,6 +17,7 @@ Weights
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import duckdb
@@ -83,10 +84,10 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
         # the exact sampling configuration of a script (≥ `params_min_keys` parameters set away from their
         # defaults): one or two are common UI / SDK choices, a full tuple shared by many accounts is one client
         "shared-params": (
-            f"SELECT account_id, key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
-            f"SELECT account_id, {per_acc} AS n_acc, {_PARAMS_KEY_SQL} AS key, {_PARAMS_N_SQL} AS n_set "
-            f"FROM exchanges) WHERE n_set >= {cfg.params_min_keys} GROUP BY account_id, key "
-            f"HAVING count(*)::DOUBLE / any_value(n_acc) >= {cfg.params_min_share}", "params"),
+            f"SELECT account_id, params_key AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
+            f"SELECT *, {per_acc} AS n_acc FROM dg_x) WHERE params_set >= {cfg.params_min_keys} "
+            f"GROUP BY account_id, params_key HAVING count(*)::DOUBLE / any_value(n_acc) >= {cfg.params_min_share}",
+            "params"),
         "signup-cohort": (
             "SELECT account_id, hash(floor(epoch(created_at) / " + str(cfg.cohort_bucket_s) + "), "
             "coalesce(email_domain, ''), coalesce(country, '')) AS key, 1.0 AS share FROM dg_acc "
@@ -105,8 +106,31 @@ def _param_sql(k: str, default: float | None) -> str:
     return v if default is None else f"CASE WHEN TRY_CAST({v} AS DOUBLE) = {default} THEN NULL ELSE {v} END"
 
 
-_PARAMS_KEY_SQL = "hash(" + ", ".join(_param_sql(k, d) for k, d in _SAMPLING.items()) + ")"
-_PARAMS_N_SQL = " + ".join(f"({_param_sql(k, d)} IS NOT NULL)::INT" for k, d in _SAMPLING.items())
+# columns of the slim table `dg_x` (features.SLIM_SQL, over `exchanges`): the hash of the non-default
+# sampling parameters, and how many there are
+PARAMS_KEY_SQL = "hash(" + ", ".join(_param_sql(k, d) for k, d in _SAMPLING.items()) + ")"
+PARAMS_SET_SQL = " + ".join(f"({_param_sql(k, d)} IS NOT NULL)::INT" for k, d in _SAMPLING.items())
+
+# Engine-neutral pseudo-randomness. DuckDB's `hash()` and Spark's differ, so nothing that decides *which*
+# edges exist may depend on hash values: ring neighbours are ordered by the md5 of the account id salted
+# with values both engines agree on, and MinHash uses universal hashing (a·x + b) mod p over integers
+# that both engines compute bit for bit (64-bit arithmetic, never overflowing).
+_P = 2147483647  # 2^31 - 1
+_RNG = random.Random(20260522)
+_MINHASH_AB = [(_RNG.randrange(1, _P), _RNG.randrange(0, _P)) for _ in range(256)]
+
+
+def _ranked_sql(source: str, salt: str) -> str:
+    """CTEs `k0`, `k` over `source(account_id, key, …)`: `n_key` and a neutral pseudo-random rank `rn`."""
+    return f"""k0 AS (
+  SELECT *, count(*) OVER (PARTITION BY key) AS n_key, min(account_id) OVER (PARTITION BY key) AS lo,
+         max(account_id) OVER (PARTITION BY key) AS hi FROM {source}
+),
+k AS (
+  SELECT *, row_number() OVER (PARTITION BY key ORDER BY
+           md5(account_id || '|{salt}|' || lo || '|' || hi || '|' || CAST(n_key AS VARCHAR))) - 1 AS rn
+  FROM k0
+)"""
 
 
 def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: LinkConfig) -> str:
@@ -119,11 +143,7 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
               else "least(a.share, b.share) / (1 + ln(a.n_key))")
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
-k AS (
-  SELECT account_id, key, share, count(*) OVER (PARTITION BY key) AS n_key,
-         row_number() OVER (PARTITION BY key ORDER BY hash(account_id, key)) - 1 AS rn
-  FROM u
-),
+{_ranked_sql("u", kind)},
 kk AS (SELECT * FROM k WHERE {keep}),
 full_pairs AS (
   SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
@@ -147,10 +167,11 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
                  cfg: LinkConfig, h: int) -> list[str]:
     """Statements adding `kind` links weighted by the Jaccard similarity of per-account sets.
 
-    Sets are summarised by `lockstep_hashes` MinHash values (SQL `min(hash(t, i))`), candidate pairs come
+    Sets of integers `t` in [0, 2^31) are summarised by `h` MinHash values (SQL `min((a_i·t + b_i) mod p)`),
+    candidate pairs come
     from LSH bands of `lockstep_band_rows` values, and the weight is the share of equal MinHash values.
     """
-    mins = ", ".join(f"min(hash(t, {i})) AS m{i}" for i in range(h))
+    mins = ", ".join(f"min(({a} * t + {b}) % {_P}) AS m{i}" for i, (a, b) in enumerate(_MINHASH_AB[:h]))
     eq = " + ".join(f"(a.m{i} = b.m{i})::INT" for i in range(h))
     bands = []
     for b in range(h // band_rows):
@@ -162,8 +183,7 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
         GROUP BY account_id HAVING count(*) >= {min_tuples}""",
         f"""CREATE OR REPLACE TEMP TABLE dg_band AS
         WITH u AS ({' UNION ALL '.join(bands)}),
-        k AS (SELECT account_id, key, count(*) OVER (PARTITION BY key) AS n_key,
-                     row_number() OVER (PARTITION BY key ORDER BY hash(account_id, key)) - 1 AS rn FROM u),
+        {_ranked_sql("u", kind)},
         kk AS (SELECT * FROM k WHERE n_key >= 2)
         SELECT DISTINCT least(a.account_id, b.account_id) AS src, greatest(a.account_id, b.account_id) AS dst
         FROM kk a JOIN kk b ON a.key = b.key AND (
@@ -188,11 +208,15 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int]]:
     phrase_w = (f"least(1.0, j / {cfg.phrase_jaccard}) * least(1.0, {inter} / {cfg.phrase_overlap})")
     return {
         # SynchroTrap: the same wrapper family in the same time buckets
-        "lockstep-timing": (f"SELECT DISTINCT account_id, hash(floor(ts_s / {cfg.lockstep_bucket_s}), near_group) "
-                            "AS t FROM dg_x JOIN dg_fp USING (text_hash)", cfg.lockstep_min_tuples,
+        # (bucket, group) -> one integer mod p (a polynomial hash both engines compute alike)
+        "lockstep-timing": (f"SELECT DISTINCT account_id, ((floor(ts_s / {cfg.lockstep_bucket_s})::BIGINT % {_P}) "
+                            f"* 1000003 + (coalesce(near_group, 0) % {_P} + {_P}) % {_P}) % {_P} AS t "
+                            "FROM dg_x JOIN dg_fp USING (text_hash)", cfg.lockstep_min_tuples,
                             cfg.lockstep_band_rows, "j", cfg.lockstep_hashes),
         # the same bank of opening/closing phrases, however they are combined
-        "shared-phrases": ("SELECT DISTINCT account_id, phrase AS t FROM dg_x JOIN dg_phrase USING (text_hash)",
+        # a phrase's (DuckDB) hash has the same low 31 bits whether it reads as unsigned or signed 64-bit
+        "shared-phrases": (f"SELECT DISTINCT account_id, phrase & {_P} AS t FROM dg_x JOIN dg_phrase "
+                           "USING (text_hash)",
                            cfg.phrase_min, cfg.phrase_band_rows, phrase_w, cfg.phrase_hashes),
     }
 
