@@ -10,6 +10,8 @@ fingerprinting, enforcement with the default policy and a detection folder) as s
 2. closed loop with `--concurrency` requests in flight for `--seconds`: max requests/s through the
    gateway, and the stub's own max for reference.
 Every prompt is distinct (worst case for the fingerprint cache). Total run time stays under ~30 s.
+Then the request journal's cost in isolation: CPU per logged exchange with the journal off, on, and on with
+fsync (`--journal-only` runs just that; `--no-journal` runs the gateway without it, for comparison).
 """
 
 from __future__ import annotations
@@ -130,6 +132,40 @@ async def closed_loop(url: str, key: str, concurrency: int, seconds: float, star
         return done / (time.perf_counter() - t0), done
 
 
+def journal_cost(n: int = 20_000) -> list[tuple[str, float, float]]:
+    """(mode, CPU us, wall us) per `ExchangeLog.exchange` call: journal off, on, on + fsync (writer idle)."""
+    from datetime import UTC, datetime
+
+    from distillguard.gateway.logsink import ExchangeLog, LogConfig, exchange_row
+
+    out = []
+    for mode, cfg, count in (("off", LogConfig(journal=False), n), ("on", LogConfig(), n),
+                             ("on + fsync", LogConfig(fsync=True), max(200, n // 50))):
+        tmp = Path(tempfile.mkdtemp(prefix="dg-journal-"))
+        sink = ExchangeLog(str(tmp / "j.duckdb"), LogConfig(journal=cfg.journal, fsync=cfg.fsync, flush_s=3600,
+                                                            flush_rows=10**9))
+        rows = [exchange_row(request_id=f"r{i:08d}", ts=datetime.now(UTC), account_id=f"acct-{i % 200}",
+                             api_key_id="k" * 16, ip="127.0.0.1", user_agent="bench/1", model="m",
+                             endpoint="/v1/chat/completions", params='{"max_tokens":64}', status=200,
+                             messages=[{"role": "user", "content": _body(i).decode()[40:160]}],
+                             completion="The answer is 42.", prompt_tokens=30, completion_tokens=5)
+                for i in range(count)]
+        c0, w0 = time.process_time(), time.perf_counter()
+        for r in rows:
+            sink.exchange(r)
+        out.append((mode, (time.process_time() - c0) / count * 1e6, (time.perf_counter() - w0) / count * 1e6))
+        sink.close()
+    return out
+
+
+def print_journal_cost() -> None:
+    """Print the journal's cost table."""
+    print("\nRequest journal: cost per logged exchange (one os.write per request; the writer thread idle)")
+    print(f"{'journal':<14}{'CPU us':>10}{'wall us':>10}")
+    for mode, cpu, wall in journal_cost():
+        print(f"{mode:<14}{cpu:>10.1f}{wall:>10.1f}")
+
+
 def serve_bare(port: int, upstream: str) -> None:
     """A bare Starlette + aiohttp proxy (no auth, logging or enforcement): the reference point."""
     import uvicorn
@@ -166,7 +202,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--client", default="aiohttp", choices=["aiohttp", "httpx"])
+    ap.add_argument("--journal-only", action="store_true", help="only measure the request journal's cost")
+    ap.add_argument("--no-journal", action="store_true", help="run the gateway without its request journal")
     a = ap.parse_args()
+    if a.journal_only:
+        print_journal_cost()
+        return
     try:
         import uvloop
 
@@ -194,7 +235,8 @@ def main() -> None:
     gw = subprocess.Popen([PY, "-c", "from distillguard.cli import main; main()", "serve", "--upstream",
                            f"http://127.0.0.1:{sp}/v1", "--db", str(tmp / "gw.duckdb"),
                            "--keys", str(tmp / "keys.json"), "--detect", str(det), "--policy", str(tmp / "policy.toml"),
-                           "--port", str(gp), "--client", a.client], env=env)
+                           "--port", str(gp), "--client", a.client, *(["--no-journal"] if a.no_journal else [])],
+                          env=env)
     bare = subprocess.Popen([PY, __file__, "--serve-bare", str(bp), f"http://127.0.0.1:{sp}/v1/chat/completions"])
     try:
         wait_until_up(f"http://127.0.0.1:{bp}/healthz", bare, "bare proxy")
@@ -244,7 +286,9 @@ def main() -> None:
           f"(-> {1 / main_per_req:.0f} req/s on one free core), {(cpu_per_req - main_per_req) * 1e6:.0f} us in "
           f"the fingerprint worker process")
     print(f"\nlogged exchanges {logged} (sent {len(d) + len(g) - len(d) + n_gw + 50} through the gateway); "
-          f"fingerprint batches {health['fingerprint_batches']}, dropped {health['fingerprint_dropped']}")
+          f"fingerprint batches {health['fingerprint_batches']}, dropped {health['fingerprint_dropped']}; "
+          f"request journal {'off' if a.no_journal else 'on'}")
+    print_journal_cost()
 
 
 if __name__ == "__main__":

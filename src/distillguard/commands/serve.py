@@ -45,6 +45,8 @@ def _keys_path(keys: str | None, db: str | None) -> str:
               help="Failed authentications per client address per minute before it gets 429 (0: no limit).")
 @click.option("--journal-fsync", is_flag=True,
               help="fsync the request journal per request: answered exchanges survive power loss too (slower).")
+@click.option("--no-journal", is_flag=True,
+              help="No request journal: a kill -9 then loses up to one log flush (0.25 s) of answered exchanges.")
 @click.option("--fingerprint-workers", default=1, show_default=True, type=click.IntRange(0, 64),
               help="Processes that fingerprint prompts in the background (0: a thread of the server).")
 @click.option("--redact-prompts", is_flag=True, help="Log prompts as [redacted] (fingerprints still used).")
@@ -55,7 +57,7 @@ def _keys_path(keys: str | None, db: str | None) -> str:
 @handle_errors
 def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, policy: str | None, detect: str | None,
           redis_url: str | None, on_state_error: str, host: str, port: int, client: str, upstream_timeout: float,
-          auth_failures: int, journal_fsync: bool, fingerprint_workers: int, redact_prompts: bool,
+          auth_failures: int, journal_fsync: bool, no_journal: bool, fingerprint_workers: int, redact_prompts: bool,
           redact_completions: bool, dashboard: bool, admin_token_env: str) -> None:
     """Run the OpenAI-compatible gateway: log every exchange, enforce policy per account and per campaign."""
     import uvicorn
@@ -69,7 +71,8 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
     config = GatewayConfig(
         upstream=upstream, keys=_keys_path(keys, db), upstream_key=os.environ.get(upstream_key_env), db=db,
         policy=policy, detect=detect, redis=redis_url, on_state_error=on_state_error, client=client,
-        log=LogConfig(redact_prompts=redact_prompts, redact_completions=redact_completions, fsync=journal_fsync),
+        log=LogConfig(redact_prompts=redact_prompts, redact_completions=redact_completions, fsync=journal_fsync,
+                      journal=not no_journal),
         dashboard=dashboard, admin_token=admin_token, fingerprint_workers=fingerprint_workers,
         upstream_timeout_s=upstream_timeout, auth_failures=auth_failures)
     gw = Gateway(config)
