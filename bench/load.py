@@ -6,8 +6,9 @@ Starts the stub upstream and `distillguard serve` (DuckDB log, background finger
 with `--redis`, a throwaway redis-server for shared limits) as separate processes on 127.0.0.1, then sends
 an open-loop stream of chat requests at `--rate` req/s from `--accounts` keys, every prompt distinct, for
 `--seconds` (capped at 600). Prints one row per window: requests, errors (non-2xx or transport), p50 and
-p99 latency, and the gateway's RSS (server + fingerprint workers); then the totals, the RSS growth from
-the end of the first window to the end, and the rows the gateway logged against the 2xx the client got.
+p99 latency, the gateway's RSS (server + fingerprint workers), the machine's 1-minute load average and
+the gateway's CPU use in the window; then the totals, the RSS growth from the end of the first window to
+the end, and the rows the gateway logged against the 2xx the client got.
 """
 
 from __future__ import annotations
@@ -44,11 +45,20 @@ def rss_mb(pid: int) -> float:
         return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children."""
+    try:
+        p = psutil.Process(pid)
+        return sum(sum(q.cpu_times()[:2]) for q in [p, *p.children(recursive=True)])
+    except psutil.Error:
+        return float("nan")
+
+
 async def soak(url: str, keys: list[str], rate: float, seconds: float, window: float,
                gw_pid: int) -> tuple[list[dict[str, float]], int]:
     """Open loop at `rate` for `seconds`; stats per window and the number of 2xx answers."""
     results: list[tuple[float, float, int]] = []  # (sent offset, latency, status; 0 = transport error)
-    rss: list[float] = []
+    rss: list[tuple[float, float, float]] = []  # (RSS MiB, load average, gateway CPU seconds) per window
     conn = aiohttp.TCPConnector(limit=1024)
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as s:
@@ -70,6 +80,7 @@ async def soak(url: str, keys: list[str], rate: float, seconds: float, window: f
             await one(-i - 1, 0.0)
         results.clear()
         start = time.perf_counter()
+        cpu0 = cpu_s(gw_pid)
         tasks: set[asyncio.Task[None]] = set()
         n = int(rate * seconds)
         next_rss = window
@@ -82,20 +93,23 @@ async def soak(url: str, keys: list[str], rate: float, seconds: float, window: f
             tasks.add(t)
             t.add_done_callback(tasks.discard)
             if due - start >= next_rss:
-                rss.append(rss_mb(gw_pid))
+                rss.append((rss_mb(gw_pid), os.getloadavg()[0], cpu_s(gw_pid)))
                 next_rss += window
         await asyncio.gather(*tasks)
-        rss.append(rss_mb(gw_pid))
+        rss.append((rss_mb(gw_pid), os.getloadavg()[0], cpu_s(gw_pid)))
     rows = []
     arr = np.array(results, dtype=float)
-    for w, m in enumerate(rss):
+    prev_cpu = cpu0
+    for w, (m, load, cpu) in enumerate(rss):
         sel = arr[(arr[:, 0] >= w * window) & (arr[:, 0] < (w + 1) * window)] if len(arr) else arr
         if not len(sel):
             continue
         ok = sel[(sel[:, 2] >= 200) & (sel[:, 2] < 300)]
         lat = ok[:, 1] * 1000 if len(ok) else np.array([np.nan])
         rows.append({"window": w, "requests": len(sel), "errors": int(len(sel) - len(ok)),
-                     "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)), "rss_mb": m})
+                     "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)), "rss_mb": m,
+                     "load": load, "cpu_pct": (cpu - prev_cpu) / window * 100})
+        prev_cpu = cpu
     answered = int(((arr[:, 2] >= 200) & (arr[:, 2] < 300)).sum()) if len(arr) else 0
     return rows, answered
 
@@ -145,16 +159,21 @@ def main() -> None:
             p.wait(timeout=30)
     print(f"\nsoak: {a.rate:.0f} req/s for {seconds:.0f} s, {a.accounts} accounts, "
           f"{'redis' if a.redis else 'in-memory'} state, cpu cores {os.cpu_count()}")
-    print(f"{'window':>6} {'from_s':>6} {'requests':>8} {'errors':>6} {'p50_ms':>7} {'p99_ms':>7} {'rss_mb':>7}")
+    print(f"{'window':>6} {'from_s':>6} {'requests':>8} {'errors':>6} {'p50_ms':>7} {'p99_ms':>8} {'rss_mb':>7} "
+          f"{'load1':>6} {'gw_cpu%':>7}")
     for r in rows:
         print(f"{r['window']:>6} {r['window'] * a.window:>6.0f} {r['requests']:>8} {r['errors']:>6} "
-              f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['rss_mb']:>7.1f}")
+              f"{r['p50_ms']:>7.2f} {r['p99_ms']:>8.2f} {r['rss_mb']:>7.1f} {r['load']:>6.1f} {r['cpu_pct']:>7.0f}")
     total = sum(r["requests"] for r in rows)
     errors = sum(r["errors"] for r in rows)
     growth = (rows[-1]["rss_mb"] / rows[0]["rss_mb"] - 1) * 100 if len(rows) > 1 else 0.0
     print(f"total {total} requests, {errors} errors ({errors / max(total, 1):.2%}); RSS {rows[0]['rss_mb']:.1f} -> "
           f"{rows[-1]['rss_mb']:.1f} MiB ({growth:+.1f} % after the first window); "
-          f"2xx answered {answered}, rows logged {health['log_rows_written']} (incl. 50 warm-up)")
+          f"2xx answered {answered}, rows logged {health['log_rows_written']} (incl. 50 warm-up); "
+          f"log write errors {health.get('log_write_errors', 0)}, journal errors {health.get('journal_errors', 0)}")
+    p99 = [r["p99_ms"] for r in rows]
+    print(f"p99 per window: min {min(p99):.1f}, median {float(np.median(p99)):.1f}, max {max(p99):.1f} ms; "
+          f"load average min {min(r['load'] for r in rows):.1f}, max {max(r['load'] for r in rows):.1f}")
 
 
 if __name__ == "__main__":
