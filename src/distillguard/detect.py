@@ -23,6 +23,7 @@ from .campaigns import CampaignConfig, group_accounts, refine_campaigns
 from .detect_output import write_outputs
 from .engine import bring_back, relational
 from .errors import UsageError
+from .group_traffic import shared_traffic_features
 from .scoring import (
     ScoreConfig,
     Scores,
@@ -145,7 +146,9 @@ def _finish(store: Store, out: Path, config: DetectConfig, features: pa.Table, l
     grouping = group_accounts(links, bip, config.campaigns)
     stage("campaigns")
     if config.use_links:
-        scores = score_accounts(features, grouping, config.scores, orgs=orgs)
+        # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
+        shared = shared_traffic_features(con, grouping)
+        scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared)
         thr = threshold_for(scores, config.fpr_target, config.scores)
     else:  # baseline: the individual score uncapped, at the same floor
         scores = score_accounts(features, grouping, replace(config.scores, individual_cap=1.0))

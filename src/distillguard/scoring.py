@@ -56,6 +56,10 @@ class ScoreConfig:
     # lab's benchmark harness, a QA team), not a ring of fake accounts: no campaign score, each account
     # keeps its capped individual score. Past this many accounts the org itself looks like a key farm.
     one_customer_max_accounts: int = 50
+    # behaviour measured on the traffic an account shares with its group counts from this many shared
+    # exchanges on: one or two coincidental exchanges (a developer who once sent a prompt with a campaign's
+    # wording) say nothing about how the account behaves
+    shared_min_exchanges: int = 10
 
 
 @dataclass(frozen=True)
@@ -102,11 +106,12 @@ def individual_score(features: pa.Table) -> np.ndarray:
 
 
 def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig = ScoreConfig(),
-                   orgs: Sequence[str | None] | None = None) -> Scores:
+                   orgs: Sequence[str | None] | None = None, shared: pa.Table | None = None) -> Scores:
     """Combine individual and campaign evidence into one score per account.
 
     `orgs`: the one organisation each account declares on all its traffic (None: none or several), aligned
-    with `features`.
+    with `features`. `shared`: behaviour features of grouped accounts restricted to the traffic they share
+    with their group (`group_traffic.shared_traffic_features`); None scores whole-account averages only.
     """
     ids = features["account_id"].to_pylist()
     ind = individual_score(features)
@@ -123,6 +128,13 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     # group — never on its own: an unlinked harvester keeps its capped individual score
     bound = np.clip(strength / config.harvest_full_strength, 0, 1)
     beh = np.maximum(ind, config.harvest_level * individual_parts(features)["harvest"] * bound)
+    if shared is not None and shared.num_rows:
+        # the same behaviour measured on the exchanges that bind the account to its group: benign cover
+        # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
+        # account still keeps its capped individual score.
+        sh_ind, sh_harvest, sh_n = _aligned_shared(ids, shared)
+        ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
+        beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
     parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay",
                                             "one_customer")}
     for g in range(n_groups):
@@ -164,6 +176,18 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
                       "group": gi, "strength": strength, "in_block": in_block})
     return Scores(accounts=table, group_score=group_score, group_parts=parts)
+
+
+def _aligned_shared(ids: list[str], shared: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Individual score, harvesting shape and size of the shared traffic, aligned with `ids` (0: absent)."""
+    pos = {a: i for i, a in enumerate(ids)}
+    idx = np.array([pos.get(a, -1) for a in shared["account_id"].to_pylist()], np.int64)
+    ok = idx >= 0
+    ind, harvest, n = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids))
+    ind[idx[ok]] = individual_score(shared)[ok]
+    harvest[idx[ok]] = individual_parts(shared)["harvest"][ok]
+    n[idx[ok]] = _col(shared, "exchanges")[ok]
+    return ind, harvest, n
 
 
 def _concurrency(first: np.ndarray, last: np.ndarray) -> float:

@@ -1,0 +1,146 @@
+"""Behaviour of the traffic an account shares with its group (camouflage resistance for content).
+
+Per-account features average over *all* of an account's traffic, so a campaign that hides its
+extraction inside benign cover chat (70 % ShareGPT-style conversation, 30 % harvesting) looks benign
+on average. What binds such accounts into a group is the extraction part itself: the wrappers,
+templates and opening/closing phrases they have in common. So for every account in a candidate group we
+recompute the behaviour features over the exchanges that carry one of the group's *own* content keys —
+keys held by at least two of its accounts and mostly by its accounts (not a greeting every user sends).
+This is FRAUDAR's idea (camouflage cannot lower a block's density) applied to behaviour instead of the
+graph.
+
+The result is one row per grouped account with the columns `individual_parts` reads, computed on the
+shared subset only (timing — hour entropy, burstiness — stays the account's own: it describes how the
+account is operated), plus `shared_exchanges` and `shared_share` (shared / all of the account's traffic).
+It reads the temporary tables of the feature stage (`dg_x`, `dg_fp`, `dg_phrase`, `dg_features`) and
+never iterates over exchanges in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .campaigns import Grouping
+from .features import CAPABILITY_SQL, FeatureConfig
+
+
+@dataclass(frozen=True)
+class SharedTrafficConfig:
+    """Knobs of the shared-traffic features."""
+
+    min_group_accounts: int = 2      # a key is the group's when at least this many of its accounts hold it ...
+    min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts ...
+    min_lift: float = 3.0            # ... and it is this many times more common in the group than overall
+
+
+# content keys of a distinct prompt text: its template, wrapper (exact and near-duplicate), prompt ends and
+# repeated opening/closing phrases — the kinds the content links are built from
+_TEXT_KEYS_SQL = """
+SELECT text_hash, hash('template', template_id) AS key FROM dg_fp
+UNION ALL SELECT text_hash, hash('wrapper', wrapper_id) FROM dg_fp
+UNION ALL SELECT text_hash, hash('near', near_group) FROM dg_fp
+UNION ALL SELECT text_hash, hash('pre', pre_key) FROM dg_fp
+UNION ALL SELECT text_hash, hash('suf', suf_key) FROM dg_fp
+UNION ALL SELECT text_hash, hash('phrase', phrase) FROM dg_phrase
+"""
+
+# one statement per step, each materialised: DuckDB plans the single-query form poorly (seconds → tens)
+_STEPS = (
+    "CREATE OR REPLACE TEMP TABLE dg_gt_at AS SELECT DISTINCT account_id, text_hash FROM dg_x",
+    f"CREATE OR REPLACE TEMP TABLE dg_gt_tk AS {_TEXT_KEYS_SQL}",
+    # accounts holding each key (keys of one account only can never be a group's)
+    """CREATE OR REPLACE TEMP TABLE dg_gt_ak AS
+       SELECT DISTINCT a.account_id, k.key FROM dg_gt_at a JOIN dg_gt_tk k USING (text_hash)""",
+    """CREATE OR REPLACE TEMP TABLE dg_gt_own AS
+       WITH holders AS (SELECT key, count(*) AS n_all FROM dg_gt_ak GROUP BY key HAVING count(*) >= {min_acc}),
+       sizes AS (SELECT grp, count(*) AS n_grp FROM _dg_grp GROUP BY grp)
+       SELECT g.grp, a.key FROM dg_gt_ak a JOIN _dg_grp g USING (account_id) JOIN holders h USING (key)
+       JOIN sizes s USING (grp)
+       GROUP BY g.grp, a.key, h.n_all, s.n_grp
+       HAVING count(*) >= {min_acc} AND count(*) >= {min_frac} * s.n_grp
+          AND count(*)::DOUBLE / s.n_grp >= {min_lift} * h.n_all / {n_accounts}""",
+    """CREATE OR REPLACE TEMP TABLE dg_gt_shared AS
+       SELECT DISTINCT a.account_id, a.text_hash
+       FROM dg_gt_at a JOIN _dg_grp g USING (account_id) JOIN dg_gt_tk k USING (text_hash)
+       JOIN dg_gt_own o ON o.grp = g.grp AND o.key = k.key""",
+)
+_CLEANUP = ("dg_gt_at", "dg_gt_tk", "dg_gt_ak", "dg_gt_own", "dg_gt_shared")
+
+_FEATURES_SQL = """
+WITH replay AS (
+  SELECT text_hash, count(*) AS n_acc FROM dg_gt_at
+  WHERE text_hash IN (SELECT text_hash FROM dg_gt_shared) GROUP BY text_hash
+),
+x AS (
+  SELECT x.*, f.template_id, {capability} AS capability, f.cot, f.structured, r.n_acc
+  FROM dg_x x JOIN dg_gt_shared s USING (account_id, text_hash) LEFT JOIN dg_fp f USING (text_hash)
+  LEFT JOIN replay r USING (text_hash)
+),
+tot AS (SELECT account_id, count(*) AS n_total FROM dg_x
+        WHERE account_id IN (SELECT account_id FROM dg_gt_shared) GROUP BY account_id)
+SELECT
+  account_id,
+  count(*)::DOUBLE AS shared_exchanges,
+  count(*)::DOUBLE / any_value(t.n_total) AS shared_share,
+  count(*)::DOUBLE AS exchanges,
+  avg(CASE WHEN capability = 'other' OR capability IS NULL THEN 1.0 ELSE 0.0 END) AS cap_other,
+  avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END) AS cot_share,
+  avg(CASE WHEN user_turns <= 1 AND NOT multi_turn THEN 1.0 ELSE 0.0 END) AS single_turn_share,
+  avg(CASE WHEN max_tokens >= {long_output} THEN 1.0 ELSE 0.0 END) AS long_max_tokens_share,
+  count(DISTINCT template_id)::DOUBLE / count(*) AS template_diversity,
+  sum(completion_tokens)::DOUBLE / nullif(sum(prompt_tokens), 0) AS output_input_ratio,
+  avg(CASE WHEN n_acc >= 2 THEN 1.0 ELSE 0.0 END) AS replayed_share,
+  any_value(fe.hour_entropy) AS hour_entropy,
+  any_value(fe.burstiness) AS burstiness
+FROM x JOIN tot t USING (account_id) LEFT JOIN dg_features fe USING (account_id)
+GROUP BY account_id
+ORDER BY account_id
+"""
+
+SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", "cot_share", "single_turn_share",
+                  "long_max_tokens_share", "template_diversity", "output_input_ratio", "replayed_share", "hour_entropy",
+                  "burstiness")
+
+
+def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
+                            config: SharedTrafficConfig = SharedTrafficConfig()) -> pa.Table:
+    """Behaviour features of each grouped account restricted to its group-shared exchanges.
+
+    One row per account of `grouping` that is in a group and sends at least one exchange carrying a key
+    of its group; accounts absent from the table share no content with their group.
+    """
+    member = np.asarray(grouping.group, np.int64)
+    keep = member >= 0
+    grp = pa.table({"account_id": pa.array(np.asarray(grouping.accounts, dtype=object)[keep].tolist(), pa.string()),
+                    "grp": pa.array(member[keep])})
+    if grp.num_rows == 0:
+        return empty_shared()
+    n_accounts = con.sql("SELECT count(DISTINCT account_id) FROM dg_x").fetchall()[0][0]
+    subst = {"{min_acc}": str(config.min_group_accounts), "{min_frac}": repr(float(config.min_group_fraction)),
+             "{min_lift}": repr(float(config.min_lift)), "{n_accounts}": str(max(int(n_accounts), 1)),
+             "{capability}": CAPABILITY_SQL, "{long_output}": str(FeatureConfig().long_output_tokens)}
+
+    def fill(sql: str) -> str:
+        for k, v in subst.items():
+            sql = sql.replace(k, v)
+        return sql
+
+    con.register("_dg_grp", grp)
+    try:
+        for step in _STEPS:
+            con.execute(fill(step))
+        return con.sql(fill(_FEATURES_SQL)).to_arrow_table()
+    finally:
+        con.unregister("_dg_grp")
+        for t in _CLEANUP:
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def empty_shared() -> pa.Table:
+    """A shared-traffic table with no rows (no group, or links disabled)."""
+    return pa.table({"account_id": pa.array([], pa.string()),
+                     **{c: pa.array([], pa.float64()) for c in SHARED_COLUMNS}})
