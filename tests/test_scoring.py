@@ -121,3 +121,29 @@ def test_links_inside_one_declared_customer_are_no_evidence() -> None:
     # an org with more keys than one customer plausibly runs keeps its links
     big = without_same_customer_links(links, ids, orgs, ScoreConfig(one_customer_max_accounts=1))
     assert big.num_rows == 4
+
+
+def _shared(ids: list[str], **over: float) -> pa.Table:
+    row = dict(EXTRACTOR, replayed_share=0.0, exchanges=40.0)
+    row.update(over)
+    return pa.table({"account_id": ids, **{k: [float(v)] * len(ids) for k, v in row.items()}})
+
+
+def test_shared_traffic_lifts_a_diluted_group_but_not_alone_few_or_replayed() -> None:
+    """Accounts chatting 70 % of the time around extraction: their whole-account average is benign."""
+    ids = [f"m{i}" for i in range(6)] + ["solo"]
+    t = _table([CHATTER] * 7, ids)
+    g = Grouping(accounts=ids, group=np.array([0] * 6 + [-1]), strength=np.array([3.0] * 6 + [0.0]),
+                 in_block=np.zeros(7, bool), families=np.array([2]),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.full(7, 5.0))
+
+    def flagged(shared: pa.Table | None, config: ScoreConfig | None = None) -> np.ndarray:
+        config = config or ScoreConfig()
+        sc = score_accounts(t, g, config, shared=shared)
+        return sc.accounts["score"].to_numpy() >= threshold_for(sc, 0.001, config)
+
+    assert not flagged(None).any()
+    assert flagged(_shared(ids))[:6].all() and not flagged(_shared(ids))[6]   # the unlinked one stays capped
+    assert not flagged(_shared(ids, exchanges=5.0)).any()                   # a few coincidental exchanges
+    assert not flagged(_shared(ids, replayed_share=1.0)).any()              # everybody's identical texts
+    assert not flagged(_shared(ids), ScoreConfig(shared_min_exchanges=10**9)).any()

@@ -184,7 +184,11 @@ def _aligned_shared(ids: list[str], shared: pa.Table) -> tuple[np.ndarray, np.nd
     idx = np.array([pos.get(a, -1) for a in shared["account_id"].to_pylist()], np.int64)
     ok = idx >= 0
     ind, harvest, n = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids))
-    ind[idx[ok]] = individual_score(shared)[ok]
+    # identical texts sent by several accounts (homework, an eval suite, a shared template without a
+    # payload) are how legitimate groups share traffic; a campaign's shared part wraps distinct payloads.
+    # Mostly replayed shared traffic (over half) therefore counts less, all replayed not at all.
+    fresh = np.clip(2.0 * (1.0 - _col(shared, "replayed_share")), 0, 1)
+    ind[idx[ok]] = (individual_score(shared) * fresh)[ok]
     harvest[idx[ok]] = individual_parts(shared)["harvest"][ok]
     n[idx[ok]] = _col(shared, "exchanges")[ok]
     return ind, harvest, n

@@ -1,0 +1,120 @@
+"""Shared-traffic behaviour: a campaign hiding extraction inside benign cover chat is scored on the part it
+shares with its group; legitimate groups whose shared part is replayed text (a class's homework) are not."""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from distillguard.campaigns import Grouping
+from distillguard.detect import DetectConfig, detect_logs
+from distillguard.features import account_features
+from distillguard.group_traffic import SharedTrafficConfig, shared_traffic_features
+from distillguard.scoring import ScoreConfig
+from handbuilt import T0, WORDS, _rec, legit_users, prepared_store, write_jsonl
+
+OPEN = ("Next task for you, please handle it carefully.", "Another request from our side, please help.",
+        "Here is one more job to complete properly.", "Please work on the following item right now.",
+        "We have a new ticket in the queue for you.", "One more assignment from the backlog today.")
+CLOSE = ("Return complete and working code only.", "Make sure the answer is production quality.",
+         "Keep the explanation short, the code matters.", "Double check the edge cases before answering.",
+         "Add type hints and a docstring to everything.", "Prefer the standard library over dependencies.")
+CODE = ("Write a Python function named {a}_{b} that takes a list of {n} integers and returns the running maximum.",
+        "Implement a JavaScript function that parses a {a} log line with {n} quoted fields into a {b} object.",
+        "Write a SQL query that returns the top {n} {a} rows per {b} ordered by date.",
+        "Refactor the Python class {a}Cache so that it evicts the least recently used {b} entry after {n} items.")
+GREETING = "Hello there, how are you doing on this fine day?"
+
+
+def _chat(rng: random.Random, acc: str, i: int, day: int) -> dict[str, Any]:
+    ts = T0 + timedelta(days=day, hours=9 + rng.random() * 10, seconds=rng.random() * 60)
+    text = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(6, 16))).capitalize() + "?"
+    hist = [{"role": "user", "content": "tell me about " + rng.choice(WORDS)},
+            {"role": "assistant", "content": "Sure."}]
+    ip = f"198.19.{sum(map(ord, acc)) % 200}.{i % 9}"
+    return _rec(f"{acc}-{i}", ts, acc, text, ip=ip, ua="Mozilla/5.0", history=hist)
+
+
+def cover_campaign(n: int, per_account: int = 60, seed: int = 3, prefix: str = "mix") -> list[dict[str, Any]]:
+    """Accounts that mostly chat (2 of 3 requests) and send phrase-bank-wrapped coding payloads (long
+    max_tokens) in between."""
+    rng = random.Random(seed)
+    out = []
+    for a in range(n):
+        acc = f"{prefix}-{a:03d}"
+        for i in range(per_account):
+            day = i * 10 // per_account
+            if i % 3:
+                out.append(_chat(rng, acc, i, day))
+                continue
+            task = rng.choice(CODE).format(a=rng.choice(WORDS), b=rng.choice(WORDS), n=rng.randrange(3, 999))
+            ts = T0 + timedelta(days=day, hours=9 + rng.random() * 10, seconds=rng.random() * 60)
+            out.append(_rec(f"{acc}-{i}", ts, acc, f"{rng.choice(OPEN)} {task} {rng.choice(CLOSE)}",
+                            ip=f"198.18.{a}.{i % 5}", ua="Mozilla/5.0", params={"max_tokens": 4096}))
+    return out
+
+
+def classroom(n: int, per_account: int = 45, seed: int = 4) -> list[dict[str, Any]]:
+    """Students who chat and all paste the same 15 coding homework prompts (identical text), same weeks."""
+    rng = random.Random(seed)
+    homework = [f"CS101 exercise sheet {k}: " + rng.choice(CODE).format(a=rng.choice(WORDS), b=rng.choice(WORDS),
+                                                                          n=k + 3) + " Hand in by Friday noon."
+                for k in range(15)]
+    out = []
+    for a in range(n):
+        acc = f"student-{a:03d}"
+        for i in range(per_account):
+            day = i * 10 // per_account
+            if i % 3:
+                out.append(_chat(rng, acc, i, day))
+                continue
+            ts = T0 + timedelta(days=day, hours=10 + rng.random(), seconds=a)
+            out.append(_rec(f"{acc}-{i}", ts, acc, homework[i // 3], ip=f"141.20.0.{a}", ua="Mozilla/5.0"))
+    return out
+
+
+def _flagged(out: Path) -> set[str]:
+    with open(out / "accounts.csv", newline="") as f:
+        return {r["account_id"] for r in csv.DictReader(f) if r["flagged"] == "true"}
+
+
+def test_shared_traffic_is_the_wrapped_part_not_the_chat_nor_a_popular_greeting(tmp_path: Path) -> None:
+    recs = legit_users(30) + cover_campaign(8)
+    for r in recs:   # a greeting most users (and two campaign accounts) send once: not the group's key
+        if r["request_id"].endswith("-1") and not r["account_id"].startswith("mix-00") \
+                or r["request_id"] in ("mix-000-1", "mix-001-1"):
+            r["messages"] = [{"role": "user", "content": GREETING}]
+    ids = [f"mix-{a:03d}" for a in range(8)] + ["user-000"]     # one casual hanger-on in the group
+    g = Grouping(accounts=ids, group=np.zeros(9, np.int64), strength=np.ones(9), degree=np.ones(9),
+                 in_block=np.zeros(9, bool), edges=pa.table({"src": [], "dst": [], "weight": []}),
+                 families=np.array([1]))
+    with prepared_store(recs, tmp_path) as store:
+        account_features(store.con)
+        sh = shared_traffic_features(store.con, g)
+        strict = shared_traffic_features(store.con, g, SharedTrafficConfig(min_group_fraction=0.99, min_lift=50.0))
+    rows = {r["account_id"]: r for r in sh.to_pylist()}
+    for a in ids[:8]:
+        r = rows[a]
+        assert r["exchanges"] == 20 and r["shared_share"] == 20 / 60          # every 3rd request, nothing else
+        assert r["cap_other"] < 0.3 and r["single_turn_share"] == 1.0 and r["replayed_share"] == 0.0
+        assert r["hour_entropy"] is not None
+    assert "user-000" not in rows          # the greeting is everybody's; its chat is its own
+    assert strict.num_rows == 0            # keys held by fewer accounts than asked: no shared traffic
+
+
+def test_cover_chat_campaign_flagged_classroom_not(tmp_path: Path) -> None:
+    log = write_jsonl(legit_users(40) + cover_campaign(10) + classroom(10), tmp_path / "mix.jsonl")
+    detect_logs([log], tmp_path / "out", config=DetectConfig(rich_report=False))
+    flagged = _flagged(tmp_path / "out")
+    assert {a for a in flagged if a.startswith("mix")} == {f"mix-{i:03d}" for i in range(10)}
+    assert not {a for a in flagged if not a.startswith("mix")}
+    # whole-account averages alone (the shared path switched off) miss the campaign: the chat dilutes it
+    off = DetectConfig(rich_report=False, scores=ScoreConfig(shared_min_exchanges=10**9))
+    detect_logs([log], tmp_path / "off", config=off)
+    assert not {a for a in _flagged(tmp_path / "off") if a.startswith("mix")}
