@@ -74,6 +74,7 @@ def test_sigterm_flushes_everything(tmp_path: Path, upstream: str) -> None:
     assert stored_ids(tmp_path / "gw.duckdb") == set(ids)
 
 
+@pytest.mark.slow
 def test_kill_9_loses_nothing_answered_and_never_corrupts(tmp_path: Path, upstream: str) -> None:
     proc, url, key = start_gateway(tmp_path, upstream)
     early = send(url, key, N)
