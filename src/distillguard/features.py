@@ -3,6 +3,9 @@
 The exchange log is reduced once to a slim per-exchange table `dg_x` (SQL), prompt texts are
 fingerprinted once per DISTINCT text (Python, in bounded batches) into `dg_fp`, and every account
 feature is one aggregate SQL query over `dg_x ⋈ dg_fp`. Nothing iterates over exchanges in Python.
+Only a bounded sample of each account's distinct texts is fingerprinted (`FP_SAMPLE_PER_ACCOUNT`, the
+smallest text hashes): content features are shares over the account's exchanges whose text is in `dg_fp`
+(NULL fingerprint columns are ignored), and links join `dg_fp` the same way.
 
 Tables created in the store's connection (temporary, prefixed `dg_`):
 - `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, user_turns, multi_turn, max_tokens,
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import duckdb
 import numpy as np
@@ -32,6 +36,11 @@ NearGroupFn = Callable[[Sequence[str]], np.ndarray]
 CAPABILITY_SQL = "CASE WHEN x.has_tools THEN 'tool_use' ELSE f.capability END"
 
 FP_BATCH = 200_000
+# Bounded sample: fingerprint at most this many distinct texts per account (its smallest text hashes). A
+# campaign account sends ~1,200 distinct prompts; per-account shares of templates, wrappers, capabilities
+# and markers are estimated from 128 of them (standard error ≤ 0.045), and accounts with fewer distinct
+# texts (nearly all legitimate ones) are fingerprinted whole.
+FP_SAMPLE_PER_ACCOUNT = 128
 # Wrapper keys: the normalised first / last characters of a prompt. A campaign's (paraphrased) wrappers
 # are few and each is reused by many of its accounts, while the payload in between changes every time.
 WRAPPER_CHARS = 40
@@ -80,22 +89,35 @@ class FeatureConfig:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = None,
-            near_groups: NearGroupFn | None = None) -> None:
-    """Build `dg_x`, `dg_fp` and `dg_acc` in the connection (fingerprinting each distinct text once)."""
+            near_groups: NearGroupFn | None = None, sample_per_account: int | None = FP_SAMPLE_PER_ACCOUNT,
+            cache: bool = True) -> None:
+    """Build `dg_x`, `dg_fp`, `dg_phrase` and `dg_acc` in the connection.
+
+    Texts are fingerprinted once per distinct text, and only the `sample_per_account` distinct texts of
+    each account with the smallest text hashes (None: all); fingerprints already in the store's
+    cache (`fingerprint_cache`, see :mod:`distillguard.fpcache`) are reused, new ones are added to it.
+    """
+    from . import fpcache
+    persistent = cache and fingerprint is None   # a caller's own fingerprint function is not cached
     if fingerprint is None or near_groups is None:
         from . import fingerprints as fpmod
-        fingerprint = fingerprint or fpmod.fingerprint_texts
+        fingerprint = fingerprint or partial(fpmod.fingerprint_texts, threads=2)
         near_groups = near_groups or fpmod.near_duplicate_groups
+    fpcache.bound_memory(con)
     con.execute(SLIM_SQL)
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
                 "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_wr (wrapper_id BIGINT, wrapper VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_seg (text_hash UBIGINT, phrase UBIGINT)")
-    # a second cursor streams the distinct texts while this connection stores their fingerprints
-    reader = con.cursor().sql(TEXTS_SQL).to_arrow_reader(FP_BATCH)
-    for batch in reader:
-        _fingerprint_batch(con, pa.Table.from_batches([batch]), fingerprint)
+    con.execute(sample_sql(sample_per_account))
+    fc = fpcache.FingerprintCache.open(con, persistent=persistent)
+    n_batches = fc.stage_texts(FP_BATCH)   # dg_todo (every sampled text), dg_miss (those not in the cache)
+    for b in range(n_batches):
+        batch = con.sql(f"SELECT text_hash, text FROM dg_miss WHERE batch = {b}").to_arrow_table()
+        _fingerprint_batch(con, batch, fingerprint)
+    fc.store_new()      # the new fingerprints go into the cache ...
+    fc.load_hits()      # ... and the cached ones of the other sampled texts into dg_fp_raw, dg_sk, dg_wr, dg_seg
     con.execute("CREATE OR REPLACE TEMP TABLE dg_skeletons AS SELECT template_id, left(any_value(skeleton), 200) "
                 "AS skeleton FROM dg_sk GROUP BY template_id")
     # near-duplicate groups over distinct wrappers: paraphrased or lightly edited wrappers share a group
@@ -107,6 +129,7 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
         sizes = np.bincount(groups - groups.min())
         groups = np.where(sizes[groups - groups.min()] > NEAR_GROUP_MAX, wr["wrapper_id"].to_numpy(), groups)
     tg = pa.table({"wrapper_id": wr["wrapper_id"], "near_group": pa.array(groups)})
+    del wr
     con.register("_dg_tg", tg)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE dg_fp AS SELECT f.*, g.near_group "
@@ -117,9 +140,22 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     # a payload sentence occurs once). A campaign composing prompts from a phrase bank reuses them.
     con.execute("CREATE OR REPLACE TEMP TABLE dg_phrase AS SELECT text_hash, phrase FROM dg_seg WHERE phrase IN ("
                 "SELECT phrase FROM dg_seg GROUP BY phrase HAVING count(*) >= 2)")
-    for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_seg"):
-        con.execute(f"DROP TABLE {t}")
+    for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_seg", "dg_sample", "dg_todo", "dg_miss"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_acc AS SELECT * FROM accounts")
+
+
+def sample_sql(k: int | None) -> str:
+    """`dg_sample(text_hash)`: each account's `k` distinct texts of smallest hash (all texts when k is None).
+
+    Bottom-k by the text's hash is a coordinated sample: a text two accounts share is kept for both or
+    for neither, so shared templates, wrappers and phrases stay visible between accounts.
+    """
+    if k is None:
+        return "CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM dg_x"
+    return f"""CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM (
+  SELECT text_hash, row_number() OVER (PARTITION BY account_id ORDER BY text_hash) AS rn
+  FROM (SELECT DISTINCT account_id, text_hash FROM dg_x)) WHERE rn <= {int(k)}"""
 
 
 def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerprint: FingerprintFn) -> None:
@@ -136,16 +172,26 @@ def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerpr
     con.register("_dg_fpb", t)
     try:
         # wrapper keys: case-folded, digits and whitespace normalised, first/last WRAPPER_CHARS characters
-        norm = "trim(regexp_replace(regexp_replace(lower(text), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g'))"
         con.execute(
             "INSERT INTO dg_fp_raw SELECT text_hash, template_id, wrapper_id, capability, cot, structured, "
-            f"hash(left({norm}, {WRAPPER_CHARS})), hash(right({norm}, {WRAPPER_CHARS})) FROM _dg_fpb")
+            f"hash({_END_KEY_SQL.format(side='left')}), hash({_END_KEY_SQL.format(side='right')}) FROM _dg_fpb")
         con.execute("INSERT INTO dg_sk SELECT template_id, left(any_value(skeleton), 200) FROM _dg_fpb GROUP BY 1")
         con.execute("INSERT INTO dg_wr SELECT wrapper_id, any_value(wrapper) FROM _dg_fpb GROUP BY 1")
         con.execute(_SEGMENTS_SQL)
     finally:
         con.unregister("_dg_fpb")
 
+
+def _norm_sql(text: str) -> str:
+    return f"trim(regexp_replace(regexp_replace(lower({text}), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g'))"
+
+
+# A wrapper key normalises only the END_SLICE characters at its end of the prompt (the same key as
+# normalising the whole text whenever that slice normalises to more than WRAPPER_CHARS + 1 characters).
+END_SLICE = 400
+_END_KEY_SQL = (f"CASE WHEN length({_norm_sql(f'{{side}}(text, {END_SLICE})')}) > {WRAPPER_CHARS + 1} "
+                f"THEN {{side}}({_norm_sql(f'{{side}}(text, {END_SLICE})')}, {WRAPPER_CHARS}) "
+                f"ELSE {{side}}({_norm_sql('text')}, {WRAPPER_CHARS}) END")
 
 PHRASE_ENDS = 3          # sentences kept from each end of a prompt
 PHRASE_MIN_CHARS = 12
@@ -189,7 +235,8 @@ replay AS (
 ),
 tpl AS (
   SELECT account_id, max(n)::DOUBLE / sum(n) AS top_template_share FROM (
-    SELECT account_id, template_id, count(*) AS n FROM x GROUP BY ALL) GROUP BY account_id
+    SELECT account_id, template_id, count(*) AS n FROM x WHERE template_id IS NOT NULL GROUP BY ALL)
+  GROUP BY account_id
 ),
 agg AS (
   SELECT
@@ -203,14 +250,14 @@ agg AS (
     median(gap) AS gap_median,
     avg(CASE WHEN gap < 5 THEN 1.0 ELSE 0.0 END) AS fast_gap_share,
     avg(CASE WHEN user_turns <= 1 AND NOT multi_turn THEN 1.0 ELSE 0.0 END) AS single_turn_share,
-    count(DISTINCT template_id)::DOUBLE / count(*) AS template_diversity,
-    count(DISTINCT near_group)::DOUBLE / count(*) AS group_diversity,
-    avg(CASE WHEN capability = 'reasoning' THEN 1.0 ELSE 0.0 END) AS cap_reasoning,
-    avg(CASE WHEN capability = 'coding' THEN 1.0 ELSE 0.0 END) AS cap_coding,
-    avg(CASE WHEN capability = 'tool_use' THEN 1.0 ELSE 0.0 END) AS cap_tool_use,
-    avg(CASE WHEN capability = 'other' OR capability IS NULL THEN 1.0 ELSE 0.0 END) AS cap_other,
-    avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END) AS cot_share,
-    avg(CASE WHEN structured THEN 1.0 ELSE 0.0 END) AS structured_share,
+    count(DISTINCT template_id)::DOUBLE / count(template_id) AS template_diversity,
+    count(DISTINCT near_group)::DOUBLE / count(template_id) AS group_diversity,
+    avg(CASE WHEN capability = 'reasoning' THEN 1.0 WHEN capability IS NOT NULL THEN 0.0 END) AS cap_reasoning,
+    avg(CASE WHEN capability = 'coding' THEN 1.0 WHEN capability IS NOT NULL THEN 0.0 END) AS cap_coding,
+    avg(CASE WHEN capability = 'tool_use' THEN 1.0 WHEN capability IS NOT NULL THEN 0.0 END) AS cap_tool_use,
+    avg(CASE WHEN capability = 'other' THEN 1.0 WHEN capability IS NOT NULL THEN 0.0 END) AS cap_other,
+    avg(CASE WHEN cot THEN 1.0 WHEN cot IS NOT NULL THEN 0.0 END) AS cot_share,
+    avg(CASE WHEN structured THEN 1.0 WHEN structured IS NOT NULL THEN 0.0 END) AS structured_share,
     avg(CASE WHEN has_tools THEN 1.0 ELSE 0.0 END) AS tools_share,
     sum(completion_tokens)::DOUBLE / nullif(sum(prompt_tokens), 0) AS output_input_ratio,
     avg(max_tokens) AS max_tokens_mean,

@@ -53,6 +53,7 @@ from distillguard.wrappers import find_wrappers, stable_hash64
 
 __all__ = [
     "FINGERPRINT_SCHEMA",
+    "FINGERPRINT_VERSION",
     "fingerprint_texts",
     "near_duplicate_groups",
     "normalise",
@@ -62,6 +63,10 @@ __all__ = [
     "stable_hash64",
     "wrapper_segments",
 ]
+
+# Bump when fingerprint_texts' output changes for some input: cached fingerprints (distillguard.fpcache)
+# of an older version are then recomputed.
+FINGERPRINT_VERSION = "2"
 
 FINGERPRINT_SCHEMA = pa.schema(
     [

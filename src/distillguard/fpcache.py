@@ -1,0 +1,136 @@
+"""Fingerprint cache in the store: a text fingerprinted by one `detect` is not fingerprinted again.
+
+Persistent tables (created in the store on first use; one row per distinct text, template, wrapper):
+
+- `fingerprint_cache(version, text_hash, template_id, wrapper_id, capability, cot, structured, pre_key,
+  suf_key)`: the per-text columns of `dg_fp` (without `near_group`, which is recomputed over the
+  wrappers of each run);
+- `fingerprint_cache_phrases(version, text_hash, phrase)`: the hashed opening/closing sentences of a text;
+- `fingerprint_cache_skeletons(version, template_id, skeleton)`: first 200 characters of a template;
+- `fingerprint_cache_wrappers(version, wrapper_id, wrapper)`: the wrapper string (near-duplicate input).
+
+`text_hash` is DuckDB's `hash()` of the prompt text, as in `dg_x`; `pre_key`, `suf_key` and `phrase`
+are `hash()` values too. `hash()` is not promised to be stable across DuckDB releases, so `version`
+(:func:`fingerprint_version`) includes the DuckDB version, the fingerprint code version and a digest of
+the capability model and of the SQL that derives the keys: after any upgrade no cached row matches,
+rows of other versions are deleted, and every text is fingerprinted afresh (never a wrong answer).
+
+A text's wrapper id depends on the batch it was first fingerprinted in (wrapper segments are found among
+the batch's distinct skeletons); the cache keeps that first answer. Rows of texts no longer in the log stay
+(they cost disk, not time). A read-only store or a caller-supplied fingerprint function uses temporary
+tables of the same shape instead (nothing is kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import duckdb
+
+TABLES = {
+    "fingerprint_cache": "version VARCHAR, text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
+                         "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT",
+    "fingerprint_cache_phrases": "version VARCHAR, text_hash UBIGINT, phrase UBIGINT",
+    "fingerprint_cache_skeletons": "version VARCHAR, template_id BIGINT, skeleton VARCHAR",
+    "fingerprint_cache_wrappers": "version VARCHAR, wrapper_id BIGINT, wrapper VARCHAR",
+}
+# detect bounds DuckDB's memory to this (when it allows more): big aggregates spill to its temp folder
+DETECT_MEMORY_LIMIT_GB = 8.0
+
+
+def fingerprint_version() -> str:
+    """The cache version: fingerprint code, capability model, key SQL and DuckDB release."""
+    from . import features as feat
+    from . import fingerprints as fpmod
+
+    model = (resources.files("distillguard") / "data" / "capability_model.json").read_bytes()
+    doc = json.dumps([fpmod.FINGERPRINT_VERSION, hashlib.blake2b(model, digest_size=8).hexdigest(),
+                      feat._END_KEY_SQL, feat._SEGMENTS_SQL, feat.WRAPPER_CHARS])
+    return f"fp{fpmod.FINGERPRINT_VERSION}-duckdb{duckdb.__version__}-" \
+           f"{hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()}"
+
+
+def bound_memory(con: duckdb.DuckDBPyConnection, limit_gb: float = DETECT_MEMORY_LIMIT_GB) -> None:
+    """Lower DuckDB's memory limit to `limit_gb` when it is higher (larger GROUP BYs spill to disk)."""
+    value = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    m = re.match(r"\s*([\d.]+)\s*([KMGT]?)i?B", str(value), re.IGNORECASE)
+    if not m:
+        return
+    gb = float(m.group(1)) * {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3}[m.group(2).upper()]
+    if gb > limit_gb:
+        con.execute(f"SET memory_limit = '{limit_gb:g}GB'")
+
+
+@dataclass(frozen=True)
+class FingerprintCache:
+    """The cache tables of one connection (persistent, or temporary when the store cannot keep them)."""
+
+    con: duckdb.DuckDBPyConnection
+    version: str
+    persistent: bool
+
+    @classmethod
+    def open(cls, con: duckdb.DuckDBPyConnection, persistent: bool = True) -> FingerprintCache:
+        """Create the tables if needed and drop rows of other versions."""
+        version = fingerprint_version()
+        if persistent:
+            try:
+                for name, cols in TABLES.items():
+                    con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+                for name in TABLES:
+                    con.execute(f"DELETE FROM {name} WHERE version <> ?", [version])
+            except (duckdb.InvalidInputException, duckdb.PermissionException, duckdb.CatalogException,
+                    duckdb.TransactionException):
+                persistent = False  # a read-only store
+        if not persistent:
+            for name, cols in TABLES.items():
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
+        return cls(con, version, persistent)
+
+    def stage_texts(self, batch_rows: int) -> int:
+        """`dg_need`: texts of `dg_sample` not in the cache; `dg_miss(text_hash, text, batch)`: their texts.
+
+        Returns the number of batches (about `batch_rows` texts each, by hash).
+        """
+        from .features import TEXTS_SQL
+
+        con, v = self.con, self.version
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_need AS SELECT text_hash FROM dg_sample WHERE text_hash NOT IN "
+                    "(SELECT text_hash FROM fingerprint_cache WHERE version = ?)", [v])
+        n = con.execute("SELECT count(*) FROM dg_need").fetchall()[0][0]
+        parts = max(1, -(-n // batch_rows))
+        texts = TEXTS_SQL.replace(") GROUP BY text_hash", ") WHERE text_hash IN (SELECT text_hash FROM dg_need) "
+                                                          "GROUP BY text_hash")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dg_miss AS SELECT text_hash, text, text_hash % {parts} AS batch "
+                    f"FROM ({texts})")
+        return parts if n else 0
+
+    def store_new(self) -> None:
+        """Add the fingerprints now in `dg_fp_raw`, `dg_seg`, `dg_sk`, `dg_wr` to the cache."""
+        con, v = self.con, self.version
+        con.execute("INSERT INTO fingerprint_cache SELECT ?, * FROM dg_fp_raw", [v])
+        con.execute("INSERT INTO fingerprint_cache_phrases SELECT ?, text_hash, phrase FROM dg_seg", [v])
+        con.execute("INSERT INTO fingerprint_cache_skeletons SELECT ?, template_id, left(any_value(skeleton), 200) "
+                    "FROM dg_sk WHERE template_id NOT IN (SELECT template_id FROM fingerprint_cache_skeletons "
+                    "WHERE version = ?) GROUP BY template_id", [v, v])
+        con.execute("INSERT INTO fingerprint_cache_wrappers SELECT ?, wrapper_id, any_value(wrapper) FROM dg_wr "
+                    "WHERE wrapper_id NOT IN (SELECT wrapper_id FROM fingerprint_cache_wrappers WHERE version = ?) "
+                    "GROUP BY wrapper_id", [v, v])
+
+    def load_hits(self) -> None:
+        """Fill `dg_fp_raw`, `dg_seg`, `dg_sk`, `dg_wr` with the cached fingerprints of every text of `dg_sample`."""
+        con, v = self.con, self.version
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw AS SELECT * EXCLUDE (version) FROM fingerprint_cache "
+                    "WHERE version = ? AND text_hash IN (SELECT text_hash FROM dg_sample)", [v])
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_seg AS SELECT text_hash, phrase FROM fingerprint_cache_phrases "
+                    "WHERE version = ? AND text_hash IN (SELECT text_hash FROM dg_sample)", [v])
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_sk AS SELECT template_id, skeleton "
+                    "FROM fingerprint_cache_skeletons "
+                    "WHERE version = ? AND template_id IN (SELECT template_id FROM dg_fp_raw)", [v])
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_wr AS SELECT wrapper_id, wrapper FROM fingerprint_cache_wrappers "
+                    "WHERE version = ? AND wrapper_id IN (SELECT wrapper_id FROM dg_fp_raw)", [v])
+        con.execute("DROP TABLE IF EXISTS dg_need")
