@@ -58,10 +58,19 @@ async def soak(url: str, keys: list[str], rate: float, seconds: float, window: f
                gw_pid: int) -> tuple[list[dict[str, float]], int]:
     """Open loop at `rate` for `seconds`; stats per window and the number of 2xx answers."""
     results: list[tuple[float, float, int]] = []  # (sent offset, latency, status; 0 = transport error)
-    rss: list[tuple[float, float, float]] = []  # (RSS MiB, load average, gateway CPU seconds) per window
+    rss: list[tuple[float, float, float, int]] = []  # (RSS MiB, load average, gateway CPU s, cache) per window
     conn = aiohttp.TCPConnector(limit=1024)
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as s:
+
+        health_url = url.replace("/v1/chat/completions", "/healthz")
+
+        async def cache_entries() -> int:
+            try:
+                async with s.get(health_url) as r:
+                    return int((await r.json()).get("fingerprint_cache", -1))
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                return -1
 
         async def one(i: int, t_sent: float) -> None:
             text = PROMPTS[i % len(PROMPTS)].format(a=i, b=i * 7 + 3)
@@ -93,14 +102,14 @@ async def soak(url: str, keys: list[str], rate: float, seconds: float, window: f
             tasks.add(t)
             t.add_done_callback(tasks.discard)
             if due - start >= next_rss:
-                rss.append((rss_mb(gw_pid), os.getloadavg()[0], cpu_s(gw_pid)))
+                rss.append((rss_mb(gw_pid), os.getloadavg()[0], cpu_s(gw_pid), await cache_entries()))
                 next_rss += window
         await asyncio.gather(*tasks)
-        rss.append((rss_mb(gw_pid), os.getloadavg()[0], cpu_s(gw_pid)))
+        rss.append((rss_mb(gw_pid), os.getloadavg()[0], cpu_s(gw_pid), await cache_entries()))
     rows = []
     arr = np.array(results, dtype=float)
     prev_cpu = cpu0
-    for w, (m, load, cpu) in enumerate(rss):
+    for w, (m, load, cpu, cached) in enumerate(rss):
         sel = arr[(arr[:, 0] >= w * window) & (arr[:, 0] < (w + 1) * window)] if len(arr) else arr
         if not len(sel):
             continue
@@ -108,10 +117,25 @@ async def soak(url: str, keys: list[str], rate: float, seconds: float, window: f
         lat = ok[:, 1] * 1000 if len(ok) else np.array([np.nan])
         rows.append({"window": w, "requests": len(sel), "errors": int(len(sel) - len(ok)),
                      "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)), "rss_mb": m,
-                     "load": load, "cpu_pct": (cpu - prev_cpu) / window * 100})
+                     "load": load, "cpu_pct": (cpu - prev_cpu) / window * 100, "fp_cache": cached})
         prev_cpu = cpu
     answered = int(((arr[:, 2] >= 200) & (arr[:, 2] < 300)).sum()) if len(arr) else 0
     return rows, answered
+
+
+def cache_entry_bytes(n: int = 20_000) -> float:
+    """Memory per fingerprint-cache entry for this benchmark's prompts (a dict of text -> 2 ints), bytes."""
+    import gc
+    import tracemalloc
+
+    texts = [PROMPTS[i % len(PROMPTS)].format(a=i, b=i * 7 + 3) for i in range(10**6, 10**6 + n)]
+    gc.collect()
+    tracemalloc.start()
+    cache = {t: (hash(t) & 0x7FFFFFFFFFFFFFFF, hash(t[::-1]) & 0x7FFFFFFFFFFFFFFF) for t in texts}
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del cache
+    return size / n
 
 
 def main() -> None:
@@ -160,10 +184,11 @@ def main() -> None:
     print(f"\nsoak: {a.rate:.0f} req/s for {seconds:.0f} s, {a.accounts} accounts, "
           f"{'redis' if a.redis else 'in-memory'} state, cpu cores {os.cpu_count()}")
     print(f"{'window':>6} {'from_s':>6} {'requests':>8} {'errors':>6} {'p50_ms':>7} {'p99_ms':>8} {'rss_mb':>7} "
-          f"{'load1':>6} {'gw_cpu%':>7}")
+          f"{'load1':>6} {'gw_cpu%':>7} {'fp_cache':>8}")
     for r in rows:
         print(f"{r['window']:>6} {r['window'] * a.window:>6.0f} {r['requests']:>8} {r['errors']:>6} "
-              f"{r['p50_ms']:>7.2f} {r['p99_ms']:>8.2f} {r['rss_mb']:>7.1f} {r['load']:>6.1f} {r['cpu_pct']:>7.0f}")
+              f"{r['p50_ms']:>7.2f} {r['p99_ms']:>8.2f} {r['rss_mb']:>7.1f} {r['load']:>6.1f} {r['cpu_pct']:>7.0f} "
+              f"{r['fp_cache']:>8}")
     total = sum(r["requests"] for r in rows)
     errors = sum(r["errors"] for r in rows)
     growth = (rows[-1]["rss_mb"] / rows[0]["rss_mb"] - 1) * 100 if len(rows) > 1 else 0.0
@@ -171,6 +196,11 @@ def main() -> None:
           f"{rows[-1]['rss_mb']:.1f} MiB ({growth:+.1f} % after the first window); "
           f"2xx answered {answered}, rows logged {health['log_rows_written']} (incl. 50 warm-up); "
           f"log write errors {health.get('log_write_errors', 0)}, journal errors {health.get('journal_errors', 0)}")
+    per_entry = cache_entry_bytes()
+    cache_mb = (rows[-1]["fp_cache"] - rows[0]["fp_cache"]) * per_entry / 2**20
+    print(f"fingerprint cache (bounded, 200,000 texts): {rows[0]['fp_cache']} -> {rows[-1]['fp_cache']} texts, "
+          f"~{per_entry:.0f} B each -> ~{cache_mb:.1f} MiB of the RSS growth; RSS growth without it "
+          f"{(rows[-1]['rss_mb'] - cache_mb) / rows[0]['rss_mb'] * 100 - 100:+.1f} %")
     p99 = [r["p99_ms"] for r in rows]
     print(f"p99 per window: min {min(p99):.1f}, median {float(np.median(p99)):.1f}, max {max(p99):.1f} ms; "
           f"load average min {min(r['load'] for r in rows):.1f}, max {max(r['load'] for r in rows):.1f}")

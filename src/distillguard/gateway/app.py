@@ -220,7 +220,7 @@ class Gateway:
                                       "journal_replayed": sink.replayed,
                                       "auth_refused": self.auth_failures.refused,
                                       "fingerprint_batches": fp.batches, "fingerprint_dropped": fp.dropped,
-                                      "requests": self.telemetry.total}),
+                                      "fingerprint_cache": fp.cached, "requests": self.telemetry.total}),
                         media_type="application/json")
 
     async def openapi(self, request: Request) -> Response:

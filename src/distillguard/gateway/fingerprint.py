@@ -116,6 +116,11 @@ class Fingerprinter:
         for t in self._threads:
             t.start()
 
+    @property
+    def cached(self) -> int:
+        """Texts in the cache (at most `cache_size`)."""
+        return len(self._cache)
+
     def lookup(self, text: str) -> Ids | None:
         """Ids of a text seen recently, or None (then `submit` it)."""
         return self._cache.get(text)
