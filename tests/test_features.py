@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -86,3 +87,73 @@ def test_account_orgs_only_when_every_exchange_declares_the_same_one(tmp_path) -
         ingest_logs(store, [log])
         assert features.account_orgs(store.con, ["lab", "mixed", "partial", "none", "absent"]) == [
             "o1", None, None, None, None]
+
+
+def _fp_rows(con) -> list[tuple]:
+    return con.sql("SELECT text_hash, template_id, wrapper_id, near_group, capability, cot, structured, pre_key, "
+                   "suf_key FROM dg_fp ORDER BY text_hash").fetchall()
+
+
+def test_fingerprint_cache_second_prepare_fingerprints_nothing(tmp_path, monkeypatch) -> None:
+    from distillguard import fingerprints, fpcache
+
+    log = tmp_path / "log.jsonl"
+    from handbuilt import write_jsonl
+    write_jsonl(campaign(2, per_account=15) + legit_users(2), log)
+    calls: list[int] = []
+    real = fingerprints.fingerprint_texts
+
+    def counting(texts, **kw):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return real(texts, **kw)
+
+    monkeypatch.setattr(fingerprints, "fingerprint_texts", counting)
+    with Store.open(tmp_path / "s.duckdb") as store:
+        ingest_logs(store, [log])
+        features.prepare(store.con)
+        first, phrases = _fp_rows(store.con), store.con.sql("SELECT * FROM dg_phrase ORDER BY ALL").fetchall()
+        n_first = sum(calls)
+        assert n_first == len(first) > 0
+        assert store.count("fingerprint_cache") == len(first)
+    with Store.open(tmp_path / "s.duckdb") as store:          # a new process, the same store
+        features.prepare(store.con)
+        assert sum(calls) == n_first                            # every text came from the cache
+        assert _fp_rows(store.con) == first
+        assert store.con.sql("SELECT * FROM dg_phrase ORDER BY ALL").fetchall() == phrases
+        # another fingerprint version (code, model, DuckDB release): nothing cached matches, all is redone
+        monkeypatch.setattr(fpcache, "fingerprint_version", lambda: "other-version")
+        features.prepare(store.con)
+        assert sum(calls) == 2 * n_first and _fp_rows(store.con) == first
+        assert store.con.sql("SELECT DISTINCT version FROM fingerprint_cache").fetchall() == [("other-version",)]
+
+
+def test_bounded_sample_per_account_is_coordinated(tmp_path) -> None:
+    recs = [_rec(f"a{i}", T0 + timedelta(minutes=i), "big", f"Solve step by step: question {chr(97 + i % 26)}"
+                 f"{chr(97 + i // 26)} please") for i in range(60)]
+    recs += [_rec(f"b{i}", T0 + timedelta(minutes=i), "small", r["messages"][-1]["content"])
+             for i, r in enumerate(recs[-5:])]
+    with prepared_store_k(recs, tmp_path, 10) as con:
+        def texts(acc: str, table: str = "dg_x") -> set[int]:
+            join = "" if table == "dg_x" else " JOIN dg_fp USING (text_hash)"
+            return {h for (h,) in con.sql(f"SELECT DISTINCT text_hash FROM dg_x{join} "
+                                           f"WHERE account_id = '{acc}'").fetchall()}
+        big, small = sorted(texts("big")), texts("small")
+        assert texts("small", "dg_fp") == small                 # few texts: all fingerprinted
+        # the big account: its 10 smallest hashes, plus the texts it shares with the small one (coordinated)
+        assert texts("big", "dg_fp") == set(big[:10]) | small
+        f = {r["account_id"]: r for r in features.account_features(con).to_pylist()}
+        assert f["big"]["exchanges"] == 60                          # volume and timing use every exchange
+        assert f["big"]["cot_share"] == 1.0                         # shares over the fingerprinted exchanges
+        assert sum(f["big"][f"cap_{c}"] for c in ("reasoning", "coding", "tool_use", "other")) == pytest.approx(1.0)
+        assert f["big"]["template_diversity"] == pytest.approx(1.0)
+
+
+@contextmanager
+def prepared_store_k(records, tmp_path, k):  # type: ignore[no-untyped-def]
+    from handbuilt import write_jsonl
+
+    log = write_jsonl(records, tmp_path / "log.jsonl")
+    with Store.open(":memory:") as store:
+        ingest_logs(store, [log])
+        features.prepare(store.con, sample_per_account=k)
+        yield store.con
