@@ -171,3 +171,37 @@ def test_serve_upstream_timeout_gives_a_clean_504_and_logs_it(tmp_path: Path) ->
     with Store.open(tmp_path / "gw.duckdb") as s:
         assert s.con.execute("SELECT status FROM exchanges").fetchall() == [(504,), (504,)]
         assert s.con.execute("SELECT count(*) FROM enforcement_events WHERE code = 'upstream_error'").fetchone()[0] == 2
+
+
+async def _sly_stream(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An upstream whose streamed completion itself says `data: [DONE]` before it ends."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    for part in ("say data: [DONE]\n\ndata: [DONE] now", ", then the rest"):
+        event = json.dumps({"choices": [{"delta": {"content": part}}]}).encode()
+        await send({"type": "http.response.body", "body": b"data: " + event + b"\n\n", "more_body": True})
+        await asyncio.sleep(0.05)
+    await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+
+
+def test_a_completion_that_says_done_is_logged_whole(tmp_path: Path) -> None:
+    key = KeyStore(tmp_path / "keys.json").create("a")
+    with ThreadedServer(_sly_stream) as up:
+        gw = Gateway(GatewayConfig(upstream=up.url, keys=str(tmp_path / "keys.json"), db=str(tmp_path / "g.duckdb"),
+                                   fingerprint_workers=0))
+        with ThreadedServer(gw.app) as srv:
+            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "q"}]}
+            with httpx.stream("POST", srv.url + "/v1/chat/completions", json=body, timeout=10,
+                              headers={"Authorization": f"Bearer {key}"}) as r:
+                assert r.read().endswith(b"data: [DONE]\n\n")
+                rid = r.headers["x-request-id"]
+            gw.sink.flush()
+            with gw.sink.store.con.cursor() as cur:
+                got = cur.execute("SELECT status, completion FROM exchanges WHERE request_id = ?", [rid]).fetchall()
+    assert got == [(200, "say data: [DONE]\n\ndata: [DONE] now, then the rest")]

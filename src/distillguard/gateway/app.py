@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,9 @@ from .upstream import UpstreamError, UpstreamTimeout, make_upstream
 log = logging.getLogger("distillguard.gateway")
 WATERMARK_HEADER = "X-DistillGuard-Watermark"
 OPENAPI = Path(__file__).with_name("openapi.json")
+# the SSE end marker as a line of its own (a JSON string cannot hold a raw newline, so a completion that
+# says "data: [DONE]" does not match and cannot end what is logged early)
+_SSE_DONE = re.compile(rb"(?:^|\n)data: ?\[DONE\]")
 
 
 @dataclass(frozen=True)
@@ -325,7 +329,7 @@ class Gateway:
                     chunk = filt.feed(chunk)
                     if not chunk:
                         continue
-                if not logged and b"[DONE]" in chunk:
+                if not logged and b"[DONE]" in chunk and _SSE_DONE.search(chunk):
                     logged = self._log_stream(meta, d, status, seen, None)
                 yield chunk
             if filt is not None:
