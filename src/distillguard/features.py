@@ -99,6 +99,7 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     """
     from . import fpcache
     persistent = cache and fingerprint is None   # a caller's own fingerprint function is not cached
+    default_near = near_groups is None
     if fingerprint is None or near_groups is None:
         from . import fingerprints as fpmod
         fingerprint = fingerprint or partial(fpmod.fingerprint_texts, threads=2)
@@ -123,7 +124,10 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     # near-duplicate groups over distinct wrappers: paraphrased or lightly edited wrappers share a group
     wr = con.sql("SELECT wrapper_id, any_value(wrapper) AS wrapper FROM dg_wr GROUP BY wrapper_id "
                  "ORDER BY wrapper_id").to_arrow_table()
-    groups = np.asarray(near_groups(wr["wrapper"].to_pylist()) if wr.num_rows else np.zeros(0), np.int64)
+    # the packaged function takes the Arrow array as it is (no Python string per wrapper)
+    wrappers = wr["wrapper"].combine_chunks() if default_near else wr["wrapper"].to_pylist()
+    groups = np.asarray(near_groups(wrappers) if wr.num_rows else np.zeros(0), np.int64)
+    del wrappers
     if len(groups):
         # LSH + union-find can chain short wrappers into one giant group; such a group says nothing
         sizes = np.bincount(groups - groups.min())

@@ -39,7 +39,7 @@ TABLES = {
     "fingerprint_cache_wrappers": "version VARCHAR, wrapper_id BIGINT, wrapper VARCHAR",
 }
 # detect bounds DuckDB's memory to this (when it allows more): big aggregates spill to its temp folder
-DETECT_MEMORY_LIMIT_GB = 8.0
+DETECT_MEMORY_LIMIT_GB = 6.0
 
 
 def fingerprint_version() -> str:
