@@ -1,7 +1,7 @@
 """Benchmark: the whole pipeline on `qwen-2026` at a scale — simulate, ingest, detect, evaluate.
 
     .venv/bin/python bench/scale.py [--scale 0.01] [--work DIR] [--engine duckdb|spark] [--seed 1] [--keep]
-                                    [--stages simulate,ingest,detect,evaluate]
+                                    [--stages simulate,ingest,detect,evaluate] [--drop-logs]
 
 Every stage runs in its own child process (the `distillguard` CLI), so its wall seconds, CPU seconds and
 peak RSS (the `os.wait4` rusage of that child alone) are measured separately. The detection stage's
@@ -94,8 +94,25 @@ def _record(work: Path, run: StageRun, extra: dict[str, object] | None = None) -
     (work / f"{run.name}.json").write_text(json.dumps({**asdict(run), **(extra or {})}, indent=2))
 
 
+def ingest_parts(logs: Path, accounts: Path, db: Path, work: Path, rows: int) -> StageRun:
+    """Ingest a folder of Parquet parts one child process per part, deleting each part once it is in the store.
+
+    For a disk that cannot hold the simulated log and the store together (scale 1: ~20 + ~25 GB). The stage's
+    seconds are the sum over the parts, its peak RSS the largest part's.
+    """
+    parts = sorted(logs.glob("*.parquet"))
+    wall = cpu = rss = 0.0
+    for i, part in enumerate(parts):
+        args = CLI + ["ingest", str(part), "--db", str(db)] + (["--accounts", str(accounts)] if i == 0 else [])
+        r, _, _ = run_stage("ingest", args, work)
+        wall, cpu, rss = wall + r.wall_s, cpu + r.cpu_s, max(rss, r.peak_rss_mb)
+        part.unlink()
+    return StageRun("ingest", rows, wall, cpu, rss)
+
+
 def bench(scale: float, work: Path, seed: int = 1, engine: str = "duckdb", corpora: str = "../shared/data",
-          extra_detect: tuple[str, ...] = (), stages: tuple[str, ...] = STAGES) -> dict[str, object]:
+          extra_detect: tuple[str, ...] = (), stages: tuple[str, ...] = STAGES,
+          drop_logs: bool = False) -> dict[str, object]:
     """Run `stages` at `scale` under `work` (reusing earlier stages' outputs there); return the measurements."""
     work.mkdir(parents=True, exist_ok=True)
     sim, db, det = work / "sim", work / "store.duckdb", work / "detect"
@@ -112,8 +129,12 @@ def bench(scale: float, work: Path, seed: int = 1, engine: str = "duckdb", corpo
     if "ingest" in stages:
         for p in (db, Path(f"{db}.wal")):
             p.unlink(missing_ok=True)
-        r, _, _ = run_stage("ingest", CLI + ["ingest", str(sim / "exchanges.parquet"), "--accounts",
-                                             str(sim / "accounts.parquet"), "--db", str(db)], work, rows)
+        logs = sim / "exchanges.parquet"
+        if drop_logs and logs.is_dir():
+            r = ingest_parts(logs, sim / "accounts.parquet", db, work, rows)
+        else:
+            r, _, _ = run_stage("ingest", CLI + ["ingest", str(logs), "--accounts", str(sim / "accounts.parquet"),
+                                                 "--db", str(db)], work, rows)
         _record(work, r)
     if "detect" in stages:
         shutil.rmtree(det, ignore_errors=True)
@@ -164,6 +185,8 @@ def main() -> None:
     ap.add_argument("--corpora", default="../shared/data")
     ap.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep the working folder")
+    ap.add_argument("--drop-logs", action="store_true",
+                    help="ingest the simulated parts one by one and delete each once ingested (small disks)")
     ap.add_argument("--stages", default=",".join(STAGES),
                     help="comma-separated stages to run; the others are reused from --work")
     ap.add_argument("--detect-child", nargs=2, metavar=("DB", "OUT"), help=argparse.SUPPRESS)
@@ -178,7 +201,7 @@ def main() -> None:
         raise SystemExit("--stages without all four stages needs --work DIR (the earlier stages' outputs)")
     work = a.work or Path(tempfile.mkdtemp(prefix="dg-scale-"))
     try:
-        res = bench(a.scale, work, a.seed, a.engine, a.corpora, stages=stages)
+        res = bench(a.scale, work, a.seed, a.engine, a.corpora, stages=stages, drop_logs=a.drop_logs)
     finally:
         if not a.keep and a.work is None:
             shutil.rmtree(work, ignore_errors=True)
