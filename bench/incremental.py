@@ -1,13 +1,16 @@
 """Benchmark: absorbing one more hour of `qwen-2026` into a store that already holds N weeks.
 
     .venv/bin/python bench/incremental.py [--scale 0.01] [--weeks 5] [--work DIR] [--sim DIR] [--full]
+                                          [--update-only]
 
 Simulates `qwen-2026` at the scale (or reuses a simulator folder given by `--sim`), splits its exchanges
 into the first `--weeks` weeks (history) and the hour after them, ingests the history and the accounts,
 runs the first `detect --incremental` (which builds the state), ingests the hour, and runs
 `detect --incremental` again. Each step runs in its own child process: wall seconds, CPU seconds and peak
 RSS (`os.wait4` rusage of that child), plus detect's sub-stages (wall and CPU seconds). `--full` also
-times a plain full `detect` on the same store for comparison, and checks the flags agree.
+times a plain full `detect` on the same store for comparison, and checks the flags agree. The store with
+its freshly built state is kept as `WORK/store-base.duckdb`; `--update-only` starts from a copy of it
+(ingest the hour, update) to time changes of the update path without rebuilding.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ def split(sim: Path, work: Path, weeks: float) -> tuple[Path, Path, int, int]:
     t0 = con.sql(f"SELECT date_trunc('day', min(ts)) FROM read_parquet('{pattern}')").fetchall()[0][0]
     cut = f"TIMESTAMPTZ '{t0.isoformat()}' + INTERVAL {int(weeks * 7 * 24)} HOUR"
     hist, hour = work / "history.parquet", work / "hour.parquet"
-    con.execute(f"COPY (SELECT * FROM read_parquet('{pattern}') WHERE ts < {cut}) TO '{hist}' (FORMAT parquet, ROW_GROUP_SIZE 10000)")
+    con.execute(f"COPY (SELECT * FROM read_parquet('{pattern}') WHERE ts < {cut}) "
+                f"TO '{hist}' (FORMAT parquet, ROW_GROUP_SIZE 10000)")
     con.execute(f"COPY (SELECT * FROM read_parquet('{pattern}') WHERE ts >= {cut} AND ts < {cut} + INTERVAL 1 HOUR) "
                 f"TO '{hour}' (FORMAT parquet, ROW_GROUP_SIZE 10000)")
     n_hist = con.sql(f"SELECT count(*) FROM '{hist}'").fetchall()[0][0]
@@ -76,24 +80,37 @@ def _flags(out: Path) -> set[str]:
         return {r["account_id"] for r in csv.DictReader(f) if r["flagged"] == "true"}
 
 
-def bench(scale: float, weeks: float, work: Path, sim: Path | None, seed: int, full: bool) -> dict[str, object]:
-    """Run the benchmark; return its measurements."""
+def bench(scale: float, weeks: float, work: Path, sim: Path | None, seed: int, full: bool,
+          update_only: bool = False) -> dict[str, object]:
+    """Run the benchmark; return its measurements (`update_only`: reuse the state built by an earlier run)."""
     work.mkdir(parents=True, exist_ok=True)
     runs: list[StageRun] = []
-    if sim is None:
+    if update_only:
+        runs = [StageRun(**r) for r in json.loads((work / "base.json").read_text())["runs"]]
+    elif sim is None:
         sim = work / "sim"
         shutil.rmtree(sim, ignore_errors=True)
         runs.append(run_stage("simulate", CLI + ["simulate", "--scenario", "qwen-2026", "--scale", str(scale),
                                                  "--seed", str(seed), "--completions", "none", "--out", str(sim)],
                               work)[0])
-    hist, hour, n_hist, n_hour = split(sim, work, weeks)
-    db = work / "store.duckdb"
+    db, base = work / "store.duckdb", work / "store-base.duckdb"
     for p in (db, Path(f"{db}.wal")):
         p.unlink(missing_ok=True)
-    runs.append(run_stage("ingest history", CLI + ["ingest", str(hist), "--accounts", str(sim / "accounts.parquet"),
-                                                   "--db", str(db)], work, n_hist)[0])
-    r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
-    runs.append(r)
+    if update_only:  # the store as the last full run left it after building the state
+        hour = work / "hour.parquet"
+        n_hist, n_hour = (json.loads((work / "base.json").read_text())[k] for k in ("history", "hour"))
+        first = json.loads((work / "base.json").read_text())["first"]
+        shutil.copyfile(base, db)
+    else:
+        hist, hour, n_hist, n_hour = split(sim, work, weeks)
+        runs.append(run_stage("ingest history", CLI + ["ingest", str(hist), "--accounts",
+                                                       str(sim / "accounts.parquet"), "--db", str(db)], work,
+                              n_hist)[0])
+        r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
+        runs.append(r)
+        shutil.copyfile(db, base)
+        (work / "base.json").write_text(json.dumps({"history": n_hist, "hour": n_hour, "first": first,
+                                                    "runs": [vars(x) for x in runs]}))
     runs.append(run_stage("ingest hour", CLI + ["ingest", str(hour), "--db", str(db)], work, n_hour)[0])
     r, upd = _detect("detect --incremental", db, work / "out1", work, True, n_hour)
     runs.append(r)
@@ -145,9 +162,11 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "incremental")
     ap.add_argument("--sim", type=Path, help="reuse this simulator output folder (qwen-2026 at --scale)")
     ap.add_argument("--full", action="store_true", help="also time a full detect and compare the flags")
+    ap.add_argument("--update-only", action="store_true",
+                    help="reuse the store with state that an earlier run left in --work (store-base.duckdb)")
     ap.add_argument("--json", type=Path, help="also write the measurements as JSON")
     a = ap.parse_args()
-    res = bench(a.scale, a.weeks, a.work, a.sim, a.seed, a.full)
+    res = bench(a.scale, a.weeks, a.work, a.sim, a.seed, a.full, a.update_only)
     if a.json:
         a.json.write_text(json.dumps(res, indent=2))
     print(format_result(res))

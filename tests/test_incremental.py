@@ -28,8 +28,10 @@ WRAPPER_KINDS = {"near-duplicate-template", "shared-wrapper", "lockstep-timing"}
 
 
 def _records() -> list[dict[str, Any]]:
+    # every account below features.FP_SAMPLE_PER_ACCOUNT distinct texts: a full run fingerprints a bounded
+    # sample per account, the incremental state every text (docs/incremental.md)
     recs = (legit_users(40) + campaign(12) + campaign(8, seed=5, prefix="ring", ip=False, start_day=8)
-            + batch_integration())
+            + batch_integration(per_account=100))
     return sorted(recs, key=lambda r: r["ts"])
 
 

@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import features as feat
+from . import incremental_wrappers as iw
 from . import links as lk
 from .store import Store
 
@@ -73,17 +74,25 @@ def _slim_select(where: str) -> str:
 
 
 def state_key(config: lk.LinkConfig) -> str:
-    """A digest of everything the persisted state depends on: link knobs and the SQL that derives it.
+    """A digest of what the persisted tables depend on: link knobs and the SQL that derives them.
 
-    A new release that changes the slim table, the features or how link keys are computed rebuilds the
+    A release that changes the slim table, the fingerprints or how link keys are computed rebuilds the
     state on its first incremental run instead of mixing old and new definitions.
     """
     from . import fingerprints as fpmod
 
-    sql = [feat.SLIM_SQL, feat.TEXTS_SQL, feat.FEATURES_SQL, feat.CAPABILITY_SQL, repr(lk._set_links(config)),
-           repr(lk._key_sources(config)), str(getattr(fpmod, "FINGERPRINT_VERSION", ""))]
-    doc = json.dumps({"v": STATE_VERSION, "cfg": asdict(config), "sql": sql}, sort_keys=True, default=str)
-    return hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()
+    sql = [feat.SLIM_SQL, feat.TEXTS_SQL, repr(lk._set_links(config)), repr(lk._key_sources(config)),
+           str(getattr(fpmod, "FINGERPRINT_VERSION", ""))]
+    return _digest({"v": STATE_VERSION, "cfg": asdict(config), "sql": sql})
+
+
+def features_key() -> str:
+    """A digest of the feature SQL: when only this changed, every account's features are recomputed."""
+    return _digest({"v": STATE_VERSION, "sql": _features_sql()})
+
+
+def _digest(doc: object) -> str:
+    return hashlib.blake2b(json.dumps(doc, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
 
 def _meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -113,6 +122,7 @@ def update_state(store: Store, config: lk.LinkConfig | None = None, fingerprint:
     top = con.sql("SELECT coalesce(max(rowid) + 1, 0) FROM exchanges").fetchall()[0][0]
     mark = int(meta.get("high_water", -1)) if meta.get("key") == key else -1
     rebuild = mark < 0 or mark > top
+    all_features = meta.get("features") != features_key()
     step = on_step or (lambda name: None)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -120,9 +130,15 @@ def update_state(store: Store, config: lk.LinkConfig | None = None, fingerprint:
             drop_state(con)
             _create(con, config)
             mark = 0
-        counts = _absorb(con, mark, top, config, fingerprint, near_groups, step)
+        iw.migrate(con)
+        if all_features and not rebuild:  # only the feature SQL changed: recompute every account's row
+            _views(con, new_only=False)
+            con.execute("DROP TABLE dgi_features")
+            con.execute(f"CREATE TABLE dgi_features AS SELECT * FROM ({_features_sql()}) WHERE false")
+        counts = _absorb(con, mark, top, config, fingerprint, near_groups, step, all_features)
         con.execute("DELETE FROM dgi_meta")
         con.executemany("INSERT INTO dgi_meta VALUES (?, ?)", [["key", key], ["high_water", str(top)],
+                                                               ["features", features_key()],
                                                                ["version", str(STATE_VERSION)]])
         con.execute("COMMIT")
     except BaseException:
@@ -144,6 +160,7 @@ def _create(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> None:
     con.execute("CREATE TABLE dgi_text_acc (text_hash UBIGINT, n_acc BIGINT)")
     con.execute("CREATE TABLE dgi_acc AS SELECT * FROM accounts LIMIT 0")
     con.execute("CREATE TABLE dgi_org (account_id VARCHAR, org_id VARCHAR, n BIGINT)")
+    iw.create(con)
     _views(con, new_only=False)
     for name, (expr, where) in _USAGE_KEYS.items():
         con.execute(f"CREATE TABLE dgi_u_{name} AS SELECT x.account_id, {expr} AS key, 0::BIGINT AS n "
@@ -186,7 +203,7 @@ def _merge_counts(con: duckdb.DuckDBPyConnection, table: str, delta_sql: str, ke
 
 def _absorb(con: duckdb.DuckDBPyConnection, mark: int, top: int, links_cfg: lk.LinkConfig,
             fingerprint: feat.FingerprintFn | None, near_groups: feat.NearGroupFn | None,
-            step: Callable[[str], None]) -> dict[str, int]:
+            step: Callable[[str], None], all_features: bool = False) -> dict[str, int]:
     con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_x AS {_slim_select(f'rowid >= {mark} AND rowid < {top}')}")
     n_new = con.sql("SELECT count(*) FROM dgn_x").fetchall()[0][0]
     n_texts = _fingerprint_new(con, mark, top, fingerprint, near_groups)
@@ -203,6 +220,9 @@ def _absorb(con: duckdb.DuckDBPyConnection, mark: int, top: int, links_cfg: lk.L
           SELECT n.text_hash FROM dgn_ta n JOIN dgi_text_acc o USING (text_hash) WHERE o.n_acc = 1 AND n.n_acc >= 2)
         UNION SELECT account_id FROM (SELECT * FROM accounts EXCEPT SELECT * FROM dgi_acc)
         UNION SELECT account_id FROM (SELECT * FROM dgi_acc EXCEPT SELECT * FROM accounts)""")
+    if all_features:
+        con.execute("INSERT INTO dgn_aff SELECT DISTINCT account_id FROM dgi_x "
+                    "EXCEPT SELECT account_id FROM dgn_aff")
     con.execute("DELETE FROM dgi_text_acc WHERE text_hash IN (SELECT text_hash FROM dgn_ta)")
     con.execute("INSERT INTO dgi_text_acc SELECT * FROM dgn_ta")
     con.execute("DELETE FROM dgi_acc")
@@ -229,14 +249,11 @@ def _fingerprint_new(con: duckdb.DuckDBPyConnection, mark: int, top: int, finger
     """Fingerprint the texts of the new rows never seen before; extend wrappers, groups and phrases."""
     from . import fingerprints as fpmod
 
-    near_groups = near_groups or fpmod.near_duplicate_groups
     if fingerprint is None:
-        known = [s for (s,) in con.sql(
-            "SELECT DISTINCT unnest(string_split(wrapper, chr(10))) AS s FROM dgi_wr "
-            "WHERE contains(wrapper, '<payload>')").fetchall() if s and s != "<payload>"]
+        known = iw.known_segments(con)
 
         def fingerprint(texts: pa.Array) -> pa.Table:
-            return fpmod.fingerprint_texts(texts, known_wrapper_segments=known or None)
+            return fpmod.fingerprint_texts(texts, known_wrapper_segments=known)
 
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw AS SELECT * FROM dgi_fp LIMIT 0")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
@@ -257,7 +274,10 @@ def _fingerprint_new(con: duckdb.DuckDBPyConnection, mark: int, top: int, finger
                 "WHERE template_id NOT IN (SELECT template_id FROM dgi_sk) GROUP BY template_id")
     wr = con.sql("SELECT wrapper_id, any_value(wrapper) AS wrapper FROM dg_wr WHERE wrapper_id NOT IN "
                  "(SELECT wrapper_id FROM dgi_wr) GROUP BY wrapper_id ORDER BY wrapper_id").to_arrow_table()
-    groups = _near_groups_new(con, wr, near_groups) if wr.num_rows else np.zeros(0, np.int64)
+    if not wr.num_rows:
+        groups = np.zeros(0, np.int64)
+    else:
+        groups = iw.group_new(con, wr) if near_groups is None else _near_groups_new(con, wr, near_groups)
     con.register("_dgi_wr", wr.append_column("near_group", pa.array(groups, pa.int64())))
     try:
         con.execute("INSERT INTO dgi_wr SELECT wrapper_id, wrapper FROM _dgi_wr")
@@ -277,12 +297,7 @@ def _fingerprint_new(con: duckdb.DuckDBPyConnection, mark: int, top: int, finger
 
 
 def _near_groups_new(con: duckdb.DuckDBPyConnection, wr: pa.Table, near_groups: feat.NearGroupFn) -> np.ndarray:
-    """Near-duplicate group of each new wrapper: the group of a similar earlier wrapper, else a new one.
-
-    Leader clustering over the earlier groups' leaders (true wrappers, holding a payload) first, then the
-    new wrappers: a new wrapper joins its first similar leader. Groups are named by their leader's
-    wrapper id (stable across updates, unlike a position).
-    """
+    """incremental_wrappers.group_new for a caller's own grouping function (all earlier leaders re-grouped)."""
     old = con.sql("SELECT g.near_group, w.wrapper FROM dgi_ng g JOIN dgi_wr w USING (wrapper_id) "
                   "WHERE g.near_group = g.wrapper_id AND contains(w.wrapper, '<payload>') "
                   "ORDER BY g.wrapper_id").to_arrow_table()
