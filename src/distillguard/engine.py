@@ -5,18 +5,21 @@ DuckDB SQL run through a connection-like object with `execute(sql)` and `sql(sql
 `.fetchall()`. A DuckDB connection is such an object; `SparkEngine` is another: it parses each statement
 with sqlglot (DuckDB dialect), rewrites the few functions whose meaning differs between the engines, and
 runs it as Spark SQL. DDL/DML on temporary tables (`CREATE OR REPLACE TEMP TABLE … AS`, `CREATE … (cols)`,
-`INSERT INTO … SELECT`, `DELETE FROM … WHERE`, `DROP TABLE`) become cached DataFrames behind temp views.
+`INSERT INTO … SELECT`, `DELETE FROM … WHERE`, `DROP TABLE`) become checkpointed DataFrames behind temp
+views.
 
 What runs where with `--engine spark`: ingest and fingerprinting (Python, once per distinct text) stay in
-the DuckDB store; the slim tables `dg_x`, `dg_fp`, `dg_phrase`, `dg_acc` are shipped to Spark (as Arrow,
-or read from Parquet on object storage in production), features and links run on Spark, and their results
-(`dg_features`, `dg_links`, one row per account / per edge) come back to DuckDB for campaigns and output.
+the DuckDB store; the slim tables `dg_x`, `dg_fp`, `dg_phrase`, `dg_acc` are shipped to Spark (as Arrow
+through the driver, or staged as Parquet in a folder the executors read: $DG_SPARK_STAGE), features and
+links run on Spark, and their results (`dg_features`, `dg_links`, one row per account / per edge) come
+back to DuckDB for campaigns and output. Operator guide: docs/spark.md.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -121,7 +124,12 @@ class SparkEngine:
         cols = [c.cast(pa.int64(), safe=False) if pa.types.is_uint64(c.type) else c for c in table.columns]
         t = pa.table(dict(zip(table.column_names, cols, strict=True)))
         df = self.spark.createDataFrame(t) if t.num_rows else self.spark.createDataFrame([], _spark_schema(t))
-        self._store(name, df)
+        self._store(name, df.cache(), checkpoint=False)  # shipped data has no lineage to cut
+
+    def read_parquet(self, name: str, uri: str) -> None:
+        """Make Parquet files (a file or folder, any URI the cluster reads: s3a://, gs://, abfss://, file://)
+        available to SQL as `name`; unsigned hash columns must already be stored as int64 of the same bits."""
+        self._store(name, self.spark.read.parquet(uri), checkpoint=False)
 
     def table(self, name: str) -> pa.Table:
         """A temporary table as Arrow."""
@@ -142,8 +150,9 @@ class SparkEngine:
             self.spark.stop()
 
     # -- internals -----------------------------------------------------------------------------------
-    def _store(self, name: str, df: Any) -> None:
-        df = df.localCheckpoint(eager=True)
+    def _store(self, name: str, df: Any, checkpoint: bool = True) -> None:
+        if checkpoint:  # materialise now: later statements read the rows, not a growing query plan
+            df = df.localCheckpoint(eager=True)
         old = self._tables.get(name)
         self._tables[name] = df
         df.createOrReplaceTempView(name)
@@ -165,6 +174,11 @@ class SparkEngine:
                     # a constant compared with hashes computed by DuckDB (e.g. hash('')): same value
                     return exp.Literal.number(self._duck_hash(node.sql("duckdb")))
                 return exp.Anonymous(this="XXHASH64", expressions=args)
+            if isinstance(node, exp.TimeToUnix):
+                # DuckDB epoch(ts) keeps the microseconds; Spark's unix_timestamp would drop them
+                micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(node.this, "TIMESTAMP")])
+                return exp.Div(this=exp.cast(micros, "DOUBLE"), expression=exp.cast(exp.Literal.number(1000000),
+                                                                                      "DOUBLE"))
             if isinstance(node, exp.Median):
                 return exp.Anonymous(this="PERCENTILE", expressions=[node.this, exp.Literal.number(0.5)])
             if isinstance(node, exp.Literal) and not node.is_string and "." in str(node.this):
@@ -192,10 +206,10 @@ def spark_builder(master: str | None = None, app: str = "distillguard", partitio
 
     parts = partitions or int(os.environ.get("DG_SPARK_PARTITIONS", "8"))
     builder = (SparkSession.builder.appName(app)
-            .master(master or os.environ.get("SPARK_MASTER") or "local[*]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", str(parts)))
+               .master(master or os.environ.get("SPARK_MASTER") or "local[*]")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", str(parts)))
     for k, v in _SQL_CONF.items():
         builder = builder.config(k, v)
     return builder
@@ -207,11 +221,45 @@ def _spark_schema(t: pa.Table) -> Any:
     return from_arrow_schema(t.schema)
 
 
-def ship_to_spark(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = SHIPPED_TABLES
-                  ) -> None:
-    """Copy the prepared DuckDB tables the relational stages read into Spark."""
+def ship_to_spark(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = SHIPPED_TABLES,
+                  stage: str | None = None, stage_uri: str | None = None) -> None:
+    """Make the prepared DuckDB tables the relational stages read available to Spark.
+
+    Without `stage` (default $DG_SPARK_STAGE) they travel as Arrow through the driver. With it, DuckDB
+    writes each one as `<stage>/<name>.parquet` and Spark reads it from `<stage_uri>/<name>.parquet`
+    (default $DG_SPARK_STAGE_URI, else the same folder): a folder every executor can read, e.g. a bucket
+    mounted at `stage` on the driver and addressed as `s3a://bucket/prefix` by the executors.
+    """
+    stage = (stage if stage is not None else os.environ.get("DG_SPARK_STAGE")) or None
+    stage_uri = (stage_uri if stage_uri is not None else os.environ.get("DG_SPARK_STAGE_URI")) or None
     for name in tables:
-        engine.register(name, con.sql(f"SELECT * FROM {name}").to_arrow_table())
+        if stage is None:
+            engine.register(name, con.sql(f"SELECT * FROM {name}").to_arrow_table())
+            continue
+        folder = Path(stage.removeprefix("file://"))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.parquet"
+        con.execute(f"COPY (SELECT {_as_signed(con, name)} FROM {name}) TO '{_sql_str(path)}' (FORMAT parquet)")
+        uri = f"{stage_uri.rstrip('/')}/{name}.parquet" if stage_uri else path.resolve().as_uri()
+        engine.read_parquet(name, uri)
+
+
+def _as_signed(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The columns of `name`, with unsigned 64-bit hashes as the signed integers of the same bits.
+
+    Spark has no unsigned types (it would read a Parquet UINT64 as DECIMAL(20, 0)); Arrow shipping and
+    `SparkResult.to_arrow_table` reinterpret the same way.
+    """
+    cols = []
+    for col, typ in con.sql(f"SELECT column_name, column_type FROM (DESCRIBE {name})").fetchall():
+        q = '"' + col.replace('"', '""') + '"'
+        cols.append(f"((({q})::HUGEINT + 9223372036854775808) % 18446744073709551616 - 9223372036854775808)"
+                    f"::BIGINT AS {q}" if typ == "UBIGINT" else q)
+    return ", ".join(cols)
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def bring_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = RESULT_TABLES) -> None:
