@@ -45,8 +45,10 @@ def detect_child(db: str, out: str, incremental: bool) -> None:
     with Store.open(db) as store:
         res = detect_store(store, out, DetectConfig(), on_stage=on_stage, incremental=incremental)
         rows = store.count("exchanges")
+        last = dict(store.con.sql("SELECT key, value FROM dgi_meta WHERE starts_with(key, 'last_')").fetchall()) \
+            if incremental else {}
     print(json.dumps({"profile": prof, "accounts": res.accounts, "flagged": res.flagged,
-                      "campaigns": res.campaigns, "exchanges": rows}))
+                      "campaigns": res.campaigns, "exchanges": rows, "last": last}))
 
 
 def split(sim: Path, work: Path, weeks: float) -> tuple[Path, Path, int, int]:
@@ -144,6 +146,12 @@ def format_result(res: dict) -> str:
         lines.append(f"{k:<16}" + "".join(cells))
     u = res["update"]
     lines.append(f"after the update: {u['accounts']:,} accounts, {u['flagged']:,} flagged, {u['campaigns']} campaigns")
+    last = u.get("last", {})
+    if last:
+        lines.append(f"the update absorbed {last.get('last_exchanges')} exchanges, fingerprinted "
+                     f"{last.get('last_texts')} new texts, recomputed the features of {last.get('last_affected')} "
+                     f"accounts, grew the tuple sets of {last.get('last_set_accounts')} (rebuilt: "
+                     f"{last.get('last_rebuilt')})")
     if "flag_agreement" in res:
         fa = res["flag_agreement"]
         lines.append(f"flags incremental {fa['incremental']:,} / full {fa['full']:,} / both {fa['both']:,}")

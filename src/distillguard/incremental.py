@@ -42,6 +42,7 @@ from . import links as lk
 from .store import Store
 
 STATE_VERSION = 1
+MEMORY_LIMIT_GB = 8.0   # DuckDB's share during an update (as a full detect's)
 _NOW = "1=1"
 
 # key-based link kinds and the per-exchange key they count (over `dg_x x JOIN dg_fp f`)
@@ -124,6 +125,7 @@ def update_state(store: Store, config: lk.LinkConfig | None = None, fingerprint:
     rebuild = mark < 0 or mark > top
     all_features = meta.get("features") != features_key()
     step = on_step or (lambda name: None)
+    _bound_memory(con)
     con.execute("BEGIN TRANSACTION")
     try:
         if rebuild:
@@ -139,12 +141,26 @@ def update_state(store: Store, config: lk.LinkConfig | None = None, fingerprint:
         con.execute("DELETE FROM dgi_meta")
         con.executemany("INSERT INTO dgi_meta VALUES (?, ?)", [["key", key], ["high_water", str(top)],
                                                                ["features", features_key()],
-                                                               ["version", str(STATE_VERSION)]])
+                                                               ["version", str(STATE_VERSION)]]
+                        + [[f"last_{k}", str(v)] for k, v in {**counts, "rebuilt": int(rebuild)}.items()])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return {**counts, "rebuilt": int(rebuild)}
+
+
+def _bound_memory(con: duckdb.DuckDBPyConnection, limit_gb: float = MEMORY_LIMIT_GB) -> None:
+    """Lower DuckDB's memory limit to `limit_gb` when it is higher (big aggregates spill to disk instead)."""
+    current = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    num, unit = (str(current).split() + ["GiB"])[:2]
+    scale = {"KiB": 2**-20, "MiB": 2**-10, "GiB": 1.0, "TiB": 2**10, "KB": 1e-6, "MB": 1e-3, "GB": 1.0,
+             "TB": 1e3}.get(unit, 1.0)
+    try:
+        if float(num) * scale > limit_gb:
+            con.execute(f"SET memory_limit = '{limit_gb}GB'")
+    except ValueError:
+        pass
 
 
 def _create(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> None:
