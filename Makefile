@@ -5,15 +5,27 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo-out
 
-.PHONY: demo test lint fuzz clean
+.PHONY: demo test lint fuzz clean lock
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+# The locked environment: every package pinned and hash-checked (requirements.lock, from `make lock`), then the
+# project itself, editable, with no dependencies of its own and the locked setuptools as its build backend.
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Re-resolve requirements.lock after a dependency change: pyproject.toml with all extras plus requirements/ci.in,
+# for this venv's Python and platform, from the same indexes as pip, with the sha256 of every file. Existing pins are
+# kept where they still fit; to bump: `make lock LOCK_FLAGS='--upgrade-package NAME'` (or `--upgrade` for all).
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet 'uv==0.13.9'
+	$(BIN)/uv pip compile pyproject.toml requirements/ci.in --all-extras --generate-hashes --python $(BIN)/python \
+		--index-strategy unsafe-best-match $$($(BIN)/python requirements/pip_sources.py) \
+		--custom-compile-command 'make lock' --quiet $(LOCK_FLAGS) -o requirements.lock
 
 demo: $(STAMP)
 	$(BIN)/distillguard demo --out $(DEMO)

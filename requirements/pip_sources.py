@@ -1,5 +1,5 @@
-"""Print pip's package sources (index-url, extra-index-url, find-links, constraint from pip.conf and PIP_* variables) as uv
-options, so `make lock` resolves against exactly what `pip install` will download from."""
+"""Print pip's package sources (index-url, extra-index-url, find-links, constraint; from pip.conf and PIP_*
+variables) as uv options, so `make lock` resolves against exactly what `pip install` will download from."""
 
 from __future__ import annotations
 

@@ -35,3 +35,74 @@ def test_core_wheel_installs_light_and_runs(tmp_path: Path) -> None:
     installed = _run(py, "-m", "pip", "list", "--format=freeze").lower()
     for heavy in HEAVY:
         assert f"\n{heavy}==" not in "\n" + installed, f"the core install pulled {heavy}"
+
+
+# -- the lock file: every requirement pinned with hashes, and the install step uses it ----------------------
+LOCK = ROOT / "requirements.lock"
+
+
+def _lock_pins() -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, hashes) from requirements.lock."""
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, tuple[str, list[str]]] = {}
+    name = ""
+    for line in LOCK.read_text().splitlines():
+        s = line.strip().rstrip("\\").strip()
+        if not s or s.startswith("#"):
+            continue
+        if "==" in s and not s.startswith("--"):
+            n, v = s.split("==", 1)
+            name = canonicalize_name(n.split("[")[0])
+            pins[name] = (v.split(";")[0].strip(), [])
+        elif s.startswith("--hash=sha256:") and name:
+            pins[name][1].append(s.removeprefix("--hash=sha256:"))
+    return pins
+
+
+def test_lock_pins_every_requirement_with_hashes() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = _lock_pins()
+    assert len(pins) > 100
+    assert all(len(h) >= 1 and all(len(x) == 64 for x in h) for _, h in pins.values()), "a pin without a hash"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    reqs += [line.split("#")[0].strip() for line in (ROOT / "requirements" / "ci.in").read_text().splitlines()]
+    stale = []
+    for text in filter(None, reqs):
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        if name == "distillguard" or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+            continue
+        if name not in pins or not req.specifier.contains(pins[name][0], prereleases=True):
+            stale.append(f"{text} (locked: {pins.get(name, ('nothing',))[0]})")
+    assert not stale, f"requirements.lock is stale, run `make lock`: {stale}"
+
+
+def test_install_step_uses_the_lock_with_hashes() -> None:
+    make = (ROOT / "Makefile").read_text()
+    rule = make.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert "requirements.lock" in rule.splitlines()[0]  # a new lock reinstalls
+    assert "--require-hashes -r requirements.lock" in rule and "--no-deps" in rule
+    assert "\nlock:" in make and "--generate-hashes" in make.split("\nlock:", 1)[1].split("\n\n", 1)[0]
+
+
+def test_installed_versions_match_the_lock() -> None:
+    """The environment the tests run in is the locked one (a pip install outside the lock shows up here)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+
+    differ = []
+    for name, (pin, _) in _lock_pins().items():
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            continue
+        if Version(have) != Version(pin):
+            differ.append(f"{name} {have} (locked {pin})")
+    assert not differ, f"installed packages differ from requirements.lock (run `make` after `make lock`): {differ}"
