@@ -172,3 +172,13 @@ def test_concurrent_writers_from_several_processes_lose_no_key(tmp_path: Path) -
     ks = KeyStore(path)
     assert len(ks.list()) == 17
     assert all(ks.authenticate(k) is not None for k in made)
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, bytes(range(64)), b"long-env-secret-" * 9])
+def test_precomputed_hmac_equals_the_standard_one(key: bytes) -> None:
+    import hmac
+
+    s = ServerSecret(key, "test")
+    for secret in ("", "x", "s" * 43, "\udc80 surrogate"):
+        sha = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+        assert s.digest(secret) == s.wrap(sha) == hmac.digest(key, sha, "sha256").hex()
