@@ -178,7 +178,7 @@ def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerpr
         # wrapper keys: case-folded, digits and whitespace normalised, first/last WRAPPER_CHARS characters
         con.execute(
             "INSERT INTO dg_fp_raw SELECT text_hash, template_id, wrapper_id, capability, cot, structured, "
-            f"hash({_END_KEY_SQL.format(side='left')}), hash({_END_KEY_SQL.format(side='right')}) FROM _dg_fpb")
+            f"pre_key, suf_key FROM ({_ENDS_SQL})")
         con.execute("INSERT INTO dg_sk SELECT template_id, left(any_value(skeleton), 200) FROM _dg_fpb GROUP BY 1")
         con.execute("INSERT INTO dg_wr SELECT wrapper_id, any_value(wrapper) FROM _dg_fpb GROUP BY 1")
         con.execute(_SEGMENTS_SQL)
@@ -190,12 +190,16 @@ def _norm_sql(text: str) -> str:
     return f"trim(regexp_replace(regexp_replace(lower({text}), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g'))"
 
 
-# A wrapper key normalises only the END_SLICE characters at its end of the prompt (the same key as
-# normalising the whole text whenever that slice normalises to more than WRAPPER_CHARS + 1 characters).
-END_SLICE = 400
-_END_KEY_SQL = (f"CASE WHEN length({_norm_sql(f'{{side}}(text, {END_SLICE})')}) > {WRAPPER_CHARS + 1} "
-                f"THEN {{side}}({_norm_sql(f'{{side}}(text, {END_SLICE})')}, {WRAPPER_CHARS}) "
-                f"ELSE {{side}}({_norm_sql('text')}, {WRAPPER_CHARS}) END")
+# A wrapper key normalises only the END_SLICE characters at its end of the prompt: the same key as
+# normalising the whole text whenever that slice normalises to more than WRAPPER_CHARS + 1 characters
+# (else the whole text is normalised). `_ENDS_SQL` reads `_dg_fpb` and adds `pre_key`, `suf_key`.
+END_SLICE = 100
+_ENDS_SQL = (f"SELECT *, hash(CASE WHEN length(pl) > {WRAPPER_CHARS + 1} THEN left(pl, {WRAPPER_CHARS}) "
+             f"ELSE left({_norm_sql('text')}, {WRAPPER_CHARS}) END) AS pre_key, "
+             f"hash(CASE WHEN length(pr) > {WRAPPER_CHARS + 1} THEN right(pr, {WRAPPER_CHARS}) "
+             f"ELSE right({_norm_sql('text')}, {WRAPPER_CHARS}) END) AS suf_key "
+             f"FROM (SELECT *, {_norm_sql(f'left(text, {END_SLICE})')} AS pl, "
+             f"{_norm_sql(f'right(text, {END_SLICE})')} AS pr FROM _dg_fpb)")
 
 PHRASE_ENDS = 3          # sentences kept from each end of a prompt
 PHRASE_MIN_CHARS = 12

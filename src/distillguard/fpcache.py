@@ -49,7 +49,7 @@ def fingerprint_version() -> str:
 
     model = (resources.files("distillguard") / "data" / "capability_model.json").read_bytes()
     doc = json.dumps([fpmod.FINGERPRINT_VERSION, hashlib.blake2b(model, digest_size=8).hexdigest(),
-                      feat._END_KEY_SQL, feat._SEGMENTS_SQL, feat.WRAPPER_CHARS])
+                      feat._ENDS_SQL, feat._SEGMENTS_SQL, feat.WRAPPER_CHARS])
     return f"fp{fpmod.FINGERPRINT_VERSION}-duckdb{duckdb.__version__}-" \
            f"{hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()}"
 
