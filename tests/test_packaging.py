@@ -106,3 +106,44 @@ def test_installed_versions_match_the_lock() -> None:
         if Version(have) != Version(pin):
             differ.append(f"{name} {have} (locked {pin})")
     assert not differ, f"installed packages differ from requirements.lock (run `make` after `make lock`): {differ}"
+
+
+# -- the CI audit step: its decisions, with a stand-in pip_audit that answers like the real one ---------------
+FAKE_PIP_AUDIT = """
+import json, os, sys
+service = sys.argv[sys.argv.index("-s") + 1]
+answer = json.loads(os.environ["FAKE_AUDIT"]).get(service)
+if answer is None:
+    sys.exit("requests.exceptions.ConnectionError: Failed to resolve 'api.osv.dev'")
+print(json.dumps({"dependencies": answer, "fixes": []}))
+"""
+
+
+@pytest.mark.parametrize("case", ["clean", "vulnerable", "unreachable", "unreachable-strict", "osv-fills-in"])
+def test_ci_audit_fails_on_vulnerabilities_and_shouts_when_nothing_was_audited(tmp_path: Path, case: str) -> None:
+    import json
+    import os
+
+    (tmp_path / "pip_audit").mkdir()
+    (tmp_path / "pip_audit" / "__init__.py").write_text("")
+    (tmp_path / "pip_audit" / "__main__.py").write_text(FAKE_PIP_AUDIT)
+    lock = tmp_path / "req.lock"
+    lock.write_text("a==1.0 \\\n    --hash=sha256:" + "0" * 64 + "\nb==2.0 \\\n    --hash=sha256:" + "1" * 64 + "\n")
+    ok = [{"name": "a", "version": "1.0", "vulns": []}, {"name": "b", "version": "2.0", "vulns": []}]
+    skip = [{"name": n, "skip_reason": f"Dependency not found on PyPI and could not be audited: {n}"} for n in "ab"]
+    vuln = [ok[0], {"name": "b", "version": "2.0", "vulns": [{"id": "PYSEC-1", "fix_versions": ["2.1"],
+                                                               "aliases": ["CVE-1"]}]}]
+    answers = {"clean": {"pypi": ok}, "vulnerable": {"pypi": vuln}, "unreachable": {"pypi": skip},
+               "unreachable-strict": {"pypi": skip}, "osv-fills-in": {"pypi": skip, "osv": ok}}[case]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "FAKE_AUDIT": json.dumps(answers),
+           "DG_AUDIT_STRICT": "1" if case.endswith("strict") else "0"}
+    res = subprocess.run([sys.executable, str(ROOT / ".ci" / "audit.py"), str(lock)], env=env, capture_output=True,
+                         text=True, timeout=60)
+    expect = {"clean": 0, "vulnerable": 1, "unreachable": 0, "unreachable-strict": 1, "osv-fills-in": 0}[case]
+    assert res.returncode == expect, res.stdout + res.stderr
+    if case == "vulnerable":
+        assert "VULNERABLE b==2.0: PYSEC-1 (CVE-1) fixed in: 2.1" in res.stdout
+    if case.startswith("unreachable"):
+        assert "could NOT audit 2 of 2" in res.stdout and "osv: no answer" in res.stdout
+    if case in ("clean", "osv-fills-in"):
+        assert "2 of 2 pinned packages audited" in res.stdout and "audit: clean" in res.stdout
