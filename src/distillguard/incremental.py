@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import features as feat
+from . import fpcache
 from . import incremental_wrappers as iw
 from . import links as lk
 from .store import Store
@@ -80,10 +81,10 @@ def state_key(config: lk.LinkConfig) -> str:
     A release that changes the slim table, the fingerprints or how link keys are computed rebuilds the
     state on its first incremental run instead of mixing old and new definitions.
     """
-    from . import fingerprints as fpmod
+    from .fpcache import fingerprint_version
 
     sql = [feat.SLIM_SQL, feat.TEXTS_SQL, repr(lk._set_links(config)), repr(lk._key_sources(config)),
-           str(getattr(fpmod, "FINGERPRINT_VERSION", ""))]
+           fingerprint_version()]
     return _digest({"v": STATE_VERSION, "cfg": asdict(config), "sql": sql})
 
 
@@ -265,6 +266,7 @@ def _fingerprint_new(con: duckdb.DuckDBPyConnection, mark: int, top: int, finger
     """Fingerprint the texts of the new rows never seen before; extend wrappers, groups and phrases."""
     from . import fingerprints as fpmod
 
+    own_fingerprint = fingerprint is None
     if fingerprint is None:
         known = iw.known_segments(con)
 
@@ -275,16 +277,25 @@ def _fingerprint_new(con: duckdb.DuckDBPyConnection, mark: int, top: int, finger
     con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_wr (wrapper_id BIGINT, wrapper VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_seg (text_hash UBIGINT, phrase UBIGINT)")
-    texts = feat.TEXTS_SQL.replace("FROM exchanges", f"FROM exchanges WHERE rowid >= {mark} AND rowid < {top}")
-    # one connection (the transaction's): the new texts are staged, then read in hash partitions
-    con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_tx AS SELECT * FROM ({texts}) "
+    # texts new to the state; those in the store's fingerprint cache (a full detect's, or an earlier
+    # state's) are not fingerprinted again, and the others are added to it (distillguard.fpcache)
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM dgn_x "
                 "WHERE text_hash NOT IN (SELECT text_hash FROM dgi_fp)")
+    cache = fpcache.FingerprintCache.open(con, persistent=own_fingerprint)
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_need AS SELECT text_hash FROM dg_sample WHERE text_hash NOT IN "
+                "(SELECT text_hash FROM fingerprint_cache WHERE version = ?)", [cache.version])
+    texts = feat.TEXTS_SQL.replace("FROM exchanges", f"FROM exchanges WHERE rowid >= {mark} AND rowid < {top}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_tx AS SELECT * FROM ({texts}) "
+                "WHERE text_hash IN (SELECT text_hash FROM dg_need)")
     n = con.sql("SELECT count(*) FROM dgn_tx").fetchall()[0][0]
     parts = -(-n // feat.FP_BATCH)
     for p in range(parts):
         batch = con.sql(f"SELECT * FROM dgn_tx WHERE text_hash % {parts} = {p}").to_arrow_table()
         feat._fingerprint_batch(con, batch, fingerprint)
     con.execute("DROP TABLE dgn_tx")
+    cache.store_new()
+    cache.load_hits()   # dg_fp_raw, dg_seg, dg_sk, dg_wr: every text of dg_sample
+    con.execute("DROP TABLE dg_sample")
     con.execute("INSERT INTO dgi_fp SELECT * FROM dg_fp_raw")
     con.execute("INSERT INTO dgi_sk SELECT template_id, left(any_value(skeleton), 200) FROM dg_sk "
                 "WHERE template_id NOT IN (SELECT template_id FROM dgi_sk) GROUP BY template_id")
