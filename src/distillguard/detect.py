@@ -120,20 +120,21 @@ def _detect_incremental(store: Store, out: Path, config: DetectConfig, fingerpri
                         near_groups: feat.NearGroupFn | None, stage: Callable[[str], None],
                         timings: dict[str, float]) -> DetectResult:
     from . import incremental as inc
+    from . import incremental_state as st
 
     inc.update_state(store, config.links, fingerprint, near_groups, on_step=stage)
     con = store.con
-    features = inc.features_from_state(con)
+    features = st.features_from_state(con)
     if config.use_links and features.num_rows:
-        links = inc.links_from_state(con, config.links)
-        bip = inc.bipartite_from_state(con, BLOCK_KINDS, config.links)
+        links = st.links_from_state(con, config.links)
+        bip = st.bipartite_from_state(con, BLOCK_KINDS, config.links)
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
         links = lk.LINK_SCHEMA.empty_table()
         bip = pa.table({"account_id": pa.array([], pa.string()), "key": pa.array([], pa.uint64()),
                         "share": pa.array([], pa.float64())})
     stage("links")
-    orgs = inc.orgs_from_state(con, features["account_id"].to_pylist()) if config.use_links else None
+    orgs = st.orgs_from_state(con, features["account_id"].to_pylist()) if config.use_links else None
     return _finish(store, out, config, features, links, bip, orgs, stage, timings)
 
 
