@@ -34,6 +34,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 fuzz: $(STAMP)
+	$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet atheris
 	$(BIN)/python bench/fuzz.py --seconds 60 --examples 2000
 
 lint: $(STAMP)
