@@ -175,6 +175,29 @@ def format_result(res: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(works: list[Path]) -> str:
+    """One Markdown table of every stage recorded in each work folder (scale, rows, seconds, rows/s, RSS)."""
+    lines = ["| scale | stage | rows | wall s | CPU s | rows/s (CPU) | peak RSS MB |",
+             "|------:|-------|-----:|-------:|------:|-------------:|------------:|"]
+    quality = []
+    for w in works:
+        done = {n: json.loads((w / f"{n}.json").read_text()) for n in STAGES if (w / f"{n}.json").exists()}
+        scale = done.get("simulate", {}).get("scale", "?")
+        for n, d in done.items():
+            rate = d["rows"] / d["cpu_s"] if d["cpu_s"] else 0.0
+            lines.append(f"| {scale:g} | {n} | {d['rows']:,} | {d['wall_s']:,.1f} | {d['cpu_s']:,.1f} | {rate:,.0f} | "
+                         f"{d['peak_rss_mb']:,.0f} |")
+        q = done.get("evaluate", {}).get("quality")
+        if q:
+            quality.append(f"| {scale:g} | " + " | ".join(f"{q.get(k, float('nan')):.4f}" for k in
+                                                        ("precision", "recall", "fpr", "roc_auc", "purity", "ari"))
+                           + " |")
+    if quality:
+        lines += ["", "| scale | precision | recall | FPR | ROC AUC | purity | ARI |",
+                  "|------:|----------:|-------:|----:|--------:|-------:|----:|"] + quality
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Parse arguments, run the benchmark, print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -189,10 +212,15 @@ def main() -> None:
                     help="ingest the simulated parts one by one and delete each once ingested (small disks)")
     ap.add_argument("--stages", default=",".join(STAGES),
                     help="comma-separated stages to run; the others are reused from --work")
+    ap.add_argument("--table", nargs="+", type=Path, metavar="WORK",
+                    help="print one Markdown table of the stages recorded in these work folders and exit")
     ap.add_argument("--detect-child", nargs=2, metavar=("DB", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.detect_child:
         detect_child(*a.detect_child, a.engine)
+        return
+    if a.table:
+        print(markdown_table(a.table))
         return
     stages = tuple(x.strip() for x in a.stages.split(",") if x.strip())
     if bad := [x for x in stages if x not in STAGES]:
