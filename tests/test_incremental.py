@@ -103,6 +103,19 @@ def test_incremental_features_and_links(runs: tuple[Path, Path, Path, Path]) -> 
     assert max(abs(la[k] - lb[k]) for k in lb) < 1e-9
 
 
+def test_update_touches_only_new_data(parts: tuple[Path, Path, Path], runs: tuple[Path, Path, Path, Path]) -> None:
+    _, p2, _ = parts
+    with Store.open(runs[3]) as store:
+        last = dict(store.con.sql("SELECT key, value FROM dgi_meta WHERE starts_with(key, 'last_')").fetchall())
+        new_rows = len(p2.read_text().splitlines())
+        assert store.count("dgi_x") == store.count("exchanges")
+        accounts = store.count("dgi_features")
+    # the second update absorbed part 2 only, and recomputed the features of the accounts it touched
+    assert int(last["last_exchanges"]) == new_rows and last["last_rebuilt"] == "0"
+    assert 0 < int(last["last_affected"]) < accounts
+    assert 0 < int(last["last_texts"]) <= new_rows
+
+
 def test_no_new_data_is_a_cheap_rerun(runs: tuple[Path, Path, Path, Path], tmp_path: Path) -> None:
     _, inc, _, db = runs
     with Store.open(db) as store:
