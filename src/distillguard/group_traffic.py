@@ -108,7 +108,7 @@ SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", 
 
 def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
                             config: SharedTrafficConfig = SharedTrafficConfig()) -> pa.Table:
-    """Behaviour features of each grouped account restricted to its group-shared exchanges.
+    """Behaviour features of each grouped account restricted to its group-shared exchanges (after features).
 
     One row per account of `grouping` that is in a group and sends at least one exchange carrying a key
     of its group; accounts absent from the table share no content with their group.
