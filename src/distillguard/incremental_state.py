@@ -39,7 +39,12 @@ def _usage_sql(kind: str, original: str, cfg: lk.LinkConfig) -> str:
     if kind in _KIND_USAGE:
         return share(_KIND_USAGE[kind])
     if kind == "shared-prompt-ends":
-        both = f"{share('pre')} UNION ALL {share('suf')}"
+        # (pre + suf) / 2 reaches the content floor only where one side does: sum those pairs alone
+        floor = cfg.min_key_share
+        cand = (f"SELECT account_id, key FROM ({share('pre')}) WHERE share >= {floor} UNION "
+                f"SELECT account_id, key FROM ({share('suf')}) WHERE share >= {floor}")
+        both = (f"SELECT * FROM ({share('pre')}) SEMI JOIN ({cand}) c USING (account_id, key) UNION ALL "
+                f"SELECT * FROM ({share('suf')}) SEMI JOIN ({cand}) c USING (account_id, key)")
         return f"SELECT account_id, key, sum(share) / 2 AS share FROM ({both}) GROUP BY ALL"
     if kind == "shared-params":
         return f"SELECT * FROM ({share('params')}) WHERE share >= {cfg.params_min_share}"
