@@ -113,21 +113,22 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     con.execute("CREATE OR REPLACE TEMP TABLE dg_seg (text_hash UBIGINT, phrase UBIGINT)")
     con.execute(sample_sql(sample_per_account))
     fc = fpcache.FingerprintCache.open(con, persistent=persistent)
-    n_batches = fc.stage_texts(FP_BATCH)   # dg_todo (every sampled text), dg_miss (those not in the cache)
-    for b in range(n_batches):
-        batch = con.sql(f"SELECT text_hash, text FROM dg_miss WHERE batch = {b}").to_arrow_table()
-        _fingerprint_batch(con, batch, fingerprint)
-    fc.store_new()      # the new fingerprints go into the cache ...
-    fc.load_hits()      # ... and the cached ones of the other sampled texts into dg_fp_raw, dg_sk, dg_wr, dg_seg
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_skeletons AS SELECT template_id, left(any_value(skeleton), 200) "
-                "AS skeleton FROM dg_sk GROUP BY template_id")
-    # near-duplicate groups over distinct wrappers: paraphrased or lightly edited wrappers share a group
-    wr = con.sql("SELECT wrapper_id, any_value(wrapper) AS wrapper FROM dg_wr GROUP BY wrapper_id "
-                 "ORDER BY wrapper_id").to_arrow_table()
-    # the packaged function takes the Arrow array as it is (no Python string per wrapper)
-    wrappers = wr["wrapper"].combine_chunks() if default_near else wr["wrapper"].to_pylist()
-    groups = np.asarray(near_groups(wrappers) if wr.num_rows else np.zeros(0), np.int64)
-    del wrappers
+    n_batches = fc.stage_texts(FP_BATCH)   # dg_need (sampled texts not in the cache), dg_miss (their texts)
+    with fpcache.duckdb_memory(con):       # Python holds the working set now: DuckDB's tables may spill
+        for b in range(n_batches):
+            batch = con.sql(f"SELECT text_hash, text FROM dg_miss WHERE batch = {b}").to_arrow_table()
+            _fingerprint_batch(con, batch, fingerprint)
+        fc.store_new()      # the new fingerprints go into the cache ...
+        fc.load_hits()      # ... and the cached ones of all sampled texts into dg_fp_raw, dg_sk, dg_wr, dg_seg
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_skeletons AS SELECT template_id, "
+                    "left(any_value(skeleton), 200) AS skeleton FROM dg_sk GROUP BY template_id")
+        # near-duplicate groups over distinct wrappers: paraphrased or lightly edited wrappers share a group
+        wr = con.sql("SELECT wrapper_id, any_value(wrapper) AS wrapper FROM dg_wr GROUP BY wrapper_id "
+                     "ORDER BY wrapper_id").to_arrow_table()
+        # the packaged function takes the Arrow array as it is (no Python string per wrapper)
+        wrappers = wr["wrapper"].combine_chunks() if default_near else wr["wrapper"].to_pylist()
+        groups = np.asarray(near_groups(wrappers) if wr.num_rows else np.zeros(0), np.int64)
+        del wrappers
     if len(groups):
         # LSH + union-find can chain short wrappers into one giant group; such a group says nothing
         sizes = np.bincount(groups - groups.min())

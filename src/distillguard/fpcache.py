@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 
@@ -40,6 +42,8 @@ TABLES = {
 }
 # detect bounds DuckDB's memory to this (when it allows more): big aggregates spill to its temp folder
 DETECT_MEMORY_LIMIT_GB = 6.0
+# ... and to this while Python fingerprints and MinHashes (see duckdb_memory)
+PYTHON_PHASE_DUCKDB_GB = 2.0
 
 
 def fingerprint_version() -> str:
@@ -52,6 +56,29 @@ def fingerprint_version() -> str:
                       feat._ENDS_SQL, feat._SEGMENTS_SQL, feat.WRAPPER_CHARS])
     return f"fp{fpmod.FINGERPRINT_VERSION}-duckdb{duckdb.__version__}-" \
            f"{hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()}"
+
+
+@contextmanager
+def duckdb_memory(con: duckdb.DuckDBPyConnection, limit_gb: float = PYTHON_PHASE_DUCKDB_GB) -> Iterator[None]:
+    """Hold DuckDB to `limit_gb` meanwhile (its temporary tables spill to disk) when the store is a file.
+
+    Fingerprinting and MinHash hold their working set in Python / Arrow; DuckDB's buffers (the slim
+    per-exchange table: ~6 GB at scale 1) need not stay resident beside them.
+    """
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    old = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    squeezed = False
+    if path and path[0][0]:
+        try:
+            con.execute(f"SET memory_limit = '{limit_gb:g}GB'")
+            squeezed = True
+        except duckdb.Error:  # nowhere to spill (read-only store): keep the limit
+            pass
+    try:
+        yield
+    finally:
+        if squeezed:
+            con.execute(f"SET memory_limit = '{old}'")
 
 
 def bound_memory(con: duckdb.DuckDBPyConnection, limit_gb: float = DETECT_MEMORY_LIMIT_GB) -> None:
