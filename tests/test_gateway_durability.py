@@ -3,10 +3,8 @@ replays the journal, so every answered request is stored (once)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +13,9 @@ import httpx
 import pytest
 
 from distillguard.gateway.keys import KeyStore
-from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port
+from distillguard.gateway.stub import StubUpstream, ThreadedServer
 from distillguard.store import Store
+from gateway_proc import spawn_serve
 
 N = 40
 
@@ -29,25 +28,8 @@ def upstream() -> Iterator[str]:
 
 def start_gateway(tmp: Path, upstream: str) -> tuple[subprocess.Popen[bytes], str, str]:
     key = KeyStore(tmp / "keys.json").create("acct")
-    port = free_port()
-    env = {**os.environ, "UPSTREAM_API_KEY": "up-key"}
-    with (tmp / "serve.log").open("wb") as errlog:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from distillguard.cli import main; main()", "serve", "--upstream", upstream,
-             "--db", str(tmp / "gw.duckdb"), "--keys", str(tmp / "keys.json"), "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=errlog)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url, key
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"gateway did not start: {(tmp / 'serve.log').read_text()}")
-        time.sleep(0.05)
+    proc, url = spawn_serve(tmp, upstream, env={"UPSTREAM_API_KEY": "up-key"})
+    return proc, url, key
 
 
 def send(url: str, key: str, n: int) -> list[str]:

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +17,9 @@ import pytest
 
 from distillguard.gateway.app import OPENAPI, Gateway, GatewayConfig
 from distillguard.gateway.keys import KeyStore
-from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port
+from distillguard.gateway.stub import StubUpstream, ThreadedServer
 from distillguard.store import Store
+from gateway_proc import spawn_serve
 
 POLICY = """
 version = 1
@@ -139,23 +137,9 @@ async def _hanging(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @pytest.mark.slow
 def test_serve_upstream_timeout_gives_a_clean_504_and_logs_it(tmp_path: Path) -> None:
     key = KeyStore(tmp_path / "keys.json").create("acct")
-    port = free_port()
-    with ThreadedServer(_hanging) as up, (tmp_path / "serve.log").open("wb") as errlog:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from distillguard.cli import main; main()", "serve", "--upstream", up.url,
-             "--db", str(tmp_path / "gw.duckdb"), "--keys", str(tmp_path / "keys.json"), "--port", str(port),
-             "--upstream-timeout", "1"], env={**os.environ}, stdout=errlog, stderr=errlog)
-        url = f"http://127.0.0.1:{port}"
+    with ThreadedServer(_hanging) as up:
+        proc, url = spawn_serve(tmp_path, up.url, "--upstream-timeout", "1")
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.05)
             took = []
             for stream in (False, True):
                 t0 = time.monotonic()

@@ -11,11 +11,7 @@ its store.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,8 +20,9 @@ from click.testing import CliRunner
 
 from distillguard.cli import main as cli
 from distillguard.gateway.keys import KeyStore
-from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port
+from distillguard.gateway.stub import StubUpstream, ThreadedServer
 from distillguard.store import Store
+from gateway_proc import spawn_serve
 
 UPSTREAM_KEY = "sk-upstream-SECRET-5f2a9c"
 ADMIN_TOKEN = "admin-SECRET-token-8d1e0b77"
@@ -37,26 +34,11 @@ def test_secrets_never_leak_into_logs_store_or_responses(tmp_path: Path) -> None
     key = ks.create("acct")
     revoked = ks.create("gone")
     ks.revoke(revoked.split("-")[1])
-    port = free_port()
     seen: list[str] = []
     with ThreadedServer(StubUpstream(UPSTREAM_KEY)) as up:
-        env = {**os.environ, "UPSTREAM_API_KEY": UPSTREAM_KEY, "DISTILLGUARD_ADMIN_TOKEN": ADMIN_TOKEN}
-        with (tmp_path / "serve.log").open("wb") as errlog:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", "from distillguard.cli import main; main()", "serve", "--upstream",
-                 up.url + "/v1", "--db", str(tmp_path / "gw.duckdb"), "--keys", str(tmp_path / "keys.json"),
-                 "--port", str(port), "--dashboard", "--auth-failures", "20"], env=env, stdout=errlog, stderr=errlog)
-        url = f"http://127.0.0.1:{port}"
+        env = {"UPSTREAM_API_KEY": UPSTREAM_KEY, "DISTILLGUARD_ADMIN_TOKEN": ADMIN_TOKEN}
+        proc, url = spawn_serve(tmp_path, up.url + "/v1", "--dashboard", "--auth-failures", "20", env=env)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.05)
             with httpx.Client(base_url=url, timeout=10) as c:
                 body = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
                 for k in (key, revoked, key + "x", "dg-nope-" + UPSTREAM_KEY, ADMIN_TOKEN):

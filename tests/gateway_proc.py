@@ -1,0 +1,39 @@
+"""A real `distillguard serve` process on a free loopback port, for the tests that kill or restart it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from distillguard.gateway.stub import free_port
+
+
+def spawn_serve(tmp: Path, upstream: str, *extra: str, env: dict[str, str] | None = None,
+                timeout_s: float = 30) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `serve` on `tmp/gw.duckdb` + `tmp/keys.json`, wait until /healthz answers; return (process, url).
+
+    Its stdout and stderr go to `tmp/serve.log`, which the start-up error quotes."""
+    port = free_port()
+    log = tmp / "serve.log"
+    with log.open("wb") as errlog:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from distillguard.cli import main; main()", "serve", "--upstream", upstream,
+             "--db", str(tmp / "gw.duckdb"), "--keys", str(tmp / "keys.json"), "--port", str(port), *extra],
+            env={**os.environ, **(env or {})}, stdout=errlog, stderr=errlog)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"gateway did not start: {log.read_text()}")
+        time.sleep(0.05)
