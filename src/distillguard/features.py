@@ -158,9 +158,9 @@ def sample_sql(k: int | None) -> str:
     """
     if k is None:
         return "CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM dg_x"
-    return f"""CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM (
-  SELECT text_hash, row_number() OVER (PARTITION BY account_id ORDER BY text_hash) AS rn
-  FROM (SELECT DISTINCT account_id, text_hash FROM dg_x)) WHERE rn <= {int(k)}"""
+    # a top-k aggregate keeps k values per account (a window would sort, and spill, every pair)
+    return f"""CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT unnest(min(text_hash, {int(k)})) AS text_hash
+  FROM (SELECT DISTINCT account_id, text_hash FROM dg_x) GROUP BY account_id"""
 
 
 def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerprint: FingerprintFn) -> None:
