@@ -20,12 +20,11 @@ import csv
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from scale import CLI, StageRun, run_stage  # noqa: E402
+from scale import CLI, StageRun, run_stage, stage_profiler  # noqa: E402
 
 
 def detect_child(db: str, out: str, incremental: bool) -> None:
@@ -34,14 +33,7 @@ def detect_child(db: str, out: str, incremental: bool) -> None:
     from distillguard.detect import DetectConfig, detect_store
     from distillguard.store import Store
 
-    prof: dict[str, list[float]] = {}
-    cpu0 = [time.process_time()]
-
-    def on_stage(name: str, seconds: float) -> None:
-        now = time.process_time()
-        prof[name] = [seconds, round(now - cpu0[0], 3)]
-        cpu0[0] = now
-
+    prof, on_stage = stage_profiler()
     with Store.open(db) as store:
         res = detect_store(store, out, DetectConfig(), on_stage=on_stage, incremental=incremental)
         rows = store.count("exchanges")

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -61,6 +62,19 @@ def run_stage(name: str, args: list[str], work: Path, rows: int = 0) -> tuple[St
     return StageRun(name, rows, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024), stdout, stderr
 
 
+def stage_profiler() -> tuple[dict[str, list[float]], Callable[[str, float], None]]:
+    """A `detect_store(on_stage=...)` callback filling {sub-stage: [wall s, cpu s of this process]}."""
+    prof: dict[str, list[float]] = {}
+    cpu0 = [time.process_time()]
+
+    def on_stage(name: str, seconds: float) -> None:
+        now = time.process_time()
+        prof[name] = [seconds, round(now - cpu0[0], 3)]
+        cpu0[0] = now
+
+    return prof, on_stage
+
+
 def detect_child(db: str, out: str, engine: str) -> None:
     """Child process of the detect stage: run detection on `db`, print {sub-stage: [wall s, cpu s]} as JSON.
 
@@ -70,14 +84,7 @@ def detect_child(db: str, out: str, engine: str) -> None:
     from distillguard.detect import DetectConfig, detect_store
     from distillguard.store import Store
 
-    prof: dict[str, list[float]] = {}
-    cpu0 = [time.process_time()]
-
-    def on_stage(name: str, seconds: float) -> None:
-        now = time.process_time()
-        prof[name] = [seconds, round(now - cpu0[0], 3)]
-        cpu0[0] = now
-
+    prof, on_stage = stage_profiler()
     kwargs: dict[str, object] = {"on_stage": on_stage}
     if engine != "duckdb":
         kwargs["engine"] = engine
