@@ -20,7 +20,7 @@ import pyarrow as pa
 from . import features as feat
 from . import links as lk
 from .campaigns import CampaignConfig, group_accounts, refine_campaigns
-from .detect_output import write_outputs
+from .detect_output import atomic_write_bytes, write_outputs
 from .engine import bring_back, relational
 from .errors import UsageError
 from .group_traffic import shared_traffic_features
@@ -223,8 +223,9 @@ def _plain_report(out: Path) -> None:
     body = (f"<h1>DistillGuard detection report</h1><p>{len(rows)} accounts, {len(flagged)} flagged, "
             f"{len(campaigns)} campaigns.</p><table border=1><tr><th>campaign</th><th>accounts</th>"
             f"<th>exchanges</th><th>seen</th><th>confidence</th><th>evidence</th></tr>{items}</table>")
-    (out / "report.html").write_text(f"<!doctype html><html><head><meta charset='utf-8'>"
-                                     f"<title>DistillGuard report</title></head><body>{body}</body></html>")
+    atomic_write_bytes(out / "report.html", (f"<!doctype html><html><head><meta charset='utf-8'>"
+                                             f"<title>DistillGuard report</title></head><body>{body}</body></html>"
+                                             ).encode())
 
 
 def flagged_mask(table: pa.Table) -> np.ndarray:
