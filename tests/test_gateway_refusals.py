@@ -17,7 +17,7 @@ import pytest
 
 from distillguard.gateway.app import OPENAPI, Gateway, GatewayConfig
 from distillguard.gateway.keys import KeyStore
-from distillguard.gateway.stub import StubUpstream, ThreadedServer
+from distillguard.gateway.stub import StubUpstream, ThreadedServer, lifespan, read_body
 from distillguard.store import Store
 from gateway_proc import spawn_serve
 
@@ -126,10 +126,7 @@ def test_openapi_document_is_served(env: dict[str, Any]) -> None:
 
 async def _hanging(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """An upstream that accepts the request and never answers (within the test)."""
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+    if await lifespan(scope, receive, send):
         return
     await asyncio.sleep(8)
 
@@ -159,13 +156,9 @@ def test_serve_upstream_timeout_gives_a_clean_504_and_logs_it(tmp_path: Path) ->
 
 async def _sly_stream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """An upstream whose streamed completion itself says `data: [DONE]` before it ends."""
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+    if await lifespan(scope, receive, send):
         return
-    while (await receive()).get("more_body"):
-        pass
+    await read_body(receive)
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
     for part in ("say data: [DONE]\n\ndata: [DONE] now", ", then the rest"):
         event = json.dumps({"choices": [{"delta": {"content": part}}]}).encode()

@@ -26,7 +26,7 @@ import pytest
 
 from distillguard.gateway.app import Gateway, GatewayConfig
 from distillguard.gateway.keys import KeyStore
-from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port
+from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port, lifespan, read_body
 from distillguard.gateway.upstream import AiohttpUpstream
 from distillguard.store import Store
 from handbuilt import campaign, legit_users, write_jsonl
@@ -124,17 +124,9 @@ class FaultyUpstream:
     """An upstream that fails as the request's model says: `500`, `503-html`, `hang`, `cut`, `cut-stream`."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+        body = await read_body(receive)
         model = orjson.loads(body or b"{}").get("model", "")
         if model == "500":
             await _send(send, 500, b'{"error": {"message": "boom", "type": "server_error", "code": null}}',

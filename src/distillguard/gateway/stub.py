@@ -22,6 +22,26 @@ import orjson
 Scope = dict[str, Any]
 
 
+async def lifespan(scope: Scope, receive: Any, send: Any) -> bool:
+    """Answer an ASGI lifespan scope (start-up and shut-down); False for any other scope."""
+    if scope["type"] != "lifespan":
+        return False
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+    return True
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an ASGI HTTP request."""
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            return body
+
+
 class StubUpstream:
     """ASGI app answering like an OpenAI server; `requests` counts what it served."""
 
@@ -33,18 +53,10 @@ class StubUpstream:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """Serve one ASGI request."""
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         headers = dict(scope["headers"])
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+        body = await read_body(receive)
         if self.expected_key and headers.get(b"authorization") != f"Bearer {self.expected_key}".encode():
             await _json(send, 401, {"error": {"message": "stub: wrong upstream key", "code": "invalid_api_key"}})
             return
