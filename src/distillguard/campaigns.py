@@ -17,6 +17,7 @@ import igraph as ig
 import leidenalg
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from .distinct import unique
@@ -97,17 +98,41 @@ def pair_edges(links: pa.Table, config: CampaignConfig = CampaignConfig()) -> pa
 
 def leiden_groups(edges: pa.Table, config: CampaignConfig = CampaignConfig()) -> tuple[list[str], np.ndarray]:
     """Leiden communities of the pair graph: (account names, community index per account)."""
+    names, member = _leiden(edges, config)
+    return names.to_pylist(), member
+
+
+def _strings(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    # Arrow's hash kernels (unique, index_in) have no string_view kernel
+    return col.cast(pa.string()) if pa.types.is_string_view(col.type) else col
+
+
+def _sorted_unique(*cols: pa.ChunkedArray) -> pa.Array:
+    """Distinct values of the columns, sorted (Arrow's byte order = `np.unique`'s order of the strings)."""
+    chunks = [c for col in cols for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col])]
+    u = pc.unique(pa.chunked_array([_strings(c) for c in chunks], _strings(chunks[0]).type))
+    return u.take(pc.sort_indices(u))
+
+
+def _positions(col: pa.Array | pa.ChunkedArray, values: pa.Array) -> np.ndarray:
+    """Index of each value of `col` in `values` (-1: absent), by one hash lookup per row in Arrow."""
+    idx = pc.index_in(_strings(col), value_set=_strings(values)).fill_null(-1)
+    return np.asarray(idx.to_numpy(), np.int64)
+
+
+def _leiden(edges: pa.Table, config: CampaignConfig) -> tuple[pa.Array, np.ndarray]:
     if edges.num_rows == 0:
-        return [], np.zeros(0, np.int64)
-    src = edges["src"].to_numpy(zero_copy_only=False)
-    dst = edges["dst"].to_numpy(zero_copy_only=False)
-    names, inv = unique(np.concatenate([src, dst]), return_inverse=True)
-    n = len(src)
-    g = ig.Graph(n=len(names), edges=np.stack([inv[:n], inv[n:]], axis=1).tolist(), directed=False)
+        return pa.array([], pa.string()), np.zeros(0, np.int64)
+    names = _sorted_unique(edges["src"], edges["dst"])
+    # vertex ids = rank of the name, edges in the table's order: the graph Leiden sees does not depend on how
+    # it is built, and building it from an (m, 2) integer array makes no Python object per edge
+    pairs = np.stack([_positions(edges["src"], names), _positions(edges["dst"], names)], axis=1)
+    g = ig.Graph(n=len(names), edges=pairs, directed=False)
+    del pairs
     g.es["weight"] = edges["weight"].to_numpy().tolist()
     part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights="weight",
                                     resolution_parameter=config.resolution, seed=config.seed)
-    return [str(x) for x in names], np.asarray(part.membership, np.int64)
+    return names, np.asarray(part.membership, np.int64)
 
 
 def dense_blocks(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int,
@@ -121,9 +146,13 @@ def dense_blocks(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int,
     m = m @ sp.diags(1.0 / np.log(col_deg + 5.0))  # FRAUDAR column weights: popular keys count less
     m = m.tocsr()
     alive_r = np.asarray(m.sum(axis=1)).ravel() > 0
+    # the matrix's entries in its storage order: sums over them in this order are the mat-vecs' sums
+    er = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(m.indptr))
+    ec = m.indices.astype(np.int64)
+    ed = m.data
     blocks = []
     for _ in range(config.max_blocks):
-        block = _peel(m, alive_r.copy(), col_deg > 1, config.peel_eps)
+        block = _peel(er, ec, ed, alive_r.copy(), col_deg > 1, config.peel_eps)
         if block is None or len(block) < config.min_block_accounts:
             break
         blocks.append(block)
@@ -131,103 +160,127 @@ def dense_blocks(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int,
     return blocks
 
 
-def _peel(m: sp.csr_matrix, ar: np.ndarray, ac: np.ndarray, eps: float) -> np.ndarray | None:
+def _peel(er: np.ndarray, ec: np.ndarray, ed: np.ndarray, ar: np.ndarray, ac: np.ndarray,
+          eps: float) -> np.ndarray | None:
+    """Batched greedy peeling from the alive rows `ar` and columns `ac`: the densest row set seen.
+
+    Each round costs the alive part only: entries of dead rows or columns are dropped as they die, and
+    columns are renumbered among the alive ones. A row's (column's) degree is the sum of its alive entries
+    in storage (row) order — bit for bit the sparse mat-vec of the whole matrix with 0/1 masks, since the
+    masked entries only ever added +0.0 — and the density sums the full-length row-degree vector, so
+    every comparison, hence every selected block, is the same as peeling the whole matrix each round.
+    """
+    n_rows = len(ar)
+    cols = np.flatnonzero(ac)
+    code = np.full(len(ac), -1, np.int64)
+    code[cols] = np.arange(len(cols))
+    keep = ar[er] & ac[ec]
+    r, c, d = er[keep], code[ec[keep]], ed[keep]
+    acc = np.ones(len(cols), bool)   # alive among `cols`
+    n_ar, n_ac = int(ar.sum()), len(cols)
     best, best_rows = 0.0, None
-    mt = m.T.tocsr()
-    while ar.any() and ac.any():
-        dr = (m @ ac.astype(float)) * ar
-        dc = (mt @ ar.astype(float)) * ac
+    while n_ar and n_ac:
+        dr = np.bincount(r, weights=d, minlength=n_rows)
+        dc = np.bincount(c, weights=d, minlength=len(acc))
         f = dr.sum()
-        size = ar.sum() + ac.sum()
         if f <= 0:
             break
-        rho = f / size
+        rho = f / (n_ar + n_ac)
         if rho > best:
             best, best_rows = rho, np.flatnonzero(ar)
         thr = 2 * (1 + eps) * rho
         drop_r = ar & (dr <= thr)
-        drop_c = ac & (dc <= thr)
-        if not drop_r.any() and not drop_c.any():
+        drop_c = acc & (dc <= thr)
+        n_dr, n_dc = int(drop_r.sum()), int(drop_c.sum())
+        if not n_dr and not n_dc:
             break
-        ar = ar & ~drop_r
-        ac = ac & ~drop_c
+        ar &= ~drop_r
+        acc &= ~drop_c
+        n_ar, n_ac = n_ar - n_dr, n_ac - n_dc
+        keep = ar[r] & acc[c]
+        if n_ac * 2 < len(acc):  # renumber the alive columns
+            renum = np.cumsum(acc) - 1
+            r, c, d = r[keep], renum[c[keep]], d[keep]
+            acc = np.ones(n_ac, bool)
+        else:
+            r, c, d = r[keep], c[keep], d[keep]
     return best_rows
 
 
 def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig = CampaignConfig()) -> Grouping:
     """Leiden communities, merged with dense blocks: returns the grouping of linked accounts."""
     edges = pair_edges(links, config)
-    names, member = leiden_groups(edges, config)
+    leiden_names, member = _leiden(edges, config)
+    names = leiden_names.to_pylist()
     index = {a: i for i, a in enumerate(names)}
     # dense blocks on account × key
-    acc = bipartite["account_id"].to_numpy(zero_copy_only=False) if bipartite.num_rows else np.array([], str)
-    keys = bipartite["key"].to_numpy() if bipartite.num_rows else np.array([], np.uint64)
-    acc_names, r = unique(acc, return_inverse=True)
-    _, c = unique(keys, return_inverse=True)
-    blocks = dense_blocks(r, c, len(acc_names), int(c.max()) + 1 if len(c) else 0, config)
-    for a in acc_names[np.concatenate(blocks)] if blocks else []:
-        if a not in index:
-            index[a] = len(names)
-            names.append(str(a))
-            member = np.append(member, -1)
+    blocks: list[np.ndarray] = []
+    acc_names = pa.array([], pa.string())
+    if bipartite.num_rows:
+        acc_names = _sorted_unique(bipartite["account_id"])
+        r = _positions(bipartite["account_id"], acc_names)
+        _, c = unique(bipartite["key"].to_numpy(), return_inverse=True)
+        blocks = dense_blocks(r, c, len(acc_names), int(c.max()) + 1, config)
+    block_names = [acc_names.take(pa.array(b)).to_pylist() for b in blocks]
+    added = 0
+    for b in block_names:
+        for a in b:
+            if a not in index:
+                index[a] = len(names)
+                names.append(a)
+                added += 1
+    member = np.concatenate([member, np.full(added, -1, np.int64)])
     # dense blocks are evidence, not membership: a block can sweep in accounts that merely share popular
     # keys, so it marks accounts (reason code `dense-block`) but never adds them to a community
     in_block = np.zeros(len(names), bool)
     next_id = int(member.max()) + 1 if len(member) else 0
-    for b in blocks:
-        in_block[np.array([index[a] for a in acc_names[b]])] = True
+    for b in block_names:
+        in_block[np.array([index[a] for a in b])] = True
     # communities smaller than min_size are not groups
     sizes = np.bincount(member[member >= 0], minlength=max(next_id, 1))
     member = np.where((member >= 0) & (sizes[np.maximum(member, 0)] >= config.min_size), member, -1)
-    strength, degree = _strength(edges, names, member)
-    families = _families(links, names, member, config)
+    all_names = pa.concat_arrays([leiden_names.cast(pa.string()), pa.array(names[len(leiden_names):], pa.string())])
+    strength, degree = _strength(edges, all_names, member)
+    families = _families(links, all_names, member, config)
     return Grouping(accounts=names, group=member, strength=strength, degree=degree, in_block=in_block,
                     edges=edges, families=families)
 
 
-def _families(links: pa.Table, names: list[str], member: np.ndarray, config: CampaignConfig) -> np.ndarray:
+def _families(links: pa.Table, names: pa.Array, member: np.ndarray, config: CampaignConfig) -> np.ndarray:
     n_groups = int(member.max()) + 1 if len(member) and member.max() >= 0 else 0
     out = np.zeros(n_groups, np.int64)
     if links.num_rows == 0 or n_groups == 0:
         return out
-    arr = np.asarray(names, dtype=object)
-    order = np.argsort(arr)
-    sorted_names = arr[order]
-
-    def idx(col: str) -> np.ndarray:
-        v = links[col].to_numpy(zero_copy_only=False)
-        pos = np.clip(np.searchsorted(sorted_names, v), 0, len(sorted_names) - 1)
-        found = sorted_names[pos] == v
-        return np.where(found, order[pos], -1)
-
-    a, b = idx("src"), idx("dst")
-    kinds = links["kind"].to_numpy(zero_copy_only=False)
-    w = links["weight"].to_numpy() * np.array([config.kind_weights.get(k, 0.0) for k in kinds])
+    a, b = _positions(links["src"], names), _positions(links["dst"], names)
+    # per kind, not per link: the kind column's dictionary carries the weights and families
+    kinds = pc.dictionary_encode(_strings(links["kind"])).combine_chunks()
+    code = kinds.indices.to_numpy(zero_copy_only=False)
+    kind_names = kinds.dictionary.to_pylist()
+    kw = np.array([config.kind_weights.get(k, 0.0) for k in kind_names], float)
+    w = links["weight"].to_numpy() * kw[code]
     ok = (a >= 0) & (b >= 0) & (w >= config.min_edge / 2)
     ga = np.where(ok, member[np.maximum(a, 0)], -1)
     gb = np.where(ok, member[np.maximum(b, 0)], -2)
     same = ok & (ga == gb) & (ga >= 0)
-    fam = np.array([FAMILIES.get(k, 0) for k in kinds])
+    fam = np.array([FAMILIES.get(k, 0) for k in kind_names], np.int64)[code]
     pairs = unique(ga[same] * 8 + fam[same])
     np.add.at(out, pairs // 8, 1)
     return out
 
 
-def _strength(edges: pa.Table, names: list[str], member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _strength(edges: pa.Table, names: pa.Array, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     s = np.zeros(len(member))
     d = np.zeros(len(member))
     if edges.num_rows == 0:
         return s, d
-    arr = np.asarray(names, dtype=object)
-    order = np.argsort(arr)
-    a = order[np.searchsorted(arr[order], edges["src"].to_numpy(zero_copy_only=False))]
-    b = order[np.searchsorted(arr[order], edges["dst"].to_numpy(zero_copy_only=False))]
+    a = _positions(edges["src"], names)
+    b = _positions(edges["dst"], names)
     w = edges["weight"].to_numpy()
     same = (member[a] == member[b]) & (member[a] >= 0)
-    np.add.at(s, a[same], w[same])
-    np.add.at(s, b[same], w[same])
-    np.add.at(d, a[same], 1)
-    np.add.at(d, b[same], 1)
+    # one bincount over (a-ends, then b-ends) adds in the same order as two `np.add.at` calls: same bits
+    ends = np.concatenate([a[same], b[same]])
+    s = np.bincount(ends, weights=np.concatenate([w[same], w[same]]), minlength=len(member))
+    d = np.bincount(ends, minlength=len(member)).astype(float)
     return s, d
 
 
@@ -249,7 +302,7 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
     sub_cfg = CampaignConfig(kind_weights=kw, min_edge=config.refine_min_edge, resolution=config.refine_resolution,
                              seed=config.seed)
     acc = pa.array(accounts, pa.string())
-    mask = pa.compute.and_(pa.compute.is_in(links["src"], acc), pa.compute.is_in(links["dst"], acc)) \
+    mask = pc.and_(pc.is_in(links["src"], acc), pc.is_in(links["dst"], acc)) \
         if links.num_rows else None
     sub = links.filter(mask) if mask is not None else links
     names, member = leiden_groups(pair_edges(sub, sub_cfg), sub_cfg) if sub.num_rows else ([], np.zeros(0))
@@ -257,8 +310,11 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
     for a, m in zip(names, member, strict=True):
         out[pos[a]] = int(m)
     next_id = int(out.max()) + 1
-    for g in unique(first):
-        idx = np.flatnonzero(first == g)
+    # the first-pass groups in ascending order, each group's accounts in ascending index order
+    first = np.asarray(first)
+    order = np.argsort(first, kind="stable")
+    values, starts = unique(first[order], return_index=True)
+    for g, idx in zip(values, np.split(order, starts[1:]), strict=True):
         loose = idx[out[idx] < 0]
         if len(loose) == 0:
             continue

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .campaigns import Grouping
 
@@ -116,11 +117,13 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     ids = features["account_id"].to_pylist()
     ind = individual_score(features)
     first, last = _col(features, "first_ts"), _col(features, "last_ts")
-    pos = {a: i for i, a in enumerate(grouping.accounts)}
-    gi = np.array([grouping.group[pos[a]] if a in pos else -1 for a in ids], np.int64)
-    strength = np.array([grouping.strength[pos[a]] if a in pos else 0.0 for a in ids])
-    degree = np.array([grouping.degree[pos[a]] if a in pos else 0.0 for a in ids])
-    in_block = np.array([bool(grouping.in_block[pos[a]]) if a in pos else False for a in ids])
+    at = _index_in(features["account_id"], grouping.accounts)   # row of each account in the grouping
+    found = at >= 0
+    gi = np.where(found, np.asarray(grouping.group, np.int64)[np.maximum(at, 0)], -1) if len(grouping.accounts) \
+        else np.full(len(ids), -1, np.int64)
+    strength = _take(grouping.strength, at, 0.0).astype(float)
+    degree = _take(grouping.degree, at, 0.0).astype(float)
+    in_block = _take(grouping.in_block, at, False).astype(bool)
     n_groups = int(gi.max()) + 1 if len(gi) and gi.max() >= 0 else 0
     replay = _col(features, "replayed_share")
     # behaviour of an account as a group member: its extraction-likeness, or the harvesting shape (distinct
@@ -132,13 +135,16 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
         # account still keeps its capped individual score.
-        sh_ind, sh_harvest, sh_n = _aligned_shared(ids, shared)
+        sh_ind, sh_harvest, sh_n = _aligned_shared(features["account_id"], shared)
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
         beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
     parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay",
                                             "one_customer")}
+    # each group's accounts in ascending row order, from one stable sort (not one scan of all rows per group)
+    by_group = np.argsort(gi, kind="stable")
+    bounds = np.searchsorted(gi[by_group], np.arange(n_groups + 1))
     for g in range(n_groups):
-        m = np.flatnonzero(gi == g)
+        m = by_group[bounds[g]:bounds[g + 1]]
         if len(m) == 0:
             continue
         parts["accounts"][g] = len(m)
@@ -178,10 +184,35 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     return Scores(accounts=table, group_score=group_score, group_parts=parts)
 
 
-def _aligned_shared(ids: list[str], shared: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _index_in(col: pa.Array | pa.ChunkedArray | Sequence[str], values: pa.Array | pa.ChunkedArray | Sequence[str]
+              ) -> np.ndarray:
+    """Index of each of `col` in `values` (-1: absent; the last index when `values` repeats one), in Arrow."""
+    col, values = (_string_array(x) for x in (col, values))
+    if len(values) == 0:
+        return np.full(len(col), -1, np.int64)
+    # index_in returns the first match; a dict built over `values` keeps the last: look up reversed values
+    rev = values[::-1] if isinstance(values, pa.Array) else values.combine_chunks()[::-1]
+    idx = np.asarray(pc.index_in(col, value_set=rev).fill_null(-1).to_numpy(), np.int64)
+    return np.where(idx >= 0, len(values) - 1 - idx, -1)
+
+
+def _string_array(x: pa.Array | pa.ChunkedArray | Sequence[str]) -> pa.Array | pa.ChunkedArray:
+    if not isinstance(x, pa.Array | pa.ChunkedArray):
+        return pa.array(list(x), pa.string())
+    return x.cast(pa.string()) if pa.types.is_string_view(x.type) else x
+
+
+def _take(values: np.ndarray, at: np.ndarray, default: object) -> np.ndarray:
+    v = np.asarray(values)
+    if len(v) == 0:
+        return np.full(len(at), default)
+    return np.where(at >= 0, v[np.maximum(at, 0)], default)
+
+
+def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.Table
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Individual score, harvesting shape and size of the shared traffic, aligned with `ids` (0: absent)."""
-    pos = {a: i for i, a in enumerate(ids)}
-    idx = np.array([pos.get(a, -1) for a in shared["account_id"].to_pylist()], np.int64)
+    idx = _index_in(shared["account_id"], ids)
     ok = idx >= 0
     ind, harvest, n = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids))
     # identical texts sent by several accounts (homework, an eval suite, a shared template without a
@@ -220,9 +251,15 @@ def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], org
     for o in org_of.values():
         size[o] = size.get(o, 0) + 1
     small = {a: o for a, o in org_of.items() if size[o] <= config.one_customer_max_accounts}
-    src = [small.get(a) for a in links["src"].to_pylist()]
-    dst = [small.get(a) for a in links["dst"].to_pylist()]
-    keep = np.array([s is None or s != d for s, d in zip(src, dst, strict=True)], bool)
+    if not small:
+        return links
+    # per link only integer work: the org of each end as a code (-1: none), looked up in Arrow
+    codes = {o: i for i, o in enumerate(dict.fromkeys(small.values()))}
+    org_code = np.array([codes[o] for o in small.values()] + [-1], np.int64)
+    members = list(small)
+    src = org_code[_index_in(links["src"], members)]    # index -1 picks the trailing -1
+    dst = org_code[_index_in(links["dst"], members)]
+    keep = (src < 0) | (src != dst)
     return links if keep.all() else links.filter(pa.array(keep))
 
 
