@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import zlib
+
+import igraph as ig
+import leidenalg
 import numpy as np
 import pyarrow as pa
+import pytest
+import scipy.sparse as sp
 
-from distillguard.campaigns import CampaignConfig, dense_blocks, group_accounts, leiden_groups, pair_edges
+from distillguard.campaigns import (
+    DEFAULT_KIND_WEIGHTS,
+    FAMILIES,
+    CampaignConfig,
+    dense_blocks,
+    group_accounts,
+    leiden_groups,
+    pair_edges,
+    refine_campaigns,
+)
 
 
 def _clique(prefix: str, n: int, kind: str = "shared-wrapper", w: float = 1.0) -> list[tuple[str, str, str, float]]:
@@ -58,3 +73,142 @@ def test_group_accounts_marks_blocks_and_strength() -> None:
     g = group_accounts(links, bip)
     assert len(set(g.group.tolist())) == 1 and g.group[0] >= 0
     assert g.in_block.all() and (g.strength > 1).all()
+
+
+# --- the fast paths against straightforward references (same vertex order, same blocks, same numbers) ---
+
+def _ref_peel(m: sp.csr_matrix, ar: np.ndarray, ac: np.ndarray, eps: float) -> np.ndarray | None:
+    """Greedy peeling with full sparse mat-vecs every round (the original formulation)."""
+    best, best_rows = 0.0, None
+    mt = m.T.tocsr()
+    while ar.any() and ac.any():
+        dr = (m @ ac.astype(float)) * ar
+        dc = (mt @ ar.astype(float)) * ac
+        f = dr.sum()
+        if f <= 0:
+            break
+        rho = f / (ar.sum() + ac.sum())
+        if rho > best:
+            best, best_rows = rho, np.flatnonzero(ar)
+        thr = 2 * (1 + eps) * rho
+        drop_r, drop_c = ar & (dr <= thr), ac & (dc <= thr)
+        if not drop_r.any() and not drop_c.any():
+            break
+        ar, ac = ar & ~drop_r, ac & ~drop_c
+    return best_rows
+
+
+def _ref_blocks(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int, cfg: CampaignConfig) -> list:
+    m = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_rows, n_cols))
+    m.data[:] = 1.0
+    col_deg = np.asarray(m.sum(axis=0)).ravel()
+    m = (m @ sp.diags(1.0 / np.log(col_deg + 5.0))).tocsr()
+    alive = np.asarray(m.sum(axis=1)).ravel() > 0
+    out = []
+    for _ in range(cfg.max_blocks):
+        b = _ref_peel(m, alive.copy(), col_deg > 1, cfg.peel_eps)
+        if b is None or len(b) < cfg.min_block_accounts:
+            break
+        out.append(b)
+        alive[b] = False
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dense_blocks_match_full_matrix_peeling(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = int(rng.integers(200, 600)), int(rng.integers(100, 400))
+    rows = [rng.integers(0, n_rows, 4 * n_rows)]
+    cols = [np.minimum(rng.zipf(1.5, 4 * n_rows), n_cols) - 1]
+    for _ in range(int(rng.integers(2, 6))):    # planted blocks of various sizes and densities
+        r = rng.choice(n_rows, int(rng.integers(5, 40)), replace=False)
+        c = rng.choice(n_cols, int(rng.integers(3, 15)), replace=False)
+        rr, cc = np.meshgrid(r, c)
+        keep = rng.random(rr.size) < rng.uniform(0.5, 1.0)
+        rows.append(rr.ravel()[keep])
+        cols.append(cc.ravel()[keep])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    cfg = CampaignConfig(max_blocks=8, peel_eps=float(rng.choice([0.0, 0.1, 0.5])))
+    got, want = dense_blocks(r, c, n_rows, n_cols, cfg), _ref_blocks(r, c, n_rows, n_cols, cfg)
+    assert len(want) >= 2 and len(got) == len(want)
+    assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def _random_links(seed: int, n: int = 300) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    # names of varied length and script: vertex order is the names' sort order, whatever their bytes
+    names = [f"{rng.choice(['acc', 'Z', 'é', 'ß-x', '用户'])}{rng.integers(0, 10 ** rng.integers(1, 7))}-{i}"
+             for i in range(n)]
+    kinds = list(DEFAULT_KIND_WEIGHTS)
+    rows = []
+    for g in range(0, n - 30, 30):               # ring-like groups plus noise
+        for i in range(g, g + 30):
+            for off in (1, 2, 3):
+                rows.append((names[i], names[g + (i - g + off) % 30], kinds[int(rng.integers(0, len(kinds)))],
+                             float(rng.uniform(0.1, 1.0))))
+    for _ in range(4 * n):
+        a, b = rng.integers(0, n, 2)
+        rows.append((names[a], names[b], kinds[int(rng.integers(0, len(kinds)))], float(rng.exponential(0.1))))
+    seen = {}
+    for s, d, k, w in rows:
+        if s != d:
+            seen[(min(s, d), max(s, d), k)] = w
+    return _links([(s, d, k, w) for (s, d, k), w in sorted(seen.items())])
+
+
+def _ref_leiden(edges: pa.Table, cfg: CampaignConfig) -> tuple[list[str], np.ndarray]:
+    src, dst = edges["src"].to_pylist(), edges["dst"].to_pylist()
+    names = sorted(set(src) | set(dst))
+    pos = {a: i for i, a in enumerate(names)}
+    g = ig.Graph(n=len(names), edges=[(pos[a], pos[b]) for a, b in zip(src, dst, strict=True)], directed=False)
+    g.es["weight"] = edges["weight"].to_pylist()
+    part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights="weight",
+                                    resolution_parameter=cfg.resolution, seed=cfg.seed)
+    return names, np.asarray(part.membership, np.int64)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grouping_matches_reference(seed: int) -> None:
+    cfg = CampaignConfig()
+    links = _random_links(seed)
+    edges = pair_edges(links, cfg)
+    names, member = leiden_groups(edges, cfg)
+    ref_names, ref_member = _ref_leiden(edges, cfg)
+    assert names == ref_names and np.array_equal(member, ref_member)
+    bip = pa.table({"account_id": [r["src"] for r in links.to_pylist()[:400]],
+                    "key": pa.array([zlib.crc32(r["dst"].encode()) % 50 for r in links.to_pylist()[:400]], pa.uint64()),
+                    "share": [0.5] * 400})
+    g = group_accounts(links, bip, cfg)
+    pos = {a: i for i, a in enumerate(g.accounts)}
+    assert g.accounts[:len(names)] == names and len(set(g.accounts)) == len(g.accounts)
+    # strength / degree: kind-weighted pair edges inside the own group, summed edge by edge in table order
+    s, d = np.zeros(len(g.accounts)), np.zeros(len(g.accounts))
+    for e in edges.to_pylist():
+        a, b = pos[e["src"]], pos[e["dst"]]
+        if g.group[a] == g.group[b] >= 0:
+            s[a] += e["weight"]
+            d[a] += 1
+    for e in edges.to_pylist():
+        a, b = pos[e["src"]], pos[e["dst"]]
+        if g.group[a] == g.group[b] >= 0:
+            s[b] += e["weight"]
+            d[b] += 1
+    assert np.array_equal(g.strength, s) and np.array_equal(g.degree, d)
+    fam: dict[int, set[int]] = {}
+    for r in links.to_pylist():
+        a, b = pos.get(r["src"], -1), pos.get(r["dst"], -1)
+        w = r["weight"] * cfg.kind_weights.get(r["kind"], 0.0)
+        if a >= 0 and b >= 0 and w >= cfg.min_edge / 2 and g.group[a] == g.group[b] >= 0:
+            fam.setdefault(int(g.group[a]), set()).add(FAMILIES.get(r["kind"], 0))
+    assert g.families.tolist() == [len(fam.get(i, ())) for i in range(len(g.families))]
+    assert len(g.families) == int(g.group.max()) + 1 and g.families.max() >= 2
+
+
+def test_refine_keeps_first_pass_campaign_for_unlinked_accounts() -> None:
+    links = _links(_clique("p", 4, "shared-payment") + _clique("q", 4, "shared-payment"))
+    accounts = [f"p{i}" for i in range(4)] + [f"q{i}" for i in range(4)] + ["lone-p", "lone-q", "lone-x", "lone-y"]
+    first = np.array([5, 5, 5, 5, 2, 2, 2, 2, 5, 2, -1, 7])
+    out = refine_campaigns(links, accounts, first)
+    assert len(set(out[:4])) == 1 and len(set(out[4:8])) == 1 and out[0] != out[4]
+    assert out[8] == out[0] and out[9] == out[4] and out[10] == -1
+    assert out[11] >= 0 and out[11] not in set(out[:10])   # a first-pass group with no refined link: new campaign

@@ -147,3 +147,62 @@ def test_shared_traffic_lifts_a_diluted_group_but_not_alone_few_or_replayed() ->
     assert not flagged(_shared(ids, exchanges=5.0)).any()                   # a few coincidental exchanges
     assert not flagged(_shared(ids, replayed_share=1.0)).any()              # everybody's identical texts
     assert not flagged(_shared(ids), ScoreConfig(shared_min_exchanges=10**9)).any()
+
+
+def test_without_same_customer_links_matches_reference() -> None:
+    from distillguard.scoring import without_same_customer_links
+
+    rng = np.random.default_rng(3)
+    ids = [f"acc-{i}" for i in range(300)]
+    choice = ["", None, None, *[f"o{j}" for j in range(30)]]
+    orgs = ["big"] * 60 + [choice[int(rng.integers(0, len(choice)))] for _ in ids[60:]]
+    pick = rng.integers(0, 330, (3000, 2))          # some ends are accounts without features
+    names = ids + [f"ghost-{i}" for i in range(30)]
+    links = pa.table({"src": [names[a] for a, _ in pick], "dst": [names[b] for _, b in pick],
+                      "kind": ["shared-ip"] * len(pick), "weight": rng.random(len(pick))})
+    cfg = ScoreConfig(one_customer_max_accounts=40)
+    org_of = {a: o for a, o in zip(ids, orgs, strict=True) if o}
+    size = {o: list(org_of.values()).count(o) for o in set(org_of.values())}
+    small = {a: o for a, o in org_of.items() if size[o] <= cfg.one_customer_max_accounts}
+    want = [r for r in links.to_pylist() if small.get(r["src"]) is None or small.get(r["src"]) != small.get(r["dst"])]
+    got = without_same_customer_links(links, ids, orgs, cfg).to_pylist()
+    assert got == want and 0 < len(want) < links.num_rows
+    assert "big" in org_of.values() and size["big"] > cfg.one_customer_max_accounts
+
+
+def test_group_parts_and_alignment_match_reference() -> None:
+    """Accounts looked up by name (grouping and shared traffic in other orders), each group's statistics."""
+    from distillguard.scoring import _aligned_shared
+
+    rng = np.random.default_rng(5)
+    n = 400
+    ids = [f"a{i:03d}" for i in rng.permutation(n)]
+    cols = {k: rng.random(n) for k in ("cap_other", "cot_share", "single_turn_share", "long_max_tokens_share",
+                                      "template_diversity", "hour_entropy", "burstiness", "replayed_share")}
+    first = rng.integers(0, 50, n).astype(float)        # ties: the concurrency sort must see the same order
+    t = pa.table({"account_id": ids, "exchanges": rng.integers(1, 300, n), "first_ts": first,
+                  "last_ts": first + rng.integers(0, 20, n), "output_input_ratio": rng.random(n) * 30, **cols})
+    acc = [ids[i] for i in rng.permutation(n)[:300]] + ["not-a-feature-row"]
+    grp = rng.integers(-1, 25, len(acc))
+    g = Grouping(accounts=acc, group=grp, strength=rng.random(len(acc)) * 3, degree=rng.integers(0, 6, len(acc)) * 1.0,
+                 in_block=rng.random(len(acc)) < 0.3, families=rng.integers(1, 4, 25),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}))
+    orgs = [None if rng.random() < 0.5 else f"o{rng.integers(0, 3)}" for _ in ids]
+    sh_ids = [ids[i] for i in rng.permutation(n)[:150]] + ["ghost"]
+    shared = pa.table({"account_id": sh_ids, "exchanges": rng.integers(1, 40, len(sh_ids)),
+                       **{k: rng.random(len(sh_ids)) for k in cols}})
+    sc = score_accounts(t, g, orgs=orgs, shared=shared)
+    pos = {a: i for i, a in enumerate(acc)}
+    gi = np.array([grp[pos[a]] if a in pos else -1 for a in ids])
+    assert np.array_equal(sc.accounts["group"].to_numpy(), gi)
+    assert np.array_equal(sc.accounts["strength"].to_numpy(), [g.strength[pos[a]] if a in pos else 0.0 for a in ids])
+    assert sc.accounts["in_block"].to_pylist() == [bool(g.in_block[pos[a]]) if a in pos else False for a in ids]
+    for k in range(int(gi.max()) + 1):
+        m = np.flatnonzero(gi == k)
+        assert sc.group_parts["accounts"][k] == len(m)
+        assert sc.group_parts["concurrency"][k] == _concurrency(first[m], first[m] + t["last_ts"].to_numpy()[m]
+                                                               - first[m])
+        assert sc.group_parts["binding"][k] == float(np.clip(np.median(g.strength[[pos[ids[i]] for i in m]]), 0, 1))
+    shpos = {a: i for i, a in enumerate(sh_ids)}
+    _, _, n_sh = _aligned_shared(ids, shared)
+    assert n_sh.tolist() == [float(shared["exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
