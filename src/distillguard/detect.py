@@ -8,12 +8,14 @@ distinct prompt text (fingerprints), per account (scores) and per link (communit
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -91,6 +93,17 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
         if engine != "duckdb":
             raise UsageError("--incremental runs on the embedded store only (--engine duckdb)")
         return _detect_incremental(store, out, config, fingerprint, near_groups, stage, timings)
+    try:
+        return _detect_full(store, out, config, fingerprint, near_groups, stage, timings, engine, master)
+    finally:
+        with contextlib.suppress(duckdb.Error):  # never hide the error that ended the run
+            feat.drop_work_tables(con)
+
+
+def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: feat.FingerprintFn | None,
+                 near_groups: feat.NearGroupFn | None, stage: Callable[[str], None], timings: dict[str, float],
+                 engine: str, master: str | None) -> DetectResult:
+    con = store.con
     feat.prepare(con, fingerprint, near_groups)
     stage("fingerprints")
     rel = relational(con, engine, master)  # the store itself, or Spark fed from it (distillguard.engine)

@@ -172,7 +172,8 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
 
 
 _INFRA_SQL = f"""
-WITH c AS (SELECT x.*, a.campaign_id FROM dg_x x JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> ''),
+WITH c AS (SELECT e.account_id, e.ip, coalesce(e.user_agent, '') AS user_agent, a.campaign_id FROM exchanges e
+           JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> ''),
 v AS (
   SELECT campaign_id, 'ip' AS kind, ip AS value, account_id FROM c WHERE ip <> ''
   UNION ALL SELECT campaign_id, 'cidr', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24', account_id

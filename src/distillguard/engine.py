@@ -9,7 +9,7 @@ runs it as Spark SQL. DDL/DML on temporary tables (`CREATE OR REPLACE TEMP TABLE
 views.
 
 What runs where with `--engine spark`: ingest and fingerprinting (Python, once per distinct text) stay in
-the DuckDB store; the slim tables `dg_x`, `dg_fp`, `dg_phrase`, `dg_acc` are shipped to Spark (as Arrow
+the DuckDB store; the slim tables `dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_acc` are shipped to Spark (as Arrow
 through the driver, or staged as Parquet in a folder the executors read: $DG_SPARK_STAGE), features and
 links run on Spark, and their results (`dg_features`, `dg_links`, one row per account / per edge) come
 back to DuckDB for campaigns and output. Operator guide: docs/spark.md.
@@ -28,14 +28,14 @@ import pyarrow as pa
 from .errors import UsageError
 
 ENGINES = ("duckdb", "spark")
-SHIPPED_TABLES = ("dg_x", "dg_fp", "dg_phrase", "dg_acc")
+SHIPPED_TABLES = ("dg_x", "dg_at", "dg_fp", "dg_phrase", "dg_acc")
 RESULT_TABLES = ("dg_features", "dg_links")
 # Spark SQL settings the transpiled stages assume: UTC timestamps, DuckDB-like (non-ANSI) arithmetic, Arrow
 _SQL_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false",
              "spark.sql.execution.arrow.pyspark.enabled": "true"}
 # uint64 columns of DuckDB (hashes) travel as int64 (Spark has no unsigned types) and come back as uint64
 HASH_COLUMNS = frozenset({"key", "text_hash", "sys_hash", "client_fp", "pre_key", "suf_key", "phrase",
-                          "params_key"})
+                          "params_key", "ip_h", "ua_h", "model_h"})
 
 
 class SparkResult:

@@ -51,27 +51,43 @@ _PROMPT_SQL = ("coalesce(prompt, list_filter(messages, lambda m: m.role = 'user'
                "AND m.content IS NOT NULL)[-1].content, '')")
 _SYSTEM_SQL = "list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content"
 
-SLIM_SQL = f"""
-CREATE OR REPLACE TEMP TABLE dg_x AS
-SELECT
+# JSON parameters are parsed once per DISTINCT `params` string (a few thousand client configurations),
+# never per exchange; strings that only ever get compared (ip, user agent, model) are kept as hashes
+# (NULL for an empty one), so the slim table stays narrow: it is the largest table of a detect run.
+_PARAMS_SQL = f"""SELECT params AS p_params,
+    TRY_CAST(json_extract_string(params, '$.max_tokens') AS DOUBLE) AS max_tokens,
+    TRY_CAST(json_extract_string(params, '$.temperature') AS DOUBLE) AS temperature,
+    coalesce(array_to_string(json_keys(params), ','), '') AS p_keys,
+    {PARAMS_KEY_SQL} AS params_key,
+    {PARAMS_SET_SQL} AS params_set"""
+
+
+def slim_select(source: str = "exchanges", extra: str = "") -> str:
+    """The SELECT building the slim per-exchange table `dg_x` from the exchange relation `source`.
+
+    `extra`: more output columns (SQL over the exchange's columns), e.g. the org for the incremental state.
+    """
+    return f"""SELECT
   account_id,
   epoch(ts)::DOUBLE AS ts_s,
   hash({_PROMPT_SQL}) AS text_hash,
   hash(coalesce({_SYSTEM_SQL}, '')) AS sys_hash,
-  coalesce(len(list_filter(messages, lambda m: m.role = 'user')), 1) AS user_turns,
+  coalesce(len(list_filter(messages, lambda m: m.role = 'user')), 1)::INTEGER AS user_turns,
   coalesce(len(list_filter(messages, lambda m: m.role = 'assistant')), 0) > 0 AS multi_turn,
-  TRY_CAST(json_extract_string(params, '$.max_tokens') AS DOUBLE) AS max_tokens,
-  TRY_CAST(json_extract_string(params, '$.temperature') AS DOUBLE) AS temperature,
-  hash(coalesce(user_agent, '') || '|' || coalesce(array_to_string(json_keys(params), ','), '') || '|'
-       || coalesce(endpoint, '')) AS client_fp,
-  coalesce(ip, '') AS ip,
-  coalesce(user_agent, '') AS user_agent,
-  prompt_tokens, completion_tokens, model,
+  p.max_tokens, p.temperature,
+  hash(coalesce(user_agent, '') || '|' || p.p_keys || '|' || coalesce(endpoint, '')) AS client_fp,
+  CASE WHEN ip <> '' THEN hash(ip) END AS ip_h,
+  CASE WHEN user_agent <> '' THEN hash(user_agent) END AS ua_h,
+  prompt_tokens, completion_tokens,
+  hash(model) AS model_h,
   coalesce(len(tools), 0) > 0 AS has_tools,
-  {PARAMS_KEY_SQL} AS params_key,
-  {PARAMS_SET_SQL} AS params_set
-FROM exchanges
+  p.params_key, p.params_set{extra}
+FROM {source} e
+LEFT JOIN ({_PARAMS_SQL} FROM (SELECT DISTINCT params FROM {source} d)) p ON e.params IS NOT DISTINCT FROM p.p_params
 """
+
+
+SLIM_SQL = f"CREATE OR REPLACE TEMP TABLE dg_x AS\n{slim_select()}"
 
 TEXTS_SQL = f"""
 SELECT text_hash, any_value(text) AS text FROM (
@@ -105,7 +121,10 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
         fingerprint = fingerprint or partial(fpmod.fingerprint_texts, threads=2)
         near_groups = near_groups or fpmod.near_duplicate_groups
     fpcache.bound_memory(con)
-    con.execute(SLIM_SQL)
+    drop_work_tables(con)
+    work_table(con, "dg_x", slim_select())
+    # one row per (account, distinct text): sampling, replay, content links and shared traffic read this
+    work_table(con, "dg_at", AT_SQL)
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
                 "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
@@ -157,10 +176,49 @@ def sample_sql(k: int | None) -> str:
     for neither, so shared templates, wrappers and phrases stay visible between accounts.
     """
     if k is None:
-        return "CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM dg_x"
+        return "CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM dg_at"
     # a top-k aggregate keeps k values per account (a window would sort, and spill, every pair)
     return f"""CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT unnest(min(text_hash, {int(k)})) AS text_hash
-  FROM (SELECT DISTINCT account_id, text_hash FROM dg_x) GROUP BY account_id"""
+  FROM dg_at GROUP BY account_id"""
+
+
+AT_SQL = "SELECT account_id, text_hash, count(*) AS n FROM dg_x GROUP BY ALL"
+# the large per-exchange and per-(account, text) tables: kept in the store's file while detect runs
+WORK_TABLES = ("dg_x", "dg_at")
+_READ_ONLY = (duckdb.InvalidInputException, duckdb.PermissionException, duckdb.CatalogException,
+              duckdb.TransactionException)
+
+
+def work_table(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """Create the large intermediate table `name` as `sql`: in the store's file when it is writable, else temporary.
+
+    A table in the file is stored compressed (the slim table: about a quarter of its in-memory size) and
+    read back block by block, so a 60M-exchange run does not spill an uncompressed copy to disk under
+    DuckDB's memory limit. `drop_work_tables` removes them (detect does so when it ends).
+    """
+    _drop_temp(con, name)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+    except _READ_ONLY:  # a read-only (or in-transaction) store: a temporary table instead
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+
+def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the work tables `work_table` created (in the store or temporary)."""
+    for name in WORK_TABLES:
+        _drop_temp(con, name)
+        try:
+            con.execute(f"DROP TABLE IF EXISTS main.{name}")
+        except _READ_ONLY:
+            pass
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a temporary table or view `name`: it would hide the store's table of that name."""
+    for (kind,) in con.sql("SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = ? UNION ALL "
+                           "SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = ?",
+                           params=[name, name]).fetchall():
+        con.execute(f"DROP {kind} temp.{name}")
 
 
 def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerprint: FingerprintFn) -> None:
@@ -219,9 +277,15 @@ INSERT INTO dg_seg SELECT DISTINCT text_hash, hash(seg) FROM (
 
 FEATURES_SQL = """
 WITH x AS (
-  SELECT x.*, f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured,
-         x.ts_s - lag(x.ts_s) OVER (PARTITION BY x.account_id ORDER BY x.ts_s) AS gap
+  SELECT x.*, f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured
   FROM dg_x x LEFT JOIN dg_fp f USING (text_hash)
+),
+gaps AS (
+  -- the window sorts two columns only (not the whole slim table)
+  SELECT account_id, avg(gap) AS gap_mean, stddev_pop(gap) AS gap_std, median(gap) AS gap_median,
+         avg(CASE WHEN gap < 5 THEN 1.0 ELSE 0.0 END) AS fast_gap_share FROM (
+    SELECT account_id, ts_s - lag(ts_s) OVER (PARTITION BY account_id ORDER BY ts_s) AS gap FROM dg_x)
+  GROUP BY account_id
 ),
 per_min AS (
   SELECT account_id, max(n) AS peak_per_minute FROM (
@@ -238,13 +302,13 @@ hours AS (
   GROUP BY account_id
 ),
 replay AS (
-  SELECT account_id, avg(CASE WHEN r.n_acc >= 2 THEN 1.0 ELSE 0.0 END) AS replayed_share
-  FROM dg_x JOIN (SELECT text_hash, count(DISTINCT account_id) AS n_acc FROM dg_x GROUP BY text_hash) r
+  SELECT account_id, sum(CASE WHEN r.n_acc >= 2 THEN a.n ELSE 0 END)::DOUBLE / sum(a.n) AS replayed_share
+  FROM dg_at a JOIN (SELECT text_hash, count(*) AS n_acc FROM dg_at GROUP BY text_hash) r
   USING (text_hash) GROUP BY account_id
 ),
 tpl AS (
   SELECT account_id, max(n)::DOUBLE / sum(n) AS top_template_share FROM (
-    SELECT account_id, template_id, count(*) AS n FROM x WHERE template_id IS NOT NULL GROUP BY ALL)
+    SELECT a.account_id, f.template_id, sum(a.n) AS n FROM dg_at a JOIN dg_fp f USING (text_hash) GROUP BY ALL)
   GROUP BY account_id
 ),
 agg AS (
@@ -254,10 +318,6 @@ agg AS (
     min(ts_s) AS first_ts,
     max(ts_s) AS last_ts,
     (max(ts_s) - min(ts_s)) / 86400.0 AS span_days,
-    avg(gap) AS gap_mean,
-    stddev_pop(gap) AS gap_std,
-    median(gap) AS gap_median,
-    avg(CASE WHEN gap < 5 THEN 1.0 ELSE 0.0 END) AS fast_gap_share,
     avg(CASE WHEN user_turns <= 1 AND NOT multi_turn THEN 1.0 ELSE 0.0 END) AS single_turn_share,
     count(DISTINCT template_id)::DOUBLE / count(template_id) AS template_diversity,
     count(DISTINCT near_group)::DOUBLE / count(template_id) AS group_diversity,
@@ -274,24 +334,30 @@ agg AS (
     avg(CASE WHEN max_tokens IS NULL THEN 1.0 ELSE 0.0 END) AS no_max_tokens_share,
     stddev_pop(temperature) AS temperature_std,
     count(DISTINCT client_fp)::BIGINT AS client_fingerprints,
-    count(DISTINCT nullif(ip, ''))::BIGINT AS ips,
-    count(DISTINCT nullif(user_agent, ''))::BIGINT AS user_agents,
-    count(DISTINCT model)::BIGINT AS models,
+    count(DISTINCT ip_h)::BIGINT AS ips,
+    count(DISTINCT ua_h)::BIGINT AS user_agents,
+    count(DISTINCT model_h)::BIGINT AS models,
     count(DISTINCT sys_hash)::BIGINT AS system_prompts
   FROM x GROUP BY account_id
 )
 SELECT
-  a.*,
+  a.account_id, a.exchanges, a.first_ts, a.last_ts, a.span_days,
+  g.gap_mean, g.gap_std, g.gap_median, g.fast_gap_share,
+  a.single_turn_share, a.template_diversity, a.group_diversity, a.cap_reasoning, a.cap_coding,
+  a.cap_tool_use, a.cap_other, a.cot_share, a.structured_share, a.tools_share, a.output_input_ratio,
+  a.max_tokens_mean, a.long_max_tokens_share, a.no_max_tokens_share, a.temperature_std,
+  a.client_fingerprints, a.ips, a.user_agents, a.models, a.system_prompts,
   (a.last_ts - a.first_ts) / 3600.0 / greatest(a.exchanges - 1, 1) AS mean_hours_between,
   a.exchanges / greatest(d.active_days, 1)::DOUBLE AS exchanges_per_active_day,
-  coalesce((a.gap_std - a.gap_mean) / nullif(a.gap_std + a.gap_mean, 0), 0.0) AS burstiness,
-  coalesce(a.gap_std / nullif(a.gap_mean, 0), 0.0) AS gap_cv,
+  coalesce((g.gap_std - g.gap_mean) / nullif(g.gap_std + g.gap_mean, 0), 0.0) AS burstiness,
+  coalesce(g.gap_std / nullif(g.gap_mean, 0), 0.0) AS gap_cv,
   m.peak_per_minute, d.peak_per_day, d.active_days,
   h.hour_entropy, h.hours_active,
   t.top_template_share,
   r.replayed_share,
   (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days
 FROM agg a
+JOIN gaps g USING (account_id)
 JOIN per_min m USING (account_id)
 JOIN per_day d USING (account_id)
 JOIN hours h USING (account_id)

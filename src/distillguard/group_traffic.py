@@ -12,7 +12,7 @@ graph.
 The result is one row per grouped account with the columns `individual_parts` reads, computed on the
 shared subset only (timing — hour entropy, burstiness — stays the account's own: it describes how the
 account is operated), plus `shared_exchanges` and `shared_share` (shared / all of the account's traffic).
-It reads the temporary tables of the feature stage (`dg_x`, `dg_fp`, `dg_phrase`, `dg_features`) and
+It reads the tables of the feature stage (`dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_features`) and
 never iterates over exchanges in Python.
 """
 
@@ -50,29 +50,37 @@ UNION ALL SELECT text_hash, hash('phrase', phrase) FROM dg_phrase
 
 # one statement per step, each materialised: DuckDB plans the single-query form poorly (seconds → tens)
 _STEPS = (
-    "CREATE OR REPLACE TEMP TABLE dg_gt_at AS SELECT DISTINCT account_id, text_hash FROM dg_x",
     f"CREATE OR REPLACE TEMP TABLE dg_gt_tk AS {_TEXT_KEYS_SQL}",
-    # accounts holding each key (keys of one account only can never be a group's)
-    """CREATE OR REPLACE TEMP TABLE dg_gt_ak AS
-       SELECT DISTINCT a.account_id, k.key FROM dg_gt_at a JOIN dg_gt_tk k USING (text_hash)""",
-    """CREATE OR REPLACE TEMP TABLE dg_gt_own AS
-       WITH holders AS (SELECT key, count(*) AS n_all FROM dg_gt_ak GROUP BY key HAVING count(*) >= {min_acc}),
-       sizes AS (SELECT grp, count(*) AS n_grp FROM _dg_grp GROUP BY grp)
-       SELECT g.grp, a.key FROM dg_gt_ak a JOIN _dg_grp g USING (account_id) JOIN holders h USING (key)
+    # the (account, text) rows of grouped accounts first: the big table is joined once, by a small key
+    "CREATE OR REPLACE TEMP TABLE dg_gt_grp AS SELECT * FROM _dg_grp",
+    # (integer account numbers: the DISTINCTs below then hash integers only)
+    """CREATE OR REPLACE TEMP TABLE dg_gt_ga AS
+       SELECT g.aid, a.text_hash, g.grp FROM dg_at a JOIN dg_gt_grp g USING (account_id)""",
+    # the keys each group's accounts hold, and the candidates: held by enough of the group's accounts
+    """CREATE OR REPLACE TEMP TABLE dg_gt_cand AS
+       WITH sizes AS (SELECT grp, count(*) AS n_grp FROM dg_gt_grp GROUP BY grp)
+       SELECT grp, key, count(*) AS n_in, any_value(s.n_grp) AS n_grp FROM (
+         SELECT DISTINCT a.grp, a.aid, k.key FROM dg_gt_ga a JOIN dg_gt_tk k USING (text_hash))
        JOIN sizes s USING (grp)
-       GROUP BY g.grp, a.key, h.n_all, s.n_grp
-       HAVING count(*) >= {min_acc} AND count(*) >= {min_frac} * s.n_grp
-          AND count(*)::DOUBLE / s.n_grp >= {min_lift} * h.n_all / {n_accounts}""",
+       GROUP BY grp, key HAVING count(*) >= {min_acc} AND count(*) >= {min_frac} * any_value(s.n_grp)""",
+    # how many accounts hold each candidate key overall (grouped or not): the lift's denominator
+    """CREATE OR REPLACE TEMP TABLE dg_gt_tkc AS
+       SELECT * FROM dg_gt_tk WHERE key IN (SELECT key FROM dg_gt_cand)""",
+    """CREATE OR REPLACE TEMP TABLE dg_gt_own AS
+       WITH holders AS (SELECT k.key, count(DISTINCT a.account_id) AS n_all FROM dg_at a
+                        JOIN dg_gt_tkc k USING (text_hash) GROUP BY k.key)
+       SELECT c.grp, c.key FROM dg_gt_cand c JOIN holders h USING (key)
+       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * h.n_all / {n_accounts}""",
     """CREATE OR REPLACE TEMP TABLE dg_gt_shared AS
-       SELECT DISTINCT a.account_id, a.text_hash
-       FROM dg_gt_at a JOIN _dg_grp g USING (account_id) JOIN dg_gt_tk k USING (text_hash)
-       JOIN dg_gt_own o ON o.grp = g.grp AND o.key = k.key""",
+       SELECT g.account_id, s.text_hash FROM (
+         SELECT DISTINCT a.aid, a.text_hash FROM dg_gt_ga a JOIN dg_gt_tkc k USING (text_hash)
+         JOIN dg_gt_own o ON o.grp = a.grp AND o.key = k.key) s JOIN dg_gt_grp g USING (aid)""",
 )
-_CLEANUP = ("dg_gt_at", "dg_gt_tk", "dg_gt_ak", "dg_gt_own", "dg_gt_shared")
+_CLEANUP = ("dg_gt_tk", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared")
 
 _FEATURES_SQL = """
 WITH replay AS (
-  SELECT text_hash, count(*) AS n_acc FROM dg_gt_at
+  SELECT text_hash, count(*) AS n_acc FROM dg_at
   WHERE text_hash IN (SELECT text_hash FROM dg_gt_shared) GROUP BY text_hash
 ),
 x AS (
@@ -80,8 +88,7 @@ x AS (
   FROM dg_x x JOIN dg_gt_shared s USING (account_id, text_hash) LEFT JOIN dg_fp f USING (text_hash)
   LEFT JOIN replay r USING (text_hash)
 ),
-tot AS (SELECT account_id, count(*) AS n_total FROM dg_x
-        WHERE account_id IN (SELECT account_id FROM dg_gt_shared) GROUP BY account_id)
+tot AS (SELECT account_id, exchanges AS n_total FROM dg_features)
 SELECT
   account_id,
   count(*)::DOUBLE AS shared_exchanges,
@@ -116,10 +123,10 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
     member = np.asarray(grouping.group, np.int64)
     keep = member >= 0
     grp = pa.table({"account_id": pa.array(np.asarray(grouping.accounts, dtype=object)[keep].tolist(), pa.string()),
-                    "grp": pa.array(member[keep])})
+                    "grp": pa.array(member[keep]), "aid": pa.array(np.arange(int(keep.sum())), pa.int32())})
     if grp.num_rows == 0:
         return empty_shared()
-    n_accounts = con.sql("SELECT count(DISTINCT account_id) FROM dg_x").fetchall()[0][0]
+    n_accounts = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0]
     subst = {"{min_acc}": str(config.min_group_accounts), "{min_frac}": repr(float(config.min_group_fraction)),
              "{min_lift}": repr(float(config.min_lift)), "{n_accounts}": str(max(int(n_accounts), 1)),
              "{capability}": CAPABILITY_SQL, "{long_output}": str(FeatureConfig().long_output_tokens)}

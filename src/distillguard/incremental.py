@@ -54,25 +54,18 @@ _USAGE_KEYS = {
     "pre": ("f.pre_key", _NOW),
     "suf": ("f.suf_key", _NOW),
     "sys": ("x.sys_hash", "x.sys_hash <> hash('')"),
-    "ip": ("hash(x.ip)", "x.ip <> ''"),
-    "client": ("x.client_fp", "x.user_agent <> ''"),
+    "ip": ("x.ip_h", "x.ip_h IS NOT NULL"),
+    "client": ("x.client_fp", "x.ua_h IS NOT NULL"),
 }
 _KIND_USAGE = {"shared-template": "template", "near-duplicate-template": "near", "shared-wrapper": "wrapper",
                "shared-system-prompt": "sys", "shared-ip": "ip", "client-fingerprint": "client"}
 _SET_KINDS = {"lockstep-timing": "lock", "shared-phrases": "phr"}
-_REPLAY_SUBQUERY = "(SELECT text_hash, count(DISTINCT account_id) AS n_acc FROM dg_x GROUP BY text_hash)"
+_REPLAY_SUBQUERY = "(SELECT text_hash, count(*) AS n_acc FROM dg_at GROUP BY text_hash)"
 
 
 def _slim_select(where: str) -> str:
-    """SLIM_SQL's SELECT over the exchanges matching `where` (with the shared-params key, and the org)."""
-    body = feat.SLIM_SQL.split(" AS\n", 1)[1].rstrip()
-    assert body.endswith("FROM exchanges"), "features.SLIM_SQL changed shape"
-    body = body[: -len("FROM exchanges")].rstrip()
-    if "AS params_key" not in body:  # links computed shared-params from `exchanges` before
-        key = getattr(lk, "PARAMS_KEY_SQL", None) or lk._PARAMS_KEY_SQL  # type: ignore[attr-defined]
-        n_set = getattr(lk, "PARAMS_SET_SQL", None) or lk._PARAMS_N_SQL  # type: ignore[attr-defined]
-        body += f",\n  {key} AS params_key, {n_set} AS params_set"
-    return f"{body},\n  nullif(org_id, '') AS org_id\nFROM (SELECT * FROM exchanges WHERE {where}) exchanges"
+    """The slim table's SELECT (features.slim_select) over the exchanges matching `where`, plus the org."""
+    return feat.slim_select(f"(SELECT * FROM exchanges WHERE {where})", extra=",\n  nullif(org_id, '') AS org_id")
 
 
 def state_key(config: lk.LinkConfig) -> str:
@@ -193,6 +186,8 @@ def _create(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> None:
 def _views(con: duckdb.DuckDBPyConnection, new_only: bool) -> None:
     """Temp views with detection's table names over the persisted state (or over the new rows only)."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM {'dgn_x' if new_only else 'dgi_x'}")
+    # bound when read: the per-(account, text) counts of whatever `dg_x` is at that moment
+    con.execute(f"CREATE OR REPLACE TEMP VIEW dg_at AS {feat.AT_SQL}")
     con.execute("CREATE OR REPLACE TEMP VIEW dg_fp AS SELECT f.*, g.near_group FROM dgi_fp f "
                 "JOIN dgi_ng g USING (wrapper_id)")
     con.execute("CREATE OR REPLACE TEMP VIEW dg_phrase AS SELECT s.text_hash, s.phrase FROM dgi_seg s "

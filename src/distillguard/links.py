@@ -55,39 +55,47 @@ class LinkConfig:
     phrase_overlap: float = 20.0
 
 
+# The account × text rows whose text is fingerprinted (`dg_at ⋈ dg_fp`), with `n_acc`: how many of the
+# account's exchanges that is (the denominator of its content-key shares). Built by `build_links`.
+KEY_TABLES = (
+    ("dg_nacc", "SELECT a.account_id, sum(a.n) AS n_acc FROM dg_at a JOIN dg_fp f USING (text_hash) "
+                "GROUP BY a.account_id"),
+    ("dg_atf", "SELECT a.account_id, a.text_hash, a.n, c.n_acc, f.template_id, f.near_group, f.wrapper_id, "
+               "f.pre_key, f.suf_key FROM dg_at a JOIN dg_fp f USING (text_hash) JOIN dg_nacc c USING (account_id)"),
+)
+
+
 # kind -> (SQL producing account_id, key, share; weighting family)
 def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
-    per_acc = "count(*) OVER (PARTITION BY account_id)"
-    content = "SELECT account_id, {key} AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM (" \
-              f"SELECT *, {per_acc} AS n_acc FROM dg_x JOIN dg_fp USING (text_hash)) {{where}} GROUP BY ALL"
-    empty_sys = "hash('')"
+    content = "SELECT account_id, {key} AS key, sum(n)::DOUBLE / any_value(n_acc) AS share FROM dg_atf GROUP BY ALL"
+    # per-exchange keys, as a share of all the account's exchanges (`dg_features.exchanges`)
+    per_exchange = ("SELECT u.account_id, u.key, u.n::DOUBLE / f.exchanges AS share FROM ("
+                    "SELECT account_id, {key} AS key, count(*) AS n FROM dg_x WHERE {where} GROUP BY ALL) u "
+                    "JOIN dg_features f USING (account_id)")
     return {
-        "shared-template": (content.format(key="template_id", where=""), "content"),
-        "near-duplicate-template": (content.format(key="near_group", where=""), "content"),
-        "shared-wrapper": (content.format(key="wrapper_id", where=""), "content"),
+        "shared-template": (content.format(key="template_id"), "content"),
+        "near-duplicate-template": (content.format(key="near_group"), "content"),
+        "shared-wrapper": (content.format(key="wrapper_id"), "content"),
         "shared-prompt-ends": (
             "SELECT account_id, key, sum(share) / 2 AS share FROM ("
-            + content.format(key="pre_key", where="") + " UNION ALL "
-            + content.format(key="suf_key", where="") + ") GROUP BY ALL", "content"),
+            + content.format(key="pre_key") + " UNION ALL " + content.format(key="suf_key") + ") GROUP BY ALL",
+            "content"),
         # a system prompt held by a large share of all accounts is a client default, not coordination:
-        # weighted and capped by popularity like infrastructure
-        "shared-system-prompt": (content.format(key="sys_hash", where=f"WHERE sys_hash <> {empty_sys}"),
-                                 "infra"),
-        "shared-ip": ("SELECT account_id, hash(ip) AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
-                      f"SELECT *, {per_acc} AS n_acc FROM dg_x) WHERE ip <> '' GROUP BY ALL", "infra"),
-        "client-fingerprint": (
-            "SELECT account_id, client_fp AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
-            f"SELECT *, {per_acc} AS n_acc FROM dg_x) WHERE user_agent <> '' GROUP BY ALL", "infra"),
+        # weighted and capped by popularity like infrastructure (shares of the fingerprinted traffic)
+        "shared-system-prompt": (
+            "SELECT x.account_id, x.sys_hash AS key, count(*)::DOUBLE / any_value(c.n_acc) AS share "
+            "FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
+            "WHERE x.sys_hash <> hash('') GROUP BY ALL", "infra"),
+        "shared-ip": (per_exchange.format(key="ip_h", where="ip_h IS NOT NULL"), "infra"),
+        "client-fingerprint": (per_exchange.format(key="client_fp", where="ua_h IS NOT NULL"), "infra"),
         "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "
                            "WHERE coalesce(payment_fingerprint, '') <> '' "
                            "AND account_id IN (SELECT account_id FROM dg_features)", "infra"),
         # the exact sampling configuration of a script (≥ `params_min_keys` parameters set away from their
         # defaults): one or two are common UI / SDK choices, a full tuple shared by many accounts is one client
         "shared-params": (
-            f"SELECT account_id, params_key AS key, count(*)::DOUBLE / any_value(n_acc) AS share FROM ("
-            f"SELECT *, {per_acc} AS n_acc FROM dg_x) WHERE params_set >= {cfg.params_min_keys} "
-            f"GROUP BY account_id, params_key HAVING count(*)::DOUBLE / any_value(n_acc) >= {cfg.params_min_share}",
-            "params"),
+            f"SELECT * FROM ({per_exchange.format(key='params_key', where=f'params_set >= {cfg.params_min_keys}')}) "
+            f"WHERE share >= {cfg.params_min_share}", "params"),
         "signup-cohort": (
             "SELECT account_id, hash(floor(epoch(created_at) / " + str(cfg.cohort_bucket_s) + "), "
             "coalesce(email_domain, ''), coalesce(country, '')) AS key, 1.0 AS share FROM dg_acc "
@@ -215,7 +223,7 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int]]:
                             cfg.lockstep_band_rows, "j", cfg.lockstep_hashes),
         # the same bank of opening/closing phrases, however they are combined
         # a phrase's (DuckDB) hash has the same low 31 bits whether it reads as unsigned or signed 64-bit
-        "shared-phrases": (f"SELECT DISTINCT account_id, phrase & {_P} AS t FROM dg_x JOIN dg_phrase "
+        "shared-phrases": (f"SELECT DISTINCT account_id, phrase & {_P} AS t FROM dg_at JOIN dg_phrase "
                            "USING (text_hash)",
                            cfg.phrase_min, cfg.phrase_band_rows, phrase_w, cfg.phrase_hashes),
     }
@@ -225,6 +233,8 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
     """Compute `dg_links(src, dst, kind, weight)` (after features) and return it as an Arrow table."""
     n_accounts = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0]
     con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
+    for name, sql in KEY_TABLES:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
     for kind, (sql, family) in _key_sources(config).items():
         con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config)}")
     for kind, (tuples, min_tuples, rows, weight, h) in _set_links(config).items():
@@ -235,6 +245,8 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
 
 
 def key_usage(con: duckdb.DuckDBPyConnection, kind: str, config: LinkConfig = LinkConfig()) -> pa.Table:
-    """Rows (account_id, key, share) of one key kind — the bipartite graph used by dense-block detection."""
+    """Rows (account_id, key, share) of one key kind — the bipartite graph used by dense-block detection.
+
+    Runs after `build_links` (it reads the key tables that builds)."""
     sql, _ = _key_sources(config)[kind]
     return con.sql(f"SELECT account_id, hash('{kind}', key) AS key, share FROM ({sql})").to_arrow_table()
