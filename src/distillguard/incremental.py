@@ -9,6 +9,7 @@ mark of `exchanges`):
   wrapper strings, their near-duplicate group, skeletons, phrase segments and per-phrase text counts —
   only texts never seen before are fingerprinted;
 - `dgi_text_acc`: accounts per distinct text (the `replayed_share` feature);
+- `dgi_at`: exchanges per (account, distinct text) (features, phrase sets, shared traffic);
 - `dgi_u_<kind>`: per (account, key) exchange counts of every key-based link kind; `dgi_t_<kind>` and
   `dgi_sig_<kind>`: per-account tuple sets and MinHash signatures of the set-similarity link kinds;
 - `dgi_features`: one feature row per account, recomputed for the *affected* accounts only (new traffic,
@@ -42,7 +43,7 @@ from . import incremental_wrappers as iw
 from . import links as lk
 from .store import Store
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 MEMORY_LIMIT_GB = 8.0   # DuckDB's share during an update (as a full detect's)
 _NOW = "1=1"
 
@@ -168,6 +169,7 @@ def _create(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> None:
     con.execute("CREATE TABLE dgi_seg (text_hash UBIGINT, phrase UBIGINT)")
     con.execute("CREATE TABLE dgi_phrase_n (phrase UBIGINT, n BIGINT)")
     con.execute("CREATE TABLE dgi_text_acc (text_hash UBIGINT, n_acc BIGINT)")
+    con.execute("CREATE TABLE dgi_at (account_id VARCHAR, text_hash UBIGINT, n BIGINT)")
     con.execute("CREATE TABLE dgi_acc AS SELECT * FROM accounts LIMIT 0")
     con.execute("CREATE TABLE dgi_org (account_id VARCHAR, org_id VARCHAR, n BIGINT)")
     iw.create(con)
@@ -186,8 +188,9 @@ def _create(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> None:
 def _views(con: duckdb.DuckDBPyConnection, new_only: bool) -> None:
     """Temp views with detection's table names over the persisted state (or over the new rows only)."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM {'dgn_x' if new_only else 'dgi_x'}")
-    # bound when read: the per-(account, text) counts of whatever `dg_x` is at that moment
-    con.execute(f"CREATE OR REPLACE TEMP VIEW dg_at AS {feat.AT_SQL}")
+    # per-(account, text) counts: persisted for the whole state; over the new rows, bound when read (the
+    # counts of whatever `dg_x` is at that moment)
+    con.execute("CREATE OR REPLACE TEMP VIEW dg_at AS " + (feat.AT_SQL if new_only else "SELECT * FROM dgi_at"))
     con.execute("CREATE OR REPLACE TEMP VIEW dg_fp AS SELECT f.*, g.near_group FROM dgi_fp f "
                 "JOIN dgi_ng g USING (wrapper_id)")
     con.execute("CREATE OR REPLACE TEMP VIEW dg_phrase AS SELECT s.text_hash, s.phrase FROM dgi_seg s "
@@ -235,6 +238,8 @@ def _absorb(con: duckdb.DuckDBPyConnection, mark: int, top: int, links_cfg: lk.L
     if all_features:
         con.execute("INSERT INTO dgn_aff SELECT DISTINCT account_id FROM dgi_x "
                     "EXCEPT SELECT account_id FROM dgn_aff")
+    _merge_counts(con, "dgi_at", f"SELECT * FROM ({feat.AT_SQL.replace('FROM dg_x', 'FROM dgn_x')})",
+                  "account_id, text_hash")
     con.execute("DELETE FROM dgi_text_acc WHERE text_hash IN (SELECT text_hash FROM dgn_ta)")
     con.execute("INSERT INTO dgi_text_acc SELECT * FROM dgn_ta")
     con.execute("DELETE FROM dgi_acc")
@@ -366,9 +371,12 @@ def _update_features(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("CREATE OR REPLACE TEMP TABLE dgn_xa AS SELECT * FROM dgi_x "
                 "WHERE account_id IN (SELECT account_id FROM dgn_aff)")
     con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgn_xa")
+    con.execute("CREATE OR REPLACE TEMP VIEW dg_at AS SELECT * FROM dgi_at "
+                "WHERE account_id IN (SELECT account_id FROM dgn_aff)")
     con.execute("DELETE FROM dgi_features WHERE account_id IN (SELECT account_id FROM dgn_aff)")
     con.execute(f"INSERT INTO dgi_features {sql}")
     con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgi_x")
+    con.execute("CREATE OR REPLACE TEMP VIEW dg_at AS SELECT * FROM dgi_at")
     con.execute("DROP TABLE dgn_xa")
     return int(con.sql("SELECT count(*) FROM dgn_aff").fetchall()[0][0])
 
