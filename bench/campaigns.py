@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -178,7 +177,7 @@ def _reset_peak() -> None:
         pass
 
 
-def run_case(case: str, check: Path | None) -> dict:
+def run_case(case: str, check: Path | None, parts: bool = False) -> dict:
     """Run the stages on one case in this process; returns its row of figures."""
     from distillguard.campaigns import CampaignConfig, group_accounts, refine_campaigns
     from distillguard.scoring import score_accounts, without_same_customer_links
@@ -204,10 +203,18 @@ def run_case(case: str, check: Path | None) -> dict:
     top = np.sort(np.argsort(-sc, kind="stable")[: max(1, len(sc) // 10)])
     grp = s.accounts["group"].to_numpy()
     ref = stage("refine", lambda: refine_campaigns(kept, [ids[i] for i in top], grp[top], CampaignConfig()))
+    if parts:  # the group stage's pieces on their own (Leiden is the rest of it)
+        from distillguard.campaigns import dense_blocks, pair_edges
+        from distillguard.distinct import unique
+
+        stage("pairs", lambda: pair_edges(kept))
+        _, r = unique(bip["account_id"].to_numpy(zero_copy_only=False), return_inverse=True)
+        _, c = unique(bip["key"].to_numpy(), return_inverse=True)
+        stage("blocks", lambda: dense_blocks(r, c, int(r.max()) + 1, int(c.max()) + 1))
     row["groups"] = int(g.group.max()) + 1 if len(g.group) else 0
     row["edges"] = g.edges.num_rows
     row["kept"] = kept.num_rows
-    row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row["peak_mb"] = max(v for k, v in row.items() if k.endswith("_mb"))
     if check is not None:
         tables = {
             "grouping": pa.table({"account": pa.array(g.accounts, pa.string()), "group": g.group,
@@ -244,14 +251,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", action="append", help="dg-sub | s1 | links:DIR | synth:N (repeatable)")
     ap.add_argument("--check", type=Path, help="save outputs here, or compare with those saved")
+    ap.add_argument("--parts", action="store_true", help="also time pair_edges and dense_blocks on their own")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(run_case(a.child, a.check)))
+        print(json.dumps(run_case(a.child, a.check, a.parts)))
         return
     rows = []
     for case in a.case or ["dg-sub", "synth:30000"]:
-        cmd = [sys.executable, __file__, "--child", case] + (["--check", str(a.check)] if a.check else [])
+        cmd = [sys.executable, __file__, "--child", case] + (["--check", str(a.check)] if a.check else []) \
+            + (["--parts"] if a.parts else [])
         t = time.perf_counter()
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode:
@@ -265,7 +274,7 @@ def main() -> None:
 
 def _print(rows: list[dict]) -> None:
     cols = ["case", "links", "accounts", "bip", "edges", "groups", "base_mb", "wscl_s", "wscl_mb", "group_s",
-            "group_mb", "score_s", "score_mb", "refine_s", "refine_mb", "peak_mb", "check"]
+            "group_mb", "score_s", "score_mb", "refine_s", "refine_mb", "pairs_s", "blocks_s", "peak_mb", "check"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" for _ in cols) + "|")
     for r in rows:

@@ -77,15 +77,40 @@ class Grouping:
 
 def pair_edges(links: pa.Table, config: CampaignConfig = CampaignConfig()) -> pa.Table:
     """Combine per-kind links into one weight per account pair (kind-weighted sum, capped at 2)."""
+    return _pairs(links, config).edges
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    edges: pa.Table        # src, dst, weight: pair_edges' result
+    names: pa.Array        # every account of the links, sorted
+    src: np.ndarray        # per edge: index of src, dst in `names`
+    dst: np.ndarray
+    link_src: np.ndarray   # per link: index of src, dst in `names`
+    link_dst: np.ndarray
+
+
+def _pairs(links: pa.Table, config: CampaignConfig) -> _Pairs:
+    empty = np.zeros(0, np.int64)
+    if links.num_rows == 0:
+        edges = pa.table({"src": pa.array([], pa.string()), "dst": pa.array([], pa.string()),
+                          "weight": pa.array([], pa.float64())})
+        return _Pairs(edges, pa.array([], pa.string()), empty, empty, empty, empty)
+    # accounts as their rank among the sorted names: DuckDB groups and sorts integers, not strings, and the
+    # integer order is the names' byte order, so the rows come out in the same order as `ORDER BY src, dst`
+    names = _sorted_unique(links["src"], links["dst"])
+    ls, ld = _positions(links["src"], names), _positions(links["dst"], names)
+    coded = pa.table({"src": pa.array(ls, pa.int32()), "dst": pa.array(ld, pa.int32()), "kind": links["kind"],
+                      "weight": links["weight"]})
     kw = pa.table({"kind": list(config.kind_weights), "kw": list(config.kind_weights.values()),
                    "content": [k in CONTENT_KINDS for k in config.kind_weights]})
     con = duckdb.connect()
     try:
-        con.register("l", links)
+        con.register("l", coded)
         con.register("k", kw)
         # content kinds restate one fact (the two accounts send alike prompts): take the strongest;
         # independent kinds (timing, infrastructure, payment, cohort) add up
-        return con.sql(f"""
+        t = con.sql(f"""
             SELECT src, dst, weight FROM (
               SELECT src, dst, least(
                   coalesce(max(CASE WHEN k.content THEN l.weight * k.kw END), 0)
@@ -94,6 +119,14 @@ def pair_edges(links: pa.Table, config: CampaignConfig = CampaignConfig()) -> pa
             WHERE weight >= {config.min_edge} ORDER BY src, dst""").to_arrow_table()
     finally:
         con.close()
+    s = np.asarray(t["src"].to_numpy(), np.int64)
+    d = np.asarray(t["dst"].to_numpy(), np.int64)
+    text = names.cast(pa.string())
+    step = 1 << 20   # in slices: one string array of all edge ends could pass Arrow's 2 GiB offset limit
+    edges = pa.table({"src": pa.chunked_array([text.take(s[i:i + step]) for i in range(0, len(s), step)], pa.string()),
+                      "dst": pa.chunked_array([text.take(d[i:i + step]) for i in range(0, len(d), step)], pa.string()),
+                      "weight": t["weight"]})
+    return _Pairs(edges, names, s, d, ls, ld)
 
 
 def leiden_groups(edges: pa.Table, config: CampaignConfig = CampaignConfig()) -> tuple[list[str], np.ndarray]:
@@ -124,15 +157,20 @@ def _leiden(edges: pa.Table, config: CampaignConfig) -> tuple[pa.Array, np.ndarr
     if edges.num_rows == 0:
         return pa.array([], pa.string()), np.zeros(0, np.int64)
     names = _sorted_unique(edges["src"], edges["dst"])
-    # vertex ids = rank of the name, edges in the table's order: the graph Leiden sees does not depend on how
-    # it is built, and building it from an (m, 2) integer array makes no Python object per edge
-    pairs = np.stack([_positions(edges["src"], names), _positions(edges["dst"], names)], axis=1)
-    g = ig.Graph(n=len(names), edges=pairs, directed=False)
-    del pairs
-    g.es["weight"] = edges["weight"].to_numpy().tolist()
+    return names, _leiden_codes(len(names), _positions(edges["src"], names), _positions(edges["dst"], names),
+                                edges["weight"], config)
+
+
+def _leiden_codes(n: int, src: np.ndarray, dst: np.ndarray, weight: pa.ChunkedArray, config: CampaignConfig
+                  ) -> np.ndarray:
+    """Leiden on vertices 0..n-1 (the names' sorted order) and the edges in the table's order."""
+    # building the graph from an (m, 2) integer array makes no Python object per edge; the graph Leiden
+    # sees (vertex and edge order, weights) is the same as from a list of pairs
+    g = ig.Graph(n=n, edges=np.stack([src, dst], axis=1), directed=False)
+    g.es["weight"] = weight.to_numpy().tolist()
     part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights="weight",
                                     resolution_parameter=config.resolution, seed=config.seed)
-    return names, np.asarray(part.membership, np.int64)
+    return np.asarray(part.membership, np.int64)
 
 
 def dense_blocks(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int,
@@ -209,10 +247,15 @@ def _peel(er: np.ndarray, ec: np.ndarray, ed: np.ndarray, ar: np.ndarray, ac: np
 
 def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig = CampaignConfig()) -> Grouping:
     """Leiden communities, merged with dense blocks: returns the grouping of linked accounts."""
-    edges = pair_edges(links, config)
-    leiden_names, member = _leiden(edges, config)
-    names = leiden_names.to_pylist()
-    index = {a: i for i, a in enumerate(names)}
+    p = _pairs(links, config)
+    # the pair graph's vertices: accounts with an edge, in name order (= the order of their link-name index)
+    used = unique(np.concatenate([p.src, p.dst]))
+    vertex = np.full(len(p.names), -1, np.int64)
+    vertex[used] = np.arange(len(used))
+    a, b = vertex[p.src], vertex[p.dst]
+    member = _leiden_codes(len(used), a, b, p.edges["weight"], config) if len(used) else np.zeros(0, np.int64)
+    names = p.names.take(pa.array(used, pa.int64())).cast(pa.string()).to_pylist()
+    index = {x: i for i, x in enumerate(names)}
     # dense blocks on account × key
     blocks: list[np.ndarray] = []
     acc_names = pa.array([], pa.string())
@@ -221,37 +264,41 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
         r = _positions(bipartite["account_id"], acc_names)
         _, c = unique(bipartite["key"].to_numpy(), return_inverse=True)
         blocks = dense_blocks(r, c, len(acc_names), int(c.max()) + 1, config)
-    block_names = [acc_names.take(pa.array(b)).to_pylist() for b in blocks]
-    added = 0
-    for b in block_names:
-        for a in b:
-            if a not in index:
-                index[a] = len(names)
-                names.append(a)
-                added += 1
-    member = np.concatenate([member, np.full(added, -1, np.int64)])
+    block_names = [acc_names.take(pa.array(blk)).cast(pa.string()).to_pylist() for blk in blocks]
+    added: list[str] = []
+    for blk in block_names:
+        for x in blk:
+            if x not in index:
+                index[x] = len(names)
+                names.append(x)
+                added.append(x)
+    member = np.concatenate([member, np.full(len(added), -1, np.int64)])
     # dense blocks are evidence, not membership: a block can sweep in accounts that merely share popular
     # keys, so it marks accounts (reason code `dense-block`) but never adds them to a community
     in_block = np.zeros(len(names), bool)
     next_id = int(member.max()) + 1 if len(member) else 0
-    for b in block_names:
-        in_block[np.array([index[a] for a in b])] = True
+    for blk in block_names:
+        in_block[np.array([index[x] for x in blk])] = True
     # communities smaller than min_size are not groups
     sizes = np.bincount(member[member >= 0], minlength=max(next_id, 1))
     member = np.where((member >= 0) & (sizes[np.maximum(member, 0)] >= config.min_size), member, -1)
-    all_names = pa.concat_arrays([leiden_names.cast(pa.string()), pa.array(names[len(leiden_names):], pa.string())])
-    strength, degree = _strength(edges, all_names, member)
-    families = _families(links, all_names, member, config)
+    strength, degree = _strength(a, b, p.edges["weight"].to_numpy(), member)
+    # position of every link name among `names` (-1: neither in the pair graph nor in a block)
+    if added and len(p.names):
+        at = _positions(pa.array(added, pa.string()), p.names)
+        vertex[at[at >= 0]] = len(used) + np.flatnonzero(at >= 0)
+    families = _families(links, vertex[p.link_src], vertex[p.link_dst], member, config)
     return Grouping(accounts=names, group=member, strength=strength, degree=degree, in_block=in_block,
-                    edges=edges, families=families)
+                    edges=p.edges, families=families)
 
 
-def _families(links: pa.Table, names: pa.Array, member: np.ndarray, config: CampaignConfig) -> np.ndarray:
+def _families(links: pa.Table, a: np.ndarray, b: np.ndarray, member: np.ndarray, config: CampaignConfig
+              ) -> np.ndarray:
+    """Distinct evidence families among the links inside each group (`a`, `b`: each end's account index)."""
     n_groups = int(member.max()) + 1 if len(member) and member.max() >= 0 else 0
     out = np.zeros(n_groups, np.int64)
     if links.num_rows == 0 or n_groups == 0:
         return out
-    a, b = _positions(links["src"], names), _positions(links["dst"], names)
     # per kind, not per link: the kind column's dictionary carries the weights and families
     kinds = pc.dictionary_encode(_strings(links["kind"])).combine_chunks()
     code = kinds.indices.to_numpy(zero_copy_only=False)
@@ -268,14 +315,10 @@ def _families(links: pa.Table, names: pa.Array, member: np.ndarray, config: Camp
     return out
 
 
-def _strength(edges: pa.Table, names: pa.Array, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    s = np.zeros(len(member))
-    d = np.zeros(len(member))
-    if edges.num_rows == 0:
-        return s, d
-    a = _positions(edges["src"], names)
-    b = _positions(edges["dst"], names)
-    w = edges["weight"].to_numpy()
+def _strength(a: np.ndarray, b: np.ndarray, w: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kind-weighted degree and number of edges inside the own group (`a`, `b`: each edge's account index)."""
+    if len(a) == 0:
+        return np.zeros(len(member)), np.zeros(len(member))
     same = (member[a] == member[b]) & (member[a] >= 0)
     # one bincount over (a-ends, then b-ends) adds in the same order as two `np.add.at` calls: same bits
     ends = np.concatenate([a[same], b[same]])
