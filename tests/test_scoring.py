@@ -167,6 +167,12 @@ def test_without_same_customer_links_matches_reference() -> None:
     want = [r for r in links.to_pylist() if small.get(r["src"]) is None or small.get(r["src"]) != small.get(r["dst"])]
     got = without_same_customer_links(links, ids, orgs, cfg).to_pylist()
     assert got == want and 0 < len(want) < links.num_rows
+    # many dropped links (more than are worth slicing around), and all of them
+    many = pa.table({"src": ["l1", "r1"] * 1500, "dst": ["l2", "r2"] * 1500, "kind": ["shared-ip"] * 3000,
+                     "weight": np.arange(3000.0)})
+    kept = without_same_customer_links(many, ["l1", "l2", "r1"], ["lab", "lab", None])
+    assert kept["weight"].to_pylist() == list(np.arange(1.0, 3000.0, 2.0))
+    assert without_same_customer_links(many.slice(0, 1), ["l1", "l2"], ["lab", "lab"]).num_rows == 0
     assert "big" in org_of.values() and size["big"] > cfg.one_customer_max_accounts
 
 

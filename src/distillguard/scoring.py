@@ -259,8 +259,17 @@ def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], org
     members = list(small)
     src = org_code[_index_in(links["src"], members)]    # index -1 picks the trailing -1
     dst = org_code[_index_in(links["dst"], members)]
-    keep = (src < 0) | (src != dst)
-    return links if keep.all() else links.filter(pa.array(keep))
+    drop = np.flatnonzero((src >= 0) & (src == dst))
+    if len(drop) == 0:
+        return links
+    if len(drop) > 1024:
+        keep = np.ones(links.num_rows, bool)
+        keep[drop] = False
+        return links.filter(pa.array(keep))
+    # few dropped rows (the usual case): the kept runs as zero-copy slices, not a copy of every link
+    starts, ends = np.concatenate([[0], drop + 1]), np.concatenate([drop, [links.num_rows]])
+    runs = [links.slice(a, b - a) for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a]
+    return pa.concat_tables(runs) if runs else links.slice(0, 0)
 
 
 def floor_for(fpr_target: float, config: ScoreConfig = ScoreConfig()) -> float:
