@@ -99,9 +99,9 @@ def _pairs(links: pa.Table, config: CampaignConfig) -> _Pairs:
     # accounts as their rank among the sorted names: DuckDB groups and sorts integers, not strings, and the
     # integer order is the names' byte order, so the rows come out in the same order as `ORDER BY src, dst`
     names = _sorted_unique(links["src"], links["dst"])
-    ls, ld = _positions(links["src"], names), _positions(links["dst"], names)
-    coded = pa.table({"src": pa.array(ls, pa.int32()), "dst": pa.array(ld, pa.int32()), "kind": links["kind"],
-                      "weight": links["weight"]})
+    ls = _positions(links["src"], names).astype(np.int32)
+    ld = _positions(links["dst"], names).astype(np.int32)
+    coded = pa.table({"src": ls, "dst": ld, "kind": links["kind"], "weight": links["weight"]})
     kw = pa.table({"kind": list(config.kind_weights), "kw": list(config.kind_weights.values()),
                    "content": [k in CONTENT_KINDS for k in config.kind_weights]})
     con = duckdb.connect()
@@ -305,12 +305,12 @@ def _families(links: pa.Table, a: np.ndarray, b: np.ndarray, member: np.ndarray,
     kind_names = kinds.dictionary.to_pylist()
     kw = np.array([config.kind_weights.get(k, 0.0) for k in kind_names], float)
     w = links["weight"].to_numpy() * kw[code]
-    ok = (a >= 0) & (b >= 0) & (w >= config.min_edge / 2)
-    ga = np.where(ok, member[np.maximum(a, 0)], -1)
-    gb = np.where(ok, member[np.maximum(b, 0)], -2)
-    same = ok & (ga == gb) & (ga >= 0)
-    fam = np.array([FAMILIES.get(k, 0) for k in kind_names], np.int64)[code]
-    pairs = unique(ga[same] * 8 + fam[same])
+    ok = np.flatnonzero((a >= 0) & (b >= 0) & (w >= config.min_edge / 2))
+    del w
+    ga, gb = member[a[ok]], member[b[ok]]
+    same = (ga == gb) & (ga >= 0)
+    fam = np.array([FAMILIES.get(k, 0) for k in kind_names], np.int64)[code[ok[same]]]
+    pairs = unique(ga[same] * 8 + fam)
     np.add.at(out, pairs // 8, 1)
     return out
 
