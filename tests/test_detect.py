@@ -46,6 +46,20 @@ def test_campaign_found_and_grouped(mixed_log: Path, tmp_path: Path) -> None:
     assert all(0 <= float(r["score"]) <= 1 for r in rows.values())
 
 
+def test_campaign_size_counts_unsampled_exchanges(tmp_path: Path) -> None:
+    # 200 distinct prompts per account: more than the fingerprint sample (128), so the campaign's size must
+    # come from all of its exchanges, not from the fingerprinted ones
+    log = write_jsonl(legit_users(30) + campaign(8, per_account=200), tmp_path / "big.jsonl")
+    detect_logs([log], tmp_path / "out", config=FAST)
+    rows = _rows(tmp_path / "out")
+    members = [a for a, r in rows.items() if r["campaign_id"]]
+    assert len(members) == 8
+    c = json.loads((tmp_path / "out" / "campaigns.json").read_text())[0]
+    assert c["accounts"] == 8 and c["exchanges"] == 8 * 200
+    with open(tmp_path / "out" / "timeline.csv", newline="") as f:
+        assert sum(int(r["exchanges"]) for r in csv.DictReader(f) if r["campaign_id"]) == 8 * 200
+
+
 def test_network_scrubbed_still_found(tmp_path: Path) -> None:
     log = write_jsonl(scrub_network(legit_users(30) + campaign(10)), tmp_path / "scrubbed.jsonl")
     detect_logs([log], tmp_path / "out", config=FAST)

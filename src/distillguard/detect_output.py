@@ -158,9 +158,9 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
     campaigns = _campaigns(con, confidence, link_reasons)
     stage.path("campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
     _copy_csv(con, "SELECT campaign_id, template_id, exchanges, accounts, example FROM ("
-              "SELECT a.campaign_id, f.template_id, count(*) AS exchanges, count(DISTINCT x.account_id) AS accounts,"
+              "SELECT a.campaign_id, f.template_id, sum(x.n) AS exchanges, count(DISTINCT x.account_id) AS accounts,"
               " any_value(k.skeleton) AS example, row_number() OVER (PARTITION BY a.campaign_id "
-              "ORDER BY count(*) DESC, f.template_id) AS rn FROM dg_x x JOIN dg_fp f USING (text_hash) "
+              "ORDER BY sum(x.n) DESC, f.template_id) AS rn FROM dg_at x JOIN dg_fp f USING (text_hash) "
               "JOIN dg_assign a USING (account_id) LEFT JOIN dg_skeletons k USING (template_id) "
               f"WHERE a.campaign_id <> '' GROUP BY a.campaign_id, f.template_id) WHERE rn <= {TOP_TEMPLATES} "
               "ORDER BY campaign_id, exchanges DESC", stage.path("templates.csv"))
@@ -223,12 +223,17 @@ def _campaigns(con: duckdb.DuckDBPyConnection, confidence: dict[str, float],
                link_reasons: dict[str, list[str]]) -> list[dict[str, object]]:
     if not confidence:
         return []
-    stats = {r[0]: r[1:] for r in con.sql("""
-        SELECT a.campaign_id, count(DISTINCT x.account_id), count(*), min(x.ts_s), max(x.ts_s),
-               avg(CASE WHEN f.cot THEN 1.0 ELSE 0.0 END), avg(CASE WHEN f.structured THEN 1.0 ELSE 0.0 END),
-               count(DISTINCT f.template_id)
-        FROM dg_x x JOIN dg_fp f USING (text_hash) JOIN dg_assign a USING (account_id)
+    # size and time span over all of each account's exchanges (features); content shares over the
+    # fingerprinted texts (dg_at ⋈ dg_fp), each weighted by its number of exchanges
+    size = {r[0]: r[1:] for r in con.sql("""
+        SELECT a.campaign_id, count(*), sum(f.exchanges), min(f.first_ts), max(f.last_ts)
+        FROM dg_features f JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY 1""").fetchall()}
+    content = {r[0]: r[1:] for r in con.sql("""
+        SELECT a.campaign_id, sum(CASE WHEN f.cot THEN t.n ELSE 0 END)::DOUBLE / sum(t.n),
+               sum(CASE WHEN f.structured THEN t.n ELSE 0 END)::DOUBLE / sum(t.n), count(DISTINCT f.template_id)
+        FROM dg_at t JOIN dg_fp f USING (text_hash) JOIN dg_assign a USING (account_id)
         WHERE a.campaign_id <> '' GROUP BY 1""").fetchall()}
+    stats = {c: size[c] + content.get(c, (0.0, 0.0, 0)) for c in size}
     caps: dict[str, dict[str, float]] = {}
     for c, cap, n in con.sql(f"""
         SELECT a.campaign_id, coalesce({CAPABILITY_SQL}, 'other'), count(*) FROM dg_x x JOIN dg_fp f USING (text_hash)
