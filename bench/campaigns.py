@@ -20,7 +20,11 @@ declared orgs are synthetic (3 % of accounts in small orgs, one org of 80 keys),
 features are the account's own features, damped, for half of the grouped accounts.
 
 `--check DIR`: the outputs of each case (links kept, grouping, scores, refined campaigns) are saved under
-DIR/<case>/ if absent, otherwise compared with the saved ones exactly (run once on old code, once on new).
+DIR/<case>/ if absent, otherwise compared with the saved ones exactly (run once on old code, once on new:
+e.g. `PYTHONPATH=/tmp/old/src` after `git archive <commit> src | tar -x -C /tmp/old`). A scale run rewrites
+its detect folder, so copy `links.parquet` and `features.parquet` elsewhere and use `links:COPY` for
+comparisons that span one. `--parts` also times `pair_edges` and `dense_blocks` alone (Leiden is most of
+the rest of the group stage).
 """
 
 from __future__ import annotations
