@@ -71,6 +71,9 @@ def stage_profiler() -> tuple[dict[str, list[float]], Callable[[str, float], Non
         now = time.process_time()
         prof[name] = [seconds, round(now - cpu0[0], 3)]
         cpu0[0] = now
+        # as it happens, for whoever watches a long run (WORK/detect.stderr)
+        print(f"{time.strftime('%H:%M:%S')} {name}: {prof[name][0]:.1f} s wall, {prof[name][1]:.1f} s CPU",
+              file=sys.stderr, flush=True)
 
     return prof, on_stage
 

@@ -128,11 +128,18 @@ _RNG = random.Random(20260522)
 _MINHASH_AB = [(_RNG.randrange(1, _P), _RNG.randrange(0, _P)) for _ in range(256)]
 
 
-def _ranked_sql(source: str, salt: str) -> str:
-    """CTEs `k0`, `k` over `source(account_id, key, …)`: `n_key` and a neutral pseudo-random rank `rn`."""
-    return f"""k0 AS (
-  SELECT *, count(*) OVER (PARTITION BY key) AS n_key, min(account_id) OVER (PARTITION BY key) AS lo,
-         max(account_id) OVER (PARTITION BY key) AS hi FROM {source}
+def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2") -> str:
+    """CTEs `kc`, `k0`, `k` over `source(account_id, key, …)`: the rows of keys passing `keep`, with `n_key`
+    and a neutral pseudo-random rank `rn`.
+
+    Keys are counted first and only the kept ones ranked: most content and LSH band keys are held by one
+    account, and sorting them by an md5 would be most of the work.
+    """
+    return f"""kc AS (
+  SELECT key, count(*) AS n_key, min(account_id) AS lo, max(account_id) AS hi FROM {source} GROUP BY key
+),
+k0 AS (
+  SELECT s.*, c.n_key, c.lo, c.hi FROM {source} s JOIN (SELECT * FROM kc WHERE {keep}) c USING (key)
 ),
 k AS (
   SELECT *, row_number() OVER (PARTITION BY key ORDER BY
@@ -151,8 +158,8 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
               else "least(a.share, b.share) / (1 + ln(a.n_key))")
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
-{_ranked_sql("u", kind)},
-kk AS (SELECT * FROM k WHERE {keep}),
+{_ranked_sql("u", kind, keep)},
+kk AS (SELECT * FROM k),
 full_pairs AS (
   SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
   FROM kk a JOIN kk b ON a.key = b.key AND a.rn < b.rn
@@ -192,7 +199,7 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
         f"""CREATE OR REPLACE TEMP TABLE dg_band AS
         WITH u AS ({' UNION ALL '.join(bands)}),
         {_ranked_sql("u", kind)},
-        kk AS (SELECT * FROM k WHERE n_key >= 2)
+        kk AS (SELECT * FROM k)
         SELECT DISTINCT least(a.account_id, b.account_id) AS src, greatest(a.account_id, b.account_id) AS dst
         FROM kk a JOIN kk b ON a.key = b.key AND (
           (a.n_key <= {cfg.full_pairs_max} AND a.rn < b.rn)
