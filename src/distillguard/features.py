@@ -7,10 +7,13 @@ Only a bounded sample of each account's distinct texts is fingerprinted (`FP_SAM
 smallest text hashes): content features are shares over the account's exchanges whose text is in `dg_fp`
 (NULL fingerprint columns are ignored), and links join `dg_fp` the same way.
 
-Tables created in the store's connection (temporary, prefixed `dg_`):
+Tables created in the store's connection (prefixed `dg_`; the two large ones, `dg_x` and `dg_at`, in the
+store's file while detect runs — see `work_table` — the others temporary):
 - `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, user_turns, multi_turn, max_tokens,
-  temperature, client_fp, ip, user_agent, prompt_tokens, completion_tokens, model, has_tools,
-  params_key / params_set (hash and count of the non-default sampling parameters: links.shared-params)
+  temperature, client_fp, ip_h / ua_h / model_h (hashes; NULL for an empty ip or user agent),
+  prompt_tokens, completion_tokens, has_tools, params_key / params_set (hash and count of the non-default
+  sampling parameters: links.shared-params)
+- `dg_at`: account_id, text_hash, n (exchanges of the account with that text)
 - `dg_fp`: text_hash, template_id, wrapper_id, near_group (of the wrapper), capability, cot, structured,
   pre_key, suf_key
 - `dg_acc`: optional account records (created_at, email_domain, payment_fingerprint, country, …)
@@ -86,8 +89,6 @@ FROM {source} e
 LEFT JOIN ({_PARAMS_SQL} FROM (SELECT DISTINCT params FROM {source} d)) p ON e.params IS NOT DISTINCT FROM p.p_params
 """
 
-
-SLIM_SQL = f"CREATE OR REPLACE TEMP TABLE dg_x AS\n{slim_select()}"
 
 TEXTS_SQL = f"""
 SELECT text_hash, any_value(text) AS text FROM (

@@ -4,7 +4,7 @@
 `dgi_`), and on each run absorbs only the exchanges appended since the last run (a `rowid` high-water
 mark of `exchanges`):
 
-- `dgi_x`: the slim per-exchange table (features.SLIM_SQL), appended with the new rows only;
+- `dgi_x`: the slim per-exchange table (features.slim_select), appended with the new rows only;
 - `dgi_fp`, `dgi_wr`, `dgi_ng`, `dgi_sk`, `dgi_seg`, `dgi_phrase_n`: fingerprints of every distinct text,
   wrapper strings, their near-duplicate group, skeletons, phrase segments and per-phrase text counts —
   only texts never seen before are fingerprinted;
@@ -77,7 +77,7 @@ def state_key(config: lk.LinkConfig) -> str:
     """
     from .fpcache import fingerprint_version
 
-    sql = [feat.SLIM_SQL, feat.TEXTS_SQL, repr(lk._set_links(config)), repr(lk._key_sources(config)),
+    sql = [_slim_select("true"), feat.TEXTS_SQL, repr(lk._set_links(config)), repr(lk._key_sources(config)),
            fingerprint_version()]
     return _digest({"v": STATE_VERSION, "cfg": asdict(config), "sql": sql})
 

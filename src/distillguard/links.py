@@ -114,7 +114,7 @@ def _param_sql(k: str, default: float | None) -> str:
     return v if default is None else f"CASE WHEN TRY_CAST({v} AS DOUBLE) = {default} THEN NULL ELSE {v} END"
 
 
-# columns of the slim table `dg_x` (features.SLIM_SQL, over `exchanges`): the hash of the non-default
+# columns of the slim table `dg_x` (features.slim_select, over `exchanges`): the hash of the non-default
 # sampling parameters, and how many there are
 PARAMS_KEY_SQL = "hash(" + ", ".join(_param_sql(k, d) for k, d in _SAMPLING.items()) + ")"
 PARAMS_SET_SQL = " + ".join(f"({_param_sql(k, d)} IS NOT NULL)::INT" for k, d in _SAMPLING.items())
