@@ -22,7 +22,8 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from distillguard.campaigns import _positions, _sorted_unique, pair_edges  # noqa: E402
+from distillguard.campaigns import _sorted_unique, pair_edges  # noqa: E402
+from distillguard.distinct import positions  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
         raise SystemExit(__doc__)
     edges = pair_edges(pq.read_table(sys.argv[1]))
     names = _sorted_unique(edges["src"], edges["dst"])
-    g = ig.Graph(n=len(names), edges=np.stack([_positions(edges["src"], names), _positions(edges["dst"], names)],
+    g = ig.Graph(n=len(names), edges=np.stack([positions(edges["src"], names), positions(edges["dst"], names)],
                                               axis=1), directed=False)
     g.es["weight"] = edges["weight"].to_numpy().tolist()
     print(f"{len(names):,} accounts, {edges.num_rows:,} pair edges")

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from .distinct import unique
+from .distinct import positions, strings, unique
 
 DEFAULT_KIND_WEIGHTS = {
     "shared-template": 1.0,
@@ -99,8 +99,8 @@ def _pairs(links: pa.Table, config: CampaignConfig) -> _Pairs:
     # accounts as their rank among the sorted names: DuckDB groups and sorts integers, not strings, and the
     # integer order is the names' byte order, so the rows come out in the same order as `ORDER BY src, dst`
     names = _sorted_unique(links["src"], links["dst"])
-    ls = _positions(links["src"], names).astype(np.int32)
-    ld = _positions(links["dst"], names).astype(np.int32)
+    ls = positions(links["src"], names).astype(np.int32)
+    ld = positions(links["dst"], names).astype(np.int32)
     coded = pa.table({"src": ls, "dst": ld, "kind": links["kind"], "weight": links["weight"]})
     kw = pa.table({"kind": list(config.kind_weights), "kw": list(config.kind_weights.values()),
                    "content": [k in CONTENT_KINDS for k in config.kind_weights]})
@@ -135,29 +135,18 @@ def leiden_groups(edges: pa.Table, config: CampaignConfig = CampaignConfig()) ->
     return names.to_pylist(), member
 
 
-def _strings(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    # Arrow's hash kernels (unique, index_in) have no string_view kernel
-    return col.cast(pa.string()) if pa.types.is_string_view(col.type) else col
-
-
 def _sorted_unique(*cols: pa.ChunkedArray) -> pa.Array:
     """Distinct values of the columns, sorted (Arrow's byte order = `np.unique`'s order of the strings)."""
     chunks = [c for col in cols for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col])]
-    u = pc.unique(pa.chunked_array([_strings(c) for c in chunks], _strings(chunks[0]).type))
+    u = pc.unique(pa.chunked_array([strings(c) for c in chunks], strings(chunks[0]).type))
     return u.take(pc.sort_indices(u))
-
-
-def _positions(col: pa.Array | pa.ChunkedArray, values: pa.Array) -> np.ndarray:
-    """Index of each value of `col` in `values` (-1: absent), by one hash lookup per row in Arrow."""
-    idx = pc.index_in(_strings(col), value_set=_strings(values)).fill_null(-1)
-    return np.asarray(idx.to_numpy(), np.int64)
 
 
 def _leiden(edges: pa.Table, config: CampaignConfig) -> tuple[pa.Array, np.ndarray]:
     if edges.num_rows == 0:
         return pa.array([], pa.string()), np.zeros(0, np.int64)
     names = _sorted_unique(edges["src"], edges["dst"])
-    return names, _leiden_codes(len(names), _positions(edges["src"], names), _positions(edges["dst"], names),
+    return names, _leiden_codes(len(names), positions(edges["src"], names), positions(edges["dst"], names),
                                 edges["weight"], config)
 
 
@@ -261,7 +250,7 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
     acc_names = pa.array([], pa.string())
     if bipartite.num_rows:
         acc_names = _sorted_unique(bipartite["account_id"])
-        r = _positions(bipartite["account_id"], acc_names)
+        r = positions(bipartite["account_id"], acc_names)
         _, c = unique(bipartite["key"].to_numpy(), return_inverse=True)
         blocks = dense_blocks(r, c, len(acc_names), int(c.max()) + 1, config)
     block_names = [acc_names.take(pa.array(blk)).cast(pa.string()).to_pylist() for blk in blocks]
@@ -285,7 +274,7 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
     strength, degree = _strength(a, b, p.edges["weight"].to_numpy(), member)
     # position of every link name among `names` (-1: neither in the pair graph nor in a block)
     if added and len(p.names):
-        at = _positions(pa.array(added, pa.string()), p.names)
+        at = positions(pa.array(added, pa.string()), p.names)
         vertex[at[at >= 0]] = len(used) + np.flatnonzero(at >= 0)
     families = _families(links, vertex[p.link_src], vertex[p.link_dst], member, config)
     return Grouping(accounts=names, group=member, strength=strength, degree=degree, in_block=in_block,
@@ -300,7 +289,7 @@ def _families(links: pa.Table, a: np.ndarray, b: np.ndarray, member: np.ndarray,
     if links.num_rows == 0 or n_groups == 0:
         return out
     # per kind, not per link: the kind column's dictionary carries the weights and families
-    kinds = pc.dictionary_encode(_strings(links["kind"])).combine_chunks()
+    kinds = pc.dictionary_encode(strings(links["kind"])).combine_chunks()
     code = kinds.indices.to_numpy(zero_copy_only=False)
     kind_names = kinds.dictionary.to_pylist()
     kw = np.array([config.kind_weights.get(k, 0.0) for k in kind_names], float)

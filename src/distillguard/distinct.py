@@ -9,6 +9,7 @@ than numpy's comparison sort of Python objects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -51,3 +52,28 @@ def unique(values: Any, *, return_index: bool = False, return_inverse: bool = Fa
         starts = np.flatnonzero(mask)
         out.append(np.diff(np.append(starts, len(s))).astype(np.intp))
     return tuple(out)
+
+
+def strings(x: pa.Array | pa.ChunkedArray | Sequence[str]) -> pa.Array | pa.ChunkedArray:
+    """`x` as an Arrow string column (Arrow's hash kernels, unique and index_in, have no string_view kernel)."""
+    if not isinstance(x, pa.Array | pa.ChunkedArray):
+        return pa.array(list(x), pa.string())
+    return x.cast(pa.string()) if pa.types.is_string_view(x.type) else x
+
+
+def positions(col: pa.Array | pa.ChunkedArray | Sequence[str], values: pa.Array | pa.ChunkedArray | Sequence[str],
+              last: bool = False) -> np.ndarray:
+    """Index of each value of `col` in `values` (-1: absent), by one hash lookup per row in Arrow.
+
+    Where `values` repeats a value: its first index, or with `last` its last one (what a dict built over
+    `values` would give).
+    """
+    col, values = strings(col), strings(values)
+    if len(values) == 0:
+        return np.full(len(col), -1, np.int64)
+    if not last:
+        return np.asarray(pc.index_in(col, value_set=values).fill_null(-1).to_numpy(), np.int64)
+    # index_in returns the first match: look up the reversed values
+    rev = values[::-1] if isinstance(values, pa.Array) else values.combine_chunks()[::-1]
+    idx = np.asarray(pc.index_in(col, value_set=rev).fill_null(-1).to_numpy(), np.int64)
+    return np.where(idx >= 0, len(values) - 1 - idx, -1)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .campaigns import Grouping
+from .distinct import positions
 
 INDIVIDUAL_WEIGHTS = {"extraction": 0.30, "cot": 0.20, "single_turn": 0.10, "long_output": 0.15, "sweep": 0.10,
                       "output_ratio": 0.05, "around_clock": 0.05, "regular": 0.05}
@@ -117,7 +117,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     ids = features["account_id"].to_pylist()
     ind = individual_score(features)
     first, last = _col(features, "first_ts"), _col(features, "last_ts")
-    at = _index_in(features["account_id"], grouping.accounts)   # row of each account in the grouping
+    at = positions(features["account_id"], grouping.accounts, last=True)   # row of each account in the grouping
     found = at >= 0
     gi = np.where(found, np.asarray(grouping.group, np.int64)[np.maximum(at, 0)], -1) if len(grouping.accounts) \
         else np.full(len(ids), -1, np.int64)
@@ -184,24 +184,6 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     return Scores(accounts=table, group_score=group_score, group_parts=parts)
 
 
-def _index_in(col: pa.Array | pa.ChunkedArray | Sequence[str], values: pa.Array | pa.ChunkedArray | Sequence[str]
-              ) -> np.ndarray:
-    """Index of each of `col` in `values` (-1: absent; the last index when `values` repeats one), in Arrow."""
-    col, values = (_string_array(x) for x in (col, values))
-    if len(values) == 0:
-        return np.full(len(col), -1, np.int64)
-    # index_in returns the first match; a dict built over `values` keeps the last: look up reversed values
-    rev = values[::-1] if isinstance(values, pa.Array) else values.combine_chunks()[::-1]
-    idx = np.asarray(pc.index_in(col, value_set=rev).fill_null(-1).to_numpy(), np.int64)
-    return np.where(idx >= 0, len(values) - 1 - idx, -1)
-
-
-def _string_array(x: pa.Array | pa.ChunkedArray | Sequence[str]) -> pa.Array | pa.ChunkedArray:
-    if not isinstance(x, pa.Array | pa.ChunkedArray):
-        return pa.array(list(x), pa.string())
-    return x.cast(pa.string()) if pa.types.is_string_view(x.type) else x
-
-
 def _take(values: np.ndarray, at: np.ndarray, default: object) -> np.ndarray:
     v = np.asarray(values)
     if len(v) == 0:
@@ -212,7 +194,7 @@ def _take(values: np.ndarray, at: np.ndarray, default: object) -> np.ndarray:
 def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.Table
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Individual score, harvesting shape and size of the shared traffic, aligned with `ids` (0: absent)."""
-    idx = _index_in(shared["account_id"], ids)
+    idx = positions(shared["account_id"], ids, last=True)
     ok = idx >= 0
     ind, harvest, n = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids))
     # identical texts sent by several accounts (homework, an eval suite, a shared template without a
@@ -257,8 +239,8 @@ def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], org
     codes = {o: i for i, o in enumerate(dict.fromkeys(small.values()))}
     org_code = np.array([codes[o] for o in small.values()] + [-1], np.int64)
     members = list(small)
-    src = org_code[_index_in(links["src"], members)]    # index -1 picks the trailing -1
-    dst = org_code[_index_in(links["dst"], members)]
+    src = org_code[positions(links["src"], members, last=True)]    # index -1 picks the trailing -1
+    dst = org_code[positions(links["dst"], members, last=True)]
     drop = np.flatnonzero((src >= 0) & (src == dst))
     if len(drop) == 0:
         return links
