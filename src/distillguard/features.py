@@ -125,7 +125,7 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     drop_work_tables(con)
     work_table(con, "dg_x", slim_select())
     # one row per (account, distinct text): sampling, replay, content links and shared traffic read this
-    work_table(con, "dg_at", AT_SQL)
+    work_table(con, "dg_at", at_sql())
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
                 "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
@@ -183,7 +183,11 @@ def sample_sql(k: int | None) -> str:
   FROM dg_at GROUP BY account_id"""
 
 
-AT_SQL = "SELECT account_id, text_hash, count(*) AS n FROM dg_x GROUP BY ALL"
+def at_sql(source: str = "dg_x") -> str:
+    """`dg_at`'s SELECT: exchanges per (account, distinct text) of the slim table `source`."""
+    return f"SELECT account_id, text_hash, count(*) AS n FROM {source} GROUP BY ALL"
+
+
 # the large per-exchange and per-(account, text) tables: kept in the store's file while detect runs
 WORK_TABLES = ("dg_x", "dg_at")
 _READ_ONLY = (duckdb.InvalidInputException, duckdb.PermissionException, duckdb.CatalogException,

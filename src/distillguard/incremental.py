@@ -190,7 +190,7 @@ def _views(con: duckdb.DuckDBPyConnection, new_only: bool) -> None:
     con.execute(f"CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM {'dgn_x' if new_only else 'dgi_x'}")
     # per-(account, text) counts: persisted for the whole state; over the new rows, bound when read (the
     # counts of whatever `dg_x` is at that moment)
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_at AS " + (feat.AT_SQL if new_only else "SELECT * FROM dgi_at"))
+    con.execute("CREATE OR REPLACE TEMP VIEW dg_at AS " + (feat.at_sql() if new_only else "SELECT * FROM dgi_at"))
     con.execute("CREATE OR REPLACE TEMP VIEW dg_fp AS SELECT f.*, g.near_group FROM dgi_fp f "
                 "JOIN dgi_ng g USING (wrapper_id)")
     con.execute("CREATE OR REPLACE TEMP VIEW dg_phrase AS SELECT s.text_hash, s.phrase FROM dgi_seg s "
@@ -226,20 +226,20 @@ def _absorb(con: duckdb.DuckDBPyConnection, mark: int, top: int, links_cfg: lk.L
     # replay: texts of the new rows whose account count grows; the accounts that held them alone change
     con.execute("CREATE OR REPLACE TEMP TABLE dgn_texts AS SELECT DISTINCT text_hash FROM dgn_x")
     con.execute("INSERT INTO dgi_x SELECT * FROM dgn_x")
+    _merge_counts(con, "dgi_at", feat.at_sql("dgn_x"), "account_id, text_hash")
+    # accounts per text from the merged (account, text) counts, not from every exchange of the history
     con.execute("""CREATE OR REPLACE TEMP TABLE dgn_ta AS
-        SELECT text_hash, count(DISTINCT account_id) AS n_acc FROM dgi_x
+        SELECT text_hash, count(*) AS n_acc FROM dgi_at
         WHERE text_hash IN (SELECT text_hash FROM dgn_texts) GROUP BY text_hash""")
     con.execute("""CREATE OR REPLACE TEMP TABLE dgn_aff AS
         SELECT DISTINCT account_id FROM dgn_x
-        UNION SELECT DISTINCT x.account_id FROM dgi_x x WHERE x.text_hash IN (
+        UNION SELECT DISTINCT x.account_id FROM dgi_at x WHERE x.text_hash IN (
           SELECT n.text_hash FROM dgn_ta n JOIN dgi_text_acc o USING (text_hash) WHERE o.n_acc = 1 AND n.n_acc >= 2)
         UNION SELECT account_id FROM (SELECT * FROM accounts EXCEPT SELECT * FROM dgi_acc)
         UNION SELECT account_id FROM (SELECT * FROM dgi_acc EXCEPT SELECT * FROM accounts)""")
     if all_features:
         con.execute("INSERT INTO dgn_aff SELECT DISTINCT account_id FROM dgi_x "
                     "EXCEPT SELECT account_id FROM dgn_aff")
-    _merge_counts(con, "dgi_at", f"SELECT * FROM ({feat.AT_SQL.replace('FROM dg_x', 'FROM dgn_x')})",
-                  "account_id, text_hash")
     con.execute("DELETE FROM dgi_text_acc WHERE text_hash IN (SELECT text_hash FROM dgn_ta)")
     con.execute("INSERT INTO dgi_text_acc SELECT * FROM dgn_ta")
     con.execute("DELETE FROM dgi_acc")

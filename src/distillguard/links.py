@@ -159,16 +159,15 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
 {_ranked_sql("u", kind, keep)},
-kk AS (SELECT * FROM k),
 full_pairs AS (
   SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
-  FROM kk a JOIN kk b ON a.key = b.key AND a.rn < b.rn
+  FROM k a JOIN k b ON a.key = b.key AND a.rn < b.rn
   WHERE a.n_key <= {cfg.full_pairs_max}
 ),
 ring_pairs AS (
   SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
-  FROM kk a CROSS JOIN range(1, {cfg.ring + 1}) r(off)
-  JOIN kk b ON a.key = b.key AND b.rn = (a.rn + r.off) % a.n_key
+  FROM k a CROSS JOIN range(1, {cfg.ring + 1}) r(off)
+  JOIN k b ON a.key = b.key AND b.rn = (a.rn + r.off) % a.n_key
   WHERE a.n_key > {cfg.full_pairs_max}
 )
 SELECT least(src, dst) AS src, greatest(src, dst) AS dst, '{kind}' AS kind, least(sum(w), 1.0) AS weight
@@ -198,10 +197,9 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
         GROUP BY account_id HAVING count(*) >= {min_tuples}""",
         f"""CREATE OR REPLACE TEMP TABLE dg_band AS
         WITH u AS ({' UNION ALL '.join(bands)}),
-        {_ranked_sql("u", kind)},
-        kk AS (SELECT * FROM k)
+        {_ranked_sql("u", kind)}
         SELECT DISTINCT least(a.account_id, b.account_id) AS src, greatest(a.account_id, b.account_id) AS dst
-        FROM kk a JOIN kk b ON a.key = b.key AND (
+        FROM k a JOIN k b ON a.key = b.key AND (
           (a.n_key <= {cfg.full_pairs_max} AND a.rn < b.rn)
           OR (a.n_key > {cfg.full_pairs_max} AND b.rn IN ((a.rn + 1) % a.n_key, (a.rn + 2) % a.n_key)))""",
         f"""INSERT INTO dg_links
