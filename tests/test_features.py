@@ -157,3 +157,27 @@ def prepared_store_k(records, tmp_path, k):  # type: ignore[no-untyped-def]
         ingest_logs(store, [log])
         features.prepare(store.con, sample_per_account=k)
         yield store.con
+
+
+def test_prompt_and_system_fast_paths_match_the_contract() -> None:
+    """The CASE fast paths pick the same prompt / system text as filtering every message list."""
+    import duckdb
+
+    ref_prompt = ("coalesce(prompt, list_filter(messages, lambda m: m.role = 'user' "
+                  "AND m.content IS NOT NULL)[-1].content, '')")
+    ref_system = "list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content"
+    msgs = [None, [], [("user", "a")], [("system", "s"), ("user", "b")], [("user", "c"), ("assistant", "d")],
+            [("user", "e"), ("user", None)], [("developer", None), ("system", "t"), ("user", "f")],
+            [("assistant", "x")], [("user", None)], [("tool", "r"), ("developer", "dv"), ("user", "g")]]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE exchanges (prompt VARCHAR, messages STRUCT(role VARCHAR, content VARCHAR)[])")
+    for prompt in (None, "p"):
+        for m in msgs:
+            value = None if m is None else [{"role": r, "content": c} for r, c in m]
+            con.execute("INSERT INTO exchanges VALUES (?, ?)", [prompt, value])
+    rows = con.sql(f"SELECT {features._PROMPT_SQL}, {ref_prompt}, {features._SYSTEM_SQL}, {ref_system} "
+                   "FROM exchanges").fetchall()
+    assert len(rows) == 2 * len(msgs)
+    for fast_p, slow_p, fast_s, slow_s in rows:
+        assert (fast_p, fast_s) == (slow_p, slow_s)
+    assert {r[0] for r in rows} == {"a", "b", "c", "e", "f", "g", "p", ""}

@@ -49,10 +49,15 @@ FP_SAMPLE_PER_ACCOUNT = 128
 WRAPPER_CHARS = 40
 NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than this are chains: ignored
 
-# Prompt text as the contract defines it: the completions prompt, else the last user message.
-_PROMPT_SQL = ("coalesce(prompt, list_filter(messages, lambda m: m.role = 'user' "
-               "AND m.content IS NOT NULL)[-1].content, '')")
-_SYSTEM_SQL = "list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content"
+# Prompt text as the contract defines it: the completions prompt, else the last user message. The
+# lambda runs only for the rare exchange whose last message is not a user's (CASE evaluates a branch for
+# the rows that reach it): a quarter of the cost of filtering every message list.
+_LAST = "messages[-1]"
+_PROMPT_SQL = (f"CASE WHEN prompt IS NOT NULL THEN prompt WHEN {_LAST}.role = 'user' AND {_LAST}.content IS NOT NULL "
+               f"THEN {_LAST}.content ELSE coalesce(list_filter(messages, lambda m: m.role = 'user' "
+               "AND m.content IS NOT NULL)[-1].content, '') END")
+_SYSTEM_SQL = ("CASE WHEN messages[1].role IN ('system', 'developer') THEN messages[1].content "
+               "ELSE list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content END")
 
 # JSON parameters are parsed once per DISTINCT `params` string (a few thousand client configurations),
 # never per exchange; strings that only ever get compared (ip, user agent, model) are kept as hashes
@@ -92,7 +97,7 @@ LEFT JOIN ({_PARAMS_SQL} FROM (SELECT DISTINCT params FROM {source} d)) p ON e.p
 
 TEXTS_SQL = f"""
 SELECT text_hash, any_value(text) AS text FROM (
-  SELECT hash({_PROMPT_SQL}) AS text_hash, {_PROMPT_SQL} AS text FROM exchanges
+  SELECT hash(text) AS text_hash, text FROM (SELECT {_PROMPT_SQL} AS text FROM exchanges)
 ) GROUP BY text_hash
 """
 
