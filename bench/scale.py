@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -71,9 +72,11 @@ def stage_profiler() -> tuple[dict[str, list[float]], Callable[[str, float], Non
         now = time.process_time()
         prof[name] = [seconds, round(now - cpu0[0], 3)]
         cpu0[0] = now
-        # as it happens, for whoever watches a long run (WORK/detect.stderr)
-        print(f"{time.strftime('%H:%M:%S')} {name}: {prof[name][0]:.1f} s wall, {prof[name][1]:.1f} s CPU",
-              file=sys.stderr, flush=True)
+        # as it happens, for whoever watches a long run (WORK/detect.stderr); the peak RSS so far tells
+        # which sub-stage set the run's peak
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{time.strftime('%H:%M:%S')} {name}: {prof[name][0]:.1f} s wall, {prof[name][1]:.1f} s CPU, "
+              f"peak RSS so far {peak:,.0f} MB", file=sys.stderr, flush=True)
 
     return prof, on_stage
 
