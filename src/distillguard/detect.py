@@ -25,6 +25,7 @@ from .campaigns import CampaignConfig, group_accounts, refine_campaigns
 from .detect_output import atomic_write_bytes, write_outputs
 from .engine import bring_back, relational
 from .errors import UsageError
+from .fpcache import duckdb_memory
 from .group_traffic import shared_traffic_features
 from .scoring import (
     ScoreConfig,
@@ -157,7 +158,8 @@ def _finish(store: Store, out: Path, config: DetectConfig, features: pa.Table, l
     con = store.con
     if orgs is not None:
         links = without_same_customer_links(links, features["account_id"].to_pylist(), orgs, config.scores)
-    grouping = group_accounts(links, bip, config.campaigns)
+    with duckdb_memory(con):  # the graph work is Python's: DuckDB's buffers need not stay resident beside it
+        grouping = group_accounts(links, bip, config.campaigns)
     stage("campaigns")
     if config.use_links:
         # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
