@@ -172,16 +172,16 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
 
 
 _INFRA_SQL = f"""
-WITH c AS (SELECT e.account_id, e.ip, coalesce(e.user_agent, '') AS user_agent, a.campaign_id FROM exchanges e
-           JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> ''),
-v AS (
-  SELECT campaign_id, 'ip' AS kind, ip AS value, account_id FROM c WHERE ip <> ''
-  UNION ALL SELECT campaign_id, 'cidr', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24', account_id
+WITH c AS (SELECT a.campaign_id, e.account_id, e.ip, coalesce(e.user_agent, '') AS user_agent, count(*) AS n
+           FROM exchanges e JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY ALL),
+v AS (  -- one row per distinct (account, address, agent) of a campaign: the regexes run once per such row
+  SELECT campaign_id, 'ip' AS kind, ip AS value, account_id, n FROM c WHERE ip <> ''
+  UNION ALL SELECT campaign_id, 'cidr', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24', account_id, n
     FROM c WHERE regexp_matches(ip, '^\\d+\\.\\d+\\.\\d+\\.\\d+$')
-  UNION ALL SELECT campaign_id, 'user_agent', user_agent, account_id FROM c WHERE user_agent <> ''
+  UNION ALL SELECT campaign_id, 'user_agent', user_agent, account_id, n FROM c WHERE user_agent <> ''
 ),
 agg AS (
-  SELECT campaign_id, kind, value, count(DISTINCT account_id) AS accounts, count(*) AS exchanges FROM v GROUP BY ALL
+  SELECT campaign_id, kind, value, count(DISTINCT account_id) AS accounts, sum(n) AS exchanges FROM v GROUP BY ALL
   UNION ALL
   SELECT a.campaign_id, 'payment', p.payment_fingerprint, count(*), 0 FROM dg_assign a
   JOIN dg_acc p USING (account_id) WHERE a.campaign_id <> '' AND coalesce(p.payment_fingerprint, '') <> ''
@@ -190,7 +190,7 @@ agg AS (
 SELECT campaign_id, kind, value, accounts, exchanges FROM (
   SELECT *, row_number() OVER (PARTITION BY campaign_id, kind ORDER BY accounts DESC, exchanges DESC, value) AS rn
   FROM agg WHERE accounts >= 2) WHERE rn <= {TOP_INFRA}
-ORDER BY campaign_id, kind, accounts DESC
+ORDER BY campaign_id, kind, accounts DESC, exchanges DESC, value
 """
 
 
