@@ -1,7 +1,7 @@
 """Campaigns (DESIGN.md step 6): communities of the account graph plus dense blocks of account × key.
 
-- Leiden (igraph + leidenalg, modularity, fixed seed) on the account graph whose edge weight is the
-  kind-weighted sum of the links between two accounts.
+- Leiden (igraph's `community_leiden`, modularity, a private generator seeded by `CampaignConfig.seed`)
+  on the account graph whose edge weight is the kind-weighted sum of the links between two accounts.
 - A FRAUDAR-style dense-block detector on the bipartite account × content-key graph, with FRAUDAR's
   column weights 1 / log(degree + 5) so that camouflage (an attacker also sending popular, innocuous
   prompts) cannot lower a block's density. Peeling is the batched (1 + ε) approximation of greedy
@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 import duckdb
 import igraph as ig
-import leidenalg
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,6 +54,7 @@ class CampaignConfig:
     min_size: int = 2
     resolution: float = 1.0
     seed: int = 0
+    leiden_iterations: int = 2      # Leiden passes (igraph's n_iterations; -1: until the partition is stable)
     max_blocks: int = 20
     min_block_accounts: int = 3
     peel_eps: float = 0.1
@@ -157,9 +158,28 @@ def _leiden_codes(n: int, src: np.ndarray, dst: np.ndarray, weight: pa.ChunkedAr
     # sees (vertex and edge order, weights) is the same as from a list of pairs
     g = ig.Graph(n=n, edges=np.stack([src, dst], axis=1), directed=False)
     g.es["weight"] = weight.to_numpy().tolist()
-    part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights="weight",
-                                    resolution_parameter=config.resolution, seed=config.seed)
-    return np.asarray(part.membership, np.int64)
+    # igraph draws from a process-wide generator (Python's `random` module by default): a private,
+    # seeded one for this call makes the partition a function of the seed and leaves `random` untouched
+    ig.set_random_number_generator(random.Random(config.seed))
+    try:
+        c = g.community_leiden(objective_function="modularity", weights="weight", resolution=config.resolution,
+                               n_iterations=config.leiden_iterations)
+    finally:
+        ig.set_random_number_generator(random)
+    return _by_size(np.asarray(c.membership, np.int64))
+
+
+def _by_size(member: np.ndarray) -> np.ndarray:
+    """Renumber communities by size, largest first (ties: the one whose first vertex comes first)."""
+    if len(member) == 0:
+        return member
+    sizes = np.bincount(member)
+    first = np.full(len(sizes), len(member), np.int64)
+    values, at = np.unique(member, return_index=True)
+    first[values] = at
+    rank = np.empty(len(sizes), np.int64)
+    rank[np.lexsort((first, -sizes))] = np.arange(len(sizes))
+    return rank[member]
 
 
 def dense_blocks(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int,
@@ -332,7 +352,7 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
         return out
     kw = {k: (v * config.refine_content_weight if k in CONTENT_KINDS else v) for k, v in config.kind_weights.items()}
     sub_cfg = CampaignConfig(kind_weights=kw, min_edge=config.refine_min_edge, resolution=config.refine_resolution,
-                             seed=config.seed)
+                             seed=config.seed, leiden_iterations=config.leiden_iterations)
     acc = pa.array(accounts, pa.string())
     mask = pc.and_(pc.is_in(links["src"], acc), pc.is_in(links["dst"], acc)) \
         if links.num_rows else None
