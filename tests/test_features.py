@@ -135,8 +135,9 @@ def test_bounded_sample_per_account_is_coordinated(tmp_path) -> None:
     with prepared_store_k(recs, tmp_path, 10) as con:
         def texts(acc: str, table: str = "dg_x") -> set[int]:
             join = "" if table == "dg_x" else " JOIN dg_fp USING (text_hash)"
+            # the detect tables key accounts by number (distillguard.account_ids)
             return {h for (h,) in con.sql(f"SELECT DISTINCT text_hash FROM dg_x{join} "
-                                           f"WHERE account_id = '{acc}'").fetchall()}
+                                           f"JOIN dg_names n USING (account_id) WHERE n.name = '{acc}'").fetchall()}
         big, small = sorted(texts("big")), texts("small")
         assert texts("small", "dg_fp") == small                 # few texts: all fingerprinted
         # the big account: its 10 smallest hashes, plus the texts it shares with the small one (coordinated)

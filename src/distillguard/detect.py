@@ -115,8 +115,7 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
         bip = pa.concat_tables([lk.key_usage(rel, k, config.links) for k in BLOCK_KINDS])
         bip = bip.filter(pa.compute.greater_equal(bip["share"], config.links.min_key_share))
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, "
-                    "weight DOUBLE)")
+        lk.create_links_table(con)
         links = lk.LINK_SCHEMA.empty_table()
         bip = pa.table({"account_id": pa.array([], pa.string()), "key": pa.array([], pa.uint64()),
                         "share": pa.array([], pa.float64())})
@@ -143,7 +142,7 @@ def _detect_incremental(store: Store, out: Path, config: DetectConfig, fingerpri
         links = st.links_from_state(con, config.links)
         bip = st.bipartite_from_state(con, BLOCK_KINDS, config.links)
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
+        lk.create_links_table(con)
         links = lk.LINK_SCHEMA.empty_table()
         bip = pa.table({"account_id": pa.array([], pa.string()), "key": pa.array([], pa.uint64()),
                         "share": pa.array([], pa.float64())})

@@ -22,6 +22,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import account_ids
 from .campaigns import CampaignConfig
 from .distinct import unique
 from .features import CAPABILITY_SQL
@@ -124,7 +125,9 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
     names = {int(g): f"dg-{i + 1:04d}" for i, g in enumerate(order)}
     cid = [names.get(int(g), "") if g >= 0 else "" for g in group]
     confidence = {names[int(g)]: float(np.median(score[group == g])) for g in order}
-    assign = pa.table({"account_id": t["account_id"], "campaign_id": cid, "flagged": flagged})
+    # `account_id` as the detect tables key accounts (distillguard.account_ids), `name` the account id
+    assign = pa.table({"account_id": account_ids.to_numbers(con, t["account_id"]), "name": t["account_id"],
+                       "campaign_id": cid, "flagged": flagged})
     con.register("_dg_assign", assign)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE dg_assign AS SELECT * FROM _dg_assign")
@@ -153,8 +156,8 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
             r += [x for x in reasons[i] if x not in r]
             w.writerow([a, f"{score[i]:.6f}", "true" if flagged[i] else "false", cid[i], ";".join(r)])
     pq.write_table(features, stage.path("features.parquet"))
-    pq.write_table(con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table(),
-                   stage.path("links.parquet"))
+    links = con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table()
+    pq.write_table(account_ids.to_names(con, links, ("src", "dst")), stage.path("links.parquet"))
     campaigns = _campaigns(con, confidence, link_reasons)
     stage.path("campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
     _copy_csv(con, "SELECT campaign_id, template_id, exchanges, accounts, example FROM ("
@@ -173,7 +176,7 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
 
 _INFRA_SQL = f"""
 WITH c AS (SELECT a.campaign_id, e.account_id, e.ip, coalesce(e.user_agent, '') AS user_agent, count(*) AS n
-           FROM exchanges e JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY ALL),
+           FROM exchanges e JOIN dg_assign a ON a.name = e.account_id WHERE a.campaign_id <> '' GROUP BY ALL),
 v AS (  -- one row per distinct (account, address, agent) of a campaign: the regexes run once per such row
   SELECT campaign_id, 'ip' AS kind, ip AS value, account_id, n FROM c WHERE ip <> ''
   UNION ALL SELECT campaign_id, 'cidr', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24', account_id, n
@@ -206,11 +209,11 @@ def _link_reasons(con: duckdb.DuckDBPyConnection, config: CampaignConfig) -> dic
         rows = con.sql("""
             WITH l AS (SELECT src AS account_id, dst AS other, kind, weight FROM dg_links
                        UNION ALL SELECT dst, src, kind, weight FROM dg_links)
-            SELECT l.account_id, l.kind, sum(l.weight * k.kw) AS w FROM l
+            SELECT a.name, l.kind, sum(l.weight * k.kw) AS w FROM l
             JOIN dg_assign a ON a.account_id = l.account_id
             JOIN dg_assign b ON b.account_id = l.other AND b.campaign_id = a.campaign_id
             JOIN _dg_kw k ON k.kind = l.kind
-            WHERE a.campaign_id <> '' GROUP BY ALL ORDER BY l.account_id, w DESC, l.kind""").fetchall()
+            WHERE a.campaign_id <> '' GROUP BY ALL ORDER BY a.name, w DESC, l.kind""").fetchall()
     finally:
         con.unregister("_dg_kw")
     out: dict[str, list[str]] = {}
@@ -240,7 +243,7 @@ def _campaigns(con: duckdb.DuckDBPyConnection, confidence: dict[str, float],
         JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY ALL""").fetchall():
         caps.setdefault(c, {})[cap if cap in CAPABILITIES else "other"] = float(n)
     kinds: dict[str, dict[str, int]] = {}
-    members = dict(con.sql("SELECT account_id, campaign_id FROM dg_assign WHERE campaign_id <> ''").fetchall())
+    members = dict(con.sql("SELECT name, campaign_id FROM dg_assign WHERE campaign_id <> ''").fetchall())
     for a, ks in link_reasons.items():
         for k in ks:
             kinds.setdefault(members[a], {}).setdefault(k, 0)

@@ -9,7 +9,8 @@ runs it as Spark SQL. DDL/DML on temporary tables (`CREATE OR REPLACE TEMP TABLE
 views.
 
 What runs where with `--engine spark`: ingest and fingerprinting (Python, once per distinct text) stay in
-the DuckDB store; the slim tables `dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_acc` are shipped to Spark (as Arrow
+the DuckDB store; the slim tables `dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_acc` (accounts by number) and the
+numbering `dg_names` are shipped to Spark (as Arrow
 through the driver, or staged as Parquet in a folder the executors read: $DG_SPARK_STAGE), features and
 links run on Spark, and their results (`dg_features`, `dg_links`, one row per account / per edge) come
 back to DuckDB for campaigns and output. Operator guide: docs/spark.md.
@@ -28,7 +29,7 @@ import pyarrow as pa
 from .errors import UsageError
 
 ENGINES = ("duckdb", "spark")
-SHIPPED_TABLES = ("dg_x", "dg_at", "dg_fp", "dg_phrase", "dg_acc")
+SHIPPED_TABLES = ("dg_x", "dg_at", "dg_fp", "dg_phrase", "dg_acc", "dg_names")
 RESULT_TABLES = ("dg_features", "dg_links")
 # Spark SQL settings the transpiled stages assume: UTC timestamps, DuckDB-like (non-ANSI) arithmetic, Arrow
 _SQL_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false",
@@ -134,6 +135,10 @@ class SparkEngine:
     def table(self, name: str) -> pa.Table:
         """A temporary table as Arrow."""
         return self._tables[name].toArrow()
+
+    def has_table(self, name: str) -> bool:
+        """Whether a temporary table `name` exists."""
+        return name in self._tables
 
     def drop(self, name: str) -> None:
         """Forget a temporary table."""

@@ -9,6 +9,7 @@ smallest text hashes): content features are shares over the account's exchanges 
 
 Tables created in the store's connection (prefixed `dg_`; the two large ones, `dg_x` and `dg_at`, in the
 store's file while detect runs — see `work_table` — the others temporary):
+Accounts are keyed by number in all of them (`dg_names`, see :mod:`distillguard.account_ids`).
 - `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, user_turns, multi_turn, max_tokens,
   temperature, client_fp, ip_h / ua_h / model_h (hashes; NULL for an empty ip or user agent),
   prompt_tokens, completion_tokens, has_tools, params_key / params_set (hash and count of the non-default
@@ -29,6 +30,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
 
 FingerprintFn = Callable[[pa.Array], pa.Table]
@@ -70,13 +72,14 @@ _PARAMS_SQL = f"""SELECT params AS p_params,
     {PARAMS_SET_SQL} AS params_set"""
 
 
-def slim_select(source: str = "exchanges", extra: str = "") -> str:
+def slim_select(source: str = "exchanges", extra: str = "", numbered: bool = False) -> str:
     """The SELECT building the slim per-exchange table `dg_x` from the exchange relation `source`.
 
     `extra`: more output columns (SQL over the exchange's columns), e.g. the org for the incremental state.
+    `numbered`: `account_id` is the account's number in `dg_names` (:mod:`distillguard.account_ids`).
     """
     return f"""SELECT
-  account_id,
+  {'n.account_id' if numbered else 'account_id'} AS account_id,
   epoch(ts)::DOUBLE AS ts_s,
   hash({_PROMPT_SQL}) AS text_hash,
   hash(coalesce({_SYSTEM_SQL}, '')) AS sys_hash,
@@ -92,7 +95,7 @@ def slim_select(source: str = "exchanges", extra: str = "") -> str:
   p.params_key, p.params_set{extra}
 FROM {source} e
 LEFT JOIN ({_PARAMS_SQL} FROM (SELECT DISTINCT params FROM {source} d)) p ON e.params IS NOT DISTINCT FROM p.p_params
-"""
+{f'JOIN {account_ids.NAMES} n ON n.name = e.account_id' if numbered else ''}"""
 
 
 TEXTS_SQL = f"""
@@ -128,7 +131,8 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
         near_groups = near_groups or fpmod.near_duplicate_groups
     fpcache.bound_memory(con)
     drop_work_tables(con)
-    work_table(con, "dg_x", slim_select())
+    con.execute(account_ids.NUMBERING_SQL)  # the tables below key accounts by number (account_ids)
+    work_table(con, "dg_x", slim_select(numbered=True))
     # one row per (account, distinct text): sampling, replay, content links and shared traffic read this
     work_table(con, "dg_at", at_sql())
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
@@ -172,7 +176,8 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
                 "SELECT phrase FROM dg_seg GROUP BY phrase HAVING count(*) >= 2)")
     for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_seg", "dg_sample", "dg_todo", "dg_miss"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_acc AS SELECT * FROM accounts")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dg_acc AS SELECT n.account_id, a.* EXCLUDE (account_id) "
+                f"FROM accounts a JOIN {account_ids.NAMES} n ON n.name = a.account_id")
 
 
 def sample_sql(k: int | None) -> str:
@@ -214,7 +219,8 @@ def work_table(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
 
 
 def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove the work tables `work_table` created (in the store or temporary)."""
+    """Remove the work tables `work_table` created (in the store or temporary), and the account numbering."""
+    account_ids.drop(con)
     for name in WORK_TABLES:
         _drop_temp(con, name)
         try:
@@ -383,7 +389,7 @@ def account_features(con: duckdb.DuckDBPyConnection, config: FeatureConfig = Fea
     sql = FEATURES_SQL.replace("{long_output}", str(config.long_output_tokens)).replace("{capability}",
                                                                                           CAPABILITY_SQL)
     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_features AS {sql}")
-    return con.sql("SELECT * FROM dg_features ORDER BY account_id").to_arrow_table()
+    return account_ids.to_names(con, con.sql("SELECT * FROM dg_features ORDER BY account_id").to_arrow_table())
 
 
 ORGS_SQL = """

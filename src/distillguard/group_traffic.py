@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from . import account_ids
 from .campaigns import Grouping
 from .features import CAPABILITY_SQL, FeatureConfig
 
@@ -122,8 +123,9 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
     """
     member = np.asarray(grouping.group, np.int64)
     keep = member >= 0
-    grp = pa.table({"account_id": pa.array(np.asarray(grouping.accounts, dtype=object)[keep].tolist(), pa.string()),
-                    "grp": pa.array(member[keep]), "aid": pa.array(np.arange(int(keep.sum())), pa.int32())})
+    ids = pa.array(np.asarray(grouping.accounts, dtype=object)[keep].tolist(), pa.string())
+    grp = pa.table({"account_id": account_ids.to_numbers(con, ids), "grp": pa.array(member[keep]),
+                    "aid": pa.array(np.arange(int(keep.sum())), pa.int32())})
     if grp.num_rows == 0:
         return empty_shared()
     n_accounts = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0]
@@ -140,7 +142,7 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
     try:
         for step in _STEPS:
             con.execute(fill(step))
-        return con.sql(fill(_FEATURES_SQL)).to_arrow_table()
+        return account_ids.to_names(con, con.sql(fill(_FEATURES_SQL)).to_arrow_table())
     finally:
         con.unregister("_dg_grp")
         for t in _CLEANUP:

@@ -18,7 +18,7 @@ from .incremental import _KIND_USAGE, _SET_KINDS
 def links_from_state(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> pa.Table:
     """`dg_links` from the persisted per-key counts and signatures (links.build_links without the log)."""
     n_accounts = con.sql("SELECT count(*) FROM dgi_features").fetchall()[0][0]
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
+    lk.create_links_table(con)
     for kind, (sql, family) in lk._key_sources(cfg).items():
         con.execute(f"INSERT INTO dg_links {lk._pairs_sql(_usage_sql(kind, sql, cfg), family, kind, n_accounts, cfg)}")
     for kind, (_, min_tuples, rows, weight, h) in lk._set_links(cfg).items():

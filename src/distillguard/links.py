@@ -23,6 +23,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from . import account_ids
+from .account_ids import NAMES
+
 LINK_KINDS = ("shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
               "shared-phrases", "shared-system-prompt", "lockstep-timing", "shared-ip", "client-fingerprint",
               "shared-payment", "signup-cohort", "shared-params")
@@ -128,27 +131,38 @@ _RNG = random.Random(20260522)
 _MINHASH_AB = [(_RNG.randrange(1, _P), _RNG.randrange(0, _P)) for _ in range(256)]
 
 
-def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2") -> str:
-    """CTEs `kc`, `k0`, `k` over `source(account_id, key, …)`: the rows of keys passing `keep`, with `n_key`
-    and a neutral pseudo-random rank `rn`.
+def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2", numbered: bool = False) -> str:
+    """CTEs `kc`, `kn`, `k0`, `k` over `source(account_id, key, …)`: the rows of keys passing `keep`, with
+    `n_key` and a neutral pseudo-random rank `rn`.
 
     Keys are counted first and only the kept ones ranked: most content and LSH band keys are held by one
-    account, and sorting them by an md5 would be most of the work.
+    account, and sorting them by an md5 would be most of the work. The md5 reads account ids: with
+    `numbered` accounts (distillguard.account_ids) the kept rows look theirs up in `dg_names`.
     """
+    if numbered:
+        names = (f"JOIN {NAMES} l ON l.account_id = kc.lo JOIN {NAMES} h ON h.account_id = kc.hi",
+                 "l.name AS lo_name, h.name AS hi_name", f"JOIN {NAMES} n ON n.account_id = s.account_id", "n.name")
+    else:
+        names = ("", "kc.lo AS lo_name, kc.hi AS hi_name", "", "s.account_id")
     return f"""kc AS (
   SELECT key, count(*) AS n_key, min(account_id) AS lo, max(account_id) AS hi FROM {source} GROUP BY key
 ),
+kn AS (
+  SELECT kc.*, {names[1]} FROM kc {names[0]} WHERE {keep}
+),
 k0 AS (
-  SELECT s.*, c.n_key, c.lo, c.hi FROM {source} s JOIN (SELECT * FROM kc WHERE {keep}) c USING (key)
+  SELECT s.*, c.n_key, c.lo, c.hi, c.lo_name, c.hi_name, {names[3]} AS self_name
+  FROM {source} s JOIN kn c USING (key) {names[2]}
 ),
 k AS (
   SELECT *, row_number() OVER (PARTITION BY key ORDER BY
-           md5(account_id || '|{salt}|' || lo || '|' || hi || '|' || CAST(n_key AS VARCHAR))) - 1 AS rn
+           md5(self_name || '|{salt}|' || lo_name || '|' || hi_name || '|' || CAST(n_key AS VARCHAR))) - 1 AS rn
   FROM k0
 )"""
 
 
-def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: LinkConfig) -> str:
+def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: LinkConfig,
+               numbered: bool = False) -> str:
     popular = max(cfg.popular_min, int(cfg.popular_share * n_accounts))
     if family == "params":
         popular = max(cfg.popular_min, int(cfg.params_popular_share * n_accounts))
@@ -158,7 +172,7 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
               else "least(a.share, b.share) / (1 + ln(a.n_key))")
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
-{_ranked_sql("u", kind, keep)},
+{_ranked_sql("u", kind, keep, numbered)},
 full_pairs AS (
   SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
   FROM k a JOIN k b ON a.key = b.key AND a.rn < b.rn
@@ -178,7 +192,7 @@ GROUP BY ALL
 
 
 def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, weight: str,
-                 cfg: LinkConfig, h: int) -> list[str]:
+                 cfg: LinkConfig, h: int, numbered: bool = False) -> list[str]:
     """Statements adding `kind` links weighted by the Jaccard similarity of per-account sets.
 
     Sets of integers `t` in [0, 2^31) are summarised by `h` MinHash values (SQL `min((a_i·t + b_i) mod p)`),
@@ -197,7 +211,7 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
         GROUP BY account_id HAVING count(*) >= {min_tuples}""",
         f"""CREATE OR REPLACE TEMP TABLE dg_band AS
         WITH u AS ({' UNION ALL '.join(bands)}),
-        {_ranked_sql("u", kind)}
+        {_ranked_sql("u", kind, numbered=numbered)}
         SELECT DISTINCT least(a.account_id, b.account_id) AS src, greatest(a.account_id, b.account_id) AS dst
         FROM k a JOIN k b ON a.key = b.key AND (
           (a.n_key <= {cfg.full_pairs_max} AND a.rn < b.rn)
@@ -234,19 +248,28 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int]]:
     }
 
 
+def create_links_table(con: duckdb.DuckDBPyConnection) -> bool:
+    """Create the empty `dg_links(src, dst, kind, weight)`, accounts as the detect tables key them; numbered?"""
+    numbered = account_ids.numbered(con)
+    account = "INTEGER" if numbered else "VARCHAR"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dg_links (src {account}, dst {account}, kind VARCHAR, weight DOUBLE)")
+    return numbered
+
+
 def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig()) -> pa.Table:
     """Compute `dg_links(src, dst, kind, weight)` (after features) and return it as an Arrow table."""
     n_accounts = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0]
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_links (src VARCHAR, dst VARCHAR, kind VARCHAR, weight DOUBLE)")
+    numbered = create_links_table(con)
     for name, sql in KEY_TABLES:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
     for kind, (sql, family) in _key_sources(config).items():
-        con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config)}")
+        con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config, numbered)}")
     for kind, (tuples, min_tuples, rows, weight, h) in _set_links(config).items():
-        for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config, h):
+        for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config, h, numbered):
             con.execute(stmt)
     con.execute("DELETE FROM dg_links WHERE weight <= 0")
-    return con.sql("SELECT * FROM dg_links ORDER BY src, dst, kind").to_arrow_table().cast(LINK_SCHEMA)
+    links = con.sql("SELECT * FROM dg_links ORDER BY src, dst, kind").to_arrow_table()
+    return account_ids.to_names(con, links, ("src", "dst")).cast(LINK_SCHEMA)
 
 
 def key_usage(con: duckdb.DuckDBPyConnection, kind: str, config: LinkConfig = LinkConfig()) -> pa.Table:
@@ -254,4 +277,5 @@ def key_usage(con: duckdb.DuckDBPyConnection, kind: str, config: LinkConfig = Li
 
     Runs after `build_links` (it reads the key tables that builds)."""
     sql, _ = _key_sources(config)[kind]
-    return con.sql(f"SELECT account_id, hash('{kind}', key) AS key, share FROM ({sql})").to_arrow_table()
+    usage = con.sql(f"SELECT account_id, hash('{kind}', key) AS key, share FROM ({sql})").to_arrow_table()
+    return account_ids.to_names(con, usage)
