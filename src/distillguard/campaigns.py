@@ -175,7 +175,7 @@ def _by_size(member: np.ndarray) -> np.ndarray:
         return member
     sizes = np.bincount(member)
     first = np.full(len(sizes), len(member), np.int64)
-    values, at = np.unique(member, return_index=True)
+    values, at = unique(member, return_index=True)
     first[values] = at
     rank = np.empty(len(sizes), np.int64)
     rank[np.lexsort((first, -sizes))] = np.arange(len(sizes))
