@@ -126,7 +126,9 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
     stage("links")
     # one declared customer's keys are one entity: their links to each other are no coordination evidence
     orgs = feat.account_orgs(con, features["account_id"].to_pylist()) if config.use_links else None
-    return _finish(store, out, config, features, links, bip, orgs, stage, timings)
+    verdict = _judge(store, config, features, links, bip, orgs, stage)
+    del links, bip  # the graph (gigabytes at scale) is not needed by the output
+    return _write(store, out, config, features, verdict, stage, timings)
 
 
 def _detect_incremental(store: Store, out: Path, config: DetectConfig, fingerprint: feat.FingerprintFn | None,
@@ -148,12 +150,24 @@ def _detect_incremental(store: Store, out: Path, config: DetectConfig, fingerpri
                         "share": pa.array([], pa.float64())})
     stage("links")
     orgs = st.orgs_from_state(con, features["account_id"].to_pylist()) if config.use_links else None
-    return _finish(store, out, config, features, links, bip, orgs, stage, timings)
+    verdict = _judge(store, config, features, links, bip, orgs, stage)
+    del links, bip
+    return _write(store, out, config, features, verdict, stage, timings)
 
 
-def _finish(store: Store, out: Path, config: DetectConfig, features: pa.Table, links: pa.Table, bip: pa.Table,
-            orgs: list[str | None] | None, stage: Callable[[str], None], timings: dict[str, float]) -> DetectResult:
-    """Campaigns, scores and the output folder, from features and links (both pipelines end here)."""
+@dataclass(frozen=True)
+class _Verdict:
+    """Scores, the flag threshold, individual reasons and each account's campaign index (-1: none)."""
+
+    scores: Scores
+    threshold: float
+    reasons: list[list[str]]
+    campaign: np.ndarray
+
+
+def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Table, bip: pa.Table,
+           orgs: list[str | None] | None, stage: Callable[[str], None]) -> _Verdict:
+    """Campaigns, scores and campaign assignment, from features and links (both pipelines end here)."""
     con = store.con
     if orgs is not None:
         links = without_same_customer_links(links, features["account_id"].to_pylist(), orgs, config.scores)
@@ -172,11 +186,20 @@ def _finish(store: Store, out: Path, config: DetectConfig, features: pa.Table, l
     stage("scoring")
     campaign = _campaign_index(scores, thr, links, config.campaigns)
     stage("grouping")
-    n_flagged, n_campaigns = write_outputs(con, out, features, scores, thr, reasons, config.campaigns, campaign)
-    _write_report(out, store) if config.rich_report else _plain_report(out)
+    return _Verdict(scores, thr, reasons, campaign)
+
+
+def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, verdict: _Verdict,
+           stage: Callable[[str], None], timings: dict[str, float]) -> DetectResult:
+    """The output folder and the report."""
+    v = verdict
+    with duckdb_memory(store.con):  # the report reads the links back into Python: DuckDB may spill meanwhile
+        n_flagged, n_campaigns = write_outputs(store.con, out, features, v.scores, v.threshold, v.reasons,
+                                               config.campaigns, v.campaign)
+        _write_report(out, store) if config.rich_report else _plain_report(out)
     stage("output")
     return DetectResult(out_dir=out, accounts=features.num_rows, flagged=n_flagged, campaigns=n_campaigns,
-                        threshold=thr, timings=timings)
+                        threshold=v.threshold, timings=timings)
 
 
 def _campaign_index(scores: Scores, thr: float, links: pa.Table, config: CampaignConfig) -> np.ndarray:
