@@ -115,10 +115,7 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
         bip = pa.concat_tables([lk.key_usage(rel, k, config.links) for k in BLOCK_KINDS])
         bip = bip.filter(pa.compute.greater_equal(bip["share"], config.links.min_key_share))
     else:
-        lk.create_links_table(con)
-        links = lk.LINK_SCHEMA.empty_table()
-        bip = pa.table({"account_id": pa.array([], pa.string()), "key": pa.array([], pa.uint64()),
-                        "share": pa.array([], pa.float64())})
+        links, bip = _no_links(con)
     if rel is not con:
         bring_back(con, rel, ("dg_features", "dg_links") if config.use_links and features.num_rows
                    else ("dg_features",))
@@ -144,15 +141,20 @@ def _detect_incremental(store: Store, out: Path, config: DetectConfig, fingerpri
         links = st.links_from_state(con, config.links)
         bip = st.bipartite_from_state(con, BLOCK_KINDS, config.links)
     else:
-        lk.create_links_table(con)
-        links = lk.LINK_SCHEMA.empty_table()
-        bip = pa.table({"account_id": pa.array([], pa.string()), "key": pa.array([], pa.uint64()),
-                        "share": pa.array([], pa.float64())})
+        links, bip = _no_links(con)
     stage("links")
     orgs = st.orgs_from_state(con, features["account_id"].to_pylist()) if config.use_links else None
     verdict = _judge(store, config, features, links, bip, orgs, stage)
     del links, bip
     return _write(store, out, config, features, verdict, stage, timings)
+
+
+def _no_links(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]:
+    """An empty `dg_links` and empty links and account × key tables (links disabled, or no account)."""
+    lk.create_links_table(con)
+    return lk.LINK_SCHEMA.empty_table(), pa.table({"account_id": pa.array([], pa.string()),
+                                                   "key": pa.array([], pa.uint64()),
+                                                   "share": pa.array([], pa.float64())})
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ smallest text hashes): content features are shares over the account's exchanges 
 (NULL fingerprint columns are ignored), and links join `dg_fp` the same way.
 
 Tables created in the store's connection (prefixed `dg_`; the two large ones, `dg_x` and `dg_at`, in the
-store's file while detect runs — see `work_table` — the others temporary):
-Accounts are keyed by number in all of them (`dg_names`, see :mod:`distillguard.account_ids`).
+store's file while detect runs — see `work_table` — the others temporary). Those holding accounts key
+them by number (`dg_names`, see :mod:`distillguard.account_ids`):
 - `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, user_turns, multi_turn, max_tokens,
   temperature, client_fp, ip_h / ua_h / model_h (hashes; NULL for an empty ip or user agent),
   prompt_tokens, completion_tokens, has_tools, params_key / params_set (hash and count of the non-default

@@ -140,19 +140,21 @@ def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2", numbered: bool
     `numbered` accounts (distillguard.account_ids) the kept rows look theirs up in `dg_names`.
     """
     if numbered:
-        names = (f"JOIN {NAMES} l ON l.account_id = kc.lo JOIN {NAMES} h ON h.account_id = kc.hi",
-                 "l.name AS lo_name, h.name AS hi_name", f"JOIN {NAMES} n ON n.account_id = s.account_id", "n.name")
+        lo_hi = f"l.name AS lo_name, h.name AS hi_name FROM kc JOIN {NAMES} l ON l.account_id = kc.lo " \
+                f"JOIN {NAMES} h ON h.account_id = kc.hi"
+        self_name = f"n.name AS self_name FROM {source} s JOIN kn c USING (key) " \
+                    f"JOIN {NAMES} n ON n.account_id = s.account_id"
     else:
-        names = ("", "kc.lo AS lo_name, kc.hi AS hi_name", "", "s.account_id")
+        lo_hi = "kc.lo AS lo_name, kc.hi AS hi_name FROM kc"
+        self_name = f"s.account_id AS self_name FROM {source} s JOIN kn c USING (key)"
     return f"""kc AS (
   SELECT key, count(*) AS n_key, min(account_id) AS lo, max(account_id) AS hi FROM {source} GROUP BY key
 ),
 kn AS (
-  SELECT kc.*, {names[1]} FROM kc {names[0]} WHERE {keep}
+  SELECT kc.*, {lo_hi} WHERE {keep}
 ),
 k0 AS (
-  SELECT s.*, c.n_key, c.lo, c.hi, c.lo_name, c.hi_name, {names[3]} AS self_name
-  FROM {source} s JOIN kn c USING (key) {names[2]}
+  SELECT s.*, c.n_key, c.lo, c.hi, c.lo_name, c.hi_name, {self_name}
 ),
 k AS (
   SELECT *, row_number() OVER (PARTITION BY key ORDER BY
