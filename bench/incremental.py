@@ -1,7 +1,7 @@
 """Benchmark: absorbing one more hour of `qwen-2026` into a store that already holds N weeks.
 
     .venv/bin/python bench/incremental.py [--scale 0.01] [--weeks 5] [--work DIR] [--sim DIR] [--full]
-                                          [--update-only]
+                                          [--update-only] [--store DB]
 
 Simulates `qwen-2026` at the scale (or reuses a simulator folder given by `--sim`), splits its exchanges
 into the first `--weeks` weeks (history) and the hour after them, ingests the history and the accounts,
@@ -11,6 +11,12 @@ RSS (`os.wait4` rusage of that child), plus detect's sub-stages (wall and CPU se
 times a plain full `detect` on the same store for comparison, and checks the flags agree. The store with
 its freshly built state is kept as `WORK/store-base.duckdb`; `--update-only` starts from a copy of it
 (ingest the hour, update) to time changes of the update path without rebuilding.
+
+`--store DB` measures on a store a finished `bench/scale.py` run left (e.g. scale 1, whose simulated
+Parquet is gone and whose store is too large to copy): the log's last hour is moved out of the store
+(kept as `WORK/hour.parquet`), the state is built on the rest (≥ five weeks of `qwen-2026`), and the hour
+is ingested back and absorbed. The store ends holding the exchanges it began with, plus the state. If the
+bench dies in between, `distillguard ingest WORK/hour.parquet --db DB` puts the hour back.
 """
 
 from __future__ import annotations
@@ -61,6 +67,58 @@ def split(sim: Path, work: Path, weeks: float) -> tuple[Path, Path, int, int]:
     n_hist = con.sql(f"SELECT count(*) FROM '{hist}'").fetchall()[0][0]
     n_hour = con.sql(f"SELECT count(*) FROM '{hour}'").fetchall()[0][0]
     return hist, hour, n_hist, n_hour
+
+
+def cut_last_hour(db: Path, work: Path) -> tuple[Path, int, int]:
+    """Move the exchanges of the log's last hour out of the store `db` into WORK/hour.parquet.
+
+    Returns the path and the row counts (rest, hour). The hour starts one hour before the last whole hour
+    mark: [trunc(max ts) - 1 h, max ts], so it holds a full hour of traffic (and the partial one after).
+    """
+    import duckdb
+
+    hour = work / "hour.parquet"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        (start,) = con.sql("SELECT date_trunc('hour', max(ts)) - INTERVAL 1 HOUR FROM exchanges").fetchall()[0]
+        where = f"ts >= TIMESTAMPTZ '{start.isoformat()}'"
+        con.execute(f"COPY (SELECT * FROM exchanges WHERE {where} ORDER BY ts, request_id) TO '{hour}' "
+                    "(FORMAT parquet, ROW_GROUP_SIZE 10000)")
+        con.execute(f"DELETE FROM exchanges WHERE {where}")
+        con.execute("CHECKPOINT")
+        n_rest = con.sql("SELECT count(*) FROM exchanges").fetchall()[0][0]
+        n_hour = con.sql(f"SELECT count(*) FROM '{hour}'").fetchall()[0][0]
+    finally:
+        con.close()
+    return hour, n_rest, n_hour
+
+
+def bench_on_store(db: Path, work: Path, full: bool) -> dict[str, object]:
+    """`--store`: build the state on all but the store's last hour, ingest that hour back, time the update."""
+    work.mkdir(parents=True, exist_ok=True)
+    hour, n_hist, n_hour = cut_last_hour(db, work)
+    runs: list[StageRun] = []
+    r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
+    runs.append(r)
+    runs.append(run_stage("ingest hour", CLI + ["ingest", str(hour), "--db", str(db)], work, n_hour)[0])
+    r, upd = _detect("detect --incremental", db, work / "out1", work, True, n_hour)
+    runs.append(r)
+    res: dict[str, object] = {"store": str(db), "history": n_hist,
+                              "hour": n_hour, "runs": [vars(x) for x in runs], "first": first, "update": upd,
+                              "store_mb": round(db.stat().st_size / 2**20)}
+    if full:
+        _compare_full(res, db, work, n_hist + n_hour)
+    return res
+
+
+def _compare_full(res: dict[str, object], db: Path, work: Path, rows: int) -> None:
+    """Time a full detect on the updated store and count the flags both runs agree on."""
+    r, whole = _detect("detect (full)", db, work / "out-full", work, False, rows)
+    res["runs"].append(vars(r))  # type: ignore[attr-defined]
+    res["full"] = whole
+    a, b = _flags(work / "out1"), _flags(work / "out-full")
+    res["flag_agreement"] = {"incremental": len(a), "full": len(b), "both": len(a & b)}
 
 
 def _detect(name: str, db: Path, out: Path, work: Path, incremental: bool, rows: int) -> tuple[StageRun, dict]:
@@ -127,17 +185,15 @@ def bench(scale: float, weeks: float, work: Path, sim: Path | None, seed: int, f
                               "runs": [vars(x) for x in runs], "first": first, "update": upd,
                               "store_mb": round(db.stat().st_size / 2**20)}
     if full:
-        r, whole = _detect("detect (full)", db, work / "out-full", work, False, n_hist + n_hour)
-        res["runs"].append(vars(r))  # type: ignore[attr-defined]
-        res["full"] = whole
-        a, b = _flags(work / "out1"), _flags(work / "out-full")
-        res["flag_agreement"] = {"incremental": len(a), "full": len(b), "both": len(a & b)}
+        _compare_full(res, db, work, n_hist + n_hour)
     return res
 
 
 def format_result(res: dict) -> str:
     """Plain-text tables of one result."""
-    lines = [f"qwen-2026 scale {res['scale']}: history {res['weeks']} weeks = {res['history']:,} exchanges, "
+    where = f"store {res['store']}: history (all but the last hour)" if "store" in res else \
+        f"qwen-2026 scale {res['scale']}: history {res['weeks']} weeks"
+    lines = [f"{where} = {res['history']:,} exchanges, "
              f"next hour = {res['hour']:,} exchanges; store {res['store_mb']:,} MB",
              f"{'step':<24}{'rows':>12}{'wall s':>9}{'cpu s':>9}{'peak RSS MB':>13}"]
     lines += [f"{r['name']:<24}{r['rows']:>12,}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_rss_mb']:>13,.0f}"
@@ -181,9 +237,14 @@ def main() -> None:
                     help="reuse the store with state that an earlier run left in --work (store-base.duckdb)")
     ap.add_argument("--restamp", action="store_true",
                     help="with --update-only: accept a state built by an earlier version of the code (timing only)")
+    ap.add_argument("--store", type=Path,
+                    help="measure on this existing store instead (its last hour is moved out, then absorbed)")
     ap.add_argument("--json", type=Path, help="also write the measurements as JSON")
     a = ap.parse_args()
-    res = bench(a.scale, a.weeks, a.work, a.sim, a.seed, a.full, a.update_only, a.restamp)
+    if a.store:
+        res = bench_on_store(a.store, a.work, a.full)
+    else:
+        res = bench(a.scale, a.weeks, a.work, a.sim, a.seed, a.full, a.update_only, a.restamp)
     if a.json:
         a.json.write_text(json.dumps(res, indent=2))
     print(format_result(res))
