@@ -176,9 +176,18 @@ def test_prompt_and_system_fast_paths_match_the_contract() -> None:
         for m in msgs:
             value = None if m is None else [{"role": r, "content": c} for r, c in m]
             con.execute("INSERT INTO exchanges VALUES (?, ?)", [prompt, value])
-    rows = con.sql(f"SELECT {features._PROMPT_SQL}, {ref_prompt}, {features._SYSTEM_SQL}, {ref_system} "
+    rows = con.sql(f"SELECT {features.PROMPT_SQL}, {ref_prompt}, {features._SYSTEM_SQL}, {ref_system} "
                    "FROM exchanges").fetchall()
     assert len(rows) == 2 * len(msgs)
     for fast_p, slow_p, fast_s, slow_s in rows:
         assert (fast_p, fast_s) == (slow_p, slow_s)
     assert {r[0] for r in rows} == {"a", "b", "c", "e", "f", "g", "p", ""}
+    # the turn counts read the roles once: the same as filtering the message list per role
+    con.execute("INSERT INTO exchanges VALUES (NULL, [{'role': NULL, 'content': 'n'}, {'role': 'user', 'content': 'u'}])")
+    turns = con.sql(f"SELECT coalesce(len(list_filter({features._ROLES}, lambda r: r = 'user')), 1), "
+                    f"coalesce(list_contains({features._ROLES}, 'assistant'), false), "
+                    "coalesce(len(list_filter(messages, lambda m: m.role = 'user')), 1), "
+                    "coalesce(len(list_filter(messages, lambda m: m.role = 'assistant')), 0) > 0 "
+                    "FROM exchanges").fetchall()
+    assert all(r[:2] == r[2:] for r in turns)
+    assert {r[:2] for r in turns} == {(1, False), (2, False), (1, True), (0, False), (0, True)}

@@ -13,7 +13,8 @@ them by number (`dg_names`, see :mod:`distillguard.account_ids`):
 - `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, user_turns, multi_turn, max_tokens,
   temperature, client_fp, ip_h / ua_h / model_h (hashes; NULL for an empty ip or user agent),
   prompt_tokens, completion_tokens, has_tools, params_key / params_set (hash and count of the non-default
-  sampling parameters: links.shared-params)
+  sampling parameters: links.shared-params), rid (the exchange's rowid in `exchanges`: the fingerprint
+  stage reads the prompt texts of one row per needed text)
 - `dg_at`: account_id, text_hash, n (exchanges of the account with that text)
 - `dg_fp`: text_hash, template_id, wrapper_id, near_group (of the wrapper), capability, cot, structured,
   pre_key, suf_key
@@ -55,9 +56,11 @@ NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than t
 # lambda runs only for the rare exchange whose last message is not a user's (CASE evaluates a branch for
 # the rows that reach it): a quarter of the cost of filtering every message list.
 _LAST = "messages[-1]"
-_PROMPT_SQL = (f"CASE WHEN prompt IS NOT NULL THEN prompt WHEN {_LAST}.role = 'user' AND {_LAST}.content IS NOT NULL "
+PROMPT_SQL = (f"CASE WHEN prompt IS NOT NULL THEN prompt WHEN {_LAST}.role = 'user' AND {_LAST}.content IS NOT NULL "
                f"THEN {_LAST}.content ELSE coalesce(list_filter(messages, lambda m: m.role = 'user' "
                "AND m.content IS NOT NULL)[-1].content, '') END")
+# the roles of an exchange's messages (the same expression twice in a SELECT is computed once)
+_ROLES = "list_transform(messages, lambda m: m.role)"
 _SYSTEM_SQL = ("CASE WHEN messages[1].role IN ('system', 'developer') THEN messages[1].content "
                "ELSE list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content END")
 
@@ -81,10 +84,10 @@ def slim_select(source: str = "exchanges", extra: str = "", numbered: bool = Fal
     return f"""SELECT
   {'n.account_id' if numbered else 'account_id'} AS account_id,
   epoch(ts)::DOUBLE AS ts_s,
-  hash({_PROMPT_SQL}) AS text_hash,
+  hash({PROMPT_SQL}) AS text_hash,
   hash(coalesce({_SYSTEM_SQL}, '')) AS sys_hash,
-  coalesce(len(list_filter(messages, lambda m: m.role = 'user')), 1)::INTEGER AS user_turns,
-  coalesce(len(list_filter(messages, lambda m: m.role = 'assistant')), 0) > 0 AS multi_turn,
+  coalesce(len(list_filter({_ROLES}, lambda r: r = 'user')), 1)::INTEGER AS user_turns,
+  coalesce(list_contains({_ROLES}, 'assistant'), false) AS multi_turn,
   p.max_tokens, p.temperature,
   hash(coalesce(user_agent, '') || '|' || p.p_keys || '|' || coalesce(endpoint, '')) AS client_fp,
   CASE WHEN ip <> '' THEN hash(ip) END AS ip_h,
@@ -100,7 +103,7 @@ LEFT JOIN ({_PARAMS_SQL} FROM (SELECT DISTINCT params FROM {source} d)) p ON e.p
 
 TEXTS_SQL = f"""
 SELECT text_hash, any_value(text) AS text FROM (
-  SELECT hash(text) AS text_hash, text FROM (SELECT {_PROMPT_SQL} AS text FROM exchanges)
+  SELECT hash(text) AS text_hash, text FROM (SELECT {PROMPT_SQL} AS text FROM exchanges)
 ) GROUP BY text_hash
 """
 
@@ -132,7 +135,8 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     fpcache.bound_memory(con)
     drop_work_tables(con)
     con.execute(account_ids.NUMBERING_SQL)  # the tables below key accounts by number (account_ids)
-    work_table(con, "dg_x", slim_select(numbered=True))
+    # `rid`: the exchange's row in `exchanges`, so the texts to fingerprint are read from those rows only
+    work_table(con, "dg_x", slim_select(extra=",\n  e.rowid AS rid", numbered=True))
     # one row per (account, distinct text): sampling, replay, content links and shared traffic read this
     work_table(con, "dg_at", at_sql())
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "

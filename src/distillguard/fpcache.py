@@ -123,17 +123,19 @@ class FingerprintCache:
 
         Returns the number of batches (about `batch_rows` texts each, by hash).
         """
-        from .features import TEXTS_SQL
+        from .features import PROMPT_SQL
 
         con, v = self.con, self.version
         con.execute("CREATE OR REPLACE TEMP TABLE dg_need AS SELECT text_hash FROM dg_sample WHERE text_hash NOT IN "
                     "(SELECT text_hash FROM fingerprint_cache WHERE version = ?)", [v])
         n = con.execute("SELECT count(*) FROM dg_need").fetchall()[0][0]
         parts = max(1, -(-n // batch_rows))
-        texts = TEXTS_SQL.replace(") GROUP BY text_hash", ") WHERE text_hash IN (SELECT text_hash FROM dg_need) "
-                                                          "GROUP BY text_hash")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dg_miss AS SELECT text_hash, text, text_hash % {parts} AS batch "
-                    f"FROM ({texts})")
+        # one exchange per needed text (its first row, `dg_x.rid`), and the prompt of those rows only: the
+        # prompt is extracted and hashed once per needed text, not once per exchange of the log
+        rows = ("SELECT min(rid) FROM dg_x WHERE text_hash IN (SELECT text_hash FROM dg_need) GROUP BY text_hash")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dg_miss AS SELECT hash(text) AS text_hash, text, "
+                    f"hash(text) % {parts} AS batch FROM (SELECT {PROMPT_SQL} AS text FROM exchanges "
+                    f"WHERE rowid IN ({rows}))")
         return parts if n else 0
 
     def store_new(self) -> None:
