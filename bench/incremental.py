@@ -1,7 +1,7 @@
 """Benchmark: absorbing one more hour of `qwen-2026` into a store that already holds N weeks.
 
     .venv/bin/python bench/incremental.py [--scale 0.01] [--weeks 5] [--work DIR] [--sim DIR] [--full]
-                                          [--update-only] [--store DB]
+                                          [--update-only] [--store DB [--hours N]]
 
 Simulates `qwen-2026` at the scale (or reuses a simulator folder given by `--sim`), splits its exchanges
 into the first `--weeks` weeks (history) and the hour after them, ingests the history and the accounts,
@@ -13,10 +13,11 @@ its freshly built state is kept as `WORK/store-base.duckdb`; `--update-only` sta
 (ingest the hour, update) to time changes of the update path without rebuilding.
 
 `--store DB` measures on a store a finished `bench/scale.py` run left (e.g. scale 1, whose simulated
-Parquet is gone and whose store is too large to copy): the log's last hour is moved out of the store
-(kept as `WORK/hour.parquet`), the state is built on the rest (≥ five weeks of `qwen-2026`), and the hour
-is ingested back and absorbed. The store ends holding the exchanges it began with, plus the state. If the
-bench dies in between, `distillguard ingest WORK/hour.parquet --db DB` puts the hour back.
+Parquet is gone and whose store is too large to copy): the log's last `--hours` clock hours are moved out
+of the store (kept as `WORK/hour.parquet`), the state is built on the rest (≥ five weeks of `qwen-2026`),
+and they are ingested back and absorbed in one update. The store ends holding the exchanges it began
+with, plus the state. If the bench dies in between, `distillguard ingest WORK/hour.parquet --db DB` puts
+them back.
 """
 
 from __future__ import annotations
@@ -69,11 +70,11 @@ def split(sim: Path, work: Path, weeks: float) -> tuple[Path, Path, int, int]:
     return hist, hour, n_hist, n_hour
 
 
-def cut_last_hour(db: Path, work: Path) -> tuple[Path, int, int]:
-    """Move the exchanges of the log's last hour out of the store `db` into WORK/hour.parquet.
+def cut_last_hours(db: Path, work: Path, hours: int = 1) -> tuple[Path, int, int]:
+    """Move the exchanges of the log's last `hours` clock hours out of the store `db` into WORK/hour.parquet.
 
-    Returns the path and the row counts (rest, hour). The hour starts one hour before the last whole hour
-    mark: [trunc(max ts) - 1 h, max ts], so it holds a full hour of traffic (and the partial one after).
+    Returns the path and the row counts (rest, moved). The window ends with the clock hour of the last
+    exchange: [trunc(max ts) + 1 h - `hours` h, max ts] (its last hour may be partial).
     """
     import duckdb
 
@@ -81,7 +82,8 @@ def cut_last_hour(db: Path, work: Path) -> tuple[Path, int, int]:
     con = duckdb.connect(str(db))
     try:
         con.execute("SET TimeZone = 'UTC'")
-        (start,) = con.sql("SELECT date_trunc('hour', max(ts)) - INTERVAL 1 HOUR FROM exchanges").fetchall()[0]
+        (start,) = con.sql(f"SELECT date_trunc('hour', max(ts)) + INTERVAL ({1 - hours}) HOUR "
+                           "FROM exchanges").fetchall()[0]
         where = f"ts >= TIMESTAMPTZ '{start.isoformat()}'"
         con.execute(f"COPY (SELECT * FROM exchanges WHERE {where} ORDER BY ts, request_id) TO '{hour}' "
                     "(FORMAT parquet, ROW_GROUP_SIZE 10000)")
@@ -94,17 +96,17 @@ def cut_last_hour(db: Path, work: Path) -> tuple[Path, int, int]:
     return hour, n_rest, n_hour
 
 
-def bench_on_store(db: Path, work: Path, full: bool) -> dict[str, object]:
-    """`--store`: build the state on all but the store's last hour, ingest that hour back, time the update."""
+def bench_on_store(db: Path, work: Path, full: bool, hours: int = 1) -> dict[str, object]:
+    """`--store`: build the state on all but the store's last `hours` hours, ingest them back, time the update."""
     work.mkdir(parents=True, exist_ok=True)
-    hour, n_hist, n_hour = cut_last_hour(db, work)
+    hour, n_hist, n_hour = cut_last_hours(db, work, hours)
     runs: list[StageRun] = []
     r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
     runs.append(r)
     runs.append(run_stage("ingest hour", CLI + ["ingest", str(hour), "--db", str(db)], work, n_hour)[0])
     r, upd = _detect("detect --incremental", db, work / "out1", work, True, n_hour)
     runs.append(r)
-    res: dict[str, object] = {"store": str(db), "history": n_hist,
+    res: dict[str, object] = {"store": str(db), "hours": hours, "history": n_hist,
                               "hour": n_hour, "runs": [vars(x) for x in runs], "first": first, "update": upd,
                               "store_mb": round(db.stat().st_size / 2**20)}
     if full:
@@ -191,10 +193,10 @@ def bench(scale: float, weeks: float, work: Path, sim: Path | None, seed: int, f
 
 def format_result(res: dict) -> str:
     """Plain-text tables of one result."""
-    where = f"store {res['store']}: history (all but the last hour)" if "store" in res else \
+    where = f"store {res['store']}: history (all but the last {res['hours']} h)" if "store" in res else \
         f"qwen-2026 scale {res['scale']}: history {res['weeks']} weeks"
     lines = [f"{where} = {res['history']:,} exchanges, "
-             f"next hour = {res['hour']:,} exchanges; store {res['store_mb']:,} MB",
+             f"next {res.get('hours', 1)} h = {res['hour']:,} exchanges; store {res['store_mb']:,} MB",
              f"{'step':<24}{'rows':>12}{'wall s':>9}{'cpu s':>9}{'peak RSS MB':>13}"]
     lines += [f"{r['name']:<24}{r['rows']:>12,}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_rss_mb']:>13,.0f}"
               for r in res["runs"]]
@@ -239,10 +241,11 @@ def main() -> None:
                     help="with --update-only: accept a state built by an earlier version of the code (timing only)")
     ap.add_argument("--store", type=Path,
                     help="measure on this existing store instead (its last hour is moved out, then absorbed)")
+    ap.add_argument("--hours", type=int, default=1, help="with --store: how many clock hours to move out and absorb")
     ap.add_argument("--json", type=Path, help="also write the measurements as JSON")
     a = ap.parse_args()
     if a.store:
-        res = bench_on_store(a.store, a.work, a.full)
+        res = bench_on_store(a.store, a.work, a.full, a.hours)
     else:
         res = bench(a.scale, a.weeks, a.work, a.sim, a.seed, a.full, a.update_only, a.restamp)
     if a.json:
