@@ -57,8 +57,8 @@ NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than t
 # the rows that reach it): a quarter of the cost of filtering every message list.
 _LAST = "messages[-1]"
 PROMPT_SQL = (f"CASE WHEN prompt IS NOT NULL THEN prompt WHEN {_LAST}.role = 'user' AND {_LAST}.content IS NOT NULL "
-               f"THEN {_LAST}.content ELSE coalesce(list_filter(messages, lambda m: m.role = 'user' "
-               "AND m.content IS NOT NULL)[-1].content, '') END")
+              f"THEN {_LAST}.content ELSE coalesce(list_filter(messages, lambda m: m.role = 'user' "
+              "AND m.content IS NOT NULL)[-1].content, '') END")
 # the roles of an exchange's messages (the same expression twice in a SELECT is computed once)
 _ROLES = "list_transform(messages, lambda m: m.role)"
 _SYSTEM_SQL = ("CASE WHEN messages[1].role IN ('system', 'developer') THEN messages[1].content "

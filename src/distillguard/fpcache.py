@@ -132,7 +132,7 @@ class FingerprintCache:
         parts = max(1, -(-n // batch_rows))
         # one exchange per needed text (its first row, `dg_x.rid`), and the prompt of those rows only: the
         # prompt is extracted and hashed once per needed text, not once per exchange of the log
-        rows = ("SELECT min(rid) FROM dg_x WHERE text_hash IN (SELECT text_hash FROM dg_need) GROUP BY text_hash")
+        rows = "SELECT min(rid) FROM dg_x WHERE text_hash IN (SELECT text_hash FROM dg_need) GROUP BY text_hash"
         con.execute(f"CREATE OR REPLACE TEMP TABLE dg_miss AS SELECT hash(text) AS text_hash, text, "
                     f"hash(text) % {parts} AS batch FROM (SELECT {PROMPT_SQL} AS text FROM exchanges "
                     f"WHERE rowid IN ({rows}))")
