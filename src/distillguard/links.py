@@ -169,7 +169,7 @@ def _ring_sql(select: str, ring: int, full_pairs_max: int) -> str:
 
     One equi-join on (key, rank) per offset: a single join with the offset as a third relation let
     DuckDB join on the key alone and filter the ranks afterwards, which grows with the square of the
-    key's size (at scale 1: 0.4–0.5 billion joined rows per content kind, for 2 million pairs).
+    key's size (at scale 1: 0.4–0.5 billion joined rows per content kind, for 0.4–0.5 million pairs).
     """
     return "\n  UNION ALL\n  ".join(
         f"SELECT {select} FROM k a JOIN k b ON a.key = b.key AND b.rn = (a.rn + {off}) % a.n_key "
