@@ -16,8 +16,8 @@ its freshly built state is kept as `WORK/store-base.duckdb`; `--update-only` sta
 Parquet is gone and whose store is too large to copy): the log's last `--hours` clock hours are moved out
 of the store (kept as `WORK/hour.parquet`), the state is built on the rest (≥ five weeks of `qwen-2026`),
 and they are ingested back and absorbed in one update. The store ends holding the exchanges it began
-with, plus the state. If the bench dies in between, `distillguard ingest WORK/hour.parquet --db DB` puts
-them back.
+with, plus the state; a failed state build puts them back itself. If the bench is killed in between,
+`distillguard ingest WORK/hour.parquet --db DB` puts them back.
 """
 
 from __future__ import annotations
@@ -101,9 +101,15 @@ def bench_on_store(db: Path, work: Path, full: bool, hours: int = 1) -> dict[str
     work.mkdir(parents=True, exist_ok=True)
     hour, n_hist, n_hour = cut_last_hours(db, work, hours)
     runs: list[StageRun] = []
-    r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
+    ingest = CLI + ["ingest", str(hour), "--db", str(db)]
+    try:
+        r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
+    except BaseException:  # the store must not stay without its last hours
+        print(f"the state build failed: {n_hour:,} exchanges go back from {hour} into {db}", file=sys.stderr)
+        run_stage("restore hours", ingest, work, n_hour)
+        raise
     runs.append(r)
-    runs.append(run_stage("ingest hour", CLI + ["ingest", str(hour), "--db", str(db)], work, n_hour)[0])
+    runs.append(run_stage("ingest hour", ingest, work, n_hour)[0])
     r, upd = _detect("detect --incremental", db, work / "out1", work, True, n_hour)
     runs.append(r)
     res: dict[str, object] = {"store": str(db), "hours": hours, "history": n_hist,
@@ -240,7 +246,7 @@ def main() -> None:
     ap.add_argument("--restamp", action="store_true",
                     help="with --update-only: accept a state built by an earlier version of the code (timing only)")
     ap.add_argument("--store", type=Path,
-                    help="measure on this existing store instead (its last hour is moved out, then absorbed)")
+                    help="measure on this existing store instead (its last --hours are moved out, then absorbed)")
     ap.add_argument("--hours", type=int, default=1, help="with --store: how many clock hours to move out and absorb")
     ap.add_argument("--json", type=Path, help="also write the measurements as JSON")
     a = ap.parse_args()
