@@ -133,9 +133,10 @@ class FingerprintCache:
         # one exchange per needed text (its first row, `dg_x.rid`), and the prompt of those rows only: the
         # prompt is extracted and hashed once per needed text, not once per exchange of the log
         rows = "SELECT min(rid) FROM dg_x WHERE text_hash IN (SELECT text_hash FROM dg_need) GROUP BY text_hash"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dg_miss AS SELECT hash(text) AS text_hash, text, "
-                    f"hash(text) % {parts} AS batch FROM (SELECT {PROMPT_SQL} AS text FROM exchanges "
-                    f"WHERE rowid IN ({rows}))")
+        texts = f"SELECT hash(text) AS text_hash, text FROM (SELECT {PROMPT_SQL} AS text FROM exchanges " \
+                f"WHERE rowid IN ({rows}))"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dg_miss AS SELECT text_hash, text, text_hash % {parts} AS batch "
+                    f"FROM ({texts})")
         return parts if n else 0
 
     def store_new(self) -> None:
