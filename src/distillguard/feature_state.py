@@ -1,0 +1,325 @@
+"""Mergeable per-account feature state: `features.FEATURES_SQL`'s rows kept up to date from new exchanges only.
+
+A full run leaves its work tables (`dg_x`, `dg_fp`, `dg_names`); `create` reduces them to persisted
+aggregates (prefix `dgd_f_`), `absorb` merges the slim rows of newly ingested exchanges into them, and
+`features` turns the aggregates back into feature rows. `absorb` never reads the exchange history: it
+groups the new rows and joins them against the state tables (hash joins built on the new side, so the
+state tables are scanned, never sorted or grouped).
+
+- `dgd_f_acc`: one row per account: counts, sums, running extremes (first/last ts, peak minute and day
+  with the last minute/day and its count), gap count / mean / M2 (Chan's parallel merge), distinct-key
+  counts, the largest template count and the replayed-exchange count;
+- `dgd_f_hour`: exchanges per (account, hour of day); `dgd_f_gbin`: gaps per (account, log-scale bin),
+  with the bin's smallest and largest gap; `dgd_f_tpl`: fingerprinted exchanges per (account, template);
+- `dgd_f_key`: the distinct (account, kind, key) pairs behind the distinct counts (near groups, client
+  fingerprints, ips, user agents, models, system prompts);
+- `dgd_f_text`: per distinct text its single sender and that sender's count, or NULL once two accounts
+  sent it (then every exchange of it counts as replayed, the earlier sender's included).
+
+Accounts are keyed by `hash(account_id)` (UBIGINT) outside `dgd_f_acc`, near groups by `hash(near_group)`.
+
+Exact (up to 64-bit hash collisions and float rounding) when each account's new exchanges are not older
+than the ones absorbed before; `gap_median` is taken from the bins: |error| ≤ (e^(1/400) − 1)·(1 + median)
+≈ 0.25 % of (1 + median), and exact when the middle gaps are the smallest or largest of their bin. A
+late exchange (older than its account's last absorbed one) is measured from that last one (gap 0) and
+counted as a new minute/day unless it falls in the last one: gap_std, gap_median, fast_gap_share,
+peak_per_minute, peak_per_day and active_days are then approximate (gap_mean stays exact).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from . import account_ids
+from .features import CAPABILITY_SQL, FeatureConfig
+
+BIN_SCALE = 200          # gap bin = round(ln(1 + gap) * BIN_SCALE)
+# key kinds of `dgd_f_key` (distinct counts) and the new-row expression keyed
+_KEYS = {k: (c, f"hash({c})" if k == "near" else c) for k, c in (
+    ("near", "near_group"), ("client", "client_fp"), ("ip", "ip_h"), ("ua", "ua_h"), ("model", "model_h"),
+    ("sys", "sys_hash"))}
+_KIND = {k: i for i, k in enumerate(_KEYS)}
+
+STATE_TABLES: tuple[str, ...] = ("dgd_f_acc", "dgd_f_hour", "dgd_f_gbin", "dgd_f_tpl", "dgd_f_key", "dgd_f_text")
+_TMP = ("dgd_t_nx", "dgd_t_b", "dgd_t_g", "dgd_t_gb", "dgd_t_mi", "dgd_t_dy", "dgd_t_hr", "dgd_t_dt", "dgd_t_tp",
+        "dgd_t_nk", "dgd_t_k", "dgd_t_tx", "dgd_t_rp", "dgd_t_m", "dgd_t_names", "dgd_t_gaps", "dgd_t_up",
+        "dgd_t_at")
+
+_ACC_COLUMNS = """account_id VARCHAR, ah UBIGINT, n BIGINT, first_ts DOUBLE, last_ts DOUBLE,
+  g_n BIGINT, g_mean DOUBLE, g_m2 DOUBLE, fast_n BIGINT,
+  last_min DOUBLE, last_min_n BIGINT, peak_min BIGINT, last_day DOUBLE, last_day_n BIGINT, peak_day BIGINT,
+  active_days BIGINT, st_n BIGINT, fp_n BIGINT, cap_nn BIGINT, cap_r BIGINT, cap_c BIGINT, cap_t BIGINT,
+  cap_o BIGINT, cot_nn BIGINT, cot_n BIGINT, str_nn BIGINT, str_n BIGINT, tools_n BIGINT,
+  ct_sum HUGEINT, pt_sum HUGEINT, mt_n BIGINT, mt_sum DOUBLE, long_n BIGINT, t_n BIGINT, t_mean DOUBLE,
+  t_m2 DOUBLE, n_tpl BIGINT, tpl_max BIGINT, """ + ", ".join(f"n_{k} BIGINT" for k in _KEYS) + ", rp_n BIGINT"
+
+_SCHEMAS = {
+    "dgd_f_acc": _ACC_COLUMNS,
+    "dgd_f_hour": "ah UBIGINT, h TINYINT, n BIGINT",
+    "dgd_f_gbin": "ah UBIGINT, bin SMALLINT, n BIGINT, lo DOUBLE, hi DOUBLE",
+    "dgd_f_tpl": "ah UBIGINT, template_id BIGINT, n BIGINT",
+    "dgd_f_key": "ah UBIGINT, kind UTINYINT, key UBIGINT",
+    "dgd_f_text": "text_hash UBIGINT, owner UBIGINT, owner_n BIGINT",
+}
+
+# the new rows: slim columns + the account's hash + the fingerprint columns FEATURES_SQL joins
+_NX_SQL = """SELECT x.account_id, hash(x.account_id) AS ah, x.ts_s, x.text_hash, x.sys_hash, x.user_turns,
+  x.multi_turn, x.max_tokens, x.temperature, x.client_fp, x.ip_h, x.ua_h, x.model_h, x.prompt_tokens,
+  x.completion_tokens, x.has_tools, f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured
+FROM {source} x LEFT JOIN dg_fp f USING (text_hash)"""
+
+_BATCH_SQL = """SELECT ah, any_value(account_id) AS account_id, count(*) AS n, min(ts_s) AS first_ts,
+  max(ts_s) AS last_ts,
+  count(*) FILTER (user_turns <= 1 AND NOT multi_turn) AS st_n, count(template_id) AS fp_n,
+  count(capability) AS cap_nn, count(*) FILTER (capability = 'reasoning') AS cap_r,
+  count(*) FILTER (capability = 'coding') AS cap_c, count(*) FILTER (capability = 'tool_use') AS cap_t,
+  count(*) FILTER (capability = 'other') AS cap_o, count(cot) AS cot_nn, count(*) FILTER (cot) AS cot_n,
+  count(structured) AS str_nn, count(*) FILTER (structured) AS str_n, count(*) FILTER (has_tools) AS tools_n,
+  sum(completion_tokens)::HUGEINT AS ct_sum, sum(prompt_tokens)::HUGEINT AS pt_sum,
+  count(max_tokens) AS mt_n, sum(max_tokens) AS mt_sum, count(*) FILTER (max_tokens >= {long_output}) AS long_n,
+  count(temperature) AS t_n, avg(temperature) AS t_mean, var_pop(temperature) * count(temperature) AS t_m2
+FROM dgd_t_nx GROUP BY ah"""
+
+# gaps of the new rows: between consecutive new rows, and from the account's last absorbed row to its
+# first new one (a late row: gap 0)
+_GAPS_SQL = """SELECT ah, gap FROM (
+  SELECT y.ah, CASE WHEN y.p IS NOT NULL THEN y.ts_s - y.p
+    WHEN s.last_ts IS NOT NULL THEN greatest(y.ts_s - s.last_ts, 0) END AS gap
+  FROM (SELECT ah, ts_s, lag(ts_s) OVER (PARTITION BY ah ORDER BY ts_s) AS p FROM dgd_t_nx) y
+  LEFT JOIN (SELECT ah, last_ts FROM dgd_f_acc WHERE ah IN (SELECT ah FROM dgd_t_b)) s USING (ah))
+WHERE gap IS NOT NULL"""
+
+# minutes (days): the batch's counts, plus the state's count when it is the state's last minute (day)
+_PERIOD_SQL = """SELECT c.ah, max(c.p) AS bmax,
+  arg_max(c.c + CASE WHEN c.p = s.last_{u} THEN s.last_{u}_n ELSE 0 END, c.p) AS bmax_n,
+  max(c.c + CASE WHEN c.p = s.last_{u} THEN s.last_{u}_n ELSE 0 END) AS bpeak,
+  count(*) FILTER (c.p IS DISTINCT FROM s.last_{u}) AS fresh
+FROM (SELECT ah, floor(ts_s / {secs}) AS p, count(*) AS c FROM dgd_t_nx GROUP BY ALL) c
+LEFT JOIN (SELECT ah, last_{u}, last_{u}_n FROM dgd_f_acc WHERE ah IN (SELECT ah FROM dgd_t_b)) s USING (ah)
+GROUP BY c.ah"""
+
+
+def _merge_mean(prefix: str, a: str, b: str) -> tuple[str, str, str]:
+    """SQL of count, mean and M2 of two summaries (Chan et al.'s parallel merge; NULL summaries are empty)."""
+    na, nb = f"coalesce({a}.{prefix}_n, 0)", f"coalesce({b}.{prefix}_n, 0)"
+    d = f"({b}.{prefix}_mean - {a}.{prefix}_mean)"
+    n = f"({na} + {nb})"
+    mean = (f"CASE WHEN {nb} = 0 THEN {a}.{prefix}_mean WHEN {na} = 0 THEN {b}.{prefix}_mean "
+            f"ELSE {a}.{prefix}_mean + {d} * {nb}::DOUBLE / {n} END")
+    m2 = (f"CASE WHEN {nb} = 0 THEN {a}.{prefix}_m2 WHEN {na} = 0 THEN {b}.{prefix}_m2 "
+          f"ELSE {a}.{prefix}_m2 + {b}.{prefix}_m2 + {d} * {d} * {na}::DOUBLE * {nb}::DOUBLE / {n} END")
+    return n, mean, m2
+
+
+def _merged_acc_sql() -> str:
+    def add(c: str, right: str = "b") -> str:
+        return f"coalesce(s.{c}, 0) + coalesce({right}.{c}, 0)"
+
+    def add_null(c: str) -> str:   # a sum that stays NULL while every value was NULL
+        return f"CASE WHEN s.{c} IS NULL THEN b.{c} WHEN b.{c} IS NULL THEN s.{c} ELSE s.{c} + b.{c} END"
+
+    def period(u: str, p: str) -> str:
+        newer = f"(s.last_{u} IS NULL OR {p}.bmax >= s.last_{u})"
+        return (f"CASE WHEN {p}.ah IS NULL THEN s.last_{u} WHEN {newer} THEN {p}.bmax ELSE s.last_{u} END, "
+                f"CASE WHEN {p}.ah IS NULL THEN s.last_{u}_n WHEN {newer} THEN {p}.bmax_n ELSE s.last_{u}_n END, "
+                f"greatest(s.peak_{u}, {p}.bpeak)")
+
+    gn, gmean, gm2 = _merge_mean("g", "s", "g")
+    tn, tmean, tm2 = _merge_mean("t", "s", "b")
+    counts = ", ".join(add(c) for c in ("st_n", "fp_n", "cap_nn", "cap_r", "cap_c", "cap_t", "cap_o", "cot_nn",
+                                        "cot_n", "str_nn", "str_n", "tools_n"))
+    keys = ", ".join(add(f"n_{k}", "k") for k in _KEYS)
+    return f"""SELECT coalesce(s.account_id, b.account_id), t.ah, {add('n')}, least(s.first_ts, b.first_ts),
+  greatest(s.last_ts, b.last_ts), {gn}, {gmean}, {gm2}, {add('fast_n', 'g')},
+  {period('min', 'mi')}, {period('day', 'dy')}, coalesce(s.active_days, 0) + coalesce(dy.fresh, 0),
+  {counts}, {add_null('ct_sum')}, {add_null('pt_sum')}, {add('mt_n')}, {add_null('mt_sum')}, {add('long_n')},
+  {tn}, {tmean}, {tm2}, coalesce(s.n_tpl, 0) + coalesce(tp.fresh, 0), greatest(s.tpl_max, tp.top),
+  {keys}, coalesce(s.rp_n, 0) + coalesce(r.rp, 0)
+FROM (SELECT ah FROM dgd_t_b UNION SELECT ah FROM dgd_t_rp) t
+LEFT JOIN dgd_f_acc s ON s.ah = t.ah LEFT JOIN dgd_t_b b ON b.ah = t.ah LEFT JOIN dgd_t_g g ON g.ah = t.ah
+LEFT JOIN dgd_t_mi mi ON mi.ah = t.ah LEFT JOIN dgd_t_dy dy ON dy.ah = t.ah
+LEFT JOIN dgd_t_tp tp ON tp.ah = t.ah LEFT JOIN dgd_t_k k ON k.ah = t.ah LEFT JOIN dgd_t_rp r ON r.ah = t.ah"""
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...], delta: str,
+            merge: dict[str, str]) -> None:
+    """Merge the rows of `delta` (the table's columns) into `table` by `keys`: `merge` maps a column to its
+    merged value over `s` (state) and `d` (delta); rows with new keys are inserted."""
+    on = " AND ".join(f"s.{k} = d.{k}" for k in keys)
+    cols = [k for k in keys] + list(merge)
+    sel = ", ".join(f"d.{c}" for c in keys) + ", " + ", ".join(f"CASE WHEN s.{keys[0]} IS NULL THEN d.{c} "
+                                                              f"ELSE {e} END AS {c}" for c, e in merge.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_up AS SELECT {sel}, s.{keys[0]} IS NULL AS fresh "
+                f"FROM {delta} d LEFT JOIN {table} s ON {on}")
+    upd_on = " AND ".join(f"{table}.{k} = u.{k}" for k in keys)
+    con.execute(f"UPDATE {table} SET " + ", ".join(f"{c} = u.{c}" for c in merge)
+                + f" FROM (SELECT * FROM dgd_t_up WHERE NOT fresh) u WHERE {upd_on}")
+    con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM dgd_t_up WHERE fresh")
+    con.execute("DROP TABLE dgd_t_up")
+
+
+def _merge(con: duckdb.DuckDBPyConnection, config: FeatureConfig) -> int:
+    """Merge the new rows in `dgd_t_nx` into the state tables; the number of accounts touched."""
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_b AS "
+                + _BATCH_SQL.replace("{long_output}", str(config.long_output_tokens)))
+    if con.sql("SELECT count(*) FROM dgd_t_b").fetchall()[0][0] == 0:
+        return 0
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_gaps AS {_GAPS_SQL}")
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_g AS SELECT ah, count(*) AS g_n, avg(gap) AS g_mean, "
+                "var_pop(gap) * count(*) AS g_m2, count(*) FILTER (gap < 5) AS fast_n FROM dgd_t_gaps GROUP BY ah")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_gb AS SELECT ah, round(ln(1 + gap) * {BIN_SCALE})::SMALLINT "
+                "AS bin, count(*) AS n, min(gap) AS lo, max(gap) AS hi FROM dgd_t_gaps GROUP BY ALL")
+    con.execute("DROP TABLE dgd_t_gaps")
+    for name, unit, secs in (("dgd_t_mi", "min", 60), ("dgd_t_dy", "day", 86400)):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                    + _PERIOD_SQL.replace("{u}", unit).replace("{secs}", str(secs)))
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_hr AS SELECT ah, (floor(ts_s / 3600)::BIGINT % 24)::TINYINT AS h, "
+                "count(*) AS n FROM dgd_t_nx GROUP BY ALL")
+    # templates: the merged count of each (account, template) touched, and whether it is new
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_dt AS SELECT d.ah, d.template_id, d.n + coalesce(s.n, 0) AS n, "
+                "s.ah IS NULL AS fresh FROM (SELECT ah, template_id, count(*) AS n FROM dgd_t_nx "
+                "WHERE template_id IS NOT NULL GROUP BY ALL) d "
+                "LEFT JOIN dgd_f_tpl s ON s.ah = d.ah AND s.template_id = d.template_id")
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_tp AS SELECT ah, count(*) FILTER (fresh) AS fresh, max(n) AS top "
+                "FROM dgd_t_dt GROUP BY ah")
+    # distinct keys never seen for the account
+    keyed = " UNION ALL ".join(f"SELECT ah, {_KIND[k]}::UTINYINT AS kind, {e} AS key FROM dgd_t_nx "
+                               f"WHERE {c} IS NOT NULL" for k, (c, e) in _KEYS.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_nk AS SELECT DISTINCT ah, kind, key FROM ({keyed}) d "
+                "WHERE NOT EXISTS (SELECT 1 FROM dgd_f_key s WHERE s.ah = d.ah AND s.kind = d.kind AND s.key = d.key)")
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_k AS SELECT ah, "
+                + ", ".join(f"count(*) FILTER (kind = {_KIND[k]}) AS n_{k}" for k in _KEYS)
+                + " FROM dgd_t_nk GROUP BY ah")
+    _replay(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_m AS " + _merged_acc_sql())
+    touched = con.sql("SELECT count(*) FROM dgd_t_m").fetchall()[0][0]
+    # write: per-account rows replaced, the keyed tables merged
+    con.execute("DELETE FROM dgd_f_acc WHERE ah IN (SELECT ah FROM dgd_t_m)")
+    con.execute("INSERT INTO dgd_f_acc SELECT * FROM dgd_t_m")
+    _upsert(con, "dgd_f_hour", ("ah", "h"), "dgd_t_hr", {"n": "s.n + d.n"})
+    _upsert(con, "dgd_f_gbin", ("ah", "bin"), "dgd_t_gb",
+            {"n": "s.n + d.n", "lo": "least(s.lo, d.lo)", "hi": "greatest(s.hi, d.hi)"})
+    _upsert(con, "dgd_f_tpl", ("ah", "template_id"), "(SELECT ah, template_id, n FROM dgd_t_dt)", {"n": "d.n"})
+    con.execute("INSERT INTO dgd_f_key SELECT ah, kind, key FROM dgd_t_nk")
+    return int(touched)
+
+
+def _replay(con: duckdb.DuckDBPyConnection) -> None:
+    """Update `dgd_f_text` from the new rows, and `dgd_t_rp(ah, rp)`: replayed exchanges gained per account."""
+    # per text of the new rows: its accounts there, the one account when single, the merged state
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_at AS SELECT ah, text_hash, count(*) AS n "
+                "FROM dgd_t_nx GROUP BY ALL")
+    con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_tx AS
+SELECT d.*, s.text_hash IS NOT NULL AS known, s.owner, s.owner_n,
+  (s.text_hash IS NOT NULL AND s.owner IS NULL) OR d.k >= 2 OR coalesce(s.owner <> d.a1, false) AS multi
+FROM (SELECT text_hash, count(*) AS k, min(ah) AS a1, sum(n) AS tn FROM dgd_t_at GROUP BY text_hash) d
+LEFT JOIN dgd_f_text s USING (text_hash)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_rp AS SELECT ah, sum(rp) AS rp FROM (
+  SELECT a.ah, a.n AS rp FROM dgd_t_at a JOIN dgd_t_tx t USING (text_hash) WHERE t.multi
+  UNION ALL SELECT owner AS ah, owner_n AS rp FROM dgd_t_tx WHERE multi AND owner IS NOT NULL
+) GROUP BY ah""")
+    # texts changed: a single sender's count grows, or a text turns multi (already-multi ones stay)
+    con.execute("""UPDATE dgd_f_text SET owner = CASE WHEN t.multi THEN NULL ELSE t.a1 END,
+  owner_n = CASE WHEN t.multi THEN NULL ELSE t.owner_n + t.tn END
+FROM (SELECT * FROM dgd_t_tx WHERE known AND owner IS NOT NULL) t WHERE dgd_f_text.text_hash = t.text_hash""")
+    con.execute("""INSERT INTO dgd_f_text SELECT text_hash, CASE WHEN multi THEN NULL ELSE a1 END,
+  CASE WHEN multi THEN NULL ELSE tn END FROM dgd_t_tx WHERE NOT known""")
+    con.execute("DROP TABLE dgd_t_at")
+
+
+def _drop_tmp(con: duckdb.DuckDBPyConnection) -> None:
+    for kind, name in con.sql("SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+                              "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary").fetchall():
+        if name in _TMP:
+            con.execute(f"DROP {kind} temp.{name}")
+
+
+def create(con: duckdb.DuckDBPyConnection) -> None:
+    """Build the persisted feature state from a full run's work tables (replacing any earlier one)."""
+    for t in STATE_TABLES:
+        con.execute(f"CREATE OR REPLACE TABLE {t} ({_SCHEMAS[t]})")
+    _drop_tmp(con)
+    if account_ids.numbered(con):   # numbers → ids (hashed once per account)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_names AS SELECT account_id AS num, name "
+                    f"FROM {account_ids.NAMES}")
+        source = ("(SELECT n.name AS account_id, x.* EXCLUDE (account_id) FROM dg_x x "
+                  "JOIN dgd_t_names n ON n.num = x.account_id)")
+    else:
+        source = "dg_x"
+    con.execute("CREATE TEMP VIEW dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=source))
+    try:
+        _merge(con, FeatureConfig())
+    finally:
+        _drop_tmp(con)
+
+
+def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
+    """Merge the slim rows of table `new_x` into the state; return the number of accounts touched."""
+    _drop_tmp(con)
+    con.execute("CREATE TEMP TABLE dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=new_x))
+    try:
+        return _merge(con, FeatureConfig())
+    finally:
+        _drop_tmp(con)
+
+
+_FEATURES_SQL = """
+WITH s AS (SELECT * FROM dgd_f_acc WHERE fp_n > 0 {where}),
+hr AS (
+  SELECT ah, -sum(p * ln(p)) / ln(24) AS hour_entropy, count(*) AS hours_active FROM (
+    SELECT ah, n / sum(n) OVER (PARTITION BY ah) AS p FROM (
+      SELECT ah, n::DOUBLE AS n FROM dgd_f_hour WHERE ah IN (SELECT ah FROM s)))
+  GROUP BY ah
+),
+med AS (
+  -- the gap of rank r: the smallest / largest gap of its bin when it is the bin's first / last, else the
+  -- bin's centre clamped into the bin's range
+  SELECT ah, (max(CASE WHEN r1 > c - n AND r1 <= c THEN
+                    CASE WHEN r1 = c - n + 1 THEN lo WHEN r1 = c THEN hi ELSE least(greatest(v, lo), hi) END END)
+            + max(CASE WHEN r2 > c - n AND r2 <= c THEN
+                    CASE WHEN r2 = c - n + 1 THEN lo WHEN r2 = c THEN hi ELSE least(greatest(v, lo), hi) END END)
+             ) / 2 AS gap_median FROM (
+    SELECT b.ah, b.n, b.lo, b.hi, exp(b.bin / {scale}) - 1 AS v, (s.g_n + 1) // 2 AS r1, s.g_n // 2 + 1 AS r2,
+           sum(b.n) OVER (PARTITION BY b.ah ORDER BY b.bin) AS c
+    FROM dgd_f_gbin b JOIN s USING (ah))
+  GROUP BY ah
+),
+g AS (
+  SELECT *, CASE WHEN g_n > 0 THEN (last_ts - first_ts) / g_n END AS gap_mean,
+         CASE WHEN g_n > 0 THEN sqrt(g_m2 / g_n) END AS gap_std FROM s
+)
+SELECT
+  a.account_id, a.n::BIGINT AS exchanges, a.first_ts, a.last_ts, (a.last_ts - a.first_ts) / 86400.0 AS span_days,
+  a.gap_mean, a.gap_std, m.gap_median, a.fast_n::DOUBLE / a.n AS fast_gap_share,
+  a.st_n::DOUBLE / a.n AS single_turn_share, a.n_tpl::DOUBLE / a.fp_n AS template_diversity,
+  a.n_near::DOUBLE / a.fp_n AS group_diversity,
+  a.cap_r::DOUBLE / a.cap_nn AS cap_reasoning, a.cap_c::DOUBLE / a.cap_nn AS cap_coding,
+  a.cap_t::DOUBLE / a.cap_nn AS cap_tool_use, a.cap_o::DOUBLE / a.cap_nn AS cap_other,
+  a.cot_n::DOUBLE / a.cot_nn AS cot_share, a.str_n::DOUBLE / a.str_nn AS structured_share,
+  a.tools_n::DOUBLE / a.n AS tools_share, a.ct_sum::DOUBLE / nullif(a.pt_sum, 0) AS output_input_ratio,
+  a.mt_sum / a.mt_n AS max_tokens_mean, a.long_n::DOUBLE / a.n AS long_max_tokens_share,
+  (a.n - a.mt_n)::DOUBLE / a.n AS no_max_tokens_share,
+  CASE WHEN a.t_n > 0 THEN sqrt(a.t_m2 / a.t_n) END AS temperature_std,
+  a.n_client::BIGINT AS client_fingerprints, a.n_ip::BIGINT AS ips, a.n_ua::BIGINT AS user_agents,
+  a.n_model::BIGINT AS models, a.n_sys::BIGINT AS system_prompts,
+  (a.last_ts - a.first_ts) / 3600.0 / greatest(a.n - 1, 1) AS mean_hours_between,
+  a.n / greatest(a.active_days, 1)::DOUBLE AS exchanges_per_active_day,
+  coalesce((a.gap_std - a.gap_mean) / nullif(a.gap_std + a.gap_mean, 0), 0.0) AS burstiness,
+  coalesce(a.gap_std / nullif(a.gap_mean, 0), 0.0) AS gap_cv,
+  a.peak_min::BIGINT AS peak_per_minute, a.peak_day::BIGINT AS peak_per_day, a.active_days::BIGINT AS active_days,
+  h.hour_entropy, h.hours_active::BIGINT AS hours_active,
+  a.tpl_max::DOUBLE / a.fp_n AS top_template_share,
+  a.rp_n::DOUBLE / a.n AS replayed_share,
+  (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days
+FROM g a JOIN hr h USING (ah) LEFT JOIN med m USING (ah) LEFT JOIN accounts c ON c.account_id = a.account_id
+ORDER BY a.account_id
+"""
+
+
+def features(con: duckdb.DuckDBPyConnection, accounts: str | None = None) -> pa.Table:
+    """Feature rows (FEATURES_SQL's columns, order and types; account_id = the id string) of the accounts
+    in table `accounts` (column account_id VARCHAR), or of every account in the state; sorted by account_id."""
+    where = f"AND account_id IN (SELECT account_id FROM {accounts})" if accounts else ""
+    sql = _FEATURES_SQL.replace("{where}", where).replace("{scale}", f"{BIN_SCALE}.0")
+    return con.sql(sql).to_arrow_table()
