@@ -20,6 +20,7 @@ from distillguard.ingest import ingest_accounts, ingest_logs
 from distillguard.store import Store
 from handbuilt import T0, _rec, batch_integration, campaign, legit_users, write_jsonl
 
+SPLIT = T0 + timedelta(days=25)    # test_two_chunks_equal_one absorbs part 2 before and after this time
 POOL = [f"Shared prompt number {i}: translate the word '{w}' into French." for i, w in enumerate(("cat", "sun", "sea"))]
 MEDIAN_BOUND = math.exp(1 / (2 * feature_state.BIN_SCALE)) - 1   # relative to (1 + median)
 
@@ -46,7 +47,7 @@ def _records() -> tuple[list[dict[str, Any]], Any]:
     extra += [_rec(f"own-{i}", T0 + timedelta(hours=i), "own-000", "A prompt only I send, until later.")
               for i in range(3)]
     extra += [_rec("own-late", late, "own-000", "A prompt only I send, until later."),
-              _rec("copy-late", late + timedelta(hours=1), "copy-000", "A prompt only I send, until later.")]
+              _rec("copy-late", SPLIT + timedelta(hours=1), "copy-000", "A prompt only I send, until later.")]
     # one-exchange accounts, tool use, no sampling parameters, repeated timestamps
     extra += [_rec("solo-0", T0, "solo-000", "Just once."),
               _rec("solo-1", late, "solo-001", "Only later, once."),
@@ -87,8 +88,10 @@ def _prepare(con: duckdb.DuckDBPyConnection, keep: str) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp AS SELECT * FROM dg_fp_keep")
 
 
-def _run(logs: tuple[Path, Path, Path], db: Path, keep: str, chunks: int) -> tuple[pa.Table, pa.Table, int]:
-    """(state features after create + absorb in `chunks`, FEATURES_SQL over everything, accounts touched)."""
+def _run(logs: tuple[Path, Path, Path], db: Path, keep: str,
+         splits: tuple[str, ...] = ()) -> tuple[pa.Table, pa.Table, int]:
+    """(state features after create + absorbing part 2 split at the times `splits`, FEATURES_SQL over
+    everything, accounts touched)."""
     p1, p2, acc = logs
     touched = 0
     with Store.open(db) as store:
@@ -101,9 +104,10 @@ def _run(logs: tuple[Path, Path, Path], db: Path, keep: str, chunks: int) -> tup
         ingest_logs(store, [p2])
         top = con.sql("SELECT max(rowid) + 1 FROM exchanges").fetchall()[0][0]
         _prepare(con, keep)    # dg_fp over every text (and the reference's dg_x)
-        bounds = np.linspace(mark, top, chunks + 1).astype(int)
+        bounds = ["-infinity", *splits, "infinity"]
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            src = f"(SELECT * FROM exchanges WHERE rowid >= {lo} AND rowid < {hi})"
+            src = (f"(SELECT * FROM exchanges WHERE rowid >= {mark} AND rowid < {top} "
+                   f"AND ts >= '{lo}'::TIMESTAMPTZ AND ts < '{hi}'::TIMESTAMPTZ)")
             con.execute(f"CREATE OR REPLACE TEMP TABLE new_x AS {features.slim_select(src)}")
             touched += feature_state.absorb(con, "new_x")
         got = feature_state.features(con)
@@ -134,7 +138,7 @@ def _assert_same(got: pa.Table, ref: pa.Table, median_bound: float) -> None:
 
 
 def test_absorb_equals_full_features(logs: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    got, ref, touched = _run(logs, tmp_path / "a.duckdb", "true", 1)
+    got, ref, touched = _run(logs, tmp_path / "a.duckdb", "true")
     _assert_same(got, ref, MEDIAN_BOUND)
     rows = {r["account_id"]: r for r in ref.to_pylist()}
     # the log exercises what is hard to merge
@@ -150,15 +154,16 @@ def test_absorb_equals_full_features(logs: tuple[Path, Path, Path], tmp_path: Pa
 
 def test_texts_not_fingerprinted(logs: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """A text absent from dg_fp counts in the volume features but not in the content shares."""
-    got, ref, _ = _run(logs, tmp_path / "b.duckdb", "text_hash % 3 <> 0", 1)
+    got, ref, _ = _run(logs, tmp_path / "b.duckdb", "text_hash % 3 <> 0")
     _assert_same(got, ref, MEDIAN_BOUND)
-    rows = {r["account_id"]: r for r in ref.to_pylist()}
-    assert "solo-000" not in rows or "solo-001" not in rows or "solo-002" not in rows  # FEATURES_SQL drops them
+    # FEATURES_SQL leaves out an account none of whose texts is fingerprinted (so does the state)
+    assert set(ref["account_id"].to_pylist()) < {r["account_id"] for r in _records()[0]}
 
 
 def test_two_chunks_equal_one(logs: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    one, _, _ = _run(logs, tmp_path / "c1.duckdb", "true", 1)
-    two, ref, _ = _run(logs, tmp_path / "c2.duckdb", "true", 3)
+    one, _, _ = _run(logs, tmp_path / "c1.duckdb", "true")
+    # own-000's text grows in the first chunk and is replayed by copy-000 in the last one
+    two, ref, _ = _run(logs, tmp_path / "c2.duckdb", "true", ((T0 + timedelta(days=12)).isoformat(), SPLIT.isoformat()))
     _assert_same(two, one, 0.0)
     _assert_same(two, ref, MEDIAN_BOUND)
 
