@@ -41,10 +41,20 @@ _KEYS = {k: (c, f"hash({c})" if k == "near" else c) for k, c in (
     ("sys", "sys_hash"))}
 _KIND = {k: i for i, k in enumerate(_KEYS)}
 
-STATE_TABLES: tuple[str, ...] = ("dgd_f_acc", "dgd_f_hour", "dgd_f_gbin", "dgd_f_tpl", "dgd_f_key", "dgd_f_text")
-_TMP = ("dgd_t_nx", "dgd_t_b", "dgd_t_g", "dgd_t_gb", "dgd_t_mi", "dgd_t_dy", "dgd_t_hr", "dgd_t_dt", "dgd_t_tp",
+STATE_TABLES: tuple[str, ...] = ("dgd_f_acc", "dgd_f_gbin", "dgd_f_tpl", "dgd_f_key", "dgd_f_text", "dgd_f_meta")
+# the append-only tables (rows of one key are summed by their readers) and how `compact` folds them
+_FOLD = {
+    "dgd_f_gbin": "SELECT ah, bin, sum(n)::BIGINT AS n, min(lo) AS lo, max(hi) AS hi FROM dgd_f_gbin GROUP BY ALL",
+    "dgd_f_tpl": "SELECT ah, template_id, sum(n)::BIGINT AS n FROM dgd_f_tpl GROUP BY ALL",
+    "dgd_f_text": "SELECT text_hash, CASE WHEN {single} THEN min(owner) END AS owner, "
+                  "CASE WHEN {single} THEN sum(owner_n)::BIGINT END AS owner_n FROM dgd_f_text GROUP BY text_hash",
+}
+# a text's rows say it has a single sender: no NULL owner (replayed) and one owner
+_SINGLE = "(bool_and(owner IS NOT NULL) AND min(owner) = max(owner))"
+COMPACT_GROWTH = 2.0     # `absorb` folds an append-only table once it holds this many times its folded rows
+_TMP = ("dgd_t_nx", "dgd_t_b", "dgd_t_g", "dgd_t_gb", "dgd_t_mi", "dgd_t_dy", "dgd_t_bt", "dgd_t_dt", "dgd_t_tp",
         "dgd_t_nk", "dgd_t_k", "dgd_t_tx", "dgd_t_rp", "dgd_t_m", "dgd_t_names", "dgd_t_gaps", "dgd_t_up",
-        "dgd_t_at")
+        "dgd_t_at", "dgd_t_fold")
 
 _ACC_COLUMNS = """account_id VARCHAR, ah UBIGINT, n BIGINT, first_ts DOUBLE, last_ts DOUBLE,
   g_n BIGINT, g_mean DOUBLE, g_m2 DOUBLE, fast_n BIGINT,
@@ -52,15 +62,16 @@ _ACC_COLUMNS = """account_id VARCHAR, ah UBIGINT, n BIGINT, first_ts DOUBLE, las
   active_days BIGINT, st_n BIGINT, fp_n BIGINT, cap_nn BIGINT, cap_r BIGINT, cap_c BIGINT, cap_t BIGINT,
   cap_o BIGINT, cot_nn BIGINT, cot_n BIGINT, str_nn BIGINT, str_n BIGINT, tools_n BIGINT,
   ct_sum HUGEINT, pt_sum HUGEINT, mt_n BIGINT, mt_sum DOUBLE, long_n BIGINT, t_n BIGINT, t_mean DOUBLE,
-  t_m2 DOUBLE, n_tpl BIGINT, tpl_max BIGINT, """ + ", ".join(f"n_{k} BIGINT" for k in _KEYS) + ", rp_n BIGINT"
+  t_m2 DOUBLE, hrs BIGINT[], n_tpl BIGINT, tpl_max BIGINT, """ + ", ".join(f"n_{k} BIGINT" for k in _KEYS) \
+    + ", rp_n BIGINT"
 
 _SCHEMAS = {
     "dgd_f_acc": _ACC_COLUMNS,
-    "dgd_f_hour": "ah UBIGINT, h TINYINT, n BIGINT",
     "dgd_f_gbin": "ah UBIGINT, bin SMALLINT, n BIGINT, lo DOUBLE, hi DOUBLE",
     "dgd_f_tpl": "ah UBIGINT, template_id BIGINT, n BIGINT",
     "dgd_f_key": "ah UBIGINT, kind UTINYINT, key UBIGINT",
     "dgd_f_text": "text_hash UBIGINT, owner UBIGINT, owner_n BIGINT",
+    "dgd_f_meta": "name VARCHAR, folded BIGINT",
 }
 
 # the new rows: slim columns + the account's hash + the fingerprint columns FEATURES_SQL joins
@@ -78,8 +89,10 @@ _BATCH_SQL = """SELECT ah, any_value(account_id) AS account_id, count(*) AS n, m
   count(structured) AS str_nn, count(*) FILTER (structured) AS str_n, count(*) FILTER (has_tools) AS tools_n,
   sum(completion_tokens)::HUGEINT AS ct_sum, sum(prompt_tokens)::HUGEINT AS pt_sum,
   count(max_tokens) AS mt_n, sum(max_tokens) AS mt_sum, count(*) FILTER (max_tokens >= {long_output}) AS long_n,
-  count(temperature) AS t_n, avg(temperature) AS t_mean, var_pop(temperature) * count(temperature) AS t_m2
+  count(temperature) AS t_n, avg(temperature) AS t_mean, var_pop(temperature) * count(temperature) AS t_m2,
+  [{hours}] AS hrs
 FROM dgd_t_nx GROUP BY ah"""
+_HOUR = "floor(ts_s / 3600)::BIGINT % 24"
 
 # gaps of the new rows: between consecutive new rows, and from the account's last absorbed row to its
 # first new one (a late row: gap 0)
@@ -134,7 +147,10 @@ def _merged_acc_sql() -> str:
   greatest(s.last_ts, b.last_ts), {gn}, {gmean}, {gm2}, {add('fast_n', 'g')},
   {period('min', 'mi')}, {period('day', 'dy')}, coalesce(s.active_days, 0) + coalesce(dy.fresh, 0),
   {counts}, {add_null('ct_sum')}, {add_null('pt_sum')}, {add('mt_n')}, {add_null('mt_sum')}, {add('long_n')},
-  {tn}, {tmean}, {tm2}, coalesce(s.n_tpl, 0) + coalesce(tp.fresh, 0), greatest(s.tpl_max, tp.top),
+  {tn}, {tmean}, {tm2},
+  CASE WHEN s.hrs IS NULL THEN b.hrs WHEN b.hrs IS NULL THEN s.hrs
+       ELSE list_transform(range(1, 25), lambda i: s.hrs[i] + b.hrs[i]) END,
+  coalesce(s.n_tpl, 0) + coalesce(tp.fresh, 0), greatest(s.tpl_max, tp.top),
   {keys}, coalesce(s.rp_n, 0) + coalesce(r.rp, 0)
 FROM (SELECT ah FROM dgd_t_b UNION SELECT ah FROM dgd_t_rp) t
 LEFT JOIN dgd_f_acc s ON s.ah = t.ah LEFT JOIN dgd_t_b b ON b.ah = t.ah LEFT JOIN dgd_t_g g ON g.ah = t.ah
@@ -142,27 +158,11 @@ LEFT JOIN dgd_t_mi mi ON mi.ah = t.ah LEFT JOIN dgd_t_dy dy ON dy.ah = t.ah
 LEFT JOIN dgd_t_tp tp ON tp.ah = t.ah LEFT JOIN dgd_t_k k ON k.ah = t.ah LEFT JOIN dgd_t_rp r ON r.ah = t.ah"""
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...], delta: str,
-            merge: dict[str, str]) -> None:
-    """Merge the rows of `delta` (the table's columns) into `table` by `keys`: `merge` maps a column to its
-    merged value over `s` (state) and `d` (delta); rows with new keys are inserted."""
-    on = " AND ".join(f"s.{k} = d.{k}" for k in keys)
-    cols = [k for k in keys] + list(merge)
-    sel = ", ".join(f"d.{c}" for c in keys) + ", " + ", ".join(f"CASE WHEN s.{keys[0]} IS NULL THEN d.{c} "
-                                                              f"ELSE {e} END AS {c}" for c, e in merge.items())
-    con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_up AS SELECT {sel}, s.{keys[0]} IS NULL AS fresh "
-                f"FROM {delta} d LEFT JOIN {table} s ON {on}")
-    upd_on = " AND ".join(f"{table}.{k} = u.{k}" for k in keys)
-    con.execute(f"UPDATE {table} SET " + ", ".join(f"{c} = u.{c}" for c in merge)
-                + f" FROM (SELECT * FROM dgd_t_up WHERE NOT fresh) u WHERE {upd_on}")
-    con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM dgd_t_up WHERE fresh")
-    con.execute("DROP TABLE dgd_t_up")
-
-
 def _merge(con: duckdb.DuckDBPyConnection, config: FeatureConfig) -> int:
     """Merge the new rows in `dgd_t_nx` into the state tables; the number of accounts touched."""
+    hours = ", ".join(f"count(*) FILTER ({_HOUR} = {h})" for h in range(24))
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_b AS "
-                + _BATCH_SQL.replace("{long_output}", str(config.long_output_tokens)))
+                + _BATCH_SQL.replace("{long_output}", str(config.long_output_tokens)).replace("{hours}", hours))
     if con.sql("SELECT count(*) FROM dgd_t_b").fetchall()[0][0] == 0:
         return 0
     con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_gaps AS {_GAPS_SQL}")
@@ -174,13 +174,14 @@ def _merge(con: duckdb.DuckDBPyConnection, config: FeatureConfig) -> int:
     for name, unit, secs in (("dgd_t_mi", "min", 60), ("dgd_t_dy", "day", 86400)):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
                     + _PERIOD_SQL.replace("{u}", unit).replace("{secs}", str(secs)))
-    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_hr AS SELECT ah, (floor(ts_s / 3600)::BIGINT % 24)::TINYINT AS h, "
-                "count(*) AS n FROM dgd_t_nx GROUP BY ALL")
-    # templates: the merged count of each (account, template) touched, and whether it is new
-    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_dt AS SELECT d.ah, d.template_id, d.n + coalesce(s.n, 0) AS n, "
-                "s.ah IS NULL AS fresh FROM (SELECT ah, template_id, count(*) AS n FROM dgd_t_nx "
-                "WHERE template_id IS NOT NULL GROUP BY ALL) d "
-                "LEFT JOIN dgd_f_tpl s ON s.ah = d.ah AND s.template_id = d.template_id")
+    # templates: the merged count of each (account, template) touched (the state's rows of those keys
+    # summed), and whether it is new to the account
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_bt AS SELECT ah, template_id, count(*) AS n FROM dgd_t_nx "
+                "WHERE template_id IS NOT NULL GROUP BY ALL")
+    con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_dt AS
+SELECT d.ah, d.n + coalesce(e.n, 0) AS n, e.n IS NULL AS fresh FROM dgd_t_bt d
+LEFT JOIN (SELECT s.ah, s.template_id, sum(s.n) AS n FROM dgd_f_tpl s JOIN dgd_t_bt d USING (ah, template_id)
+           GROUP BY ALL) e USING (ah, template_id)""")
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_tp AS SELECT ah, count(*) FILTER (fresh) AS fresh, max(n) AS top "
                 "FROM dgd_t_dt GROUP BY ah")
     # distinct keys never seen for the account
@@ -194,37 +195,37 @@ def _merge(con: duckdb.DuckDBPyConnection, config: FeatureConfig) -> int:
     _replay(con)
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_m AS " + _merged_acc_sql())
     touched = con.sql("SELECT count(*) FROM dgd_t_m").fetchall()[0][0]
-    # write: per-account rows replaced, the keyed tables merged
+    # write: per-account rows replaced, the large tables appended to (no update: a commit then writes the
+    # new rows only, not every row group an update touches)
     con.execute("DELETE FROM dgd_f_acc WHERE ah IN (SELECT ah FROM dgd_t_m)")
     con.execute("INSERT INTO dgd_f_acc SELECT * FROM dgd_t_m")
-    _upsert(con, "dgd_f_hour", ("ah", "h"), "dgd_t_hr", {"n": "s.n + d.n"})
-    _upsert(con, "dgd_f_gbin", ("ah", "bin"), "dgd_t_gb",
-            {"n": "s.n + d.n", "lo": "least(s.lo, d.lo)", "hi": "greatest(s.hi, d.hi)"})
-    _upsert(con, "dgd_f_tpl", ("ah", "template_id"), "(SELECT ah, template_id, n FROM dgd_t_dt)", {"n": "d.n"})
+    con.execute("INSERT INTO dgd_f_gbin SELECT ah, bin, n, lo, hi FROM dgd_t_gb")
+    con.execute("INSERT INTO dgd_f_tpl SELECT ah, template_id, n FROM dgd_t_bt")
     con.execute("INSERT INTO dgd_f_key SELECT ah, kind, key FROM dgd_t_nk")
     return int(touched)
 
 
 def _replay(con: duckdb.DuckDBPyConnection) -> None:
-    """Update `dgd_f_text` from the new rows, and `dgd_t_rp(ah, rp)`: replayed exchanges gained per account."""
-    # per text of the new rows: its accounts there, the one account when single, the merged state
+    """Append the new rows' texts to `dgd_f_text`; `dgd_t_rp(ah, rp)`: replayed exchanges gained per account."""
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_at AS SELECT ah, text_hash, count(*) AS n "
                 "FROM dgd_t_nx GROUP BY ALL")
+    # per text of the new rows: its accounts there (the one when single), and its state before: already
+    # replayed (a NULL owner) or its single sender and that sender's count
     con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_tx AS
-SELECT d.*, s.text_hash IS NOT NULL AS known, s.owner, s.owner_n,
-  (s.text_hash IS NOT NULL AND s.owner IS NULL) OR d.k >= 2 OR coalesce(s.owner <> d.a1, false) AS multi
+SELECT d.*, e.text_hash IS NOT NULL AS known, coalesce(e.multi, false) AS was_multi, e.owner, e.owner_n,
+  coalesce(e.multi, false) OR d.k >= 2 OR coalesce(e.owner <> d.a1, false) AS multi
 FROM (SELECT text_hash, count(*) AS k, min(ah) AS a1, sum(n) AS tn FROM dgd_t_at GROUP BY text_hash) d
-LEFT JOIN dgd_f_text s USING (text_hash)""")
+LEFT JOIN (SELECT s.text_hash, NOT {single} AS multi,
+                  min(s.owner) AS owner, sum(s.owner_n) AS owner_n
+           FROM dgd_f_text s SEMI JOIN dgd_t_at a ON a.text_hash = s.text_hash GROUP BY s.text_hash) e
+USING (text_hash)""".replace("{single}", _SINGLE))
     con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_rp AS SELECT ah, sum(rp) AS rp FROM (
   SELECT a.ah, a.n AS rp FROM dgd_t_at a JOIN dgd_t_tx t USING (text_hash) WHERE t.multi
-  UNION ALL SELECT owner AS ah, owner_n AS rp FROM dgd_t_tx WHERE multi AND owner IS NOT NULL
+  UNION ALL SELECT owner AS ah, owner_n AS rp FROM dgd_t_tx WHERE multi AND known AND NOT was_multi
 ) GROUP BY ah""")
-    # texts changed: a single sender's count grows, or a text turns multi (already-multi ones stay)
-    con.execute("""UPDATE dgd_f_text SET owner = CASE WHEN t.multi THEN NULL ELSE t.a1 END,
-  owner_n = CASE WHEN t.multi THEN NULL ELSE t.owner_n + t.tn END
-FROM (SELECT * FROM dgd_t_tx WHERE known AND owner IS NOT NULL) t WHERE dgd_f_text.text_hash = t.text_hash""")
+    # a single sender's new count, or a NULL owner when the text turns replayed (already replayed: nothing)
     con.execute("""INSERT INTO dgd_f_text SELECT text_hash, CASE WHEN multi THEN NULL ELSE a1 END,
-  CASE WHEN multi THEN NULL ELSE tn END FROM dgd_t_tx WHERE NOT known""")
+  CASE WHEN multi THEN NULL ELSE tn END FROM dgd_t_tx WHERE NOT was_multi""")
     con.execute("DROP TABLE dgd_t_at")
 
 
@@ -252,6 +253,8 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
         _merge(con, FeatureConfig())
     finally:
         _drop_tmp(con)
+    for t in _FOLD:   # one merge writes one row per key
+        con.execute("INSERT INTO dgd_f_meta VALUES (?, ?)", [t, _rows(con, t)])
 
 
 def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
@@ -259,19 +262,33 @@ def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
     _drop_tmp(con)
     con.execute("CREATE TEMP TABLE dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=new_x))
     try:
-        return _merge(con, FeatureConfig())
+        touched = _merge(con, FeatureConfig())
     finally:
         _drop_tmp(con)
+    folded = dict(con.sql("SELECT name, folded FROM dgd_f_meta").fetchall())
+    grown = [t for t in _FOLD if _rows(con, t) > COMPACT_GROWTH * folded.get(t, 0) + 100_000]
+    if grown:
+        compact(con, grown)
+    return touched
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def compact(con: duckdb.DuckDBPyConnection, tables: list[str] | None = None) -> None:
+    """Fold the append-only state tables (one row per key); `absorb` does it when one has doubled."""
+    for t in tables or list(_FOLD):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_fold AS {_FOLD[t].replace('{single}', _SINGLE)}")
+        con.execute(f"DELETE FROM {t}")
+        con.execute(f"INSERT INTO {t} SELECT * FROM dgd_t_fold")
+        con.execute("DROP TABLE dgd_t_fold")
+        con.execute("DELETE FROM dgd_f_meta WHERE name = ?", [t])
+        con.execute("INSERT INTO dgd_f_meta VALUES (?, ?)", [t, _rows(con, t)])
 
 
 _FEATURES_SQL = """
 WITH s AS (SELECT * FROM dgd_f_acc WHERE fp_n > 0 {where}),
-hr AS (
-  SELECT ah, -sum(p * ln(p)) / ln(24) AS hour_entropy, count(*) AS hours_active FROM (
-    SELECT ah, n / sum(n) OVER (PARTITION BY ah) AS p FROM (
-      SELECT ah, n::DOUBLE AS n FROM dgd_f_hour WHERE ah IN (SELECT ah FROM s)))
-  GROUP BY ah
-),
 med AS (
   -- the gap of rank r: the smallest / largest gap of its bin when it is the bin's first / last, else the
   -- bin's centre clamped into the bin's range
@@ -282,11 +299,13 @@ med AS (
              ) / 2 AS gap_median FROM (
     SELECT b.ah, b.n, b.lo, b.hi, exp(b.bin / {scale}) - 1 AS v, (s.g_n + 1) // 2 AS r1, s.g_n // 2 + 1 AS r2,
            sum(b.n) OVER (PARTITION BY b.ah ORDER BY b.bin) AS c
-    FROM dgd_f_gbin b JOIN s USING (ah))
+    FROM (SELECT ah, bin, sum(n) AS n, min(lo) AS lo, max(hi) AS hi FROM dgd_f_gbin
+          WHERE ah IN (SELECT ah FROM s) GROUP BY ALL) b JOIN s USING (ah))
   GROUP BY ah
 ),
 g AS (
-  SELECT *, CASE WHEN g_n > 0 THEN (last_ts - first_ts) / g_n END AS gap_mean,
+  SELECT *, list_filter(hrs, lambda c: c > 0) AS hrs_on,
+         CASE WHEN g_n > 0 THEN (last_ts - first_ts) / g_n END AS gap_mean,
          CASE WHEN g_n > 0 THEN sqrt(g_m2 / g_n) END AS gap_std FROM s
 )
 SELECT
@@ -308,11 +327,12 @@ SELECT
   coalesce((a.gap_std - a.gap_mean) / nullif(a.gap_std + a.gap_mean, 0), 0.0) AS burstiness,
   coalesce(a.gap_std / nullif(a.gap_mean, 0), 0.0) AS gap_cv,
   a.peak_min::BIGINT AS peak_per_minute, a.peak_day::BIGINT AS peak_per_day, a.active_days::BIGINT AS active_days,
-  h.hour_entropy, h.hours_active::BIGINT AS hours_active,
+  -list_sum(list_transform(a.hrs_on, lambda c: c / a.n * ln(c / a.n))) / ln(24) AS hour_entropy,
+  len(a.hrs_on)::BIGINT AS hours_active,
   a.tpl_max::DOUBLE / a.fp_n AS top_template_share,
   a.rp_n::DOUBLE / a.n AS replayed_share,
   (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days
-FROM g a JOIN hr h USING (ah) LEFT JOIN med m USING (ah) LEFT JOIN accounts c ON c.account_id = a.account_id
+FROM g a LEFT JOIN med m USING (ah) LEFT JOIN accounts c ON c.account_id = a.account_id
 ORDER BY a.account_id
 """
 
