@@ -5,18 +5,18 @@
 
 Simulates `qwen-2026` at the scale (or reuses a simulator folder given by `--sim`), splits its exchanges
 into the first `--weeks` weeks (history) and the hour after them, ingests the history and the accounts,
-runs the first `detect --incremental` (which builds the state), ingests the hour, and runs
+runs the first `detect --incremental` (a full run that leaves the snapshot), ingests the hour, and runs
 `detect --incremental` again. Each step runs in its own child process: wall seconds, CPU seconds and peak
 RSS (`os.wait4` rusage of that child), plus detect's sub-stages (wall and CPU seconds). `--full` also
 times a plain full `detect` on the same store for comparison, and checks the flags agree. The store with
-its freshly built state is kept as `WORK/store-base.duckdb`; `--update-only` starts from a copy of it
-(ingest the hour, update) to time changes of the update path without rebuilding.
+its snapshot is kept as `WORK/store-base.duckdb`; `--update-only` starts from a copy of it (ingest the
+hour, update) to time changes of the update path without rebuilding.
 
 `--store DB` measures on a store a finished `bench/scale.py` run left (e.g. scale 1, whose simulated
 Parquet is gone and whose store is too large to copy): the log's last `--hours` clock hours are moved out
-of the store (kept as `WORK/hour.parquet`), the state is built on the rest (≥ five weeks of `qwen-2026`),
+of the store (kept as `WORK/hour.parquet`), a full run takes the snapshot on the rest (≥ five weeks of `qwen-2026`),
 and they are ingested back and absorbed in one update. The store ends holding the exchanges it began
-with, plus the state; a failed state build puts them back itself. If the bench is killed in between,
+with, plus the snapshot; a failed full run puts them back itself. If the bench is killed in between,
 `distillguard ingest WORK/hour.parquet --db DB` puts them back.
 """
 
@@ -44,7 +44,7 @@ def detect_child(db: str, out: str, incremental: bool) -> None:
     with Store.open(db) as store:
         res = detect_store(store, out, DetectConfig(), on_stage=on_stage, incremental=incremental)
         rows = store.count("exchanges")
-        last = dict(store.con.sql("SELECT key, value FROM dgi_meta WHERE starts_with(key, 'last_')").fetchall()) \
+        last = dict(store.con.sql("SELECT key, value FROM dgd_meta WHERE starts_with(key, 'last_')").fetchall()) \
             if incremental else {}
     print(json.dumps({"profile": prof, "accounts": res.accounts, "flagged": res.flagged,
                       "campaigns": res.campaigns, "exchanges": rows, "last": last}))
@@ -97,15 +97,15 @@ def cut_last_hours(db: Path, work: Path, hours: int = 1) -> tuple[Path, int, int
 
 
 def bench_on_store(db: Path, work: Path, full: bool, hours: int = 1) -> dict[str, object]:
-    """`--store`: build the state on all but the store's last `hours` hours, ingest them back, time the update."""
+    """`--store`: take the snapshot on all but the store's last `hours` hours, ingest them back, time the update."""
     work.mkdir(parents=True, exist_ok=True)
     hour, n_hist, n_hour = cut_last_hours(db, work, hours)
     runs: list[StageRun] = []
     ingest = CLI + ["ingest", str(hour), "--db", str(db)]
     try:
-        r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
+        r, first = _detect("detect (full + snapshot)", db, work / "out0", work, True, n_hist)
     except BaseException:  # the store must not stay without its last hours
-        print(f"the state build failed: {n_hour:,} exchanges go back from {hour} into {db}", file=sys.stderr)
+        print(f"the full run failed: {n_hour:,} exchanges go back from {hour} into {db}", file=sys.stderr)
         run_stage("restore hours", ingest, work, n_hour)
         raise
     runs.append(r)
@@ -135,27 +135,14 @@ def _detect(name: str, db: Path, out: Path, work: Path, incremental: bool, rows:
     return r, json.loads(stdout.strip().splitlines()[-1])
 
 
-def _restamp(db: Path) -> None:
-    """Mark the state as built by the current code (timing only: the code changed since it was built)."""
-    sys.path.insert(0, str(ROOT / "src"))
-    from distillguard import incremental as inc
-    from distillguard.links import LinkConfig
-    from distillguard.store import Store
-
-    with Store.open(db) as store:
-        store.con.execute("UPDATE dgi_meta SET value = ? WHERE key = 'key'", [inc.state_key(LinkConfig())])
-        store.con.execute("UPDATE dgi_meta SET value = ? WHERE key = 'features'", [inc.features_key()])
-        inc.iw.migrate(store.con)
-
-
 def _flags(out: Path) -> set[str]:
     with open(out / "accounts.csv", newline="") as f:
         return {r["account_id"] for r in csv.DictReader(f) if r["flagged"] == "true"}
 
 
 def bench(scale: float, weeks: float, work: Path, sim: Path | None, seed: int, full: bool,
-          update_only: bool = False, restamp: bool = False) -> dict[str, object]:
-    """Run the benchmark; return its measurements (`update_only`: reuse the state built by an earlier run)."""
+          update_only: bool = False) -> dict[str, object]:
+    """Run the benchmark; return its measurements (`update_only`: reuse the snapshot taken by an earlier run)."""
     work.mkdir(parents=True, exist_ok=True)
     runs: list[StageRun] = []
     if update_only:
@@ -169,19 +156,17 @@ def bench(scale: float, weeks: float, work: Path, sim: Path | None, seed: int, f
     db, base = work / "store.duckdb", work / "store-base.duckdb"
     for p in (db, Path(f"{db}.wal")):
         p.unlink(missing_ok=True)
-    if update_only:  # the store as the last full run left it after building the state
+    if update_only:  # the store as the last full run left it after taking the snapshot
         hour = work / "hour.parquet"
         n_hist, n_hour = (json.loads((work / "base.json").read_text())[k] for k in ("history", "hour"))
         first = json.loads((work / "base.json").read_text())["first"]
         shutil.copyfile(base, db)
-        if restamp:
-            _restamp(db)
     else:
         hist, hour, n_hist, n_hour = split(sim, work, weeks)
         runs.append(run_stage("ingest history", CLI + ["ingest", str(hist), "--accounts",
                                                        str(sim / "accounts.parquet"), "--db", str(db)], work,
                               n_hist)[0])
-        r, first = _detect("detect (builds state)", db, work / "out0", work, True, n_hist)
+        r, first = _detect("detect (full + snapshot)", db, work / "out0", work, True, n_hist)
         runs.append(r)
         shutil.copyfile(db, base)
         (work / "base.json").write_text(json.dumps({"history": n_hist, "hour": n_hour, "first": first,
@@ -220,9 +205,8 @@ def format_result(res: dict) -> str:
     last = u.get("last", {})
     if last:
         lines.append(f"the update absorbed {last.get('last_exchanges')} exchanges, fingerprinted "
-                     f"{last.get('last_texts')} new texts, recomputed the features of {last.get('last_affected')} "
-                     f"accounts, grew the tuple sets of {last.get('last_set_accounts')} (rebuilt: "
-                     f"{last.get('last_rebuilt')})")
+                     f"{last.get('last_texts')} new texts, recomputed the features of {last.get('last_accounts')} "
+                     f"accounts; {last.get('last_joined')} joined a group")
     if "flag_agreement" in res:
         fa = res["flag_agreement"]
         lines.append(f"flags incremental {fa['incremental']:,} / full {fa['full']:,} / both {fa['both']:,}")
@@ -242,9 +226,7 @@ def main() -> None:
     ap.add_argument("--sim", type=Path, help="reuse this simulator output folder (qwen-2026 at --scale)")
     ap.add_argument("--full", action="store_true", help="also time a full detect and compare the flags")
     ap.add_argument("--update-only", action="store_true",
-                    help="reuse the store with state that an earlier run left in --work (store-base.duckdb)")
-    ap.add_argument("--restamp", action="store_true",
-                    help="with --update-only: accept a state built by an earlier version of the code (timing only)")
+                    help="reuse the store with the snapshot that an earlier run left in --work (store-base.duckdb)")
     ap.add_argument("--store", type=Path,
                     help="measure on this existing store instead (its last --hours are moved out, then absorbed)")
     ap.add_argument("--hours", type=int, default=1, help="with --store: how many clock hours to move out and absorb")
@@ -253,7 +235,7 @@ def main() -> None:
     if a.store:
         res = bench_on_store(a.store, a.work, a.full, a.hours)
     else:
-        res = bench(a.scale, a.weeks, a.work, a.sim, a.seed, a.full, a.update_only, a.restamp)
+        res = bench(a.scale, a.weeks, a.work, a.sim, a.seed, a.full, a.update_only)
     if a.json:
         a.json.write_text(json.dumps(res, indent=2))
     print(format_result(res))

@@ -183,7 +183,8 @@ def test_prompt_and_system_fast_paths_match_the_contract() -> None:
         assert (fast_p, fast_s) == (slow_p, slow_s)
     assert {r[0] for r in rows} == {"a", "b", "c", "e", "f", "g", "p", ""}
     # the turn counts read the roles once: the same as filtering the message list per role
-    con.execute("INSERT INTO exchanges VALUES (NULL, [{'role': NULL, 'content': 'n'}, {'role': 'user', 'content': 'u'}])")
+    con.execute("INSERT INTO exchanges VALUES "
+                "(NULL, [{'role': NULL, 'content': 'n'}, {'role': 'user', 'content': 'u'}])")
     turns = con.sql(f"SELECT coalesce(len(list_filter({features._ROLES}, lambda r: r = 'user')), 1), "
                     f"coalesce(list_contains({features._ROLES}, 'assistant'), false), "
                     "coalesce(len(list_filter(messages, lambda m: m.role = 'user')), 1), "

@@ -21,12 +21,12 @@ import pyarrow as pa
 
 from . import features as feat
 from . import links as lk
-from .campaigns import CampaignConfig, group_accounts, refine_campaigns
-from .detect_output import atomic_write_bytes, write_outputs
+from .campaigns import CampaignConfig, Grouping, group_accounts, refine_campaigns
+from .detect_output import write_outputs, write_plain_report
 from .engine import bring_back, relational
 from .errors import UsageError
 from .fpcache import duckdb_memory
-from .group_traffic import shared_traffic_features
+from .group_traffic import empty_shared, shared_traffic_features
 from .scoring import (
     ScoreConfig,
     Scores,
@@ -68,11 +68,12 @@ class DetectResult:
 def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = DetectConfig(),
                  fingerprint: feat.FingerprintFn | None = None, near_groups: feat.NearGroupFn | None = None,
                  on_stage: Callable[[str, float], None] | None = None, engine: str = "duckdb",
-                 master: str | None = None, incremental: bool = False) -> DetectResult:
+                 master: str | None = None, incremental: bool = False, rebuild: bool = False) -> DetectResult:
     """Run detection over an open store and write the output folder (features/links on `engine`).
 
-    `incremental`: absorb only the exchanges ingested since the last incremental run into the state
-    persisted in the store (distillguard.incremental), building it on the first run.
+    `incremental`: absorb only the exchanges ingested since the last incremental run into the snapshot
+    the last full run left in the store (distillguard.incremental); without a snapshot, or with `rebuild`,
+    run a full detection and take one.
     """
     if not 0 < config.fpr_target < 1:
         raise UsageError(f"--fpr-target must be between 0 and 1, got {config.fpr_target}")
@@ -90,12 +91,20 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
             on_stage(name, timings[name])
         t0 = now
 
+    snapshot = None
     if incremental:
+        from . import incremental as inc
+
         if engine != "duckdb":
             raise UsageError("--incremental runs on the embedded store only (--engine duckdb)")
-        return _detect_incremental(store, out, config, fingerprint, near_groups, stage, timings)
+        key = inc.state_key(config)
+        if not rebuild and inc.snapshot_mark(con, key) is not None:
+            u = inc.update(store, out, key, config, fingerprint, stage)
+            return DetectResult(out_dir=out, accounts=u.scored, flagged=u.flagged,
+                                campaigns=u.campaigns, threshold=u.threshold, timings=timings)
+        snapshot = (key, inc.high_water(con))
     try:
-        return _detect_full(store, out, config, fingerprint, near_groups, stage, timings, engine, master)
+        return _detect_full(store, out, config, fingerprint, near_groups, stage, timings, engine, master, snapshot)
     finally:
         with contextlib.suppress(duckdb.Error):  # never hide the error that ended the run
             feat.drop_work_tables(con)
@@ -103,7 +112,8 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
 
 def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: feat.FingerprintFn | None,
                  near_groups: feat.NearGroupFn | None, stage: Callable[[str], None], timings: dict[str, float],
-                 engine: str, master: str | None) -> DetectResult:
+                 engine: str, master: str | None, snapshot: tuple[str, int] | None = None) -> DetectResult:
+    """The whole pipeline; `snapshot` (state key, high-water mark): also leave the incremental snapshot."""
     con = store.con
     feat.prepare(con, fingerprint, near_groups)
     stage("fingerprints")
@@ -123,30 +133,17 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
     stage("links")
     # one declared customer's keys are one entity: their links to each other are no coordination evidence
     orgs = feat.account_orgs(con, features["account_id"].to_pylist()) if config.use_links else None
-    verdict = _judge(store, config, features, links, bip, orgs, stage)
+    verdict = _judge(store, config, features, links, bip, orgs, stage, keep_own=snapshot is not None)
     del links, bip  # the graph (gigabytes at scale) is not needed by the output
-    return _write(store, out, config, features, verdict, stage, timings)
+    result = _write(store, out, config, features, verdict, stage, timings)
+    if snapshot is not None:
+        from . import incremental as inc
 
-
-def _detect_incremental(store: Store, out: Path, config: DetectConfig, fingerprint: feat.FingerprintFn | None,
-                        near_groups: feat.NearGroupFn | None, stage: Callable[[str], None],
-                        timings: dict[str, float]) -> DetectResult:
-    from . import incremental as inc
-    from . import incremental_state as st
-
-    inc.update_state(store, config.links, fingerprint, near_groups, on_step=stage)
-    con = store.con
-    features = st.features_from_state(con)
-    if config.use_links and features.num_rows:
-        links = st.links_from_state(con, config.links)
-        bip = st.bipartite_from_state(con, BLOCK_KINDS, config.links)
-    else:
-        links, bip = _no_links(con)
-    stage("links")
-    orgs = st.orgs_from_state(con, features["account_id"].to_pylist()) if config.use_links else None
-    verdict = _judge(store, config, features, links, bip, orgs, stage)
-    del links, bip
-    return _write(store, out, config, features, verdict, stage, timings)
+        inc.save_snapshot(con, inc.Snapshot(snapshot[1], features, verdict.scores, verdict.threshold,
+                                            verdict.grouping, verdict.shared, orgs, out,
+                                            frozenset(config.campaigns.kind_weights)), snapshot[0])
+        stage("snapshot")
+    return result
 
 
 def _no_links(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]:
@@ -165,11 +162,16 @@ class _Verdict:
     threshold: float
     reasons: list[list[str]]
     campaign: np.ndarray
+    grouping: Grouping
+    shared: pa.Table
 
 
 def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Table, bip: pa.Table,
-           orgs: list[str | None] | None, stage: Callable[[str], None]) -> _Verdict:
-    """Campaigns, scores and campaign assignment, from features and links (both pipelines end here)."""
+           orgs: list[str | None] | None, stage: Callable[[str], None], keep_own: bool = False) -> _Verdict:
+    """Campaigns, scores and campaign assignment, from features and links.
+
+    `keep_own`: leave each group's own content keys in the temporary table `dg_own` (the snapshot's).
+    """
     con = store.con
     if orgs is not None:
         links = without_same_customer_links(links, features["account_id"].to_pylist(), orgs, config.scores)
@@ -178,17 +180,18 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Tab
     stage("campaigns")
     if config.use_links:
         # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
-        shared = shared_traffic_features(con, grouping)
+        shared = shared_traffic_features(con, grouping, keep_own="dg_own" if keep_own else None)
         scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared)
         thr = threshold_for(scores, config.fpr_target, config.scores)
     else:  # baseline: the individual score uncapped, at the same floor
+        shared = empty_shared()
         scores = score_accounts(features, grouping, replace(config.scores, individual_cap=1.0))
         thr = floor_for(config.fpr_target, config.scores)
     reasons = individual_reasons(features)
     stage("scoring")
     campaign = _campaign_index(scores, thr, links, config.campaigns)
     stage("grouping")
-    return _Verdict(scores, thr, reasons, campaign)
+    return _Verdict(scores, thr, reasons, campaign, grouping, shared)
 
 
 def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, verdict: _Verdict,
@@ -198,7 +201,7 @@ def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, ve
     with duckdb_memory(store.con):  # the report reads the links back into Python: DuckDB may spill meanwhile
         n_flagged, n_campaigns = write_outputs(store.con, out, features, v.scores, v.threshold, v.reasons,
                                                config.campaigns, v.campaign)
-        _write_report(out, store) if config.rich_report else _plain_report(out)
+        _write_report(out, store) if config.rich_report else write_plain_report(out)
     stage("output")
     return DetectResult(out_dir=out, accounts=features.num_rows, flagged=n_flagged, campaigns=n_campaigns,
                         threshold=v.threshold, timings=timings)
@@ -242,29 +245,7 @@ def _write_report(out: Path, store: Store) -> None:
             return
         except Exception:  # noqa: BLE001 - the report is a view; the contract file must exist regardless
             pass
-    _plain_report(out)
-
-
-def _plain_report(out: Path) -> None:
-    import csv
-    import html
-    import json
-
-    campaigns = json.loads((out / "campaigns.json").read_text())
-    with open(out / "accounts.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    flagged = [r for r in rows if r["flagged"] == "true"]
-    items = "".join(
-        f"<tr><td>{html.escape(c['campaign_id'])}</td><td>{c['accounts']}</td><td>{c['exchanges']}</td>"
-        f"<td>{html.escape(c['first_seen'])} – {html.escape(c['last_seen'])}</td>"
-        f"<td>{c['confidence']:.2f}</td><td>{html.escape('; '.join(e['signal'] for e in c['evidence']))}</td></tr>"
-        for c in campaigns)
-    body = (f"<h1>DistillGuard detection report</h1><p>{len(rows)} accounts, {len(flagged)} flagged, "
-            f"{len(campaigns)} campaigns.</p><table border=1><tr><th>campaign</th><th>accounts</th>"
-            f"<th>exchanges</th><th>seen</th><th>confidence</th><th>evidence</th></tr>{items}</table>")
-    atomic_write_bytes(out / "report.html", (f"<!doctype html><html><head><meta charset='utf-8'>"
-                                             f"<title>DistillGuard report</title></head><body>{body}</body></html>"
-                                             ).encode())
+    write_plain_report(out)
 
 
 def flagged_mask(table: pa.Table) -> np.ndarray:

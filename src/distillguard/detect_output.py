@@ -146,15 +146,7 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
     score = t["score"].to_numpy()
     ids = t["account_id"].to_pylist()
     in_block = t["in_block"].to_numpy()
-    with open(stage.path("accounts.csv"), "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons"])
-        for i, a in enumerate(ids):
-            r = list(link_reasons.get(a, [])) if cid[i] else []
-            if cid[i] and in_block[i]:
-                r.append("dense-block")
-            r += [x for x in reasons[i] if x not in r]
-            w.writerow([a, f"{score[i]:.6f}", "true" if flagged[i] else "false", cid[i], ";".join(r)])
+    write_accounts_csv(stage.path("accounts.csv"), ids, score, flagged, cid, in_block, reasons, link_reasons)
     pq.write_table(features, stage.path("features.parquet"))
     links = con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table()
     pq.write_table(account_ids.to_names(con, links, ("src", "dst")), stage.path("links.parquet"))
@@ -172,6 +164,20 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
               "FROM dg_x x JOIN dg_assign a USING (account_id) GROUP BY ALL ORDER BY campaign_id, day",
               stage.path("timeline.csv"))
     return len(campaigns)
+
+
+def write_accounts_csv(path: Path, ids: list[str], score: np.ndarray, flagged: np.ndarray, cid: list[str],
+                       in_block: np.ndarray, reasons: list[list[str]], link_reasons: dict[str, list[str]]) -> None:
+    """`accounts.csv` (SCHEMA.md §4): a campaign member's link kinds first, then its individual reasons."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons"])
+        for i, a in enumerate(ids):
+            r = list(link_reasons.get(a, [])) if cid[i] else []
+            if cid[i] and in_block[i]:
+                r.append("dense-block")
+            r += [x for x in reasons[i] if x not in r]
+            w.writerow([a, f"{score[i]:.6f}", "true" if flagged[i] else "false", cid[i], ";".join(r)])
 
 
 _INFRA_SQL = f"""
@@ -264,13 +270,36 @@ def _campaigns(con: duckdb.DuckDBPyConnection, confidence: dict[str, float],
                          "detail": f"{n_acc} accounts sent {n_ex} exchanges over {n_tpl} distinct templates"})
         out.append({
             "campaign_id": name, "accounts": int(n_acc), "exchanges": int(n_ex),
-            "first_seen": _iso(first), "last_seen": _iso(last), "capabilities": capabilities,
+            "first_seen": iso_time(first), "last_seen": iso_time(last), "capabilities": capabilities,
             "evidence": evidence, "confidence": round(confidence[name], 4),
         })
     return out
 
 
-def _iso(epoch: float) -> str:
+def iso_time(epoch: float) -> str:
+    """An epoch second as the ISO-8601 UTC time of campaigns.json."""
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(float(epoch), UTC).isoformat().replace("+00:00", "Z")
+
+
+def write_plain_report(out: Path) -> None:
+    """A plain built-in `report.html` from the folder's campaigns.json and accounts.csv (no dependencies)."""
+    import html
+    import json
+
+    campaigns = json.loads((out / "campaigns.json").read_text())
+    with open(out / "accounts.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    flagged = [r for r in rows if r["flagged"] == "true"]
+    items = "".join(
+        f"<tr><td>{html.escape(c['campaign_id'])}</td><td>{c['accounts']}</td><td>{c['exchanges']}</td>"
+        f"<td>{html.escape(c['first_seen'])} – {html.escape(c['last_seen'])}</td>"
+        f"<td>{c['confidence']:.2f}</td><td>{html.escape('; '.join(e['signal'] for e in c['evidence']))}</td></tr>"
+        for c in campaigns)
+    body = (f"<h1>DistillGuard detection report</h1><p>{len(rows)} accounts, {len(flagged)} flagged, "
+            f"{len(campaigns)} campaigns.</p><table border=1><tr><th>campaign</th><th>accounts</th>"
+            f"<th>exchanges</th><th>seen</th><th>confidence</th><th>evidence</th></tr>{items}</table>")
+    atomic_write_bytes(out / "report.html", (f"<!doctype html><html><head><meta charset='utf-8'>"
+                                             f"<title>DistillGuard report</title></head><body>{body}</body></html>"
+                                             ).encode())

@@ -39,15 +39,16 @@ class SharedTrafficConfig:
 
 
 # content keys of a distinct prompt text: its template, wrapper (exact and near-duplicate), prompt ends and
-# repeated opening/closing phrases — the kinds the content links are built from
-_TEXT_KEYS_SQL = """
-SELECT text_hash, hash('template', template_id) AS key FROM dg_fp
-UNION ALL SELECT text_hash, hash('wrapper', wrapper_id) FROM dg_fp
-UNION ALL SELECT text_hash, hash('near', near_group) FROM dg_fp
-UNION ALL SELECT text_hash, hash('pre', pre_key) FROM dg_fp
-UNION ALL SELECT text_hash, hash('suf', suf_key) FROM dg_fp
-UNION ALL SELECT text_hash, hash('phrase', phrase) FROM dg_phrase
-"""
+# repeated opening/closing phrases — the kinds the content links are built from (link kind, SQL)
+TEXT_KEYS = (
+    ("shared-template", "SELECT text_hash, hash('template', template_id) AS key FROM dg_fp"),
+    ("shared-wrapper", "SELECT text_hash, hash('wrapper', wrapper_id) AS key FROM dg_fp"),
+    ("near-duplicate-template", "SELECT text_hash, hash('near', near_group) AS key FROM dg_fp"),
+    ("shared-prompt-ends", "SELECT text_hash, hash('pre', pre_key) AS key FROM dg_fp"),
+    ("shared-prompt-ends", "SELECT text_hash, hash('suf', suf_key) AS key FROM dg_fp"),
+    ("shared-phrases", "SELECT text_hash, hash('phrase', phrase) AS key FROM dg_phrase"),
+)
+_TEXT_KEYS_SQL = "\nUNION ALL ".join(sql for _, sql in TEXT_KEYS)
 
 # one statement per step, each materialised: DuckDB plans the single-query form poorly (seconds → tens)
 _STEPS = (
@@ -115,11 +116,13 @@ SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", 
 
 
 def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
-                            config: SharedTrafficConfig = SharedTrafficConfig()) -> pa.Table:
+                            config: SharedTrafficConfig = SharedTrafficConfig(),
+                            keep_own: str | None = None) -> pa.Table:
     """Behaviour features of each grouped account restricted to its group-shared exchanges (after features).
 
     One row per account of `grouping` that is in a group and sends at least one exchange carrying a key
-    of its group; accounts absent from the table share no content with their group.
+    of its group; accounts absent from the table share no content with their group. `keep_own`: also save
+    each group's own keys `(grp, key)` as that temporary table (for the incremental snapshot).
     """
     member = np.asarray(grouping.group, np.int64)
     keep = member >= 0
@@ -142,6 +145,8 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
     try:
         for step in _STEPS:
             con.execute(fill(step))
+        if keep_own:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {keep_own} AS SELECT grp::BIGINT AS grp, key FROM dg_gt_own")
         return account_ids.to_names(con, con.sql(fill(_FEATURES_SQL)).to_arrow_table())
     finally:
         con.unregister("_dg_grp")

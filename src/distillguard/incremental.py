@@ -1,401 +1,430 @@
-"""Incremental detection: persisted state in the store, updated from the exchanges ingested since.
+"""Incremental detection: an hourly update of the last full run's verdict, in time proportional to the hour.
 
-`detect --db PATH --incremental` keeps what makes an update cheap as real tables of the store (prefix
-`dgi_`), and on each run absorbs only the exchanges appended since the last run (a `rowid` high-water
-mark of `exchanges`):
+`detect --db PATH --incremental` on a store without a snapshot runs a full `detect` and leaves a snapshot of
+it in the store (tables prefixed `dgd_`). Every later `--incremental` run absorbs only the exchanges
+ingested since (a `rowid` high-water mark of `exchanges`) and never reads the history again:
 
-- `dgi_x`: the slim per-exchange table (features.slim_select), appended with the new rows only;
-- `dgi_fp`, `dgi_wr`, `dgi_ng`, `dgi_sk`, `dgi_seg`, `dgi_phrase_n`: fingerprints of every distinct text,
-  wrapper strings, their near-duplicate group, skeletons, phrase segments and per-phrase text counts —
-  only texts never seen before are fingerprinted;
-- `dgi_text_acc`: accounts per distinct text (the `replayed_share` feature);
-- `dgi_at`: exchanges per (account, distinct text) (features, phrase sets, shared traffic);
-- `dgi_u_<kind>`: per (account, key) exchange counts of every key-based link kind; `dgi_t_<kind>` and
-  `dgi_sig_<kind>`: per-account tuple sets and MinHash signatures of the set-similarity link kinds;
-- `dgi_features`: one feature row per account, recomputed for the *affected* accounts only (new traffic,
-  a text of theirs now replayed by another account, a changed account record);
-- `dgi_meta`: state version, configuration and the high-water mark.
+1. fingerprints: the new rows' texts, sampled as the full run sampled them (a text below its account's
+   bottom-k hash threshold `tau`: the same uniform hash sample, grown by the new texts that fall in it);
+2. features: the new rows are merged into mergeable per-account aggregates (`distillguard.feature_state`)
+   and the feature rows of the accounts they touch are recomputed from those aggregates;
+3. links: an account outside any group whose new traffic carries the content keys a group owns (the
+   keys `group_traffic` found held by several of the group's accounts and mostly by them: templates,
+   wrappers, prompt ends, phrases) joins that group, with the group's median binding;
+4. scores: every account is scored again (`scoring.score_accounts`, numpy over one row per account) with
+   the snapshot's grouping, dense blocks and shared-traffic features, and the flag threshold is recomputed;
+5. output: `accounts.csv`, `campaigns.json`, `features.parquet` and a plain `report.html`. A flagged
+   account keeps its campaign; a newly flagged one takes its group's campaign, or a new one.
 
-All of it is updated inside one transaction: a crash leaves the previous state, and re-running
-completes the update. Then the global steps run on the persisted tables: links from the per-key counts
-(never from the exchanges), Leiden, scoring and the output folder. The first run on a store without
-state (or with another configuration) builds the state from all exchanges.
-
-Differences from a full run, by design: fingerprints of old texts are kept (a full run re-derives wrapper
-ids from all texts at once, so a segment first repeated by new traffic can re-wrap old prompts), and a
-wrapper first seen in an update gets a near-duplicate group among that update's new wrappers only.
+What it does not redo: Leiden, dense blocks, link weights between known accounts and shared-traffic
+features are the full run's. A daily full `detect --incremental --rebuild` (or any run after the
+configuration or code changed) re-derives everything and takes a new snapshot. The snapshot and the update
+are written in one transaction: a crash leaves the previous snapshot, and re-running completes the update.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
+import orjson
 import pyarrow as pa
 
+from . import feature_state as fs
 from . import features as feat
 from . import fpcache
-from . import incremental_wrappers as iw
-from . import links as lk
+from .campaigns import Grouping
+from .detect_output import iso_time, staged, write_accounts_csv, write_plain_report
+from .distinct import positions
+from .group_traffic import TEXT_KEYS
+from .scoring import Scores, individual_reasons, score_accounts, threshold_for
 from .store import Store
 
-STATE_VERSION = 2
-MEMORY_LIMIT_GB = 8.0   # DuckDB's share during an update (as a full detect's)
-_NOW = "1=1"
-
-# key-based link kinds and the per-exchange key they count (over `dg_x x JOIN dg_fp f`)
-_USAGE_KEYS = {
-    "template": ("f.template_id", _NOW),
-    "near": ("f.near_group", _NOW),
-    "wrapper": ("f.wrapper_id", _NOW),
-    "pre": ("f.pre_key", _NOW),
-    "suf": ("f.suf_key", _NOW),
-    "sys": ("x.sys_hash", "x.sys_hash <> hash('')"),
-    "ip": ("x.ip_h", "x.ip_h IS NOT NULL"),
-    "client": ("x.client_fp", "x.ua_h IS NOT NULL"),
-}
-_KIND_USAGE = {"shared-template": "template", "near-duplicate-template": "near", "shared-wrapper": "wrapper",
-               "shared-system-prompt": "sys", "shared-ip": "ip", "client-fingerprint": "client"}
-_SET_KINDS = {"lockstep-timing": "lock", "shared-phrases": "phr"}
-_REPLAY_SUBQUERY = "(SELECT text_hash, count(*) AS n_acc FROM dg_at GROUP BY text_hash)"
+STATE_VERSION = 3
+UBIGINT_MAX = 2**64 - 1
+ASSIGN_MIN_EXCHANGES = 2      # an account joins a group when at least this many of its new exchanges ...
+ASSIGN_MIN_SHARE = 0.5        # ... and this share of its new fingerprinted ones carry keys the group owns
 
 
-def _slim_select(where: str) -> str:
-    """The slim table's SELECT (features.slim_select) over the exchanges matching `where`, plus the org."""
-    return feat.slim_select(f"(SELECT * FROM exchanges WHERE {where})", extra=",\n  nullif(org_id, '') AS org_id")
+@dataclass(frozen=True)
+class Snapshot:
+    """What a full run hands to the snapshot (the tables of its feature stage are still in the store)."""
+
+    high_water: int
+    features: pa.Table
+    scores: Scores
+    threshold: float
+    grouping: Grouping
+    shared: pa.Table
+    orgs: list[str | None] | None   # the one organisation each account declares (features' order)
+    out: Path                 # its output folder: campaign ids, reasons and records are read back from it
+    link_kinds: frozenset[str]      # the reason codes that are link kinds
 
 
-def state_key(config: lk.LinkConfig) -> str:
-    """A digest of what the persisted tables depend on: link knobs and the SQL that derives them.
-
-    A release that changes the slim table, the fingerprints or how link keys are computed rebuilds the
-    state on its first incremental run instead of mixing old and new definitions.
-    """
-    from .fpcache import fingerprint_version
-
-    sql = [_slim_select("true"), feat.TEXTS_SQL, repr(lk._set_links(config)), repr(lk._key_sources(config)),
-           fingerprint_version()]
-    return _digest({"v": STATE_VERSION, "cfg": asdict(config), "sql": sql})
-
-
-def features_key() -> str:
-    """A digest of the feature SQL: when only this changed, every account's features are recomputed."""
-    return _digest({"v": STATE_VERSION, "sql": _features_sql()})
-
-
-def _digest(doc: object) -> str:
+def state_key(detect_config: Any) -> str:
+    """A digest of what the snapshot depends on: the run's configuration, feature and fingerprint code."""
+    sql = [feat.slim_select(), feat.FEATURES_SQL, fpcache.fingerprint_version(), inspect.getsource(fs)]
+    doc = {"v": STATE_VERSION, "cfg": asdict(detect_config), "sql": sql}
     return hashlib.blake2b(json.dumps(doc, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
 
-def _meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    if not _exists(con, "dgi_meta"):
-        return {}
-    return dict(con.sql("SELECT key, value FROM dgi_meta").fetchall())
+def high_water(con: duckdb.DuckDBPyConnection) -> int:
+    """The rowid after the last exchange of the store."""
+    return int(con.sql("SELECT coalesce(max(rowid) + 1, 0) FROM exchanges").fetchall()[0][0])
+
+
+def snapshot_mark(con: duckdb.DuckDBPyConnection, key: str) -> int | None:
+    """The snapshot's high-water mark, or None when there is none (or one of another configuration/code)."""
+    if not _exists(con, "dgd_meta"):
+        return None
+    meta = dict(con.sql("SELECT key, value FROM dgd_meta").fetchall())
+    if meta.get("key") != key or int(meta.get("high_water", -1)) > high_water(con):
+        return None
+    return int(meta["high_water"])
 
 
 def drop_state(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove every persisted `dgi_` table (the next incremental run rebuilds them)."""
+    """Remove the snapshot (and the state tables of earlier releases: `dgi_`)."""
     for (name,) in con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND "
-                           "starts_with(table_name, 'dgi_')").fetchall():
+                           "(starts_with(table_name, 'dgd_') OR starts_with(table_name, 'dgi_'))").fetchall():
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def update_state(store: Store, config: lk.LinkConfig | None = None, fingerprint: feat.FingerprintFn | None = None,
-                 near_groups: feat.NearGroupFn | None = None,
-                 on_step: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Absorb the exchanges appended since the last update into the persisted state (one transaction).
+# ---------------------------------------------------------------------------------------------- snapshot
 
-    Returns counts: new exchanges, new texts, affected accounts, and whether the state was rebuilt.
-    """
-    con = store.con
-    config = config or lk.LinkConfig()
-    key = state_key(config)
-    meta = _meta(con)
-    top = con.sql("SELECT coalesce(max(rowid) + 1, 0) FROM exchanges").fetchall()[0][0]
-    mark = int(meta.get("high_water", -1)) if meta.get("key") == key else -1
-    rebuild = mark < 0 or mark > top
-    all_features = meta.get("features") != features_key()
-    step = on_step or (lambda name: None)
-    _bound_memory(con)
+
+def save_snapshot(con: duckdb.DuckDBPyConnection, snap: Snapshot, key: str) -> None:
+    """Persist a full run's verdict and mergeable state (one transaction; replaces an earlier snapshot)."""
+    import csv
+
+    with open(snap.out / "accounts.csv", newline="") as f:
+        written = {r["account_id"]: r for r in csv.DictReader(f)}
+    g = snap.grouping
+    ids = snap.features["account_id"]
+    at = positions(ids, g.accounts, last=True)
+    pick = np.maximum(at, 0)
+
+    def take(values: np.ndarray, default: object) -> np.ndarray:
+        return np.where(at >= 0, np.asarray(values)[pick], default) if len(g.accounts) else \
+            np.full(len(at), default)
+
+    names = ids.to_pylist()
+    acc = pa.table({
+        "account_id": ids,
+        "grp": pa.array(take(g.group, -1).astype(np.int64)),
+        "strength": pa.array(take(g.strength, 0.0).astype(float)),
+        "degree": pa.array(take(g.degree, 0.0).astype(float)),
+        "in_block": pa.array(take(g.in_block, False).astype(bool)),
+        "campaign_id": [written.get(a, {}).get("campaign_id", "") for a in names],
+        "link_reasons": [";".join(k for k in written.get(a, {}).get("reasons", "").split(";")
+                                  if k in snap.link_kinds) for a in names],
+        "org": snap.orgs if snap.orgs is not None else pa.nulls(len(names), pa.string()),
+    })
+    campaigns = orjson.loads((snap.out / "campaigns.json").read_bytes())
     con.execute("BEGIN TRANSACTION")
     try:
-        if rebuild:
-            drop_state(con)
-            _create(con, config)
-            mark = 0
-        iw.migrate(con)
-        if all_features and not rebuild:  # only the feature SQL changed: recompute every account's row
-            _views(con, new_only=False)
-            con.execute("DROP TABLE dgi_features")
-            con.execute(f"CREATE TABLE dgi_features AS SELECT * FROM ({_features_sql()}) WHERE false")
-        counts = _absorb(con, mark, top, config, fingerprint, near_groups, step, all_features)
-        con.execute("DELETE FROM dgi_meta")
-        con.executemany("INSERT INTO dgi_meta VALUES (?, ?)", [["key", key], ["high_water", str(top)],
-                                                               ["features", features_key()],
-                                                               ["version", str(STATE_VERSION)]]
-                        + [[f"last_{k}", str(v)] for k, v in {**counts, "rebuilt": int(rebuild)}.items()])
+        drop_state(con)
+        fs.create(con)
+        _persist(con, "dgd_features", snap.features)
+        _persist(con, "dgd_acc", acc)
+        # each account's sample threshold: its k-th smallest text hash (features.sample_sql), for accounts
+        # with more than k distinct texts (grouped by the hash of the number, as sample_sql does)
+        k = feat.FP_SAMPLE_PER_ACCOUNT
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE dgn_tau AS SELECT n.name AS account_id, t.tau FROM (
+              SELECT any_value(account_id) AS account_id, list_max(min(text_hash, {k})) AS tau FROM dg_at
+              GROUP BY hash(account_id) HAVING count(*) > {k}) t JOIN dg_names n USING (account_id)""")
+        con.execute(f"""CREATE TABLE dgd_acc2 AS SELECT a.* EXCLUDE (org), coalesce(t.tau, {UBIGINT_MAX}::UBIGINT)
+            AS tau, a.org FROM dgd_acc a LEFT JOIN dgn_tau t USING (account_id)""")
+        con.execute("DROP TABLE dgd_acc")
+        con.execute("ALTER TABLE dgd_acc2 RENAME TO dgd_acc")
+        con.execute("DROP TABLE dgn_tau")
+        _persist(con, "dgd_group", pa.table({"grp": np.arange(len(g.families), dtype=np.int64),
+                                             "families": np.asarray(g.families, np.int64)}))
+        _persist(con, "dgd_shared", snap.shared)
+        # each group's own content keys (group_traffic, kept by the full run as `dg_own`)
+        con.execute("CREATE TABLE dgd_own AS SELECT * FROM dg_own" if _exists(con, "dg_own", temporary=True)
+                    else "CREATE TABLE dgd_own (grp BIGINT, key UBIGINT)")
+        con.execute("DROP TABLE IF EXISTS dg_own")
+        con.execute("CREATE TABLE dgd_near AS SELECT DISTINCT wrapper_id, near_group FROM dg_fp")
+        _persist(con, "dgd_campaign", pa.table({"campaign_id": [c["campaign_id"] for c in campaigns],
+                                                "record": [orjson.dumps(c).decode() for c in campaigns]}))
+        _write_meta(con, key, snap.high_water, {"threshold": snap.threshold})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return {**counts, "rebuilt": int(rebuild)}
 
 
-def _bound_memory(con: duckdb.DuckDBPyConnection, limit_gb: float = MEMORY_LIMIT_GB) -> None:
-    """Lower DuckDB's memory limit to `limit_gb` when it is higher (big aggregates spill to disk instead)."""
-    current = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    num, unit = (str(current).split() + ["GiB"])[:2]
-    scale = {"KiB": 2**-20, "MiB": 2**-10, "GiB": 1.0, "TiB": 2**10, "KB": 1e-6, "MB": 1e-3, "GB": 1.0,
-             "TB": 1e3}.get(unit, 1.0)
+def _persist(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    con.register("_dgd_in", table)
     try:
-        if float(num) * scale > limit_gb:
-            con.execute(f"SET memory_limit = '{limit_gb}GB'")
-    except ValueError:
-        pass
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _dgd_in")
+    finally:
+        con.unregister("_dgd_in")
 
 
-def _create(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> None:
-    con.execute("CREATE TABLE dgi_meta (key VARCHAR, value VARCHAR)")
-    con.execute(f"CREATE TABLE dgi_x AS {_slim_select('false')}")
-    con.execute("CREATE TABLE dgi_fp (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, capability VARCHAR, "
-                "cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
-    con.execute("CREATE TABLE dgi_wr (wrapper_id BIGINT, wrapper VARCHAR)")
-    con.execute("CREATE TABLE dgi_ng (wrapper_id BIGINT, near_group BIGINT)")
-    con.execute("CREATE TABLE dgi_sk (template_id BIGINT, skeleton VARCHAR)")
-    con.execute("CREATE TABLE dgi_seg (text_hash UBIGINT, phrase UBIGINT)")
-    con.execute("CREATE TABLE dgi_phrase_n (phrase UBIGINT, n BIGINT)")
-    con.execute("CREATE TABLE dgi_text_acc (text_hash UBIGINT, n_acc BIGINT)")
-    con.execute("CREATE TABLE dgi_at (account_id VARCHAR, text_hash UBIGINT, n BIGINT)")
-    con.execute("CREATE TABLE dgi_acc AS SELECT * FROM accounts LIMIT 0")
-    con.execute("CREATE TABLE dgi_org (account_id VARCHAR, org_id VARCHAR, n BIGINT)")
-    iw.create(con)
-    _views(con, new_only=False)
-    for name, (expr, where) in _USAGE_KEYS.items():
-        con.execute(f"CREATE TABLE dgi_u_{name} AS SELECT x.account_id, {expr} AS key, 0::BIGINT AS n "
-                    f"FROM dg_x x JOIN dg_fp f USING (text_hash) WHERE false AND {where}")
-    con.execute("CREATE TABLE dgi_u_params AS SELECT account_id, params_key AS key, 0::BIGINT AS n FROM dgi_x "
-                "WHERE false")
-    for kind, short in _SET_KINDS.items():
-        con.execute(f"CREATE TABLE dgi_t_{short} AS SELECT account_id, t FROM ({lk._set_links(cfg)[kind][0]}) "
-                    "WHERE false")
-    con.execute("CREATE TABLE dgi_features AS SELECT * FROM (" + _features_sql() + ") WHERE false")
+def _write_meta(con: duckdb.DuckDBPyConnection, key: str, mark: int, extra: dict[str, object]) -> None:
+    con.execute("CREATE OR REPLACE TABLE dgd_meta (key VARCHAR, value VARCHAR)")
+    con.executemany("INSERT INTO dgd_meta VALUES (?, ?)",
+                    [["key", key], ["high_water", str(mark)], ["version", str(STATE_VERSION)]]
+                    + [[k, str(v)] for k, v in extra.items()])
 
 
-def _views(con: duckdb.DuckDBPyConnection, new_only: bool) -> None:
-    """Temp views with detection's table names over the persisted state (or over the new rows only)."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM {'dgn_x' if new_only else 'dgi_x'}")
-    # per-(account, text) counts: persisted for the whole state; over the new rows, bound when read (the
-    # counts of whatever `dg_x` is at that moment)
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_at AS " + (feat.at_sql() if new_only else "SELECT * FROM dgi_at"))
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_fp AS SELECT f.*, g.near_group FROM dgi_fp f "
-                "JOIN dgi_ng g USING (wrapper_id)")
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_phrase AS SELECT s.text_hash, s.phrase FROM dgi_seg s "
-                "JOIN dgi_phrase_n p USING (phrase) WHERE p.n >= 2")
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_skeletons AS SELECT * FROM dgi_sk")
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_acc AS SELECT * FROM accounts")
+# ------------------------------------------------------------------------------------------------ update
 
 
-def _features_sql() -> str:
-    config = feat.FeatureConfig()
-    sql = feat.FEATURES_SQL.replace("{long_output}", str(config.long_output_tokens)).replace(
-        "{capability}", feat.CAPABILITY_SQL)
-    assert _REPLAY_SUBQUERY in sql, "features.FEATURES_SQL changed its replay subquery"
-    return sql.replace(_REPLAY_SUBQUERY, "dgi_text_acc")
+@dataclass(frozen=True)
+class Update:
+    """What one update did."""
+
+    exchanges: int
+    texts: int
+    accounts: int          # accounts whose features were recomputed
+    scored: int            # accounts scored (all of the store's)
+    joined: int            # accounts that joined a group
+    flagged: int
+    campaigns: int
+    threshold: float
 
 
-def _merge_counts(con: duckdb.DuckDBPyConnection, table: str, delta_sql: str, keys: str) -> None:
-    """Add the counts `n` of `delta_sql` to `table` (rows keyed by `keys`), inserting unseen keys."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_delta AS {delta_sql}")
-    on = " AND ".join(f"t.{k} = d.{k}" for k in keys.split(", "))
-    con.execute(f"MERGE INTO {table} t USING dgn_delta d ON {on} "
-                "WHEN MATCHED THEN UPDATE SET n = t.n + d.n WHEN NOT MATCHED THEN INSERT BY NAME")
-    con.execute("DROP TABLE dgn_delta")
+def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.FingerprintFn | None = None,
+           step: Callable[[str], None] = lambda name: None) -> Update:
+    """Absorb the exchanges ingested since the snapshot; write the output folder; advance the snapshot."""
+    con = store.con
+    mark = snapshot_mark(con, key)
+    assert mark is not None, "update() needs a snapshot: run a full detect --incremental first"
+    top = high_water(con)
+    fpcache.bound_memory(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        new_rows = f"(SELECT *, rowid AS rid FROM exchanges WHERE rowid >= {mark} AND rowid < {top})"
+        con.execute("CREATE OR REPLACE TEMP TABLE dgn_x AS "
+                    + feat.slim_select(new_rows, extra=", rid, nullif(org_id, '') AS org_id"))
+        n_new = con.sql("SELECT count(*) FROM dgn_x").fetchall()[0][0]
+        n_texts = _fingerprint_new(con, fingerprint)
+        step("fingerprints")
+        con.execute("CREATE OR REPLACE TEMP VIEW dgn_slim AS SELECT * EXCLUDE (rid, org_id) FROM dgn_x")
+        fs.absorb(con, "dgn_slim")
+        con.execute("CREATE OR REPLACE TEMP TABLE dgn_aff AS SELECT DISTINCT account_id FROM dgn_x")
+        if _exists(con, "dgd_f_touched", temporary=True):
+            con.execute("INSERT INTO dgn_aff SELECT account_id FROM dgd_f_touched "
+                        "EXCEPT SELECT account_id FROM dgn_aff")
+        rows = fs.features(con, "dgn_aff")
+        con.register("_dgn_feat", rows)
+        try:
+            con.execute("DELETE FROM dgd_features WHERE account_id IN (SELECT account_id FROM dgn_aff)")
+            con.execute("INSERT INTO dgd_features BY NAME SELECT * FROM _dgn_feat")
+        finally:
+            con.unregister("_dgn_feat")
+        _new_accounts(con)
+        step("features")
+        joined = _join_groups(con)
+        step("links")
+        features = con.sql("SELECT * FROM dgd_features ORDER BY account_id").to_arrow_table()
+        scores, thr, campaign = _score(con, features, config)
+        step("scoring")
+        n_flagged, n_campaigns = _write(con, out, features, scores, thr, campaign)
+        _write_meta(con, key, top, {"threshold": thr, "last_exchanges": n_new, "last_texts": n_texts,
+                                    "last_accounts": rows.num_rows, "last_joined": joined})
+        for t in ("dgn_x", "dgn_aff", "dg_fp", "dg_seg", "dgn_keys"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    step("output")
+    return Update(n_new, n_texts, rows.num_rows, features.num_rows, joined, n_flagged, n_campaigns, thr)
 
 
-def _absorb(con: duckdb.DuckDBPyConnection, mark: int, top: int, links_cfg: lk.LinkConfig,
-            fingerprint: feat.FingerprintFn | None, near_groups: feat.NearGroupFn | None,
-            step: Callable[[str], None], all_features: bool = False) -> dict[str, int]:
-    con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_x AS {_slim_select(f'rowid >= {mark} AND rowid < {top}')}")
-    n_new = con.sql("SELECT count(*) FROM dgn_x").fetchall()[0][0]
-    n_texts = _fingerprint_new(con, mark, top, fingerprint, near_groups)
-    step("fingerprints")
-    # replay: texts of the new rows whose account count grows; the accounts that held them alone change
-    con.execute("CREATE OR REPLACE TEMP TABLE dgn_texts AS SELECT DISTINCT text_hash FROM dgn_x")
-    con.execute("INSERT INTO dgi_x SELECT * FROM dgn_x")
-    _merge_counts(con, "dgi_at", feat.at_sql("dgn_x"), "account_id, text_hash")
-    # accounts per text from the merged (account, text) counts, not from every exchange of the history
-    con.execute("""CREATE OR REPLACE TEMP TABLE dgn_ta AS
-        SELECT text_hash, count(*) AS n_acc FROM dgi_at
-        WHERE text_hash IN (SELECT text_hash FROM dgn_texts) GROUP BY text_hash""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE dgn_aff AS
-        SELECT DISTINCT account_id FROM dgn_x
-        UNION SELECT DISTINCT x.account_id FROM dgi_at x WHERE x.text_hash IN (
-          SELECT n.text_hash FROM dgn_ta n JOIN dgi_text_acc o USING (text_hash) WHERE o.n_acc = 1 AND n.n_acc >= 2)
-        UNION SELECT account_id FROM (SELECT * FROM accounts EXCEPT SELECT * FROM dgi_acc)
-        UNION SELECT account_id FROM (SELECT * FROM dgi_acc EXCEPT SELECT * FROM accounts)""")
-    if all_features:
-        con.execute("INSERT INTO dgn_aff SELECT DISTINCT account_id FROM dgi_x "
-                    "EXCEPT SELECT account_id FROM dgn_aff")
-    con.execute("DELETE FROM dgi_text_acc WHERE text_hash IN (SELECT text_hash FROM dgn_ta)")
-    con.execute("INSERT INTO dgi_text_acc SELECT * FROM dgn_ta")
-    con.execute("DELETE FROM dgi_acc")
-    con.execute("INSERT INTO dgi_acc SELECT * FROM accounts")
-    _views(con, new_only=True)
-    for name, (expr, where) in _USAGE_KEYS.items():
-        _merge_counts(con, f"dgi_u_{name}", f"SELECT x.account_id, {expr} AS key, count(*) AS n FROM dg_x x "
-                      f"JOIN dg_fp f USING (text_hash) WHERE {where} GROUP BY ALL", "account_id, key")
-    _merge_counts(con, "dgi_u_params", "SELECT account_id, params_key AS key, count(*) AS n FROM dgn_x "
-                  f"WHERE params_set >= {links_cfg.params_min_keys} GROUP BY ALL", "account_id, key")
-    _merge_counts(con, "dgi_org", "SELECT account_id, coalesce(org_id, '') AS org_id, count(*) AS n FROM dgn_x "
-                  "GROUP BY ALL", "account_id, org_id")
-    touched = _update_sets(con, links_cfg)
-    _signatures(con, links_cfg)
-    step("usage")
-    _views(con, new_only=False)
-    n_aff = _update_features(con)
-    step("features")
-    return {"exchanges": n_new, "texts": n_texts, "affected": n_aff, "set_accounts": touched}
-
-
-def _fingerprint_new(con: duckdb.DuckDBPyConnection, mark: int, top: int, fingerprint: feat.FingerprintFn | None,
-                     near_groups: feat.NearGroupFn | None) -> int:
-    """Fingerprint the texts of the new rows never seen before; extend wrappers, groups and phrases."""
+def _fingerprint_new(con: duckdb.DuckDBPyConnection, fingerprint: feat.FingerprintFn | None) -> int:
+    """`dg_fp` and `dg_seg` for the new rows' sampled texts (cached ones loaded, the others fingerprinted)."""
     from . import fingerprints as fpmod
 
-    own_fingerprint = fingerprint is None
-    if fingerprint is None:
-        known = iw.known_segments(con)
-
-        def fingerprint(texts: pa.Array) -> pa.Table:
-            return fpmod.fingerprint_texts(texts, known_wrapper_segments=known)
-
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw AS SELECT * FROM dgi_fp LIMIT 0")
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_wr (wrapper_id BIGINT, wrapper VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_seg (text_hash UBIGINT, phrase UBIGINT)")
-    # texts new to the state; those in the store's fingerprint cache (a full detect's, or an earlier
-    # state's) are not fingerprinted again, and the others are added to it (distillguard.fpcache)
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM dgn_x "
-                "WHERE text_hash NOT IN (SELECT text_hash FROM dgi_fp)")
-    cache = fpcache.FingerprintCache.open(con, persistent=own_fingerprint)
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_need AS SELECT text_hash FROM dg_sample WHERE text_hash NOT IN "
-                "(SELECT text_hash FROM fingerprint_cache WHERE version = ?)", [cache.version])
-    texts = feat.TEXTS_SQL.replace("FROM exchanges", f"FROM exchanges WHERE rowid >= {mark} AND rowid < {top}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_tx AS SELECT * FROM ({texts}) "
-                "WHERE text_hash IN (SELECT text_hash FROM dg_need)")
-    n = con.sql("SELECT count(*) FROM dgn_tx").fetchall()[0][0]
-    parts = -(-n // feat.FP_BATCH)
-    for p in range(parts):
-        batch = con.sql(f"SELECT * FROM dgn_tx WHERE text_hash % {parts} = {p}").to_arrow_table()
+    own = fingerprint is None
+    fingerprint = fingerprint or fpmod.fingerprint_texts
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT x.text_hash FROM dgn_x x
+        LEFT JOIN dgd_acc a USING (account_id) WHERE x.text_hash <= coalesce(a.tau, {UBIGINT_MAX}::UBIGINT)""")
+    for t, cols in (("dg_fp_raw", fpcache.TABLES["fingerprint_cache"].split(", ", 1)[1]),
+                    ("dg_sk", "template_id BIGINT, skeleton VARCHAR"), ("dg_wr", "wrapper_id BIGINT, wrapper VARCHAR"),
+                    ("dg_seg", "text_hash UBIGINT, phrase UBIGINT")):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {t} ({cols})")
+    cache = fpcache.FingerprintCache.open(con, persistent=own)
+    con.execute("DROP TABLE IF EXISTS temp.dg_x")
+    con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgn_x")   # stage_texts reads rid from it
+    n_batches = cache.stage_texts(feat.FP_BATCH)
+    n = con.sql("SELECT count(*) FROM dg_need").fetchall()[0][0]
+    for b in range(n_batches):
+        batch = con.sql(f"SELECT text_hash, text FROM dg_miss WHERE batch = {b}").to_arrow_table()
         feat._fingerprint_batch(con, batch, fingerprint)
-    con.execute("DROP TABLE dgn_tx")
     cache.store_new()
-    cache.load_hits()   # dg_fp_raw, dg_seg, dg_sk, dg_wr: every text of dg_sample
-    con.execute("DROP TABLE dg_sample")
-    con.execute("INSERT INTO dgi_fp SELECT * FROM dg_fp_raw")
-    con.execute("INSERT INTO dgi_sk SELECT template_id, left(any_value(skeleton), 200) FROM dg_sk "
-                "WHERE template_id NOT IN (SELECT template_id FROM dgi_sk) GROUP BY template_id")
-    wr = con.sql("SELECT wrapper_id, any_value(wrapper) AS wrapper FROM dg_wr WHERE wrapper_id NOT IN "
-                 "(SELECT wrapper_id FROM dgi_wr) GROUP BY wrapper_id ORDER BY wrapper_id").to_arrow_table()
-    if not wr.num_rows:
-        groups = np.zeros(0, np.int64)
-    else:
-        groups = iw.group_new(con, wr) if near_groups is None else _near_groups_new(con, wr, near_groups)
-    con.register("_dgi_wr", wr.append_column("near_group", pa.array(groups, pa.int64())))
-    try:
-        con.execute("INSERT INTO dgi_wr SELECT wrapper_id, wrapper FROM _dgi_wr")
-        con.execute("INSERT INTO dgi_ng SELECT wrapper_id, near_group FROM _dgi_wr")
-    finally:
-        con.unregister("_dgi_wr")
-    con.execute("INSERT INTO dgi_seg SELECT * FROM dg_seg")
-    # phrases whose text count reaches 2 now: the old texts holding them join the phrase sets below
-    con.execute("CREATE OR REPLACE TEMP TABLE dgn_pn AS SELECT phrase, count(*) AS n FROM dg_seg GROUP BY phrase")
-    con.execute("""CREATE OR REPLACE TEMP TABLE dgn_rep AS SELECT d.phrase FROM dgn_pn d
-        LEFT JOIN dgi_phrase_n o USING (phrase) WHERE coalesce(o.n, 0) < 2 AND coalesce(o.n, 0) + d.n >= 2
-        AND coalesce(o.n, 0) > 0""")
-    _merge_counts(con, "dgi_phrase_n", "SELECT * FROM dgn_pn", "phrase")
-    for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_seg", "dgn_pn"):
-        con.execute(f"DROP TABLE {t}")
-    return n
+    cache.load_hits()
+    # a wrapper the full run grouped keeps its near-duplicate group; a new one is its own group
+    con.execute("""CREATE OR REPLACE TEMP TABLE dg_fp AS SELECT f.*, coalesce(g.near_group, f.wrapper_id) AS near_group
+        FROM dg_fp_raw f LEFT JOIN dgd_near g USING (wrapper_id)""")
+    con.execute("INSERT INTO dgd_near SELECT DISTINCT wrapper_id, wrapper_id FROM dg_fp "
+                "WHERE wrapper_id NOT IN (SELECT wrapper_id FROM dgd_near)")
+    for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_sample", "dg_miss"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP VIEW dg_x")
+    return int(n)
 
 
-def _near_groups_new(con: duckdb.DuckDBPyConnection, wr: pa.Table, near_groups: feat.NearGroupFn) -> np.ndarray:
-    """incremental_wrappers.group_new for a caller's own grouping function (all earlier leaders re-grouped)."""
-    old = con.sql("SELECT g.near_group, w.wrapper FROM dgi_ng g JOIN dgi_wr w USING (wrapper_id) "
-                  "WHERE g.near_group = g.wrapper_id AND contains(w.wrapper, '<payload>') "
-                  "ORDER BY g.wrapper_id").to_arrow_table()
-    k = old.num_rows
-    ids = np.concatenate([old["near_group"].to_numpy(), wr["wrapper_id"].to_numpy()]).astype(np.int64)
-    texts = old["wrapper"].to_pylist() + wr["wrapper"].to_pylist()
-    groups = np.asarray(near_groups(texts), np.int64)
-    sizes = np.bincount(groups, minlength=len(groups))
-    # LSH + union-find can chain short wrappers into one giant group; such a group says nothing
-    named = np.where(sizes[groups] > feat.NEAR_GROUP_MAX, ids, ids[groups])
-    return named[k:]
+def _new_accounts(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows for accounts first seen now; the declared organisation of every account with new traffic."""
+    con.execute(f"""INSERT INTO dgd_acc BY NAME SELECT account_id, -1 AS grp, 0.0 AS strength, 0.0 AS degree,
+        false AS in_block, '' AS campaign_id, '' AS link_reasons, {UBIGINT_MAX}::UBIGINT AS tau,
+        CASE WHEN count(DISTINCT org_id) = 1 AND count(org_id) = count(*) THEN any_value(org_id) END AS org
+        FROM dgn_x WHERE account_id NOT IN (SELECT account_id FROM dgd_acc) GROUP BY account_id""")
+    # one organisation declared on every exchange, old and new (features.ORGS_SQL's rule)
+    con.execute("""UPDATE dgd_acc SET org = NULL FROM (
+            SELECT account_id, count(DISTINCT org_id) AS n_org, count(org_id) AS n_set, count(*) AS n,
+                   any_value(org_id) AS org_id FROM dgn_x GROUP BY account_id) n
+        WHERE dgd_acc.account_id = n.account_id AND dgd_acc.org IS NOT NULL
+          AND (n.n_org <> 1 OR n.n_set <> n.n OR n.org_id <> dgd_acc.org)""")
 
 
-def _update_sets(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> int:
-    """Add the new rows' tuples to the per-account sets; recompute the MinHash signatures that changed."""
-    sets = lk._set_links(cfg)
-    changed = []
-    for kind, short in _SET_KINDS.items():
-        tuples = sets[kind][0]
-        if short == "phr":
-            # plus the old texts holding a phrase that is repeated only now (the same SQL over views of them)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_t AS {tuples}")
-            con.execute("CREATE OR REPLACE TEMP VIEW dg_phrase AS SELECT text_hash, phrase FROM dgi_seg "
-                        "WHERE phrase IN (SELECT phrase FROM dgn_rep)")
-            con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgi_x WHERE text_hash IN "
-                        "(SELECT text_hash FROM dg_phrase)")
-            con.execute(f"INSERT INTO dgn_t {tuples}")
-            _views(con, new_only=True)
-            tuples = "SELECT DISTINCT * FROM dgn_t"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_tn AS SELECT n.account_id, n.t FROM ({tuples}) n "
-                    f"ANTI JOIN dgi_t_{short} o ON o.account_id = n.account_id AND o.t = n.t")
-        con.execute("DROP TABLE IF EXISTS dgn_t")
-        con.execute("ALTER TABLE dgn_tn RENAME TO dgn_t")
-        con.execute(f"INSERT INTO dgi_t_{short} SELECT * FROM dgn_t")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dgn_sa_{short} AS SELECT DISTINCT account_id FROM dgn_t")
-        changed.append(con.sql(f"SELECT count(*) FROM dgn_sa_{short}").fetchall()[0][0])
-        con.execute("DROP TABLE dgn_t")
-    return int(sum(changed))
+def _join_groups(con: duckdb.DuckDBPyConnection) -> int:
+    """Ungrouped accounts whose new traffic carries a group's own content keys join that group."""
+    # the new texts' phrases are matched against the group keys as they are (a key a group owns is repeated)
+    keys = "\nUNION ALL ".join(f"SELECT text_hash, key, '{kind}' AS kind FROM ({sql.replace('dg_phrase', 'dg_seg')})"
+                               for kind, sql in TEXT_KEYS)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE dgn_keys AS
+        SELECT x.account_id, x.rid, k.key, k.kind FROM dgn_x x JOIN ({keys}) k USING (text_hash)
+        WHERE x.account_id IN (SELECT account_id FROM dgd_acc WHERE grp < 0)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE dgn_join AS
+        WITH fp AS (SELECT account_id, count(*) AS n_fp FROM dgn_x WHERE text_hash IN (SELECT text_hash FROM dg_fp)
+                    GROUP BY account_id),
+        votes AS (SELECT k.account_id, o.grp, count(DISTINCT k.rid) AS n,
+                         string_agg(DISTINCT k.kind, ';' ORDER BY k.kind) AS kinds
+                  FROM dgn_keys k JOIN dgd_own o USING (key) GROUP BY ALL),
+        best AS (SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY n DESC, grp) AS r FROM votes),
+        bind AS (SELECT grp, median(strength) AS strength, median(degree) AS degree FROM dgd_acc
+                 WHERE grp >= 0 GROUP BY grp)
+        SELECT b.account_id, b.grp, d.strength, d.degree, b.kinds FROM best b JOIN fp USING (account_id)
+        JOIN bind d USING (grp)
+        WHERE b.r = 1 AND b.n >= {ASSIGN_MIN_EXCHANGES} AND b.n >= {ASSIGN_MIN_SHARE} * fp.n_fp""")
+    con.execute("""UPDATE dgd_acc SET grp = j.grp, strength = j.strength, degree = j.degree, link_reasons = j.kinds
+        FROM dgn_join j WHERE dgd_acc.account_id = j.account_id""")
+    n = con.sql("SELECT count(*) FROM dgn_join").fetchall()[0][0]
+    con.execute("DROP TABLE dgn_join")
+    return int(n)
 
 
-def _update_features(con: duckdb.DuckDBPyConnection) -> int:
-    """Recompute the feature rows of the affected accounts from their whole (persisted) history."""
-    sql = _features_sql()
-    con.execute("CREATE OR REPLACE TEMP TABLE dgn_xa AS SELECT * FROM dgi_x "
-                "WHERE account_id IN (SELECT account_id FROM dgn_aff)")
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgn_xa")
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_at AS SELECT * FROM dgi_at "
-                "WHERE account_id IN (SELECT account_id FROM dgn_aff)")
-    con.execute("DELETE FROM dgi_features WHERE account_id IN (SELECT account_id FROM dgn_aff)")
-    con.execute(f"INSERT INTO dgi_features {sql}")
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgi_x")
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_at AS SELECT * FROM dgi_at")
-    con.execute("DROP TABLE dgn_xa")
-    return int(con.sql("SELECT count(*) FROM dgn_aff").fetchall()[0][0])
+def _score(con: duckdb.DuckDBPyConnection, features: pa.Table, config: Any) -> tuple[Scores, float, list[str]]:
+    """Scores of every account with the snapshot's grouping; the threshold; each flagged account's campaign."""
+    acc = con.sql("SELECT account_id, grp, strength, degree, in_block, campaign_id, org FROM dgd_acc "
+                  "ORDER BY account_id").to_arrow_table()
+    families = con.sql("SELECT families FROM dgd_group ORDER BY grp").to_arrow_table()["families"].to_numpy()
+    grouping = Grouping(accounts=acc["account_id"].to_pylist(), group=acc["grp"].to_numpy(),
+                        strength=acc["strength"].to_numpy(), degree=acc["degree"].to_numpy(),
+                        in_block=np.asarray(acc["in_block"].to_numpy(), bool),
+                        edges=pa.table({"src": [], "dst": [], "weight": []}), families=families)
+    shared = con.sql("SELECT * FROM dgd_shared").to_arrow_table()
+    at = positions(features["account_id"], acc["account_id"])
+    orgs = acc["org"].take(pa.array(at)).to_pylist()
+    scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared)
+    thr = threshold_for(scores, config.fpr_target, config.scores)
+    flagged = scores.accounts["score"].to_numpy() >= thr
+    old = np.asarray(acc["campaign_id"].take(pa.array(at)).to_pylist(), dtype=object)
+    group = scores.accounts["group"].to_numpy()
+    return scores, thr, _campaigns_of(flagged, old, group)
 
 
-def _signatures(con: duckdb.DuckDBPyConnection, cfg: lk.LinkConfig) -> None:
-    """Refresh the persisted MinHash signatures of the accounts whose tuple sets changed."""
-    for kind, (_, _, rows, weight, h) in lk._set_links(cfg).items():
-        short = _SET_KINDS[kind]
-        tuples = (f"SELECT account_id, t FROM dgi_t_{short} "
-                  f"WHERE account_id IN (SELECT account_id FROM dgn_sa_{short})")
-        con.execute(lk._minhash_sql(kind, tuples, 0, rows, weight, cfg, h)[0])  # temp table dg_sig
-        if not _exists(con, f"dgi_sig_{short}"):
-            con.execute(f"CREATE TABLE dgi_sig_{short} AS SELECT * FROM dg_sig")
+def _campaigns_of(flagged: np.ndarray, old: np.ndarray, group: np.ndarray) -> list[str]:
+    """A flagged account keeps its campaign; a newly flagged one takes its group's most common campaign."""
+    cid = np.where(flagged, old, "")
+    numbers = [int(c[3:]) for c in set(old.tolist()) if c.startswith("dg-") and c[3:].isdigit()]
+    next_id = max(numbers, default=0) + 1
+    for g in np.unique(group[flagged & (cid == "") & (group >= 0)]):
+        peers = cid[(group == g) & (cid != "")]
+        if len(peers):
+            values, counts = np.unique(peers, return_counts=True)
+            name = str(values[np.argmax(counts)])
         else:
-            con.execute(f"DELETE FROM dgi_sig_{short} WHERE account_id IN (SELECT account_id FROM dgn_sa_{short})")
-            con.execute(f"INSERT INTO dgi_sig_{short} SELECT * FROM dg_sig")
-        con.execute("DROP TABLE dg_sig")
+            name, next_id = f"dg-{next_id:04d}", next_id + 1
+        cid[flagged & (cid == "") & (group == g)] = name
+    return cid.tolist()
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.sql(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}' AND NOT temporary"
-                        ).fetchall()[0][0])
+def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores, thr: float,
+           cid: list[str]) -> tuple[int, int]:
+    """accounts.csv, campaigns.json, features.parquet and a plain report.html, written atomically."""
+    import pyarrow.parquet as pq
+
+    t = scores.accounts
+    ids = t["account_id"].to_pylist()
+    acc = con.sql("SELECT account_id, link_reasons FROM dgd_acc").fetchall()
+    link_reasons = {a: r.split(";") for a, r in acc if r}
+    score = t["score"].to_numpy()
+    flagged = score >= thr
+    con.register("_dgn_cid", pa.table({"account_id": ids, "campaign_id": cid}))
+    try:
+        con.execute("UPDATE dgd_acc SET campaign_id = c.campaign_id FROM _dgn_cid c "
+                    "WHERE dgd_acc.account_id = c.account_id AND dgd_acc.campaign_id <> c.campaign_id")
+    finally:
+        con.unregister("_dgn_cid")
+    records = dict(con.sql("SELECT campaign_id, record FROM dgd_campaign").fetchall())
+    campaigns = _campaign_records(features, score, np.asarray(cid, dtype=object), link_reasons, records)
+    con.execute("DELETE FROM dgd_campaign")
+    con.executemany("INSERT INTO dgd_campaign VALUES (?, ?)",
+                    [[c["campaign_id"], orjson.dumps(c).decode()] for c in campaigns])
+    out.mkdir(parents=True, exist_ok=True)
+    with staged(out) as stage:
+        write_accounts_csv(stage.path("accounts.csv"), ids, score, flagged, cid, t["in_block"].to_numpy(),
+                           individual_reasons(features), link_reasons)
+        pq.write_table(features, stage.path("features.parquet"))
+        stage.path("campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
+    write_plain_report(out)
+    return int(flagged.sum()), len(campaigns)
+
+
+def _campaign_records(features: pa.Table, score: np.ndarray, cid: np.ndarray, link_reasons: dict[str, list[str]],
+                      old: dict[str, str]) -> list[dict[str, object]]:
+    """campaigns.json: each campaign's size, span and confidence from its members now; the snapshot's
+    capabilities and content evidence where the campaign existed, else the members' feature averages."""
+    ids = np.asarray(features["account_id"].to_pylist(), dtype=object)
+    exch = features["exchanges"].to_numpy()
+    first, last = features["first_ts"].to_numpy(), features["last_ts"].to_numpy()
+    out = []
+    for name in sorted(set(cid.tolist()) - {""}):
+        m = cid == name
+        n_acc, n_ex = int(m.sum()), int(exch[m].sum())
+        kinds: dict[str, int] = {}
+        for a in ids[m]:
+            for k in link_reasons.get(a, []):
+                kinds[k] = kinds.get(k, 0) + 1
+        evidence = [{"signal": k, "detail": f"{v} of {n_acc} accounts bound by {k} links"}
+                    for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])]
+        if name in old:
+            rec = orjson.loads(old[name])
+            capabilities = rec["capabilities"]
+            evidence += [e for e in rec["evidence"] if e["signal"] in ("cot-elicitation", "extraction-targets")]
+        else:
+            w = exch[m] / max(n_ex, 1)
+            capabilities = {c: round(float((_values(features, f"cap_{c}")[m] * w).sum()), 4)
+                            for c in ("coding", "other", "reasoning", "tool_use")}
+            ext = 1.0 - capabilities["other"]
+            evidence.append({"signal": "extraction-targets",
+                             "detail": f"{ext:.0%} of exchanges target reasoning, coding or tool use"})
+        evidence.append({"signal": "coordination", "detail": f"{n_acc} accounts sent {n_ex} exchanges"})
+        out.append({"campaign_id": name, "accounts": n_acc, "exchanges": n_ex,
+                    "first_seen": iso_time(float(first[m].min())), "last_seen": iso_time(float(last[m].max())),
+                    "capabilities": capabilities, "evidence": evidence,
+                    "confidence": round(float(np.median(score[m])), 4)})
+    return out
+
+
+def _values(t: pa.Table, column: str) -> np.ndarray:
+    return np.nan_to_num(np.asarray(t[column].to_numpy(), float))
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str, temporary: bool = False) -> bool:
+    return bool(con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary = ?",
+                        params=[table, temporary]).fetchall()[0][0])

@@ -27,10 +27,13 @@ from ..errors import UsageError
               help="Spark master URL for --engine spark (default $SPARK_MASTER, else local[*]).")
 @click.option("--incremental", is_flag=True,
               help="With --db: absorb only the exchanges ingested since the last --incremental run into the "
-                   "detection state kept in the store (built on the first run), then regroup and rescore.")
+                   "snapshot of the last full run kept in the store, and rescore (the first run is a full one "
+                   "and takes the snapshot).")
+@click.option("--rebuild", is_flag=True,
+              help="With --incremental: run a full detection and take a new snapshot (e.g. daily).")
 @handle_errors
 def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str, fpr_target: float,
-           no_links: bool, quiet: bool, engine: str, master: str | None, incremental: bool) -> None:
+           no_links: bool, quiet: bool, engine: str, master: str | None, incremental: bool, rebuild: bool) -> None:
     """Find the accounts of extraction campaigns in exchange LOGs (or an ingested --db) and group them."""
     from ..detect import DetectConfig, detect_logs
 
@@ -38,6 +41,8 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
         raise UsageError("give LOG files/folders, or --db PATH of an ingested store")
     if incremental and not db:
         raise UsageError("--incremental keeps its state in the store: give --db PATH")
+    if rebuild and not incremental:
+        raise UsageError("--rebuild takes a new incremental snapshot: give it with --incremental")
 
     def on_stage(name: str, seconds: float) -> None:
         if not quiet:
@@ -45,7 +50,7 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
 
     res = detect_logs(logs, out, accounts=accounts, db=db,
                       config=DetectConfig(fpr_target=fpr_target, use_links=not no_links), on_stage=on_stage,
-                      engine=engine, master=master, incremental=incremental)
+                      engine=engine, master=master, incremental=incremental, rebuild=rebuild)
     click.echo(f"accounts {res.accounts}  flagged {res.flagged}  campaigns {res.campaigns}  "
                f"threshold {res.threshold:.3f}  -> {res.out_dir}")
 
