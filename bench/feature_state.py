@@ -47,7 +47,7 @@ def _fp(source: str) -> str:
   ['reasoning', 'coding', 'tool_use', 'other'][1 + (text_hash % 4)::INTEGER] AS capability,
   text_hash % 3 = 0 AS cot, text_hash % 5 = 0 AS structured, hash(text_hash, 1) AS pre_key,
   hash(text_hash, 2) AS suf_key, (text_hash % 1500)::BIGINT AS near_group
-FROM (SELECT DISTINCT text_hash FROM {source}) WHERE text_hash % 2 = 0"""
+FROM (SELECT DISTINCT text_hash FROM {source}) WHERE hash(text_hash, 11) % 2 = 0"""
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import zlib
 from collections.abc import Sequence
 from datetime import timedelta
@@ -62,6 +63,13 @@ def _records() -> tuple[list[dict[str, Any]], Any]:
     # gaps 10, 10.02 (one bin) and 100: the median is the largest gap of its bin, kept exactly
     extra += [_rec(f"med-{i}", T0 + timedelta(days=3, seconds=x), "med-000", f"Median case {i}")
               for i, x in enumerate((0, 10, 20.02, 120.02))]
+    # gaps spread over far more bins than the median window, on both sides of the cut
+    rng = random.Random(7)
+    gaps = [math.exp(rng.uniform(0, 8)) for _ in range(204)]
+    t = _ts(cut) - timedelta(seconds=sum(gaps[:200]) + 0.5)
+    for i, g in enumerate(gaps):
+        t += timedelta(seconds=g)
+        extra.append(_rec(f"wide-{i}", t, "wide-000", f"Spread {i}"))
     # the same minute on both sides of the cut
     edge = [_rec(f"edge-{k}", _ts(cut) + timedelta(seconds=k), "edge-000", f"Edge case {k}") for k in (-2, -1, 0, 1)]
     return sorted(base + extra + tools + edge, key=lambda r: r["ts"]), cut
@@ -118,11 +126,20 @@ def _run(logs: tuple[Path, Path, Path], db: Path, keep: str,
         if splits:   # the append-only tables hold several rows of some keys: folding them changes nothing
             feature_state.compact(con)
             _assert_same(feature_state.features(con), got, 0.0)
+        # the merged per-account state is the one a build over everything gives (the median pointer too)
+        merged = con.sql("SELECT * EXCLUDE (g_mean, g_m2, t_mean, t_m2) FROM dgd_f_acc ORDER BY account_id").fetchall()
+        feature_state.create(con)
+        built = con.sql("SELECT * EXCLUDE (g_mean, g_m2, t_mean, t_m2) FROM dgd_f_acc ORDER BY account_id").fetchall()
+        assert [_rounded(r) for r in merged] == [_rounded(r) for r in built]
         names = {t for (t,) in con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
         assert set(feature_state.STATE_TABLES) <= names
         assert not [n for (n,) in con.sql("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
                     if n.startswith("dgd_")]
     return got, ref, touched
+
+
+def _rounded(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(round(v, 6) if isinstance(v, float) else v for v in row)
 
 
 def _assert_same(got: pa.Table, ref: pa.Table, median_bound: float) -> None:

@@ -35,6 +35,7 @@ from . import account_ids
 from .features import CAPABILITY_SQL, FeatureConfig
 
 BIN_SCALE = 200          # gap bin = round(ln(1 + gap) * BIN_SCALE)
+MEDIAN_WINDOW = 16       # bins read on each side of an account's median bin when new gaps arrive
 # key kinds of `dgd_f_key` (distinct counts) and the new-row expression keyed
 _KEYS = {k: (c, f"hash({c})" if k == "near" else c) for k, c in (
     ("near", "near_group"), ("client", "client_fp"), ("ip", "ip_h"), ("ua", "ua_h"), ("model", "model_h"),
@@ -54,10 +55,10 @@ _SINGLE = "(bool_and(owner IS NOT NULL) AND min(owner) = max(owner))"
 COMPACT_GROWTH = 2.0     # `absorb` folds an append-only table once it holds this many times its folded rows
 _TMP = ("dgd_t_nx", "dgd_t_b", "dgd_t_g", "dgd_t_gb", "dgd_t_mi", "dgd_t_dy", "dgd_t_bt", "dgd_t_dt", "dgd_t_tp",
         "dgd_t_nk", "dgd_t_k", "dgd_t_tx", "dgd_t_rp", "dgd_t_m", "dgd_t_names", "dgd_t_gaps", "dgd_t_up",
-        "dgd_t_at", "dgd_t_fold")
+        "dgd_t_at", "dgd_t_fold", "dgd_t_p0", "dgd_t_w", "dgd_t_p", "dgd_t_far", "dgd_t_med")
 
 _ACC_COLUMNS = """account_id VARCHAR, ah UBIGINT, n BIGINT, first_ts DOUBLE, last_ts DOUBLE,
-  g_n BIGINT, g_mean DOUBLE, g_m2 DOUBLE, fast_n BIGINT,
+  g_n BIGINT, g_mean DOUBLE, g_m2 DOUBLE, fast_n BIGINT, gap_median DOUBLE, mb SMALLINT, mb_below BIGINT,
   last_min DOUBLE, last_min_n BIGINT, peak_min BIGINT, last_day DOUBLE, last_day_n BIGINT, peak_day BIGINT,
   active_days BIGINT, st_n BIGINT, fp_n BIGINT, cap_nn BIGINT, cap_r BIGINT, cap_c BIGINT, cap_t BIGINT,
   cap_o BIGINT, cot_nn BIGINT, cot_n BIGINT, str_nn BIGINT, str_n BIGINT, tools_n BIGINT,
@@ -145,6 +146,7 @@ def _merged_acc_sql() -> str:
     keys = ", ".join(add(f"n_{k}", "k") for k in _KEYS)
     return f"""SELECT coalesce(s.account_id, b.account_id), t.ah, {add('n')}, least(s.first_ts, b.first_ts),
   greatest(s.last_ts, b.last_ts), {gn}, {gmean}, {gm2}, {add('fast_n', 'g')},
+  s.gap_median, s.mb, s.mb_below + coalesce(gl.below, 0),
   {period('min', 'mi')}, {period('day', 'dy')}, coalesce(s.active_days, 0) + coalesce(dy.fresh, 0),
   {counts}, {add_null('ct_sum')}, {add_null('pt_sum')}, {add('mt_n')}, {add_null('mt_sum')}, {add('long_n')},
   {tn}, {tmean}, {tm2},
@@ -155,7 +157,9 @@ def _merged_acc_sql() -> str:
 FROM (SELECT ah FROM dgd_t_b UNION SELECT ah FROM dgd_t_rp) t
 LEFT JOIN dgd_f_acc s ON s.ah = t.ah LEFT JOIN dgd_t_b b ON b.ah = t.ah LEFT JOIN dgd_t_g g ON g.ah = t.ah
 LEFT JOIN dgd_t_mi mi ON mi.ah = t.ah LEFT JOIN dgd_t_dy dy ON dy.ah = t.ah
-LEFT JOIN dgd_t_tp tp ON tp.ah = t.ah LEFT JOIN dgd_t_k k ON k.ah = t.ah LEFT JOIN dgd_t_rp r ON r.ah = t.ah"""
+LEFT JOIN dgd_t_tp tp ON tp.ah = t.ah LEFT JOIN dgd_t_k k ON k.ah = t.ah LEFT JOIN dgd_t_rp r ON r.ah = t.ah
+LEFT JOIN (SELECT gb.ah, sum(gb.n) FILTER (gb.bin < a.mb) AS below FROM dgd_t_gb gb
+           JOIN dgd_f_acc a ON a.ah = gb.ah GROUP BY gb.ah) gl ON gl.ah = t.ah"""
 
 
 def _merge(con: duckdb.DuckDBPyConnection, config: FeatureConfig) -> int:
@@ -193,16 +197,60 @@ LEFT JOIN (SELECT s.ah, s.template_id, sum(s.n) AS n FROM dgd_f_tpl s JOIN dgd_t
                 + ", ".join(f"count(*) FILTER (kind = {_KIND[k]}) AS n_{k}" for k in _KEYS)
                 + " FROM dgd_t_nk GROUP BY ah")
     _replay(con)
-    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_m AS " + _merged_acc_sql())
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_m AS SELECT * FROM dgd_f_acc LIMIT 0")
+    con.execute("INSERT INTO dgd_t_m " + _merged_acc_sql())
     touched = con.sql("SELECT count(*) FROM dgd_t_m").fetchall()[0][0]
     # write: per-account rows replaced, the large tables appended to (no update: a commit then writes the
     # new rows only, not every row group an update touches)
+    con.execute("INSERT INTO dgd_f_gbin SELECT ah, bin, n, lo, hi FROM dgd_t_gb")
+    _medians(con)
     con.execute("DELETE FROM dgd_f_acc WHERE ah IN (SELECT ah FROM dgd_t_m)")
     con.execute("INSERT INTO dgd_f_acc SELECT * FROM dgd_t_m")
-    con.execute("INSERT INTO dgd_f_gbin SELECT ah, bin, n, lo, hi FROM dgd_t_gb")
     con.execute("INSERT INTO dgd_f_tpl SELECT ah, template_id, n FROM dgd_t_bt")
     con.execute("INSERT INTO dgd_f_key SELECT ah, kind, key FROM dgd_t_nk")
     return int(touched)
+
+
+def _medians(con: duckdb.DuckDBPyConnection) -> None:
+    """The gap median of the accounts with new gaps in `dgd_t_m` (after their bins are in `dgd_f_gbin`).
+
+    An account keeps a pointer to its median: the bin holding the rank-(n+1)//2 gap and the number of gaps
+    below that bin. New gaps move the median by a few ranks, so only the bins within MEDIAN_WINDOW of the
+    pointer are read; an account whose median left that window (or without a pointer) reads all its bins.
+    """
+    con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_p0 AS SELECT ah, mb, mb_below, (g_n + 1) // 2 AS r1,
+  g_n // 2 + 1 AS r2 FROM dgd_t_m WHERE ah IN (SELECT ah FROM dgd_t_g)""")
+    w = MEDIAN_WINDOW
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE dgd_t_w AS SELECT g.ah, g.bin, sum(g.n) AS n, min(g.lo) AS lo,
+  max(g.hi) AS hi FROM dgd_f_gbin g JOIN dgd_t_p0 p ON g.ah = p.ah AND g.bin BETWEEN p.mb - {w} AND p.mb + {w}
+GROUP BY ALL""")
+    # b0: gaps below the window; the window answers when both middle ranks fall inside it
+    con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_p AS SELECT * FROM (
+  SELECT p.ah, any_value(p.r1) AS r1, any_value(p.r2) AS r2,
+         any_value(p.mb_below) - coalesce(sum(w.n) FILTER (w.bin < p.mb), 0) AS b0, coalesce(sum(w.n), 0) AS tot
+  FROM dgd_t_p0 p LEFT JOIN dgd_t_w w USING (ah) WHERE p.mb IS NOT NULL GROUP BY p.ah, p.mb)
+WHERE r1 > b0 AND r2 <= b0 + tot""")
+    con.execute("DELETE FROM dgd_t_w WHERE ah NOT IN (SELECT ah FROM dgd_t_p)")
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_far AS SELECT ah, r1, r2 FROM dgd_t_p0 "
+                "WHERE ah NOT IN (SELECT ah FROM dgd_t_p)")
+    con.execute("INSERT INTO dgd_t_w SELECT ah, bin, sum(n), min(lo), max(hi) FROM dgd_f_gbin "
+                "WHERE ah IN (SELECT ah FROM dgd_t_far) GROUP BY ALL")
+    con.execute("INSERT INTO dgd_t_p SELECT ah, r1, r2, 0, NULL FROM dgd_t_far")
+    # the gap of rank r: the smallest / largest gap of its bin when it is the bin's first / last, else the
+    # bin's centre clamped into the bin's range
+    val = ("CASE WHEN {r} = c - n + 1 THEN lo WHEN {r} = c THEN hi "
+           f"ELSE least(greatest(exp(bin / {BIN_SCALE}.0) - 1, lo), hi) END")
+    at = "{r} > c - n AND {r} <= c"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE dgd_t_med AS SELECT ah,
+  (max(CASE WHEN {at.format(r='r1')} THEN {val.format(r='r1')} END)
+   + max(CASE WHEN {at.format(r='r2')} THEN {val.format(r='r2')} END)) / 2 AS gap_median,
+  max(CASE WHEN {at.format(r='r1')} THEN bin END) AS mb, max(CASE WHEN {at.format(r='r1')} THEN c - n END) AS mb_below
+FROM (SELECT w.*, p.r1, p.r2, p.b0 + sum(w.n) OVER (PARTITION BY w.ah ORDER BY w.bin) AS c
+      FROM dgd_t_w w JOIN dgd_t_p p USING (ah))
+WHERE {at.format(r='r1')} OR {at.format(r='r2')}
+GROUP BY ah""")
+    con.execute("UPDATE dgd_t_m SET gap_median = d.gap_median, mb = d.mb, mb_below = d.mb_below FROM dgd_t_med d "
+                "WHERE dgd_t_m.ah = d.ah")
 
 
 def _replay(con: duckdb.DuckDBPyConnection) -> None:
@@ -289,20 +337,6 @@ def compact(con: duckdb.DuckDBPyConnection, tables: list[str] | None = None) -> 
 
 _FEATURES_SQL = """
 WITH s AS (SELECT * FROM dgd_f_acc WHERE fp_n > 0 {where}),
-med AS (
-  -- the gap of rank r: the smallest / largest gap of its bin when it is the bin's first / last, else the
-  -- bin's centre clamped into the bin's range
-  SELECT ah, (max(CASE WHEN r1 > c - n AND r1 <= c THEN
-                    CASE WHEN r1 = c - n + 1 THEN lo WHEN r1 = c THEN hi ELSE least(greatest(v, lo), hi) END END)
-            + max(CASE WHEN r2 > c - n AND r2 <= c THEN
-                    CASE WHEN r2 = c - n + 1 THEN lo WHEN r2 = c THEN hi ELSE least(greatest(v, lo), hi) END END)
-             ) / 2 AS gap_median FROM (
-    SELECT b.ah, b.n, b.lo, b.hi, exp(b.bin / {scale}) - 1 AS v, (s.g_n + 1) // 2 AS r1, s.g_n // 2 + 1 AS r2,
-           sum(b.n) OVER (PARTITION BY b.ah ORDER BY b.bin) AS c
-    FROM (SELECT ah, bin, sum(n) AS n, min(lo) AS lo, max(hi) AS hi FROM dgd_f_gbin
-          WHERE ah IN (SELECT ah FROM s) GROUP BY ALL) b JOIN s USING (ah))
-  GROUP BY ah
-),
 g AS (
   SELECT *, list_filter(hrs, lambda c: c > 0) AS hrs_on,
          CASE WHEN g_n > 0 THEN (last_ts - first_ts) / g_n END AS gap_mean,
@@ -310,7 +344,7 @@ g AS (
 )
 SELECT
   a.account_id, a.n::BIGINT AS exchanges, a.first_ts, a.last_ts, (a.last_ts - a.first_ts) / 86400.0 AS span_days,
-  a.gap_mean, a.gap_std, m.gap_median, a.fast_n::DOUBLE / a.n AS fast_gap_share,
+  a.gap_mean, a.gap_std, a.gap_median, a.fast_n::DOUBLE / a.n AS fast_gap_share,
   a.st_n::DOUBLE / a.n AS single_turn_share, a.n_tpl::DOUBLE / a.fp_n AS template_diversity,
   a.n_near::DOUBLE / a.fp_n AS group_diversity,
   a.cap_r::DOUBLE / a.cap_nn AS cap_reasoning, a.cap_c::DOUBLE / a.cap_nn AS cap_coding,
@@ -332,7 +366,7 @@ SELECT
   a.tpl_max::DOUBLE / a.fp_n AS top_template_share,
   a.rp_n::DOUBLE / a.n AS replayed_share,
   (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days
-FROM g a LEFT JOIN med m USING (ah) LEFT JOIN accounts c ON c.account_id = a.account_id
+FROM g a LEFT JOIN accounts c ON c.account_id = a.account_id
 ORDER BY a.account_id
 """
 
@@ -341,5 +375,5 @@ def features(con: duckdb.DuckDBPyConnection, accounts: str | None = None) -> pa.
     """Feature rows (FEATURES_SQL's columns, order and types; account_id = the id string) of the accounts
     in table `accounts` (column account_id VARCHAR), or of every account in the state; sorted by account_id."""
     where = f"AND account_id IN (SELECT account_id FROM {accounts})" if accounts else ""
-    sql = _FEATURES_SQL.replace("{where}", where).replace("{scale}", f"{BIN_SCALE}.0")
+    sql = _FEATURES_SQL.replace("{where}", where)
     return con.sql(sql).to_arrow_table()
