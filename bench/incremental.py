@@ -191,7 +191,7 @@ def format_result(res: dict) -> str:
              f"{'step':<24}{'rows':>12}{'wall s':>9}{'cpu s':>9}{'peak RSS MB':>13}"]
     lines += [f"{r['name']:<24}{r['rows']:>12,}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_rss_mb']:>13,.0f}"
               for r in res["runs"]]
-    keys = list(res["update"]["profile"])
+    keys = list(dict.fromkeys(list(res["first"]["profile"]) + list(res["update"]["profile"])))
     cols = [("first", "build"), ("update", "update")] + ([("full", "full")] if "full" in res else [])
     lines.append(f"{'detect sub-stage':<16}" + "".join(f"{n + ' wall':>13}{n + ' cpu':>12}" for _, n in cols))
     for k in keys + [k for k in res.get("full", {}).get("profile", {}) if k not in keys]:
