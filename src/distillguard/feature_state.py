@@ -78,7 +78,8 @@ _SCHEMAS = {
 # the new rows: slim columns + the account's hash + the fingerprint columns FEATURES_SQL joins
 _NX_SQL = """SELECT x.account_id, hash(x.account_id) AS ah, x.ts_s, x.text_hash, x.sys_hash, x.user_turns,
   x.multi_turn, x.max_tokens, x.temperature, x.client_fp, x.ip_h, x.ua_h, x.model_h, x.prompt_tokens,
-  x.completion_tokens, x.has_tools, f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured
+  x.completion_tokens, x.has_tools, (floor(x.ts_s / 3600)::BIGINT % 24)::TINYINT AS hod,
+  f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured
 FROM {source} x LEFT JOIN dg_fp f USING (text_hash)"""
 
 _BATCH_SQL = """SELECT ah, any_value(account_id) AS account_id, count(*) AS n, min(ts_s) AS first_ts,
@@ -93,7 +94,7 @@ _BATCH_SQL = """SELECT ah, any_value(account_id) AS account_id, count(*) AS n, m
   count(temperature) AS t_n, avg(temperature) AS t_mean, var_pop(temperature) * count(temperature) AS t_m2,
   [{hours}] AS hrs
 FROM dgd_t_nx GROUP BY ah"""
-_HOUR = "floor(ts_s / 3600)::BIGINT % 24"
+_HOUR = "hod"      # the hour of day (FEATURES_SQL's `floor(ts_s / 3600)::BIGINT % 24`), in dgd_t_nx
 
 # gaps of the new rows: between consecutive new rows, and from the account's last absorbed row to its
 # first new one (a late row: gap 0)
@@ -249,8 +250,12 @@ FROM (SELECT w.*, p.r1, p.r2, p.b0 + sum(w.n) OVER (PARTITION BY w.ah ORDER BY w
       FROM dgd_t_w w JOIN dgd_t_p p USING (ah))
 WHERE {at.format(r='r1')} OR {at.format(r='r2')}
 GROUP BY ah""")
-    con.execute("UPDATE dgd_t_m SET gap_median = d.gap_median, mb = d.mb, mb_below = d.mb_below FROM dgd_t_med d "
-                "WHERE dgd_t_m.ah = d.ah")
+    # (an UPDATE of the merged rows is slow: it rewrites them whole, hour lists included)
+    con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_m AS SELECT m.* REPLACE (
+  CASE WHEN d.ah IS NULL THEN m.gap_median ELSE d.gap_median END AS gap_median,
+  CASE WHEN d.ah IS NULL THEN m.mb ELSE d.mb END AS mb,
+  CASE WHEN d.ah IS NULL THEN m.mb_below ELSE d.mb_below END AS mb_below)
+FROM dgd_t_m m LEFT JOIN dgd_t_med d ON d.ah = m.ah""")
 
 
 def _replay(con: duckdb.DuckDBPyConnection) -> None:
