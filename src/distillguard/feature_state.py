@@ -7,14 +7,17 @@ groups the new rows and joins them against the state tables (hash joins built on
 state tables are scanned, never sorted or grouped).
 
 - `dgd_f_acc`: one row per account: counts, sums, running extremes (first/last ts, peak minute and day
-  with the last minute/day and its count), gap count / mean / M2 (Chan's parallel merge), distinct-key
-  counts, the largest template count and the replayed-exchange count;
-- `dgd_f_hour`: exchanges per (account, hour of day); `dgd_f_gbin`: gaps per (account, log-scale bin),
-  with the bin's smallest and largest gap; `dgd_f_tpl`: fingerprinted exchanges per (account, template);
+  with the last minute/day and its count), gap count / mean / M2 (Chan's parallel merge), the gap median
+  with a pointer to its bin, exchanges per hour of day (a list of 24), distinct-key counts, the largest
+  template count and the replayed-exchange count; rewritten for the accounts an absorb touches;
+- `dgd_f_gbin`: gaps per (account, log-scale bin) with the bin's smallest and largest gap; `dgd_f_tpl`:
+  fingerprinted exchanges per (account, template); `dgd_f_text`: per distinct text its single sender and
+  that sender's count, or a NULL sender once two accounts sent it (every exchange of it is then replayed,
+  the earlier sender's included). These three are append-only (a key's rows are summed by whoever reads
+  them: a commit writes the new rows only, where an UPDATE rewrites every row group it touches);
+  `compact` folds them to one row per key, and `absorb` does so once one has doubled (`dgd_f_meta`);
 - `dgd_f_key`: the distinct (account, kind, key) pairs behind the distinct counts (near groups, client
-  fingerprints, ips, user agents, models, system prompts);
-- `dgd_f_text`: per distinct text its single sender and that sender's count, or NULL once two accounts
-  sent it (then every exchange of it counts as replayed, the earlier sender's included).
+  fingerprints, ips, user agents, models, system prompts); new pairs are appended.
 
 Accounts are keyed by `hash(account_id)` (UBIGINT) outside `dgd_f_acc`, near groups by `hash(near_group)`.
 
@@ -32,6 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from . import account_ids
+from .errors import StoreError
 from .features import CAPABILITY_SQL, FeatureConfig
 
 BIN_SCALE = 200          # gap bin = round(ln(1 + gap) * BIN_SCALE)
@@ -54,7 +58,7 @@ _FOLD = {
 _SINGLE = "(bool_and(owner IS NOT NULL) AND min(owner) = max(owner))"
 COMPACT_GROWTH = 2.0     # `absorb` folds an append-only table once it holds this many times its folded rows
 _TMP = ("dgd_t_nx", "dgd_t_b", "dgd_t_g", "dgd_t_gb", "dgd_t_mi", "dgd_t_dy", "dgd_t_bt", "dgd_t_dt", "dgd_t_tp",
-        "dgd_t_nk", "dgd_t_k", "dgd_t_tx", "dgd_t_rp", "dgd_t_m", "dgd_t_names", "dgd_t_gaps", "dgd_t_up",
+        "dgd_t_nk", "dgd_t_k", "dgd_t_tx", "dgd_t_rp", "dgd_t_m", "dgd_t_names", "dgd_t_gaps",
         "dgd_t_at", "dgd_t_fold", "dgd_t_p0", "dgd_t_w", "dgd_t_p", "dgd_t_far", "dgd_t_med")
 
 _ACC_COLUMNS = """account_id VARCHAR, ah UBIGINT, n BIGINT, first_ts DOUBLE, last_ts DOUBLE,
@@ -312,6 +316,7 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
 
 def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
     """Merge the slim rows of table `new_x` into the state; return the number of accounts touched."""
+    _require_state(con)
     _drop_tmp(con)
     con.execute("CREATE TEMP TABLE dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=new_x))
     try:
@@ -323,6 +328,14 @@ def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
     if grown:
         compact(con, grown)
     return touched
+
+
+def _require_state(con: duckdb.DuckDBPyConnection) -> None:
+    have = {t for (t,) in con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
+    missing = [t for t in STATE_TABLES if t not in have]
+    if missing:
+        raise StoreError(f"the store has no feature state (missing {', '.join(missing)}): run a full "
+                         "`distillguard detect` on it first, which builds the state")
 
 
 def _rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -379,6 +392,7 @@ ORDER BY a.account_id
 def features(con: duckdb.DuckDBPyConnection, accounts: str | None = None) -> pa.Table:
     """Feature rows (FEATURES_SQL's columns, order and types; account_id = the id string) of the accounts
     in table `accounts` (column account_id VARCHAR), or of every account in the state; sorted by account_id."""
+    _require_state(con)
     where = f"AND account_id IN (SELECT account_id FROM {accounts})" if accounts else ""
     sql = _FEATURES_SQL.replace("{where}", where)
     return con.sql(sql).to_arrow_table()
