@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/feature_state.py --exchanges 6000000 [--db /tmp/fs.duckdb] [--threads 2]
 
-The slim table `dg_x` (numbered accounts), `dg_names` and a fingerprint table covering half of the texts
-are generated in SQL: `--active` campaign accounts send 90 % of the traffic around the clock, the other
+The slim table `dg_x` (numbered accounts), `dg_names`, `dg_at` and a fingerprint table covering half of
+the texts are generated in SQL: `--active` campaign accounts send 90 % of the traffic around the clock, the other
 accounts the rest; one text in ten is replayed from a shared pool. The new hour (`--new` exchanges from
 the active accounts and a few new ones) comes after the history. Prints the time of each step and the
 state tables' row counts.
@@ -78,12 +78,14 @@ def main() -> None:
 
         step("generate dg_x", "CREATE OR REPLACE TABLE dg_x AS "
              + _slim(args.exchanges, args.accounts, args.active, t0, span, 1))
-        step("generate dg_names / dg_fp", "CREATE OR REPLACE TEMP TABLE dg_names AS SELECT i::INTEGER AS account_id, "
+        step("generate dg_names / dg_fp / dg_at",
+             "CREATE OR REPLACE TEMP TABLE dg_names AS SELECT i::INTEGER AS account_id, "
              f"'acct-' || lpad(i::VARCHAR, 7, '0') AS name FROM range({args.accounts}) t(i); "
-             "CREATE OR REPLACE TEMP TABLE dg_fp AS " + _fp("dg_x"))
+             "CREATE OR REPLACE TEMP TABLE dg_fp AS " + _fp("dg_x")
+             + "; CREATE OR REPLACE TABLE dg_at AS SELECT account_id, text_hash, count(*) AS n FROM dg_x GROUP BY ALL")
         step("create", fn=lambda: feature_state.create(con))
         con.execute("CHECKPOINT")
-        con.execute("DROP TABLE dg_names; DROP TABLE dg_fp; DROP TABLE dg_x")
+        con.execute("DROP TABLE dg_names; DROP TABLE dg_fp; DROP TABLE dg_x; DROP TABLE dg_at")
         step("generate new hour", "CREATE OR REPLACE TEMP TABLE new_x AS "
              + _slim(args.new, args.accounts, args.active, t0 + span, 3600.0, 2, fresh=500)
              + "; CREATE OR REPLACE TEMP TABLE dg_fp AS " + _fp("new_x"))

@@ -80,7 +80,7 @@ _SCHEMAS = {
 }
 
 # the new rows: slim columns + the account's hash + the fingerprint columns FEATURES_SQL joins
-_NX_SQL = """SELECT x.account_id, hash(x.account_id) AS ah, x.ts_s, x.text_hash, x.sys_hash, x.user_turns,
+_NX_SQL = """SELECT x.account_id, {ah} AS ah, x.ts_s, x.text_hash, x.sys_hash, x.user_turns,
   x.multi_turn, x.max_tokens, x.temperature, x.client_fp, x.ip_h, x.ua_h, x.model_h, x.prompt_tokens,
   x.completion_tokens, x.has_tools, (floor(x.ts_s / 3600)::BIGINT % 24)::TINYINT AS hod,
   f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured
@@ -167,8 +167,14 @@ LEFT JOIN (SELECT gb.ah, sum(gb.n) FILTER (gb.bin < a.mb) AS below FROM dgd_t_gb
            JOIN dgd_f_acc a ON a.ah = gb.ah GROUP BY gb.ah) gl ON gl.ah = t.ah"""
 
 
-def _merge(con: duckdb.DuckDBPyConnection, config: FeatureConfig) -> int:
-    """Merge the new rows in `dgd_t_nx` into the state tables; the number of accounts touched."""
+_AT_SQL = "SELECT ah, text_hash, count(*) AS n FROM dgd_t_nx GROUP BY ALL"
+
+
+def _merge(con: duckdb.DuckDBPyConnection, config: FeatureConfig, at_sql: str = _AT_SQL) -> int:
+    """Merge the new rows in `dgd_t_nx` into the state tables; the number of accounts touched.
+
+    `at_sql`: their exchanges per (account hash, text), when known already.
+    """
     hours = ", ".join(f"count(*) FILTER ({_HOUR} = {h})" for h in range(24))
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_b AS "
                 + _BATCH_SQL.replace("{long_output}", str(config.long_output_tokens)).replace("{hours}", hours))
@@ -201,7 +207,7 @@ LEFT JOIN (SELECT s.ah, s.template_id, sum(s.n) AS n FROM dgd_f_tpl s JOIN dgd_t
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_k AS SELECT ah, "
                 + ", ".join(f"count(*) FILTER (kind = {_KIND[k]}) AS n_{k}" for k in _KEYS)
                 + " FROM dgd_t_nk GROUP BY ah")
-    _replay(con)
+    _replay(con, at_sql)
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_m AS SELECT * FROM dgd_f_acc LIMIT 0")
     con.execute("INSERT INTO dgd_t_m " + _merged_acc_sql())
     touched = con.sql("SELECT count(*) FROM dgd_t_m").fetchall()[0][0]
@@ -262,10 +268,9 @@ GROUP BY ah""")
 FROM dgd_t_m m LEFT JOIN dgd_t_med d ON d.ah = m.ah""")
 
 
-def _replay(con: duckdb.DuckDBPyConnection) -> None:
+def _replay(con: duckdb.DuckDBPyConnection, at_sql: str) -> None:
     """Append the new rows' texts to `dgd_f_text`; `dgd_t_rp(ah, rp)`: replayed exchanges gained per account."""
-    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_at AS SELECT ah, text_hash, count(*) AS n "
-                "FROM dgd_t_nx GROUP BY ALL")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_at AS {at_sql}")
     # per text of the new rows: its accounts there (the one when single), and its state before: already
     # replayed (a NULL owner) or its single sender and that sender's count
     con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_tx AS
@@ -299,15 +304,20 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE OR REPLACE TABLE {t} ({_SCHEMAS[t]})")
     _drop_tmp(con)
     if account_ids.numbered(con):   # numbers → ids (hashed once per account)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_names AS SELECT account_id AS num, name "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_names AS SELECT account_id AS num, name, hash(name) AS ah "
                     f"FROM {account_ids.NAMES}")
-        source = ("(SELECT n.name AS account_id, x.* EXCLUDE (account_id) FROM dg_x x "
+        source = ("(SELECT n.name AS account_id, n.ah, x.* EXCLUDE (account_id) FROM dg_x x "
                   "JOIN dgd_t_names n ON n.num = x.account_id)")
+        at = "SELECT n.ah, a.text_hash, a.n FROM dg_at a JOIN dgd_t_names n ON n.num = a.account_id"
     else:
-        source = "dg_x"
-    con.execute("CREATE TEMP VIEW dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=source))
+        source = "(SELECT hash(account_id) AS ah, * FROM dg_x)"
+        at = "SELECT hash(account_id) AS ah, text_hash, n FROM dg_at"
+    if "dg_at" not in {t for (t,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}:
+        at = _AT_SQL
+    con.execute("CREATE TEMP VIEW dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=source,
+                                                                 ah="x.ah"))
     try:
-        _merge(con, FeatureConfig())
+        _merge(con, FeatureConfig(), at)
     finally:
         _drop_tmp(con)
     for t in _FOLD:   # one merge writes one row per key
@@ -318,7 +328,8 @@ def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
     """Merge the slim rows of table `new_x` into the state; return the number of accounts touched."""
     _require_state(con)
     _drop_tmp(con)
-    con.execute("CREATE TEMP TABLE dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=new_x))
+    con.execute("CREATE TEMP TABLE dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=new_x,
+                                                                  ah="hash(x.account_id)"))
     try:
         touched = _merge(con, FeatureConfig())
     finally:
