@@ -99,12 +99,12 @@ def main() -> None:
         size_mb = db.stat().st_size / 1e6
     print(f"exchanges {args.exchanges:,}  accounts {args.accounts:,}  new {args.new:,}  threads {args.threads}  "
           f"touched {touched[0]:,}  store {size_mb:,.0f} MB")
-    print(f"{'step':<28}{'seconds':>10}")
+    print(f"{'step':<40}{'seconds':>10}")
     for name, s in rows:
-        print(f"{name:<28}{s:>10.2f}")
-    print(f"{'table':<28}{'rows':>14}")
+        print(f"{name:<40}{s:>10.2f}")
+    print(f"{'table':<40}{'rows':>14}")
     for t, n in sizes.items():
-        print(f"{t:<28}{n:>14,}")
+        print(f"{t:<40}{n:>14,}")
 
 
 if __name__ == "__main__":
