@@ -6,7 +6,7 @@ import math
 import random
 import zlib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def _near_groups(skeletons: Sequence[str]) -> np.ndarray:
     return np.array([zlib.crc32(s.encode()) % 500 for s in skeletons], np.int64)  # groups of < 20
 
 
-def _records() -> tuple[list[dict[str, Any]], Any]:
+def _records() -> tuple[list[dict[str, Any]], str]:
     base = (legit_users(12) + campaign(6) + campaign(4, seed=5, prefix="ring", ip=False, start_day=8)
             + batch_integration(per_account=60))
     cut = sorted(r["ts"] for r in base)[int(len(base) * 0.7)]
@@ -76,8 +76,7 @@ def _records() -> tuple[list[dict[str, Any]], Any]:
     return sorted(base + extra + tools + edge, key=lambda r: r["ts"]), cut
 
 
-def _ts(s: str) -> Any:
-    from datetime import datetime
+def _ts(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
