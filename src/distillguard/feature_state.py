@@ -202,8 +202,10 @@ LEFT JOIN (SELECT s.ah, s.template_id, sum(s.n) AS n FROM dgd_f_tpl s JOIN dgd_t
     # distinct keys never seen for the account
     keyed = " UNION ALL ".join(f"SELECT ah, {_KIND[k]}::UTINYINT AS kind, {e} AS key FROM dgd_t_nx "
                                f"WHERE {c} IS NOT NULL" for k, (c, e) in _KEYS.items())
-    con.execute(f"CREATE OR REPLACE TEMP TABLE dgd_t_nk AS SELECT DISTINCT ah, kind, key FROM ({keyed}) d "
-                "WHERE NOT EXISTS (SELECT 1 FROM dgd_f_key s WHERE s.ah = d.ah AND s.kind = d.kind AND s.key = d.key)")
+    # (an explicit anti join builds its hash table on the new keys; NOT EXISTS would build it on the state)
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_nk AS SELECT * FROM "
+                f"(SELECT DISTINCT ah, kind, key FROM ({keyed})) d "
+                "ANTI JOIN dgd_f_key s ON s.ah = d.ah AND s.kind = d.kind AND s.key = d.key")
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_k AS SELECT ah, "
                 + ", ".join(f"count(*) FILTER (kind = {_KIND[k]}) AS n_{k}" for k in _KEYS)
                 + " FROM dgd_t_nk GROUP BY ah")
@@ -244,8 +246,8 @@ WHERE r1 > b0 AND r2 <= b0 + tot""")
     con.execute("DELETE FROM dgd_t_w WHERE ah NOT IN (SELECT ah FROM dgd_t_p)")
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_far AS SELECT ah, r1, r2 FROM dgd_t_p0 "
                 "WHERE ah NOT IN (SELECT ah FROM dgd_t_p)")
-    con.execute("INSERT INTO dgd_t_w SELECT ah, bin, sum(n), min(lo), max(hi) FROM dgd_f_gbin "
-                "WHERE ah IN (SELECT ah FROM dgd_t_far) GROUP BY ALL")
+    con.execute("INSERT INTO dgd_t_w SELECT g.ah, g.bin, sum(g.n), min(g.lo), max(g.hi) FROM dgd_f_gbin g "
+                "SEMI JOIN dgd_t_far f ON f.ah = g.ah GROUP BY ALL")
     con.execute("INSERT INTO dgd_t_p SELECT ah, r1, r2, 0, NULL FROM dgd_t_far")
     # the gap of rank r: the smallest / largest gap of its bin when it is the bin's first / last, else the
     # bin's centre clamped into the bin's range
