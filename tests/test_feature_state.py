@@ -71,6 +71,10 @@ def _records() -> tuple[list[dict[str, Any]], str]:
     for i, g in enumerate(gaps):
         t += timedelta(seconds=g)
         extra.append(_rec(f"wide-{i}", t, "wide-000", f"Spread {i}"))
+    # the median jumps far from its bin: 30 gaps of 2 s before the cut, 60 of 1000 s after
+    jump = _ts(cut) - timedelta(seconds=61)
+    extra += [_rec(f"jump-{i}", jump + timedelta(seconds=2 * min(i, 30) + 1000 * max(i - 30, 0)), "jump-000",
+                   f"Jump {i}") for i in range(91)]
     # the same minute on both sides of the cut
     edge = [_rec(f"edge-{k}", _ts(cut) + timedelta(seconds=k), "edge-000", f"Edge case {k}") for k in (-2, -1, 0, 1)]
     return sorted(base + extra + tools + edge, key=lambda r: r["ts"]), cut

@@ -231,12 +231,14 @@ def _medians(con: duckdb.DuckDBPyConnection) -> None:
     below that bin. New gaps move the median by a few ranks, so only the bins within MEDIAN_WINDOW of the
     pointer are read; an account whose median left that window (or without a pointer) reads all its bins.
     """
-    con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_p0 AS SELECT ah, mb, mb_below, (g_n + 1) // 2 AS r1,
-  g_n // 2 + 1 AS r2 FROM dgd_t_m WHERE ah IN (SELECT ah FROM dgd_t_g)""")
+    # only_new: all the account's gaps are new (its bins are the batch's, no state to read)
+    con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_p0 AS SELECT m.ah, m.mb, m.mb_below, (m.g_n + 1) // 2 AS r1,
+  m.g_n // 2 + 1 AS r2, m.g_n = g.g_n AS only_new FROM dgd_t_m m JOIN dgd_t_g g USING (ah)""")
     w = MEDIAN_WINDOW
+    window = con.sql("SELECT count(*) FROM dgd_t_p0 WHERE mb IS NOT NULL").fetchall()[0][0] > 0
     con.execute(f"""CREATE OR REPLACE TEMP TABLE dgd_t_w AS SELECT g.ah, g.bin, sum(g.n) AS n, min(g.lo) AS lo,
   max(g.hi) AS hi FROM dgd_f_gbin g JOIN dgd_t_p0 p ON g.ah = p.ah AND g.bin BETWEEN p.mb - {w} AND p.mb + {w}
-GROUP BY ALL""")
+WHERE {window} GROUP BY ALL""")
     # b0: gaps below the window; the window answers when both middle ranks fall inside it
     con.execute("""CREATE OR REPLACE TEMP TABLE dgd_t_p AS SELECT * FROM (
   SELECT p.ah, any_value(p.r1) AS r1, any_value(p.r2) AS r2,
@@ -244,10 +246,13 @@ GROUP BY ALL""")
   FROM dgd_t_p0 p LEFT JOIN dgd_t_w w USING (ah) WHERE p.mb IS NOT NULL GROUP BY p.ah, p.mb)
 WHERE r1 > b0 AND r2 <= b0 + tot""")
     con.execute("DELETE FROM dgd_t_w WHERE ah NOT IN (SELECT ah FROM dgd_t_p)")
-    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_far AS SELECT ah, r1, r2 FROM dgd_t_p0 "
+    con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_far AS SELECT ah, r1, r2, only_new FROM dgd_t_p0 "
                 "WHERE ah NOT IN (SELECT ah FROM dgd_t_p)")
-    con.execute("INSERT INTO dgd_t_w SELECT g.ah, g.bin, sum(g.n), min(g.lo), max(g.hi) FROM dgd_f_gbin g "
-                "SEMI JOIN dgd_t_far f ON f.ah = g.ah GROUP BY ALL")
+    con.execute("INSERT INTO dgd_t_w SELECT g.* FROM dgd_t_gb g SEMI JOIN (SELECT ah FROM dgd_t_far WHERE only_new) f "
+                "ON f.ah = g.ah")
+    if con.sql("SELECT count(*) FROM dgd_t_far WHERE NOT only_new").fetchall()[0][0]:
+        con.execute("INSERT INTO dgd_t_w SELECT g.ah, g.bin, sum(g.n), min(g.lo), max(g.hi) FROM dgd_f_gbin g "
+                    "SEMI JOIN (SELECT ah FROM dgd_t_far WHERE NOT only_new) f ON f.ah = g.ah GROUP BY ALL")
     con.execute("INSERT INTO dgd_t_p SELECT ah, r1, r2, 0, NULL FROM dgd_t_far")
     # the gap of rank r: the smallest / largest gap of its bin when it is the bin's first / last, else the
     # bin's centre clamped into the bin's range
