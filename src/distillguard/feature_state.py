@@ -57,8 +57,8 @@ _FOLD = {
 # a text's rows say it has a single sender: no NULL owner (replayed) and one owner
 _SINGLE = "(bool_and(owner IS NOT NULL) AND min(owner) = max(owner))"
 COMPACT_GROWTH = 2.0     # `absorb` folds an append-only table once it holds this many times its folded rows
-_TMP = ("dgd_t_nx", "dgd_t_b", "dgd_t_g", "dgd_t_gb", "dgd_t_mi", "dgd_t_dy", "dgd_t_bt", "dgd_t_dt", "dgd_t_tp",
-        "dgd_t_nk", "dgd_t_k", "dgd_t_tx", "dgd_t_rp", "dgd_t_m", "dgd_t_names", "dgd_t_gaps",
+_TMP = ("dgd_t_nx", "dgd_t_nt", "dgd_t_b", "dgd_t_g", "dgd_t_gb", "dgd_t_mi", "dgd_t_dy", "dgd_t_bt", "dgd_t_dt",
+        "dgd_t_tp", "dgd_t_nk", "dgd_t_k", "dgd_t_tx", "dgd_t_rp", "dgd_t_m", "dgd_t_names", "dgd_t_gaps",
         "dgd_t_at", "dgd_t_fold", "dgd_t_p0", "dgd_t_w", "dgd_t_p", "dgd_t_far", "dgd_t_med")
 
 _ACC_COLUMNS = """account_id VARCHAR, ah UBIGINT, n BIGINT, first_ts DOUBLE, last_ts DOUBLE,
@@ -79,7 +79,8 @@ _SCHEMAS = {
     "dgd_f_meta": "name VARCHAR, folded BIGINT",
 }
 
-# the new rows: slim columns + the account's hash + the fingerprint columns FEATURES_SQL joins
+# the new rows (`dgd_t_nx`): slim columns + the account's hash + the fingerprint columns FEATURES_SQL joins;
+# `dgd_t_nt`: their account hash and time only
 _NX_SQL = """SELECT x.account_id, {ah} AS ah, x.ts_s, x.text_hash, x.sys_hash, x.user_turns,
   x.multi_turn, x.max_tokens, x.temperature, x.client_fp, x.ip_h, x.ua_h, x.model_h, x.prompt_tokens,
   x.completion_tokens, x.has_tools, (floor(x.ts_s / 3600)::BIGINT % 24)::TINYINT AS hod,
@@ -105,7 +106,7 @@ _HOUR = "hod"      # the hour of day (FEATURES_SQL's `floor(ts_s / 3600)::BIGINT
 _GAPS_SQL = """SELECT ah, gap FROM (
   SELECT y.ah, CASE WHEN y.p IS NOT NULL THEN y.ts_s - y.p
     WHEN s.last_ts IS NOT NULL THEN greatest(y.ts_s - s.last_ts, 0) END AS gap
-  FROM (SELECT ah, ts_s, lag(ts_s) OVER (PARTITION BY ah ORDER BY ts_s) AS p FROM dgd_t_nx) y
+  FROM (SELECT ah, ts_s, lag(ts_s) OVER (PARTITION BY ah ORDER BY ts_s) AS p FROM dgd_t_nt) y
   LEFT JOIN (SELECT ah, last_ts FROM dgd_f_acc WHERE ah IN (SELECT ah FROM dgd_t_b)) s USING (ah))
 WHERE gap IS NOT NULL"""
 
@@ -114,7 +115,7 @@ _PERIOD_SQL = """SELECT c.ah, max(c.p) AS bmax,
   arg_max(c.c + CASE WHEN c.p = s.last_{u} THEN s.last_{u}_n ELSE 0 END, c.p) AS bmax_n,
   max(c.c + CASE WHEN c.p = s.last_{u} THEN s.last_{u}_n ELSE 0 END) AS bpeak,
   count(*) FILTER (c.p IS DISTINCT FROM s.last_{u}) AS fresh
-FROM (SELECT ah, floor(ts_s / {secs}) AS p, count(*) AS c FROM dgd_t_nx GROUP BY ALL) c
+FROM (SELECT ah, floor(ts_s / {secs}) AS p, count(*) AS c FROM dgd_t_nt GROUP BY ALL) c
 LEFT JOIN (SELECT ah, last_{u}, last_{u}_n FROM dgd_f_acc WHERE ah IN (SELECT ah FROM dgd_t_b)) s USING (ah)
 GROUP BY c.ah"""
 
@@ -325,6 +326,8 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
         at = _AT_SQL
     con.execute("CREATE TEMP VIEW dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=source,
                                                                  ah="x.ah"))
+    # the timing statements read the history without the fingerprint join
+    con.execute(f"CREATE TEMP VIEW dgd_t_nt AS SELECT x.ah, x.ts_s FROM {source} x")
     try:
         _merge(con, FeatureConfig(), at)
     finally:
@@ -339,6 +342,7 @@ def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
     _drop_tmp(con)
     con.execute("CREATE TEMP TABLE dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=new_x,
                                                                   ah="hash(x.account_id)"))
+    con.execute("CREATE TEMP VIEW dgd_t_nt AS SELECT ah, ts_s FROM dgd_t_nx")
     try:
         touched = _merge(con, FeatureConfig())
     finally:
