@@ -223,3 +223,13 @@ def test_features_of_some_accounts(logs: tuple[Path, Path, Path], tmp_path: Path
         some = feature_state.features(store.con, "want")
         _assert_same(feature_state.features(store.con), ref, MEDIAN_BOUND)
     assert some["account_id"].to_pylist() == ["camp-000", "user-001"]
+
+
+def test_default_prepare(tmp_path: Path) -> None:
+    """After a full run's default prepare (sampled fingerprints, the cache), the state gives its features."""
+    from handbuilt import prepared_store
+
+    recs, _ = _records()
+    with prepared_store(recs, tmp_path, ACCOUNTS) as store:
+        feature_state.create(store.con)
+        _assert_same(feature_state.features(store.con), features.account_features(store.con), MEDIAN_BOUND)
