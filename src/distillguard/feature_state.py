@@ -200,8 +200,8 @@ LEFT JOIN (SELECT s.ah, s.template_id, sum(s.n) AS n FROM dgd_f_tpl s JOIN dgd_t
            GROUP BY ALL) e USING (ah, template_id)""")
     con.execute("CREATE OR REPLACE TEMP TABLE dgd_t_tp AS SELECT ah, count(*) FILTER (fresh) AS fresh, max(n) AS top "
                 "FROM dgd_t_dt GROUP BY ah")
-    # distinct keys never seen for the account
-    # one pass over the new rows (in `create` a view over the whole history), all kinds unnested at once
+    # distinct keys new to their account: one pass over the new rows (in `create` a view over the whole
+    # history), all kinds unnested at once
     keys = ", ".join(f"CASE WHEN {c} IS NOT NULL THEN {e} END" for c, e in _KEYS.values())
     keyed = (f"SELECT * FROM (SELECT ah, unnest(range({len(_KEYS)}))::UTINYINT AS kind, unnest([{keys}]) AS key "
              "FROM dgd_t_nx) WHERE key IS NOT NULL")
