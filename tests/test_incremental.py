@@ -5,6 +5,7 @@ its campaign; a failed update leaves the snapshot as it was."""
 from __future__ import annotations
 
 import csv
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,16 @@ APPROXIMATE = {"group_diversity", "gap_median"}
 def _records() -> list[dict[str, Any]]:
     # every account below features.FP_SAMPLE_PER_ACCOUNT distinct texts: the update samples new texts as
     # the full run does, so the content features agree exactly
-    recs = (legit_users(40) + campaign(12) + campaign(8, seed=5, prefix="ring", ip=False, start_day=8)
-            + batch_integration(per_account=100))
-    return sorted(recs, key=lambda r: r["ts"])
+    recs = sorted(legit_users(40) + campaign(12) + campaign(8, seed=5, prefix="ring", ip=False, start_day=8)
+                  + batch_integration(per_account=100), key=lambda r: r["ts"])
+    # a text that the user who stopped earliest sent alone is sent again by another user at the end: the
+    # update must recompute the first one's replayed_share too, though it sent nothing new
+    ends = {r["account_id"]: r["ts"] for r in recs if r["account_id"].startswith("user-")}
+    early = min(ends, key=ends.__getitem__)
+    first = next(r for r in recs if r["account_id"] == early)
+    last = datetime.fromisoformat(recs[-1]["ts"].replace("Z", "+00:00")) + timedelta(minutes=1)
+    return recs + [{**first, "request_id": "replay-1", "account_id": "user-039" if early != "user-039" else "user-038",
+                    "ts": last.isoformat().replace("+00:00", "Z")}]
 
 
 @pytest.fixture(scope="module")

@@ -336,8 +336,12 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO dgd_f_meta VALUES (?, ?)", [t, _rows(con, t)])
 
 
-def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
-    """Merge the slim rows of table `new_x` into the state; return the number of accounts touched."""
+def absorb(con: duckdb.DuckDBPyConnection, new_x: str, touched_table: str | None = None) -> int:
+    """Merge the slim rows of table `new_x` into the state; return the number of accounts touched.
+
+    `touched_table`: also list those accounts (`account_id`) in that temporary table: the ones with new rows
+    and the earlier sole senders of a text that is now replayed (their `replayed_share` changed).
+    """
     _require_state(con)
     _drop_tmp(con)
     con.execute("CREATE TEMP TABLE dgd_t_nx AS " + _NX_SQL.format(capability=CAPABILITY_SQL, source=new_x,
@@ -345,6 +349,9 @@ def absorb(con: duckdb.DuckDBPyConnection, new_x: str) -> int:
     con.execute("CREATE TEMP VIEW dgd_t_nt AS SELECT ah, ts_s FROM dgd_t_nx")
     try:
         touched = _merge(con, FeatureConfig())
+        if touched_table:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {touched_table} AS SELECT account_id FROM dgd_t_m" if touched
+                        else f"CREATE OR REPLACE TEMP TABLE {touched_table} (account_id VARCHAR)")
     finally:
         _drop_tmp(con)
     folded = dict(con.sql("SELECT name, folded FROM dgd_f_meta").fetchall())

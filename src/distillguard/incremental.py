@@ -212,12 +212,7 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
         n_new = con.sql("SELECT count(*) FROM dgn_x").fetchall()[0][0]
         n_texts = _fingerprint_new(con, fingerprint)
         step("fingerprints")
-        con.execute("CREATE OR REPLACE TEMP VIEW dgn_slim AS SELECT * EXCLUDE (rid, org_id) FROM dgn_x")
-        fs.absorb(con, "dgn_slim")
-        con.execute("CREATE OR REPLACE TEMP TABLE dgn_aff AS SELECT DISTINCT account_id FROM dgn_x")
-        if _exists(con, "dgd_f_touched", temporary=True):
-            con.execute("INSERT INTO dgn_aff SELECT account_id FROM dgd_f_touched "
-                        "EXCEPT SELECT account_id FROM dgn_aff")
+        fs.absorb(con, "dgn_x", touched_table="dgn_aff")   # new traffic, or a text of theirs now replayed
         rows = fs.features(con, "dgn_aff")
         con.register("_dgn_feat", rows)
         try:
