@@ -15,8 +15,10 @@ hour, update) to time changes of the update path without rebuilding.
 `--store DB` measures on a store a finished `bench/scale.py` run left (e.g. scale 1, whose simulated
 Parquet is gone and whose store is too large to copy): the log's last `--hours` clock hours are moved out
 of the store (kept as `WORK/hour.parquet`), a full run takes the snapshot on the rest (≥ five weeks of `qwen-2026`),
-and they are ingested back and absorbed in one update. The store ends holding the exchanges it began
-with, plus the snapshot; a failed full run puts them back itself. If the bench is killed in between,
+and they are ingested back and absorbed in one update. The hour's texts are removed from the store's
+fingerprint cache before (an earlier detect of the whole store cached them; new traffic brings texts never
+seen), so the update pays for fingerprinting them. The store ends holding the exchanges it began with, plus
+the snapshot; a failed full run puts them back itself. If the bench is killed in between,
 `distillguard ingest WORK/hour.parquet --db DB` puts them back.
 """
 
@@ -109,15 +111,41 @@ def bench_on_store(db: Path, work: Path, full: bool, hours: int = 1) -> dict[str
         run_stage("restore hours", ingest, work, n_hour)
         raise
     runs.append(r)
+    uncached = forget_fingerprints(db, hour)
     runs.append(run_stage("ingest hour", ingest, work, n_hour)[0])
     r, upd = _detect("detect --incremental", db, work / "out1", work, True, n_hour)
     runs.append(r)
-    res: dict[str, object] = {"store": str(db), "hours": hours, "history": n_hist,
+    res: dict[str, object] = {"store": str(db), "hours": hours, "history": n_hist, "uncached": uncached,
                               "hour": n_hour, "runs": [vars(x) for x in runs], "first": first, "update": upd,
                               "store_mb": round(db.stat().st_size / 2**20)}
     if full:
         _compare_full(res, db, work, n_hist + n_hour)
     return res
+
+
+def forget_fingerprints(db: Path, hour: Path) -> int:
+    """Remove the hour's texts from the store's fingerprint cache; return how many were cached.
+
+    An earlier detect of the whole store cached them; new traffic has texts never seen, and the update
+    must pay for fingerprinting them.
+    """
+    import duckdb
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from distillguard.features import PROMPT_SQL
+
+    con = duckdb.connect(str(db))
+    try:
+        if not con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'fingerprint_cache'").fetchall()[0][0]:
+            return 0
+        con.execute(f"CREATE TEMP TABLE h AS SELECT DISTINCT hash({PROMPT_SQL}) AS text_hash FROM '{hour}'")
+        n = con.sql("SELECT count(*) FROM fingerprint_cache WHERE text_hash IN (SELECT text_hash FROM h)").fetchall()
+        for t in ("fingerprint_cache", "fingerprint_cache_phrases"):
+            con.execute(f"DELETE FROM {t} WHERE text_hash IN (SELECT text_hash FROM h)")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return int(n[0][0])
 
 
 def _compare_full(res: dict[str, object], db: Path, work: Path, rows: int) -> None:
@@ -187,7 +215,9 @@ def format_result(res: dict) -> str:
     where = f"store {res['store']}: history (all but the last {res['hours']} h)" if "store" in res else \
         f"qwen-2026 scale {res['scale']}: history {res['weeks']} weeks"
     lines = [f"{where} = {res['history']:,} exchanges, "
-             f"next {res.get('hours', 1)} h = {res['hour']:,} exchanges; store {res['store_mb']:,} MB",
+             f"next {res.get('hours', 1)} h = {res['hour']:,} exchanges; store {res['store_mb']:,} MB"
+             + (f"; {res['uncached']:,} of the hour's texts removed from the fingerprint cache first"
+                if "uncached" in res else ""),
              f"{'step':<24}{'rows':>12}{'wall s':>9}{'cpu s':>9}{'peak RSS MB':>13}"]
     lines += [f"{r['name']:<24}{r['rows']:>12,}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_rss_mb']:>13,.0f}"
               for r in res["runs"]]
