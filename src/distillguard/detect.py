@@ -139,7 +139,7 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
     if snapshot is not None:
         from . import incremental as inc
 
-        inc.save_snapshot(con, inc.Snapshot(snapshot[1], features, verdict.scores, verdict.threshold,
+        inc.save_snapshot(con, inc.Snapshot(snapshot[1], features, verdict.threshold,
                                             verdict.grouping, verdict.shared, orgs, out,
                                             frozenset(config.campaigns.kind_weights)), snapshot[0])
         stage("snapshot")

@@ -59,7 +59,6 @@ class Snapshot:
 
     high_water: int
     features: pa.Table
-    scores: Scores
     threshold: float
     grouping: Grouping
     shared: pa.Table
