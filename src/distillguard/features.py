@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -33,6 +34,9 @@ import pyarrow as pa
 
 from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
+
+if TYPE_CHECKING:
+    from .fpcache import FingerprintCache
 
 FingerprintFn = Callable[[pa.Array], pa.Table]
 NearGroupFn = Callable[[Sequence[str]], np.ndarray]
@@ -139,20 +143,10 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     work_table(con, "dg_x", slim_select(extra=",\n  e.rowid AS rid", numbered=True))
     # one row per (account, distinct text): sampling, replay, content links and shared traffic read this
     work_table(con, "dg_at", at_sql())
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
-                "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_wr (wrapper_id BIGINT, wrapper VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE dg_seg (text_hash UBIGINT, phrase UBIGINT)")
     con.execute(sample_sql(sample_per_account))
     fc = fpcache.FingerprintCache.open(con, persistent=persistent)
-    n_batches = fc.stage_texts(FP_BATCH)   # dg_need (sampled texts not in the cache), dg_miss (their texts)
     with fpcache.duckdb_memory(con):       # Python holds the working set now: DuckDB's tables may spill
-        for b in range(n_batches):
-            batch = con.sql(f"SELECT text_hash, text FROM dg_miss WHERE batch = {b}").to_arrow_table()
-            _fingerprint_batch(con, batch, fingerprint)
-        fc.store_new()      # the new fingerprints go into the cache ...
-        fc.load_hits()      # ... and the cached ones of all sampled texts into dg_fp_raw, dg_sk, dg_wr, dg_seg
+        fingerprint_sample(con, fc, fingerprint)
         con.execute("CREATE OR REPLACE TEMP TABLE dg_skeletons AS SELECT template_id, "
                     "left(any_value(skeleton), 200) AS skeleton FROM dg_sk GROUP BY template_id")
         # near-duplicate groups over distinct wrappers: paraphrased or lightly edited wrappers share a group
@@ -182,6 +176,25 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
         con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_acc AS SELECT n.account_id, a.* EXCLUDE (account_id) "
                 f"FROM accounts a JOIN {account_ids.NAMES} n ON n.name = a.account_id")
+
+
+def fingerprint_sample(con: duckdb.DuckDBPyConnection, cache: FingerprintCache, fingerprint: FingerprintFn) -> int:
+    """`dg_fp_raw`, `dg_sk`, `dg_wr`, `dg_seg` for every text of `dg_sample` (the slim table `dg_x` gives
+    each text's row): cached fingerprints are loaded, the others computed and cached. Returns how many
+    texts were fingerprinted."""
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
+                "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_wr (wrapper_id BIGINT, wrapper VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE dg_seg (text_hash UBIGINT, phrase UBIGINT)")
+    n_batches = cache.stage_texts(FP_BATCH)   # dg_need (sampled texts not in the cache), dg_miss (their texts)
+    n = con.sql("SELECT count(*) FROM dg_need").fetchall()[0][0]
+    for b in range(n_batches):
+        batch = con.sql(f"SELECT text_hash, text FROM dg_miss WHERE batch = {b}").to_arrow_table()
+        _fingerprint_batch(con, batch, fingerprint)
+    cache.store_new()      # the new fingerprints go into the cache ...
+    cache.load_hits()      # ... and the cached ones of all sampled texts into dg_fp_raw, dg_sk, dg_wr, dg_seg
+    return int(n)
 
 
 def sample_sql(k: int | None) -> str:

@@ -134,18 +134,19 @@ def save_snapshot(con: duckdb.DuckDBPyConnection, snap: Snapshot, key: str) -> N
         drop_state(con)
         fs.create(con)
         _persist(con, "dgd_features", snap.features)
-        _persist(con, "dgd_acc", acc)
         # each account's sample threshold: its k-th smallest text hash (features.sample_sql), for accounts
         # with more than k distinct texts (grouped by the hash of the number, as sample_sql does)
         k = feat.FP_SAMPLE_PER_ACCOUNT
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE dgn_tau AS SELECT n.name AS account_id, t.tau FROM (
-              SELECT any_value(account_id) AS account_id, list_max(min(text_hash, {k})) AS tau FROM dg_at
-              GROUP BY hash(account_id) HAVING count(*) > {k}) t JOIN dg_names n USING (account_id)""")
-        con.execute(f"""CREATE TABLE dgd_acc2 AS SELECT a.* EXCLUDE (org), coalesce(t.tau, {UBIGINT_MAX}::UBIGINT)
-            AS tau, a.org FROM dgd_acc a LEFT JOIN dgn_tau t USING (account_id)""")
-        con.execute("DROP TABLE dgd_acc")
-        con.execute("ALTER TABLE dgd_acc2 RENAME TO dgd_acc")
-        con.execute("DROP TABLE dgn_tau")
+        con.register("_dgd_acc", acc)
+        try:
+            con.execute(f"""CREATE TABLE dgd_acc AS SELECT a.* EXCLUDE (org),
+                  coalesce(t.tau, {UBIGINT_MAX}::UBIGINT) AS tau, a.org FROM _dgd_acc a LEFT JOIN (
+                    SELECT n.name AS account_id, t.tau FROM (
+                      SELECT any_value(account_id) AS account_id, list_max(min(text_hash, {k})) AS tau FROM dg_at
+                      GROUP BY hash(account_id) HAVING count(*) > {k}) t JOIN dg_names n USING (account_id)
+                  ) t USING (account_id)""")
+        finally:
+            con.unregister("_dgd_acc")
         _persist(con, "dgd_group", pa.table({"grp": np.arange(len(g.families), dtype=np.int64),
                                              "families": np.asarray(g.families, np.int64)}))
         _persist(con, "dgd_shared", snap.shared)
@@ -224,9 +225,12 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
         joined = _join_groups(con)
         step("links")
         features = con.sql("SELECT * FROM dgd_features ORDER BY account_id").to_arrow_table()
-        scores, thr, campaign = _score(con, features, config)
+        acc = con.sql("SELECT * FROM dgd_acc ORDER BY account_id").to_arrow_table()
+        scores, thr, campaign = _score(con, features, acc, config)
         step("scoring")
-        n_flagged, n_campaigns = _write(con, out, features, scores, thr, campaign)
+        link_reasons = {a: r.split(";") for a, r in zip(acc["account_id"].to_pylist(),
+                                                        acc["link_reasons"].to_pylist(), strict=True) if r}
+        n_flagged, n_campaigns = _write(con, out, features, scores, thr, campaign, link_reasons)
         _write_meta(con, key, top, {"threshold": thr, "last_exchanges": n_new, "last_texts": n_texts,
                                     "last_accounts": rows.num_rows, "last_joined": joined})
         for t in ("dgn_x", "dgn_aff", "dg_fp", "dg_seg", "dgn_keys"):
@@ -247,20 +251,10 @@ def _fingerprint_new(con: duckdb.DuckDBPyConnection, fingerprint: feat.Fingerpri
     fingerprint = fingerprint or fpmod.fingerprint_texts
     con.execute(f"""CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT x.text_hash FROM dgn_x x
         LEFT JOIN dgd_acc a USING (account_id) WHERE x.text_hash <= coalesce(a.tau, {UBIGINT_MAX}::UBIGINT)""")
-    for t, cols in (("dg_fp_raw", fpcache.TABLES["fingerprint_cache"].split(", ", 1)[1]),
-                    ("dg_sk", "template_id BIGINT, skeleton VARCHAR"), ("dg_wr", "wrapper_id BIGINT, wrapper VARCHAR"),
-                    ("dg_seg", "text_hash UBIGINT, phrase UBIGINT")):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {t} ({cols})")
     cache = fpcache.FingerprintCache.open(con, persistent=own)
     con.execute("DROP TABLE IF EXISTS temp.dg_x")
-    con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgn_x")   # stage_texts reads rid from it
-    n_batches = cache.stage_texts(feat.FP_BATCH)
-    n = con.sql("SELECT count(*) FROM dg_need").fetchall()[0][0]
-    for b in range(n_batches):
-        batch = con.sql(f"SELECT text_hash, text FROM dg_miss WHERE batch = {b}").to_arrow_table()
-        feat._fingerprint_batch(con, batch, fingerprint)
-    cache.store_new()
-    cache.load_hits()
+    con.execute("CREATE OR REPLACE TEMP VIEW dg_x AS SELECT * FROM dgn_x")   # each text's row (rid)
+    n = feat.fingerprint_sample(con, cache, fingerprint)
     # a wrapper the full run grouped keeps its near-duplicate group; a new one is its own group
     con.execute("""CREATE OR REPLACE TEMP TABLE dg_fp AS SELECT f.*, coalesce(g.near_group, f.wrapper_id) AS near_group
         FROM dg_fp_raw f LEFT JOIN dgd_near g USING (wrapper_id)""")
@@ -269,7 +263,7 @@ def _fingerprint_new(con: duckdb.DuckDBPyConnection, fingerprint: feat.Fingerpri
     for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_sample", "dg_miss"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute("DROP VIEW dg_x")
-    return int(n)
+    return n
 
 
 def _new_accounts(con: duckdb.DuckDBPyConnection) -> None:
@@ -313,10 +307,10 @@ def _join_groups(con: duckdb.DuckDBPyConnection) -> int:
     return int(n)
 
 
-def _score(con: duckdb.DuckDBPyConnection, features: pa.Table, config: Any) -> tuple[Scores, float, list[str]]:
-    """Scores of every account with the snapshot's grouping; the threshold; each flagged account's campaign."""
-    acc = con.sql("SELECT account_id, grp, strength, degree, in_block, campaign_id, org FROM dgd_acc "
-                  "ORDER BY account_id").to_arrow_table()
+def _score(con: duckdb.DuckDBPyConnection, features: pa.Table, acc: pa.Table, config: Any
+           ) -> tuple[Scores, float, list[str]]:
+    """Scores of every account with the snapshot's grouping (`acc`: `dgd_acc`); the threshold; each flagged
+    account's campaign."""
     families = con.sql("SELECT families FROM dgd_group ORDER BY grp").to_arrow_table()["families"].to_numpy()
     grouping = Grouping(accounts=acc["account_id"].to_pylist(), group=acc["grp"].to_numpy(),
                         strength=acc["strength"].to_numpy(), degree=acc["degree"].to_numpy(),
@@ -350,14 +344,12 @@ def _campaigns_of(flagged: np.ndarray, old: np.ndarray, group: np.ndarray) -> li
 
 
 def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores, thr: float,
-           cid: list[str]) -> tuple[int, int]:
+           cid: list[str], link_reasons: dict[str, list[str]]) -> tuple[int, int]:
     """accounts.csv, campaigns.json, features.parquet and a plain report.html, written atomically."""
     import pyarrow.parquet as pq
 
     t = scores.accounts
     ids = t["account_id"].to_pylist()
-    acc = con.sql("SELECT account_id, link_reasons FROM dgd_acc").fetchall()
-    link_reasons = {a: r.split(";") for a, r in acc if r}
     score = t["score"].to_numpy()
     flagged = score >= thr
     con.register("_dgn_cid", pa.table({"account_id": ids, "campaign_id": cid}))
