@@ -191,7 +191,8 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Tab
     stage("scoring")
     campaign = _campaign_index(scores, thr, links, config.campaigns)
     stage("grouping")
-    return _Verdict(scores, thr, reasons, campaign, grouping, shared)
+    # the grouping without its pair edges (the graph is not needed after this; the snapshot keeps the rest)
+    return _Verdict(scores, thr, reasons, campaign, replace(grouping, edges=grouping.edges.slice(0, 0)), shared)
 
 
 def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, verdict: _Verdict,
