@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo-out
 
-.PHONY: demo test lint fuzz clean lock
+.PHONY: demo test lint fuzz clean lock system
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,7 +30,12 @@ lock: | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/distillguard demo --out $(DEMO)
 
-test: $(STAMP)
+# The system packages the tests use for real (redis-server, Debian's chromium for Playwright, a Java runtime for
+# PySpark): installed with apt-get when missing and root, else one line saying what to install (requirements/system.sh).
+system:
+	@requirements/system.sh
+
+test: system $(STAMP)
 	$(BIN)/python -m pytest -q
 
 fuzz: $(STAMP)

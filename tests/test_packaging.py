@@ -147,3 +147,20 @@ def test_ci_audit_fails_on_vulnerabilities_and_shouts_when_nothing_was_audited(t
         assert "could NOT audit 2 of 2" in res.stdout and "osv: no answer" in res.stdout
     if case in ("clean", "osv-fills-in"):
         assert "2 of 2 pinned packages audited" in res.stdout and "audit: clean" in res.stdout
+
+
+# -- the system packages: `make test` installs them itself, CI sets up nothing more ---------------------------
+def test_make_test_brings_its_system_packages_and_ci_adds_no_setup() -> None:
+    make = (ROOT / "Makefile").read_text()
+    assert "\ntest: system " in make and "requirements/system.sh" in make.split("\nsystem:", 1)[1].split("\n\n")[0]
+    script = (ROOT / "requirements" / "system.sh").read_text()
+    for package in ("redis-server", "chromium", "default-jre-headless"):
+        assert f"need+=({package})" in script
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get" not in ci and "pip install" not in ci and "make test" in ci
+
+
+def test_system_script_is_idempotent() -> None:
+    """With everything present (make test ran it first) it installs nothing and says nothing."""
+    res = subprocess.run([str(ROOT / "requirements" / "system.sh")], capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout, res.stderr) == (0, "", "")
