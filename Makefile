@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo-out
 
-.PHONY: demo test lint fuzz clean lock system
+.PHONY: demo test lint fuzz clean lock system licenses
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ lock: | $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml requirements/ci.in --all-extras --generate-hashes --python $(BIN)/python \
 		--index-strategy unsafe-best-match $$($(BIN)/python requirements/pip_sources.py) \
 		--custom-compile-command 'make lock' --quiet $(LOCK_FLAGS) -o requirements.lock
+
+# The third-party licence listing, from the installed locked environment (tests/test_licenses.py checks it is current).
+licenses: $(STAMP)
+	$(BIN)/python requirements/licenses.py > THIRD_PARTY_LICENSES.md
 
 demo: $(STAMP)
 	$(BIN)/distillguard demo --out $(DEMO)
