@@ -46,5 +46,9 @@ class StoreError(DistillGuardError):
     """The embedded store cannot be opened, read or written."""
 
 
+class JournalError(StoreError):
+    """The gateway's journal could not make a record durable (disk full, I/O error): the request fails."""
+
+
 class ConfigError(DistillGuardError):
     """A configuration file (policy, keys, mapping) is invalid."""

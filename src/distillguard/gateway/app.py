@@ -28,6 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 
+from ..errors import JournalError
 from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, load_policy, parse_policy
 from .authguard import SCOPE_KEY, AuthFailures, RequestIds
 from .control import AuditEntry, GatewayControl, Telemetry
@@ -36,7 +37,7 @@ from .enforce import Request as EnfRequest
 from .fingerprint import Fingerprinter, FingerprintWorker
 from .keys import KeyStore, Principal
 from .limits import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
-from .logsink import ExchangeLog, LogConfig, exchange_row, utc
+from .logsink import LOG_UNAVAILABLE, ExchangeLog, LogConfig, exchange_row, utc
 from .openai import (
     ClientError,
     ParsedRequest,
@@ -217,15 +218,13 @@ class Gateway:
     async def health(self, request: Request) -> Response:
         """Liveness and log backlog."""
         fp, sink = self.fingerprints, self.sink
-        return Response(orjson.dumps({"ok": True, "pending_log_rows": sink.pending,
-                                      "log_rows_written": sink.written["exchanges"],
-                                      "log_write_errors": sink.errors,
-                                      "journal_errors": sink.journal.errors if sink.journal else 0,
-                                      "journal_replayed": sink.replayed,
+        logging_ = sink.health()
+        problems = logging_.pop("log_problems")
+        return Response(orjson.dumps({"ok": not problems, "problems": problems, **logging_,
                                       "auth_refused": self.auth_failures.refused,
                                       "fingerprint_batches": fp.batches, "fingerprint_dropped": fp.dropped,
                                       "fingerprint_cache": fp.cached, "requests": self.telemetry.total}),
-                        media_type="application/json")
+                        503 if problems else 200, media_type="application/json")
 
     async def openapi(self, request: Request) -> Response:
         """GET /openapi.json: the gateway's OpenAPI 3 description."""
@@ -259,6 +258,8 @@ class Gateway:
         who = self._auth(request, rid, now)
         if not isinstance(who, Principal):
             return who
+        if self.sink.failing:  # nothing is answered that cannot be journaled: fail before using the upstream
+            return _error(503, *LOG_UNAVAILABLE)
         policy = self.enforcer.policy
         try:
             body = await _read_body(request, policy.max_body_bytes)
@@ -279,7 +280,8 @@ class Gateway:
             d = await asyncio.get_running_loop().run_in_executor(self._state_thread, self.enforcer.decide, ereq)
         meta = (rid, now, who, pr, path, request, ids)
         if not d.allowed:
-            self._log(meta, d, d.status, None, None, None)
+            with contextlib.suppress(JournalError):
+                self._log(meta, d, d.status, None, None, None)
             headers = {"Retry-After": str(max(1, round(d.retry_after)))} if d.status == 429 else None
             return _error(d.status, d.code, headers=headers)
         headers = {"Content-Type": "application/json", "Accept": _header(request, b"accept") or "*/*"}
@@ -303,7 +305,10 @@ class Gateway:
         text, pt, ct = read_response(data) if resp.status == 200 else (None, None, None)
         if d.drop_reasoning and resp.status == 200:
             data = strip_reasoning(data)
-        self._log(meta, d, resp.status, text, pt, ct)
+        try:
+            self._log(meta, d, resp.status, text, pt, ct)
+        except JournalError:
+            return _error(503, *LOG_UNAVAILABLE)
         self._settle(ereq, d, ct or 0)
         ctype = resp.content_type
         if resp.status >= 400 and not _is_error_json(data):  # e.g. an HTML page from a proxy before the model
@@ -312,7 +317,8 @@ class Gateway:
 
     def _upstream_failed(self, meta: tuple[Any, ...], d: Decision, e: UpstreamError) -> Response:
         status = _upstream_status(e)
-        self._log(meta, d, status, None, None, None, str(e))
+        with contextlib.suppress(JournalError):
+            self._log(meta, d, status, None, None, None, str(e))
         return _error(status, "upstream_timeout" if status == 504 else "upstream_error")
 
     async def _relay(self, chunks: AsyncIterator[bytes], meta: tuple[Any, ...], d: Decision,
@@ -340,9 +346,13 @@ class Gateway:
                     yield rest
         except UpstreamError as e:
             status, err = _upstream_status(e), str(e)
+        except JournalError:  # not durable: cut the stream before its end, so it is not taken as answered
+            logged = True
+            raise
         finally:
             if not logged:
-                self._log_stream(meta, d, status, seen, err)
+                with contextlib.suppress(JournalError):
+                    self._log_stream(meta, d, status, seen, err)
             self._settle(ereq, d, read_sse(seen)[2] or 0)
 
     def _settle(self, ereq: EnfRequest, d: Decision, completion_tokens: int) -> None:
@@ -379,6 +389,11 @@ class Gateway:
 
     def _refusal(self, rid: str, now: float, account_id: str | None, status: int, code: str, reason: str) -> None:
         """Log a request refused before it became an exchange (bad key, bad body) as an enforcement event."""
+        with contextlib.suppress(JournalError):
+            self._refusal_event(rid, now, account_id, status, code, reason)
+
+    def _refusal_event(self, rid: str, now: float, account_id: str | None, status: int, code: str,
+                       reason: str) -> None:
         self.sink.enforcement({"ts": utc(now or time.time()), "request_id": rid, "account_id": account_id,
                                "campaign_id": None, "action": "refuse", "code": code, "status": status,
                                "reason": reason[:500], "template_id": None, "score": None})

@@ -13,6 +13,7 @@ or the Parquet export, or stop the gateway first.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -27,7 +28,8 @@ import pyarrow as pa
 
 from ..schema import EXCHANGE_COLUMNS, EXCHANGE_SCHEMA
 from ..store import Store
-from .journal import Journal, read_segment
+from .contract import coerce_event, coerce_exchange
+from .journal import Journal, Quarantine, read_segment, set_aside, to_table
 
 log = logging.getLogger("distillguard.gateway")
 
@@ -67,6 +69,9 @@ class LogConfig:
 
 
 REDACTED = "[redacted]"
+# what a client is told (503) when its exchange cannot be made durable
+LOG_UNAVAILABLE = ("log_unavailable", "The service cannot record requests right now (storage unavailable). "
+                   "Retry shortly.")
 
 
 class ExchangeLog:
@@ -88,9 +93,13 @@ class ExchangeLog:
         self.written: dict[str, int] = dict.fromkeys(_TABLES, 0)
         self.errors = 0
         self.replayed = 0
+        self.store_error: str | None = None  # the last failed commit, None once one succeeds again
         self.journal: Journal | None = None
+        self._stranded: list[Path] = []  # segments whose batch could not be committed: retried, kept
+        folder = Path(f"{db}.journal")
+        self.quarantine = Quarantine(folder / "quarantine" if str(db) != ":memory:" else
+                                     Path(f"distillguard-quarantine-{id(self)}"))
         if self.config.journal and str(db) != ":memory:":
-            folder = Path(f"{db}.journal")
             self.replayed = self._replay(folder)
             self.journal = Journal(folder, self.config.fsync)
         self._lock = threading.Lock()  # a row is queued and journaled together, or not yet at all
@@ -110,6 +119,9 @@ class ExchangeLog:
                                    for m in row["messages"]]
         if self.config.redact_completions and row.get("completion") is not None:
             row["completion"] = REDACTED
+        coerce_exchange(row)
+        if enforcement is not None:
+            coerce_event(enforcement)
         self._append([("exchanges", row)] if enforcement is None
                      else [("exchanges", row), ("enforcement_events", enforcement)])
         if len(self._queues["exchanges"]) >= self.config.flush_rows:
@@ -117,7 +129,7 @@ class ExchangeLog:
 
     def enforcement(self, row: dict[str, Any]) -> None:
         """Queue and journal one enforcement event (ENFORCEMENT_SCHEMA columns)."""
-        self._append([("enforcement_events", row)])
+        self._append([("enforcement_events", coerce_event(row))])
 
     def audit(self, row: dict[str, Any]) -> None:
         """Queue and journal one analyst action (AUDIT_SCHEMA columns) and write it promptly."""
@@ -125,6 +137,7 @@ class ExchangeLog:
         self._wake.set()
 
     def _append(self, records: list[tuple[str, dict[str, Any]]]) -> None:
+        """Journal, then queue; raises JournalError (nothing queued) when the records are not durable."""
         j = self.journal
         data = j.encode(records) if j is not None else None
         with self._lock:
@@ -134,39 +147,98 @@ class ExchangeLog:
                 self._queues[table].append(row)
 
     @property
+    def failing(self) -> bool:
+        """Whether the journal cannot write now (the gateway refuses requests rather than lose them)."""
+        return self.journal is not None and self.journal.failing
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz reports about logging; `problems` is empty when all is well."""
+        j = self.journal
+        problems = []
+        if j is not None and j.failing:
+            problems.append(f"journal cannot write: {j.last_error}")
+        if self.store_error is not None:
+            problems.append(f"store cannot write: {self.store_error}")
+        if self._stranded:
+            problems.append(f"{len(self._stranded)} journal segments wait to be stored")
+        return {"pending_log_rows": self.pending, "log_rows_written": self.written["exchanges"],
+                "log_write_errors": self.errors, "journal_errors": j.errors if j is not None else 0,
+                "journal_last_error": j.last_error if j is not None else None,
+                "journal_replayed": self.replayed, "quarantined_rows": self.quarantine.count,
+                "quarantine_file": str(self.quarantine.path) if self.quarantine.path else None,
+                "stranded_segments": len(self._stranded), "log_problems": problems}
+
+    @property
     def pending(self) -> int:
         """Rows queued but not yet committed."""
         return sum(len(q) for q in self._queues.values())
 
     def flush(self) -> None:
         """Commit everything queued so far, then drop its journal segment (called by the writer thread;
-        safe to call from tests)."""
+        safe to call from tests). Rows that do not fit their table are quarantined, one by one; a batch
+        that cannot be committed (disk full) keeps its segment, retried at the next flush and replayed at
+        the next start."""
         with self._flush_lock:
             with self._lock:
+                try:
+                    segment = self.journal.rotate() if self.journal is not None else None
+                except OSError as e:  # no new segment (disk full): take nothing now, retry next time
+                    self._store_failed(f"journal rotation: {e}")
+                    return
                 batches = {t: q for t, q in self._queues.items() if q}
                 for t in batches:
                     self._queues[t] = deque()
-                segment = self.journal.rotate() if self.journal is not None else None
-            ok = True
+            ok = self._commit(batches)
+            if segment is not None:
+                if ok:
+                    segment.unlink()
+                else:
+                    self._stranded.append(segment)
+            elif not ok and self.journal is None:
+                self.errors += sum(len(r) for r in batches.values())
+            if ok and self._stranded:
+                self._retry_stranded()
+
+    def _commit(self, batches: dict[str, Any]) -> bool:
+        """Insert the batches in one transaction; False (logged) if the store refused it."""
+        if not batches:
+            return True
+        try:
             with self.store.con.cursor() as cur:
-                for table, rows in batches.items():
-                    n = len(rows)
-                    try:
-                        batch = pa.Table.from_pylist(list(rows), schema=_TABLES[table])
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    for table, rows in batches.items():
+                        batch = to_table(table, list(rows), _TABLES[table], self.quarantine)
+                        if batch is None:
+                            continue
                         cols = ", ".join(batch.column_names)
                         cur.register("_dg_batch", batch)
                         cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _dg_batch")
                         cur.unregister("_dg_batch")
-                        self.written[table] += n
-                    except Exception:  # a bad row must not stop logging: keep the rest, say so
-                        self.errors += n
-                        ok = False
-                        log.exception("logsink: could not write %d rows to %s", n, table)
-            if segment is not None:
-                if ok:
-                    segment.unlink()
-                else:  # keep what could not be stored, for a person to look at
-                    segment.rename(segment.with_name(segment.name + ".failed"))
+                    cur.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                    raise
+        except Exception as e:  # the store, not a row: keep the journal segment for later
+            self._store_failed(str(e))
+            return False
+        for table, rows in batches.items():
+            self.written[table] += len(rows)
+        self.store_error = None
+        return True
+
+    def _store_failed(self, msg: str) -> None:
+        if self.store_error is None:
+            log.error("logsink: could not commit a batch (its journal segment is kept and retried): %s", msg)
+        self.store_error = msg[:300]
+
+    def _retry_stranded(self) -> None:
+        while self._stranded:
+            seg = self._stranded[0]
+            if not self._replay_segment(seg):
+                return
+            self._stranded.pop(0)
 
     def close(self) -> None:
         """Drain the queue, stop the writer and close the store (checkpointing it)."""
@@ -179,30 +251,49 @@ class ExchangeLog:
         self.store.close()
 
     def _replay(self, folder: Path) -> int:
-        """Store the rows of journal segments left by a killed process; return the exchanges added."""
+        """Store the rows of journal segments left by a killed process; return the exchanges added.
+        Never raises: a segment that cannot be replayed is set aside as `.failed` and start-up goes on."""
         if not folder.is_dir():
             return 0
         added = 0
         for seg in Journal.list_segments(folder):
-            tables, bad = read_segment(seg, _TABLES)
+            n = self._replay_segment(seg)
+            if n is None:
+                try:
+                    kept = set_aside(seg)
+                except OSError:
+                    kept = seg
+                log.error("journal: could not replay %s; kept as %s", seg.name, kept.name)
+                continue
+            added += n
+        return added
+
+    def _replay_segment(self, seg: Path) -> int | None:
+        """Insert a segment's rows not yet stored (bad ones quarantined) and delete it; the exchanges added,
+        or None if the store refused."""
+        try:
+            rows, bad = read_segment(seg, _TABLES)
             n = 0
             with self.store.con.cursor() as cur:
+                cur.execute("BEGIN TRANSACTION")
                 try:
-                    cur.execute("BEGIN TRANSACTION")
-                    for table, batch in tables.items():
-                        got = _insert_new(cur, table, batch)
-                        n += got if table == "exchanges" else 0
+                    for table, batch_rows in rows.items():
+                        batch = to_table(table, batch_rows, _TABLES[table], self.quarantine) if batch_rows else None
+                        if batch is not None:
+                            got = _insert_new(cur, table, batch)
+                            n += got if table == "exchanges" else 0
                     cur.execute("COMMIT")
-                except duckdb.Error:
-                    cur.execute("ROLLBACK")
-                    log.exception("journal: could not replay %s; kept as %s.failed", seg, seg.name)
-                    seg.rename(seg.with_name(seg.name + ".failed"))
-                    continue
-            seg.unlink()
-            added += n
-            log.warning("journal: replayed %s: %d exchanges not yet in the store%s", seg.name, n,
-                        f", {bad} unreadable lines skipped" if bad else "")
-        return added
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                    raise
+        except Exception as e:
+            log.error("journal: replay of %s failed: %s", seg.name, e)
+            return None
+        seg.unlink()
+        log.warning("journal: replayed %s: %d exchanges not yet in the store%s", seg.name, n,
+                    f", {bad} unreadable lines skipped" if bad else "")
+        return n
 
     def _run(self) -> None:
         while not self._stop.is_set():

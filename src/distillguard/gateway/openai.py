@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from ..schema import ROLES
+from . import contract
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
                404: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
@@ -144,7 +145,9 @@ def read_response(data: bytes) -> tuple[str | None, int | None, int | None]:
         choice = obj["choices"][0]
         text = choice["message"].get("content") if "message" in choice else choice.get("text")
         usage = obj.get("usage") or {}
-        return text, usage.get("prompt_tokens"), usage.get("completion_tokens")
+        # coerced into the log contract: content parts joined, token counts non-negative int64 or None
+        return contract.text(text), contract.count(usage.get("prompt_tokens")), \
+            contract.count(usage.get("completion_tokens"))
     except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
         return None, None, None
 
@@ -163,14 +166,18 @@ def read_sse(chunks: list[bytes]) -> tuple[str | None, int | None, int | None]:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             continue
+        if not isinstance(obj, dict):
+            continue
         for choice in obj.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
             piece = (choice.get("delta") or {}).get("content") if "delta" in choice else choice.get("text")
             if isinstance(piece, str):
                 parts.append(piece)
         usage = obj.get("usage")
         if isinstance(usage, dict):
             pt, ct = usage.get("prompt_tokens", pt), usage.get("completion_tokens", ct)
-    return ("".join(parts) if parts else None), pt, ct
+    return ("".join(parts) if parts else None), contract.count(pt), contract.count(ct)
 
 
 REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
