@@ -10,6 +10,8 @@ and the exception hierarchy. Everything else is internal.
 
 from __future__ import annotations
 
+import csv as _csv
+
 # The stage modules are imported first so that the functions below, which share their names
 # (`ingest`, `simulate`, `detect`, `evaluate`, `backtest`), are what `distillguard.<name>` resolves to.
 from . import backtest as _backtest_module  # noqa: F401
@@ -25,6 +27,11 @@ from .evaluate import Evaluation
 from .ingest import IngestOptions, IngestSummary
 from .simulate import SimulationResult
 from .store import Store
+
+# The detection output's CSV files carry account ids and reasons as long as the input allowed (an account id of
+# 128 KiB is valid in a log); Python's csv readers stop at 128 KiB a field by default, which would make every
+# reader of accounts.csv (serve --detect, explain, intel export, backtest) die on one long id.
+_csv.field_size_limit(2**31 - 1)
 
 __version__ = "0.1.0"
 

@@ -24,7 +24,7 @@ from . import links as lk
 from .campaigns import CampaignConfig, Grouping, group_accounts, refine_campaigns
 from .detect_output import write_outputs, write_plain_report
 from .engine import bring_back, relational
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .fpcache import duckdb_memory
 from .group_traffic import empty_shared, shared_traffic_features
 from .scoring import (
@@ -77,8 +77,7 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
     """
     if not 0 < config.fpr_target < 1:
         raise UsageError(f"--fpr-target must be between 0 and 1, got {config.fpr_target}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_dir)
     con = store.con
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -219,12 +218,28 @@ def _campaign_index(scores: Scores, thr: float, links: pa.Table, config: Campaig
     return out
 
 
+def output_folder(out_dir: str | Path) -> Path:
+    """The output folder, created if missing; UsageError if it is a file or cannot be created."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder; give a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot create the folder: {e.strerror or e}") from None
+    return out
+
+
 def detect_logs(logs: Sequence[str | Path], out_dir: str | Path, accounts: str | Path | None = None,
                 db: str | Path | None = None, config: DetectConfig = DetectConfig(),
                 **kwargs: object) -> DetectResult:
     """Ingest `logs` (and `accounts`) into `db` (a temporary store if None) and run detection."""
     from .ingest import ingest_accounts, ingest_logs
 
+    if db and not logs and not Path(db).exists():
+        raise InputError(f"{db}: no such store (give LOG files to ingest into a new one, or the path of an "
+                         "ingested store)")
+    output_folder(out_dir)  # before any ingest: a bad --out fails fast
     with tempfile.TemporaryDirectory(prefix="distillguard-") as tmp:
         path = Path(db) if db else Path(tmp) / "store.duckdb"
         with Store.open(path) as store:
