@@ -64,6 +64,7 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
 
     from ..gateway.app import Gateway, GatewayConfig
     from ..gateway.logsink import LogConfig
+    from ..gateway.server import event_loop, http_protocol
 
     admin_token = os.environ.get(admin_token_env) if dashboard else None
     if dashboard and not admin_token:
@@ -79,15 +80,7 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
     click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {upstream}  (store {db}, "
                f"{'redis ' + redis_url if redis_url else 'in-memory state'})", err=True)
     uvicorn.run(gw.app, host=host, port=port, log_level="warning", access_log=False,
-                loop=_pick("uvloop", "asyncio"), http=_pick("httptools", "h11"), timeout_graceful_shutdown=10)
-
-
-def _pick(fast: str, fallback: str) -> str:
-    try:
-        __import__(fast)
-    except ImportError:
-        return fallback
-    return fast
+                loop=event_loop(), http=http_protocol(), timeout_graceful_shutdown=10)
 
 
 @click.group()

@@ -116,13 +116,13 @@ class ThreadedServer:
     True
     """
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
+    def __init__(self, app: Any, port: int | None = None, http: Any = "auto") -> None:
         import uvicorn
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False, lifespan="on"))
+                                                    access_log=False, lifespan="on", http=http))
         self._thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> ThreadedServer:
