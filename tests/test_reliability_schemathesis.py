@@ -72,5 +72,6 @@ def test_gateway_conforms_to_the_openapi_document_it_serves(gateway: dict[str, A
 def test_document_lists_every_gateway_route() -> None:
     from distillguard.gateway.app import Gateway as _G  # noqa: F401 - the routes come from one place
 
-    routes = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/healthz", "/openapi.json"}
+    routes = {"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/embeddings", "/v1/models", "/healthz",
+              "/openapi.json"}
     assert set(DOC["paths"]) == routes

@@ -69,8 +69,13 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
     admin_token = os.environ.get(admin_token_env) if dashboard else None
     if dashboard and not admin_token:
         raise UsageError(f"--dashboard needs an admin token in the environment variable {admin_token_env}")
+    upstream_key = os.environ.get(upstream_key_env) or None
+    if upstream_key is None:  # fine for a keyless upstream (a local vLLM); said once, where the operator looks
+        click.echo(f"warning: {upstream_key_env} is not set: requests go to the upstream without an API key. If "
+                   f"the upstream needs one, clients get 502 upstream_auth_failed (operator configuration) until "
+                   f"you set {upstream_key_env}.", err=True)
     config = GatewayConfig(
-        upstream=upstream, keys=_keys_path(keys, db), upstream_key=os.environ.get(upstream_key_env), db=db,
+        upstream=upstream, keys=_keys_path(keys, db), upstream_key=upstream_key, db=db,
         policy=policy, detect=detect, redis=redis_url, on_state_error=on_state_error, client=client,
         log=LogConfig(redact_prompts=redact_prompts, redact_completions=redact_completions, fsync=journal_fsync,
                       journal=not no_journal),

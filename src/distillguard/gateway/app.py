@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,32 +31,20 @@ from ..errors import JournalError
 from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, load_policy, parse_policy
 from .authguard import SCOPE_KEY, AuthFailures, RequestIds
 from .control import AuditEntry, GatewayControl, Telemetry
+from .endpoints import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Endpoint, error_handlers
 from .enforce import Decision, Enforcer
 from .enforce import Request as EnfRequest
 from .fingerprint import Fingerprinter, FingerprintWorker
 from .keys import KeyStore, Principal
 from .limits import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from .logsink import LOG_UNAVAILABLE, ExchangeLog, LogConfig, exchange_row, utc
-from .openai import (
-    ClientError,
-    ParsedRequest,
-    SSEReasoningFilter,
-    error_body,
-    params_json,
-    parse_request,
-    read_response,
-    read_sse,
-    strip_reasoning,
-)
+from .openai import ClientError, ParsedRequest, error_body, params_json
 from .shared import EventBus, MemoryBus, RedisBus
-from .upstream import UpstreamError, UpstreamTimeout, make_upstream
+from .upstream import UPSTREAM_AUTH_STATUSES, UpstreamAuthError, UpstreamError, UpstreamTimeout, make_upstream
 
 log = logging.getLogger("distillguard.gateway")
 WATERMARK_HEADER = "X-DistillGuard-Watermark"
 OPENAPI = Path(__file__).with_name("openapi.json")
-# the SSE end marker as a line of its own (a JSON string cannot hold a raw newline, so a completion that
-# says "data: [DONE]" does not match and cannot end what is logged early)
-_SSE_DONE = re.compile(rb"(?:^|\n)data: ?\[DONE\]")
 
 
 @dataclass(frozen=True)
@@ -137,6 +124,7 @@ class Gateway:
         self._watch_detect = _Watched(Path(config.detect) / "accounts.csv") if config.detect else None
         self._task: asyncio.Task[None] | None = None
         self._openapi = OPENAPI.read_bytes()
+        self._auth_warned = -1e9
         self.app = RequestIds(self._build_app())
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -144,6 +132,8 @@ class Gateway:
         routes: list[Any] = [
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/completions", self.completions, methods=["POST"]),
+            Route("/v1/responses", self.responses, methods=["POST"]),
+            Route("/v1/embeddings", self.embeddings, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/healthz", self.health, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
@@ -165,7 +155,7 @@ class Gateway:
             finally:
                 await self.aclose()
 
-        return Starlette(routes=routes, lifespan=lifespan)
+        return Starlette(routes=routes, lifespan=lifespan, exception_handlers=error_handlers())
 
     async def aclose(self) -> None:
         """Stop background work, close the upstream, drain the log (SIGTERM ends here)."""
@@ -241,18 +231,30 @@ class Gateway:
         except UpstreamError as e:
             status = _upstream_status(e)
             return _error(status, "upstream_timeout" if status == 504 else "upstream_error")
+        if resp.status in UPSTREAM_AUTH_STATUSES:
+            self._upstream_auth_refused(resp.status)
+            return _error(502, "upstream_auth_failed")
         return Response(data, resp.status, media_type=resp.content_type)
 
     async def chat(self, request: Request) -> Response:
         """POST /v1/chat/completions."""
-        return await self._proxy(request, "/v1/chat/completions", chat=True)
+        return await self._proxy(request, CHAT)
 
     async def completions(self, request: Request) -> Response:
         """POST /v1/completions."""
-        return await self._proxy(request, "/v1/completions", chat=False)
+        return await self._proxy(request, COMPLETIONS)
+
+    async def responses(self, request: Request) -> Response:
+        """POST /v1/responses (the Responses API)."""
+        return await self._proxy(request, RESPONSES)
+
+    async def embeddings(self, request: Request) -> Response:
+        """POST /v1/embeddings."""
+        return await self._proxy(request, EMBEDDINGS)
 
     # -- the proxy -----------------------------------------------------------------------------------
-    async def _proxy(self, request: Request, path: str, chat: bool) -> Response:
+    async def _proxy(self, request: Request, ep: Endpoint) -> Response:
+        path = ep.path
         now = time.time()
         rid: str = request.scope[SCOPE_KEY]
         who = self._auth(request, rid, now)
@@ -263,7 +265,7 @@ class Gateway:
         policy = self.enforcer.policy
         try:
             body = await _read_body(request, policy.max_body_bytes)
-            pr = parse_request(body, chat, policy.max_messages)
+            pr = ep.parse(body, policy.max_messages)
         except ClientError as e:
             self._refusal(rid, now, who.account_id, e.status, e.code, e.message)
             return _error(e.status, e.code, e.message, e.param)
@@ -278,7 +280,7 @@ class Gateway:
             d = self.enforcer.decide(ereq)
         else:
             d = await asyncio.get_running_loop().run_in_executor(self._state_thread, self.enforcer.decide, ereq)
-        meta = (rid, now, who, pr, path, request, ids)
+        meta = (rid, now, who, pr, ep, request, ids)
         if not d.allowed:
             with contextlib.suppress(JournalError):
                 self._log(meta, d, d.status, None, None, None)
@@ -287,7 +289,9 @@ class Gateway:
         headers = {"Content-Type": "application/json", "Accept": _header(request, b"accept") or "*/*"}
         if d.action == Action.DEGRADE:
             payload = dict(pr.payload)
-            payload["max_tokens" if "max_completion_tokens" not in payload else "max_completion_tokens"] = d.max_tokens
+            cap = ep.max_tokens_field(payload)
+            if cap is not None:
+                payload[cap] = d.max_tokens
             body = orjson.dumps(payload)
             if d.watermark:
                 headers[WATERMARK_HEADER] = "force"
@@ -302,9 +306,13 @@ class Gateway:
             data = await resp.read()
         except UpstreamError as e:
             return self._upstream_failed(meta, d, e)
-        text, pt, ct = read_response(data) if resp.status == 200 else (None, None, None)
+        if resp.status in UPSTREAM_AUTH_STATUSES:  # the operator's key, not the customer's: never relayed as such
+            self._upstream_auth_refused(resp.status)
+            return self._upstream_failed(meta, d, UpstreamAuthError(f"the upstream refused the gateway's key "
+                                                                    f"(HTTP {resp.status})"))
+        text, pt, ct = ep.read(data) if resp.status == 200 else (None, None, None)
         if d.drop_reasoning and resp.status == 200:
-            data = strip_reasoning(data)
+            data = ep.strip(data)
         try:
             self._log(meta, d, resp.status, text, pt, ct)
         except JournalError:
@@ -315,18 +323,28 @@ class Gateway:
             data, ctype = error_body(resp.status, "upstream_error"), "application/json"
         return Response(data, resp.status, media_type=ctype)
 
+    def _upstream_auth_refused(self, status: int) -> None:
+        now = time.monotonic()
+        if now - self._auth_warned >= 60:  # once a minute: every request fails alike until the key is fixed
+            self._auth_warned = now
+            log.error("the upstream refused the gateway's credential (HTTP %d): clients get 502 "
+                      "upstream_auth_failed; check the upstream API key (serve --upstream-key-env)", status)
+
     def _upstream_failed(self, meta: tuple[Any, ...], d: Decision, e: UpstreamError) -> Response:
         status = _upstream_status(e)
         with contextlib.suppress(JournalError):
             self._log(meta, d, status, None, None, None, str(e))
-        return _error(status, "upstream_timeout" if status == 504 else "upstream_error")
+        code = ("upstream_auth_failed" if isinstance(e, UpstreamAuthError) else
+                "upstream_timeout" if status == 504 else "upstream_error")
+        return _error(status, code)
 
     async def _relay(self, chunks: AsyncIterator[bytes], meta: tuple[Any, ...], d: Decision,
                      ereq: EnfRequest) -> AsyncIterator[bytes]:
         # the exchange is journaled before the chunk carrying `data: [DONE]` goes out (and in any case before
         # the response's last byte), so a client that saw the end of the stream has its exchange stored
         seen: list[bytes] = []
-        filt = SSEReasoningFilter() if d.drop_reasoning else None
+        ep: Endpoint = meta[4]
+        filt = ep.stream_filter() if d.drop_reasoning else None
         status, err, logged = 200, None, False
         try:
             async for chunk in chunks:
@@ -335,7 +353,7 @@ class Gateway:
                     chunk = filt.feed(chunk)
                     if not chunk:
                         continue
-                if not logged and b"[DONE]" in chunk and _SSE_DONE.search(chunk):
+                if not logged and ep.done_hint in chunk and ep.done.search(chunk):
                     logged = self._log_stream(meta, d, status, seen, None)
                 yield chunk
             if filt is not None:
@@ -353,7 +371,7 @@ class Gateway:
             if not logged:
                 with contextlib.suppress(JournalError):
                     self._log_stream(meta, d, status, seen, err)
-            self._settle(ereq, d, read_sse(seen)[2] or 0)
+            self._settle(ereq, d, ep.read_stream(seen)[2] or 0)
 
     def _settle(self, ereq: EnfRequest, d: Decision, completion_tokens: int) -> None:
         if not d.allowed or completion_tokens <= 0:
@@ -368,7 +386,7 @@ class Gateway:
 
     def _log_stream(self, meta: tuple[Any, ...], d: Decision, status: int, seen: list[bytes],
                     err: str | None) -> bool:
-        text, pt, ct = read_sse(seen)
+        text, pt, ct = meta[4].read_stream(seen)
         self._log(meta, d, status, text, pt, ct, err)
         return True
 
@@ -400,7 +418,7 @@ class Gateway:
 
     def _log(self, meta: tuple[Any, ...], d: Decision, status: int, completion: str | None,
              pt: int | None, ct: int | None, error: str | None = None) -> None:
-        rid, now, who, pr, path, request, ids = meta
+        rid, now, who, pr, ep, request, ids = meta
         pr_: ParsedRequest = pr
         client = request.client
         ts = utc(now)
@@ -414,7 +432,7 @@ class Gateway:
         self.sink.exchange(exchange_row(
             request_id=rid, ts=ts, account_id=who.account_id, api_key_id=who.key_id, org_id=who.org_id,
             ip=client.host if client else "", user_agent=_header(request, b"user-agent"), model=pr_.model,
-            endpoint=path, messages=pr_.messages, prompt=pr_.prompt, tools=pr_.tools,
+            endpoint=ep.path, messages=pr_.messages, prompt=pr_.prompt, tools=pr_.tools,
             params=params_json(pr_.payload), completion=completion, prompt_tokens=pt, completion_tokens=ct,
             status=status), event)
 

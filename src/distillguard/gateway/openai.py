@@ -14,8 +14,9 @@ from ..schema import ROLES
 from . import contract
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
-               404: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
-               502: "upstream_error", 503: "service_unavailable", 504: "upstream_error"}
+               404: "invalid_request_error", 405: "invalid_request_error", 413: "invalid_request_error",
+               429: "rate_limit_error", 500: "server_error", 502: "upstream_error", 503: "service_unavailable",
+               504: "upstream_error"}
 
 # what the client is told; the detailed reason stays in the gateway's log
 MESSAGES = {
@@ -27,6 +28,12 @@ MESSAGES = {
     "state_unavailable": "The service is temporarily unavailable. Retry shortly.",
     "upstream_error": "The model server could not be reached. Retry shortly.",
     "upstream_timeout": "The model server did not answer in time. Retry shortly.",
+    "upstream_auth_failed": "Upstream authentication failed (operator configuration): the model server refused "
+                            "the gateway's own credential. This is not a problem with your API key; the "
+                            "gateway's operator must fix it.",
+    "not_found": "Unknown request URL. See /openapi.json for the endpoints this gateway serves.",
+    "method_not_allowed": "This method is not allowed for this URL.",
+    "internal_error": "The gateway failed to process the request. Retry shortly.",
     "too_many_auth_failures": "Too many requests with invalid credentials from this address. Retry after the "
                               "time in the Retry-After header.",
 }
@@ -129,7 +136,7 @@ def _tools(value: Any) -> list[str] | None:
     return names
 
 
-_NOT_PARAMS = frozenset({"messages", "prompt", "tools", "model"})
+_NOT_PARAMS = frozenset({"messages", "prompt", "tools", "model", "input", "instructions"})
 
 
 def params_json(payload: dict[str, Any]) -> str | None:

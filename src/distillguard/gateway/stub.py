@@ -2,7 +2,8 @@
 
 A raw ASGI app (no framework, so it costs the benchmark as little as possible). It answers chat and
 completions requests (streamed as SSE when asked, with `reasoning_content` so degrade can be seen
-stripping it), lists one model, requires `expected_key` when given, and echoes the `max_tokens` and
+stripping it), Responses API requests (a reasoning item and a message; streamed as the API's typed
+events), embeddings (a 3-number vector per input), lists one model, requires `expected_key` when given, and echoes the `max_tokens` and
 watermark header it received so tests can see what the gateway sent.
 
     python -m distillguard.gateway.stub --port 9000 [--key SECRET]
@@ -66,6 +67,16 @@ class StubUpstream:
             await _json(send, 200, {"object": "list", "data": [{"id": "stub-model", "object": "model"}]})
             return
         req = orjson.loads(body or b"{}")
+        if path.endswith("/embeddings"):
+            inputs = req.get("input")
+            inputs = [inputs] if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)) else inputs
+            await _json(send, 200, {"object": "list", "model": req.get("model"), "data": [
+                {"object": "embedding", "index": i, "embedding": [0.5, -0.25, float(len(str(x)))]}
+                for i, x in enumerate(inputs or [])], "usage": {"prompt_tokens": 5, "total_tokens": 5}})
+            return
+        if path.endswith("/responses"):
+            await self._responses(req, headers, send)
+            return
         chat = path.endswith("/chat/completions")
         mt = req.get("max_tokens", req.get("max_completion_tokens"))
         wm = headers.get(b"x-distillguard-watermark", b"").decode()
@@ -92,6 +103,48 @@ class StubUpstream:
                                 "model": req.get("model"), "choices": [choice],
                                 "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
                                 "stub": {"max_tokens": mt, "watermark": wm}})
+
+    async def _responses(self, req: dict[str, Any], headers: dict[bytes, bytes], send: Any) -> None:
+        """The Responses API: a reasoning item, then a message (streamed as typed SSE events when asked)."""
+        words = ["The", " answer", " is", " 42."][: self.chunks]
+        text = "".join(words)
+        mt = req.get("max_output_tokens")
+        wm = headers.get(b"x-distillguard-watermark", b"").decode()
+        reasoning = {"id": "rs_stub", "type": "reasoning", "summary": [{"type": "summary_text", "text": "hmm"}]}
+        message = {"id": "msg_stub", "type": "message", "role": "assistant", "status": "completed",
+                   "content": [{"type": "output_text", "text": text, "annotations": []}]}
+        usage = {"input_tokens": 5, "output_tokens": len(words), "total_tokens": 5 + len(words)}
+        resp = {"id": "resp_stub", "object": "response", "created_at": 0, "status": "completed",
+                "model": req.get("model"), "output": [reasoning, message], "usage": usage,
+                "stub": {"max_tokens": mt, "watermark": wm}}
+        if not req.get("stream"):
+            await _json(send, 200, resp)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        seq = 0
+
+        async def event(obj: dict[str, Any], more: bool = True) -> None:
+            nonlocal seq
+            obj = {"type": obj.pop("type"), "sequence_number": seq, **obj}
+            seq += 1
+            data = b"event: " + obj["type"].encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"
+            await send({"type": "http.response.body", "body": data, "more_body": more})
+
+        start = {**resp, "status": "in_progress", "output": [], "usage": None}
+        await event({"type": "response.created", "response": start})
+        await event({"type": "response.output_item.added", "output_index": 0, "item": reasoning})
+        await event({"type": "response.reasoning_summary_text.delta", "item_id": "rs_stub", "output_index": 0,
+                     "summary_index": 0, "delta": "hmm"})
+        await event({"type": "response.output_item.done", "output_index": 0, "item": reasoning})
+        await event({"type": "response.output_item.added", "output_index": 1,
+                     "item": {**message, "status": "in_progress", "content": []}})
+        for w in words:
+            await event({"type": "response.output_text.delta", "item_id": "msg_stub", "output_index": 1,
+                         "content_index": 0, "delta": w, "logprobs": []})
+            if self.chunk_delay_s:
+                await asyncio.sleep(self.chunk_delay_s)
+        await event({"type": "response.output_item.done", "output_index": 1, "item": message})
+        await event({"type": "response.completed", "response": resp}, more=False)
 
 
 async def _json(send: Any, status: int, obj: Any) -> None:

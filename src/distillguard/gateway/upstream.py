@@ -18,6 +18,14 @@ class UpstreamError(Exception):
     """The upstream could not be reached or broke the connection."""
 
 
+class UpstreamAuthError(UpstreamError):
+    """The upstream refused the gateway's own credential (401/403): the operator's configuration, not the
+    client's key; clients get 502 `upstream_auth_failed`, never the upstream's `invalid_api_key`."""
+
+
+UPSTREAM_AUTH_STATUSES = frozenset({401, 403})
+
+
 class UpstreamTimeout(UpstreamError):
     """The upstream did not answer (or finish answering) within the gateway's upstream timeout."""
 
