@@ -29,6 +29,7 @@ from starlette.routing import Mount, Route
 
 from ..errors import JournalError
 from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, load_policy, parse_policy
+from .actions import restore_actions
 from .authguard import SCOPE_KEY, AuthFailures, RequestIds
 from .control import AuditEntry, GatewayControl, Telemetry
 from .endpoints import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Endpoint, error_handlers
@@ -115,6 +116,7 @@ class Gateway:
         self.sink = ExchangeLog(config.db, config.log)
         self.control = GatewayControl(self.enforcer, self.telemetry, self._audit,
                                       backend="redis" if config.redis else "memory")
+        restore_actions(self.sink.store.con, self.enforcer, self.control)  # a restart lifts no analyst action
         self.fingerprints = Fingerprinter(lambda a, ids, now: self.enforcer.learn_templates(a, ids, now),
                                           config.fingerprint_interval_s,
                                           workers=[FingerprintWorker() for _ in range(config.fingerprint_workers)])
@@ -213,8 +215,14 @@ class Gateway:
         return Response(orjson.dumps({"ok": not problems, "problems": problems, **logging_,
                                       "auth_refused": self.auth_failures.refused,
                                       "fingerprint_batches": fp.batches, "fingerprint_dropped": fp.dropped,
-                                      "fingerprint_cache": fp.cached, "requests": self.telemetry.total}),
+                                      "fingerprint_cache": fp.cached, "requests": self.telemetry.total,
+                                      **self._state_health()}),
                         503 if problems else 200, media_type="application/json")
+
+    def _state_health(self) -> dict[str, Any]:
+        e = self.enforcer
+        return {"state_events_skipped": e.bad_events, "state_last_bad_event": e.last_bad_event,
+                "state_events_unpublished": e.unpublished}
 
     async def openapi(self, request: Request) -> Response:
         """GET /openapi.json: the gateway's OpenAPI 3 description."""

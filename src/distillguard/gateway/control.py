@@ -171,6 +171,11 @@ class GatewayControl:
         with self._lock:
             return tuple(reversed(self._audit))[:limit]
 
+    def restore(self, entries: list[AuditEntry]) -> None:
+        """Put earlier actions (from the store, at start-up) back into the audit log shown; not re-logged."""
+        with self._lock:
+            self._audit.extend(entries)
+
     def block_campaign(self, campaign_id: str, actor: str, reason: str) -> AuditEntry:
         """Block every account of a campaign (detected or matched by template)."""
         return self._act("block_campaign", campaign_id, actor, reason)

@@ -11,7 +11,9 @@ simulated clock). Per request it:
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +21,11 @@ from ..policy import Action, Knowledge, Limit, Policy, parse_policy
 from .limits import Charge, Limiter, MemoryLimiter, StateUnavailable
 from .shared import Event, EventBus, MemoryBus
 
+log = logging.getLogger("distillguard.gateway")
+EVENT_VERSION = 1  # of the shared events; an event without "v" is from before versions (read as 1)
+ANALYST_OPS = frozenset({"block_campaign", "unblock_campaign", "allow_account", "disallow_account", "allow_org",
+                         "disallow_org", "false_positive"})
+MAX_OUTBOX = 100_000  # events kept while the bus is down, published in order when it returns
 MAX_TEMPLATES_PER_ACCOUNT = 256
 MAX_TRACKED_TEMPLATES = 2_000_000
 SAMPLED_SENDERS = 64  # accounts remembered per template to judge whether it belongs to a campaign
@@ -107,24 +114,71 @@ class Enforcer:
         # template/wrapper id -> [uses, first SAMPLED_SENDERS accounts that sent it, campaign of a member sender]
         self.template_uses: dict[int, list] = {}  # type: ignore[type-arg]
         self.learned: set[int] = set()
-        self.unpublished = 0
+        self.unpublished = 0  # events in force here but not yet on the bus (it was down)
+        self.outbox_dropped = 0
+        self.bad_events = 0  # malformed events skipped (reported, never fatal to the ones after them)
+        self.last_bad_event: str | None = None
+        self._outbox: deque[Event] = deque()
+        self._outbox_lock = threading.Lock()
         self._lock = threading.Lock()
 
     # -- state changes (local now, published for other replicas) ------------------------------------
     def publish(self, event: Event) -> None:
-        """Apply an event here at once and publish it to the other replicas."""
+        """Apply an event here at once and publish it to the other replicas; while the bus is down the
+        event is queued (in order) and published by a later `sync`."""
+        event = {"v": EVENT_VERSION, **event}
         self.apply(event)
-        try:
-            self.bus.publish(event)
-        except StateUnavailable:
-            self.unpublished += 1  # in force here; other replicas learn it when they next see it
+        with self._outbox_lock:
+            if not self._outbox:
+                try:
+                    self.bus.publish(event)
+                    return
+                except StateUnavailable:
+                    pass
+            if len(self._outbox) >= MAX_OUTBOX:
+                self._outbox.popleft()
+                self.outbox_dropped += 1
+            self._outbox.append(event)
+            self.unpublished = len(self._outbox)
+
+    def flush_outbox(self) -> int:
+        """Publish events queued while the bus was down, oldest first; return how many went out."""
+        n = 0
+        with self._outbox_lock:
+            while self._outbox:
+                try:
+                    self.bus.publish(self._outbox[0])
+                except StateUnavailable:
+                    break
+                self._outbox.popleft()
+                n += 1
+            self.unpublished = len(self._outbox)
+        if n:
+            log.warning("published %d state events queued while the shared state was unavailable", n)
+        return n
 
     def sync(self) -> int:
-        """Apply events published by any replica since the last sync; return how many."""
+        """Publish what was queued, then apply events published by any replica since the last sync; return
+        how many were applied. A malformed event is skipped and counted (`bad_events`), never fatal."""
+        self.flush_outbox()
         events = self.bus.poll()
+        n = 0
         for ev in events:
-            self.apply(ev)
-        return len(events)
+            try:
+                if not isinstance(ev, dict) or not isinstance(ev.get("op"), str):
+                    raise ValueError("not an event object with an op")
+                v = ev.get("v", EVENT_VERSION)
+                if not isinstance(v, int) or v > EVENT_VERSION:
+                    raise ValueError(f"unknown event version {v!r}")
+                self.apply(ev)
+                n += 1
+            except Exception as e:  # noqa: BLE001 - one bad event must not stop the ones after it
+                self.bad_events += 1
+                self.last_bad_event = f"{type(e).__name__}: {e}"[:300]
+                if self.bad_events == 1 or self.bad_events % 1000 == 0:
+                    log.error("skipped a malformed state event (%d so far): %s: %.200r", self.bad_events,
+                              self.last_bad_event, ev)
+        return n
 
     def apply(self, ev: Event) -> None:
         """Apply one state event (idempotent)."""

@@ -85,6 +85,9 @@ class RedisBus:
                     return out
                 for msg_id, fields in resp[0][1]:
                     self._last = msg_id.decode() if isinstance(msg_id, bytes) else msg_id
-                    out.append(orjson.loads(fields[b"e"]))
+                    try:
+                        out.append(orjson.loads(fields[b"e"]))
+                    except (orjson.JSONDecodeError, KeyError, TypeError):  # the caller skips and reports it
+                        out.append({"op": None, "malformed": self._last})
         except self._errors as e:
             raise StateUnavailable(f"redis: {e}") from None
