@@ -135,7 +135,7 @@ def test_dashboard_live_view_and_block_action(browser: Any, gateway: GatewayEnv)
     row.locator("input[name=reason]").fill("confirmed extraction, ticket 42")
     row.locator("button[data-action=block_campaign]").click()
     page.wait_for_selector("#row-camp-C-1 button[data-action=unblock_campaign]")
-    assert row.locator("td.state-blocked").inner_text() == "blocked"
+    assert row.locator("td.state-blocked").inner_text() == "blocked by an analyst"
     r = gateway.chat(CAMPAIGN_ACCOUNT)
     assert r.status_code == 403 and r.json()["error"]["code"] == "account_blocked"
     assert gateway.chat(LEGIT_ACCOUNT).status_code == 200

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from ..report.charts import vega_bundle
 from ..report.summary import campaign_sentence
 from .auth import Analyst, csrf_ok
-from .control import ACTIONS
+from .control import ACTIONS, campaign_state
 from .state import Dashboard, base_path, page_headers
 
 STATIC = Path(__file__).parent / "static"
@@ -59,7 +59,8 @@ async def stats(request: Request) -> Response:
         "actions_per_minute": s.actions_per_minute,
         "top_campaigns": [
             {"campaign_id": c.campaign_id, "requests_per_minute": c.requests_per_minute,
-             "refused_per_minute": c.refused_per_minute, "accounts": c.accounts, "blocked": c.blocked}
+             "refused_per_minute": c.refused_per_minute, "accounts": c.accounts, "blocked": c.blocked,
+             "state": campaign_state(c, c.blocked)}
             for c in s.top_campaigns
         ],
         "recent_events": [
@@ -81,10 +82,12 @@ async def campaigns_json(request: Request) -> Response:
     if findings is None:
         return json_response({"campaigns": [], "note": dash.findings.error})
     blocked = dash.control.overrides().blocked_campaigns
+    traffic = dash.control.campaign_traffic()
     return json_response({"campaigns": [
         {"campaign_id": c.campaign_id, "accounts": c.accounts, "exchanges": c.exchanges,
          "first_seen": c.first_seen, "last_seen": c.last_seen, "confidence": c.confidence,
-         "summary": campaign_sentence(c), "blocked": c.campaign_id in blocked}
+         "summary": campaign_sentence(c), "blocked": c.campaign_id in blocked,
+         "state": campaign_state(traffic.get(c.campaign_id), c.campaign_id in blocked)}
         for c in findings.campaigns
     ]})
 
@@ -153,6 +156,9 @@ async def action(request: Request) -> Response:
         return _error(400, f"target must be 1-{MAX_TARGET} characters")
     if not reason or len(reason) > MAX_REASON:
         return _error(400, f"say why (reason, 1-{MAX_REASON} characters): it goes to the audit log")
+    if name in ("block_campaign", "unblock_campaign") and not _known_campaign(dash, target, name):
+        return _error(404, f"no campaign {target!r}: it is not in the detection output nor known to the gateway "
+                           "online (check the id on the campaigns list); nothing was changed")
     try:
         entry = getattr(dash.control, ACTIONS[name])(target, actor=analyst.name, reason=reason)
     except ValueError as e:
@@ -162,6 +168,16 @@ async def action(request: Request) -> Response:
         return RedirectResponse(base_path(request) + (back if back.startswith("/") and "//" not in back else "/"), 303)
     return json_response({"ok": True, "audit": {"ts": entry.ts, "actor": entry.actor, "action": entry.action,
                                                 "target": entry.target, "reason": entry.reason}})
+
+
+def _known_campaign(dash: Dashboard, campaign_id: str, action: str) -> bool:
+    """Whether an analyst may act on `campaign_id`: detected, known online, or (to unblock) blocked now."""
+    if action == "unblock_campaign" and campaign_id in dash.control.overrides().blocked_campaigns:
+        return True
+    findings = dash.findings.get()
+    if findings is not None and findings.campaign(campaign_id) is not None:
+        return True
+    return campaign_id in dash.control.online_campaigns()
 
 
 async def dashboard_js(request: Request) -> Response:

@@ -93,6 +93,31 @@ class OverridesLike(Protocol):
     def false_positives(self) -> frozenset[str]: ...
 
 
+class AccountStatusLike(Protocol):
+    """What the gateway holds about one account now (online membership, analyst marks)."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def seen(self) -> bool: ...
+    @property
+    def requests(self) -> int: ...
+    @property
+    def detected_campaign(self) -> str | None: ...
+    @property
+    def online_campaign(self) -> str | None: ...
+    @property
+    def template_matches(self) -> dict[str, int]: ...
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def false_positive(self) -> bool: ...
+    @property
+    def campaign_blocked(self) -> bool: ...
+    @property
+    def marks(self) -> tuple[AuditLike, ...]: ...
+
+
 class Control(Protocol):
     """Live statistics and audited analyst actions (satisfied by `distillguard.gateway.control.GatewayControl`)."""
 
@@ -107,6 +132,9 @@ class Control(Protocol):
     def disallow_org(self, org_id: str, actor: str, reason: str) -> AuditLike: ...
     def mark_false_positive(self, account_id: str, actor: str, reason: str) -> AuditLike: ...
     def false_positive_labels(self) -> list[tuple[str, str, str]]: ...
+    def campaign_traffic(self) -> dict[str, TrafficLike]: ...
+    def online_campaigns(self) -> frozenset[str]: ...
+    def account_status(self, account_id: str) -> AccountStatusLike: ...
 
 
 # action name in the dashboard's API -> the Control method that performs it
@@ -119,3 +147,18 @@ ACTIONS = {
     "disallow_org": "disallow_org",
     "false_positive": "mark_false_positive",
 }
+
+
+def campaign_state(traffic: TrafficLike | None, blocked: bool) -> str:
+    """A campaign's state in words: blocked by an analyst, or what its requests of the last minute met
+    (a campaign whose every request is refused by policy is not "active")."""
+    if blocked:
+        return "blocked by an analyst"
+    if traffic is None or traffic.requests_per_minute == 0:
+        return "quiet (no requests in the last minute)"
+    n, r = traffic.requests_per_minute, traffic.refused_per_minute
+    if r >= n:
+        return f"refused (all {n} requests in the last minute)"
+    if r:
+        return f"partly refused ({r} of {n} requests in the last minute)"
+    return "active (served)"

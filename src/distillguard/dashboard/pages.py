@@ -13,6 +13,7 @@ from ..report.enforcement import load_enforcement
 from ..report.html import render_report
 from ..report.sections import campaign_section, store_timeline
 from ..report.summary import campaign_sentence
+from .control import campaign_state
 from .state import Dashboard, base_path, page_headers
 
 LIVE_POINTS = 90  # samples kept in the live requests/s chart
@@ -32,7 +33,9 @@ async def home(request: Request) -> Response:
         return _login_redirect(request)
     findings = dash.findings.get()
     overrides = dash.control.overrides()
-    rows = [(c, campaign_sentence(c), c.campaign_id in overrides.blocked_campaigns)
+    traffic = dash.control.campaign_traffic()
+    rows = [(c, campaign_sentence(c), c.campaign_id in overrides.blocked_campaigns,
+             campaign_state(traffic.get(c.campaign_id), c.campaign_id in overrides.blocked_campaigns))
             for c in (findings.campaigns if findings else ())]
     near = []
     if findings is not None:
@@ -63,7 +66,9 @@ async def campaign_page(request: Request) -> Response:
     blocked = cid in dash.control.overrides().blocked_campaigns
     acc = findings.accounts
     members = acc.filter(pc.equal(acc["campaign_id"], cid)).slice(0, TOP_MEMBERS).to_pylist()
-    return dash.page(request, "campaign_page.html", analyst, s=section, blocked=blocked, members=members)
+    state = campaign_state(dash.control.campaign_traffic().get(cid), blocked)
+    return dash.page(request, "campaign_page.html", analyst, s=section, blocked=blocked, members=members,
+                     state=state)
 
 
 async def account_page(request: Request) -> Response:
@@ -75,11 +80,12 @@ async def account_page(request: Request) -> Response:
     findings = dash.findings.get()
     aid = request.path_params["account_id"]
     detail = account_detail(findings, aid) if findings else None
-    if detail is None:
+    status = dash.control.account_status(aid)
+    known = status.seen or status.allowed or status.false_positive or status.marks
+    if detail is None and not known:
         return dash.page(request, "missing.html", analyst, status=404, what=f"account {aid}")
-    o = dash.control.overrides()
-    return dash.page(request, "account_page.html", analyst, d=detail, idx=1,
-                     allowed=aid in o.allowed_accounts, false_positive=aid in o.false_positives)
+    return dash.page(request, "account_page.html", analyst, d=detail, idx=1, aid=aid, st=status,
+                     allowed=status.allowed, false_positive=status.false_positive)
 
 
 async def report_page(request: Request) -> Response:

@@ -85,6 +85,22 @@ class OverridesView:
     false_positives: frozenset[str]
 
 
+@dataclass(frozen=True)
+class AccountStatus:
+    """What the gateway holds about one account now: online campaign membership and analyst marks."""
+
+    account_id: str
+    seen: bool  # this replica has served the account since it started
+    requests: int  # requests this replica decided for it
+    detected_campaign: str | None  # from the detection output the gateway enforces
+    online_campaign: str | None  # assigned online: its prompts matched a campaign's templates
+    template_matches: dict[str, int]  # campaign -> requests whose template was that campaign's
+    allowed: bool  # allow-listed by an analyst
+    false_positive: bool  # marked false positive by an analyst (in force: it is also allow-listed)
+    campaign_blocked: bool  # its (detected or online) campaign is blocked by an analyst
+    marks: tuple[AuditEntry, ...]  # the analyst actions on this account, newest first
+
+
 class Telemetry:
     """Counts decisions over a sliding minute; an `Enforcer` observer. Wall clock, not request time."""
 
@@ -175,6 +191,36 @@ class GatewayControl:
         """Put earlier actions (from the store, at start-up) back into the audit log shown; not re-logged."""
         with self._lock:
             self._audit.extend(entries)
+
+    def campaign_traffic(self) -> dict[str, CampaignTraffic]:
+        """Every campaign's traffic over the last minute (not only the top ten)."""
+        snap = self.telemetry.snapshot(self.enforcer.overrides.blocked_campaigns, self.backend, top=1_000_000)
+        return {c.campaign_id: c for c in snap.top_campaigns}
+
+    def online_campaigns(self) -> frozenset[str]:
+        """Campaign ids the gateway knows beyond the detection output: assigned online, or of a learned
+        template."""
+        e = self.enforcer
+        out = {st.campaign for st in list(e.accounts.values()) if st.campaign}
+        out.update(c for c in list(e.knowledge.template_campaign.values()) if c)
+        out.update(e.knowledge.campaign_confidence)
+        out.update(e.knowledge.account_campaign.values())
+        return frozenset(out)
+
+    def account_status(self, account_id: str) -> AccountStatus:
+        """Online campaign membership and analyst marks of one account."""
+        e, o = self.enforcer, self.enforcer.overrides
+        st = e.accounts.get(account_id)
+        detected = e.knowledge.account_campaign.get(account_id)
+        online = st.campaign if st is not None else None
+        with self._lock:
+            marks = tuple(a for a in reversed(self._audit) if a.target == account_id)
+        return AccountStatus(
+            account_id=account_id, seen=st is not None, requests=st.requests if st is not None else 0,
+            detected_campaign=detected, online_campaign=online,
+            template_matches=dict(st.matches) if st is not None else {},
+            allowed=account_id in o.allowed_accounts, false_positive=account_id in o.false_positives,
+            campaign_blocked=bool({detected, online} & o.blocked_campaigns), marks=marks)
 
     def block_campaign(self, campaign_id: str, actor: str, reason: str) -> AuditEntry:
         """Block every account of a campaign (detected or matched by template)."""

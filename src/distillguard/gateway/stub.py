@@ -3,8 +3,8 @@
 A raw ASGI app (no framework, so it costs the benchmark as little as possible). It answers chat and
 completions requests (streamed as SSE when asked, with `reasoning_content` so degrade can be seen
 stripping it), Responses API requests (a reasoning item and a message; streamed as the API's typed
-events), embeddings (a 3-number vector per input), lists one model, requires `expected_key` when given, and echoes the `max_tokens` and
-watermark header it received so tests can see what the gateway sent.
+events), embeddings (a 3-number vector per input), lists one model, requires `expected_key` when given,
+and echoes the `max_tokens` and watermark header it received so tests can see what the gateway sent.
 
     python -m distillguard.gateway.stub --port 9000 [--key SECRET]
 """

@@ -47,7 +47,7 @@
           var a = document.createElement("a"); a.href = base + "/campaigns/" + encodeURIComponent(c.campaign_id);
           a.textContent = c.campaign_id; td.appendChild(a);
           cell(tr, fmt.format(c.requests_per_minute), "n"); cell(tr, fmt.format(c.refused_per_minute), "n");
-          cell(tr, fmt.format(c.accounts), "n"); cell(tr, c.blocked ? "blocked" : "active");
+          cell(tr, fmt.format(c.accounts), "n"); cell(tr, c.state || (c.blocked ? "blocked by an analyst" : "active (served)"));
         });
         fill("live-events", s.recent_events.slice(0, 15), function (tr, e) {
           cell(tr, e.ts.replace("T", " ").slice(0, 19)); cell(tr, e.action); cell(tr, e.code);
