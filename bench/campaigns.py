@@ -183,8 +183,8 @@ def _reset_peak() -> None:
 
 def run_case(case: str, check: Path | None, parts: bool = False) -> dict:
     """Run the stages on one case in this process; returns its row of figures."""
-    from distillguard.campaigns import CampaignConfig, group_accounts, refine_campaigns
-    from distillguard.scoring import score_accounts, without_same_customer_links
+    from distillguard.detection.campaigns import CampaignConfig, group_accounts, refine_campaigns
+    from distillguard.detection.scoring import score_accounts, without_same_customer_links
 
     links, features = load(case)
     bip, orgs, shared = extras(links, features)
@@ -208,8 +208,8 @@ def run_case(case: str, check: Path | None, parts: bool = False) -> dict:
     grp = s.accounts["group"].to_numpy()
     ref = stage("refine", lambda: refine_campaigns(kept, [ids[i] for i in top], grp[top], CampaignConfig()))
     if parts:  # the group stage's pieces on their own (Leiden is the rest of it)
-        from distillguard.campaigns import dense_blocks, pair_edges
-        from distillguard.distinct import unique
+        from distillguard.detection.campaigns import dense_blocks, pair_edges
+        from distillguard.detection.sorted_unique import unique
 
         stage("pairs", lambda: pair_edges(kept))
         _, r = unique(bip["account_id"].to_numpy(zero_copy_only=False), return_inverse=True)

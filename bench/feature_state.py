@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from distillguard import feature_state
+from distillguard.detection import feature_state
 
 DAYS = 30
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillguard import capability, fingerprints, neardup
+from distillguard.fingerprints import capability, neardup
+from distillguard.fingerprints import texts as fingerprints
 
 WRAPPERS = [
     "You are an expert. Solve the following problem step by step, showing all reasoning:\n\n{q}\n\n"

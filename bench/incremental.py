@@ -39,7 +39,7 @@ from scale import CLI, StageRun, run_stage, stage_profiler  # noqa: E402
 def detect_child(db: str, out: str, incremental: bool) -> None:
     """Child process: detect on `db` (incremental or full); print {sub-stage: [wall s, cpu s]} and counts."""
     sys.path.insert(0, str(ROOT / "src"))
-    from distillguard.detect import DetectConfig, detect_store
+    from distillguard.detection import DetectConfig, detect_store
     from distillguard.store import Store
 
     prof, on_stage = stage_profiler()
@@ -132,7 +132,7 @@ def forget_fingerprints(db: Path, hour: Path) -> int:
     import duckdb
 
     sys.path.insert(0, str(ROOT / "src"))
-    from distillguard.features import PROMPT_SQL
+    from distillguard.detection.features import PROMPT_SQL
 
     con = duckdb.connect(str(db))
     try:

@@ -23,8 +23,8 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from distillguard.campaigns import CampaignConfig, _leiden_codes, _sorted_unique, pair_edges  # noqa: E402
-from distillguard.distinct import positions  # noqa: E402
+from distillguard.detection.campaigns import CampaignConfig, _leiden_codes, _sorted_unique, pair_edges  # noqa: E402
+from distillguard.detection.sorted_unique import positions  # noqa: E402
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from distillguard.detect import DetectConfig, detect_logs
+from distillguard.detection import DetectConfig, detect_logs
 from distillguard.evaluate import evaluate, read_detection, read_labels
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -87,7 +87,7 @@ def detect_child(db: str, out: str, engine: str) -> None:
     CPU seconds (all threads of the process) are the load-independent figure on a shared machine.
     """
     sys.path.insert(0, str(ROOT / "src"))
-    from distillguard.detect import DetectConfig, detect_store
+    from distillguard.detection import DetectConfig, detect_store
     from distillguard.store import Store
 
     prof, on_stage = stage_profiler()

@@ -3,7 +3,7 @@
     .venv/bin/python bench/train_capability.py [--data ../shared/data] [--out PATH] [--no-cross]
 
 Reads the labelled corpora in ``shared/data`` (never copied into the repo), trains a multinomial
-logistic regression over the binary uni/bi-grams of :func:`distillguard.capability.ngram_terms`,
+logistic regression over the binary uni/bi-grams of :func:`distillguard.fingerprints.capability.ngram_terms`,
 prints per-class precision / recall and the confusion matrix on a stratified held-out split, then a
 leave-one-corpus-out table (train without corpus X, test on X: how the model does on a corpus it
 has never seen), and writes the final model, trained on everything, as JSON (weights + n-gram
@@ -30,9 +30,9 @@ from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from distillguard.capability import CLASSES, MODEL_RESOURCE, CapabilityModel, ngram_terms
-from distillguard.fingerprints import normalise_array
-from distillguard.neardup import distinct_sorted
+from distillguard.fingerprints.capability import CLASSES, MODEL_RESOURCE, CapabilityModel, ngram_terms
+from distillguard.fingerprints.neardup import distinct_sorted
+from distillguard.fingerprints.texts import normalise_array
 
 CAP_PER_CORPUS = 3000
 MIN_DF = 3

@@ -101,7 +101,7 @@ def scrub_network(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @contextmanager
 def prepared_store(records: list[dict[str, Any]], tmp_path: Path, accounts_csv: str | None = None) -> Iterator[Any]:
     """An in-memory store holding `records` (and accounts), with detection's per-exchange tables built."""
-    from distillguard import features
+    from distillguard.detection import features
     from distillguard.ingest import ingest_accounts, ingest_logs
     from distillguard.store import Store
 

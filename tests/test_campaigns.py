@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 import scipy.sparse as sp
 
-from distillguard.campaigns import (
+from distillguard.detection.campaigns import (
     DEFAULT_KIND_WEIGHTS,
     FAMILIES,
     CampaignConfig,

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from distillguard.cli import main
-from distillguard.detect import DetectConfig, detect_logs
+from distillguard.detection import DetectConfig, detect_logs
 from handbuilt import batch_integration, campaign, legit_users, scrub_network, write_jsonl
 
 FAST = DetectConfig(rich_report=False)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import distillguard.detect_output as detect_output
-from distillguard.detect import DetectConfig, detect_logs
+import distillguard.detection.output as detect_output
+from distillguard.detection import DetectConfig, detect_logs
 from handbuilt import campaign, legit_users, write_jsonl
 
 FAST = DetectConfig(rich_report=False)
@@ -64,8 +64,8 @@ def test_failure_mid_write_leaves_previous_files_intact(logs: tuple[Path, Path],
 
 KILLED_RUN = """
 import sys, time, pathlib
-import distillguard.detect_output as o
-from distillguard.detect import DetectConfig, detect_logs
+import distillguard.detection.output as o
+from distillguard.detection import DetectConfig, detect_logs
 real = o._copy_csv
 def slow(con, sql, path):
     real(con, sql, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillguard.distinct import unique
+from distillguard.detection.sorted_unique import unique
 
 FLAGS = [dict(), dict(return_inverse=True), dict(return_index=True, return_counts=True),
          dict(return_index=True, return_inverse=True, return_counts=True)]

@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from distillguard import feature_state, features
+from distillguard.detection import feature_state, features
 from distillguard.errors import StoreError
-from distillguard.fingerprints import fingerprint_texts
+from distillguard.fingerprints.texts import fingerprint_texts
 from distillguard.ingest import ingest_accounts, ingest_logs
 from distillguard.store import Store
 from handbuilt import T0, _rec, batch_integration, campaign, legit_users, write_jsonl

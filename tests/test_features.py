@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from distillguard import features
+from distillguard.detection import features
 from distillguard.ingest import ingest_logs
 from distillguard.store import Store
 from handbuilt import T0, _rec, batch_integration, campaign, legit_users
@@ -95,7 +95,8 @@ def _fp_rows(con) -> list[tuple]:
 
 
 def test_fingerprint_cache_second_prepare_fingerprints_nothing(tmp_path, monkeypatch) -> None:
-    from distillguard import fingerprints, fpcache
+    from distillguard.detection import fingerprint_cache as fpcache
+    from distillguard.fingerprints import texts as fingerprints
 
     log = tmp_path / "log.jsonl"
     from handbuilt import write_jsonl
@@ -135,7 +136,7 @@ def test_bounded_sample_per_account_is_coordinated(tmp_path) -> None:
     with prepared_store_k(recs, tmp_path, 10) as con:
         def texts(acc: str, table: str = "dg_x") -> set[int]:
             join = "" if table == "dg_x" else " JOIN dg_fp USING (text_hash)"
-            # the detect tables key accounts by number (distillguard.account_ids)
+            # the detect tables key accounts by number (distillguard.detection.account_ids)
             return {h for (h,) in con.sql(f"SELECT DISTINCT text_hash FROM dg_x{join} "
                                            f"JOIN dg_names n USING (account_id) WHERE n.name = '{acc}'").fetchall()}
         big, small = sorted(texts("big")), texts("small")

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distillguard.capability import CLASSES, CapabilityModel, classify, load_model
 from distillguard.errors import ConfigError, UsageError
-from distillguard.fingerprints import (
+from distillguard.fingerprints.capability import CLASSES, CapabilityModel, classify, load_model
+from distillguard.fingerprints.neardup import minhash_signatures
+from distillguard.fingerprints.texts import (
     FINGERPRINT_SCHEMA,
     fingerprint_texts,
     near_duplicate_groups,
@@ -25,7 +26,6 @@ from distillguard.fingerprints import (
     stable_hash64,
     wrapper_segments,
 )
-from distillguard.neardup import minhash_signatures
 
 WRAP = (
     "You are an expert tutor. Solve the following problem step by step, showing all reasoning:\n\n{q}\n\n"
@@ -214,8 +214,8 @@ def test_hostile_inputs() -> None:
 
 
 def test_model_id_lookup_matches_string_ngrams() -> None:
-    from distillguard.capability import ngram_terms
-    from distillguard.fingerprints import normalise_array
+    from distillguard.fingerprints.capability import ngram_terms
+    from distillguard.fingerprints.texts import normalise_array
 
     texts = [WRAP.format(q=q) for q in QUESTIONS] + ["def f(x):\n    return x ** 2  # square", "", "héllo wörld"]
     lower = pa.compute.utf8_lower(normalise_array(pa.array(texts)))

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from distillguard.campaigns import Grouping
-from distillguard.detect import DetectConfig, detect_logs
-from distillguard.features import account_features
-from distillguard.group_traffic import SharedTrafficConfig, shared_traffic_features
-from distillguard.scoring import ScoreConfig
+from distillguard.detection import DetectConfig, detect_logs
+from distillguard.detection.campaigns import Grouping
+from distillguard.detection.features import account_features
+from distillguard.detection.scoring import ScoreConfig
+from distillguard.detection.shared_traffic import SharedTrafficConfig, shared_traffic_features
 from handbuilt import T0, WORDS, _rec, legit_users, prepared_store, write_jsonl
 
 OPEN = ("Next task for you, please handle it carefully.", "Another request from our side, please help.",

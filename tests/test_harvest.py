@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distillguard.campaigns import Grouping
-from distillguard.detect import DetectConfig, detect_logs
-from distillguard.scoring import ScoreConfig, score_accounts, threshold_for
+from distillguard.detection import DetectConfig, detect_logs
+from distillguard.detection.campaigns import Grouping
+from distillguard.detection.scoring import ScoreConfig, score_accounts, threshold_for
 from handbuilt import T0, WORDS, _rec, legit_users, write_jsonl
 
 OPENERS = ("Hey, quick favour for a side project of mine.", "Hope you are doing well today, I need a hand.",

@@ -14,10 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from distillguard import incremental
-from distillguard.campaigns import CONTENT_KINDS
 from distillguard.cli import main
-from distillguard.detect import DetectConfig, detect_store
+from distillguard.detection import DetectConfig, detect_store, incremental
+from distillguard.detection.campaigns import CONTENT_KINDS
 from distillguard.ingest import ingest_logs
 from distillguard.store import Store
 from handbuilt import batch_integration, campaign, legit_users, write_jsonl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from distillguard import features, links
+from distillguard.detection import features, links
 from handbuilt import T0, _rec, campaign, legit_users, prepared_store, scrub_network
 
 

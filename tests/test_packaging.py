@@ -31,7 +31,7 @@ def test_core_wheel_installs_light_and_runs(tmp_path: Path) -> None:
     _run(py, "-m", "pip", "install", "--quiet", wheels[0])
     assert "distillguard" in _run(env / "bin" / "distillguard", "--version")
     # the core stages import without the heavy extras
-    _run(py, "-c", "import distillguard, distillguard.detect, distillguard.report, distillguard.simulate")
+    _run(py, "-c", "import distillguard, distillguard.detection, distillguard.report, distillguard.simulate")
     installed = _run(py, "-m", "pip", "list", "--format=freeze").lower()
     for heavy in HEAVY:
         assert f"\n{heavy}==" not in "\n" + installed, f"the core install pulled {heavy}"

@@ -19,7 +19,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from distillguard.detect import DetectConfig, detect_logs
+from distillguard.detection import DetectConfig, detect_logs
 from distillguard.gateway.app import Gateway, GatewayConfig
 from distillguard.gateway.keys import KeyStore
 from distillguard.gateway.stub import StubUpstream, ThreadedServer

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from distillguard.campaigns import Grouping
-from distillguard.scoring import ScoreConfig, _concurrency, individual_score, score_accounts, threshold_for
+from distillguard.detection.campaigns import Grouping
+from distillguard.detection.scoring import ScoreConfig, _concurrency, individual_score, score_accounts, threshold_for
 
 
 def _feats(**cols) -> pa.Table:
@@ -59,7 +59,7 @@ def test_threshold_is_quantile_of_ungrouped_with_floor() -> None:
     ids = [f"a{i}" for i in range(1000)]
     rng = np.random.default_rng(0)
     t = pa.table({"account_id": ids, "score": rng.random(1000) * 0.9, "group": np.full(1000, -1)})
-    from distillguard.scoring import Scores
+    from distillguard.detection.scoring import Scores
 
     sc = Scores(accounts=t, group_score=np.zeros(0), group_parts={})
     assert abs(threshold_for(sc, 0.01) - np.quantile(t["score"].to_numpy(), 0.99)) < 1e-6
@@ -69,7 +69,7 @@ def test_threshold_is_quantile_of_ungrouped_with_floor() -> None:
 
 
 def test_fpr_target_moves_the_operating_point() -> None:
-    from distillguard.scoring import Scores, floor_for
+    from distillguard.detection.scoring import Scores, floor_for
 
     assert floor_for(0.001) == pytest.approx(0.5) and floor_for(0.01) == pytest.approx(0.4)
     assert floor_for(0.0001) == pytest.approx(0.6) and floor_for(1e-9) == ScoreConfig().floor_max
@@ -110,7 +110,7 @@ def test_one_declared_org_is_one_customer_not_a_campaign() -> None:
 
 
 def test_links_inside_one_declared_customer_are_no_evidence() -> None:
-    from distillguard.scoring import without_same_customer_links
+    from distillguard.detection.scoring import without_same_customer_links
 
     links = pa.table({"src": ["l1", "l1", "l2", "r1"], "dst": ["l2", "r1", "x1", "r2"],
                       "kind": ["shared-ip"] * 4, "weight": [1.0] * 4})
@@ -150,7 +150,7 @@ def test_shared_traffic_lifts_a_diluted_group_but_not_alone_few_or_replayed() ->
 
 
 def test_without_same_customer_links_matches_reference() -> None:
-    from distillguard.scoring import without_same_customer_links
+    from distillguard.detection.scoring import without_same_customer_links
 
     rng = np.random.default_rng(3)
     ids = [f"acc-{i}" for i in range(300)]
@@ -178,7 +178,7 @@ def test_without_same_customer_links_matches_reference() -> None:
 
 def test_group_parts_and_alignment_match_reference() -> None:
     """Accounts looked up by name (grouping and shared traffic in other orders), each group's statistics."""
-    from distillguard.scoring import _aligned_shared
+    from distillguard.detection.scoring import _aligned_shared
 
     rng = np.random.default_rng(5)
     n = 400

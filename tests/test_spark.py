@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import SHARED_DATA
-from distillguard.detect import DetectConfig, detect_logs
-from distillguard.engine import SparkEngine, ship_to_spark, spark_builder
+from distillguard.detection import DetectConfig, detect_logs
+from distillguard.detection.spark import SparkEngine, ship_to_spark, spark_builder
 
 pytest.importorskip("pyspark")
 pytest.importorskip("sqlglot")
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow,
 
 # Test-only JVM/SQL settings for tiny data on a busy 2-core machine: the C1 JIT only and no code
 # generation (a short-lived driver spends most of its time compiling), no adaptive re-planning, one
-# shuffle partition. Production keeps Spark's defaults (distillguard.engine.spark_builder).
+# shuffle partition. Production keeps Spark's defaults (distillguard.detection.spark.spark_builder).
 _TEST_CONF = {
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
     "spark.sql.codegen.wholeStage": "false",
@@ -88,7 +88,7 @@ def test_features_and_links_equal(runs: tuple[Path, Path]) -> None:
         else:
             assert np.allclose(np.array(a, float), np.array(b, float), rtol=1e-9, atol=1e-12, equal_nan=True), name
     # the same edges, not just as many: ring neighbours of large keys and MinHash signatures use hashing
-    # that both engines compute alike (distillguard.links)
+    # that both engines compute alike (distillguard.detection.links)
     ld, ls = _edges(duck), _edges(spark)
     kinds = {k[2] for k in ld}
     assert kinds >= {"shared-template", "shared-wrapper", "shared-phrases", "client-fingerprint"}, kinds

@@ -13,15 +13,14 @@ from __future__ import annotations
 import csv as _csv
 
 # The stage modules are imported first so that the functions below, which share their names
-# (`ingest`, `simulate`, `detect`, `evaluate`, `backtest`), are what `distillguard.<name>` resolves to.
+# (`ingest`, `simulate`, `evaluate`, `backtest`), are what `distillguard.<name>` resolves to.
 from . import backtest as _backtest_module  # noqa: F401
-from . import detect as _detect_module  # noqa: F401
 from . import evaluate as _evaluate_module  # noqa: F401
 from . import ingest as _ingest_module  # noqa: F401
 from . import simulate as _simulate_module  # noqa: F401
 from .api import backtest, detect, evaluate, ingest, read_detection_accounts, simulate
 from .backtest import PolicyResult
-from .detect import DetectResult
+from .detection import DetectResult
 from .errors import ConfigError, DistillGuardError, InputError, RecordError, StoreError, UsageError
 from .evaluate import Evaluation
 from .ingest import IngestOptions, IngestSummary

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from . import backtest as _backtest
-from . import detect as _detect
+from . import detection as _detect
 from . import evaluate as _evaluate
 from . import ingest as _ingest
 from . import simulate as _simulate

@@ -148,7 +148,7 @@ def load_log(paths: Sequence[str | Path]) -> pa.Table:
 
 
 def _fingerprints(texts: pa.ChunkedArray | pa.Array, chunk: int = 250_000) -> tuple[np.ndarray, np.ndarray]:
-    from .fingerprints import fingerprint_texts
+    from .fingerprints.texts import fingerprint_texts
 
     enc = pc.dictionary_encode(texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts)
     distinct = enc.dictionary

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .distinct import unique
+from .detection.sorted_unique import unique
 from .errors import InputError
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..cli import handle_errors
-from ..detect import detect_logs
+from ..detection import detect_logs
 from ..evaluate import evaluate_dir, format_table
 from ..simulate import get_scenario, load_corpora, simulate
 

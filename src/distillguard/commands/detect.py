@@ -35,7 +35,7 @@ from ..errors import UsageError
 def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str, fpr_target: float,
            no_links: bool, quiet: bool, engine: str, master: str | None, incremental: bool, rebuild: bool) -> None:
     """Find the accounts of extraction campaigns in exchange LOGs (or an ingested --db) and group them."""
-    from ..detect import DetectConfig, detect_logs
+    from ..detection import DetectConfig, detect_logs
 
     if not logs and not db:
         raise UsageError("give LOG files/folders, or --db PATH of an ingested store")

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .distinct import positions
+from .sorted_unique import positions
 
 NAMES = "dg_names"
 

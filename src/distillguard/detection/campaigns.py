@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from .distinct import positions, strings, unique
+from .sorted_unique import positions, strings, unique
 
 DEFAULT_KIND_WEIGHTS = {
     "shared-template": 1.0,

@@ -34,8 +34,8 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from ..errors import StoreError
 from . import account_ids
-from .errors import StoreError
 from .features import CAPABILITY_SQL, FeatureConfig
 
 BIN_SCALE = 200          # gap bin = round(ln(1 + gap) * BIN_SCALE)

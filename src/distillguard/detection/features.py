@@ -9,7 +9,7 @@ smallest text hashes): content features are shares over the account's exchanges 
 
 Tables created in the store's connection (prefixed `dg_`; the two large ones, `dg_x` and `dg_at`, in the
 store's file while detect runs — see `work_table` — the others temporary). Those holding accounts key
-them by number (`dg_names`, see :mod:`distillguard.account_ids`):
+them by number (`dg_names`, see :mod:`distillguard.detection.account_ids`):
 - `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, user_turns, multi_turn, max_tokens,
   temperature, client_fp, ip_h / ua_h / model_h (hashes; NULL for an empty ip or user agent),
   prompt_tokens, completion_tokens, has_tools, params_key / params_set (hash and count of the non-default
@@ -36,7 +36,7 @@ from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
 
 if TYPE_CHECKING:
-    from .fpcache import FingerprintCache
+    from .fingerprint_cache import FingerprintCache
 
 FingerprintFn = Callable[[pa.Array], pa.Table]
 NearGroupFn = Callable[[Sequence[str]], np.ndarray]
@@ -83,7 +83,7 @@ def slim_select(source: str = "exchanges", extra: str = "", numbered: bool = Fal
     """The SELECT building the slim per-exchange table `dg_x` from the exchange relation `source`.
 
     `extra`: more output columns (SQL over the exchange's columns), e.g. the org for the incremental state.
-    `numbered`: `account_id` is the account's number in `dg_names` (:mod:`distillguard.account_ids`).
+    `numbered`: `account_id` is the account's number in `dg_names` (:mod:`distillguard.detection.account_ids`).
     """
     return f"""SELECT
   {'n.account_id' if numbered else 'account_id'} AS account_id,
@@ -127,13 +127,14 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
 
     Texts are fingerprinted once per distinct text, and only the `sample_per_account` distinct texts of
     each account with the smallest text hashes (None: all); fingerprints already in the store's
-    cache (`fingerprint_cache`, see :mod:`distillguard.fpcache`) are reused, new ones are added to it.
+    cache (`fingerprint_cache`, see :mod:`distillguard.detection.fingerprint_cache`) are reused, new ones are
+    added to it.
     """
-    from . import fpcache
+    from . import fingerprint_cache as fpcache
     persistent = cache and fingerprint is None   # a caller's own fingerprint function is not cached
     default_near = near_groups is None
     if fingerprint is None or near_groups is None:
-        from . import fingerprints as fpmod
+        from ..fingerprints import texts as fpmod
         fingerprint = fingerprint or partial(fpmod.fingerprint_texts, threads=2)
         near_groups = near_groups or fpmod.near_duplicate_groups
     fpcache.bound_memory(con)

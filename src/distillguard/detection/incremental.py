@@ -6,7 +6,7 @@ ingested since (a `rowid` high-water mark of `exchanges`) and never reads the hi
 
 1. fingerprints: the new rows' texts, sampled as the full run sampled them (a text below its account's
    bottom-k hash threshold `tau`: the same uniform hash sample, grown by the new texts that fall in it);
-2. features: the new rows are merged into mergeable per-account aggregates (`distillguard.feature_state`)
+2. features: the new rows are merged into mergeable per-account aggregates (`distillguard.detection.feature_state`)
    and the feature rows of the accounts they touch are recomputed from those aggregates;
 3. links: an account outside any group whose new traffic carries the content keys a group owns (the
    keys `group_traffic` found held by several of the group's accounts and mostly by them: templates,
@@ -37,15 +37,15 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from ..store import Store
 from . import feature_state as fs
 from . import features as feat
-from . import fpcache
+from . import fingerprint_cache as fpcache
 from .campaigns import Grouping
-from .detect_output import iso_time, staged, write_accounts_csv, write_plain_report
-from .distinct import positions
-from .group_traffic import TEXT_KEYS
+from .output import iso_time, staged, write_accounts_csv, write_plain_report
 from .scoring import Scores, individual_reasons, score_accounts, threshold_for
-from .store import Store
+from .shared_traffic import TEXT_KEYS
+from .sorted_unique import positions
 
 STATE_VERSION = 3
 UBIGINT_MAX = 2**64 - 1
@@ -245,7 +245,7 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
 
 def _fingerprint_new(con: duckdb.DuckDBPyConnection, fingerprint: feat.FingerprintFn | None) -> int:
     """`dg_fp` and `dg_seg` for the new rows' sampled texts (cached ones loaded, the others fingerprinted)."""
-    from . import fingerprints as fpmod
+    from ..fingerprints import texts as fpmod
 
     own = fingerprint is None
     fingerprint = fingerprint or fpmod.fingerprint_texts

@@ -137,7 +137,7 @@ def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2", numbered: bool
 
     Keys are counted first and only the kept ones ranked: most content and LSH band keys are held by one
     account, and sorting them by an md5 would be most of the work. The md5 reads account ids: with
-    `numbered` accounts (distillguard.account_ids) the kept rows look theirs up in `dg_names`.
+    `numbered` accounts (distillguard.detection.account_ids) the kept rows look theirs up in `dg_names`.
     """
     if numbered:
         lo_hi = f"l.name AS lo_name, h.name AS hi_name FROM kc JOIN {NAMES} l ON l.account_id = kc.lo " \

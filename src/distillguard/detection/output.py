@@ -22,12 +22,12 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..schema import CAPABILITIES
 from . import account_ids
 from .campaigns import CampaignConfig
-from .distinct import unique
 from .features import CAPABILITY_SQL
-from .schema import CAPABILITIES
 from .scoring import Scores
+from .sorted_unique import unique
 
 TOP_TEMPLATES = 5
 TOP_INFRA = 5
@@ -125,7 +125,7 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
     names = {int(g): f"dg-{i + 1:04d}" for i, g in enumerate(order)}
     cid = [names.get(int(g), "") if g >= 0 else "" for g in group]
     confidence = {names[int(g)]: float(np.median(score[group == g])) for g in order}
-    # `account_id` as the detect tables key accounts (distillguard.account_ids), `name` the account id
+    # `account_id` as the detect tables key accounts (distillguard.detection.account_ids), `name` the account id
     assign = pa.table({"account_id": account_ids.to_numbers(con, t["account_id"]), "name": t["account_id"],
                        "campaign_id": cid, "flagged": flagged})
     con.register("_dg_assign", assign)

@@ -19,14 +19,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..errors import InputError, UsageError
+from ..store import Store
 from . import features as feat
 from . import links as lk
 from .campaigns import CampaignConfig, Grouping, group_accounts, refine_campaigns
-from .detect_output import write_outputs, write_plain_report
-from .engine import bring_back, relational
-from .errors import InputError, UsageError
-from .fpcache import duckdb_memory
-from .group_traffic import empty_shared, shared_traffic_features
+from .fingerprint_cache import duckdb_memory
+from .output import write_outputs, write_plain_report
 from .scoring import (
     ScoreConfig,
     Scores,
@@ -36,7 +35,8 @@ from .scoring import (
     threshold_for,
     without_same_customer_links,
 )
-from .store import Store
+from .shared_traffic import empty_shared, shared_traffic_features
+from .spark import bring_back, relational
 
 BLOCK_KINDS = ("shared-template", "shared-wrapper")
 
@@ -72,7 +72,7 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
     """Run detection over an open store and write the output folder (features/links on `engine`).
 
     `incremental`: absorb only the exchanges ingested since the last incremental run into the snapshot
-    the last full run left in the store (distillguard.incremental); without a snapshot, or with `rebuild`,
+    the last full run left in the store (distillguard.detection.incremental); without a snapshot, or with `rebuild`,
     run a full detection and take one.
     """
     if not 0 < config.fpr_target < 1:
@@ -116,7 +116,7 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
     con = store.con
     feat.prepare(con, fingerprint, near_groups)
     stage("fingerprints")
-    rel = relational(con, engine, master)  # the store itself, or Spark fed from it (distillguard.engine)
+    rel = relational(con, engine, master)  # the store itself, or Spark fed from it (distillguard.detection.spark)
     features = feat.account_features(rel)
     stage("features")
     if config.use_links and features.num_rows:
@@ -234,7 +234,7 @@ def detect_logs(logs: Sequence[str | Path], out_dir: str | Path, accounts: str |
                 db: str | Path | None = None, config: DetectConfig = DetectConfig(),
                 **kwargs: object) -> DetectResult:
     """Ingest `logs` (and `accounts`) into `db` (a temporary store if None) and run detection."""
-    from .ingest import ingest_accounts, ingest_logs
+    from ..ingest import ingest_accounts, ingest_logs
 
     if db and not logs and not Path(db).exists():
         raise InputError(f"{db}: no such store (give LOG files to ingest into a new one, or the path of an "
@@ -252,7 +252,7 @@ def detect_logs(logs: Sequence[str | Path], out_dir: str | Path, accounts: str |
 
 def _write_report(out: Path, store: Store) -> None:
     try:
-        from .report import write_report  # type: ignore[attr-defined]
+        from ..report import write_report  # type: ignore[attr-defined]
     except ImportError:
         write_report = None
     if write_report is not None:

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from .campaigns import Grouping
-from .distinct import positions
+from .sorted_unique import positions
 
 INDIVIDUAL_WEIGHTS = {"extraction": 0.30, "cot": 0.20, "single_turn": 0.10, "long_output": 0.15, "sweep": 0.10,
                       "output_ratio": 0.05, "around_clock": 0.05, "regular": 0.05}

@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .errors import UsageError
+from ..errors import UsageError
 
 ENGINES = ("duckdb", "spark")
 SHIPPED_TABLES = ("dg_x", "dg_at", "dg_fp", "dg_phrase", "dg_acc", "dg_names")

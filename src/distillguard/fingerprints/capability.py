@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard.errors import ConfigError
-from distillguard.neardup import distinct_sorted
+from distillguard.fingerprints.neardup import distinct_sorted
 
 CLASSES = ("reasoning", "coding", "tool_use", "other")
 MAX_CHARS = 2000
@@ -213,7 +213,7 @@ def classify_normalised(lower: pa.Array) -> pa.Array:
 
 def classify(texts: list[str] | pa.Array) -> pa.Array:
     """Capability label per raw text (normalised here), with the packaged model."""
-    from distillguard.fingerprints import normalise_array
+    from distillguard.fingerprints.texts import normalise_array
 
     arr = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.string())
     return classify_normalised(pc.utf8_lower(normalise_array(arr)))

@@ -18,13 +18,13 @@ Fingerprints make those prompts comparable without keeping their text:
 - ``wrapper`` / ``wrapper_id`` / ``wrapper_segments``: "same template, different payload". Payloads
   are unique to a prompt, wrappers repeat: skeleton segments (lines, sentences) repeated across the
   batch's distinct skeletons are kept, every run of other segments becomes ``<payload>``, and the
-  result is hashed (details in :mod:`distillguard.wrappers`). Prefix, suffix or both: no campaign
+  result is hashed (details in :mod:`distillguard.fingerprints.wrappers`). Prefix, suffix or both: no campaign
   knowledge needed. The id hashes content, so separate batches agree wherever the wrapper repeats
   within each; call it on all distinct prompts of a log (or large chunks), and give small online
   batches the segments learnt offline (:func:`wrapper_segments`, ``known_wrapper_segments``).
   ``wrapper_segments`` lists the ids of the kept segments, shared even by rotated wrapper variants.
 - ``capability``: reasoning | coding | tool_use | other, from the transparent linear model in
-  :mod:`distillguard.capability` (trained by ``bench/train_capability.py``).
+  :mod:`distillguard.fingerprints.capability` (trained by ``bench/train_capability.py``).
 - ``cot`` / ``structured``: regexes for chain-of-thought elicitation and structured-output demands.
 
 Prompts longer than 16,000 characters are fingerprinted on their first 12,000 and last 4,000
@@ -33,7 +33,7 @@ reads the first 2,000 characters.
 
 Everything runs once per *distinct* text and is vectorised with Arrow compute kernels (RE2): about
 17k distinct prompts per CPU-second for the whole table (``bench/fingerprints.py``). Near-duplicate templates: see
-:func:`near_duplicate_groups` (MinHash + LSH via rensa, in :mod:`distillguard.neardup`).
+:func:`near_duplicate_groups` (MinHash + LSH via rensa, in :mod:`distillguard.fingerprints.neardup`).
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillguard.capability import classify_normalised
-from distillguard.neardup import near_duplicate_groups
-from distillguard.wrappers import find_wrappers, stable_hash64
+from distillguard.fingerprints.capability import classify_normalised
+from distillguard.fingerprints.neardup import near_duplicate_groups
+from distillguard.fingerprints.wrappers import find_wrappers, stable_hash64
 
 __all__ = [
     "FINGERPRINT_SCHEMA",
@@ -64,8 +64,8 @@ __all__ = [
     "wrapper_segments",
 ]
 
-# Bump when fingerprint_texts' output changes for some input: cached fingerprints (distillguard.fpcache)
-# of an older version are then recomputed.
+# Bump when fingerprint_texts' output changes for some input: cached fingerprints
+# (distillguard.detection.fingerprint_cache) of an older version are then recomputed.
 FINGERPRINT_VERSION = "2"
 
 FINGERPRINT_SCHEMA = pa.schema(

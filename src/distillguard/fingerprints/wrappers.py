@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillguard.neardup import distinct_sorted
+from distillguard.fingerprints.neardup import distinct_sorted
 
 MIN_SEGMENT_TOKENS = 3
 MIN_WRAPPER_TOKENS = 4

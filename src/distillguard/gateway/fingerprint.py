@@ -29,7 +29,7 @@ Ids = tuple[int, int]  # (template_id, wrapper_id)
 
 def fingerprint_ids(texts: Sequence[str]) -> list[Ids]:
     """(template_id, wrapper_id) per text, from `distillguard.fingerprints` (once per distinct text)."""
-    from ..fingerprints import fingerprint_texts
+    from ..fingerprints.texts import fingerprint_texts
 
     if not texts:
         return []

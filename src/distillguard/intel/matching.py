@@ -199,7 +199,7 @@ class SignatureIndexOver:
 def _template_forms(texts: pa.Array) -> tuple[list[list[str]], list[tuple[str, ...]]]:
     """Texts to sign (skeletons, and wrappers where they differ) and template hashes (hex) of distinct texts."""
     try:
-        from ..fingerprints import fingerprint_texts
+        from ..fingerprints.texts import fingerprint_texts
     except ImportError:  # fingerprints not part of this build: compare raw texts, no exact hashes
         return [[str(t) for t in texts.to_pylist()]], [() for _ in range(len(texts))]
     fp = fingerprint_texts(texts)

@@ -28,7 +28,7 @@ def with_store_wrappers(findings: Sequence[CampaignFinding], store: Store, min_a
                         top: int = TOP_WRAPPERS) -> list[CampaignFinding]:
     """The campaigns with their store-derived wrappers added and legitimately used templates removed."""
     try:
-        from ..fingerprints import fingerprint_texts
+        from ..fingerprints.texts import fingerprint_texts
     except ImportError:  # fingerprints not part of this build: share templates.csv as it is
         return list(findings)
     members = [(a, c.campaign_id) for c in findings for a in c.account_ids]

@@ -1,0 +1,11 @@
+"""The detection core: logs or store → features → links → campaigns → scores → the output folder.
+
+Its face is `detect_store`, `detect_logs`, `DetectConfig` and `DetectResult` (`run`); everything else in the
+package is internal to detection. Only `distillguard.api`, `distillguard.commands` and `bench/` import it.
+"""
+
+from __future__ import annotations
+
+from .run import DetectConfig, DetectResult, detect_logs, detect_store
+
+__all__ = ["DetectConfig", "DetectResult", "detect_logs", "detect_store"]
