@@ -7,13 +7,17 @@
 logs into a store, evaluate --json, backtest --json, intel export STIX and MISP with a fixed timestamp and --db,
 an incremental detect run) and qwen-2026 at a small scale seed 3 (detect, evaluate). It copies accounts.csv,
 campaigns.json, features.parquet, links.parquet, templates.csv, infrastructure.csv, timeline.csv and the JSON
-outputs into DIR. `compare` checks every file byte for byte, Parquet by table equality, and JSON after dropping
-timing fields (`seconds`); it exits 1 on any difference.
+outputs into DIR. `compare` checks every file byte for byte (Parquet by table equality); a file that differs is
+compared again after normalising what a detect run does not fix from one run to the next (multi-threaded DuckDB
+aggregates): rows in any order, floats equal to 1e-9 relative (CSV's six decimals to 2e-6), `;`-joined reason
+lists and JSON lists in any order (equally weighted reasons swap on a last-bit difference), timing fields
+(`seconds`) dropped. It prints `same`, `equivalent` or `DIFFERENT` per file and exits 1 on any DIFFERENT.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -21,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,17 +82,63 @@ def capture(out: Path, work: Path, qwen_scale: float) -> None:
     print(f"captured {len(list(out.iterdir()))} files -> {out}")
 
 
-def strip(obj: object) -> object:
+def _num(x: float, digits: int = 9) -> str:
+    return f"{x:.{digits}g}"
+
+
+def norm(obj: object) -> object:
+    """JSON value with timing fields dropped, floats to 9 digits, lists and `;`-lists in a fixed order."""
     if isinstance(obj, dict):
-        return {k: strip(v) for k, v in obj.items() if k not in TIMING_KEYS}
+        return {k: norm(v) for k, v in obj.items() if k not in TIMING_KEYS}
     if isinstance(obj, list):
-        return [strip(v) for v in obj]
+        return sorted((norm(v) for v in obj), key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(obj, float):
+        return _num(obj)
+    if isinstance(obj, str) and ";" in obj:
+        return ";".join(sorted(obj.split(";")))
     return obj
+
+
+def _cell(v: str) -> object:
+    try:
+        return round(float(v) / 4e-6)  # CSV floats carry six decimals: a last-digit flip is noise
+    except ValueError:
+        return ";".join(sorted(v.split(";"))) if ";" in v else v
+
+
+def _close_cells(a: list, b: list) -> bool:
+    return all(x == y or (isinstance(x, int) and isinstance(y, int) and abs(x - y) <= 1)
+               for x, y in zip(a, b, strict=True))
+
+
+def equivalent(pa_: Path, pb: Path) -> bool:
+    if pa_.suffix == ".parquet":
+        ta, tb = pq.read_table(pa_), pq.read_table(pb)
+        if not ta.schema.equals(tb.schema) or ta.num_rows != tb.num_rows:
+            return False
+        keys = [c for c in ta.column_names if not pa.types.is_floating(ta.schema.field(c).type)]
+        ta, tb = (t.sort_by([(k, "ascending") for k in keys]) for t in (ta, tb))
+        for c in ta.column_names:
+            if pa.types.is_floating(ta.schema.field(c).type):
+                x = ta[c].to_numpy(zero_copy_only=False).astype(float)
+                y = tb[c].to_numpy(zero_copy_only=False).astype(float)
+                if not np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True):
+                    return False
+            elif not ta[c].equals(tb[c]):
+                return False
+        return True
+    if pa_.suffix == ".json":
+        return norm(json.loads(pa_.read_text())) == norm(json.loads(pb.read_text()))
+    if pa_.suffix == ".csv":
+        ra = sorted(([_cell(v) for v in r] for r in csv.reader(pa_.open())), key=repr)
+        rb = sorted(([_cell(v) for v in r] for r in csv.reader(pb.open())), key=repr)
+        return len(ra) == len(rb) and all(len(x) == len(y) and _close_cells(x, y) for x, y in zip(ra, rb, strict=True))
+    return False
 
 
 def compare(a: Path, b: Path) -> int:
     names = sorted({p.name for p in a.iterdir()} | {p.name for p in b.iterdir()})
-    bad = 0
+    bad = identical = 0
     for n in names:
         pa_, pb = a / n, b / n
         if not pa_.exists() or not pb.exists():
@@ -96,13 +148,13 @@ def compare(a: Path, b: Path) -> int:
         if n.endswith(".parquet"):
             ta, tb = pq.read_table(pa_), pq.read_table(pb)
             same = ta.schema.equals(tb.schema) and ta.equals(tb)
-        elif n.endswith(".backtest.json"):
-            same = strip(json.loads(pa_.read_text())) == strip(json.loads(pb.read_text()))
         else:
             same = pa_.read_bytes() == pb.read_bytes()
-        print(f"{'same' if same else 'DIFFERENT'}  {n}")
-        bad += not same
-    print(f"{len(names) - bad}/{len(names)} identical")
+        verdict = "same" if same else "equivalent" if equivalent(pa_, pb) else "DIFFERENT"
+        print(f"{verdict:<11} {n}")
+        bad += verdict == "DIFFERENT"
+        identical += same
+    print(f"{identical}/{len(names)} byte-identical, {len(names) - identical - bad} equivalent, {bad} different")
     return 1 if bad else 0
 
 
