@@ -54,13 +54,25 @@ def _keys_path(keys: str | None, db: str | None) -> str:
 @click.option("--dashboard", is_flag=True, help="Mount the analyst dashboard under /dashboard.")
 @click.option("--admin-token-env", default="DISTILLGUARD_ADMIN_TOKEN", show_default=True,
               help="Environment variable holding the dashboard admin token.")
+@click.option("--max-header-bytes", default=64 * 1024, show_default=True, type=click.IntRange(1024, None),
+              help="Largest request head (request line and headers) accepted; larger: 431.")
+@click.option("--max-headers", default=100, show_default=True, type=click.IntRange(1, None),
+              help="Most header fields per request; more: 431.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, None),
+              help="Seconds a client has to send the request head after connecting (or after its previous "
+                   "request); later: 408 and the connection is closed.")
+@click.option("--body-timeout", default=60.0, show_default=True, type=click.FloatRange(0.1, None),
+              help="Seconds a client has to send the request body after its head; later: the connection is closed.")
 @handle_errors
 def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, policy: str | None, detect: str | None,
           redis_url: str | None, on_state_error: str, host: str, port: int, client: str, upstream_timeout: float,
           auth_failures: int, journal_fsync: bool, no_journal: bool, fingerprint_workers: int, redact_prompts: bool,
-          redact_completions: bool, dashboard: bool, admin_token_env: str) -> None:
+          redact_completions: bool, dashboard: bool, admin_token_env: str, max_header_bytes: int, max_headers: int,
+          header_timeout: float, body_timeout: float) -> None:
     """Run the OpenAI-compatible gateway: log every exchange, enforce policy per account and per campaign."""
     import uvicorn
+
+    from ..gateway.httplimits import HttpLimits, limited, raise_fd_limit
 
     from ..gateway.app import Gateway, GatewayConfig
     from ..gateway.logsink import LogConfig
@@ -84,8 +96,11 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
     gw = Gateway(config)
     click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {upstream}  (store {db}, "
                f"{'redis ' + redis_url if redis_url else 'in-memory state'})", err=True)
+    limits = HttpLimits(max_header_bytes, max_headers, header_timeout, body_timeout)
+    raise_fd_limit()
     uvicorn.run(gw.app, host=host, port=port, log_level="warning", access_log=False,
-                loop=event_loop(), http=http_protocol(), timeout_graceful_shutdown=10)
+                loop=event_loop(), http=limited(http_protocol(), limits), timeout_graceful_shutdown=10,
+                h11_max_incomplete_event_size=max_header_bytes)
 
 
 @click.group()

@@ -36,6 +36,7 @@ from .endpoints import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Endpoint, error
 from .enforce import Decision, Enforcer
 from .enforce import Request as EnfRequest
 from .fingerprint import Fingerprinter, FingerprintWorker
+from .httplimits import REFUSED
 from .keys import KeyStore, Principal
 from .limits import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from .logsink import LOG_UNAVAILABLE, ExchangeLog, LogConfig, exchange_row, utc
@@ -221,7 +222,8 @@ class Gateway:
 
     def _state_health(self) -> dict[str, Any]:
         e = self.enforcer
-        return {"state_events_skipped": e.bad_events, "state_last_bad_event": e.last_bad_event,
+        return {"connections_refused": dict(REFUSED), "state_events_skipped": e.bad_events,
+                "state_last_bad_event": e.last_bad_event,
                 "state_events_unpublished": e.unpublished}
 
     async def openapi(self, request: Request) -> Response:
