@@ -72,7 +72,7 @@ def test_kill_9_loses_nothing_answered_and_never_corrupts(tmp_path: Path, upstre
     assert stored_ids(tmp_path / "gw.duckdb") == set(early) | set(late)
     with Store.open(tmp_path / "gw.duckdb") as s:  # the store is usable: it takes new writes, no duplicates
         assert s.con.execute("SELECT count(*) - count(DISTINCT request_id) FROM exchanges").fetchone()[0] == 0
-        s.con.execute("INSERT INTO exchanges (request_id, ts, account_id, ip, model) "
+        s.con.execute("INSERT INTO exchanges_delta (request_id, ts, account_id, ip, model) "
                       "VALUES ('after-crash', now(), 'a', '', 'm')")
         assert s.count("exchanges") == 2 * N + 1
 

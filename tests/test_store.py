@@ -60,7 +60,9 @@ def _parquet(path: Path, start: int, n: int) -> Path:
 def test_open_creates_tables_and_counts() -> None:
     with Store.open(":memory:") as store:
         tables = {r[0] for r in store.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        assert {"exchanges", "accounts", "ingested_files", "rejects"} <= tables
+        assert {"accounts", "ingested_files", "rejects", "exchange_parts", "exchange_ids"} <= tables
+        views = {r[0] for r in store.con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        assert "exchanges" in views
         assert store.count("exchanges") == 0
         assert store.con.execute("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
 

@@ -2,8 +2,9 @@
 validate them against the contract, and append them to the store.
 
 Streaming in blocks and Arrow batches; a whole log is never held in Python objects. Clean data takes a
-columnar path (pyarrow's JSON reader per block, or one SQL insert straight from a Parquet file, see
-`parquet.py`); a block or file with any bad record is re-checked record by record (`conform.py`), so each
+columnar path (pyarrow's JSON reader per block, Arrow's Parquet reader per batch, checked with vectorised
+kernels and written straight into the store's new Parquet part, see `store.py`); a block or batch with any
+bad record is re-checked record by record (`conform.py`), so each
 bad record is reported as `FILE:LINE: field: what is wrong` (also kept in the store's `rejects` table) and
 the rest goes on. Each file is committed whole or not at all, so an interrupted run can simply be re-run.
 """
@@ -23,7 +24,6 @@ import pyarrow.parquet as pq
 from . import jsonl
 from .conform import conform_fast, conform_records
 from .errors import InputError, RecordError, UsageError
-from .parquet import parquet_plan
 from .schema import ACCOUNT_FIELDS, ACCOUNT_SCHEMA, REQUIRED_EXCHANGE, FieldError, validate_account
 from .store import Store, _Staging
 
@@ -152,14 +152,9 @@ class _FileRun:
             raise InputError(f"{self.path}: cannot open: {e.strerror or e}") from e
         if kind == "parquet" and self.options.transform is not None:
             raise UsageError(f"{self.path}: mapping files apply to JSONL logs; Parquet must follow the contract")
-        plan = parquet_plan(self.store.con, self.path) if kind == "parquet" else None
         with self.store.file_transaction() as staging:
             self.staging = staging
-            if plan is not None:
-                self.read += plan.rows
-                staging.insert_select(plan.sql)
-                self.progress(size)
-            elif kind == "parquet":
+            if kind == "parquet":
                 self.parquet(size)
             else:
                 self.jsonl()
@@ -240,7 +235,7 @@ class _FileRun:
             self.progress(size)
             return
         row0 = 0
-        batches = pf.iter_batches(batch_size=self.options.batch_rows)
+        batches = jsonl.prefetch(pf.iter_batches(batch_size=self.options.batch_rows), depth=1)
         while True:
             try:
                 rb = next(batches)

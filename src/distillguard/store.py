@@ -1,17 +1,31 @@
-"""The embedded store: one DuckDB file, the one owner of SQL connections.
+"""The embedded store: exchanges as immutable Parquet parts beside one DuckDB file, the catalog.
 
-Tables
-- `exchanges`: the exchange log in its stored form (schema.EXCHANGE_SCHEMA), unique by request_id.
-- `accounts`: optional account records (schema.ACCOUNT_SCHEMA), latest record per account wins.
-- `ingested_files`: one row per committed input file, with its counts.
-- `rejects`: every record that was not stored, with file, line and reason (nothing is dropped silently).
+Layout of a store `S.duckdb`:
+- `S.duckdb.parts/part-*.parquet`: the exchange log in its stored form (schema.EXCHANGE_SCHEMA) plus a
+  `_rid` column, zstd-compressed, written by Arrow and never changed. A part is listed in the catalog's
+  `exchange_parts` table only once its rows and every other effect of its input file are committed.
+- the DuckDB file (the catalog): `exchange_parts` (the part manifest), `exchange_ids` (the request_id of
+  every stored exchange: the index that dedupe probes), `exchanges_delta` (a small native table that the
+  gateway appends to and that is rolled into a part now and then), `accounts`, `ingested_files`, `rejects`,
+  and whatever state later stages keep (fingerprint cache, snapshots, keys).
+- `exchanges`: a view over the manifest's parts and the delta, with a `rowid` column (the `_rid` of the
+  part rows: numbered in ingest order, unique, never reused), so SQL written against a table reads the
+  same. Rows are appended, never changed in place.
 
-Each input file is appended inside one transaction: a crash or Ctrl-C leaves the store as it was
-before that file, so re-running the same command completes the work without duplicates.
+Each input file becomes one part, committed in one catalog transaction (manifest row, its request ids,
+its rejects, its `ingested_files` row): a crash or Ctrl-C leaves the store as it was before that file
+(a part file written but not committed is deleted at the next writable open), so re-running the same
+command completes the work without duplicates.
 """
 
 from __future__ import annotations
 
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,11 +33,17 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from .errors import StoreError
-from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, Field
+from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, EXCHANGE_SCHEMA, Field
 
 INGEST_MEMORY_LIMIT = "512MB"  # DuckDB's share while a file is ingested; Arrow blocks come on top
+PART_ROW_GROUP = 131_072  # rows per Parquet row group of a part (the unit of DuckDB's parallel scan)
+PART_COMPRESSION = "zstd"
+DELTA_ROLL_ROWS = 200_000  # the gateway rolls its delta table into a part past this many rows
+DELTA = "exchanges_delta"  # where row-at-a-time writers (the gateway) insert exchanges
 
 _DUCK_TYPES = {
     "string": "VARCHAR",
@@ -49,14 +69,24 @@ def _ddl(table: str, fields: tuple[Field, ...], key: str | None = None) -> str:
 
 
 _SETUP = (
-    _ddl("exchanges", EXCHANGE_FIELDS),
+    _ddl(DELTA, EXCHANGE_FIELDS),
     _ddl("accounts", ACCOUNT_FIELDS, key="account_id"),
     """CREATE TABLE IF NOT EXISTS ingested_files (
         path VARCHAR, size BIGINT, kind VARCHAR, rows_read BIGINT, stored BIGINT,
         duplicates BIGINT, rejected BIGINT, ingested_at TIMESTAMPTZ DEFAULT now())""",
     """CREATE TABLE IF NOT EXISTS rejects (
         path VARCHAR, line BIGINT, field VARCHAR, reason VARCHAR, recorded_at TIMESTAMPTZ DEFAULT now())""",
+    """CREATE TABLE IF NOT EXISTS exchange_parts (
+        name VARCHAR PRIMARY KEY, rows BIGINT, first_rid BIGINT, last_rid BIGINT, bytes BIGINT,
+        created_at TIMESTAMPTZ DEFAULT now())""",
+    "CREATE TABLE IF NOT EXISTS exchange_ids (request_id VARCHAR)",
 )
+
+_COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
+PART_SCHEMA = EXCHANGE_SCHEMA.append(pa.field("_rid", pa.int64(), nullable=False))
+_REJECT_SCHEMA = pa.schema([("path", pa.string()), ("line", pa.int64()), ("field", pa.string()),
+                            ("reason", pa.string())])
+_IDS_SCHEMA = pa.schema([("request_id", pa.string()), ("_pos", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -68,22 +98,27 @@ class FileCounts:
 
 
 class Store:
-    """An embedded DuckDB store of exchanges and accounts.
+    """An embedded store of exchanges (Parquet parts) and accounts (DuckDB).
 
     >>> with Store.open(":memory:") as store:
     ...     store.count("exchanges")
     0
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, parts: Path, read_only: bool,
+                 scratch: bool) -> None:
         self.con = con
         self.path = path
+        self.parts = parts  # folder of the Parquet parts
+        self.read_only = read_only
+        self._scratch = scratch  # the parts folder is a temporary one (a :memory: store): removed at close
 
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False, memory_limit: str | None = None) -> Store:
         """Open (creating if needed) the store at `path`; `:memory:` for a throwaway one."""
         path = str(path)
-        if path != ":memory:":
+        scratch = path == ":memory:"
+        if not scratch:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(path, read_only=read_only)
@@ -93,14 +128,30 @@ class Store:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET TimeZone = 'UTC'")
-        if not read_only:
+        parts = Path(tempfile.mkdtemp(prefix="dg-parts-")) if scratch else Path(f"{path}.parts").resolve()
+        store = cls(con, path, parts, read_only, scratch)
+        if read_only:
+            store._read_only_view()
+        else:
+            parts.mkdir(exist_ok=True)
             for stmt in _SETUP:
                 con.execute(stmt)
-        return cls(con, path)
+            store._migrate()
+            store._drop_orphans()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                store._refresh_view()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return store
 
     def close(self) -> None:
         """Close the connection (checkpointing the file)."""
         self.con.close()
+        if self._scratch:
+            shutil.rmtree(self.parts, ignore_errors=True)
 
     def __enter__(self) -> Store:
         return self
@@ -110,30 +161,69 @@ class Store:
 
     def count(self, table: str) -> int:
         """Number of rows in `table`."""
+        if table == "exchanges":  # from the manifest and the delta, without a scan of the parts
+            return int(self.con.execute(f"SELECT (SELECT coalesce(sum(rows), 0) FROM exchange_parts) + "
+                                        f"(SELECT count(*) FROM {DELTA})").fetchall()[0][0])
         row = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         return int(row[0]) if row else 0
 
+    def part_files(self) -> list[Path]:
+        """The committed parts, in ingest order."""
+        return [self.parts / n for (n,) in
+                self.con.execute("SELECT name FROM exchange_parts ORDER BY first_rid").fetchall()]
+
     @contextmanager
     def file_transaction(self) -> Iterator[_Staging]:
-        """Stage one file's batches; commit them whole (deduplicated) on success, or nothing on error."""
+        """Stage one file's batches as a new part; commit it whole (deduplicated) on success, or nothing."""
+        if self.read_only:
+            raise StoreError(f"{self.path}: the store is open read-only")
+        self.roll_delta()  # rows of the delta come before the file's (row ids are in ingest order)
         con = self.con
-        # Bound the memory a big file can take: staged rows beyond the limit spill to DuckDB's temp folder.
         old_limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        if self.path != ":memory:":
+        if not self._scratch:
             con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
-        con.execute("BEGIN TRANSACTION")
+        staging = _Staging(self, self._next_rid())
         try:
-            con.execute("CREATE OR REPLACE TEMP TABLE _staging AS SELECT *, 0::BIGINT AS _seq FROM exchanges LIMIT 0")
-            staging = _Staging(con)
             yield staging
-            con.execute("DROP TABLE IF EXISTS _staging")
-            con.execute("DROP TABLE IF EXISTS _existing")
-            con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            staging.abort()
             raise
         finally:
             con.execute(f"SET memory_limit = '{old_limit}'")
+
+    def roll_delta(self, min_rows: int = 1) -> int:
+        """Move the rows of the delta table into a new part (when it holds at least `min_rows`).
+
+        Runs on a cursor of its own, so the gateway's writer thread may call it.
+        """
+        with self.con.cursor() as cur:
+            n = cur.execute(f"SELECT count(*) FROM {DELTA}").fetchall()[0][0]
+            if n < max(min_rows, 1):
+                return 0
+            base = self._next_rid(parts_only=True, con=cur)
+            name = _part_name(base)
+            tmp, final = self.parts / f"{name}.tmp", self.parts / name
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                first, last = cur.execute(f"SELECT min(rowid) + {base}, max(rowid) + {base} "
+                                          f"FROM {DELTA}").fetchall()[0]
+                cur.execute(f"COPY (SELECT {_COLS}, {base} + rowid AS _rid FROM {DELTA} ORDER BY rowid) TO "
+                            f"'{_sql_str(tmp)}' (FORMAT parquet, COMPRESSION {PART_COMPRESSION}, "
+                            f"ROW_GROUP_SIZE {PART_ROW_GROUP})")
+                _durable(tmp)
+                os.replace(tmp, final)
+                _fsync_dir(self.parts)
+                cur.execute(f"INSERT INTO exchange_ids SELECT request_id FROM {DELTA}")
+                _list_part(cur, final, n, first, last)
+                cur.execute(f"DELETE FROM {DELTA}")
+                self._refresh_view(cur)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                tmp.unlink(missing_ok=True)
+                final.unlink(missing_ok=True)
+                raise
+        return int(n)
 
     def append_accounts(self, table: pa.Table) -> int:
         """Insert or replace account records; return how many were written."""
@@ -151,92 +241,284 @@ class Store:
     def exchanges_parquet(self, out: str | Path) -> None:
         """Write the stored exchanges to a Parquet file."""
         target = str(out).replace("'", "''")
-        self.con.execute(f"COPY (SELECT * FROM exchanges ORDER BY ts, request_id) TO '{target}' (FORMAT parquet)")
+        self.con.execute(f"COPY (SELECT {_COLS} FROM exchanges ORDER BY ts, request_id) TO '{target}' "
+                         "(FORMAT parquet)")
+
+    # --- internals ------------------------------------------------------------------------------------
+
+    def _next_rid(self, parts_only: bool = False, con: duckdb.DuckDBPyConnection | None = None) -> int:
+        """The first row id after every stored row (of the parts, or of the parts and the delta)."""
+        con = con or self.con
+        base = con.execute("SELECT coalesce(max(last_rid) + 1, 0) FROM exchange_parts").fetchall()[0][0]
+        if not parts_only:
+            top = con.execute(f"SELECT max(rowid) + 1 FROM {DELTA}").fetchall()[0][0]
+            base += top or 0
+        return int(base)
+
+    def _view_sql(self, con: duckdb.DuckDBPyConnection, temporary: bool = False) -> str:
+        names = [n for (n,) in con.execute("SELECT name FROM exchange_parts ORDER BY first_rid").fetchall()]
+        base = self._next_rid(parts_only=True, con=con)
+        delta = f"SELECT {_COLS}, {base} + rowid AS rowid FROM {DELTA}"
+        kind = "TEMP VIEW" if temporary else "VIEW"
+        if not names:
+            return f"CREATE OR REPLACE {kind} exchanges AS {delta}"
+        files = ", ".join(f"'{_sql_str(self.parts / n)}'" for n in names)
+        return (f"CREATE OR REPLACE {kind} exchanges AS SELECT {_COLS}, _rid AS rowid FROM read_parquet([{files}]) "
+                f"UNION ALL {delta}")
+
+    def _refresh_view(self, cur: duckdb.DuckDBPyConnection | None = None) -> None:
+        con = cur or self.con
+        con.execute(self._view_sql(con))
+
+    def _read_only_view(self) -> None:
+        """A read-only open of a store that moved since it was written: a temporary view at the new place."""
+        try:
+            row = self.con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'exchanges' "
+                                   "AND NOT temporary").fetchall()
+            parts = self.con.execute("SELECT count(*) FROM exchange_parts").fetchall()[0][0]
+        except duckdb.Error:
+            return  # a store written before parts: `exchanges` is its table
+        if not row or (parts and _sql_str(self.parts / "part-") not in row[0][0]):
+            self.con.execute(self._view_sql(self.con, temporary=True))
+
+    def _drop_orphans(self) -> None:
+        """Delete part files that no committed manifest row lists (left by a crash before a commit)."""
+        listed = {n for (n,) in self.con.execute("SELECT name FROM exchange_parts").fetchall()}
+        for p in self.parts.iterdir():
+            if p.is_file() and p.name.startswith("part-") and p.name not in listed:
+                p.unlink(missing_ok=True)
+
+    def _migrate(self) -> None:
+        """A store written before parts (`exchanges` a table): its rows become the first part."""
+        row = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'exchanges' "
+                               "AND schema_name = 'main'").fetchall()
+        if not row[0][0]:
+            return
+        con = self.con
+        n = con.execute("SELECT count(*) FROM exchanges").fetchall()[0][0]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if n:
+                name = _part_name(0)
+                tmp = self.parts / f"{name}.tmp"
+                con.execute(f"COPY (SELECT {_COLS}, rowid AS _rid FROM exchanges ORDER BY rowid) TO '{_sql_str(tmp)}' "
+                            f"(FORMAT parquet, COMPRESSION {PART_COMPRESSION}, ROW_GROUP_SIZE {PART_ROW_GROUP})")
+                first, last = con.execute("SELECT min(rowid), max(rowid) FROM exchanges").fetchall()[0]
+                _durable(tmp)
+                os.replace(tmp, self.parts / name)
+                _fsync_dir(self.parts)
+                con.execute("INSERT INTO exchange_ids SELECT request_id FROM exchanges")
+                _list_part(con, self.parts / name, n, first, last)
+            con.execute("DROP TABLE exchanges")
+            self._refresh_view()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
 
 class _Staging:
-    """One file's rows, staged inside the file's transaction and moved to `exchanges` at commit.
+    """One file's rows, written as a new part and listed in the catalog at commit.
 
-    Dedupe is one semi-join per file on `request_id` (the store's id column scanned against the file's ids;
-    no index to keep up), plus a narrow first-occurrence pass over the file's own ids; rows are never sorted.
+    Batches stream into a temporary Parquet file (Arrow's writer, zstd) with their row ids; the file's
+    request ids are kept aside. At commit, one probe of the id index (the file's ids as the hash join's
+    build side) and a first-occurrence pass over the file's own ids find duplicates; only when there are
+    some is the part rewritten without them. The part is renamed into place and fsynced, then one catalog
+    transaction lists it, adds its ids, its rejects and its `ingested_files` row.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
+    def __init__(self, store: Store, base: int) -> None:
+        self.store = store
+        self.con = store.con
+        self.base = base
         self.seq = 0
-        self.direct = 0
         self.rejects: list[tuple[str, int | None, str | None, str]] = []
+        self.name = _part_name(base)
+        self.tmp = store.parts / f"{self.name}.tmp"
+        self._writer: _PartWriter | None = None
+        self._ids: list[pa.Array] = []
+        self._final: Path | None = None
 
     def append(self, batch: pa.Table) -> None:
         """Stage one validated batch (stored-form columns)."""
-        if not batch.num_rows:
+        n = batch.num_rows
+        if not n:
             return
-        seq = pa.array(range(self.seq, self.seq + batch.num_rows), pa.int64())
-        self.seq += batch.num_rows
-        self.con.register("_batch", batch.append_column("_seq", seq))
-        try:
-            self.con.execute("INSERT INTO _staging SELECT * FROM _batch")
-        finally:
-            self.con.unregister("_batch")
-
-    def insert_select(self, select_sql: str) -> None:
-        """Insert the rows of `select_sql` (stored-form columns, unique request_ids) not already stored."""
-        before = _count(self.con, "exchanges")
-        _find_existing(self.con, f"SELECT request_id FROM ({select_sql})")
-        self.con.execute(
-            f"INSERT INTO exchanges ({_COLS}) SELECT {_COLS} FROM ({select_sql}) s "
-            "WHERE s.request_id NOT IN (SELECT request_id FROM _existing)"
-        )
-        self.direct += _count(self.con, "exchanges") - before
+        rid = pa.array(range(self.base + self.seq, self.base + self.seq + n), pa.int64())
+        self.seq += n
+        if self._writer is None:
+            self._writer = _PartWriter(self.tmp)
+        table = pa.Table.from_arrays([*batch.cast(EXCHANGE_SCHEMA).columns, rid], schema=PART_SCHEMA)
+        self._writer.write(table)
+        self._ids.extend(batch.column("request_id").chunks)
 
     def reject(self, path: str, line: int | None, field: str | None, reason: str) -> None:
         """Record one rejected record (written to `rejects` with the file's commit)."""
         self.rejects.append((path, line, field, reason))
 
     def commit(self, path: str, size: int, kind: str, rows_read: int, rejected: int) -> FileCounts:
-        """Move staged rows not already stored (first occurrence per request_id) into `exchanges`."""
-        before = _count(self.con, "exchanges")
+        """Keep the first occurrence of each request_id not already stored; list the part in the catalog."""
+        con = self.con
+        stored, keep = self.seq, None
+        ids = None
         if self.seq:
-            _find_existing(self.con, "SELECT request_id FROM _staging")
-            self.con.execute(
-                f"INSERT INTO exchanges ({_COLS}) SELECT {_COLS} FROM _staging s "
-                "WHERE s._seq IN (SELECT min(_seq) FROM _staging GROUP BY request_id) "
-                "AND s.request_id NOT IN (SELECT request_id FROM _existing)"
-            )
-        stored = _count(self.con, "exchanges") - before + self.direct
-        if self.rejects:
-            cols = zip(*self.rejects, strict=True)
-            rej = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, _REJECT_SCHEMA, strict=True)],
-                                       schema=_REJECT_SCHEMA)
-            self.con.register("_rej", rej)
+            assert self._writer is not None
+            self._writer.close()
+            self._writer = None
+            ids = pa.Table.from_arrays([pa.chunked_array(self._ids, pa.string()),
+                                        pa.array(range(self.seq), pa.int64())], schema=_IDS_SCHEMA)
+            con.register("_dg_ids", ids)
             try:
-                self.con.execute("INSERT INTO rejects (path, line, field, reason) SELECT * FROM _rej")
+                # positions to drop: ids already stored, and every occurrence in the file after its first
+                drop = con.sql(
+                    "SELECT _pos FROM _dg_ids WHERE request_id IN (SELECT request_id FROM exchange_ids "
+                    f"WHERE request_id IN (SELECT request_id FROM _dg_ids) UNION ALL SELECT request_id FROM {DELTA}) "
+                    "UNION SELECT _pos FROM (SELECT _pos, row_number() OVER (PARTITION BY request_id ORDER BY _pos) "
+                    "AS k FROM _dg_ids WHERE request_id IN (SELECT request_id FROM _dg_ids GROUP BY request_id "
+                    "HAVING count(*) > 1)) WHERE k > 1"
+                ).to_arrow_table().column(0)
             finally:
-                self.con.unregister("_rej")
-        dups = rows_read - rejected - stored
-        self.con.execute(
-            "INSERT INTO ingested_files (path, size, kind, rows_read, stored, duplicates, rejected) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [path, size, kind, rows_read, stored, dups, rejected],
-        )
+                con.unregister("_dg_ids")
+            if len(drop):
+                mask = pc.invert(pc.is_in(ids.column("_pos"), value_set=drop.combine_chunks()))
+                keep = mask
+                stored = self.seq - len(drop)
+                ids = ids.filter(mask)
+                if stored:
+                    self._rewrite(mask)
+        if stored:
+            final = self.store.parts / self.name
+            _durable(self.tmp)
+            os.replace(self.tmp, final)
+            _fsync_dir(self.store.parts)
+            self._final = final
+        else:
+            self.tmp.unlink(missing_ok=True)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if stored:
+                assert ids is not None
+                con.register("_dg_ids", ids)
+                try:
+                    con.execute("INSERT INTO exchange_ids SELECT request_id FROM _dg_ids")
+                finally:
+                    con.unregister("_dg_ids")
+                rids = pa.array(range(self.base, self.base + self.seq), pa.int64())
+                if keep is not None:
+                    rids = rids.filter(keep)
+                assert self._final is not None
+                _list_part(con, self._final, stored, pc.min(rids).as_py(), pc.max(rids).as_py())
+                self.store._refresh_view()
+            if self.rejects:
+                cols = zip(*self.rejects, strict=True)
+                rej = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, _REJECT_SCHEMA, strict=True)],
+                                           schema=_REJECT_SCHEMA)
+                con.register("_rej", rej)
+                try:
+                    con.execute("INSERT INTO rejects (path, line, field, reason) SELECT * FROM _rej")
+                finally:
+                    con.unregister("_rej")
+            dups = rows_read - rejected - stored
+            con.execute(
+                "INSERT INTO ingested_files (path, size, kind, rows_read, stored, duplicates, rejected) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [path, size, kind, rows_read, stored, dups, rejected],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._final = None  # committed: no longer ours to delete
         return FileCounts(stored=stored, duplicates=dups)
 
+    def abort(self) -> None:
+        """Forget the file: close and delete its part (the catalog was not touched)."""
+        if self._writer is not None:
+            self._writer.close(abort=True)
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+        if self._final is not None:
+            self._final.unlink(missing_ok=True)
 
-_COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
-_REJECT_SCHEMA = pa.schema([("path", pa.string()), ("line", pa.int64()), ("field", pa.string()),
-                            ("reason", pa.string())])
+    def _rewrite(self, mask: pa.ChunkedArray | pa.Array) -> None:
+        """Write the part again without the rows `mask` drops (only a file with duplicates pays this)."""
+        src = pq.ParquetFile(self.tmp)
+        out = self.tmp.with_suffix(".tmp2")
+        pos = 0
+        flat = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+        with pq.ParquetWriter(out, PART_SCHEMA, compression=PART_COMPRESSION) as w:
+            for rb in src.iter_batches(batch_size=PART_ROW_GROUP):
+                part = pa.Table.from_batches([rb], schema=PART_SCHEMA).filter(flat.slice(pos, rb.num_rows))
+                pos += rb.num_rows
+                if part.num_rows:
+                    w.write_table(part, row_group_size=PART_ROW_GROUP)
+        src.close()
+        os.replace(out, self.tmp)
 
 
-def _find_existing(con: duckdb.DuckDBPyConnection, ids_sql: str) -> None:
-    """Fill temp table `_existing` with the ids of `ids_sql` already stored.
+class _PartWriter:
+    """Arrow's Parquet writer in a thread of its own, one batch behind the reader (encoding and zstd
+    release the GIL, so reading, checking and writing a file overlap on two cores)."""
 
-    The file's ids are the hash join's build side and the store is only scanned (one column), so the cost
-    per file grows with the store's size at scan speed and its memory with the file's size, not the store's.
-    """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _existing AS SELECT DISTINCT request_id FROM exchanges "
-                f"WHERE request_id IN ({ids_sql})")
+    def __init__(self, path: Path) -> None:
+        self._q: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._writer = pq.ParquetWriter(path, PART_SCHEMA, compression=PART_COMPRESSION)
+        self._thread = threading.Thread(target=self._run, name="distillguard-part-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            table = self._q.get()
+            if table is None:
+                return
+            if self._error is None:
+                try:
+                    self._writer.write_table(table, row_group_size=PART_ROW_GROUP)
+                except BaseException as e:  # handed to the ingesting thread at its next call
+                    self._error = e
+
+    def write(self, table: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(table)
+
+    def close(self, abort: bool = False) -> None:
+        self._q.put(None)
+        self._thread.join()
+        try:
+            self._writer.close()
+        except (OSError, pa.ArrowException):
+            if not abort:
+                raise
+        if self._error is not None and not abort:
+            raise self._error
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
-    return int(row[0]) if row else 0
+def _list_part(con: duckdb.DuckDBPyConnection, path: Path, rows: int, first: int, last: int) -> None:
+    con.execute("INSERT INTO exchange_parts (name, rows, first_rid, last_rid, bytes) VALUES (?, ?, ?, ?, ?)",
+                [path.name, rows, first, last, path.stat().st_size])
+
+
+def _part_name(base: int) -> str:
+    return f"part-{base:015d}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def _durable(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sql_str(p: Path | str) -> str:
+    return str(p).replace("'", "''")

@@ -27,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from ..schema import EXCHANGE_COLUMNS, EXCHANGE_SCHEMA
-from ..store import Store
+from ..store import DELTA, DELTA_ROLL_ROWS, Store
 from .contract import coerce_event, coerce_exchange
 from .journal import Journal, Quarantine, read_segment, set_aside, to_table
 
@@ -53,6 +53,8 @@ _TABLES = {"exchanges": EXCHANGE_SCHEMA, "enforcement_events": ENFORCEMENT_SCHEM
 # what makes a journaled row "already stored" when a segment is replayed
 _KEYS = {"exchanges": ("request_id",), "enforcement_events": ("request_id", "ts", "code"),
          "audit_log": ("ts", "actor", "action", "target")}
+# `exchanges` is a view over the store's Parquet parts: new rows go to its delta table (rolled into a part)
+_INSERT_INTO = {"exchanges": DELTA}
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,8 @@ class ExchangeLog:
                 for t in batches:
                     self._queues[t] = deque()
             ok = self._commit(batches)
+            if ok and batches.get("exchanges"):
+                self._roll()
             if segment is not None:
                 if ok:
                     segment.unlink()
@@ -213,7 +217,8 @@ class ExchangeLog:
                             continue
                         cols = ", ".join(batch.column_names)
                         cur.register("_dg_batch", batch)
-                        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _dg_batch")
+                        cur.execute(f"INSERT INTO {_INSERT_INTO.get(table, table)} ({cols}) SELECT {cols} "
+                                    "FROM _dg_batch")
                         cur.unregister("_dg_batch")
                     cur.execute("COMMIT")
                 except BaseException:
@@ -227,6 +232,13 @@ class ExchangeLog:
             self.written[table] += len(rows)
         self.store_error = None
         return True
+
+    def _roll(self) -> None:
+        """Move the exchanges into a Parquet part of the store once the delta table is big enough."""
+        try:
+            self.store.roll_delta(min_rows=DELTA_ROLL_ROWS)
+        except Exception:  # the rows stay in the delta table, readable; rolled at a later flush
+            log.exception("logsink: could not roll the exchanges into a part")
 
     def _store_failed(self, msg: str) -> None:
         if self.store_error is None:
@@ -314,7 +326,7 @@ def _insert_new(cur: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> 
     on = " AND ".join(f"x.{k} IS NOT DISTINCT FROM b.{k}" for k in _KEYS[table])
     cur.register("_dg_replay", batch)
     try:
-        row = cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _dg_replay b "
+        row = cur.execute(f"INSERT INTO {_INSERT_INTO.get(table, table)} ({cols}) SELECT {cols} FROM _dg_replay b "
                           f"WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {on})").fetchone()
     finally:
         cur.unregister("_dg_replay")
