@@ -1,10 +1,15 @@
-"""Benchmark: ingest 1M valid exchanges from JSONL.gz and from Parquet into a fresh store.
+"""Benchmark: ingest valid exchanges from JSONL.gz and from Parquet into a fresh store, beside the engines.
 
     .venv/bin/python bench/ingest.py [--rows 1000000] [--repeat 3] [--prefill 0] [--workdir DIR]
+        [--parquet FILE] [--before OTHER_CHECKOUT/src]
 
-Each measurement runs `distillguard ingest` in a child process and reports wall seconds, rows/s and the
-child's CPU seconds (resource.getrusage(RUSAGE_CHILDREN)) and peak RSS. `--prefill N` first fills the store
-with N other exchanges (in SQL), to show how the dedupe scales with the size of the store.
+Each measurement runs in a child process and reports wall seconds, rows/s, the child's CPU seconds
+(resource.getrusage(RUSAGE_CHILDREN)) and peak RSS: `distillguard ingest` (and, with `--before`, the same
+command from another checkout, on the same files in the same run), then the bare-engine references on the
+same file: pyarrow's Parquet read, read + zstd write, DuckDB's `CREATE TABLE AS SELECT * FROM
+read_parquet(...)` into a fresh file, and for JSONL.gz pyarrow's JSON read + zstd Parquet write.
+`--prefill N` first fills the store with N other exchanges, to show how the dedupe scales with the
+size of the store. `--parquet FILE` ingests that file (e.g. a simulation's) instead of generated logs.
 """
 
 from __future__ import annotations
@@ -94,13 +99,29 @@ def write_parquet(path: Path, n: int, offset: int = 0, chunk: int = 100_000) -> 
             w.write_table(pa.Table.from_pylist(recs, schema=EXCHANGE_SCHEMA))
 
 
-CLI = [sys.executable, "-c", "import resource, sys\nfrom distillguard.cli import main\ntry:\n    main()\n"
+CLI = ["-c", "import resource, sys\nfrom distillguard.cli import main\ntry:\n    main()\n"
        "finally:\n    print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"]
+
+# bare-engine references: the same file through the engines alone (no checks, no dedupe, no catalog)
+BARE = {
+    "duckdb CTAS": "import duckdb, sys\ncon = duckdb.connect(sys.argv[2])\n"
+                   "con.execute(\"CREATE TABLE t AS SELECT * FROM read_parquet('\" + sys.argv[1] + \"')\")\n"
+                   "con.close()",
+    "arrow read+write": "import pyarrow.parquet as pq, sys\n"
+                        "pq.write_table(pq.read_table(sys.argv[1]), sys.argv[2] + '.parquet', compression='zstd')",
+    "arrow read": "import pyarrow.parquet as pq, sys\npq.read_table(sys.argv[1])",
+    "arrow json read+write": "import pyarrow.json as pj, pyarrow.parquet as pq, sys\n"
+                             "pq.write_table(pj.read_json(sys.argv[1]), sys.argv[2] + '.parquet', compression='zstd')",
+}
+BARE["CLI start"] = "import sys\nfrom distillguard.cli import main"  # what any command pays before its work
+BARE_FOR = {"parquet": ("arrow read", "arrow read+write", "duckdb CTAS", "CLI start"),
+            "jsonl.gz": ("arrow json read+write",)}
+RSS = "\nimport resource\nprint('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
 
 
 @dataclass(frozen=True)
 class Run:
-    """One child `distillguard ingest` run."""
+    """One child process run."""
 
     seconds: float
     cpu: float  # user + system seconds of the child (all its threads)
@@ -108,14 +129,15 @@ class Run:
     summary: str
 
 
-def timed_ingest(log: Path, db: Path) -> Run:
-    """Run `distillguard ingest LOG --db DB` in a child and measure it."""
+def timed(args: list[str], src: Path) -> Run:
+    """Run `python ARGS` in a child with `src` first on its path and measure it."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    res = subprocess.run([*CLI, "ingest", str(log), "--db", str(db)], capture_output=True, text=True, cwd=ROOT)
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    res = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=env)
     secs = time.perf_counter() - t0
     if res.returncode != 0:
-        raise SystemExit(f"ingest failed: {res.stderr}")
+        raise SystemExit(f"{args[-4:]} failed: {res.stderr[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rss = int(res.stderr.rsplit("maxrss", 1)[1].split()[0]) / 1024
@@ -123,15 +145,22 @@ def timed_ingest(log: Path, db: Path) -> Run:
 
 
 def make_prefilled_store(path: Path, n: int) -> None:
-    """A store already holding `n` exchanges (other request ids), written in SQL for speed."""
+    """A store already holding `n` exchanges (other request ids), generated in SQL and ingested."""
+    import duckdb
+
+    src = path.with_suffix(".prefill.parquet")
+    duckdb.connect().execute(
+        "COPY (SELECT 'old-' || i AS request_id, TIMESTAMPTZ '2026-04-01 00:00:00+00' + INTERVAL (i) SECOND AS ts, "
+        "'acct-' || (i % 20000) AS account_id, '10.0.0.' || (i % 250) AS ip, 'gpt-large' AS model, "
+        "'/v1/chat/completions' AS endpoint, "
+        "[{'role': 'user', 'content': 'question number ' || i || ' about renewable energy and python'}] AS messages, "
+        "repeat('answer ', 40) AS completion, 200 AS status FROM range(?) t(i)) "
+        f"TO '{src}' (FORMAT parquet)", [n])
+    from distillguard.ingest import ingest_logs
+
     with Store.open(path) as store:
-        store.con.execute(
-            "INSERT INTO exchanges (request_id, ts, account_id, ip, model, endpoint, messages, completion, status) "
-            "SELECT 'old-' || i, TIMESTAMPTZ '2026-04-01 00:00:00+00' + INTERVAL (i) SECOND, 'acct-' || (i % 20000), "
-            "'10.0.0.' || (i % 250), 'gpt-large', '/v1/chat/completions', "
-            "[{'role': 'user', 'content': 'question number ' || i || ' about renewable energy and python'}], "
-            "repeat('answer ', 40), 200 FROM range(?) t(i)", [n])
-        store.con.execute("CHECKPOINT")
+        ingest_logs(store, [src])
+    src.unlink()
 
 
 def main() -> None:
@@ -141,42 +170,71 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--prefill", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--parquet", type=Path, default=None,
+                    help="ingest this Parquet log (e.g. a simulation's exchanges.parquet) instead of generating one")
+    ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--before", type=Path, default=None,
+                    help="the src/ folder of another checkout (e.g. a git worktree of the commit before a change): "
+                         "its ingest is measured in the same run, on the same files")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="dg-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    logs = {"jsonl.gz": work / f"ex-{args.rows}.jsonl.gz", "parquet": work / f"ex-{args.rows}.parquet"}
-    if not logs["jsonl.gz"].exists():
-        write_jsonl_gz(logs["jsonl.gz"], args.rows)
-    if not logs["parquet"].exists():
-        write_parquet(logs["parquet"], args.rows)
+    if args.parquet:
+        logs = {"parquet": args.parquet.resolve()}
+        rows = pq.ParquetFile(args.parquet).metadata.num_rows
+    else:
+        rows = args.rows
+        logs = {"jsonl.gz": work / f"ex-{rows}.jsonl.gz", "parquet": work / f"ex-{rows}.parquet"}
+        if args.generate_only:
+            if rows and not logs["jsonl.gz"].exists():
+                write_jsonl_gz(logs["jsonl.gz"], rows)
+            if rows and not logs["parquet"].exists():
+                write_parquet(logs["parquet"], rows)
+            if args.prefill:
+                make_prefilled_store(work / f"prefill-{args.prefill}.duckdb", args.prefill)
+            return
+        # in a child: Linux keeps a process's peak RSS across exec, so the children measured below would
+        # all report this process's peak if it built the logs itself
+        subprocess.run([sys.executable, __file__, "--generate-only", "--rows", str(rows), "--workdir", str(work),
+                        "--prefill", str(args.prefill)], check=True)
     prefill = None
     if args.prefill:
         prefill = work / f"prefill-{args.prefill}.duckdb"
         if not prefill.exists():
-            make_prefilled_store(prefill, args.prefill)
+            subprocess.run([sys.executable, __file__, "--generate-only", "--rows", "0", "--workdir", str(work),
+                            "--prefill", str(args.prefill)], check=True)
+    versions = {"now": ROOT / "src"}
+    if args.before:
+        versions = {"before": args.before.resolve(), **versions}
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    print("| format | rows | MB on disk | store rows before | wall s (best / median) | rows/s wall (best / median) "
+    print("| format | what | rows | MB in | store rows before | wall s (best / median) | rows/s wall (best) "
           "| CPU s (best) | rows per CPU-s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for fmt, log in logs.items():
-        runs: list[Run] = []
-        for _ in range(args.repeat):
-            db = work / f"bench-{fmt}.duckdb"
-            for p in work.glob(f"bench-{fmt}.duckdb*"):
-                p.unlink()
-            if prefill:
-                shutil.copyfile(prefill, db)
-            run = timed_ingest(log, db)
-            if f"stored {args.rows} " not in run.summary:
-                raise SystemExit(f"unexpected summary: {run.summary}")
-            runs.append(run)
-        times = [r.seconds for r in runs]
-        best, med = min(times), statistics.median(times)
-        cpu = min(r.cpu for r in runs)
         mb = log.stat().st_size / 1e6
-        print(f"| {fmt} | {args.rows:,} | {mb:,.0f} | {args.prefill:,} | {best:.2f} / {med:.2f} | "
-              f"{args.rows / best:,.0f} / {args.rows / med:,.0f} | {cpu:.1f} | {args.rows / cpu:,.0f} | "
-              f"{max(r.rss_mb for r in runs):,.0f} |", flush=True)
+        jobs: list[tuple[str, list[str], Path]] = [
+            (f"ingest ({v})", [*CLI, "ingest", str(log), "--db", "{db}"], src) for v, src in versions.items()]
+        jobs += [(f"bare: {b}", ["-c", BARE[b] + RSS, str(log), "{db}"], ROOT / "src") for b in BARE_FOR[fmt]]
+        for what, cmd, src in jobs:
+            runs: list[Run] = []
+            for _ in range(args.repeat):
+                db = work / f"bench-{fmt}.duckdb"
+                for p in work.glob(f"bench-{fmt}.duckdb*"):
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                if prefill and what.startswith("ingest"):
+                    shutil.copyfile(prefill, db)
+                    if Path(f"{prefill}.parts").is_dir():
+                        shutil.copytree(f"{prefill}.parts", f"{db}.parts")
+                run = timed([c.replace("{db}", str(db)) for c in cmd], src)
+                if what.startswith("ingest") and f"stored {rows} " not in run.summary:
+                    raise SystemExit(f"unexpected summary: {run.summary}")
+                runs.append(run)
+            times = [r.seconds for r in runs]
+            best, med = min(times), statistics.median(times)
+            cpu = min(r.cpu for r in runs)
+            print(f"| {fmt} | {what} | {rows:,} | {mb:,.0f} | {args.prefill:,} | {best:.2f} / {med:.2f} | "
+                  f"{rows / best:,.0f} | {cpu:.1f} | {rows / cpu:,.0f} | {max(r.rss_mb for r in runs):,.0f} |",
+                  flush=True)
     if args.workdir is None:
         shutil.rmtree(work)
 
