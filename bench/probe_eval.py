@@ -134,6 +134,8 @@ def evaluate(labels: Path, det: Path) -> dict:
         "campaigns": [asdict(r) | {"rate": r.rate} for r in sorted(camps.values(), key=lambda r: r.name)],
         "precision": tp / (tp + fp) if tp + fp else float("nan"), "recall": tp / (tp + fn) if tp + fn else float("nan"),
         "fpr": fp / n_neg if n_neg else float("nan"), "auc": roc_auc(pos, neg), "ari": ari(tl, pl),
+        "flags": {aid: out.get(aid, (0.0, False))[1] for aid in truth},
+        "is_campaign": {aid: v[1].startswith("campaign:") for aid, v in truth.items()},
         "accounts": len(truth), "campaign_accounts": len(pos), "legit_accounts": n_neg, "missing_in_output": missing,
     }
 
@@ -194,6 +196,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{f:26}" + "".join(
                 f" {next((r['rate'] for r in res['families'] if r['name'] == f), float('nan')):12.3f}"
                 for res in results.values()))
+    if len(results) > 1:  # stability: flag changes on the accounts the folders share
+        first = next(iter(results))
+        for k in list(results)[1:]:
+            fa, fb = results[first]["flags"], results[k]["flags"]
+            common = fa.keys() & fb.keys()
+            moved = [x for x in common if fa[x] != fb[x]]
+            legit = sum(1 for x in moved if not results[k]["is_campaign"][x])
+            print(f"flag changes {Path(first).name} -> {Path(k).name}: {len(moved)} of {len(common)} shared accounts "
+                  f"({legit} legitimate)")
+    for res in results.values():
+        res.pop("flags"), res.pop("is_campaign")
     if a.json:
         a.json.write_text(json.dumps(results, indent=1, default=dict))
     return 0

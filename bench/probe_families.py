@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from probekit.attacks import FAMILIES  # noqa: E402
 from probekit.corpora import load  # noqa: E402
 from probekit.legit import KINDS  # noqa: E402
+from probekit.odd import add_odd  # noqa: E402
 from probekit.world import Log, stream  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def build(out: Path, seed: int, data: Path, scale: float = 1.0, families: list[str] | None = None,
           kinds: list[str] | None = None, sizes: dict[str, int] | None = None, scrub: bool = False,
-          gz: bool = False, tag: str = "") -> dict[str, Path]:
+          gz: bool = False, tag: str = "", odd: int = 0) -> dict[str, Path]:
     """Generate one probe log into `out`; returns the paths written (log, accounts, labels)."""
     c = load(data)
     log = Log(seed)
@@ -39,6 +40,7 @@ def build(out: Path, seed: int, data: Path, scale: float = 1.0, families: list[s
         fn, default = FAMILIES[f]
         n = (sizes or {}).get(f, max(1, int(round(default * scale))))
         fn(log, c, stream(seed, "campaign:" + f), n, f"pf-{f}{tag}")
+    add_odd(log, stream(seed, "odd"), odd)
     return log.write(out, scrub=scrub, gz=gz)
 
 
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="output folder (default bench/out/probes/seed<N>[-scrub])")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/data")
     ap.add_argument("--families", default="all", help="comma list of campaign families, 'all' or 'none'")
+    ap.add_argument("--without", default="", help="comma list of campaign families to leave out (stability)")
+    ap.add_argument("--odd", type=int, default=0, help="add N odd or malformed records on existing accounts")
     ap.add_argument("--legit", default="all", help="comma list of legitimate kinds, 'all' or 'none'")
     ap.add_argument("--size", action="append", default=[], metavar="FAMILY=N", help="one campaign's size")
     ap.add_argument("--campaign-size", type=int, help="every selected campaign at N accounts")
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (a.data / "gsm8k").is_dir():
         print(f"error: corpora not found under {a.data}; pass --data", file=sys.stderr)
         return 2
-    fams = _csv(a.families, FAMILIES, "family")
+    fams = [f for f in _csv(a.families, FAMILIES, "family") if f not in _csv(a.without or "none", FAMILIES,
+                                                                                 "family")]
     kinds = _csv(a.legit, KINDS, "kind")
     sizes: dict[str, int] = {}
     if a.campaign_size:
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = [(out / f"size-{n}", dict.fromkeys(fams, n), f"-n{n}") for n in map(int, a.sizes.split(","))]
     for o, sz, tag in runs:
         t = time.time()
-        paths = build(o, a.seed, a.data, a.scale, fams, kinds, sz, a.scrub, a.gzip, tag)
+        paths = build(o, a.seed, a.data, a.scale, fams, kinds, sz, a.scrub, a.gzip, tag, a.odd)
         actors: Counter[str] = Counter()
         with open(paths["labels"]) as f:
             next(f)

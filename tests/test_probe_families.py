@@ -76,3 +76,13 @@ def test_sizes_write_one_folder_per_size(corpora: Path, tmp_path: Path) -> None:
 def test_unknown_family_is_a_clear_error(corpora: Path, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="unknown family nope"):
         probe_families.main(["--families", "nope", "--data", str(corpora), "--out", str(tmp_path)])
+
+
+def test_odd_records_are_ingested_or_rejected_with_a_reason(corpora: Path, tmp_path: Path) -> None:
+    out = _gen(corpora, tmp_path / "o", "--legit", "chat", "--families", "hydra", "--odd", "60")
+    plain = _gen(corpora, tmp_path / "p", "--legit", "chat", "--families", "hydra")
+    n_odd = len((out / "exchanges.jsonl").read_text().splitlines())
+    assert n_odd == len(_rows(plain)) + 60
+    res = CliRunner().invoke(main, ["ingest", str(out / "exchanges.jsonl"), "--db", str(tmp_path / "s.duckdb")])
+    assert res.exit_code == 0, res.output
+    assert "rejected 0" not in res.output and "duplicates 0" not in res.output

@@ -202,11 +202,14 @@ class Log:
             return
         text_len = len(prompt or "") + sum(len(m.get("content") or "") + 12 for m in messages or [])
         tool_len = sum(len(orjson.dumps(t)) for t in tools or [])
+        rid = "req_" + hexid(r, 20)
+        if status == 200 and int(rid[-3:], 16) < 12:  # ~0.3 % upstream errors for everyone (no extra draw)
+            status = 500 if rid[-4] < "8" else 503
         comp = completion if status == 200 else None
         full = len(comp or "")
         if comp is not None and len(comp) > max_completion_chars:
             comp = comp[:max_completion_chars]
-        rec: dict = {"request_id": "req_" + hexid(r, 20),
+        rec: dict = {"request_id": rid,
                      "ts": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
                      "account_id": a.account_id, "api_key_id": r.choice(a.keys),
                      "ip": ip if ip is not None else self.ip_for(r, a, ts), "user_agent": ua or a.ua,
@@ -237,7 +240,7 @@ class Log:
     def write(self, out: Path, scrub: bool = False, gz: bool = False) -> dict[str, Path]:
         """Write exchanges (time-ordered JSONL), accounts.jsonl and labels.csv into `out`."""
         out.mkdir(parents=True, exist_ok=True)
-        self.rows.sort(key=lambda x: (x["ts"], x["request_id"]))
+        self.rows.sort(key=lambda x: (str(x.get("ts", "")), x["request_id"]))
         log_path = out / ("exchanges.jsonl.gz" if gz else "exchanges.jsonl")
         for p in (out / "exchanges.jsonl", out / "exchanges.jsonl.gz"):
             p.unlink(missing_ok=True)
