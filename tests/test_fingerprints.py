@@ -15,10 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distillguard.errors import ConfigError, UsageError
-from distillguard.fingerprints.capability import CLASSES, CapabilityModel, classify, load_model
+from distillguard.fingerprints.capability import CLASSES, CapabilityModel, load_model
 from distillguard.fingerprints.neardup import minhash_signatures
 from distillguard.fingerprints.texts import (
     FINGERPRINT_SCHEMA,
+    capability_labels,
     fingerprint_texts,
     near_duplicate_groups,
     normalise,
@@ -157,7 +158,7 @@ def test_near_duplicate_groups() -> None:
     ],
 )
 def test_capability_labels(text: str, label: str) -> None:
-    assert classify([text]).to_pylist() == [label]
+    assert capability_labels([text]).to_pylist() == [label]
     assert fingerprint_texts([text])["capability"][0].as_py() == label
 
 

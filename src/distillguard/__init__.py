@@ -18,6 +18,7 @@ from . import backtest as _backtest_module  # noqa: F401
 from . import evaluate as _evaluate_module  # noqa: F401
 from . import ingest as _ingest_module  # noqa: F401
 from . import simulate as _simulate_module  # noqa: F401
+from ._version import __version__
 from .api import backtest, detect, evaluate, ingest, read_detection_accounts, simulate
 from .backtest import PolicyResult
 from .detection import DetectResult
@@ -32,7 +33,6 @@ from .store import Store
 # reader of accounts.csv (serve --detect, explain, intel export, backtest) die on one long id.
 _csv.field_size_limit(2**31 - 1)
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",

@@ -228,6 +228,15 @@ def content_text(content: Any, field: str = "messages.content") -> str | None:
     raise FieldError(field, f"expected text, null or a list of content parts, got {_json_type(content)}")
 
 
+# Prompt text as the contract defines it: the completions prompt, else the last user message. The
+# lambda runs only for the rare exchange whose last message is not a user's (CASE evaluates a branch for
+# the rows that reach it): a quarter of the cost of filtering every message list.
+_LAST = "messages[-1]"
+PROMPT_SQL = (f"CASE WHEN prompt IS NOT NULL THEN prompt WHEN {_LAST}.role = 'user' AND {_LAST}.content IS NOT NULL "
+              f"THEN {_LAST}.content ELSE coalesce(list_filter(messages, lambda m: m.role = 'user' "
+              "AND m.content IS NOT NULL)[-1].content, '') END")
+
+
 def prompt_text(messages: list[dict[str, Any]] | None, prompt: str | None) -> str:
     """The text a user sent: the last user message (or the completions prompt)."""
     if prompt is not None:

@@ -32,8 +32,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..schema import PROMPT_SQL
 from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
+from .text_keys import ENDS_SQL, SEGMENTS_SQL
 
 if TYPE_CHECKING:
     from .fingerprint_cache import FingerprintCache
@@ -53,16 +55,8 @@ FP_BATCH = 200_000
 FP_SAMPLE_PER_ACCOUNT = 128
 # Wrapper keys: the normalised first / last characters of a prompt. A campaign's (paraphrased) wrappers
 # are few and each is reused by many of its accounts, while the payload in between changes every time.
-WRAPPER_CHARS = 40
 NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than this are chains: ignored
 
-# Prompt text as the contract defines it: the completions prompt, else the last user message. The
-# lambda runs only for the rare exchange whose last message is not a user's (CASE evaluates a branch for
-# the rows that reach it): a quarter of the cost of filtering every message list.
-_LAST = "messages[-1]"
-PROMPT_SQL = (f"CASE WHEN prompt IS NOT NULL THEN prompt WHEN {_LAST}.role = 'user' AND {_LAST}.content IS NOT NULL "
-              f"THEN {_LAST}.content ELSE coalesce(list_filter(messages, lambda m: m.role = 'user' "
-              "AND m.content IS NOT NULL)[-1].content, '') END")
 # the roles of an exchange's messages (the same expression twice in a SELECT is computed once)
 _ROLES = "list_transform(messages, lambda m: m.role)"
 _SYSTEM_SQL = ("CASE WHEN messages[1].role IN ('system', 'developer') THEN messages[1].content "
@@ -273,43 +267,13 @@ def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerpr
         # wrapper keys: case-folded, digits and whitespace normalised, first/last WRAPPER_CHARS characters
         con.execute(
             "INSERT INTO dg_fp_raw SELECT text_hash, template_id, wrapper_id, capability, cot, structured, "
-            f"pre_key, suf_key FROM ({_ENDS_SQL})")
+            f"pre_key, suf_key FROM ({ENDS_SQL})")
         con.execute("INSERT INTO dg_sk SELECT template_id, left(any_value(skeleton), 200) FROM _dg_fpb GROUP BY 1")
         con.execute("INSERT INTO dg_wr SELECT wrapper_id, any_value(wrapper) FROM _dg_fpb GROUP BY 1")
-        con.execute(_SEGMENTS_SQL)
+        con.execute(SEGMENTS_SQL)
     finally:
         con.unregister("_dg_fpb")
 
-
-def _norm_sql(text: str) -> str:
-    return f"trim(regexp_replace(regexp_replace(lower({text}), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g'))"
-
-
-# A wrapper key normalises only the END_SLICE characters at its end of the prompt: the same key as
-# normalising the whole text whenever that slice normalises to more than WRAPPER_CHARS + 1 characters
-# (else the whole text is normalised). `_ENDS_SQL` reads `_dg_fpb` and adds `pre_key`, `suf_key`.
-END_SLICE = 100
-_ENDS_SQL = (f"SELECT *, hash(CASE WHEN length(pl) > {WRAPPER_CHARS + 1} THEN left(pl, {WRAPPER_CHARS}) "
-             f"ELSE left({_norm_sql('text')}, {WRAPPER_CHARS}) END) AS pre_key, "
-             f"hash(CASE WHEN length(pr) > {WRAPPER_CHARS + 1} THEN right(pr, {WRAPPER_CHARS}) "
-             f"ELSE right({_norm_sql('text')}, {WRAPPER_CHARS}) END) AS suf_key "
-             f"FROM (SELECT *, {_norm_sql(f'left(text, {END_SLICE})')} AS pl, "
-             f"{_norm_sql(f'right(text, {END_SLICE})')} AS pr FROM _dg_fpb)")
-
-PHRASE_ENDS = 3          # sentences kept from each end of a prompt
-PHRASE_MIN_CHARS = 12
-_SEGMENTS_SQL = f"""
-INSERT INTO dg_seg SELECT DISTINCT text_hash, hash(seg) FROM (
-  SELECT text_hash, unnest(CASE WHEN len(segs) <= {2 * PHRASE_ENDS} THEN segs
-                           ELSE segs[1:{PHRASE_ENDS}] || segs[-{PHRASE_ENDS}:] END) AS seg
-  FROM (
-    SELECT text_hash, list_filter(list_transform(string_split_regex(
-             -- one pass: case-folded, everything but letters and sentence breaks becomes a space
-             regexp_replace(lower(CASE WHEN length(text) > 6000 THEN left(text, 4000) || '\n' || right(text, 2000)
-                                  ELSE text END), '[^a-z\\n.!?;:]+', ' ', 'g'),
-             '[\\n.!?;:]+'), lambda s: trim(s)), lambda s: len(s) >= {PHRASE_MIN_CHARS}) AS segs
-    FROM _dg_fpb))
-"""
 
 FEATURES_SQL = """
 WITH x AS (

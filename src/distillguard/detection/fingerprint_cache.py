@@ -33,6 +33,9 @@ from importlib import resources
 
 import duckdb
 
+from ..schema import PROMPT_SQL
+from . import text_keys
+
 TABLES = {
     "fingerprint_cache": "version VARCHAR, text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
                          "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT",
@@ -49,11 +52,10 @@ PYTHON_PHASE_DUCKDB_GB = 2.0
 def fingerprint_version() -> str:
     """The cache version: fingerprint code, capability model, key SQL and DuckDB release."""
     from ..fingerprints import texts as fpmod
-    from . import features as feat
 
     model = (resources.files("distillguard") / "data" / "capability_model.json").read_bytes()
     doc = json.dumps([fpmod.FINGERPRINT_VERSION, hashlib.blake2b(model, digest_size=8).hexdigest(),
-                      feat._ENDS_SQL, feat._SEGMENTS_SQL, feat.WRAPPER_CHARS])
+                      text_keys.ENDS_SQL, text_keys.SEGMENTS_SQL, text_keys.WRAPPER_CHARS])
     return f"fp{fpmod.FINGERPRINT_VERSION}-duckdb{duckdb.__version__}-" \
            f"{hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()}"
 
@@ -123,7 +125,6 @@ class FingerprintCache:
 
         Returns the number of batches (about `batch_rows` texts each, by hash).
         """
-        from .features import PROMPT_SQL
 
         con, v = self.con, self.version
         con.execute("CREATE OR REPLACE TEMP TABLE dg_need AS SELECT text_hash FROM dg_sample WHERE text_hash NOT IN "

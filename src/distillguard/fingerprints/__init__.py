@@ -9,6 +9,7 @@ from __future__ import annotations
 from .texts import (
     FINGERPRINT_SCHEMA,
     FINGERPRINT_VERSION,
+    capability_labels,
     fingerprint_texts,
     near_duplicate_groups,
     normalise,
@@ -22,6 +23,7 @@ from .texts import (
 __all__ = [
     "FINGERPRINT_SCHEMA",
     "FINGERPRINT_VERSION",
+    "capability_labels",
     "fingerprint_texts",
     "near_duplicate_groups",
     "normalise",

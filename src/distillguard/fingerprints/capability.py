@@ -5,10 +5,8 @@ as its own token, first ``MAX_TOKENS`` tokens), each row L2-normalised, one weig
 class) plus an intercept; the label is the arg-max score. The vocabulary and weights live in
 ``data/capability_model.json`` (n-gram strings and numbers only, no corpus text), written by
 ``bench/train_capability.py`` from the labelled corpora in ``shared/data``. Inference is numpy and
-Arrow only, vectorised over the batch, so detection does not need scikit-learn.
-
->>> classify(["Write a Python function that reverses a linked list."]).to_pylist()
-['coding']
+Arrow only, vectorised over the batch, so detection does not need scikit-learn. It reads normalised,
+lower-cased text; `distillguard.fingerprints.capability_labels` labels raw text.
 """
 
 from __future__ import annotations
@@ -209,11 +207,3 @@ def _packaged_model() -> CapabilityModel:
 def classify_normalised(lower: pa.Array) -> pa.Array:
     """Capability label per normalised, lower-cased text, with the packaged model."""
     return _packaged_model().predict(lower)
-
-
-def classify(texts: list[str] | pa.Array) -> pa.Array:
-    """Capability label per raw text (normalised here), with the packaged model."""
-    from distillguard.fingerprints.texts import normalise_array
-
-    arr = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.string())
-    return classify_normalised(pc.utf8_lower(normalise_array(arr)))

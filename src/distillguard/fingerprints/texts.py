@@ -54,6 +54,7 @@ from distillguard.fingerprints.wrappers import find_wrappers, stable_hash64
 __all__ = [
     "FINGERPRINT_SCHEMA",
     "FINGERPRINT_VERSION",
+    "capability_labels",
     "fingerprint_texts",
     "near_duplicate_groups",
     "normalise",
@@ -271,6 +272,16 @@ _STRUCTURED = "(?i)" + "|".join(
         r"####",
     ]
 )
+
+
+def capability_labels(texts: list[str] | pa.Array) -> pa.Array:
+    """Capability label per raw text (normalised here), with the packaged model.
+
+    >>> capability_labels(["Write a Python function that reverses a linked list."]).to_pylist()
+    ['coding']
+    """
+    arr = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.string())
+    return classify_normalised(pc.utf8_lower(normalise_array(arr)))
 
 
 def fingerprint_texts(

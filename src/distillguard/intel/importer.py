@@ -22,9 +22,7 @@ from ..errors import InputError
 from ..schema import parse_ts
 from ..store import Store
 from . import misp_import, vocab
-
-DEFAULT_CONFIDENCE = 0.5
-DEFAULT_VALID_DAYS = 90
+from .indicators import DEFAULT_CONFIDENCE, DEFAULT_VALID_DAYS, PartnerIndicator
 
 SETUP = (
     """CREATE TABLE IF NOT EXISTS intel_indicators (
@@ -42,21 +40,6 @@ SETUP = (
 _COLUMNS = ("indicator_id", "kind", "value", "minhash", "source", "source_file", "format", "confidence",
             "valid_from", "valid_until", "campaign", "tlp", "imported_at")
 
-
-@dataclass(frozen=True)
-class PartnerIndicator:
-    """One shared indicator as stored: what to look for, who said so, how sure, and until when."""
-
-    indicator_id: str
-    kind: str
-    value: str
-    source: str
-    confidence: float
-    valid_from: datetime | None
-    valid_until: datetime | None
-    campaign: str | None = None
-    tlp: str | None = None
-    minhash: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

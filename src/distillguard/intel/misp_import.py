@@ -12,7 +12,8 @@ from typing import Any
 
 from pymisp import MISPEvent
 
-from . import importer, vocab
+from . import vocab
+from .indicators import DEFAULT_CONFIDENCE, PartnerIndicator
 from .misp import CONFIDENCE_VALUES, TEMPLATE_OBJECT_NAME
 
 IP_TYPES = ("ip-src", "ip-dst")
@@ -25,12 +26,12 @@ def is_misp(doc: Any) -> bool:
     return isinstance(doc, list) and bool(doc) and isinstance(doc[0], dict) and "Event" in doc[0]
 
 
-def read_events(doc: Any, now: datetime, valid_days: int) -> tuple[list[importer.PartnerIndicator], list[str],
+def read_events(doc: Any, now: datetime, valid_days: int) -> tuple[list[PartnerIndicator], list[str],
                                                                    int, list[str]]:
     """Indicators of MISP event(s), the ids they revoke (deleted attributes), the attribute count, skips."""
     raw = doc.get("response") if isinstance(doc, dict) and "response" in doc else doc
     events = raw if isinstance(raw, list) else [raw]
-    out: list[importer.PartnerIndicator] = []
+    out: list[PartnerIndicator] = []
     revoked: list[str] = []
     skipped: list[str] = []
     objects = 0
@@ -47,7 +48,7 @@ def read_events(doc: Any, now: datetime, valid_days: int) -> tuple[list[importer
         tlp = next((t.split(":", 1)[1] for t in tags if t.startswith("tlp:")), None)
         confidence = next((CONFIDENCE_VALUES[v] for t in tags for v in CONFIDENCE_VALUES
                            if t.startswith("estimative-language:confidence") and f'"{v}"' in t),
-                          importer.DEFAULT_CONFIDENCE)
+                          DEFAULT_CONFIDENCE)
         campaign = next((str(a.value) for a in ev.attributes if a.type == "campaign-name"), ev.info)
         base = {"source": source, "confidence": confidence, "valid_from": None,
                 "valid_until": now + timedelta(days=valid_days), "campaign": campaign, "tlp": tlp}
@@ -58,9 +59,9 @@ def read_events(doc: Any, now: datetime, valid_days: int) -> tuple[list[importer
                 revoked.append(iid)
             elif a.type in IP_TYPES:
                 value = str(a.value)
-                out.append(importer.PartnerIndicator(iid, "cidr" if "/" in value else "ip", value, **base))
+                out.append(PartnerIndicator(iid, "cidr" if "/" in value else "ip", value, **base))
             elif a.type == "user-agent":
-                out.append(importer.PartnerIndicator(iid, "user_agent", str(a.value), **base))
+                out.append(PartnerIndicator(iid, "user_agent", str(a.value), **base))
         for o in ev.objects:
             objects += 1
             if o.name != TEMPLATE_OBJECT_NAME:
@@ -72,8 +73,8 @@ def read_events(doc: Any, now: datetime, valid_days: int) -> tuple[list[importer
                 continue
             iid = f"indicator--{o.uuid}"
             if vals.get("hash-algorithm", vocab.TEMPLATE_HASH_ALGORITHM) == vocab.TEMPLATE_HASH_ALGORITHM:
-                out.append(importer.PartnerIndicator(iid, "template_hash", h, **base))
+                out.append(PartnerIndicator(iid, "template_hash", h, **base))
             if vals.get("minhash") and vals.get("minhash-algorithm") == "dg-minhash-v1":
                 sig = tuple(int(v) for v in vals["minhash"].split())
-                out.append(importer.PartnerIndicator(iid, "minhash", h, minhash=sig, **base))
+                out.append(PartnerIndicator(iid, "minhash", h, minhash=sig, **base))
     return out, revoked, objects, skipped

@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from .. import __version__
+from .._version import __version__
 from ..errors import DistillGuardError
 from . import charts
 from .drilldown import account_details, operating_point
