@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from distillguard.cli import main
 from distillguard.detection import DetectConfig, detect_logs
+from distillguard.store import Store
 from handbuilt import batch_integration, campaign, legit_users, scrub_network, write_jsonl
 
 FAST = DetectConfig(rich_report=False)
@@ -85,6 +86,29 @@ def test_cli_empty_log_exit_zero(tmp_path: Path) -> None:
         "account_id,score,flagged,campaign_id,reasons"]
     assert json.loads((tmp_path / "out" / "campaigns.json").read_text()) == []
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_paths_with_an_apostrophe(mixed_log: Path, tmp_path: Path) -> None:
+    # every path spliced into DuckDB SQL is quoted: a store, a log and an --out folder named with a quote
+    d = tmp_path / "o'brien's"
+    d.mkdir()
+    log = d / "it's.jsonl"
+    log.write_bytes(mixed_log.read_bytes())
+    runner = CliRunner()
+    r = runner.invoke(main, ["detect", str(log), "--db", str(d / "store'1.duckdb"), "--out", str(d / "det'out"),
+                             "--quiet"])
+    assert r.exit_code == 0, r.output
+    rows = _rows(d / "det'out")
+    assert {a for a, r in rows.items() if r["flagged"] == "true"} == {f"camp-{i:03d}" for i in range(12)}
+    assert (d / "det'out" / "timeline.csv").is_file() and (d / "det'out" / "report.html").is_file()
+    r = runner.invoke(main, ["report", str(d / "det'out")])
+    assert r.exit_code == 0, r.output
+    with Store.open(d / "store'1.duckdb") as store:
+        store.exchanges_parquet(d / "x'.parquet")
+    r = runner.invoke(main, ["backtest", str(d / "x'.parquet"), "--detect", str(d / "det'out"),
+                             "--json", str(d / "bt'.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((d / "bt'.json").read_text())
 
 
 def test_cli_usage_errors(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from .errors import InputError
 from .gateway.enforce import Enforcer, Request
 from .policy import Action, Knowledge, Policy, load_detection
-from .store import Store
+from .store import Store, sql_literal
 
 CONTAINED_SHARE = 0.05
 DAY = 86400.0
@@ -121,7 +121,8 @@ def load_log(paths: Sequence[str | Path]) -> pa.Table:
         con = store.con
         if parquet:
             globs = [str(p / "**" / "*.parquet") if p.is_dir() else str(p) for p in files]
-            con.execute(f"CREATE VIEW src AS SELECT * FROM read_parquet({globs!r}, union_by_name = true)")
+            con.execute(f"CREATE VIEW src AS SELECT * FROM read_parquet([{', '.join(map(sql_literal, globs))}], "
+                        "union_by_name = true)")
         else:
             from .ingest import ingest_logs, log_files
 

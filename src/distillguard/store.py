@@ -208,7 +208,7 @@ class Store:
                 first, last = cur.execute(f"SELECT min(rowid) + {base}, max(rowid) + {base} "
                                           f"FROM {DELTA}").fetchall()[0]
                 cur.execute(f"COPY (SELECT {_COLS}, {base} + rowid AS _rid FROM {DELTA} ORDER BY rowid) TO "
-                            f"'{_sql_str(tmp)}' (FORMAT parquet, COMPRESSION {PART_COMPRESSION}, "
+                            f"{sql_literal(tmp)} (FORMAT parquet, COMPRESSION {PART_COMPRESSION}, "
                             f"ROW_GROUP_SIZE {PART_ROW_GROUP})")
                 _durable(tmp)
                 os.replace(tmp, final)
@@ -240,8 +240,7 @@ class Store:
 
     def exchanges_parquet(self, out: str | Path) -> None:
         """Write the stored exchanges to a Parquet file."""
-        target = str(out).replace("'", "''")
-        self.con.execute(f"COPY (SELECT {_COLS} FROM exchanges ORDER BY ts, request_id) TO '{target}' "
+        self.con.execute(f"COPY (SELECT {_COLS} FROM exchanges ORDER BY ts, request_id) TO {sql_literal(out)} "
                          "(FORMAT parquet)")
 
     # --- internals ------------------------------------------------------------------------------------
@@ -262,7 +261,7 @@ class Store:
         kind = "TEMP VIEW" if temporary else "VIEW"
         if not names:
             return f"CREATE OR REPLACE {kind} exchanges AS {delta}"
-        files = ", ".join(f"'{_sql_str(self.parts / n)}'" for n in names)
+        files = ", ".join(sql_literal(self.parts / n) for n in names)
         return (f"CREATE OR REPLACE {kind} exchanges AS SELECT {_COLS}, _rid AS rowid FROM read_parquet([{files}]) "
                 f"UNION ALL {delta}")
 
@@ -278,7 +277,7 @@ class Store:
             parts = self.con.execute("SELECT count(*) FROM exchange_parts").fetchall()[0][0]
         except duckdb.Error:
             return  # a store written before parts: `exchanges` is its table
-        if not row or (parts and _sql_str(self.parts / "part-") not in row[0][0]):
+        if not row or (parts and sql_literal(self.parts / "part-")[:-1] not in row[0][0]):
             self.con.execute(self._view_sql(self.con, temporary=True))
 
     def _drop_orphans(self) -> None:
@@ -301,7 +300,7 @@ class Store:
             if n:
                 name = _part_name(0)
                 tmp = self.parts / f"{name}.tmp"
-                con.execute(f"COPY (SELECT {_COLS}, rowid AS _rid FROM exchanges ORDER BY rowid) TO '{_sql_str(tmp)}' "
+                con.execute(f"COPY (SELECT {_COLS}, rowid AS _rid FROM exchanges ORDER BY rowid) TO {sql_literal(tmp)} "
                             f"(FORMAT parquet, COMPRESSION {PART_COMPRESSION}, ROW_GROUP_SIZE {PART_ROW_GROUP})")
                 first, last = con.execute("SELECT min(rowid), max(rowid) FROM exchanges").fetchall()[0]
                 _durable(tmp)
@@ -520,5 +519,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _sql_str(p: Path | str) -> str:
-    return str(p).replace("'", "''")
+def sql_literal(value: Path | str) -> str:
+    """`value` (a path, usually) as a quoted SQL string literal: the one quoting of text spliced into SQL.
+
+    >>> sql_literal("/tmp/o'brien/a.csv")
+    "'/tmp/o''brien/a.csv'"
+    """
+    return "'" + str(value).replace("'", "''") + "'"

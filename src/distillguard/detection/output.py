@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..schema import CAPABILITIES
+from ..store import sql_literal
 from . import account_ids
 from .campaigns import CampaignConfig
 from .features import CAPABILITY_SQL
@@ -204,7 +205,7 @@ ORDER BY campaign_id, kind, accounts DESC, exchanges DESC, value
 
 
 def _copy_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
-    con.execute(f"COPY ({sql}) TO '{path}' (HEADER, DELIMITER ',')")
+    con.execute(f"COPY ({sql}) TO {sql_literal(path)} (HEADER, DELIMITER ',')")
 
 
 def _link_reasons(con: duckdb.DuckDBPyConnection, config: CampaignConfig) -> dict[str, list[str]]:

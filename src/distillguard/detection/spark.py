@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import UsageError
+from ..store import sql_literal
 
 ENGINES = ("duckdb", "spark")
 SHIPPED_TABLES = ("dg_x", "dg_at", "dg_fp", "dg_phrase", "dg_acc", "dg_names")
@@ -244,7 +245,7 @@ def ship_to_spark(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: S
         folder = Path(stage.removeprefix("file://"))
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.parquet"
-        con.execute(f"COPY (SELECT {_as_signed(con, name)} FROM {name}) TO '{_sql_str(path)}' (FORMAT parquet)")
+        con.execute(f"COPY (SELECT {_as_signed(con, name)} FROM {name}) TO {sql_literal(path)} (FORMAT parquet)")
         uri = f"{stage_uri.rstrip('/')}/{name}.parquet" if stage_uri else path.resolve().as_uri()
         engine.read_parquet(name, uri)
 
@@ -261,10 +262,6 @@ def _as_signed(con: duckdb.DuckDBPyConnection, name: str) -> str:
         cols.append(f"((({q})::HUGEINT + 9223372036854775808) % 18446744073709551616 - 9223372036854775808)"
                     f"::BIGINT AS {q}" if typ == "UBIGINT" else q)
     return ", ".join(cols)
-
-
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def bring_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = RESULT_TABLES) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import orjson
 
+from ..store import sql_literal
 from .findings import Findings
 from .summary import count
 
@@ -78,10 +79,6 @@ class Enforcement:
         return cls({}, {}, {}, {})
 
 
-def _lit(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _events_sql(detect_dir: Path, has_store_table: bool) -> str | None:
     parts = []
     csv_path = detect_dir / "enforcement.csv"
@@ -89,7 +86,7 @@ def _events_sql(detect_dir: Path, has_store_table: bool) -> str | None:
         parts.append(
             "SELECT try_cast(ts AS TIMESTAMPTZ) AS ts, coalesce(campaign_id, '') AS campaign_id, "
             "coalesce(account_id, '') AS account_id, coalesce(action, '') AS action "
-            f"FROM read_csv({_lit(csv_path)}, header=true, all_varchar=true)"
+            f"FROM read_csv({sql_literal(csv_path)}, header=true, all_varchar=true)"
         )
     if has_store_table:
         parts.append("SELECT ts, coalesce(campaign_id, '') AS campaign_id, coalesce(account_id, '') AS account_id, "
@@ -109,7 +106,7 @@ def load_enforcement(findings: Findings, store: Path | None = None) -> Enforceme
         tables: set[str] = set()
         if store is not None and Path(store).is_file():
             try:
-                con.execute(f"ATTACH {_lit(Path(store))} AS gw (READ_ONLY)")
+                con.execute(f"ATTACH {sql_literal(store)} AS gw (READ_ONLY)")
                 tables = _tables(con)
             except duckdb.Error:
                 tables = set()  # locked by a running gateway, or not a store: go on without it

@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 
 from ..errors import InputError
+from ..store import sql_literal
 
 CAPABILITY_ORDER = ("reasoning", "coding", "tool_use", "other")
 
@@ -70,8 +71,8 @@ def _connect() -> duckdb.DuckDBPyConnection:
 
 def _view_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Expose the CSV at `path` as the view `src`, every column as text (views take no parameters)."""
-    literal = "'" + str(path).replace("'", "''") + "'"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM read_csv({literal}, header=true, all_varchar=true)")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM read_csv({sql_literal(path)}, header=true, "
+                "all_varchar=true)")
 
 
 def _csv(con: duckdb.DuckDBPyConnection, path: Path, query: str) -> pa.Table:
@@ -169,8 +170,7 @@ def _optional_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table | 
     if not path.exists():
         return None
     try:
-        literal = "'" + str(path).replace("'", "''") + "'"
-        return con.sql(f"SELECT * FROM read_parquet({literal})").to_arrow_table()
+        return con.sql(f"SELECT * FROM read_parquet({sql_literal(path)})").to_arrow_table()
     except duckdb.Error:
         return None
 
