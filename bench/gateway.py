@@ -201,7 +201,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=300)
     ap.add_argument("--seconds", type=float, default=6)
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--client", default="aiohttp", choices=["aiohttp", "httpx"])
+    ap.add_argument("--client", default="auto", choices=["auto", "httptools", "aiohttp", "httpx"])
     ap.add_argument("--journal-only", action="store_true", help="only measure the request journal's cost")
     ap.add_argument("--no-journal", action="store_true", help="run the gateway without its request journal")
     a = ap.parse_args()

@@ -37,8 +37,8 @@ def _keys_path(keys: str | None, db: str | None) -> str:
               help="When Redis is down: serve with local limits (open) or refuse with 503 (closed).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--client", type=click.Choice(["aiohttp", "httpx"]), default="aiohttp", show_default=True,
-              help="Upstream HTTP client.")
+@click.option("--client", type=click.Choice(["auto", "httptools", "aiohttp", "httpx"]), default="auto",
+              show_default=True, help="Upstream HTTP client (auto: httptools for an http:// upstream, else aiohttp).")
 @click.option("--upstream-timeout", default=600.0, show_default=True, type=click.FloatRange(0.001, None),
               help="Seconds an upstream request (a whole stream included) may take before the client gets 504.")
 @click.option("--auth-failures", default=20, show_default=True, type=click.IntRange(0, None),
@@ -72,9 +72,8 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
     """Run the OpenAI-compatible gateway: log every exchange, enforce policy per account and per campaign."""
     import uvicorn
 
-    from ..gateway.httplimits import HttpLimits, limited, raise_fd_limit
-
     from ..gateway.app import Gateway, GatewayConfig
+    from ..gateway.httplimits import HttpLimits, limited, raise_fd_limit
     from ..gateway.logsink import LogConfig
     from ..gateway.server import event_loop, http_protocol
 

@@ -61,7 +61,7 @@ class GatewayConfig:
     detect: str | None = None
     redis: str | None = None
     on_state_error: str = "open"
-    client: str = "aiohttp"
+    client: str = "auto"
     log: LogConfig = field(default_factory=LogConfig)
     sync_interval_s: float = 0.2
     reload_interval_s: float = 1.0
