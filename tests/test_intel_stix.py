@@ -21,7 +21,7 @@ from distillguard.errors import InputError, RecordError, UsageError
 from distillguard.intel import signatures, vocab
 from distillguard.intel.findings import load_findings
 from distillguard.intel.misp import build_events, events_json
-from distillguard.intel.stix import ExportOptions, build_bundle
+from distillguard.intel.stix import ExportOptions, build_bundle, bundle_json
 
 HERE = Path(__file__).parent
 DETECT_A = HERE / "fixtures" / "intel" / "detect_a"
@@ -39,7 +39,7 @@ def golden(name: str, text: str) -> None:
 
 
 def bundle_text(options: ExportOptions = OPTIONS) -> str:
-    return build_bundle(load_findings(DETECT_A), options, NOW).serialize(pretty=True) + "\n"
+    return bundle_json(build_bundle(load_findings(DETECT_A), options, NOW)) + "\n"
 
 
 def by_type(doc: dict, kind: str) -> list[dict]:
@@ -51,7 +51,7 @@ def test_bundle_matches_golden_and_round_trips() -> None:
     golden("intel_bundle.json", text)
     assert bundle_text() == text  # frozen clock and uuid5 ids: same input, same bytes
     parsed = stix2.parse(text, allow_custom=False)
-    assert parsed.serialize(pretty=True) + "\n" == text
+    assert bundle_json(parsed) + "\n" == text
 
 
 def test_bundle_content() -> None:
@@ -60,9 +60,19 @@ def test_bundle_content() -> None:
     assert campaign["first_seen"] == "2026-05-01T08:00:00Z" and campaign["last_seen"] == "2026-05-03T22:10:00Z"
     assert campaign["objective"].endswith("reasoning 70%, coding 25%, other 5%")
     assert campaign["confidence"] == 93
-    [ap] = by_type(doc, "attack-pattern")
-    assert ap["external_references"][0] == {"source_name": "mitre-atlas", "external_id": "AML.T0024",
-                                            "url": "https://atlas.mitre.org/techniques/AML.T0024"}
+    aps = by_type(doc, "attack-pattern")  # the ATLAS chain, in order, each with its tactic
+    assert [a["external_references"][0]["external_id"] for a in aps] == [
+        "AML.T0008.005", "AML.T0040", "AML.T0065", "AML.T0024.002", "AML.T0048.004"]
+    assert aps[3]["external_references"][0] == {"source_name": "mitre-atlas", "external_id": "AML.T0024.002",
+                                                "url": "https://atlas.mitre.org/techniques/AML.T0024.002"}
+    assert [a["kill_chain_phases"][0]["phase_name"] for a in aps] == [
+        "resource-development", "ai-model-access", "resource-development", "exfiltration", "impact"]
+    assert all(a["name"] and a["description"] for a in aps)
+    assert {"source_name": "mitre-atlas", "external_id": "AML.CS0056",
+            "url": "https://atlas.mitre.org/studies/AML.CS0056"} in campaign["external_references"]
+    uses = {r["target_ref"] for r in by_type(doc, "relationship")
+            if r["source_ref"] == campaign["id"] and r["relationship_type"] == "uses"}
+    assert {a["id"] for a in aps} <= uses
     [iset] = by_type(doc, "intrusion-set")
     assert iset["name"] == "Shadow Llama"
     [infra] = by_type(doc, "infrastructure")
@@ -89,6 +99,22 @@ def test_bundle_content() -> None:
     assert len(templates) == 2
     mh = templates[0]["extensions"][vocab.EXTENSION_ID]["minhash"]
     assert mh["algorithm"] == "dg-minhash-v1" and len(mh["values"]) == signatures.NUM_PERM
+    for ind in by_type(doc, "indicator"):  # stix2-validator warning 303: name and description on each
+        assert ind["name"] and "campaign c1" in ind["description"], ind["id"]
+    # the custom observable of the template patterns is declared by a new-sco extension-definition
+    [sco_def] = [e for e in by_type(doc, "extension-definition") if e["extension_types"] == ["new-sco"]]
+    assert sco_def["name"] == vocab.TEMPLATE_OBJECT and sco_def["id"] == vocab.TEMPLATE_EXTENSION_ID
+
+
+def test_fast_json_is_stix2s_pretty_serialization() -> None:
+    """`bundle_json` (what `intel export` writes) is stix2's pretty form: same content, spec property order."""
+    for options in (OPTIONS, ExportOptions(provider="P", min_accounts=1, include_identifiers=True)):
+        bundle = build_bundle(load_findings(DETECT_A), options, NOW)
+        text = bundle_json(bundle)
+        assert json.loads(text) == json.loads(bundle.serialize(pretty=True))
+        for obj in json.loads(text)["objects"]:
+            assert list(obj)[:3] == ["type", "spec_version", "id"] or list(obj)[:2] == ["type", "id"], obj
+        stix2.parse(text, allow_custom=False)
 
 
 def test_tlp_marks_every_shared_object() -> None:

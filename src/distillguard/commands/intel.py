@@ -64,7 +64,7 @@ def export(detect_dir: str, out: str, fmt: str, tlp: str, provider: str, min_acc
            db: str | None, timestamp: str | None) -> None:
     """Export the campaigns of a detection output folder as a STIX 2.1 bundle or MISP events."""
     from ..intel.findings import load_findings
-    from ..intel.stix import ExportOptions, build_bundle, shared_campaigns
+    from ..intel.stix import ExportOptions, build_bundle, bundle_json, shared_campaigns
 
     options = ExportOptions(provider=provider, tlp=tlp, min_accounts=min_accounts,
                             min_indicator_accounts=min_indicator_accounts, include_identifiers=include_identifiers,
@@ -87,7 +87,7 @@ def export(detect_dir: str, out: str, fmt: str, tlp: str, provider: str, min_acc
 
         text = events_json(build_events(findings, options, now))
     else:
-        text = build_bundle(findings, options, now, sightings).serialize(pretty=True) + "\n"
+        text = bundle_json(build_bundle(findings, options, now, sightings)) + "\n"
     Path(out).write_text(text, encoding="utf-8")
     click.echo(f"{fmt}: {n} of {len(findings)} campaigns shared (>= {min_accounts} accounts), "
                f"TLP:{tlp.upper()} -> {out}")

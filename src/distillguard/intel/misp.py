@@ -47,7 +47,7 @@ CONFIDENCE_TAGS = (
     (0.0, 'estimative-language:confidence-in-analytic-judgment="low"'),
 )
 CONFIDENCE_VALUES = {"high": 0.9, "moderate": 0.6, "low": 0.3}
-ATLAS_TAG = f'misp-galaxy:mitre-atlas-attack-pattern="{vocab.ATLAS_TECHNIQUE_NAME} - {vocab.ATLAS_TECHNIQUE_ID}"'
+ATLAS_TAGS = tuple(f'misp-galaxy:mitre-atlas-attack-pattern="{name} - {tid}"' for tid, name, *_ in vocab.ATLAS_CHAIN)
 
 
 def build_events(findings: Sequence[CampaignFinding], options: ExportOptions, now: datetime) -> list[MISPEvent]:
@@ -76,7 +76,8 @@ def _event(c: CampaignFinding, o: ExportOptions, now: datetime) -> MISPEvent:
     org.uuid = _uuid("org", o.provider)
     ev.Orgc = org
     ev.add_tag(f"tlp:{o.tlp}")
-    ev.add_tag(ATLAS_TAG)
+    for tag in ATLAS_TAGS:
+        ev.add_tag(tag)
     ev.add_tag(next(tag for floor, tag in CONFIDENCE_TAGS if c.confidence >= floor))
     seen = {"first_seen": c.first_seen, "last_seen": max(c.first_seen, c.last_seen), "timestamp": now}
     _attr(ev, key, "campaign-name", f"Distillation campaign {c.campaign_id}", category="Attribution",

@@ -11,6 +11,7 @@ timestamp is `now` or a time from the detection output, so the same input gives 
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,17 +82,50 @@ def build_bundle(findings: Sequence[CampaignFinding], options: ExportOptions, no
                                                             *sorted(o.id for o in b.objects)))
 
 
-def atlas_attack_pattern() -> stix2.AttackPattern:
-    """MITRE ATLAS AML.T0024 (Exfiltration via ML Inference API) as a STIX attack-pattern."""
-    return stix2.AttackPattern(
-        id=vocab.stix_id("attack-pattern", vocab.ATLAS_TECHNIQUE_ID), created=vocab.PROJECT_CREATED,
-        modified=vocab.PROJECT_CREATED, created_by_ref=vocab.PROJECT_IDENTITY_ID,
-        name=vocab.ATLAS_TECHNIQUE_NAME,
-        description="Adversaries query a model's inference API at scale to harvest its outputs, "
-                    "for example to train (distil) a competing model on them.",
-        external_references=[{"source_name": "mitre-atlas", "external_id": vocab.ATLAS_TECHNIQUE_ID,
-                              "url": vocab.ATLAS_URL}],
+def atlas_attack_patterns() -> list[stix2.AttackPattern]:
+    """The MITRE ATLAS technique chain of a distillation campaign (vocab.ATLAS_CHAIN), as attack-patterns."""
+    return [stix2.AttackPattern(
+        id=vocab.stix_id("attack-pattern", tid), created=vocab.PROJECT_CREATED, modified=vocab.PROJECT_CREATED,
+        created_by_ref=vocab.PROJECT_IDENTITY_ID, name=name, description=description,
+        kill_chain_phases=[{"kill_chain_name": "mitre-atlas", "phase_name": tactic}],
+        external_references=[{"source_name": "mitre-atlas", "external_id": tid, "url": vocab.ATLAS_URL + tid}],
+    ) for tid, name, tactic, description in vocab.ATLAS_CHAIN]
+
+
+def template_extension_definition() -> stix2.ExtensionDefinition:
+    """The new-sco extension-definition declaring the prompt-template observable used in our patterns."""
+    return stix2.ExtensionDefinition(
+        id=vocab.TEMPLATE_EXTENSION_ID, created=vocab.PROJECT_CREATED, modified=vocab.PROJECT_CREATED,
+        created_by_ref=vocab.PROJECT_IDENTITY_ID, name=vocab.TEMPLATE_OBJECT,
+        description="A prompt template of an LLM distillation campaign, as a cyber-observable: property "
+                    f"template_hash (16 hex digits, {vocab.TEMPLATE_HASH_ALGORITHM}: the hash of the prompt's "
+                    "skeleton, with numbers, quoted strings and payload words abstracted). Used in indicator "
+                    "patterns; never carries prompt text.",
+        schema=vocab.TEMPLATE_EXTENSION_SCHEMA, version=vocab.EXTENSION_VERSION, extension_types=["new-sco"],
     )
+
+
+def bundle_json(bundle: stix2.Bundle) -> str:
+    """The bundle pretty-printed like `bundle.serialize(pretty=True)` (spec property order, 4-space indent), fast.
+
+    stix2's pretty ordering searches the whole object tree once per key (quadratic: 9 s for two campaigns'
+    MinHash signatures); here each STIX object keeps its own property order and each plain dict is sorted.
+    (stix2 orders a property by where it first finds the same key and value anywhere in the bundle, so a few
+    properties may come in another place than there; the content is the same.)
+    """
+    plain = json.loads(bundle.serialize())
+
+    def order(live: Any, data: Any) -> Any:
+        if isinstance(live, stix2.base._STIXBase):
+            return {k: order(live[k], v) for k, v in data.items()}
+        if isinstance(live, dict):
+            keys = sorted(data, key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))
+            return {k: order(live[k], data[k]) for k in keys}
+        if isinstance(live, list | tuple):
+            return [order(a, b) for a, b in zip(live, data, strict=True)]
+        return data
+
+    return json.dumps(order(bundle, plain), indent=4, separators=(",", ": "))
 
 
 def extension_definition() -> stix2.ExtensionDefinition:
@@ -125,10 +159,10 @@ class _Builder:
             object_marking_refs=[self.marking.id])
         self.common: dict[str, Any] = {"created": now, "modified": now, "created_by_ref": self.identity.id,
                                        "object_marking_refs": [self.marking.id]}
-        for obj in (self.marking, project_identity(), extension_definition(), self.identity,
-                    atlas_attack_pattern()):
+        for obj in (self.marking, project_identity(), extension_definition(), template_extension_definition(),
+                    self.identity, *atlas_attack_patterns()):
             self.add(obj)
-        self.attack_pattern_id = vocab.stix_id("attack-pattern", vocab.ATLAS_TECHNIQUE_ID)
+        self.attack_pattern_ids = [vocab.stix_id("attack-pattern", tid) for tid, *_ in vocab.ATLAS_CHAIN]
 
     def add(self, obj: Any) -> Any:
         if obj.id not in self._ids:
@@ -152,16 +186,22 @@ class _Builder:
         camp = self.add(stix2.Campaign(
             id=vocab.stix_id("campaign", *key), name=f"Distillation campaign {c.campaign_id}",
             description=f"Capability-extraction (model distillation) campaign seen by {self.o.provider}: "
-                        f"{c.accounts} accounts, {c.exchanges} exchanges.",
+                        f"{c.accounts} accounts, {c.exchanges} exchanges. MITRE ATLAS technique chain: "
+                        + " -> ".join(f"{tid} {name}" for tid, name, *_ in vocab.ATLAS_CHAIN)
+                        + f"; see case study {vocab.ATLAS_CASE_STUDY}.",
             objective=_objective(c.capabilities), first_seen=c.first_seen, last_seen=last_seen,
-            confidence=_confidence(c.confidence), extensions=_ext(**props), **self.common))
-        self.rel(camp.id, "uses", self.attack_pattern_id)
+            confidence=_confidence(c.confidence), extensions=_ext(**props),
+            external_references=[{"source_name": "mitre-atlas", "external_id": vocab.ATLAS_CASE_STUDY,
+                                  "url": vocab.ATLAS_CASE_STUDY_URL + vocab.ATLAS_CASE_STUDY}], **self.common))
+        for ap in self.attack_pattern_ids:
+            self.rel(camp.id, "uses", ap)
         actor = self.o.attributions.get(c.campaign_id)
         if actor:
             iset = self.add(stix2.IntrusionSet(id=vocab.stix_id("intrusion-set", self.o.provider, actor),
                                                name=actor, **self.common))
             self.rel(camp.id, "attributed-to", iset.id)
-            self.rel(iset.id, "uses", self.attack_pattern_id)
+            for ap in self.attack_pattern_ids:
+                self.rel(iset.id, "uses", ap)
         valid = {"valid_from": c.first_seen, "valid_until": self.now + timedelta(days=self.o.valid_days),
                  "confidence": _confidence(c.confidence)}
         rows = [r for r in c.infrastructure if r.accounts >= self.o.min_indicator_accounts]
@@ -195,13 +235,18 @@ class _Builder:
             value = str(net) if r.kind == "cidr" or net.num_addresses > 1 else str(net.network_address)
             op = "ISSUBSET" if "/" in value else "="
             pattern, name, types = f"[{sco}:value {op} '{value}']", f"Proxy address {value}", ["anonymization"]
+            what = f"Source {'range' if '/' in value else 'address'} {value}"
         elif r.kind == "user_agent":
             pattern = f"[network-traffic:{vocab.UA_PATH} = '{_quote(r.value)}']"
             name, types = f"User agent {r.value[:80]}", ["anomalous-activity"]
+            what = "User agent"
         else:
             return None
+        description = (f"{what} of {r.accounts} accounts ({r.exchanges} exchanges) of distillation campaign "
+                       f"{c.campaign_id}; shared by several of its accounts, so likely its proxy or client tooling.")
         return self.add(stix2.Indicator(
             id=vocab.stix_id("indicator", self.o.provider, c.campaign_id, r.kind, r.value), name=name,
+            description=description,
             pattern=pattern, pattern_type="stix", indicator_types=types,
             extensions=_ext(accounts=r.accounts, exchanges=r.exchanges), **valid, **self.common))
 
@@ -219,6 +264,9 @@ class _Builder:
         return self.add(stix2.Indicator(
             id=vocab.stix_id("indicator", self.o.provider, c.campaign_id, "template", h),
             name=f"Prompt template {h}", indicator_types=["anomalous-activity"],
+            description=f"Prompt template used by {t.accounts} accounts ({t.exchanges} exchanges) of distillation "
+                        f"campaign {c.campaign_id}. Matched by its skeleton hash ({vocab.TEMPLATE_HASH_ALGORITHM}) "
+                        "or by the MinHash signature in the extension; the template text is not shared.",
             pattern=f"[{vocab.TEMPLATE_OBJECT}:template_hash = '{h}']", pattern_type="stix",
             extensions=_ext(**props), **valid, **self.common))
 

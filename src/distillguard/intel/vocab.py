@@ -28,9 +28,31 @@ EXTENSION_SCHEMA = "https://github.com/distillguard/distillguard/blob/main/docs/
 TEMPLATE_OBJECT = "x-distillguard-prompt-template"
 TEMPLATE_HASH_ALGORITHM = "distillguard-skeleton-v1"
 
-ATLAS_TECHNIQUE_ID = "AML.T0024"
-ATLAS_TECHNIQUE_NAME = "Exfiltration via ML Inference API"
-ATLAS_URL = "https://atlas.mitre.org/techniques/AML.T0024"
+# The extension-definition (new-sco) that declares TEMPLATE_OBJECT, so strict consumers know the type.
+TEMPLATE_EXTENSION_ID = "extension-definition--9f72081a-4440-58ab-b9c3-3b8a0b36e473"
+TEMPLATE_EXTENSION_SCHEMA = "https://github.com/distillguard/distillguard/blob/main/docs/intel.md#prompt-template-observable"
+
+# MITRE ATLAS (2026): the technique chain of a distillation campaign, in the order an adversary goes through
+# it, each as (id, name, ATLAS tactic = STIX kill-chain phase, description); and the case study it follows.
+ATLAS_CHAIN = (
+    ("AML.T0008.005", "AI Service Proxies", "resource-development",
+     "Adversaries acquire proxy services and many accounts to spread their queries to an AI service and evade "
+     "per-account limits and attribution."),
+    ("AML.T0040", "AI Model Inference API Access", "ai-model-access",
+     "Adversaries use the victim's public inference API as their access to the model."),
+    ("AML.T0065", "LLM Prompt Crafting", "resource-development",
+     "Adversaries craft prompt templates (wrappers around benchmark items, chain-of-thought and rubric "
+     "instructions) that elicit the model's capabilities at scale."),
+    ("AML.T0024.002", "Extract AI Model", "exfiltration",
+     "Adversaries harvest the model's outputs through its inference API to train (distil) a functionally "
+     "equivalent model."),
+    ("AML.T0048.004", "AI Intellectual Property Theft", "impact",
+     "The extracted capabilities are the provider's intellectual property: the adversary gains a competing "
+     "model without bearing its training cost."),
+)
+ATLAS_CASE_STUDY = "AML.CS0056"
+ATLAS_URL = "https://atlas.mitre.org/techniques/"
+ATLAS_CASE_STUDY_URL = "https://atlas.mitre.org/studies/"
 
 UA_PATH = "extensions.'http-request-ext'.request_header.'User-Agent'"
 

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import duckdb
 import pyarrow as pa
 
+from ..detection.features import PROMPT_SQL
 from ..store import Store
 from . import signatures
 from .findings import CampaignFinding, TemplateFinding
-from .matching import TEXT_SQL
 
 TOP_WRAPPERS = 20
+MISS_BATCH = 20_000  # texts fingerprinted at once (those detect's cache does not hold)
 
 
 def with_store_wrappers(findings: Sequence[CampaignFinding], store: Store, min_accounts: int,
@@ -34,18 +36,23 @@ def with_store_wrappers(findings: Sequence[CampaignFinding], store: Store, min_a
     members = [(a, c.campaign_id) for c in findings for a in c.account_ids]
     if not members or not _has_exchanges(store):
         return list(findings)
+    from ..detection.fingerprint_cache import duckdb_memory
+
     con = store.con
-    texts = con.sql(f"SELECT md5(t) AS h, any_value(t) AS text FROM (SELECT {TEXT_SQL} AS t FROM exchanges x) "
-                    "WHERE t <> '' GROUP BY h").to_arrow_table()
-    fp = fingerprint_texts(texts.column("text"))
-    con.register("_dg_fp", pa.table({"h": texts.column("h"), "template_id": fp.column("template_id"),
-                                     "wrapper_id": fp.column("wrapper_id"), "wrapper": fp.column("wrapper")}))
+    with duckdb_memory(con, 0.5):  # the joins below spill rather than hold the whole log's columns in memory
+        return _with_wrappers(findings, con, fingerprint_texts, members, min_accounts, top)
+
+
+def _with_wrappers(findings: Sequence[CampaignFinding], con: duckdb.DuckDBPyConnection,
+                   fingerprint_texts: Callable[..., pa.Table], members: list[tuple[str, str]], min_accounts: int,
+                   top: int) -> list[CampaignFinding]:
+    _fingerprints(con, fingerprint_texts)
     con.register("_dg_members", pa.table({"account_id": [m[0] for m in members],
                                           "campaign_id": [m[1] for m in members]}))
     try:
         rows = con.sql(f"""
             WITH u AS (SELECT m.campaign_id, x.account_id, f.template_id, f.wrapper_id, f.wrapper
-                       FROM exchanges x JOIN _dg_fp f ON f.h = md5({TEXT_SQL})
+                       FROM exchanges x JOIN _dg_fp f ON f.text_hash = hash({PROMPT_SQL})
                        LEFT JOIN _dg_members m USING (account_id)),
             outside_w AS (SELECT DISTINCT wrapper_id FROM u WHERE campaign_id IS NULL),
             outside_t AS (SELECT DISTINCT template_id FROM u WHERE campaign_id IS NULL)
@@ -54,7 +61,7 @@ def with_store_wrappers(findings: Sequence[CampaignFinding], store: Store, min_a
             GROUP BY ALL
             UNION ALL SELECT 't', NULL, template_id, NULL, 0, 0 FROM outside_t""").fetchall()
     finally:
-        con.unregister("_dg_fp")
+        con.execute("DROP TABLE IF EXISTS _dg_fp")
         con.unregister("_dg_members")
     legit_templates = {r[2] for r in rows if r[0] == "t"}
     wrappers: dict[str, list[TemplateFinding]] = {}
@@ -71,6 +78,45 @@ def with_store_wrappers(findings: Sequence[CampaignFinding], store: Store, min_a
         own += [t for t in extra if t.template_id not in seen][:top]
         out.append(dataclasses.replace(c, templates=tuple(own)))
     return out
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection, fingerprint_texts: Callable[..., pa.Table]) -> None:
+    """`_dg_fp(text_hash, template_id, wrapper_id, wrapper)` for every distinct prompt of the store.
+
+    detect keeps each text's fingerprint in the store's cache (`detection.fingerprint_cache`): those are read
+    from there (the same wrapper ids detect used), and only the texts it never fingerprinted (e.g. beyond its
+    per-account sample) are fingerprinted here; fingerprinting the whole log again took minutes and GBs.
+    """
+    con.execute("CREATE OR REPLACE TEMP TABLE _dg_fp (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
+                "wrapper VARCHAR)")
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
+    if {"fingerprint_cache", "fingerprint_cache_wrappers"} <= have:
+        from ..detection.fingerprint_cache import fingerprint_version
+
+        con.execute("INSERT INTO _dg_fp SELECT c.text_hash, c.template_id, c.wrapper_id, w.wrapper "
+                    "FROM fingerprint_cache c LEFT JOIN fingerprint_cache_wrappers w "
+                    "ON w.version = c.version AND w.wrapper_id = c.wrapper_id WHERE c.version = ?",
+                    [fingerprint_version()])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _dg_fp_miss AS SELECT hash(t) AS text_hash, any_value(t) AS text "
+                f"FROM (SELECT {PROMPT_SQL} AS t FROM exchanges) WHERE t <> '' "
+                "AND hash(t) NOT IN (SELECT text_hash FROM _dg_fp) GROUP BY ALL")
+    n = con.execute("SELECT count(*) FROM _dg_fp_miss").fetchall()[0][0]
+    parts = max(1, -(-n // MISS_BATCH))  # in batches by hash, as detect fingerprints: bounded memory
+    try:
+        for b in range(parts if n else 0):
+            batch = con.sql(f"SELECT text_hash, text FROM _dg_fp_miss WHERE text_hash % {parts} = {b}"
+                            ).to_arrow_table()
+            fp = fingerprint_texts(batch.column("text"))
+            con.register("_dg_fp_new", pa.table({"text_hash": batch.column("text_hash"),
+                                                 "template_id": fp.column("template_id"),
+                                                 "wrapper_id": fp.column("wrapper_id"),
+                                                 "wrapper": fp.column("wrapper")}))
+            try:
+                con.execute("INSERT INTO _dg_fp SELECT * FROM _dg_fp_new")
+            finally:
+                con.unregister("_dg_fp_new")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _dg_fp_miss")
 
 
 def _has_exchanges(store: Store) -> bool:
