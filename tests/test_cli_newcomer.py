@@ -57,3 +57,53 @@ def test_an_account_id_over_128_kib_is_read_back_everywhere(tmp_path: Path) -> N
 
     assert long_id in read_detection_accounts(out)["account_id"].to_pylist()
     assert load_detection(out) is not None
+
+
+# -- progress: detect shows a bar over its stages, ingest of one Parquet file moves per row group ---------------
+def test_detect_stage_progress_bar_renders_each_stage() -> None:
+    import io
+
+    from rich.console import Console
+
+    from distillguard.commands.detect import FULL_STAGES, stage_progress
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=100, color_system=None)
+    with stage_progress(console, len(FULL_STAGES)) as on_stage:
+        for i, name in enumerate(FULL_STAGES):
+            on_stage(name, 0.5 + i)
+    text = buf.getvalue()
+    for i, name in enumerate(FULL_STAGES):
+        assert f"  {name:<14}{0.5 + i:8.2f} s" in text
+    assert "0/7" in text and "3/7" in text and "7/7" in text
+    assert "detect: fingerprints" in text and "detect: features" in text and "detect: output" in text
+
+
+def test_detect_cli_prints_stage_times(tmp_path: Path) -> None:
+    log = write_jsonl(legit_users(5, per_account=4) + campaign(3, per_account=5), tmp_path / "log.jsonl")
+    code, _, err = _run("detect", str(log), "--out", str(tmp_path / "d"))
+    assert code == 0, err
+    from distillguard.commands.detect import FULL_STAGES
+
+    assert [line.split()[0] for line in err.splitlines() if line.startswith("  ")] == list(FULL_STAGES)
+
+
+def test_parquet_ingest_reports_progress_per_row_group(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from distillguard.ingest import ingest_logs
+    from distillguard.store import Store
+
+    records = legit_users(40, per_account=10)
+    path = tmp_path / "x.parquet"
+    src = write_jsonl(records, tmp_path / "x.jsonl")
+    with Store.open(tmp_path / "a.duckdb") as store:
+        ingest_logs(store, [src])
+        table = store.con.sql("SELECT * FROM exchanges ORDER BY request_id").to_arrow_table()
+    pq.write_table(table, path, row_group_size=100)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 4
+    steps: list[int] = []
+    with Store.open(tmp_path / "b.duckdb") as store:
+        s = ingest_logs(store, [path], on_progress=steps.append)
+    assert s.stored == 400 and len(steps) == 4 and sum(steps) <= path.stat().st_size
+    assert sum(steps) >= path.stat().st_size - 4

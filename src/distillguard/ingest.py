@@ -235,7 +235,10 @@ class _FileRun:
             self.progress(size)
             return
         row0 = 0
-        batches = jsonl.prefetch(pf.iter_batches(batch_size=self.options.batch_rows), depth=1)
+        # at most one row group a batch: a file of a few big row groups still shows progress per row group
+        groups = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+        rows = max(1, min(self.options.batch_rows, max(groups, default=1)))
+        batches = jsonl.prefetch(pf.iter_batches(batch_size=rows), depth=1)
         while True:
             try:
                 rb = next(batches)

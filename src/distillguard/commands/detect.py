@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..cli import handle_errors
 from ..errors import UsageError
@@ -44,15 +48,44 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
     if rebuild and not incremental:
         raise UsageError("--rebuild takes a new incremental snapshot: give it with --incremental")
 
-    def on_stage(name: str, seconds: float) -> None:
-        if not quiet:
-            click.echo(f"  {name:<14}{seconds:8.2f} s", err=True)
-
-    res = detect_logs(logs, out, accounts=accounts, db=db,
-                      config=DetectConfig(fpr_target=fpr_target, use_links=not no_links), on_stage=on_stage,
-                      engine=engine, master=master, incremental=incremental, rebuild=rebuild)
+    console = Console(stderr=True, quiet=quiet)
+    # an incremental update has stages of its own (and a first full run one more, the snapshot): no total there
+    with stage_progress(console, None if incremental else len(FULL_STAGES),
+                        first="ingest + fingerprints" if logs else FULL_STAGES[0]) as on_stage:
+        res = detect_logs(logs, out, accounts=accounts, db=db,
+                          config=DetectConfig(fpr_target=fpr_target, use_links=not no_links), on_stage=on_stage,
+                          engine=engine, master=master, incremental=incremental, rebuild=rebuild)
     click.echo(f"accounts {res.accounts}  flagged {res.flagged}  campaigns {res.campaigns}  "
                f"threshold {res.threshold:.3f}  -> {res.out_dir}")
+
+
+# the stages of a full detect run, in order (distillguard.detection.run calls on_stage after each)
+FULL_STAGES = ("fingerprints", "features", "links", "campaigns", "scoring", "grouping", "output")
+
+
+@contextmanager
+def stage_progress(console: Console, total: int | None, first: str = FULL_STAGES[0]
+                   ) -> Iterator[Callable[[str, float], None]]:
+    """A progress bar over detect's stages (the one running named); each finished stage's time printed above.
+
+    Not on a terminal (a log file, a pipe): only the stage lines.
+    """
+    if not console.is_terminal:
+        yield lambda name, seconds: console.print(f"  {name:<14}{seconds:8.2f} s", highlight=False, markup=False)
+        return
+    with Progress(TextColumn("detect: {task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(first, total=total)
+        done = 0
+
+        def on_stage(name: str, seconds: float) -> None:
+            nonlocal done
+            done += 1
+            bar.console.print(f"  {name:<14}{seconds:8.2f} s", highlight=False, markup=False)
+            running = FULL_STAGES[done] if total is not None and done < len(FULL_STAGES) else "…"
+            bar.update(task, advance=1, description=running, refresh=True)
+
+        yield on_stage
 
 
 @click.command()
