@@ -63,12 +63,14 @@ def _keys_path(keys: str | None, db: str | None) -> str:
                    "request); later: 408 and the connection is closed.")
 @click.option("--body-timeout", default=60.0, show_default=True, type=click.FloatRange(0.1, None),
               help="Seconds a client has to send the request body after its head; later: the connection is closed.")
+@click.option("--max-in-flight", default=64, show_default=True, type=click.IntRange(0, None),
+              help="Requests of one account in flight at once (0: no cap); more: 429 too_many_concurrent_requests.")
 @handle_errors
 def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, policy: str | None, detect: str | None,
           redis_url: str | None, on_state_error: str, host: str, port: int, client: str, upstream_timeout: float,
           auth_failures: int, journal_fsync: bool, no_journal: bool, fingerprint_workers: int, redact_prompts: bool,
           redact_completions: bool, dashboard: bool, admin_token_env: str, max_header_bytes: int, max_headers: int,
-          header_timeout: float, body_timeout: float) -> None:
+          header_timeout: float, body_timeout: float, max_in_flight: int) -> None:
     """Run the OpenAI-compatible gateway: log every exchange, enforce policy per account and per campaign."""
     import uvicorn
 
@@ -91,7 +93,7 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
         log=LogConfig(redact_prompts=redact_prompts, redact_completions=redact_completions, fsync=journal_fsync,
                       journal=not no_journal),
         dashboard=dashboard, admin_token=admin_token, fingerprint_workers=fingerprint_workers,
-        upstream_timeout_s=upstream_timeout, auth_failures=auth_failures)
+        upstream_timeout_s=upstream_timeout, auth_failures=auth_failures, max_in_flight_per_account=max_in_flight)
     gw = Gateway(config)
     click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {upstream}  (store {db}, "
                f"{'redis ' + redis_url if redis_url else 'in-memory state'})", err=True)

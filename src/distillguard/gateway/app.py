@@ -31,12 +31,14 @@ from ..errors import JournalError
 from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, load_policy, parse_policy
 from .actions import restore_actions
 from .authguard import SCOPE_KEY, AuthFailures, RequestIds
+from .contract import refused_prompt_note
 from .control import AuditEntry, GatewayControl, Telemetry
 from .endpoints import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Endpoint, error_handlers
 from .enforce import Decision, Enforcer
 from .enforce import Request as EnfRequest
 from .fingerprint import Fingerprinter, FingerprintWorker
 from .httplimits import REFUSED
+from .inflight import InFlight, Releasing
 from .keys import KeyStore, Principal
 from .limits import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from .logsink import LOG_UNAVAILABLE, ExchangeLog, LogConfig, exchange_row, utc
@@ -72,6 +74,7 @@ class GatewayConfig:
     upstream_timeout_s: float = 600.0  # whole upstream request, streams included
     auth_failures: int = 20  # failed authentications per client address and window before 429 (0: no limit)
     auth_failure_window_s: float = 60.0
+    max_in_flight_per_account: int = 64  # requests of one account in flight at once (0: no cap); more: 429
 
 
 class _Watched:
@@ -123,6 +126,7 @@ class Gateway:
                                           workers=[FingerprintWorker() for _ in range(config.fingerprint_workers)])
         self.upstream = make_upstream(config.upstream, config.upstream_key, config.client, config.upstream_timeout_s)
         self.auth_failures = AuthFailures(config.auth_failures, config.auth_failure_window_s)
+        self.inflight = InFlight(config.max_in_flight_per_account)
         self._watch_policy = _Watched(Path(config.policy)) if config.policy else None
         self._watch_detect = _Watched(Path(config.detect) / "accounts.csv") if config.detect else None
         self._task: asyncio.Task[None] | None = None
@@ -222,7 +226,7 @@ class Gateway:
 
     def _state_health(self) -> dict[str, Any]:
         e = self.enforcer
-        return {"connections_refused": dict(REFUSED), "state_events_skipped": e.bad_events,
+        return {"connections_refused": dict(REFUSED), "in_flight_refused": self.inflight.refused, "state_events_skipped": e.bad_events,
                 "state_last_bad_event": e.last_bad_event,
                 "state_events_unpublished": e.unpublished}
 
@@ -264,12 +268,27 @@ class Gateway:
 
     # -- the proxy -----------------------------------------------------------------------------------
     async def _proxy(self, request: Request, ep: Endpoint) -> Response:
-        path = ep.path
         now = time.time()
         rid: str = request.scope[SCOPE_KEY]
         who = self._auth(request, rid, now)
         if not isinstance(who, Principal):
             return who
+        if not self.inflight.acquire(who.account_id):  # one account cannot hold the upstream for everyone
+            self._refusal(rid, now, who.account_id, 429, "too_many_concurrent_requests",
+                          f"{self.inflight.cap} requests of this account already in flight")
+            return _error(429, "too_many_concurrent_requests",
+                          f"At most {self.inflight.cap} requests of one account in flight at once.",
+                          headers={"Retry-After": "1"})
+        out = Releasing(None, lambda: self.inflight.release(who.account_id))
+        try:
+            out.response = await self._forward(request, ep, who, rid, now)
+        except BaseException:
+            out.release()
+            raise
+        return out  # type: ignore[return-value]
+
+    async def _forward(self, request: Request, ep: Endpoint, who: Principal, rid: str, now: float) -> Response:
+        path = ep.path
         if self.sink.failing:  # nothing is answered that cannot be journaled: fail before using the upstream
             return _error(503, *LOG_UNAVAILABLE)
         policy = self.enforcer.policy
@@ -282,14 +301,14 @@ class Gateway:
         except ClientDisconnect:
             return Response(status_code=400)
         ids = self.fingerprints.lookup(pr.text)
-        if ids is None:
-            self.fingerprints.submit(who.account_id, pr.text, now)
         ereq = EnfRequest(who.account_id, now, ids[0] if ids else 0, ids[1] if ids else 0, who.org_id,
                           who.verified, pr.chars // 4 + 1, pr.max_tokens)
         if self._state_thread is None:
             d = self.enforcer.decide(ereq)
         else:
             d = await asyncio.get_running_loop().run_in_executor(self._state_thread, self.enforcer.decide, ereq)
+        if ids is None and d.allowed:  # a refused request's prompt is neither queued nor cached
+            self.fingerprints.submit(who.account_id, pr.text, now)
         meta = (rid, now, who, pr, ep, request, ids)
         if not d.allowed:
             with contextlib.suppress(JournalError):
@@ -439,10 +458,14 @@ class Gateway:
                 "action": d.action.label, "code": d.code if not error else "upstream_error", "status": status,
                 "reason": d.reason if not error else f"{d.reason}; upstream: {error}",
                 "template_id": ids[0] if ids else None, "score": d.score}
+        messages, prompt = pr_.messages, pr_.prompt
+        if event is not None and not d.allowed:  # refused: keep the prompt's size and digest, not the prompt
+            event["reason"] = f"{event['reason']}; {refused_prompt_note(messages, prompt)}"
+            messages = prompt = None
         self.sink.exchange(exchange_row(
             request_id=rid, ts=ts, account_id=who.account_id, api_key_id=who.key_id, org_id=who.org_id,
             ip=client.host if client else "", user_agent=_header(request, b"user-agent"), model=pr_.model,
-            endpoint=ep.path, messages=pr_.messages, prompt=pr_.prompt, tools=pr_.tools,
+            endpoint=ep.path, messages=messages, prompt=prompt, tools=pr_.tools,
             params=params_json(pr_.payload), completion=completion, prompt_tokens=pt, completion_tokens=ct,
             status=status), event)
 

@@ -13,6 +13,7 @@ int64 become null.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -87,3 +88,19 @@ def coerce_event(row: dict[str, Any]) -> dict[str, Any]:
     if s is not None and (isinstance(s, bool) or not isinstance(s, int | float)):
         row["score"] = None
     return row
+
+
+def refused_prompt_note(messages: list[dict[str, Any]] | None, prompt: str | None) -> str:
+    """What is kept of a refused request's input: its size and SHA-256 (the same input gives the same note),
+    so a flood of refused 1 MB prompts costs the store a line each."""
+    h = hashlib.sha256()
+    n = 0
+    for m in messages or []:
+        c = (text(m.get("content")) or "").encode("utf-8", "surrogatepass")
+        h.update(str(m.get("role")).encode() + b"\0" + c + b"\0")
+        n += len(c)
+    if prompt is not None:
+        c = prompt.encode("utf-8", "surrogatepass")
+        h.update(c)
+        n += len(c)
+    return f"prompt not kept: {n} bytes, sha256 {h.hexdigest()}"

@@ -13,6 +13,7 @@ gateway's default), so it never competes with the event loop for the GIL.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import subprocess
 import sys
@@ -89,6 +90,10 @@ class FingerprintWorker:
             self._proc.stdout.close()
 
 
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 class Fingerprinter:
     """A text -> ids cache in front of background batch fingerprinting (one thread per worker process).
 
@@ -98,14 +103,20 @@ class Fingerprinter:
 
     def __init__(self, on_ids: Callable[[str, Ids, float], None], interval_s: float = 0.25,
                  cache_size: int = 200_000, max_queue: int = 100_000,
-                 workers: Sequence[FingerprintWorker] = (), max_batch: int = 4096) -> None:
+                 workers: Sequence[FingerprintWorker] = (), max_batch: int = 4096,
+                 max_queue_bytes: int = 64 << 20) -> None:
         self.on_ids = on_ids
         self.workers = list(workers)
         self.interval_s = interval_s
         self.cache_size = cache_size
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes  # texts waiting, in characters: 1 MB prompts cannot pile up
+        self.queued_bytes = 0
+        self._qlock = threading.Lock()
         self.max_batch = max_batch
-        self._cache: dict[str, Ids] = {}
+        # keyed by a 16-byte digest of the text, not the text: the cache holds at most `cache_size` entries
+        # of ~150 bytes whatever the prompts' size
+        self._cache: dict[bytes, Ids] = {}
         self._queue: deque[tuple[str, str, float]] = deque()
         self._cache_lock = threading.Lock()
         self.dropped = 0
@@ -123,13 +134,15 @@ class Fingerprinter:
 
     def lookup(self, text: str) -> Ids | None:
         """Ids of a text seen recently, or None (then `submit` it)."""
-        return self._cache.get(text)
+        return self._cache.get(_digest(text))
 
     def submit(self, account_id: str, text: str, now: float) -> None:
         """Queue a request's prompt for fingerprinting in the background."""
-        if len(self._queue) >= self.max_queue:
+        if len(self._queue) >= self.max_queue or self.queued_bytes + len(text) > self.max_queue_bytes:
             self.dropped += 1  # overload: enforcement still runs on detection output and buckets
             return
+        with self._qlock:
+            self.queued_bytes += len(text)
         self._queue.append((account_id, text, now))
 
     def drain(self, worker: FingerprintWorker | None = None) -> int:
@@ -140,6 +153,8 @@ class Fingerprinter:
                 items.append(self._queue.popleft())
         if not items:
             return 0
+        with self._qlock:
+            self.queued_bytes -= sum(len(t) for _, t, _ in items)
         texts = list(dict.fromkeys(t for _, t, _ in items))
         try:
             got = worker(texts) if worker is not None else fingerprint_ids(texts)
@@ -148,7 +163,7 @@ class Fingerprinter:
             log.exception("fingerprint: batch of %d texts failed", len(texts))
             return 0
         with self._cache_lock:
-            self._cache.update(ids)
+            self._cache.update((_digest(t), v) for t, v in ids.items())
             while len(self._cache) > self.cache_size:
                 self._cache.pop(next(iter(self._cache)))  # oldest first (insertion order)
         for account_id, text, now in items:
