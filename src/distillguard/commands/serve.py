@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -37,6 +38,9 @@ def _keys_path(keys: str | None, db: str | None) -> str:
               help="When Redis is down: serve with local limits (open) or refuse with 503 (closed).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Server processes on the one port; more than one needs --redis (shared limits and actions); "
+                   "worker k > 0 logs into <db stem>.w<k><suffix>.")
 @click.option("--client", type=click.Choice(["auto", "httptools", "aiohttp", "httpx"]), default="auto",
               show_default=True, help="Upstream HTTP client (auto: httptools for an http:// upstream, else aiohttp).")
 @click.option("--upstream-timeout", default=600.0, show_default=True, type=click.FloatRange(0.001, None),
@@ -70,14 +74,14 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
           redis_url: str | None, on_state_error: str, host: str, port: int, client: str, upstream_timeout: float,
           auth_failures: int, journal_fsync: bool, no_journal: bool, fingerprint_workers: int, redact_prompts: bool,
           redact_completions: bool, dashboard: bool, admin_token_env: str, max_header_bytes: int, max_headers: int,
-          header_timeout: float, body_timeout: float, max_in_flight: int) -> None:
+          header_timeout: float, body_timeout: float, max_in_flight: int, workers: int) -> None:
     """Run the OpenAI-compatible gateway: log every exchange, enforce policy per account and per campaign."""
     import uvicorn
 
     from ..gateway.app import Gateway, GatewayConfig
     from ..gateway.httplimits import HttpLimits, limited, raise_fd_limit
     from ..gateway.logsink import LogConfig
-    from ..gateway.server import event_loop, http_protocol
+    from ..gateway.server import event_loop, http_protocol, preflight, serve_workers, worker_db
 
     admin_token = os.environ.get(admin_token_env) if dashboard else None
     if dashboard and not admin_token:
@@ -94,14 +98,27 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
                       journal=not no_journal),
         dashboard=dashboard, admin_token=admin_token, fingerprint_workers=fingerprint_workers,
         upstream_timeout_s=upstream_timeout, auth_failures=auth_failures, max_in_flight_per_account=max_in_flight)
+    limits = HttpLimits(max_header_bytes, max_headers, header_timeout, body_timeout)
+    server_opts = dict(log_level="warning", access_log=False, loop=event_loop(),
+                       http=limited(http_protocol(), limits), timeout_graceful_shutdown=10,
+                       h11_max_incomplete_event_size=max_header_bytes)
+    if workers > 1:
+        if not redis_url:
+            raise UsageError(f"--workers {workers} needs --redis URL: worker processes share rate limits, analyst "
+                             "actions, online campaign assignments and the policy through Redis (state in one "
+                             "process's memory is not shared)")
+        preflight(config)  # bad files fail here, once, not in every worker
+        click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {upstream}  ({workers} workers, stores "
+                   f"{db} … {worker_db(db, workers - 1)}, redis {redis_url})", err=True)
+        raise_fd_limit()
+        serve_workers(workers, lambda k: Gateway(replace(config, db=worker_db(db, k))).app, host, port,
+                      **server_opts)
+        return
     gw = Gateway(config)
     click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {upstream}  (store {db}, "
                f"{'redis ' + redis_url if redis_url else 'in-memory state'})", err=True)
-    limits = HttpLimits(max_header_bytes, max_headers, header_timeout, body_timeout)
     raise_fd_limit()
-    uvicorn.run(gw.app, host=host, port=port, log_level="warning", access_log=False,
-                loop=event_loop(), http=limited(http_protocol(), limits), timeout_graceful_shutdown=10,
-                h11_max_incomplete_event_size=max_header_bytes)
+    uvicorn.run(gw.app, host=host, port=port, **server_opts)  # type: ignore[arg-type]
 
 
 @click.group()

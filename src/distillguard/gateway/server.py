@@ -16,10 +16,20 @@ for the client's delayed ACK of the headers: ~40 ms per request on a fresh conne
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import signal
 import socket
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+log = logging.getLogger("distillguard.gateway")
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -126,3 +136,90 @@ def event_loop() -> str:
     except ImportError:
         return "asyncio"
     return "uvloop"
+
+
+def worker_db(db: str, k: int) -> str:
+    """The store of worker `k` of `serve --workers N`: worker 0 logs into `db`, worker k into `<stem>.w<k><suffix>`
+    (DuckDB allows one writing process per file; analyse the union, as with replicas)."""
+    if k == 0 or db == ":memory:":
+        return db
+    p = Path(db)
+    return str(p.with_name(f"{p.stem}.w{k}{p.suffix}"))
+
+
+def serve_workers(n: int, build_app: Callable[[int], Any], host: str, port: int, **uvicorn_kwargs: Any) -> None:
+    """Run `n` worker processes on one listening socket (bound here, inherited by fork), each serving the app
+    `build_app(k)` builds in the worker itself (its own event loop, threads, store and fingerprint worker).
+    SIGTERM / SIGINT are passed on (each worker drains gracefully); a worker that dies is started again."""
+    import uvicorn
+
+    sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                backlog=2048)
+    sock.set_inheritable(True)
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn(k: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                server = uvicorn.Server(uvicorn.Config(build_app(k), **uvicorn_kwargs))
+                server.run(sockets=[sock])
+                code = 0
+            except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        children[pid] = k
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    started: dict[int, float] = {}
+    for k in range(n):
+        started[k] = time.monotonic()
+        spawn(k)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = False
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        k = children.pop(pid, None)
+        if k is None or stopping:
+            continue
+        if time.monotonic() - started[k] < 5:  # died while starting: a configuration problem, not a crash
+            log.error("gateway worker %d (pid %d) failed to start (status %d); stopping", k, pid, status)
+            failed = True
+            stop(signal.SIGTERM, None)
+            continue
+        log.error("gateway worker %d (pid %d) exited with status %d; starting it again", k, pid, status)
+        started[k] = time.monotonic()
+        spawn(k)
+    sock.close()
+    if failed:
+        raise SystemExit(1)
+
+
+def preflight(config: Any) -> None:
+    """Read what a gateway would read at start (keys, policy, detection output, upstream URL), without
+    starting anything: a bad file is reported once by the parent of `serve --workers`."""
+    from ..policy import load_detection, load_policy
+    from .keys import KeyStore
+    from .upstream import make_upstream
+
+    KeyStore(config.keys)
+    if config.policy:
+        load_policy(config.policy)
+    if config.detect:
+        load_detection(config.detect)
+    make_upstream(config.upstream, config.upstream_key, config.client, config.upstream_timeout_s)
