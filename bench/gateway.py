@@ -9,7 +9,10 @@ fingerprinting, enforcement with the default policy and a detection folder) as s
    other processes hits both alike): p50/p99 latency and the difference;
 2. closed loop with `--concurrency` requests in flight for `--seconds`: max requests/s through the
    gateway, and the stub's own max for reference.
-Every prompt is distinct (worst case for the fingerprint cache). Total run time stays under ~30 s.
+3. sequential requests on a new connection each against one kept-alive connection (the per-connection
+   penalty), through the gateway and direct;
+4. `serve --redis --workers N` for N = 1, 2 (closed loop; needs redis-server; `--no-workers` skips it).
+Every prompt is distinct (worst case for the fingerprint cache). Total run time stays under ~45 s.
 Then the request journal's cost in isolation: CPU per logged exchange with the journal off, on, and on with
 fsync (`--journal-only` runs just that; `--no-journal` runs the gateway without it, for comparison).
 """
@@ -132,6 +135,65 @@ async def closed_loop(url: str, key: str, concurrency: int, seconds: float, star
         return done / (time.perf_counter() - t0), done
 
 
+def fresh_vs_keepalive(url: str, key: str, n: int = 200) -> tuple[float, float]:
+    """p50 ms of sequential requests on a new connection each (curl, urllib, PHP) and on one kept-alive
+    connection, interleaved so load from other processes hits both alike."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    kept = http.client.HTTPConnection(u.hostname, u.port)
+    h = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    fresh_t, kept_t = [], []
+    for i in range(n):
+        for conn, out in ((None, fresh_t), (kept, kept_t)):
+            c = conn or http.client.HTTPConnection(u.hostname, u.port)
+            t0 = time.perf_counter()
+            c.request("POST", u.path, _body(4 * 10**8 + i), h)
+            r = c.getresponse()
+            r.read()
+            out.append(time.perf_counter() - t0)
+            if conn is None:
+                c.close()
+    kept.close()
+    return float(np.percentile(fresh_t, 50) * 1e3), float(np.percentile(kept_t, 50) * 1e3)
+
+
+def worker_scaling(sp: int, tmp: Path, key: str, concurrency: int, seconds: float) -> list[tuple[int, float, float]]:
+    """(workers, req/s, server CPU us per request) of `serve --redis --workers N` for N = 1, 2 (needs redis-server)."""
+    import shutil
+
+    redis_bin = shutil.which("redis-server")
+    if redis_bin is None:
+        return []
+    rport = free_port()
+    redis = subprocess.Popen([redis_bin, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                              "no"], stdout=subprocess.DEVNULL)
+    out = []
+    try:
+        for n in (1, 2):
+            gp = free_port()
+            gw = subprocess.Popen([PY, "-c", "from distillguard.cli import main; main()", "serve", "--upstream",
+                                   f"http://127.0.0.1:{sp}/v1", "--db", str(tmp / f"workers{n}.duckdb"),
+                                   "--keys", str(tmp / "keys.json"), "--policy", str(tmp / "policy.toml"),
+                                   "--redis", f"redis://127.0.0.1:{rport}/{n}", "--port", str(gp),
+                                   "--workers", str(n)], env={**os.environ, "UPSTREAM_API_KEY": "bench-upstream"})
+            try:
+                wait_until_up(f"http://127.0.0.1:{gp}/healthz", gw, f"gateway --workers {n}")
+                url = f"http://127.0.0.1:{gp}/v1/chat/completions"
+                asyncio.run(closed_loop(url, key, concurrency, 1.0, 5 * 10**8 + n * 10**7))  # warm up
+                c0 = cpu_seconds(gw.pid)
+                rps, done = asyncio.run(closed_loop(url, key, concurrency, seconds, 6 * 10**8 + n * 10**7))
+                out.append((n, rps, (cpu_seconds(gw.pid) - c0) / done * 1e6))
+            finally:
+                gw.terminate()
+                gw.wait(timeout=30)
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
+    return out
+
+
 def journal_cost(n: int = 20_000) -> list[tuple[str, float, float]]:
     """(mode, CPU us, wall us) per `ExchangeLog.exchange` call: journal off, on, on + fsync (writer idle)."""
     from datetime import UTC, datetime
@@ -204,6 +266,7 @@ def main() -> None:
     ap.add_argument("--client", default="auto", choices=["auto", "httptools", "aiohttp", "httpx"])
     ap.add_argument("--journal-only", action="store_true", help="only measure the request journal's cost")
     ap.add_argument("--no-journal", action="store_true", help="run the gateway without its request journal")
+    ap.add_argument("--no-workers", action="store_true", help="skip the 1 -> 2 worker scaling run (needs redis-server)")
     a = ap.parse_args()
     if a.journal_only:
         print_journal_cost()
@@ -250,10 +313,15 @@ def main() -> None:
         bare_url = (f"http://127.0.0.1:{bp}/v1/chat/completions", "-")
         rps_bare, n_bare = asyncio.run(closed_loop(*bare_url, a.concurrency, a.seconds / 2, 3 * 10**8))
         bare_per_req = (cpu_seconds(bare.pid) - cpu_b) / n_bare
-        cpu0, main0 = cpu_seconds(gw.pid), cpu_seconds(gw.pid, children=False)
+        cpu0, main0, w0 = cpu_seconds(gw.pid), cpu_seconds(gw.pid, children=False), time.perf_counter()
         rps_gw, n_gw = asyncio.run(closed_loop(*via, a.concurrency, a.seconds, 2 * 10**8))
-        cpu_per_req = (cpu_seconds(gw.pid) - cpu0) / n_gw
+        wall_gw = time.perf_counter() - w0
+        cpu_gw = cpu_seconds(gw.pid) - cpu0
+        cpu_per_req = cpu_gw / n_gw
         main_per_req = (cpu_seconds(gw.pid, children=False) - main0) / n_gw
+        fresh_gw, kept_gw = fresh_vs_keepalive(via[0], key)
+        fresh_st, kept_st = fresh_vs_keepalive(direct[0], direct[1])
+        scaling = [] if a.no_workers else worker_scaling(sp, tmp, key, a.concurrency, a.seconds / 2)
         time.sleep(1.0)
         import urllib.request
 
@@ -281,6 +349,16 @@ def main() -> None:
     print(f"{'stub alone':<40}{rps_stub:>10.0f}")
     print(f"{'bare Starlette+aiohttp proxy':<40}{rps_bare:>10.0f}")
     print(f"{'gateway (log + fingerprint + enforce)':<40}{rps_gw:>10.0f}")
+    print(f"{'gateway, CPU-s / wall-s of that run':<40}{cpu_gw:>6.2f} / {wall_gw:.2f} ({n_gw} requests)")
+    print("\nNew connection per request (sequential, p50 ms)")
+    print(f"{'path':<22}{'new conn':>10}{'kept':>10}{'penalty':>10}")
+    print(f"{'direct to stub':<22}{fresh_st:>10.3f}{kept_st:>10.3f}{fresh_st - kept_st:>10.3f}")
+    print(f"{'through gateway':<22}{fresh_gw:>10.3f}{kept_gw:>10.3f}{fresh_gw - kept_gw:>10.3f}")
+    if scaling:
+        print(f"\nserve --redis --workers N, {a.concurrency} in flight ({os.cpu_count()} cores)")
+        print(f"{'workers':<10}{'req/s':>10}{'CPU us/req':>12}")
+        for n, rps, cpu in scaling:
+            print(f"{n:<10}{rps:>10.0f}{cpu:>12.0f}")
     print(f"\nCPU per request: bare proxy {bare_per_req * 1e6:.0f} us; "
           f"gateway {main_per_req * 1e6:.0f} us in the server process "
           f"(-> {1 / main_per_req:.0f} req/s on one free core), {(cpu_per_req - main_per_req) * 1e6:.0f} us in "
