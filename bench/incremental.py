@@ -39,12 +39,15 @@ from scale import CLI, StageRun, run_stage, stage_profiler  # noqa: E402
 def detect_child(db: str, out: str, incremental: bool) -> None:
     """Child process: detect on `db` (incremental or full); print {sub-stage: [wall s, cpu s]} and counts."""
     sys.path.insert(0, str(ROOT / "src"))
+    from distillguard.api import write_detection_report
     from distillguard.detection import DetectConfig, detect_store
     from distillguard.store import Store
 
     prof, on_stage = stage_profiler()
     with Store.open(db) as store:
         res = detect_store(store, out, DetectConfig(), on_stage=on_stage, incremental=incremental)
+        if not res.incremental_update:
+            write_detection_report(store, res, on_stage)
         rows = store.count("exchanges")
         last = dict(store.con.sql("SELECT key, value FROM dgd_meta WHERE starts_with(key, 'last_')").fetchall()) \
             if incremental else {}

@@ -97,9 +97,9 @@ def run(args: argparse.Namespace) -> None:
         labels = read_labels(sim / "labels.csv")
         acc = sim / "accounts.parquet"
         runs: dict[str, Path] = {}
-        for name, log, cfg in (("distillguard", exchanges_path(sim), DetectConfig(rich_report=False)),
-                               ("scrubbed", scrubbed(sim), DetectConfig(rich_report=False)),
-                               ("no-links", exchanges_path(sim), DetectConfig(rich_report=False, use_links=False))):
+        for name, log, cfg in (("distillguard", exchanges_path(sim), DetectConfig()),
+                               ("scrubbed", scrubbed(sim), DetectConfig()),
+                               ("no-links", exchanges_path(sim), DetectConfig(use_links=False))):
             t0 = time.perf_counter()
             res = detect_logs([log], work / f"out-{sim.name}-{name}", accounts=acc, config=cfg)
             print(f"seed {seed} {name:<13} {time.perf_counter() - t0:7.1f} s  stages {res.timings}", file=sys.stderr)

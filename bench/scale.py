@@ -87,15 +87,14 @@ def detect_child(db: str, out: str, engine: str) -> None:
     CPU seconds (all threads of the process) are the load-independent figure on a shared machine.
     """
     sys.path.insert(0, str(ROOT / "src"))
-    from distillguard.detection import DetectConfig, detect_store
-    from distillguard.store import Store
+    from distillguard.api import detect_and_report
+    from distillguard.detection import DetectConfig
 
     prof, on_stage = stage_profiler()
     kwargs: dict[str, object] = {"on_stage": on_stage}
     if engine != "duckdb":
         kwargs["engine"] = engine
-    with Store.open(db) as store:
-        detect_store(store, out, DetectConfig(), **kwargs)  # type: ignore[arg-type]
+    detect_and_report([], out, db=db, config=DetectConfig(), **kwargs)
     print(json.dumps(prof))
 
 

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from distillguard.api import detect_and_report
 from distillguard.cli import main
 from distillguard.detection import DetectConfig, detect_logs
+from distillguard.errors import ReportError
 from distillguard.store import Store
 from handbuilt import batch_integration, campaign, legit_users, scrub_network, write_jsonl
 
-FAST = DetectConfig(rich_report=False)
+FAST = DetectConfig()
 
 
 def _rows(out: Path) -> dict[str, dict[str, str]]:
@@ -111,6 +113,24 @@ def test_paths_with_an_apostrophe(mixed_log: Path, tmp_path: Path) -> None:
     assert json.loads((d / "bt'.json").read_text())
 
 
+def test_a_failed_report_is_said_not_swallowed(mixed_log: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import distillguard.report
+
+    def broken(*args: object, **kwargs: object) -> Path:
+        raise RuntimeError("chart engine missing")
+
+    monkeypatch.setattr(distillguard.report, "write_report", broken)
+    r = CliRunner().invoke(main, ["detect", str(mixed_log), "--out", str(tmp_path / "out"), "--quiet"])
+    assert r.exit_code == 0, r.output  # the detection output is complete
+    assert "flagged 12" in r.output
+    assert "warning" in r.output and "chart engine missing" in r.output and "distillguard report" in r.output
+    assert "DistillGuard detection report" in (tmp_path / "out" / "report.html").read_text()  # the plain one
+    with pytest.raises(ReportError, match="chart engine missing") as e:
+        detect_and_report([mixed_log], tmp_path / "lib")
+    assert e.value.result.flagged == 12 and (tmp_path / "lib" / "accounts.csv").is_file()
+
+
 def test_cli_usage_errors(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["detect", "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "--db" in r.output
@@ -162,7 +182,7 @@ def test_mixed_small_end_to_end(tmp_path: Path, corpora: Path) -> None:
 
 def test_no_links_baseline_flags_lone_extractors(tmp_path: Path) -> None:
     log = write_jsonl(legit_users(20) + campaign(3, per_account=60), tmp_path / "log.jsonl")
-    detect_logs([log], tmp_path / "out", config=DetectConfig(rich_report=False, use_links=False))
+    detect_logs([log], tmp_path / "out", config=DetectConfig(use_links=False))
     rows = _rows(tmp_path / "out")
     assert all(r["campaign_id"] == "" for r in rows.values())
     assert {a for a, r in rows.items() if r["flagged"] == "true"} <= {f"camp-{i:03d}" for i in range(3)}

@@ -17,7 +17,7 @@ import distillguard.detection.output as detect_output
 from distillguard.detection import DetectConfig, detect_logs
 from handbuilt import campaign, legit_users, write_jsonl
 
-FAST = DetectConfig(rich_report=False)
+FAST = DetectConfig()
 FILES = ("accounts.csv", "campaigns.json", "features.parquet", "links.parquet", "templates.csv",
          "infrastructure.csv", "timeline.csv")
 
@@ -73,7 +73,7 @@ def slow(con, sql, path):
         pathlib.Path(sys.argv[3]).write_text("ready")
         time.sleep(60)
 o._copy_csv = slow
-detect_logs([sys.argv[1]], sys.argv[2], config=DetectConfig(rich_report=False))
+detect_logs([sys.argv[1]], sys.argv[2], config=DetectConfig())
 """
 
 

@@ -110,11 +110,11 @@ def test_shared_traffic_is_the_wrapped_part_not_the_chat_nor_a_popular_greeting(
 
 def test_cover_chat_campaign_flagged_classroom_not(tmp_path: Path) -> None:
     log = write_jsonl(legit_users(40) + cover_campaign(10) + classroom(10), tmp_path / "mix.jsonl")
-    detect_logs([log], tmp_path / "out", config=DetectConfig(rich_report=False))
+    detect_logs([log], tmp_path / "out", config=DetectConfig())
     flagged = _flagged(tmp_path / "out")
     assert {a for a in flagged if a.startswith("mix")} == {f"mix-{i:03d}" for i in range(10)}
     assert not {a for a in flagged if not a.startswith("mix")}
     # whole-account averages alone (the shared path switched off) miss the campaign: the chat dilutes it
-    off = DetectConfig(rich_report=False, scores=ScoreConfig(shared_min_exchanges=10**9))
+    off = DetectConfig(scores=ScoreConfig(shared_min_exchanges=10**9))
     detect_logs([log], tmp_path / "off", config=off)
     assert not {a for a in _flagged(tmp_path / "off") if a.startswith("mix")}

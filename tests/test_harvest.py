@@ -61,7 +61,7 @@ def qa_team(n: int, nights: int = 6, seed: int = 6) -> list[dict[str, Any]]:
 
 def test_linked_harvest_group_flagged_and_qa_team_not(tmp_path: Path) -> None:
     log = write_jsonl(legit_users(40) + harvesters(12) + qa_team(10), tmp_path / "harvest.jsonl")
-    detect_logs([log], tmp_path / "out", config=DetectConfig(rich_report=False))
+    detect_logs([log], tmp_path / "out", config=DetectConfig())
     with open(tmp_path / "out" / "accounts.csv", newline="") as f:
         flagged = {r["account_id"] for r in csv.DictReader(f) if r["flagged"] == "true"}
     assert {a for a in flagged if a.startswith("harv")} == {f"harv-{i:03d}" for i in range(12)}
@@ -116,7 +116,7 @@ def test_shared_rare_params_link_blank_network_accounts(tmp_path: Path) -> None:
         if r["account_id"].startswith("user"):
             r["params"] = {"temperature": 0.7, "max_tokens": 1024}
     log = write_jsonl(recs, tmp_path / "params.jsonl")
-    detect_logs([log], tmp_path / "out", config=DetectConfig(rich_report=False))
+    detect_logs([log], tmp_path / "out", config=DetectConfig())
     links = pq.read_table(tmp_path / "out" / "links.parquet").to_pylist()
     pairs = {(r["src"], r["dst"]) for r in links if r["kind"] == "shared-params"}
     assert len(pairs) == 8 * 7 // 2 and all(s.startswith("blank") and d.startswith("blank") for s, d in pairs)

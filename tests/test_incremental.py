@@ -21,7 +21,7 @@ from distillguard.ingest import ingest_logs
 from distillguard.store import Store
 from handbuilt import batch_integration, campaign, legit_users, write_jsonl
 
-FAST = DetectConfig(rich_report=False)
+FAST = DetectConfig()
 LATE = [f"late-{i:03d}" for i in range(4)]
 # group_diversity: a wrapper first seen by the update is its own near-duplicate group (the full run groups
 # wrappers over all texts at once); gap_median: from log-scale bins of the gaps (feature_state)

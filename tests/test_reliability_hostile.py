@@ -19,7 +19,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from distillguard.detection import DetectConfig, detect_logs
+from distillguard.api import detect_and_report
 from distillguard.gateway.app import Gateway, GatewayConfig
 from distillguard.gateway.keys import KeyStore
 from distillguard.gateway.stub import StubUpstream, ThreadedServer
@@ -31,7 +31,6 @@ SCRIPT = "<script>alert('dg')</script>"
 FORMULA = "=cmd|' /C calc'!A0"
 ZW = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 CONFUSABLE = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441", "S": "\u0405"}
-FAST = DetectConfig(rich_report=True)
 
 
 # -- gateway ---------------------------------------------------------------------------------------------
@@ -191,7 +190,7 @@ def detected(tmp_path_factory: pytest.TempPathFactory) -> Path:
             r["account_id"] = FORMULA
             r["user_agent"] = SCRIPT
     out = tmp / "out"
-    detect_logs([write_jsonl(recs, tmp / "log.jsonl")], out, config=FAST)
+    detect_and_report([write_jsonl(recs, tmp / "log.jsonl")], out)  # with the rich report
     return out
 
 

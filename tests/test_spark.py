@@ -58,7 +58,7 @@ def runs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     tmp = tmp_path_factory.mktemp("spark")
     sim = tmp / "sim"
     simulate(get_scenario("mixed-small"), 0.1, 3, load_corpora(SHARED_DATA), sim, completions="none")
-    cfg = DetectConfig(rich_report=False)
+    cfg = DetectConfig()
     db = tmp / "store.duckdb"
     detect_logs([sim / "exchanges.parquet"], tmp / "duck", accounts=sim / "accounts.parquet", db=db, config=cfg)
     detect_logs([], tmp / "spark", db=db, config=cfg, engine="spark")

@@ -21,8 +21,10 @@ convert to pandas (`.to_pandas()`) or Polars (`polars.from_arrow`) without copyi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -32,6 +34,7 @@ from . import detection as _detect
 from . import evaluate as _evaluate
 from . import ingest as _ingest
 from . import simulate as _simulate
+from .errors import ReportError
 from .schema import DETECTION_ACCOUNT_SCHEMA
 from .store import Store
 
@@ -55,12 +58,47 @@ def simulate(scenario: str, out: PathLike, scale: float = 1.0, seed: int = 1,
 
 def detect(logs: Sequence[PathLike] = (), out: PathLike = "detect-out", db: PathLike | None = None,
            accounts: PathLike | None = None, fpr_target: float = 0.001) -> _detect.DetectResult:
-    """Find campaign accounts in log files or an ingested store (`db` with no logs); write the output folder."""
-    config = _detect.DetectConfig(fpr_target=fpr_target)
-    if not logs and db is not None:
-        with Store.open(db) as store:
-            return _detect.detect_store(store, out, config)
-    return _detect.detect_logs(list(logs), out, accounts=accounts, db=db, config=config)
+    """Find campaign accounts in log files or an ingested store (`db` with no logs); write the output folder.
+
+    The folder gets the rich `report.html`; if that report fails, `ReportError` (its `result` is the detection's
+    result, the rest of the folder is complete and `report.html` is the plain report).
+    """
+    return detect_and_report(list(logs), out, db=db, accounts=accounts,
+                             config=_detect.DetectConfig(fpr_target=fpr_target))
+
+
+def detect_and_report(logs: Sequence[PathLike], out: PathLike, db: PathLike | None = None,
+                      accounts: PathLike | None = None, config: _detect.DetectConfig | None = None,
+                      report: bool = True, **kwargs: Any) -> _detect.DetectResult:
+    """Detection (over `logs` ingested into `db` or a temporary store, or over `db` alone), then the report.
+
+    What `distillguard detect` runs: the detection core writes the output folder with a plain `report.html`,
+    then (with `report`) the rich report replaces it, read from the folder and the store while it is open.
+    `kwargs` go to `detect_store` (`on_stage`, `engine`, `master`, `incremental`, `rebuild`, ...); `on_stage`
+    also hears the report's time as stage "report". An incremental update keeps its plain report. A failed
+    rich report raises `ReportError` carrying the result; the plain report stays.
+    """
+    with _detect.ingested(list(logs), out, accounts=accounts, db=db) as store:
+        res = _detect.detect_store(store, out, config or _detect.DetectConfig(), **kwargs)
+        if report and not res.incremental_update:
+            write_detection_report(store, res, kwargs.get("on_stage"))
+    return res
+
+
+def write_detection_report(store: Store, res: _detect.DetectResult, on_stage: Any = None) -> None:
+    """The rich `report.html` of the detection run `res` over the open `store` (ReportError if it fails)."""
+    from .report import write_report
+
+    t0 = time.perf_counter()
+    try:
+        with _detect.report_memory(store):
+            write_report(res.out_dir, Path(store.path) if store.path != ":memory:" else None)
+    except Exception as e:  # noqa: BLE001 - any failure of the view: say so, the detection output stands
+        raise ReportError(f"{res.out_dir / 'report.html'}: the rich report failed ({type(e).__name__}: {e}); "
+                          f"the detection output is complete and report.html is the plain report; retry with "
+                          f"`distillguard report {res.out_dir}`", result=res) from e
+    if on_stage:
+        on_stage("report", round(time.perf_counter() - t0, 3))
 
 
 def evaluate(labels: PathLike, out_dir: PathLike) -> _evaluate.Evaluation:

@@ -5,6 +5,7 @@
     ├── InputError                a whole input cannot be used: unreadable file, unknown format (exit 2)
     │   └── RecordError           one record breaks the contract: FILE:LINE: field: what is wrong
     ├── StoreError                the embedded store cannot be opened or written
+    ├── ReportError               detection finished but its rich report.html could not be written
     └── ConfigError               a policy, key or mapping file is invalid
 
 Domain code raises these; only the CLI and HTTP layers turn them into exit codes and responses.
@@ -48,6 +49,17 @@ class StoreError(DistillGuardError):
 
 class JournalError(StoreError):
     """The gateway's journal could not make a record durable (disk full, I/O error): the request fails."""
+
+
+class ReportError(DistillGuardError):
+    """The rich report failed after detection wrote its output folder (report.html is the plain one).
+
+    `result` is the detection's result, so a caller that can live without the rich report goes on.
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class ConfigError(DistillGuardError):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
+from ..api import detect_and_report
 from ..cli import handle_errors
-from ..detection import detect_logs
 from ..evaluate import evaluate_dir, format_table
 from ..simulate import get_scenario, load_corpora, simulate
 
@@ -36,7 +36,7 @@ def demo(out: str, scenario: str, scale: float, seed: int, corpora: str) -> None
     db = out_dir / "store.duckdb"
     for stale in (db, db.with_name(db.name + ".wal")):  # a fresh store each run; an old WAL would be replayed
         stale.unlink(missing_ok=True)
-    res = detect_logs([sim_dir / "exchanges.parquet"], det_dir, accounts=sim_dir / "accounts.parquet", db=db)
+    res = detect_and_report([sim_dir / "exchanges.parquet"], det_dir, accounts=sim_dir / "accounts.parquet", db=db)
     click.echo(f"detected {res.campaigns} campaigns, {res.flagged:,} of {res.accounts:,} accounts flagged "
                f"in {time.monotonic() - t1:.1f} s")
     click.echo(format_table(evaluate_dir(sim_dir / "labels.csv", det_dir)))

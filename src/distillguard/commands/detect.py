@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..cli import handle_errors
-from ..errors import UsageError
+from ..errors import ReportError, UsageError
 
 
 @click.command()
@@ -39,7 +39,8 @@ from ..errors import UsageError
 def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str, fpr_target: float,
            no_links: bool, quiet: bool, engine: str, master: str | None, incremental: bool, rebuild: bool) -> None:
     """Find the accounts of extraction campaigns in exchange LOGs (or an ingested --db) and group them."""
-    from ..detection import DetectConfig, detect_logs
+    from ..api import detect_and_report
+    from ..detection import DetectConfig
 
     if not logs and not db:
         raise UsageError("give LOG files/folders, or --db PATH of an ingested store")
@@ -52,15 +53,23 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
     # an incremental update has stages of its own (and a first full run one more, the snapshot): no total there
     with stage_progress(console, None if incremental else len(FULL_STAGES),
                         first="ingest + fingerprints" if logs else FULL_STAGES[0]) as on_stage:
-        res = detect_logs(logs, out, accounts=accounts, db=db,
-                          config=DetectConfig(fpr_target=fpr_target, use_links=not no_links), on_stage=on_stage,
-                          engine=engine, master=master, incremental=incremental, rebuild=rebuild)
+        try:
+            res = detect_and_report(logs, out, accounts=accounts, db=db,
+                                    config=DetectConfig(fpr_target=fpr_target, use_links=not no_links),
+                                    on_stage=on_stage, engine=engine, master=master, incremental=incremental,
+                                    rebuild=rebuild)
+            warning = None
+        except ReportError as e:  # the detection output is complete: say what failed, keep the exit status
+            res, warning = e.result, str(e)
     click.echo(f"accounts {res.accounts}  flagged {res.flagged}  campaigns {res.campaigns}  "
                f"threshold {res.threshold:.3f}  -> {res.out_dir}")
+    if warning:
+        click.echo(f"distillguard: warning: {warning}", err=True)
 
 
-# the stages of a full detect run, in order (distillguard.detection.run calls on_stage after each)
-FULL_STAGES = ("fingerprints", "features", "links", "campaigns", "scoring", "grouping", "output")
+# the stages of a full detect run, in order (distillguard.detection.run calls on_stage after each; the rich
+# report after them, distillguard.api.detect_and_report)
+FULL_STAGES = ("fingerprints", "features", "links", "campaigns", "scoring", "grouping", "output", "report")
 
 
 @contextmanager

@@ -70,8 +70,8 @@ class Snapshot:
 def state_key(detect_config: Any) -> str:
     """A digest of what the snapshot depends on: the run's configuration, feature and fingerprint code."""
     sql = [feat.slim_select(), feat.FEATURES_SQL, fpcache.fingerprint_version(), inspect.getsource(fs)]
-    # the flag target and the report's form do not change what is kept: the update recomputes the threshold
-    cfg = {k: v for k, v in asdict(detect_config).items() if k not in ("fpr_target", "rich_report")}
+    # the flag target does not change what is kept: the update recomputes the threshold
+    cfg = {k: v for k, v in asdict(detect_config).items() if k != "fpr_target"}
     doc = {"v": STATE_VERSION, "cfg": cfg, "sql": sql}
     return hashlib.blake2b(json.dumps(doc, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 

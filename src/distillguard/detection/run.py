@@ -1,6 +1,6 @@
 """The detection pipeline: logs or store → features → links → campaigns → scores → output folder.
 
-Writes the contract files of SCHEMA.md §4 (`accounts.csv`, `campaigns.json`, `report.html`) and the
+Writes the contract files of SCHEMA.md §4 (`accounts.csv`, `campaigns.json`, a plain `report.html`) and the
 extras other stages read (`features.parquet`, `links.parquet`, `templates.csv`, `infrastructure.csv`,
 `timeline.csv`). Relational work runs inside the store's DuckDB connection; Python only sees one row per
 distinct prompt text (fingerprints), per account (scores) and per link (communities).
@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -50,7 +50,6 @@ class DetectConfig:
     campaigns: CampaignConfig = field(default_factory=CampaignConfig)
     scores: ScoreConfig = field(default_factory=ScoreConfig)
     use_links: bool = True           # False: per-account scoring only (the no-links baseline)
-    rich_report: bool = True         # False: write the plain built-in report.html (fast, for tests)
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,7 @@ class DetectResult:
     campaigns: int
     threshold: float
     timings: dict[str, float]
+    incremental_update: bool = False  # an incremental update: its report.html stays the plain one
 
 
 def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = DetectConfig(),
@@ -100,7 +100,8 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
         if not rebuild and inc.snapshot_mark(con, key) is not None:
             u = inc.update(store, out, key, config, fingerprint, stage)
             return DetectResult(out_dir=out, accounts=u.scored, flagged=u.flagged,
-                                campaigns=u.campaigns, threshold=u.threshold, timings=timings)
+                                campaigns=u.campaigns, threshold=u.threshold, timings=timings,
+                                incremental_update=True)
         snapshot = (key, inc.high_water(con))
     try:
         return _detect_full(store, out, config, fingerprint, near_groups, stage, timings, engine, master, snapshot)
@@ -196,12 +197,12 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Tab
 
 def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, verdict: _Verdict,
            stage: Callable[[str], None], timings: dict[str, float]) -> DetectResult:
-    """The output folder and the report."""
+    """The output folder, with the plain report (the caller may write the rich one over it)."""
     v = verdict
-    with duckdb_memory(store.con):  # the report reads the links back into Python: DuckDB may spill meanwhile
+    with duckdb_memory(store.con):
         n_flagged, n_campaigns = write_outputs(store.con, out, features, v.scores, v.threshold, v.reasons,
                                                config.campaigns, v.campaign)
-        _write_report(out, store) if config.rich_report else write_plain_report(out)
+        write_plain_report(out)
     stage("output")
     return DetectResult(out_dir=out, accounts=features.num_rows, flagged=n_flagged, campaigns=n_campaigns,
                         threshold=v.threshold, timings=timings)
@@ -234,6 +235,14 @@ def detect_logs(logs: Sequence[str | Path], out_dir: str | Path, accounts: str |
                 db: str | Path | None = None, config: DetectConfig = DetectConfig(),
                 **kwargs: object) -> DetectResult:
     """Ingest `logs` (and `accounts`) into `db` (a temporary store if None) and run detection."""
+    with ingested(logs, out_dir, accounts=accounts, db=db) as store:
+        return detect_store(store, out_dir, config, **kwargs)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def ingested(logs: Sequence[str | Path], out_dir: str | Path, accounts: str | Path | None = None,
+             db: str | Path | None = None) -> Iterator[Store]:
+    """The store `logs` (and `accounts`) were ingested into: `db`, or a temporary one removed on exit."""
     from ..ingest import ingest_accounts, ingest_logs
 
     if db and not logs and not Path(db).exists():
@@ -247,21 +256,14 @@ def detect_logs(logs: Sequence[str | Path], out_dir: str | Path, accounts: str |
                 ingest_accounts(store, accounts)
             if logs:
                 ingest_logs(store, logs)
-            return detect_store(store, out_dir, config, **kwargs)  # type: ignore[arg-type]
+            yield store
 
 
-def _write_report(out: Path, store: Store) -> None:
-    try:
-        from ..report import write_report  # type: ignore[attr-defined]
-    except ImportError:
-        write_report = None
-    if write_report is not None:
-        try:
-            write_report(out, Path(store.path) if store.path != ":memory:" else None)
-            return
-        except Exception:  # noqa: BLE001 - the report is a view; the contract file must exist regardless
-            pass
-    write_plain_report(out)
+@contextlib.contextmanager
+def report_memory(store: Store) -> Iterator[None]:
+    """Hold DuckDB's memory down while a report reads the links back into Python (DuckDB may spill)."""
+    with duckdb_memory(store.con):
+        yield
 
 
 def flagged_mask(table: pa.Table) -> np.ndarray:
