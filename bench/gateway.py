@@ -135,7 +135,10 @@ async def closed_loop(url: str, key: str, concurrency: int, seconds: float, star
         return done / (time.perf_counter() - t0), done
 
 
-def fresh_vs_keepalive(url: str, key: str, n: int = 200) -> tuple[float, float]:
+FRESH_N = 200
+
+
+def fresh_vs_keepalive(url: str, key: str, n: int = FRESH_N) -> tuple[float, float]:
     """p50 ms of sequential requests on a new connection each (curl, urllib, PHP) and on one kept-alive
     connection, interleaved so load from other processes hits both alike."""
     import http.client
@@ -363,7 +366,7 @@ def main() -> None:
           f"gateway {main_per_req * 1e6:.0f} us in the server process "
           f"(-> {1 / main_per_req:.0f} req/s on one free core), {(cpu_per_req - main_per_req) * 1e6:.0f} us in "
           f"the fingerprint worker process")
-    print(f"\nlogged exchanges {logged} (sent {len(d) + len(g) - len(d) + n_gw + 50} through the gateway); "
+    print(f"\nlogged exchanges {logged} (sent {len(g) + n_gw + 50 + 2 * FRESH_N} through the gateway); "
           f"fingerprint batches {health['fingerprint_batches']}, dropped {health['fingerprint_dropped']}; "
           f"request journal {'off' if a.no_journal else 'on'}")
     print_journal_cost()
