@@ -87,8 +87,17 @@ def test_fpr_target_moves_the_operating_point() -> None:
 
 
 def test_concurrency() -> None:
+    day = 86400.0
     assert _concurrency(np.array([0, 1, 2.0]), np.array([5, 6, 7.0])) == 1.0
-    assert _concurrency(np.array([0, 10, 20.0]), np.array([1, 11, 21.0])) == 0.0
+    # independent runs days apart: not concurrent
+    assert _concurrency(np.array([0, 3, 6.0]) * day, np.array([0.1, 3.1, 6.1]) * day) == 0.0
+    # a hydra: each short-lived account takes over when the previous one stops
+    starts = np.arange(10) * 2 * day
+    assert _concurrency(starts, starts + 2 * day - 3600) == 1.0
+    # a few records with absurd timestamps stretch two accounts' spans over everything: the rest stay apart
+    first, last = np.array([0, 3, 6, 9, 12.0]) * day, np.array([0.1, 3.1, 6.1, 9.1, 12.1]) * day
+    first[0], last[1] = -2000 * 365 * day, 8000 * 365 * day
+    assert _concurrency(first, last) == 0.0
 
 
 def test_one_declared_org_is_one_customer_not_a_campaign() -> None:
@@ -212,3 +221,28 @@ def test_group_parts_and_alignment_match_reference() -> None:
     shpos = {a: i for i, a in enumerate(sh_ids)}
     _, _, n_sh = _aligned_shared(ids, shared)
     assert n_sh.tolist() == [float(shared["exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
+
+
+def _group_of(rows: list[dict], ids: list[str]) -> Grouping:
+    n = len(ids)
+    return Grouping(accounts=ids, group=np.zeros(n, np.int64), strength=np.full(n, 2.0), in_block=np.ones(n, bool),
+                    families=np.array([2]), edges=pa.table({"src": [], "dst": [], "weight": []}),
+                    degree=np.full(n, 5.0))
+
+
+def test_independent_runs_of_one_suite_are_not_a_campaign() -> None:
+    """Researchers each replaying one public benchmark once, in one burst, bind into a group by its text and
+    harness, yet no operator divides work between them; the same accounts walking the benchmark between them
+    (each text sent once across the group) and coming back day after day are a campaign."""
+    ids = [f"r{i}" for i in range(8)]
+    run = dict(EXTRACTOR, exchanges=1319, replayed_share=1.0, template_diversity=1.0, peak_per_day=1319)
+    sc = score_accounts(_table([run] * 8, ids), _group_of([run] * 8, ids))
+    assert sc.group_parts["suite"][0] > 0.9
+    assert sc.accounts["score"].to_numpy().max() < threshold_for(sc, 0.001)
+    walk = dict(run, replayed_share=0.02, peak_per_day=120)
+    sc = score_accounts(_table([walk] * 8, ids), _group_of([walk] * 8, ids))
+    assert (sc.accounts["score"].to_numpy() >= threshold_for(sc, 0.001)).all()
+    # replaying shared texts day after day (not one run) stays a campaign too
+    daily = dict(run, peak_per_day=100)
+    sc = score_accounts(_table([daily] * 8, ids), _group_of([daily] * 8, ids))
+    assert (sc.accounts["score"].to_numpy() >= threshold_for(sc, 0.001)).all()

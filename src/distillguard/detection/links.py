@@ -9,6 +9,8 @@ Weights
 - content keys (templates, near-duplicate templates, wrappers, system prompts): the smaller of the two
   accounts' shares of traffic on the key, so a greeting sent once by thousands of casual users weighs
   almost nothing while a wrapper that carries most of two accounts' traffic weighs almost 1;
+- operator keys (a payment instrument): weighted like infrastructure but never dropped as popular — one card
+  paying for 2,000 accounts is one payer, and dropping it would make a campaign weaker as it grows;
 - infrastructure / client / cohort / system-prompt keys: down-weighted by the key's popularity (1 / (1 + ln n)), and
   dropped entirely above `popular_share` of all accounts (NAT, corporate egress, official clients);
 - lockstep: SynchroTrap-style Jaccard over (time bucket, wrapper) tuples, estimated from per-account
@@ -93,7 +95,7 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
         "client-fingerprint": (per_exchange.format(key="client_fp", where="ua_h IS NOT NULL"), "infra"),
         "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "
                            "WHERE coalesce(payment_fingerprint, '') <> '' "
-                           "AND account_id IN (SELECT account_id FROM dg_features)", "infra"),
+                           "AND account_id IN (SELECT account_id FROM dg_features)", "operator"),
         # the exact sampling configuration of a script (≥ `params_min_keys` parameters set away from their
         # defaults): one or two are common UI / SDK choices, a full tuple shared by many accounts is one client
         "shared-params": (
@@ -182,7 +184,9 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     if family == "params":
         popular = max(cfg.popular_min, int(cfg.params_popular_share * n_accounts))
     share_floor = cfg.min_key_share if family == "content" else 0.0
-    keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' = 'content')"
+    # content and operator keys are never dropped as "popular": a wrapper or a payment instrument held by many
+    # accounts is one operator's (a popular client's defaults arrive as infrastructure or system-prompt keys)
+    keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' IN ('content', 'operator'))"
     weight = ("least(a.share, b.share)" if family == "content"
               else "least(a.share, b.share) / (1 + ln(a.n_key))")
     return f"""

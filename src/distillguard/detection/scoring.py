@@ -61,6 +61,11 @@ class ScoreConfig:
     # exchanges on: one or two coincidental exchanges (a developer who once sent a prompt with a campaign's
     # wording) say nothing about how the account behaves
     shared_min_exchanges: int = 10
+    # a group whose typical account looks like one run of a shared suite (`suite_run`) at or above
+    # `suite_high` is independent customers replaying one benchmark or problem set, not a campaign; at or
+    # below `suite_low` the group is scored as it is (a campaign's accounts may replay a few texts too)
+    suite_low: float = 0.3
+    suite_high: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,22 @@ def individual_parts(features: pa.Table) -> dict[str, np.ndarray]:
         "harvest": (_col(features, "single_turn_share") * np.clip(_col(features, "template_diversity"), 0, 1)
                     * (1.0 - np.clip(_col(features, "replayed_share"), 0, 1)) * (1.0 - np.exp(-n / 20.0))),
     }
+
+
+def suite_run(features: pa.Table) -> np.ndarray:
+    """How much each account looks like one run of a shared suite, in [0, 1] (same order as `features`).
+
+    A researcher running a public benchmark, a lab's harness, a class doing one problem set: the account sends
+    texts that other accounts send verbatim too (replayed), each once (no repeats of its own), all in one
+    burst (its busiest day is nearly all of its traffic). Independent customers each replaying one suite is
+    not an operator dividing work between its accounts: a campaign walking a dataset sends each text once
+    across all its accounts, and keeps coming back day after day. The product needs all three at once.
+    """
+    n = np.maximum(_col(features, "exchanges"), 1.0)
+    replayed = np.clip(_col(features, "replayed_share"), 0, 1)
+    once = np.clip(_col(features, "template_diversity"), 0, 1)
+    burst = np.clip(_col(features, "peak_per_day") / n, 0, 1)
+    return replayed * once * burst
 
 
 def individual_score(features: pa.Table) -> np.ndarray:
@@ -138,8 +159,9 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         sh_ind, sh_harvest, sh_n = _aligned_shared(features["account_id"], shared)
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
         beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
+    suite = suite_run(features)
     parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay",
-                                            "one_customer")}
+                                            "one_customer", "suite")}
     # each group's accounts in ascending row order, from one stable sort (not one scan of all rows per group)
     by_group = np.argsort(gi, kind="stable")
     bounds = np.searchsorted(gi[by_group], np.arange(n_groups + 1))
@@ -155,6 +177,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
+        parts["suite"][g] = float(np.median(suite[m]))
         if orgs is not None and 2 <= len(m) <= config.one_customer_max_accounts:
             declared = {orgs[i] for i in m}
             parts["one_customer"][g] = float(len(declared) == 1 and bool(next(iter(declared))))
@@ -166,7 +189,9 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     parts["families"] = fam.astype(float)
     single = (fam < 2) & (parts["accounts"] < config.single_family_min_accounts)
     group_score = (parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
-                   * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"]))
+                   * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"])
+                   * (1.0 - np.clip((parts["suite"] - config.suite_low) / (config.suite_high - config.suite_low),
+                                    0, 1)))
     score = np.minimum(ind, 1.0) * config.individual_cap
     if n_groups:
         gs = np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
@@ -207,16 +232,31 @@ def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.
     return ind, harvest, n
 
 
-def _concurrency(first: np.ndarray, last: np.ndarray) -> float:
-    """Share of accounts whose active interval overlaps another account's of the same group."""
+def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3600.0,
+                 giant: float = 20.0) -> float:
+    """Share of accounts whose activity overlaps, or hands over to, another account's of the same group.
+
+    Overlap: a campaign's accounts run at the same time; independent benchmark runs do not. Hand-over: one
+    account starts within `handover_s` of another's end — a farm replacing short-lived accounts (a hydra) runs
+    them one after another, which is as coordinated as running them side by side. An interval more than
+    `giant` times longer than the group's median (a few records with absurd timestamps) is no partner: a
+    handful of odd records must not make every account of a group look concurrent.
+    """
     if len(first) < 2:
         return 0.0
-    order = np.argsort(first)
-    f, la = first[order], last[order]
+    length = np.maximum(last - first, 0.0)
+    partner = length <= giant * max(float(np.median(length)), handover_s)
+    if partner.sum() < 2:
+        return 0.0
+    f, la = first[partner], last[partner] + handover_s
+    order = np.argsort(f)
+    f, la = f[order], la[order]
     prev_max = np.maximum.accumulate(la)
-    overlap_prev = np.concatenate([[False], prev_max[:-1] >= f[1:]])
-    overlap_next = np.concatenate([f[1:] <= la[:-1], [False]])
-    return float(np.mean(overlap_prev | overlap_next))
+    # a partner interval [f, la] touches another partner's iff it starts before an earlier one ended, or a
+    # later one starts before it ends
+    touch = np.concatenate([[False], prev_max[:-1] >= f[1:]]) | np.concatenate([f[1:] <= la[:-1], [False]])
+    # non-partners (giant intervals) count as concurrent only through their own median-length core: not at all
+    return float(touch.sum() / len(first))
 
 
 def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], orgs: Sequence[str | None],

@@ -5,7 +5,9 @@ extraction inside benign cover chat (70 % ShareGPT-style conversation, 30 % harv
 on average. What binds such accounts into a group is the extraction part itself: the wrappers,
 templates and opening/closing phrases they have in common. So for every account in a candidate group we
 recompute the behaviour features over the exchanges that carry one of the group's *own* content keys —
-keys held by at least two of its accounts and mostly by its accounts (not a greeting every user sends).
+keys held by at least two of its accounts and far more common inside the group than outside it (not a
+greeting every user sends). The comparison is with the accounts *outside* the group, so a campaign's own
+wrapper stays its own however large a share of all accounts the campaign grows to.
 This is FRAUDAR's idea (camouflage cannot lower a block's density) applied to behaviour instead of the
 graph.
 
@@ -35,7 +37,7 @@ class SharedTrafficConfig:
 
     min_group_accounts: int = 2      # a key is the group's when at least this many of its accounts hold it ...
     min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts ...
-    min_lift: float = 3.0            # ... and it is this many times more common in the group than overall
+    min_lift: float = 3.0            # ... and it is this many times more common in the group than outside it
 
 
 # content keys of a distinct prompt text: its template, wrapper (exact and near-duplicate), prompt ends and
@@ -72,7 +74,7 @@ _STEPS = (
        WITH holders AS (SELECT k.key, count(DISTINCT a.account_id) AS n_all FROM dg_at a
                         JOIN dg_gt_tkc k USING (text_hash) GROUP BY k.key)
        SELECT c.grp, c.key FROM dg_gt_cand c JOIN holders h USING (key)
-       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * h.n_all / {n_accounts}""",
+       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * (h.n_all - c.n_in) / greatest({n_accounts} - c.n_grp, 1)""",
     """CREATE OR REPLACE TEMP TABLE dg_gt_shared AS
        SELECT g.account_id, s.text_hash FROM (
          SELECT DISTINCT a.aid, a.text_hash FROM dg_gt_ga a JOIN dg_gt_tkc k USING (text_hash)
