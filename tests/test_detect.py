@@ -47,6 +47,18 @@ def test_campaign_found_and_grouped(mixed_log: Path, tmp_path: Path) -> None:
                  "timeline.csv"):
         assert (tmp_path / name).is_file()
     assert all(0 <= float(r["score"]) <= 1 for r in rows.values())
+    # the bands: `enforce` exactly when flagged, the others by the thresholds the folder records
+    point = json.loads((tmp_path / "operating_point.json").read_text())
+    thr = point["thresholds"]
+    assert point["fpr_target"] == FAST.fpr_target and thr["enforce"] >= thr["review"] >= thr["watch"] > 0
+    for r in rows.values():
+        s = float(r["score"])
+        want = ("enforce" if s >= thr["enforce"] else "review" if s >= thr["review"]
+                else "watch" if s >= thr["watch"] else "")
+        assert r["verdict"] == want and (r["verdict"] == "enforce") == (r["flagged"] == "true")
+    assert point["accounts"]["enforce"] == len(flagged)
+    assert point["accounts"]["review"] + point["accounts"]["watch"] == sum(
+        r["verdict"] in ("review", "watch") for r in rows.values())
 
 
 def test_campaign_size_counts_unsampled_exchanges(tmp_path: Path) -> None:
@@ -85,7 +97,7 @@ def test_cli_empty_log_exit_zero(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "flagged 0" in r.output
     assert (tmp_path / "out" / "accounts.csv").read_text().splitlines() == [
-        "account_id,score,flagged,campaign_id,reasons"]
+        "account_id,score,flagged,campaign_id,reasons,verdict"]
     assert json.loads((tmp_path / "out" / "campaigns.json").read_text()) == []
     assert (tmp_path / "out" / "report.html").is_file()
 

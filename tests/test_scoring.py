@@ -246,3 +246,17 @@ def test_independent_runs_of_one_suite_are_not_a_campaign() -> None:
     daily = dict(run, peak_per_day=100)
     sc = score_accounts(_table([daily] * 8, ids), _group_of([daily] * 8, ids))
     assert (sc.accounts["score"].to_numpy() >= threshold_for(sc, 0.001)).all()
+
+
+def test_operating_point_bands() -> None:
+    from distillguard.scoring import operating_point
+
+    ids = [f"a{i}" for i in range(4)]
+    t = _table([CHATTER] * 4, ids)
+    g = Grouping(accounts=[], group=np.zeros(0, np.int64), strength=np.zeros(0), in_block=np.zeros(0, bool),
+                 families=np.zeros(0), edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.zeros(0))
+    p = operating_point(score_accounts(t, g), 0.001)
+    assert (p.enforce, p.review, p.watch) == pytest.approx((0.5, 0.4, 0.3))
+    v = p.verdicts(np.array([0.95, 0.5, 0.45, 0.31, 0.1]))
+    assert v.tolist() == ["enforce", "enforce", "review", "watch", ""]
+    assert p.record(np.array([0.95, 0.45, 0.1]))["accounts"] == {"enforce": 1, "review": 1, "watch": 0}

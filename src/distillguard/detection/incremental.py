@@ -42,8 +42,15 @@ from . import feature_state as fs
 from . import features as feat
 from . import fingerprint_cache as fpcache
 from .campaigns import Grouping
-from .output import iso_time, staged, write_accounts_csv, write_plain_report
-from .scoring import Scores, individual_reasons, score_accounts, threshold_for
+from .output import (
+    OPERATING_POINT,
+    iso_time,
+    staged,
+    write_accounts_csv,
+    write_operating_point,
+    write_plain_report,
+)
+from .scoring import OperatingPoint, Scores, individual_reasons, operating_point, score_accounts
 from .shared_traffic import TEXT_KEYS
 from .sorted_unique import positions
 
@@ -226,12 +233,12 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
         step("links")
         features = con.sql("SELECT * FROM dgd_features ORDER BY account_id").to_arrow_table()
         acc = con.sql("SELECT * FROM dgd_acc ORDER BY account_id").to_arrow_table()
-        scores, thr, campaign = _score(con, features, acc, config)
+        scores, point, campaign = _score(con, features, acc, config)
         step("scoring")
         link_reasons = {a: r.split(";") for a, r in zip(acc["account_id"].to_pylist(),
                                                         acc["link_reasons"].to_pylist(), strict=True) if r}
-        n_flagged, n_campaigns = _write(con, out, features, scores, thr, campaign, link_reasons)
-        _write_meta(con, key, top, {"threshold": thr, "last_exchanges": n_new, "last_texts": n_texts,
+        n_flagged, n_campaigns = _write(con, out, features, scores, point, campaign, link_reasons)
+        _write_meta(con, key, top, {"threshold": point.enforce, "last_exchanges": n_new, "last_texts": n_texts,
                                     "last_accounts": rows.num_rows, "last_joined": joined})
         for t in ("dgn_x", "dgn_aff", "dg_fp", "dg_seg", "dgn_keys"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
@@ -240,7 +247,7 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
         con.execute("ROLLBACK")
         raise
     step("output")
-    return Update(n_new, n_texts, rows.num_rows, features.num_rows, joined, n_flagged, n_campaigns, thr)
+    return Update(n_new, n_texts, rows.num_rows, features.num_rows, joined, n_flagged, n_campaigns, point.enforce)
 
 
 def _fingerprint_new(con: duckdb.DuckDBPyConnection, fingerprint: feat.FingerprintFn | None) -> int:
@@ -308,7 +315,7 @@ def _join_groups(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _score(con: duckdb.DuckDBPyConnection, features: pa.Table, acc: pa.Table, config: Any
-           ) -> tuple[Scores, float, list[str]]:
+           ) -> tuple[Scores, OperatingPoint, list[str]]:
     """Scores of every account with the snapshot's grouping (`acc`: `dgd_acc`); the threshold; each flagged
     account's campaign."""
     families = con.sql("SELECT families FROM dgd_group ORDER BY grp").to_arrow_table()["families"].to_numpy()
@@ -320,11 +327,11 @@ def _score(con: duckdb.DuckDBPyConnection, features: pa.Table, acc: pa.Table, co
     at = positions(features["account_id"], acc["account_id"])
     orgs = acc["org"].take(pa.array(at)).to_pylist()
     scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared)
-    thr = threshold_for(scores, config.fpr_target, config.scores)
-    flagged = scores.accounts["score"].to_numpy() >= thr
+    point = operating_point(scores, config.fpr_target, config.scores)
+    flagged = scores.accounts["score"].to_numpy() >= point.enforce
     old = np.asarray(acc["campaign_id"].take(pa.array(at)).to_pylist(), dtype=object)
     group = scores.accounts["group"].to_numpy()
-    return scores, thr, _campaigns_of(flagged, old, group)
+    return scores, point, _campaigns_of(flagged, old, group)
 
 
 def _campaigns_of(flagged: np.ndarray, old: np.ndarray, group: np.ndarray) -> list[str]:
@@ -343,7 +350,7 @@ def _campaigns_of(flagged: np.ndarray, old: np.ndarray, group: np.ndarray) -> li
     return cid.tolist()
 
 
-def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores, thr: float,
+def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores, point: OperatingPoint,
            cid: list[str], link_reasons: dict[str, list[str]]) -> tuple[int, int]:
     """accounts.csv, campaigns.json, features.parquet and a plain report.html, written atomically."""
     import pyarrow.parquet as pq
@@ -351,7 +358,7 @@ def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores
     t = scores.accounts
     ids = t["account_id"].to_pylist()
     score = t["score"].to_numpy()
-    flagged = score >= thr
+    flagged = score >= point.enforce
     con.register("_dgn_cid", pa.table({"account_id": ids, "campaign_id": cid}))
     try:
         con.execute("UPDATE dgd_acc SET campaign_id = c.campaign_id FROM _dgn_cid c "
@@ -365,8 +372,9 @@ def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores
                     [[c["campaign_id"], orjson.dumps(c).decode()] for c in campaigns])
     out.mkdir(parents=True, exist_ok=True)
     with staged(out) as stage:
-        write_accounts_csv(stage.path("accounts.csv"), ids, score, flagged, cid, t["in_block"].to_numpy(),
+        write_accounts_csv(stage.path("accounts.csv"), ids, score, point, cid, t["in_block"].to_numpy(),
                            individual_reasons(features), link_reasons)
+        write_operating_point(stage.path(OPERATING_POINT), point, score)
         pq.write_table(features, stage.path("features.parquet"))
         stage.path("campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
     write_plain_report(out)

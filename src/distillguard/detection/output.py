@@ -27,7 +27,7 @@ from ..store import sql_literal
 from . import account_ids
 from .campaigns import CampaignConfig
 from .features import CAPABILITY_SQL
-from .scoring import Scores
+from .scoring import OperatingPoint, Scores
 from .sorted_unique import unique
 
 TOP_TEMPLATES = 5
@@ -111,7 +111,7 @@ def _fsync(path: Path) -> None:
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores,
-                  threshold: float, reasons: list[list[str]], config: CampaignConfig,
+                  point: OperatingPoint, reasons: list[list[str]], config: CampaignConfig,
                   campaign: np.ndarray) -> tuple[int, int]:
     """Write every file of the output folder; return (flagged accounts, campaigns).
 
@@ -119,7 +119,7 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
     """
     t = scores.accounts
     score = t["score"].to_numpy()
-    flagged = score >= threshold
+    flagged = score >= point.enforce
     group = np.where(flagged, campaign, -1)
     exch = features["exchanges"].to_numpy()
     order = sorted(unique(group[group >= 0]), key=lambda g: (-exch[group == g].sum(), g))
@@ -136,18 +136,19 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
         con.unregister("_dg_assign")
     link_reasons = _link_reasons(con, config)
     with staged(out) as stage:
-        n_campaigns = _write_files(con, stage, features, scores, flagged, cid, reasons, link_reasons, confidence)
+        n_campaigns = _write_files(con, stage, features, scores, point, cid, reasons, link_reasons, confidence)
     return int(flagged.sum()), n_campaigns
 
 
 def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Table, scores: Scores,
-                 flagged: np.ndarray, cid: list[str], reasons: list[list[str]], link_reasons: dict[str, list[str]],
+                 point: OperatingPoint, cid: list[str], reasons: list[list[str]], link_reasons: dict[str, list[str]],
                  confidence: dict[str, float]) -> int:
     t = scores.accounts
     score = t["score"].to_numpy()
     ids = t["account_id"].to_pylist()
     in_block = t["in_block"].to_numpy()
-    write_accounts_csv(stage.path("accounts.csv"), ids, score, flagged, cid, in_block, reasons, link_reasons)
+    write_accounts_csv(stage.path("accounts.csv"), ids, score, point, cid, in_block, reasons, link_reasons)
+    write_operating_point(stage.path(OPERATING_POINT), point, score)
     pq.write_table(features, stage.path("features.parquet"))
     links = con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table()
     pq.write_table(account_ids.to_names(con, links, ("src", "dst")), stage.path("links.parquet"))
@@ -167,18 +168,29 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
     return len(campaigns)
 
 
-def write_accounts_csv(path: Path, ids: list[str], score: np.ndarray, flagged: np.ndarray, cid: list[str],
+def write_accounts_csv(path: Path, ids: list[str], score: np.ndarray, point: OperatingPoint, cid: list[str],
                        in_block: np.ndarray, reasons: list[list[str]], link_reasons: dict[str, list[str]]) -> None:
-    """`accounts.csv` (SCHEMA.md §4): a campaign member's link kinds first, then its individual reasons."""
+    """`accounts.csv` (SCHEMA.md §4, plus a trailing `verdict` column: the account's band, `enforce` exactly
+    when `flagged`): a campaign member's link kinds first, then its individual reasons."""
+    verdict = point.verdicts(score)
     with open(path, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons"])
+        w.writerow(["account_id", "score", "flagged", "campaign_id", "reasons", "verdict"])
         for i, a in enumerate(ids):
             r = list(link_reasons.get(a, [])) if cid[i] else []
             if cid[i] and in_block[i]:
                 r.append("dense-block")
             r += [x for x in reasons[i] if x not in r]
-            w.writerow([a, f"{score[i]:.6f}", "true" if flagged[i] else "false", cid[i], ";".join(r)])
+            w.writerow([a, f"{score[i]:.6f}", "true" if score[i] >= point.enforce else "false", cid[i], ";".join(r),
+                        verdict[i]])
+
+
+OPERATING_POINT = "operating_point.json"
+
+
+def write_operating_point(path: Path, point: OperatingPoint, score: np.ndarray) -> None:
+    """`operating_point.json`: the fpr target, the three bands' thresholds and how many accounts each holds."""
+    path.write_bytes(orjson.dumps(point.record(score), option=orjson.OPT_INDENT_2))
 
 
 _INFRA_SQL = f"""

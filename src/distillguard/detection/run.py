@@ -27,12 +27,13 @@ from .campaigns import CampaignConfig, Grouping, group_accounts, refine_campaign
 from .fingerprint_cache import duckdb_memory
 from .output import write_outputs, write_plain_report
 from .scoring import (
+    OperatingPoint,
     ScoreConfig,
     Scores,
     floor_for,
     individual_reasons,
+    operating_point,
     score_accounts,
-    threshold_for,
     without_same_customer_links,
 )
 from .shared_traffic import empty_shared, shared_traffic_features
@@ -139,7 +140,7 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
     if snapshot is not None:
         from . import incremental as inc
 
-        inc.save_snapshot(con, inc.Snapshot(snapshot[1], features, verdict.threshold,
+        inc.save_snapshot(con, inc.Snapshot(snapshot[1], features, verdict.point.enforce,
                                             verdict.grouping, verdict.shared, orgs, out,
                                             frozenset(config.campaigns.kind_weights)), snapshot[0])
         stage("snapshot")
@@ -159,7 +160,7 @@ class _Verdict:
     """Scores, the flag threshold, individual reasons and each account's campaign index (-1: none)."""
 
     scores: Scores
-    threshold: float
+    point: OperatingPoint
     reasons: list[list[str]]
     campaign: np.ndarray
     grouping: Grouping
@@ -182,17 +183,19 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Tab
         # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
         shared = shared_traffic_features(con, grouping, keep_own="dg_own" if keep_own else None)
         scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared)
-        thr = threshold_for(scores, config.fpr_target, config.scores)
-    else:  # baseline: the individual score uncapped, at the same floor
+        point = operating_point(scores, config.fpr_target, config.scores)
+    else:  # baseline: the individual score uncapped, at the same floors
         shared = empty_shared()
         scores = score_accounts(features, grouping, replace(config.scores, individual_cap=1.0))
-        thr = floor_for(config.fpr_target, config.scores)
+        step = config.scores.band_step
+        floors = [floor_for(min(config.fpr_target * step ** k, 0.5), config.scores) for k in range(3)]
+        point = OperatingPoint(config.fpr_target, *floors)
     reasons = individual_reasons(features)
     stage("scoring")
-    campaign = _campaign_index(scores, thr, links, config.campaigns)
+    campaign = _campaign_index(scores, point.enforce, links, config.campaigns)
     stage("grouping")
     # the grouping without its pair edges (the graph is not needed after this; the snapshot keeps the rest)
-    return _Verdict(scores, thr, reasons, campaign, replace(grouping, edges=grouping.edges.slice(0, 0)), shared)
+    return _Verdict(scores, point, reasons, campaign, replace(grouping, edges=grouping.edges.slice(0, 0)), shared)
 
 
 def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, verdict: _Verdict,
@@ -200,12 +203,12 @@ def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, ve
     """The output folder, with the plain report (the caller may write the rich one over it)."""
     v = verdict
     with duckdb_memory(store.con):
-        n_flagged, n_campaigns = write_outputs(store.con, out, features, v.scores, v.threshold, v.reasons,
+        n_flagged, n_campaigns = write_outputs(store.con, out, features, v.scores, v.point, v.reasons,
                                                config.campaigns, v.campaign)
         write_plain_report(out)
     stage("output")
     return DetectResult(out_dir=out, accounts=features.num_rows, flagged=n_flagged, campaigns=n_campaigns,
-                        threshold=v.threshold, timings=timings)
+                        threshold=v.point.enforce, timings=timings)
 
 
 def _campaign_index(scores: Scores, thr: float, links: pa.Table, config: CampaignConfig) -> np.ndarray:

@@ -66,6 +66,7 @@ class ScoreConfig:
     # below `suite_low` the group is scored as it is (a campaign's accounts may replay a few texts too)
     suite_low: float = 0.3
     suite_high: float = 0.8
+    band_step: float = 10.0          # review and watch: the operating point at 10× and 100× the fpr target
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,42 @@ def threshold_for(scores: Scores, fpr_target: float, config: ScoreConfig = Score
     null = s[t["group"].to_numpy() < 0]
     q = float(np.quantile(null, 1.0 - fpr_target)) if len(null) else 0.0
     return max(floor_for(fpr_target, config), q + 1e-9)
+
+
+VERDICTS = ("enforce", "review", "watch")
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The run's three bands, each the label-free threshold of `threshold_for` at a looser fpr target.
+
+    `enforce` (= `flagged`) at `fpr_target`; `review` at `band_step` × that; `watch` at `band_step`² × that
+    (each capped at 0.5 and never above the band before it). With the defaults: 0.5 / 0.4 / 0.3.
+    """
+
+    fpr_target: float
+    enforce: float
+    review: float
+    watch: float
+
+    def verdicts(self, score: np.ndarray) -> np.ndarray:
+        """Per score: `enforce`, `review`, `watch`, or '' below every band."""
+        return np.select([score >= self.enforce, score >= self.review, score >= self.watch], list(VERDICTS), "")
+
+    def record(self, score: np.ndarray) -> dict[str, object]:
+        """The operating point as recorded in the output folder (`operating_point.json`)."""
+        v = self.verdicts(score)
+        return {"fpr_target": self.fpr_target,
+                "thresholds": {"enforce": self.enforce, "review": self.review, "watch": self.watch},
+                "accounts": {k: int((v == k).sum()) for k in VERDICTS}}
+
+
+def operating_point(scores: Scores, fpr_target: float, config: ScoreConfig = ScoreConfig()) -> OperatingPoint:
+    """The three bands of a run (see `OperatingPoint`)."""
+    enforce = threshold_for(scores, fpr_target, config)
+    review = min(enforce, threshold_for(scores, min(fpr_target * config.band_step, 0.5), config))
+    watch = min(review, threshold_for(scores, min(fpr_target * config.band_step ** 2, 0.5), config))
+    return OperatingPoint(fpr_target, enforce, review, watch)
 
 
 INDIVIDUAL_REASONS = (
