@@ -48,6 +48,7 @@ class LinkConfig:
     params_min_share: float = 0.5   # ... carries at least this share of the account's traffic ...
     params_popular_share: float = 0.05  # ... and is held by at most this share of all accounts
     min_key_share: float = 0.05     # an account's content key must carry at least this share of its traffic
+    min_key_reuse: float = 1.5      # content keys and phrases: exchanges per holding account, at least
     lockstep_bucket_s: int = 3600
     lockstep_hashes: int = 32
     lockstep_band_rows: int = 4
@@ -72,7 +73,14 @@ KEY_TABLES = (
 
 # kind -> (SQL producing account_id, key, share; weighting family)
 def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
-    content = "SELECT account_id, {key} AS key, sum(n)::DOUBLE / any_value(n_acc) AS share FROM dg_atf GROUP BY ALL"
+    # a content key that its holders use about once each is a payload they sent (a benchmark question, a
+    # homework problem), not a wrapper anyone reuses: accounts sending one public dataset's items once each are
+    # not bound by them, however many items they share. A wrapper is reused, so even an account that sent it
+    # once (a short-lived account of a farm) still holds it.
+    content = ("SELECT account_id, key, share FROM (SELECT *, sum(uses) OVER (PARTITION BY key) / "
+               "count(*) OVER (PARTITION BY key) AS reuse FROM (SELECT account_id, {key} AS key, "
+               "sum(n)::DOUBLE / any_value(n_acc) AS share, sum(n) AS uses FROM dg_atf GROUP BY account_id, {key})) "
+               f"WHERE reuse >= {cfg.min_key_reuse}")
     # per-exchange keys, as a share of all the account's exchanges (`dg_features.exchanges`)
     per_exchange = ("SELECT u.account_id, u.key, u.n::DOUBLE / f.exchanges AS share FROM ("
                     "SELECT account_id, {key} AS key, count(*) AS n FROM dg_x WHERE {where} GROUP BY ALL) u "
@@ -258,8 +266,10 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int]]:
                             cfg.lockstep_band_rows, "j", cfg.lockstep_hashes),
         # the same bank of opening/closing phrases, however they are combined
         # a phrase's (DuckDB) hash has the same low 31 bits whether it reads as unsigned or signed 64-bit
-        "shared-phrases": (f"SELECT DISTINCT account_id, phrase & {_P} AS t FROM dg_at JOIN dg_phrase "
-                           "USING (text_hash)",
+        "shared-phrases": (f"SELECT account_id, phrase & {_P} AS t FROM (SELECT *, sum(uses) OVER (PARTITION BY "
+                           "phrase) / count(*) OVER (PARTITION BY phrase) AS reuse FROM (SELECT account_id, phrase, "
+                           "sum(n) AS uses FROM dg_at JOIN dg_phrase USING (text_hash) GROUP BY account_id, phrase)) "
+                           f"WHERE reuse >= {cfg.min_key_reuse}",
                            cfg.phrase_min, cfg.phrase_band_rows, phrase_w, cfg.phrase_hashes),
     }
 
