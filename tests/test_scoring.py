@@ -249,7 +249,7 @@ def test_independent_runs_of_one_suite_are_not_a_campaign() -> None:
 
 
 def test_operating_point_bands() -> None:
-    from distillguard.scoring import operating_point
+    from distillguard.detection.scoring import operating_point
 
     ids = [f"a{i}" for i in range(4)]
     t = _table([CHATTER] * 4, ids)
