@@ -13,7 +13,16 @@ from datetime import timedelta
 
 from probekit import agentic as ag
 from probekit.corpora import Corpora, Item
-from probekit.text import Paraphraser, answer_for, jitter, light_variants, msgs, perturb_problem, synonyms
+from probekit.text import (
+    Paraphraser,
+    answer_for,
+    followup_answer,
+    jitter,
+    light_variants,
+    msgs,
+    perturb_problem,
+    synonyms,
+)
 from probekit.world import (
     DAYS,
     END,
@@ -267,7 +276,7 @@ def agent_coding(log: Log, c: Corpora, r: random.Random, n: int, cid: str) -> No
                     f"Task: {r.choice(['implement', 'complete', 'fix'])} the code in {mod} so that "
                     f"tests/test_{mod} passes." + ("" if it.text.startswith(stub[:20]) else f"\nSpec: {it.text[:600]}"))
             hist = msgs(user, r.choice(sysps))
-            sol = answer_for(r, c, it)
+            sol = it.answer or answer_for(r, c, kind="code")
             entry = it.extra.split("\n")[0] if it.extra else mod[:-3]
             for s in range(r.randint(2, 5)):
                 d = ag.diff_for(mod, stub, sol if s else sol[: len(sol) * 2 // 3])
@@ -326,7 +335,7 @@ def multiturn(log: Log, c: Corpora, r: random.Random, n: int, cid: str) -> None:
             for f in [None] + _followups(r, it.kind):
                 if f:
                     hist.append({"role": "user", "content": f})
-                comp = answer_for(r, c, it if f is None else None, kind=it.kind)
+                comp = answer_for(r, c, it, kind=it.kind) if f is None else followup_answer(r, c, it, f)
                 log.add(r, a, t, [dict(m) for m in hist], completion=comp, conv=conv,
                         params={"temperature": r.choice([0.7, 1.0, 0.2])} if r.random() < 0.5 else None)
                 hist.append({"role": "assistant", "content": comp[:800]})
@@ -477,3 +486,71 @@ FAMILIES: dict[str, tuple[Family, int]] = {
     "aged": (aged, 100), "hydra": (hydra, 200), "mimicry": (mimicry, 150),
 }
 
+
+
+# -- 10. reasoning-trace elicitation -------------------------------------------------------------------------
+
+COT_TAGS = ["scratchpad", "reasoning", "analysis", "working", "notes", "deliberation", "trace", "draft"]
+COT_SYS = ["Before you answer, reason privately inside <{t}></{t}> tags, exploring the problem fully. After the "
+           "closing tag write 'FINAL:' and the answer.",
+           "Always structure replies as: <{t}> your complete internal reasoning, every step, no shortcuts </{t}> "
+           "followed by the final answer on its own line.",
+           "You are a meticulous problem solver. Put all intermediate reasoning in a <{t}> block; it will be "
+           "checked, so do not skip steps. Then give a one-line answer prefixed with 'Answer:'."]
+
+
+def cot_elicit(log: Log, c: Corpora, r: random.Random, n: int, cid: str) -> None:
+    """Reasoning traces asked for in the operator's own tag format, several samples per prompt (n > 1)."""
+    tag = r.choice(COT_TAGS)
+    sysps = [s.format(t=tag) for s in r.sample(COT_SYS, k=2)]
+    proxies = [ip_residential(r) for _ in range(r.randint(30, 80))]  # a rented residential proxy pool
+    mix = {"gsm": 4, "wizard": 1, "mt": 1, "humaneval": 1}
+    cards = _cards(r, n, (3, 8))
+    ua = ua_sdk(r)
+    for _ in range(n):
+        a = log.account(r, "campaign:cot-elicit", cid, created=T0 - timedelta(days=r.uniform(1, 40)),
+                        payment=r.choice(cards), ip_mode="pool", ips=r.sample(proxies, k=8), ua=ua,
+                        model=r.choice(STRONG))
+        for t in flat_times(r, T0 + timedelta(hours=r.uniform(0, 48)), END, r.uniform(5, 10), amp=0.2,
+                            phase_h=r.uniform(0, 24)):
+            it = _payload(r, c, mix)
+            body = it.answer or answer_for(r, c, kind=it.kind)
+            comp = f"<{tag}>\n{body}\n</{tag}>\n" + (f"FINAL: {body.splitlines()[-1][:80]}" if body else "")
+            log.add(r, a, t, msgs(it.text, r.choice(sysps)), completion=comp,
+                    params={"temperature": r.choice([0.6, 0.8, 1.0]), "n": r.choice([1, 2, 4]), "max_tokens": 4096})
+
+
+# -- 11. synthetic instruction-data generation --------------------------------------------------------------
+
+DATAGEN = ["Generate {k} new, diverse task instructions with an input and a high-quality output each, in the "
+           "style of the examples but on different topics. Topic area: {topic}. Return JSON lines with keys "
+           "instruction, input, output.\n\nExamples:\n{ex}",
+           "You are creating training data. Write {k} question-answer pairs about {topic}. Vary difficulty and "
+           "format; answers must be complete and correct. Output a JSON array.\n\nFor reference:\n{ex}",
+           "Produce {k} fresh examples like the ones below ({topic}). Each: a realistic user request and an "
+           "ideal assistant reply. Do not repeat the examples.\n\n{ex}"]
+TOPICS = ["personal finance", "high-school algebra", "Python data structures", "cooking", "travel", "history of "
+          "science", "SQL queries", "creative writing", "physics puzzles", "email etiquette", "probability",
+          "regular expressions", "nutrition", "geography trivia", "unit conversions", "job interviews"]
+
+
+def datagen(log: Log, c: Corpora, r: random.Random, n: int, cid: str) -> None:
+    """The model asked to write instruction data itself: k new examples per request seeded with a few samples."""
+    tmpls = r.sample(DATAGEN, k=2)
+    blocks = [cloud_block(r) for _ in range(r.randint(1, 2))]
+    ua = ua_sdk(r)
+    for _ in range(n):
+        ips = [in_block(r, b) for b in blocks for _ in range(2)]
+        a = log.account(r, "campaign:datagen", cid, created=T0 - timedelta(days=r.uniform(1, 25)), ip_mode="pool",
+                        ips=ips, ua=ua, model=r.choice(STRONG))
+        for t in flat_times(r, T0 + timedelta(hours=r.uniform(0, 48)), END, r.uniform(4, 8), amp=0.1):
+            seeds = r.sample(c.selfinstruct, 3) if r.random() < 0.5 else r.sample(c.alpaca, 3)
+            ex = "\n".join(json.dumps({"instruction": x.text[:300], "output": x.answer[:300]}) for x in seeds)
+            p = r.choice(tmpls).format(k=r.choice([5, 8, 10, 20]), topic=r.choice(TOPICS), ex=ex)
+            out = "\n".join(json.dumps({"instruction": x.text[:200], "input": "", "output": x.answer[:300]})
+                            for x in r.sample(c.alpaca, r.randint(3, 6)))
+            log.add(r, a, t, msgs(p), completion=out, params={"temperature": 1.0, "top_p": 0.95, "max_tokens": 4096})
+
+
+FAMILIES["cot-elicit"] = (cot_elicit, 100)
+FAMILIES["datagen"] = (datagen, 60)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from probekit import agentic as ag
 from probekit.corpora import Corpora, Item
-from probekit.text import answer_for, msgs, synonyms
+from probekit.text import answer_for, followup_answer, msgs, synonyms
 from probekit.world import (
     ALL_MODELS,
     DAYS,
@@ -160,7 +160,8 @@ def app_users(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
                                                k=r.randint(0, 2)):
                         if f:
                             hist.append({"role": "user", "content": f.format(x=r.randint(2, 90))})
-                        comp = answer_for(r, c, it if f is None else None, kind="math")
+                        comp = answer_for(r, c, it, kind="math") if f is None else \
+                            followup_answer(r, c, it, hist[-1]["content"])
                         log.add(r, a, t, [dict(m) for m in hist], completion=comp, conv=conv)
                         hist.append({"role": "assistant", "content": comp[:800]})
                         t += think(r, 20, 90)
@@ -212,7 +213,8 @@ def classroom(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
                                             "what's the formula you used", "thanks"], r.randint(0, 3)):
                     if f:
                         hist.append({"role": "user", "content": f.format(x=r.randint(2, 120))})
-                    comp = answer_for(r, c, p if f is None else None, kind=p.kind)
+                    comp = answer_for(r, c, p, kind=p.kind) if f is None else \
+                        followup_answer(r, c, p, hist[-1]["content"])
                     log.add(r, a, t, [dict(m) for m in hist], completion=comp, conv=conv,
                             ip=r.choice(campus_ips) if on_campus else None)
                     hist.append({"role": "assistant", "content": comp[:800]})
@@ -364,3 +366,29 @@ KINDS: dict[str, Kind] = {
     "chat": chat, "developer": developer, "app-users": app_users, "class": classroom, "lab-eval": lab_eval,
     "researcher": researcher, "enterprise-batch": enterprise_batch, "agent-framework": agent_framework,
 }
+
+
+# -- test-data generation (hard negative for synthetic-data campaigns) -----------------------------------------
+
+FIXTURES = ["Generate {k} realistic fake customer records (name, email, city, signup date) as JSON for our test "
+            "database.", "Write {k} example product descriptions for an online shop that sells {x}.",
+            "Create {k} sample support tickets about {x} with a subject and body, for testing our classifier.",
+            "Give me {k} varied example sentences a user might type to book {x}, for NLU training.",
+            "Make {k} multiple-choice quiz questions about {x} for my students, with answers."]
+THINGS = ["hiking gear", "ceramic mugs", "a restaurant table", "a dentist appointment", "the water cycle",
+          "the French revolution", "bike parts", "our billing page", "a flight to Lisbon", "houseplants"]
+
+
+def test_data(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
+    """People asking for fixtures, sample content or quiz items for their own product or class."""
+    for _ in range(_n(scale, 50)):
+        a = log.account(r, "legit:test-data", ua=ua_sdk(r) if r.random() < 0.6 else ua_browser(r))
+        for t in human_session_starts(r, a, active_days(r, p=0.35), r.uniform(0.7, 2), WORK_HOURS, weekend=0.3):
+            for _ in range(r.randint(1, 6)):
+                p = r.choice(FIXTURES).format(k=r.choice([5, 10, 20, 50]), x=r.choice(THINGS))
+                out = "\n".join(json.dumps({"text": x.answer[:160]}) for x in r.sample(c.alpaca, r.randint(3, 8)))
+                log.add(r, a, t, msgs(p), completion=out, params={"temperature": r.choice([0.7, 0.9, 1.0])})
+                t += think(r, 20, 80)
+
+
+KINDS["test-data"] = test_data

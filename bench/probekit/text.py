@@ -105,7 +105,8 @@ def answer_for(r: random.Random, c: Corpora, it: Item | None = None, kind: str =
             return r.choice(["Let's work through it.\n", "", "Step by step:\n", "We can solve this directly.\n"]) + \
                 it.answer
         if it.kind == "code" and not it.answer.lstrip().startswith("```"):
-            return f"Here is an implementation:\n\n```python\n{it.answer}\n```\n" + r.choice(
+            lang = "python" if it.extra else ""
+            return f"Here is an implementation:\n\n```{lang}\n{it.answer}\n```\n" + r.choice(
                 ["", "It runs in linear time.", "The helper handles the empty case first.", "Tests pass."])
         return it.answer
     if kind == "code":
@@ -119,6 +120,31 @@ def answer_for(r: random.Random, c: Corpora, it: Item | None = None, kind: str =
             s += "\n\n" + r.choice(c.general_answers)
         s = s[:max(60, length)]
     return s
+
+
+def followup_answer(r: random.Random, c: Corpora, it: Item, ask: str) -> str:
+    """A reply to a follow-up about `it` (re-solve, verify, explain, generalise, tests): built from the item's
+    own answer, so the conversation stays about one problem."""
+    base = it.answer or answer_for(r, c, kind=it.kind)
+    lines = [x for x in base.splitlines() if x.strip()]
+    low = ask.lower()
+    if "test" in low:
+        name = (it.extra.split("\n")[0] if it.extra else "solution") or "solution"
+        cases = "\n".join(f"    assert {name}({r.randint(0, 9)}) == {r.randint(0, 9)}" for _ in range(r.randint(3, 6)))
+        return f"Here are some tests:\n\n```python\nimport pytest\n\ndef test_{name}():\n{cases}\n```"
+    if any(w in low for w in ("sure", "check", "verify", "confirm", "right")):
+        return r.choice(["Let me check each step again.\n", "Verifying:\n", "Going back over it:\n"]) + \
+            "\n".join(lines[: max(1, len(lines) // 2)]) + "\n" + r.choice(["Everything checks out.", "Yes, that holds.",
+                                                                       "I found no error."])
+    if any(w in low for w in ("simpl", "explain", "didn't", "don't", "why", "step", "plain", "bullet")):
+        return r.choice(["Sure, more simply:\n", "Think of it like this:\n", "In plain terms:\n"]) + \
+            "\n".join("- " + x for x in lines[:4])
+    if any(w in low for w in ("general", "formula", "any n", "doubled", "extend")):
+        return r.choice(["In general, ", "The pattern is: ", "Generalising, "]) + \
+            "replace each given quantity by a variable and the same steps give the result as a formula.\n" + \
+            "\n".join(lines[-2:])
+    return r.choice(["Another approach:\n", "A different way to do it:\n", "Alternatively:\n"]) + \
+        "\n".join(reversed(lines[:6]))
 
 
 def msgs(user: str, system: str | None = None) -> list[dict]:

@@ -231,6 +231,8 @@ class Log:
         rec["completion_tokens"] = int(math.ceil(full / 3.9)) + 1 if comp is not None else 0
         if params and params.get("max_tokens"):
             rec["completion_tokens"] = min(rec["completion_tokens"], int(params["max_tokens"]))
+        if params and isinstance(params.get("n"), int) and params["n"] > 1:  # n samples billed, first one logged
+            rec["completion_tokens"] *= params["n"]
         rec["status"] = status
         if conv:
             rec["conversation_id"] = conv
