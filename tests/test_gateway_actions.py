@@ -26,8 +26,14 @@ def test_an_analyst_block_survives_kill_9_and_restart(tmp_path: Path) -> None:
     key = KeyStore(tmp_path / "keys.json").create("acct-1")
     env = {"DISTILLGUARD_ADMIN_TOKEN": TOKEN}
     h = {"Authorization": f"Bearer {TOKEN}"}
+    det = tmp_path / "detect"  # the campaigns acted on exist (blocking an unknown campaign is a 404)
+    det.mkdir()
+    (det / "accounts.csv").write_text("account_id,score,flagged,campaign_id,reasons\n"
+                                      "acct-k,0.9,true,C-keep,x\nacct-l,0.9,true,C-lifted,x\n")
+    (det / "campaigns.json").write_text('[{"campaign_id": "C-keep", "accounts": 1, "confidence": 0.1}, '
+                                        '{"campaign_id": "C-lifted", "accounts": 1, "confidence": 0.1}]')
     with ThreadedServer(StubUpstream()) as up:
-        proc, url = spawn_serve(tmp_path, up.url + "/v1", "--dashboard", env=env)
+        proc, url = spawn_serve(tmp_path, up.url + "/v1", "--dashboard", "--detect", str(det), env=env)
         try:
             for op, target in (("block_campaign", "C-keep"), ("block_campaign", "C-lifted"),
                                ("unblock_campaign", "C-lifted"), ("allow_account", "acct-9")):
@@ -38,7 +44,7 @@ def test_an_analyst_block_survives_kill_9_and_restart(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGKILL)  # the actions are only in the journal, at most
             proc.wait(timeout=10)
         for _ in range(2):  # a replayed restart, then a plain one
-            proc, url = spawn_serve(tmp_path, up.url + "/v1", "--dashboard", env=env)
+            proc, url = spawn_serve(tmp_path, up.url + "/v1", "--dashboard", "--detect", str(det), env=env)
             try:
                 o = httpx.get(url + "/dashboard/api/stats", headers=h).json()["overrides"]
                 assert o["blocked_campaigns"] == ["C-keep"] and o["allowed_accounts"] == ["acct-9"]
