@@ -134,10 +134,16 @@ def _params_column(col: pa.ChunkedArray) -> pa.ChunkedArray | None:
     col = col.cast(pa.string())
     uniques = pc.unique(col)
     try:
-        canon = pa.array([canonical_params(v) for v in uniques.to_pylist()], pa.string())
+        canon = pa.array([_canonical_text(v) for v in uniques.to_pylist()], pa.string())
     except FieldError:
         return None
     return pa.chunked_array([canon.take(pc.index_in(col, value_set=uniques).combine_chunks())])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _canonical_text(value: str | None) -> str | None:
+    """canonical_params of a JSON text, remembered: a log repeats a few thousand spellings in every batch."""
+    return canonical_params(value)
 
 
 def _to_json(col: pa.ChunkedArray) -> pa.ChunkedArray:
