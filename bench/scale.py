@@ -141,6 +141,7 @@ def bench(scale: float, work: Path, seed: int = 1, engine: str = "duckdb", corpo
     if "ingest" in stages:
         for p in (db, Path(f"{db}.wal")):
             p.unlink(missing_ok=True)
+        shutil.rmtree(f"{db}.parts", ignore_errors=True)  # the store's Parquet parts
         logs = sim / "exchanges.parquet"
         if drop_logs and logs.is_dir():
             r = ingest_parts(logs, sim / "accounts.parquet", db, work, rows)
