@@ -114,3 +114,16 @@ def test_a_campaign_known_only_online_can_be_blocked(env: dict[str, Any]) -> Non
     env["gw"].enforcer.publish({"op": "assign", "id": "acct-x", "campaign_id": "C-online-7"})
     assert act(env, "block_campaign", "C-online-7").status_code == 200
     assert act(env, "unblock_campaign", "C-online-7").status_code == 200
+
+
+def test_without_detection_output_a_campaign_id_is_blocked_with_a_note(tmp_path: Path) -> None:
+    """No detection output to check against (e.g. an id from a partner's intelligence): accepted, said so."""
+    from distillguard.dashboard import create_app
+    from distillguard.gateway.control import GatewayControl
+
+    control = GatewayControl.in_memory()
+    with ThreadedServer(create_app(control, None, ADMIN)) as srv:
+        r = httpx.post(srv.url + "/api/actions", headers=H, timeout=10,
+                       json={"action": "block_campaign", "target": "dg-partner-7", "reason": "intel"})
+    assert r.status_code == 200 and "could not be checked" in r.json()["note"]
+    assert "dg-partner-7" in control.overrides().blocked_campaigns

@@ -156,9 +156,15 @@ async def action(request: Request) -> Response:
         return _error(400, f"target must be 1-{MAX_TARGET} characters")
     if not reason or len(reason) > MAX_REASON:
         return _error(400, f"say why (reason, 1-{MAX_REASON} characters): it goes to the audit log")
-    if name in ("block_campaign", "unblock_campaign") and not _known_campaign(dash, target, name):
-        return _error(404, f"no campaign {target!r}: it is not in the detection output nor known to the gateway "
-                           "online (check the id on the campaigns list); nothing was changed")
+    note = None
+    if name in ("block_campaign", "unblock_campaign"):
+        known = _known_campaign(dash, target, name)
+        if known is False:
+            return _error(404, f"no campaign {target!r}: it is not in the detection output nor known to the gateway "
+                               "online (check the id on the campaigns list); nothing was changed")
+        if known is None:
+            note = (f"campaign {target!r} could not be checked: the gateway has no detection output; the block "
+                    "applies to it as soon as accounts are assigned to it")
     try:
         entry = getattr(dash.control, ACTIONS[name])(target, actor=analyst.name, reason=reason)
     except ValueError as e:
@@ -166,18 +172,25 @@ async def action(request: Request) -> Response:
     if is_form:  # a plain form post (no JavaScript): back to where it came from
         back = fields.get("back", "/")
         return RedirectResponse(base_path(request) + (back if back.startswith("/") and "//" not in back else "/"), 303)
-    return json_response({"ok": True, "audit": {"ts": entry.ts, "actor": entry.actor, "action": entry.action,
-                                                "target": entry.target, "reason": entry.reason}})
+    out: dict[str, Any] = {"ok": True, "audit": {"ts": entry.ts, "actor": entry.actor, "action": entry.action,
+                                                 "target": entry.target, "reason": entry.reason}}
+    if note:
+        out["note"] = note
+    return json_response(out)
 
 
-def _known_campaign(dash: Dashboard, campaign_id: str, action: str) -> bool:
-    """Whether an analyst may act on `campaign_id`: detected, known online, or (to unblock) blocked now."""
+def _known_campaign(dash: Dashboard, campaign_id: str, action: str) -> bool | None:
+    """Whether an analyst may act on `campaign_id`: detected, known online, or (to unblock) blocked now;
+    None when there is no detection output to check against (a campaign id from elsewhere, e.g. a partner's
+    intelligence, may then be blocked ahead of its accounts)."""
     if action == "unblock_campaign" and campaign_id in dash.control.overrides().blocked_campaigns:
         return True
-    findings = dash.findings.get()
-    if findings is not None and findings.campaign(campaign_id) is not None:
+    if campaign_id in dash.control.online_campaigns():
         return True
-    return campaign_id in dash.control.online_campaigns()
+    findings = dash.findings.get()
+    if findings is None:
+        return None
+    return findings.campaign(campaign_id) is not None
 
 
 async def dashboard_js(request: Request) -> Response:
