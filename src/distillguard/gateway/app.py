@@ -32,6 +32,7 @@ from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, loa
 from .actions import restore_actions
 from .authguard import SCOPE_KEY, AuthFailures, RequestIds
 from .contract import refused_prompt_note
+from .degrade import completion_tokens, degrade_payload, output_reserve
 from .control import AuditEntry, GatewayControl, Telemetry
 from .endpoints import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Endpoint, error_handlers
 from .enforce import Decision, Enforcer
@@ -123,7 +124,8 @@ class Gateway:
         restore_actions(self.sink.store.con, self.enforcer, self.control)  # a restart lifts no analyst action
         self.fingerprints = Fingerprinter(lambda a, ids, now: self.enforcer.learn_templates(a, ids, now),
                                           config.fingerprint_interval_s,
-                                          workers=[FingerprintWorker() for _ in range(config.fingerprint_workers)])
+                                          workers=[FingerprintWorker() for _ in range(config.fingerprint_workers)],
+                                          generic=self.enforcer.generic_templates)
         self.upstream = make_upstream(config.upstream, config.upstream_key, config.client, config.upstream_timeout_s)
         self.auth_failures = AuthFailures(config.auth_failures, config.auth_failure_window_s)
         self.inflight = InFlight(config.max_in_flight_per_account)
@@ -302,7 +304,7 @@ class Gateway:
             return Response(status_code=400)
         ids = self.fingerprints.lookup(pr.text)
         ereq = EnfRequest(who.account_id, now, ids[0] if ids else 0, ids[1] if ids else 0, who.org_id,
-                          who.verified, pr.chars // 4 + 1, pr.max_tokens)
+                          who.verified, pr.chars // 4 + 1, pr.max_tokens, output_reserve(pr.max_tokens))
         if self._state_thread is None:
             d = self.enforcer.decide(ereq)
         else:
@@ -317,16 +319,14 @@ class Gateway:
             return _error(d.status, d.code, headers=headers)
         headers = {"Content-Type": "application/json", "Accept": _header(request, b"accept") or "*/*"}
         if d.action == Action.DEGRADE:
-            payload = dict(pr.payload)
-            cap = ep.max_tokens_field(payload)
-            if cap is not None:
-                payload[cap] = d.max_tokens
+            payload = degrade_payload(pr.payload, d.max_tokens or 0, ep.max_tokens_field(pr.payload))
             body = orjson.dumps(payload)
             if d.watermark:
                 headers[WATERMARK_HEADER] = "force"
         try:
             resp = await self.upstream.send("POST", path, body, headers)
         except UpstreamError as e:
+            self._settle(ereq, d, 0)  # nothing was served: the reservation comes back
             return self._upstream_failed(meta, d, e)
         if pr.stream and resp.status == 200:
             return StreamingResponse(self._relay(resp.chunks, meta, d, ereq), resp.status,
@@ -334,6 +334,7 @@ class Gateway:
         try:
             data = await resp.read()
         except UpstreamError as e:
+            self._settle(ereq, d, 0)  # nothing was served: the reservation comes back
             return self._upstream_failed(meta, d, e)
         if resp.status in UPSTREAM_AUTH_STATUSES:  # the operator's key, not the customer's: never relayed as such
             self._upstream_auth_refused(resp.status)
@@ -346,7 +347,7 @@ class Gateway:
             self._log(meta, d, resp.status, text, pt, ct)
         except JournalError:
             return _error(503, *LOG_UNAVAILABLE)
-        self._settle(ereq, d, ct or 0)
+        self._settle(ereq, d, completion_tokens(text, ct))
         ctype = resp.content_type
         if resp.status >= 400 and not _is_error_json(data):  # e.g. an HTML page from a proxy before the model
             data, ctype = error_body(resp.status, "upstream_error"), "application/json"
@@ -400,10 +401,11 @@ class Gateway:
             if not logged:
                 with contextlib.suppress(JournalError):
                     self._log_stream(meta, d, status, seen, err)
-            self._settle(ereq, d, ep.read_stream(seen)[2] or 0)
+            text, _, ct = ep.read_stream(seen)
+            self._settle(ereq, d, completion_tokens(text, ct))  # a stream without usage is charged too
 
     def _settle(self, ereq: EnfRequest, d: Decision, completion_tokens: int) -> None:
-        if not d.allowed or completion_tokens <= 0:
+        if not d.allowed or completion_tokens == d.reserved:
             return
         if self._state_thread is None:
             self.enforcer.settle(ereq, d, completion_tokens)

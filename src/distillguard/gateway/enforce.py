@@ -43,6 +43,7 @@ class Request:
     verified: bool = False
     prompt_tokens: int = 0
     max_tokens: int | None = None
+    reserve_tokens: int = 0  # output tokens reserved before forwarding (the gateway: streams too), settled after
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Decision:
     drop_reasoning: bool = False
     watermark: bool = False
     retry_after: float = 0.0
+    reserved: int = 0  # output tokens taken with the request; `settle` charges or refunds the difference
 
 
 @dataclass
@@ -114,6 +116,7 @@ class Enforcer:
         # template/wrapper id -> [uses, first SAMPLED_SENDERS accounts that sent it, campaign of a member sender]
         self.template_uses: dict[int, list] = {}  # type: ignore[type-arg]
         self.learned: set[int] = set()
+        self.generic_templates: set[int] = set()  # ids of generic texts: never learned (see fingerprint.py)
         self.unpublished = 0  # events in force here but not yet on the bus (it was down)
         self.outbox_dropped = 0
         self.bad_events = 0  # malformed events skipped (reported, never fatal to the ones after them)
@@ -272,13 +275,14 @@ class Enforcer:
             code = "campaign_rate_limited" if (res.bucket or "").startswith("c:") else "rate_limited"
             return self._observe(req, Decision(action, False, 429, code, f"{reason}; bucket {res.bucket} empty",
                                                campaign, score, retry_after=res.retry_after))
+        reserved = req.reserve_tokens if self._has_token_buckets(action, campaign) else 0
         if action == Action.DEGRADE:
             d = p.degrade
             cap = d.max_tokens if req.max_tokens is None else min(req.max_tokens, d.max_tokens)
             return self._observe(req, Decision(action, True, 200, "degraded", reason, campaign, score, cap,
-                                               d.drop_reasoning, d.watermark))
+                                               d.drop_reasoning, d.watermark, reserved=reserved))
         code = "ok" if action == Action.ALLOW else "throttled"
-        return self._observe(req, Decision(action, True, 200, code, reason, campaign, score))
+        return self._observe(req, Decision(action, True, 200, code, reason, campaign, score, reserved=reserved))
 
     def learn_templates(self, account_id: str, template_ids: tuple[int, ...], now: float) -> None:
         """Count one request's fingerprints (template id, wrapper id) computed after it was decided."""
@@ -308,7 +312,7 @@ class Enforcer:
         are detected members of one campaign, and at least `learn_min_share` are its members now."""
         p, k = self.policy, self.knowledge
         member_of = k.account_campaign.get(account_id) or st.campaign
-        for tid in {i for i in ids if i}:
+        for tid in {i for i in ids if i and i not in self.generic_templates}:
             u = self.template_uses.get(tid)
             if u is None:
                 if len(self.template_uses) >= MAX_TRACKED_TEMPLATES:
@@ -345,10 +349,12 @@ class Enforcer:
                 self.publish({"op": "templates", "map": {str(tid): ""}})
 
     def settle(self, req: Request, decision: Decision, completion_tokens: int) -> None:
-        """Bill the tokens a served response used against the same buckets (never refuses)."""
-        if not decision.allowed or completion_tokens <= 0:
+        """Bill the tokens a served response used against the same buckets (never refuses): what it used
+        beyond the decision's reservation, or refund what was reserved and not used."""
+        delta = completion_tokens - decision.reserved
+        if not decision.allowed or delta == 0:
             return
-        charges = [Charge(c.key, c.rate, c.burst, completion_tokens, check=False)
+        charges = [Charge(c.key, c.rate, c.burst, delta, check=False)
                    for c in self._charges(req, decision.action, decision.campaign_id, check=False)
                    if c.key.endswith(":t")]
         try:
@@ -359,12 +365,19 @@ class Enforcer:
     def _charges(self, req: Request, action: Action, campaign: str | None, check: bool) -> list[Charge]:
         p = self.policy
         out: list[Charge] = []
-        _add(out, "a:" + req.account_id, p.account_limit, req.prompt_tokens, check)
+        tokens = req.prompt_tokens + req.reserve_tokens
+        _add(out, "a:" + req.account_id, p.account_limit, tokens, check)
         if action >= Action.THROTTLE:
-            _add(out, "ta:" + req.account_id, p.throttled_account_limit, req.prompt_tokens, check)
+            _add(out, "ta:" + req.account_id, p.throttled_account_limit, tokens, check)
             if campaign is not None:
-                _add(out, "c:" + campaign, p.campaign_limit, req.prompt_tokens, check)
+                _add(out, "c:" + campaign, p.campaign_limit, tokens, check)
         return out
+
+    def _has_token_buckets(self, action: Action, campaign: str | None) -> bool:
+        p = self.policy
+        return (p.account_limit.tokens_per_minute > 0
+                or (action >= Action.THROTTLE and (p.throttled_account_limit.tokens_per_minute > 0
+                                                   or (campaign is not None and p.campaign_limit.tokens_per_minute > 0))))
 
     def _state(self, account_id: str, now: float) -> AccountState:
         st = self.accounts.get(account_id)

@@ -90,6 +90,18 @@ class FingerprintWorker:
             self._proc.stdout.close()
 
 
+GENERIC_MIN_CHARS = 40  # a text shorter than this, or of fewer words, is generic ("hi", "continue", ...)
+GENERIC_MIN_WORDS = 8
+MAX_GENERIC_IDS = 100_000
+
+
+def is_generic(text: str) -> bool:
+    """Whether a prompt is too short to say anything about who sent it: its fingerprints are never learned
+    online as a campaign's template (many unrelated accounts send "continue" or "What is 2+2?")."""
+    words = text.split()
+    return len(words) < GENERIC_MIN_WORDS or sum(len(w) for w in words) + len(words) - 1 < GENERIC_MIN_CHARS
+
+
 def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
@@ -104,7 +116,7 @@ class Fingerprinter:
     def __init__(self, on_ids: Callable[[str, Ids, float], None], interval_s: float = 0.25,
                  cache_size: int = 200_000, max_queue: int = 100_000,
                  workers: Sequence[FingerprintWorker] = (), max_batch: int = 4096,
-                 max_queue_bytes: int = 64 << 20) -> None:
+                 max_queue_bytes: int = 64 << 20, generic: set[int] | None = None) -> None:
         self.on_ids = on_ids
         self.workers = list(workers)
         self.interval_s = interval_s
@@ -112,6 +124,7 @@ class Fingerprinter:
         self.max_queue = max_queue
         self.max_queue_bytes = max_queue_bytes  # texts waiting, in characters: 1 MB prompts cannot pile up
         self.queued_bytes = 0
+        self.generic = generic if generic is not None else set()  # ids of generic texts (`is_generic`)
         self._qlock = threading.Lock()
         self.max_batch = max_batch
         # keyed by a 16-byte digest of the text, not the text: the cache holds at most `cache_size` entries
@@ -162,6 +175,10 @@ class Fingerprinter:
         except Exception:
             log.exception("fingerprint: batch of %d texts failed", len(texts))
             return 0
+        if len(self.generic) < MAX_GENERIC_IDS:
+            for t, v in ids.items():
+                if is_generic(t):
+                    self.generic.update(i for i in v if i)
         with self._cache_lock:
             self._cache.update((_digest(t), v) for t, v in ids.items())
             while len(self._cache) > self.cache_size:

@@ -77,7 +77,8 @@ class DistillGuardHook(CustomLogger):  # type: ignore[misc]
         knowledge = load_detection(config.detect) if config.detect else Knowledge()
         self.enforcer = Enforcer(policy, knowledge)
         self.sink = ExchangeLog(config.db)
-        self.fingerprints = Fingerprinter(lambda a, ids, now: self.enforcer.learn_templates(a, ids, now))
+        self.fingerprints = Fingerprinter(lambda a, ids, now: self.enforcer.learn_templates(a, ids, now),
+                                          generic=self.enforcer.generic_templates)
 
     def close(self) -> None:
         """Stop background work and flush the log."""
