@@ -249,3 +249,23 @@ def test_reads_what_distillguard_backtest_writes(tmp_path: Path) -> None:
     assert "<td>default</td><td class=\"n\">1,000</td><td class=\"n\">1.200 %</td>" in html
     section = html[html.index('id="camp-C-1"'):]
     assert '<td>default</td><td class="n">120</td><td class="n">40</td><td class="n">3.5</td>' in section
+
+
+def test_timeline_axis_spans_the_data_not_the_events() -> None:
+    """A campaign's five days fill the axis; enforcement events months away do not stretch it."""
+    from distillguard.report import charts
+
+    rows = [{"day": f"2026-03-0{d}", "exchanges": 10 * d, "series": "C-1"} for d in range(2, 7)]
+    events = [{"day": "2026-03-04", "action": "block", "count": 1},
+              {"day": "2026-12-01", "action": "block", "count": 9}]
+    spec = charts.timeline(rows, ["C-1"], events)
+    x = spec["layer"][0]["encoding"]["x"]
+    assert [(d["year"], d["month"], d["date"]) for d in x["scale"]["domain"]] == [(2026, 3, 2), (2026, 3, 6)]
+    assert [e["day"] for e in spec["datasets"]["events"]] == ["2026-03-04"]
+
+
+def test_top_templates_leave_out_generic_and_single_account_ones() -> None:
+    from distillguard.report.sections import specific_template
+
+    assert not specific_template("continue") and not specific_template("hi <NUM>")
+    assert specific_template("Solve step by step and show your reasoning: problem <NUM> about <NAME>")

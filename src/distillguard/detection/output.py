@@ -27,6 +27,7 @@ from ..store import sql_literal
 from . import account_ids
 from .campaigns import CampaignConfig
 from .features import CAPABILITY_SQL
+from .response import campaign_responses
 from .scoring import OperatingPoint, Scores
 from .sorted_unique import unique
 
@@ -128,7 +129,7 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table,
     confidence = {names[int(g)]: float(np.median(score[group == g])) for g in order}
     # `account_id` as the detect tables key accounts (distillguard.detection.account_ids), `name` the account id
     assign = pa.table({"account_id": account_ids.to_numbers(con, t["account_id"]), "name": t["account_id"],
-                       "campaign_id": cid, "flagged": flagged})
+                       "campaign_id": cid, "flagged": flagged, "score": score})
     con.register("_dg_assign", assign)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE dg_assign AS SELECT * FROM _dg_assign")
@@ -153,6 +154,9 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
     links = con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table()
     pq.write_table(account_ids.to_names(con, links, ("src", "dst")), stage.path("links.parquet"))
     campaigns = _campaigns(con, confidence, link_reasons)
+    responses = campaign_responses(con, confidence)  # what the default policy would do, and whom it touches
+    for c in campaigns:
+        c["response"] = responses[str(c["campaign_id"])]
     stage.path("campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
     _copy_csv(con, "SELECT campaign_id, template_id, exchanges, accounts, example FROM ("
               "SELECT a.campaign_id, f.template_id, sum(x.n) AS exchanges, count(DISTINCT x.account_id) AS accounts,"

@@ -43,6 +43,9 @@ def _spec(chart: alt.TopLevelMixin, **datasets: Rows) -> Spec:
     few hundred points; the rows are plain numbers and strings we built, so they join after validation.
     """
     spec = chart.to_dict()
+    # a chart as wide as its box: the legend and axis labels fit inside it, never overflow the column
+    if not any(k in spec for k in ("hconcat", "vconcat", "concat")):  # concatenated views size themselves
+        spec.setdefault("autosize", {"type": "fit", "contains": "padding"})
     if datasets:
         spec["datasets"] = {name: list(rows) for name, rows in datasets.items()}
     return spec
@@ -53,11 +56,16 @@ def timeline(rows: Rows, series_order: Sequence[str], events: Rows = (), height:
     domain = list(series_order)
     palette = ["#e45756", "#4c78a8", "#f58518", "#b279a2", "#54a24b", "#72b7b2", "#ff9da6", "#9d755d"]
     colors = [("#7f7f7f" if s == BASELINE else palette[i % len(palette)]) for i, s in enumerate(domain)]
-    days = len({r["day"] for r in rows})
+    span = sorted({str(r["day"]) for r in rows})
+    days = len(span)
+    # the axis spans the data's days (events outside them are left out, never stretch it)
+    events = [e for e in events if span[0] <= str(e["day"])[:10] <= span[-1]] if span else []
     # one tick per day (or per few days for long campaigns), never several ticks with the same date label
     ticks = {"interval": "day", "step": max(1, -(-days // 14))}
+    domain_x = [_datetime(span[0]), _datetime(span[-1])] if span else None
     base = alt.Chart(alt.NamedData("series")).mark_line(point=days <= 60, strokeWidth=2).encode(
-        x=alt.X("day:T", title=None, axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, tickCount=ticks)),
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, tickCount=ticks),
+                scale=alt.Scale(domain=domain_x) if domain_x else alt.Undefined),
         y=alt.Y("exchanges:Q", title="exchanges per day", axis=alt.Axis(format="~s")),
         color=alt.Color("series:N", title=None, scale=alt.Scale(domain=domain, range=colors),
                         legend=alt.Legend(orient="top")),
@@ -74,6 +82,12 @@ def timeline(rows: Rows, series_order: Sequence[str], events: Rows = (), height:
     chart = alt.layer(*layers) if len(layers) > 1 else base
     data = {"series": rows, "events": events} if events else {"series": rows}
     return _spec(chart.properties(width="container", height=height), **data)
+
+
+def _datetime(day: str) -> alt.DateTime:
+    """A 'YYYY-MM-DD…' day as a Vega-Lite DateTime (UTC), for a temporal scale's domain."""
+    y, m, d = (int(x) for x in day[:10].split("-"))
+    return alt.DateTime(year=y, month=m, date=d, utc=True)
 
 
 def capability_mix(capabilities: Sequence[tuple[str, float]]) -> Spec:
@@ -100,14 +114,14 @@ def network(nodes: Rows, edges: Rows, title: str = "") -> Spec:
     kinds = sorted({str(e["kind"]) for e in edges})
     edge_colors = [EDGE_COLORS.get(k, "#bbbbbb") for k in kinds]
     no_axis = alt.Axis(labels=False, ticks=False, domain=False, grid=False, title=None)
-    edge_layer = alt.Chart(alt.NamedData("edges")).mark_rule(opacity=0.35).encode(
+    edge_layer = alt.Chart(alt.NamedData("edges")).mark_rule(opacity=0.8).encode(
         x=alt.X("x:Q", axis=no_axis),
         y=alt.Y("y:Q", axis=no_axis),
         x2="x2:Q",
         y2="y2:Q",
         color=alt.Color("kind:N", title="link", legend=alt.Legend(orient="right"),
                         scale=alt.Scale(domain=kinds or ["none"], range=edge_colors or ["#bbb"])),
-        strokeWidth=alt.StrokeWidth("weight:Q", legend=None, scale=alt.Scale(range=[0.5, 2.5])),
+        strokeWidth=alt.StrokeWidth("weight:Q", legend=None, scale=alt.Scale(range=[1.2, 3.5])),
     )
     node_layer = alt.Chart(alt.NamedData("nodes")).mark_circle(size=45, opacity=0.9, stroke="white").encode(
         x=alt.X("x:Q", axis=no_axis),
@@ -124,11 +138,12 @@ def network(nodes: Rows, edges: Rows, title: str = "") -> Spec:
 
 
 def score_histogram(rows: Rows, threshold: float | None) -> Spec:
-    """Accounts per score bin, flagged and not, on a log scale, with the operating point marked."""
+    """Accounts per score bin, flagged and not, on a linear scale (said on the axis), the operating point marked."""
     bars = alt.Chart(alt.NamedData("bins")).mark_bar().encode(
         x=alt.X("lo:Q", title="score", bin="binned", scale=alt.Scale(domain=[0, 1])),
         x2="hi:Q",
-        y=alt.Y("accounts:Q", title="accounts", scale=alt.Scale(type="symlog")),
+        y=alt.Y("accounts:Q", title="accounts (linear scale)", scale=alt.Scale(type="linear"),
+                axis=alt.Axis(format="~s")),
         color=alt.Color("decision:N", title=None, scale=alt.Scale(domain=["flagged", "not flagged"],
                         range=["#e45756", "#7f7f7f"]), legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("lo:Q", title="from"), alt.Tooltip("hi:Q", title="to"), "decision:N",

@@ -19,6 +19,32 @@ import pyarrow.compute as pc
 from .findings import Findings
 from .summary import signal_words
 
+# features.parquet's columns in an analyst's words (a column not listed: its name with spaces)
+FEATURE_WORDS = {
+    "exchanges": "exchanges", "first_ts": "first request", "last_ts": "last request", "span_days": "days active (span)",
+    "gap_mean": "mean time between requests (s)", "gap_std": "spread of time between requests (s)",
+    "gap_median": "median time between requests (s)", "fast_gap_share": "share of requests < 1 s apart",
+    "single_turn_share": "share of single-turn requests", "template_diversity": "distinct prompt templates (share)",
+    "group_diversity": "distinct template groups (share)", "cap_reasoning": "share targeting reasoning",
+    "cap_coding": "share targeting coding", "cap_tool_use": "share targeting tool use", "cap_other": "share other",
+    "cot_share": "share asking for chain-of-thought", "structured_share": "share asking for structured output",
+    "tools_share": "share with tool definitions", "output_input_ratio": "output / input tokens",
+    "max_tokens_mean": "mean max_tokens requested", "long_max_tokens_share": "share with a long max_tokens",
+    "no_max_tokens_share": "share without max_tokens", "temperature_std": "spread of temperature",
+    "client_fingerprints": "client fingerprints", "ips": "IP addresses", "user_agents": "user agents",
+    "models": "models used", "system_prompts": "system prompts", "mean_hours_between": "mean hours between sessions",
+    "exchanges_per_active_day": "exchanges per active day", "burstiness": "burstiness",
+    "gap_cv": "irregularity of timing (gap CV)", "peak_per_minute": "peak requests in a minute",
+    "peak_per_day": "peak requests in a day", "active_days": "active days", "hour_entropy": "spread over hours of day",
+    "hours_active": "hours of day active", "top_template_share": "share of the most used template",
+    "replayed_share": "share of replayed prompts", "account_age_days": "account age (days)",
+}
+
+
+def feature_words(name: str) -> str:
+    """A feature column's name as an analyst reads it."""
+    return FEATURE_WORDS.get(name, name.replace("_", " "))
+
 
 @dataclass(frozen=True)
 class FeatureValue:
@@ -27,6 +53,11 @@ class FeatureValue:
     name: str
     value: float
     typical: float
+
+    @property
+    def label(self) -> str:
+        """The feature in words."""
+        return feature_words(self.name)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Campaign:
     capabilities: tuple[tuple[str, float], ...]
     evidence: tuple[Evidence, ...]
     confidence: float
+    response: dict[str, Any] | None = None  # what the default policy would do (campaigns.json `response`)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def _read_campaigns(path: Path) -> tuple[Campaign, ...]:
                 capabilities=_capabilities(c.get("capabilities")),
                 evidence=evidence,
                 confidence=float(c.get("confidence") or 0.0),
+                response=c["response"] if isinstance(c.get("response"), dict) else None,
             )
         )
     return tuple(sorted(out, key=lambda c: (-c.exchanges, c.campaign_id)))

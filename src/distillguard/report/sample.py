@@ -72,6 +72,11 @@ def write_sample_detection(out: Path, sizes: tuple[int, ...] = (60, 25), legit: 
                 {"signal": "payment", "detail": "3 payment fingerprints pay for 91 % of the accounts"},
             ],
             "confidence": round(0.9 + 0.05 * ci, 2),
+            "response": {"policy": "default", "action": "block",
+                         "accounts_by_action": {"block": len(ids) - 2, "throttle": 2},
+                         "accounts_actioned": len(ids), "exchanges_actioned": int(per_day.sum()),
+                         "legit_accounts_touched": ci, "legit_exchanges_touched": 40 * ci,
+                         "legit_exchanges_share": round(40 * ci / max(1, 40 * legit * days), 6)},
         })
         timeline += [(cid, (first + timedelta(days=d)).isoformat(), int(n)) for d, n in enumerate(per_day)]
         for t in range(12):
@@ -80,6 +85,9 @@ def write_sample_detection(out: Path, sizes: tuple[int, ...] = (60, 25), legit: 
                 example = HOSTILE_PROMPT
             templates.append((cid, str(int(rng.integers(0, 2**62))), int(rng.integers(1_000, 90_000)),
                               int(rng.integers(min(5, len(ids)), len(ids) + 1)), example))
+        # what every campaign also sends and says nothing about it: a generic prompt, one account's own
+        templates.append((cid, "111", 95_000, len(ids), "continue"))
+        templates.append((cid, "222", 94_000, 1, "Summarise the following customer email in three bullet points"))
         for k in range(10):
             n_acc, n_exc = int(rng.integers(1, len(ids) + 1)), int(rng.integers(50, 5000))
             infra.append((cid, "ip", f"203.0.113.{k + 1}", n_acc, n_exc))

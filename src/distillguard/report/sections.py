@@ -6,6 +6,7 @@ network) so the page stays small whatever the size of the campaign.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from .network import NetworkSample, sample_network
 from .summary import campaign_sentence, signal_words
 
 TOP_TEMPLATES = 10
+MIN_TEMPLATE_WORDS = 4
 TOP_INFRA = 8
 
 
@@ -108,10 +110,19 @@ def _templates(findings: Findings, campaign_id: str) -> tuple[dict[str, Any], ..
     if t is None:
         return ()
     sel = t.filter(pc.equal(t["campaign_id"], campaign_id)).sort_by([("exchanges", "descending")])
+    # what characterises the campaign: templates several of its accounts share and that say something
+    # ("continue", "hi" or one account's own prompt say nothing about it)
+    rows = [r for r in sel.to_pylist() if (r["accounts"] or 0) >= 2 and specific_template(r["example"] or "")]
     return tuple(
         {**r, "example": (r["example"] or "")[:200], "hash": template_hash(r["template_id"])}
-        for r in sel.slice(0, TOP_TEMPLATES).to_pylist()
+        for r in rows[:TOP_TEMPLATES]
     )
+
+
+def specific_template(example: str) -> bool:
+    """Whether a template says something: at least MIN_TEMPLATE_WORDS words besides masks (<NUM>, …)."""
+    words = re.findall(r"[^\W\d_]{2,}", re.sub(r"<[^<>]{1,20}>", " ", example))
+    return len(words) >= MIN_TEMPLATE_WORDS
 
 
 def template_hash(template_id: str) -> str:
