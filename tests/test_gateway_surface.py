@@ -204,3 +204,20 @@ def test_serve_without_the_upstream_key_says_so_and_clients_get_the_operators_50
     out = (tmp_path / "serve.log").read_text()
     assert "DG_TEST_UNSET_UPSTREAM_KEY is not set" in out
     assert "the upstream refused the gateway's credential (HTTP 401)" in out
+
+
+def test_a_bug_in_the_gateway_is_an_openai_500(env: dict[str, Any]) -> None:
+    """Fault injection: the enforcement engine raises; the client gets OpenAI's error shape, not text."""
+    gw = env["gw"]
+
+    def boom(req: Any) -> Any:
+        raise RuntimeError("injected fault")
+
+    real, gw.enforcer.decide = gw.enforcer.decide, boom
+    try:
+        with pytest.raises(openai.InternalServerError) as e:
+            client(env).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        gw.enforcer.decide = real
+    assert e.value.status_code == 500 and e.value.code == "internal_error"
+    assert "injected fault" not in str(e.value)  # details stay in the gateway's log
