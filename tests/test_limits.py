@@ -102,3 +102,17 @@ def test_redis_down_open_falls_back_closed_refuses() -> None:
         closed.take(c, 0.0)
     with pytest.raises(ValueError):
         ResilientLimiter(dead, "sideways")
+
+
+def test_redis_limiter_survives_a_script_flush_and_uses_the_urls_database(redis_url: str) -> None:
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + "/3"
+    lim = RedisLimiter(url, prefix="flush:")
+    c = [Charge("a", rate=0.0, burst=3, cost=1)]
+    assert lim.take(c, 0.0).ok
+    r = redis.Redis.from_url(url)
+    r.script_flush()  # e.g. a Redis restart without persistence of scripts
+    assert lim.take(c, 0.0).ok and lim.take(c, 0.0).ok and not lim.take(c, 0.0).ok
+    assert r.exists("flush:a") and not redis.Redis.from_url(redis_url).exists("flush:a")
+    r.close()
