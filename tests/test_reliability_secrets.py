@@ -25,7 +25,7 @@ from distillguard.store import Store
 from gateway_proc import spawn_serve
 
 UPSTREAM_KEY = "sk-upstream-SECRET-5f2a9c"
-ADMIN_TOKEN = "admin-SECRET-token-8d1e0b77"
+ADMIN_TOKEN = "admin-SECRET-token-8d1e0b77-4f2a9c61e03b"  # serve needs >= 32 characters
 
 
 @pytest.mark.slow

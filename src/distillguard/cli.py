@@ -8,6 +8,7 @@ at the edge, and nowhere else.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -79,3 +80,5 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(package_name="distillguard")
 def main() -> None:
     """DistillGuard: detect, contain, prove and share LLM distillation campaigns."""
+    # stores, journals, reports and detection output hold prompts and completions: readable by this user only
+    os.umask(0o077)

@@ -13,6 +13,27 @@ from ..cli import handle_errors
 from ..errors import UsageError
 
 DEFAULT_DB = "gateway.duckdb"
+MIN_ADMIN_TOKEN = 32
+
+
+def redact_url(url: str) -> str:
+    """`url` without the password of its user-info (`http://u:secret@h/` -> `http://u:***@h/`).
+
+    >>> redact_url("http://user:secret@vllm:8000/v1"), redact_url("http://vllm:8000/v1")
+    ('http://user:***@vllm:8000/v1', 'http://vllm:8000/v1')
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        u = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if u.password is None and "@" not in u.netloc:
+        return url
+    host = u.netloc.rsplit("@", 1)[-1]
+    user = u.username or ""
+    return urlunsplit((u.scheme, f"{user}:***@{host}" if u.password is not None else f"{user}@{host}", u.path,
+                       u.query, u.fragment))
 
 
 def _keys_path(keys: str | None, db: str | None) -> str:
@@ -67,6 +88,10 @@ def _keys_path(keys: str | None, db: str | None) -> str:
                    "request); later: 408 and the connection is closed.")
 @click.option("--body-timeout", default=60.0, show_default=True, type=click.FloatRange(0.1, None),
               help="Seconds a client has to send the request body after its head; later: the connection is closed.")
+@click.option("--trusted-proxies", default="", show_default="none",
+              help="Comma-separated addresses (or *) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto "
+                   "give the client's address; by default the headers are ignored and the peer address is the "
+                   "client's.")
 @click.option("--max-in-flight", default=64, show_default=True, type=click.IntRange(0, None),
               help="Requests of one account in flight at once (0: no cap); more: 429 too_many_concurrent_requests.")
 @handle_errors
@@ -74,7 +99,8 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
           redis_url: str | None, on_state_error: str, host: str, port: int, client: str, upstream_timeout: float,
           auth_failures: int, journal_fsync: bool, no_journal: bool, fingerprint_workers: int, redact_prompts: bool,
           redact_completions: bool, dashboard: bool, admin_token_env: str, max_header_bytes: int, max_headers: int,
-          header_timeout: float, body_timeout: float, max_in_flight: int, workers: int) -> None:
+          header_timeout: float, body_timeout: float, max_in_flight: int, workers: int,
+          trusted_proxies: str) -> None:
     """Run the OpenAI-compatible gateway: log every exchange, enforce policy per account and per campaign."""
     import uvicorn
 
@@ -86,6 +112,9 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
     admin_token = os.environ.get(admin_token_env) if dashboard else None
     if dashboard and not admin_token:
         raise UsageError(f"--dashboard needs an admin token in the environment variable {admin_token_env}")
+    if admin_token is not None and len(admin_token) < MIN_ADMIN_TOKEN:
+        raise UsageError(f"the admin token in {admin_token_env} has {len(admin_token)} characters; it needs at least "
+                         f"{MIN_ADMIN_TOKEN} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
     upstream_key = os.environ.get(upstream_key_env) or None
     if upstream_key is None:  # fine for a keyless upstream (a local vLLM); said once, where the operator looks
         click.echo(f"warning: {upstream_key_env} is not set: requests go to the upstream without an API key. If "
@@ -98,24 +127,26 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
                       journal=not no_journal),
         dashboard=dashboard, admin_token=admin_token, fingerprint_workers=fingerprint_workers,
         upstream_timeout_s=upstream_timeout, auth_failures=auth_failures, max_in_flight_per_account=max_in_flight)
+    shown = redact_url(upstream)  # never a password from the URL in the banner
     limits = HttpLimits(max_header_bytes, max_headers, header_timeout, body_timeout)
     server_opts = dict(log_level="warning", access_log=False, loop=event_loop(),
                        http=limited(http_protocol(), limits), timeout_graceful_shutdown=10,
-                       h11_max_incomplete_event_size=max_header_bytes)
+                       h11_max_incomplete_event_size=max_header_bytes,
+                       proxy_headers=bool(trusted_proxies.strip()), forwarded_allow_ips=trusted_proxies.strip() or None)
     if workers > 1:
         if not redis_url:
             raise UsageError(f"--workers {workers} needs --redis URL: worker processes share rate limits, analyst "
                              "actions, online campaign assignments and the policy through Redis (state in one "
                              "process's memory is not shared)")
         preflight(config)  # bad files fail here, once, not in every worker
-        click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {upstream}  ({workers} workers, stores "
+        click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {shown}  ({workers} workers, stores "
                    f"{db} … {worker_db(db, workers - 1)}, redis {redis_url})", err=True)
         raise_fd_limit()
         serve_workers(workers, lambda k: Gateway(replace(config, db=worker_db(db, k))).app, host, port,
                       **server_opts)
         return
     gw = Gateway(config)
-    click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {upstream}  (store {db}, "
+    click.echo(f"distillguard gateway on http://{host}:{port}/v1 -> {shown}  (store {db}, "
                f"{'redis ' + redis_url if redis_url else 'in-memory state'})", err=True)
     raise_fd_limit()
     uvicorn.run(gw.app, host=host, port=port, **server_opts)  # type: ignore[arg-type]

@@ -49,6 +49,7 @@ from .upstream import UPSTREAM_AUTH_STATUSES, UpstreamAuthError, UpstreamError, 
 
 log = logging.getLogger("distillguard.gateway")
 WATERMARK_HEADER = "X-DistillGuard-Watermark"
+CUT_STATUS = 499  # stored for an exchange cut before its end (as nginx logs a request the client closed)
 OPENAPI = Path(__file__).with_name("openapi.json")
 
 
@@ -219,6 +220,9 @@ class Gateway:
         fp, sink = self.fingerprints, self.sink
         logging_ = sink.health()
         problems = logging_.pop("log_problems")
+        if fp.workers and fp.workers_alive < len(fp.workers):
+            problems.append(f"{len(fp.workers) - fp.workers_alive} of {len(fp.workers)} fingerprint workers down "
+                            "(restarted within a fingerprint interval)")
         return Response(orjson.dumps({"ok": not problems, "problems": problems, **logging_,
                                       "auth_refused": self.auth_failures.refused,
                                       "fingerprint_batches": fp.batches, "fingerprint_dropped": fp.dropped,
@@ -228,7 +232,9 @@ class Gateway:
 
     def _state_health(self) -> dict[str, Any]:
         e = self.enforcer
-        return {"connections_refused": dict(REFUSED), "in_flight_refused": self.inflight.refused, "state_events_skipped": e.bad_events,
+        fp = self.fingerprints
+        return {"fingerprint_workers_alive": fp.workers_alive, "fingerprint_worker_restarts": fp.worker_restarts,
+                "connections_refused": dict(REFUSED), "in_flight_refused": self.inflight.refused, "state_events_skipped": e.bad_events,
                 "state_last_bad_event": e.last_bad_event,
                 "state_events_unpublished": e.unpublished}
 
@@ -325,6 +331,10 @@ class Gateway:
                 headers[WATERMARK_HEADER] = "force"
         try:
             resp = await self.upstream.send("POST", path, body, headers)
+        except asyncio.CancelledError:  # shut down (or the client left) while the upstream was thinking: keep a row
+            with contextlib.suppress(JournalError):
+                self._log(meta, d, CUT_STATUS, None, None, None, "cancelled while waiting for the upstream")
+            raise
         except UpstreamError as e:
             self._settle(ereq, d, 0)  # nothing was served: the reservation comes back
             return self._upstream_failed(meta, d, e)
@@ -375,7 +385,7 @@ class Gateway:
         seen: list[bytes] = []
         ep: Endpoint = meta[4]
         filt = ep.stream_filter() if d.drop_reasoning else None
-        status, err, logged = 200, None, False
+        status, err, logged, ended = 200, None, False, False
         try:
             async for chunk in chunks:
                 seen.append(chunk)
@@ -392,12 +402,15 @@ class Gateway:
                     if not logged:
                         logged = self._log_stream(meta, d, status, seen, None)
                     yield rest
+            ended = True
         except UpstreamError as e:
-            status, err = _upstream_status(e), str(e)
+            status, err, ended = _upstream_status(e), str(e), True
         except JournalError:  # not durable: cut the stream before its end, so it is not taken as answered
             logged = True
             raise
         finally:
+            if not logged and not ended:  # cut before its end (client gone, server shutting down): not a clean 200
+                status, err = CUT_STATUS, "stream cut before its end (client disconnected or server shut down)"
             if not logged:
                 with contextlib.suppress(JournalError):
                     self._log_stream(meta, d, status, seen, err)

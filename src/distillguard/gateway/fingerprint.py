@@ -20,6 +20,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 
@@ -59,35 +60,77 @@ class FingerprintWorker:
     """
 
     def __init__(self) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-m", "distillguard.gateway.fingerprint"],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.restarts = 0  # times the child was found dead (killed, crashed) and started again
         self._lock = threading.Lock()
+        self._proc = self._spawn()
+
+    @staticmethod
+    def _spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "distillguard.gateway.fingerprint"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child is running."""
+        return self._proc.poll() is None
+
+    def supervise(self) -> bool:
+        """Start the child again if it died; True if it is running now."""
+        with self._lock:
+            if self._proc.poll() is None:
+                return True
+            self._restart()
+            return self._proc.poll() is None
+
+    def _restart(self) -> None:
+        code = self._proc.poll()
+        with contextlib.suppress(Exception):
+            self._stop(self._proc)
+        self.restarts += 1
+        log.error("fingerprint worker died (exit %s); starting a new one (restart %d)", code, self.restarts)
+        self._proc = self._spawn()
 
     def __call__(self, texts: Sequence[str]) -> list[Ids]:
-        """Fingerprint a batch in the child; blocks the calling (background) thread only."""
-        assert self._proc.stdin is not None and self._proc.stdout is not None
+        """Fingerprint a batch in the child; blocks the calling (background) thread only. A dead child is
+        replaced and the batch tried once more."""
         data = orjson.dumps(list(texts))
         with self._lock:
-            self._proc.stdin.write(len(data).to_bytes(4, "little") + data)
-            self._proc.stdin.flush()
-            head = self._proc.stdout.read(4)
-            if len(head) < 4:
-                raise RuntimeError("fingerprint worker exited")
-            got = orjson.loads(self._proc.stdout.read(int.from_bytes(head, "little")))
+            for attempt in (1, 2):
+                try:
+                    got = self._ask(data)
+                    break
+                except (OSError, RuntimeError, ValueError):
+                    if attempt == 2:
+                        raise
+                    self._restart()
         return [(int(t), int(w)) for t, w in got]
+
+    def _ask(self, data: bytes) -> Any:
+        p = self._proc
+        assert p.stdin is not None and p.stdout is not None
+        p.stdin.write(len(data).to_bytes(4, "little") + data)
+        p.stdin.flush()
+        head = p.stdout.read(4)
+        if len(head) < 4:
+            raise RuntimeError("fingerprint worker exited")
+        return orjson.loads(p.stdout.read(int.from_bytes(head, "little")))
 
     def close(self) -> None:
         """Stop the child (it holds nothing worth waiting for)."""
-        if self._proc.stdin is not None:
+        self._stop(self._proc)
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[bytes]) -> None:
+        if proc.stdin is not None:
             with contextlib.suppress(OSError):
-                self._proc.stdin.close()
+                proc.stdin.close()
         try:
-            self._proc.wait(timeout=0.5)
+            proc.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 GENERIC_MIN_CHARS = 40  # a text shorter than this, or of fewer words, is generic ("hi", "continue", ...)
@@ -198,12 +241,28 @@ class Fingerprinter:
         for w in self.workers:
             w.close()
 
+    @property
+    def worker_restarts(self) -> int:
+        """Times a dead worker process was replaced."""
+        return sum(w.restarts for w in self.workers)
+
+    @property
+    def workers_alive(self) -> int:
+        """Worker processes running now."""
+        return sum(w.alive for w in self.workers)
+
     def _run(self, worker: FingerprintWorker | None) -> None:
         if worker is not None:
-            worker(["warm up"])  # the child imports the fingerprint code now, not on the first request
+            with contextlib.suppress(Exception):
+                worker(["warm up"])  # the child imports the fingerprint code now, not on the first request
         while not self._stop.wait(self.interval_s):
-            while self.drain(worker) == self.max_batch and not self._stop.is_set():
-                pass
+            try:
+                if worker is not None:
+                    worker.supervise()  # a killed or crashed child is replaced within an interval
+                while self.drain(worker) == self.max_batch and not self._stop.is_set():
+                    pass
+            except Exception:  # the thread must outlive any one failure
+                log.exception("fingerprint: background loop error")
 
 
 if __name__ == "__main__":
