@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from distillguard.api import detect_and_report
 from distillguard.cli import main
 from distillguard.detection import DetectConfig, detect_logs
-from distillguard.errors import ReportError
+from distillguard.errors import ReportError, StoreError
 from distillguard.store import Store
 from handbuilt import batch_integration, campaign, legit_users, scrub_network, write_jsonl
 
@@ -141,6 +141,31 @@ def test_a_failed_report_is_said_not_swallowed(mixed_log: Path, tmp_path: Path,
     with pytest.raises(ReportError, match="chart engine missing") as e:
         detect_and_report([mixed_log], tmp_path / "lib")
     assert e.value.result.flagged == 12 and (tmp_path / "lib" / "accounts.csv").is_file()
+
+
+def test_a_duckdb_failure_is_a_one_line_store_error(mixed_log: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    from distillguard.detection import features
+
+    def out_of_memory(rel: object) -> object:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256 KiB\n"
+                                          "Possible solutions: ...")
+
+    monkeypatch.setattr(features, "account_features", out_of_memory)
+    r = CliRunner().invoke(main, ["detect", str(mixed_log), "--out", str(tmp_path / "out"), "--quiet"])
+    assert r.exit_code == 2, r.output
+    err = [line for line in r.output.splitlines() if line.startswith("distillguard: error:")]
+    assert len(err) == 1 and "could not allocate" in err[0] and "more memory" in err[0], r.output
+    assert "Possible solutions" not in r.output and "Traceback" not in r.output
+
+
+def test_incremental_update_without_a_snapshot_is_a_store_error(mixed_log: Path, tmp_path: Path) -> None:
+    from distillguard.detection import incremental
+
+    with Store.open(tmp_path / "s.duckdb") as store, pytest.raises(StoreError, match="full `distillguard detect"):
+        incremental.update(store, tmp_path / "out", "no-such-key", FAST)
 
 
 def test_cli_usage_errors(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from distillguard.detection import DetectConfig, detect_logs
-from distillguard.detection.spark import SparkEngine, ship_to_spark, spark_builder
+from distillguard.detection.spark import SparkEngine, SparkSettings, ship_to_spark, spark_builder
 
 pytest.importorskip("pyspark")
 pytest.importorskip("sqlglot")
@@ -97,7 +97,7 @@ def test_features_and_links_equal(runs: tuple[Path, Path]) -> None:
 
 
 def test_engine_reuses_active_session(spark: Any) -> None:
-    eng = SparkEngine.start("local[1]")
+    eng = SparkEngine.start(SparkSettings(master="local[1]"))
     assert eng.spark is spark and not eng.owned
     eng.close()
     assert not spark.sparkContext._jsc.sc().isStopped()

@@ -74,7 +74,7 @@ def detect_and_report(logs: Sequence[PathLike], out: PathLike, db: PathLike | No
 
     What `distillguard detect` runs: the detection core writes the output folder with a plain `report.html`,
     then (with `report`) the rich report replaces it, read from the folder and the store while it is open.
-    `kwargs` go to `detect_store` (`on_stage`, `engine`, `master`, `incremental`, `rebuild`, ...); `on_stage`
+    `kwargs` go to `detect_store` (`on_stage`, `engine`, `spark`, `incremental`, `rebuild`, ...); `on_stage`
     also hears the report's time as stage "report". An incremental update keeps its plain report. A failed
     rich report raises `ReportError` carrying the result; the plain report stays.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -41,6 +42,7 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
     """Find the accounts of extraction campaigns in exchange LOGs (or an ingested --db) and group them."""
     from ..api import detect_and_report
     from ..detection import DetectConfig
+    from ..detection.spark import SparkSettings
 
     if not logs and not db:
         raise UsageError("give LOG files/folders, or --db PATH of an ingested store")
@@ -48,6 +50,7 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
         raise UsageError("--incremental keeps its state in the store: give --db PATH")
     if rebuild and not incremental:
         raise UsageError("--rebuild takes a new incremental snapshot: give it with --incremental")
+    spark = SparkSettings.from_env(os.environ, master) if engine == "spark" else None  # env read here
 
     console = Console(stderr=True, quiet=quiet)
     # an incremental update has stages of its own (and a first full run one more, the snapshot): no total there
@@ -56,8 +59,8 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
         try:
             res = detect_and_report(logs, out, accounts=accounts, db=db,
                                     config=DetectConfig(fpr_target=fpr_target, use_links=not no_links),
-                                    on_stage=on_stage, engine=engine, master=master, incremental=incremental,
-                                    rebuild=rebuild)
+                                    on_stage=on_stage, engine=engine, incremental=incremental,
+                                    rebuild=rebuild, spark=spark)
             warning = None
         except ReportError as e:  # the detection output is complete: say what failed, keep the exit status
             res, warning = e.result, str(e)

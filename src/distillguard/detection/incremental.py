@@ -37,6 +37,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from ..errors import StoreError
 from ..store import Store
 from . import feature_state as fs
 from . import features as feat
@@ -208,7 +209,9 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
     """Absorb the exchanges ingested since the snapshot; write the output folder; advance the snapshot."""
     con = store.con
     mark = snapshot_mark(con, key)
-    assert mark is not None, "update() needs a snapshot: run a full detect --incremental first"
+    if mark is None:
+        raise StoreError(f"{store.path}: no incremental snapshot for this configuration; run a full "
+                         "`distillguard detect --incremental` on it first")
     top = high_water(con)
     fpcache.bound_memory(con)
     con.execute("BEGIN TRANSACTION")

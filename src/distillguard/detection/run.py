@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, StoreError, UsageError
 from ..store import Store
 from . import features as feat
 from . import links as lk
@@ -37,7 +37,7 @@ from .scoring import (
     without_same_customer_links,
 )
 from .shared_traffic import empty_shared, shared_traffic_features
-from .spark import bring_back, relational
+from .spark import SparkSettings, bring_back, relational
 
 BLOCK_KINDS = ("shared-template", "shared-wrapper")
 
@@ -69,13 +69,34 @@ class DetectResult:
 def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = DetectConfig(),
                  fingerprint: feat.FingerprintFn | None = None, near_groups: feat.NearGroupFn | None = None,
                  on_stage: Callable[[str, float], None] | None = None, engine: str = "duckdb",
-                 master: str | None = None, incremental: bool = False, rebuild: bool = False) -> DetectResult:
+                 spark: SparkSettings | None = None, incremental: bool = False,
+                 rebuild: bool = False) -> DetectResult:
     """Run detection over an open store and write the output folder (features/links on `engine`).
 
     `incremental`: absorb only the exchanges ingested since the last incremental run into the snapshot
     the last full run left in the store (distillguard.detection.incremental); without a snapshot, or with `rebuild`,
-    run a full detection and take one.
+    run a full detection and take one. A DuckDB failure (out of memory, disk full, ...) is a StoreError.
     """
+    try:
+        return _detect_store(store, out_dir, config, fingerprint, near_groups, on_stage, engine, spark, incremental,
+                             rebuild)
+    except duckdb.Error as e:
+        raise StoreError(_duckdb_message(store, e)) from e
+
+
+def _duckdb_message(store: Store, e: duckdb.Error) -> str:
+    """One line for a DuckDB error that ended a detect run, with what to do about the usual ones."""
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    hint = {
+        duckdb.OutOfMemoryException: "give DuckDB more memory or temporary disk space, or detect fewer exchanges",
+        duckdb.IOException: "check the free space and permissions of the store's folder and the temporary folder",
+    }.get(type(e), "")
+    return f"{store.path}: detect failed in DuckDB: {first}" + (f"; {hint}" if hint else "")
+
+
+def _detect_store(store: Store, out_dir: str | Path, config: DetectConfig, fingerprint: feat.FingerprintFn | None,
+                  near_groups: feat.NearGroupFn | None, on_stage: Callable[[str, float], None] | None,
+                  engine: str, spark: SparkSettings | None, incremental: bool, rebuild: bool) -> DetectResult:
     if not 0 < config.fpr_target < 1:
         raise UsageError(f"--fpr-target must be between 0 and 1, got {config.fpr_target}")
     out = output_folder(out_dir)
@@ -105,7 +126,7 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
                                 incremental_update=True)
         snapshot = (key, inc.high_water(con))
     try:
-        return _detect_full(store, out, config, fingerprint, near_groups, stage, timings, engine, master, snapshot)
+        return _detect_full(store, out, config, fingerprint, near_groups, stage, timings, engine, spark, snapshot)
     finally:
         with contextlib.suppress(duckdb.Error):  # never hide the error that ended the run
             feat.drop_work_tables(con)
@@ -113,12 +134,13 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
 
 def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: feat.FingerprintFn | None,
                  near_groups: feat.NearGroupFn | None, stage: Callable[[str], None], timings: dict[str, float],
-                 engine: str, master: str | None, snapshot: tuple[str, int] | None = None) -> DetectResult:
+                 engine: str, spark: SparkSettings | None,
+                 snapshot: tuple[str, int] | None = None) -> DetectResult:
     """The whole pipeline; `snapshot` (state key, high-water mark): also leave the incremental snapshot."""
     con = store.con
     feat.prepare(con, fingerprint, near_groups)
     stage("fingerprints")
-    rel = relational(con, engine, master)  # the store itself, or Spark fed from it (distillguard.detection.spark)
+    rel = relational(con, engine, spark)  # the store itself, or Spark fed from it (distillguard.detection.spark)
     features = feat.account_features(rel)
     stage("features")
     if config.use_links and features.num_rows:

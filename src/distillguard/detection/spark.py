@@ -18,8 +18,8 @@ back to DuckDB for campaigns and output. Operator guide: docs/spark.md.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,31 @@ class SparkResult:
         return [tuple(r) for r in self.df.collect()]
 
 
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where and how Spark runs: master URL, shuffle partitions, and the Parquet stage of the shipped tables.
+
+    The entry point (the CLI, a notebook) builds it, e.g. from the environment with `from_env`; nothing in
+    detection reads the environment itself.
+    """
+
+    master: str | None = None       # None: local[*]
+    partitions: int = 8             # spark.sql.shuffle.partitions
+    stage: str | None = None        # ship the tables as Parquet in this folder (None: as Arrow via the driver)
+    stage_uri: str | None = None    # how executors address `stage` (None: the same folder)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], master: str | None = None) -> SparkSettings:
+        """$SPARK_MASTER (unless `master`), $DG_SPARK_PARTITIONS, $DG_SPARK_STAGE, $DG_SPARK_STAGE_URI."""
+        raw = env.get("DG_SPARK_PARTITIONS", "8")
+        try:
+            partitions = int(raw)
+        except ValueError:
+            raise UsageError(f"DG_SPARK_PARTITIONS must be a whole number, got {raw!r}") from None
+        return cls(master=master or env.get("SPARK_MASTER") or None, partitions=partitions,
+                   stage=env.get("DG_SPARK_STAGE") or None, stage_uri=env.get("DG_SPARK_STAGE_URI") or None)
+
+
 class SparkEngine:
     """A DuckDB-connection look-alike that runs DuckDB SQL on Spark (transpiled with sqlglot)."""
 
@@ -67,8 +92,8 @@ class SparkEngine:
         self._consts: duckdb.DuckDBPyConnection = duckdb.connect()
 
     @classmethod
-    def start(cls, master: str | None = None, app: str = "distillguard") -> SparkEngine:
-        """A local (`local[*]`) or cluster Spark session (`master`, else $SPARK_MASTER).
+    def start(cls, settings: SparkSettings | None = None, app: str = "distillguard") -> SparkEngine:
+        """A local (`local[*]`) or cluster Spark session (`settings.master`).
 
         An already active session (a notebook's, a `spark-submit` application's, a test's) is used as it
         is and left running on `close`.
@@ -82,7 +107,8 @@ class SparkEngine:
             for k, v in _SQL_CONF.items():  # runtime SQL settings the stages rely on
                 active.conf.set(k, v)
             return cls(active, owned=False)
-        builder = spark_builder(master, app)
+        settings = settings or SparkSettings()
+        builder = spark_builder(settings.master, app, settings.partitions)
         return cls(builder.getOrCreate())
 
     # -- the connection-like surface used by the stages ----------------------------------------------
@@ -210,9 +236,9 @@ def spark_builder(master: str | None = None, app: str = "distillguard", partitio
     """A `SparkSession.builder` with the settings the stages need (UTC, non-ANSI arithmetic, Arrow transfer)."""
     from pyspark.sql import SparkSession
 
-    parts = partitions or int(os.environ.get("DG_SPARK_PARTITIONS", "8"))
+    parts = partitions or SparkSettings.partitions
     builder = (SparkSession.builder.appName(app)
-               .master(master or os.environ.get("SPARK_MASTER") or "local[*]")
+               .master(master or "local[*]")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", str(parts)))
@@ -231,13 +257,13 @@ def ship_to_spark(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: S
                   stage: str | None = None, stage_uri: str | None = None) -> None:
     """Make the prepared DuckDB tables the relational stages read available to Spark.
 
-    Without `stage` (default $DG_SPARK_STAGE) they travel as Arrow through the driver. With it, DuckDB
-    writes each one as `<stage>/<name>.parquet` and Spark reads it from `<stage_uri>/<name>.parquet`
-    (default $DG_SPARK_STAGE_URI, else the same folder): a folder every executor can read, e.g. a bucket
-    mounted at `stage` on the driver and addressed as `s3a://bucket/prefix` by the executors.
+    Without `stage` they travel as Arrow through the driver. With it, DuckDB writes each one as
+    `<stage>/<name>.parquet` and Spark reads it from `<stage_uri>/<name>.parquet` (default the same folder):
+    a folder every executor can read, e.g. a bucket mounted at `stage` on the driver and addressed as
+    `s3a://bucket/prefix` by the executors.
     """
-    stage = (stage if stage is not None else os.environ.get("DG_SPARK_STAGE")) or None
-    stage_uri = (stage_uri if stage_uri is not None else os.environ.get("DG_SPARK_STAGE_URI")) or None
+    stage = stage or None
+    stage_uri = stage_uri or None
     for name in tables:
         if stage is None:
             engine.register(name, con.sql(f"SELECT * FROM {name}").to_arrow_table())
@@ -275,12 +301,13 @@ def bring_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequ
             con.unregister("_dg_back")
 
 
-def relational(con: duckdb.DuckDBPyConnection, engine: str = "duckdb", master: str | None = None) -> Any:
+def relational(con: duckdb.DuckDBPyConnection, engine: str = "duckdb", spark: SparkSettings | None = None) -> Any:
     """The connection-like object the relational stages run on: `con` itself, or a Spark engine fed from it."""
     if engine == "duckdb":
         return con
     if engine != "spark":
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    sp = SparkEngine.start(master)
-    ship_to_spark(con, sp)
+    settings = spark or SparkSettings()
+    sp = SparkEngine.start(settings)
+    ship_to_spark(con, sp, stage=settings.stage, stage_uri=settings.stage_uri)
     return sp
