@@ -74,6 +74,9 @@ def main(argv: list[str]) -> int:
         return 1
     if skipped or failures:
         print(BANNER)
+        if not audited:
+            print(f"!! NOTHING WAS AUDITED: 0 of {pinned} pinned packages (only the offline advisory check, "
+                  ".ci/advisories.py, ran)")
         print(f"!! pip-audit could NOT audit {len(skipped) or pinned - len(audited)} of {pinned} pinned packages: "
               "the vulnerability services were unreachable or did not know them.")
         for service, why in failures.items():
