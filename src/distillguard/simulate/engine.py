@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +119,9 @@ def simulate(scenario: Scenario, scale: float, seed: int, corpora: Corpora, out:
     last = np.full(n_acc, -1, np.int64)
     synthetic = completions == "synthetic" or (completions == "auto" and sc.rough_exchanges() <= 2_000_000)
     writer = _PartWriter(Path(out)) if out is not None else None
+    # the contract rows of a day are built on a thread of their own while the next day is generated (one
+    # worker: chunks are built in order, so each day's generator draws as before and the output is the same)
+    builder = ThreadPoolExecutor(1, thread_name_prefix="simulate-rows")
     start = sc.start_us()
     row = 0
     for d in range(sc.days):
@@ -139,13 +143,14 @@ def simulate(scenario: Scenario, scale: float, seed: int, corpora: Corpora, out:
             rng = np.random.default_rng([seed, 3, d])
             for lo in range(0, n, CHUNK_ROWS):
                 sl = {k: v[lo:lo + CHUNK_ROWS] for k, v in ev.items()}
-                writer.write(tables.rows(sl, row, rng, synthetic))
+                writer.write(builder.submit(tables.rows, sl, row, rng, synthetic))
                 row += len(sl["acct"])
         else:
             row += n
         if on_day:
             on_day(d, row)
     files: tuple[Path, ...] = ()
+    builder.shutdown()
     if writer is not None and tables is not None:
         files = writer.close()
         _write_accounts(Path(out), world, tables, count)  # type: ignore[arg-type]
@@ -278,22 +283,24 @@ class _PartWriter:
         self.rows_in_part = 0
         self.error: BaseException | None = None
         self.cpu_s = 0.0
-        self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[Future[pa.Table] | None] = queue.Queue(maxsize=2)
         self.thread = threading.Thread(target=self._run, name="parquet-writer", daemon=True)
         self.thread.start()
 
-    def write(self, table: pa.Table) -> None:
-        """Queue rows for the writer thread (Parquet encoding overlaps generation; Arrow drops the GIL)."""
+    def write(self, table: Future[pa.Table]) -> None:
+        """Queue rows (being built) for the writer thread (Parquet encoding overlaps generation; Arrow drops
+        the GIL)."""
         if self.error is not None:
             raise self.error
         self.queue.put(table)
 
     def _run(self) -> None:
         while True:
-            table = self.queue.get()
-            if table is None:
+            item = self.queue.get()
+            if item is None:
                 return
             try:
+                table = item.result()
                 t0 = time.thread_time()
                 self._write(table)
                 self.cpu_s += time.thread_time() - t0
