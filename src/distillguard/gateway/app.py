@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ class Gateway:
         # Redis (up to its 0.25 s timeout) never blocks the event loop; one thread keeps decisions in order
         self._state_thread = (ThreadPoolExecutor(1, thread_name_prefix="distillguard-state")
                               if config.redis else None)
+        self._settles: deque[tuple[EnfRequest, Decision, int]] = deque()  # bills waiting for the state thread
+        self._settle_queued = False
         self.telemetry = Telemetry()
         self.enforcer = Enforcer(policy, knowledge, limiter, bus, observer=self.telemetry)
         self.sink = ExchangeLog(config.db, config.log)
@@ -422,11 +425,19 @@ class Gateway:
             return
         if self._state_thread is None:
             self.enforcer.settle(ereq, d, completion_tokens)
-        else:  # billing after the fact: the answer does not wait for it
-            try:
-                self._state_thread.submit(self.enforcer.settle, ereq, d, completion_tokens)
-            except RuntimeError:  # shutting down
-                self.enforcer.settle(ereq, d, completion_tokens)
+        else:  # billing after the fact: the answer does not wait for it; one job drains what has queued up
+            self._settles.append((ereq, d, completion_tokens))
+            if not self._settle_queued:
+                self._settle_queued = True
+                try:
+                    self._state_thread.submit(self._drain_settles)
+                except RuntimeError:  # shutting down
+                    self._drain_settles()
+
+    def _drain_settles(self) -> None:
+        self._settle_queued = False  # before draining: a bill queued from now on is drained here or by a new job
+        while self._settles:
+            self.enforcer.settle(*self._settles.popleft())
 
     def _log_stream(self, meta: tuple[Any, ...], d: Decision, status: int, seen: list[bytes],
                     err: str | None) -> bool:
