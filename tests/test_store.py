@@ -123,3 +123,70 @@ def test_sigkill_mid_ingest_then_rerun_completes_without_duplicates(tmp_path: Pa
         assert (s.stored, s.duplicates) == (n, 500)
         assert store.con.execute("SELECT count(*), count(DISTINCT request_id) FROM exchanges").fetchall() == [
             (500 + n, 500 + n)]
+
+
+def _ids(store: Store) -> list[tuple[str, int]]:
+    return store.con.execute("SELECT request_id, rowid FROM exchanges ORDER BY rowid").fetchall()
+
+
+def test_parts_row_ids_and_the_gateway_delta(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    with Store.open(db) as store:
+        ingest_logs(store, [_jsonl(tmp_path / "a.jsonl", 0, 5)])
+        # the gateway writes single rows into the delta table; they are readable at once
+        store.con.execute("INSERT INTO exchanges_delta (request_id, ts, account_id, ip, model) "
+                          "VALUES ('g1', now(), 'a', '', 'm'), ('r7', now(), 'a', '', 'm')")
+        assert store.count("exchanges") == 7
+        before = _ids(store)
+        # a file ingest first rolls the delta into a part of its own: earlier rows keep their row ids
+        s = ingest_logs(store, [_jsonl(tmp_path / "b.jsonl", 5, 5)])
+        assert (s.stored, s.duplicates) == (4, 1)  # r7 came through the gateway first
+        after = _ids(store)
+        assert after[:7] == before
+        assert [r for r, _ in after[7:]] == ["r5", "r6", "r8", "r9"]
+        rids = [i for _, i in after]
+        assert rids == sorted(set(rids))  # unique, in ingest order
+        assert store.count("exchanges_delta") == 0 and store.count("exchange_parts") == 3
+        names = [p.name for p in store.part_files()]
+    assert sorted(p.name for p in (tmp_path / "s.duckdb.parts").iterdir()) == sorted(names)
+    for name in names:  # plain Parquet: the contract's columns and the row id
+        assert pq.read_schema(tmp_path / "s.duckdb.parts" / name).names == [*EXCHANGE_SCHEMA.names, "_rid"]
+
+
+def test_a_part_without_a_commit_is_removed_and_a_moved_store_reads(tmp_path: Path) -> None:
+    db = tmp_path / "a" / "s.duckdb"
+    with Store.open(db) as store:
+        ingest_logs(store, [_parquet(tmp_path / "a.parquet", 0, 20)])
+    stray = Path(f"{db}.parts") / "part-000000000000020-deadbeef.parquet"  # as left by a kill before a commit
+    stray.write_bytes(b"PAR1")
+    with Store.open(db) as store:
+        assert not stray.exists() and store.count("exchanges") == 20
+    moved = tmp_path / "b"
+    (tmp_path / "a").rename(moved)
+    with Store.open(moved / "s.duckdb", read_only=True) as store:
+        assert store.con.execute("SELECT count(*), count(DISTINCT request_id) FROM exchanges").fetchall() == [(20, 20)]
+    with Store.open(moved / "s.duckdb") as store:
+        assert ingest_logs(store, [_parquet(tmp_path / "c.parquet", 10, 20)]).stored == 10
+        assert store.con.execute("SELECT count(*) FROM exchanges").fetchall() == [(30,)]
+
+
+def test_a_store_with_an_exchanges_table_becomes_parts(tmp_path: Path) -> None:
+    import duckdb
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))  # the layout before parts: the exchanges in a table of the DuckDB file
+    con.execute("CREATE TABLE exchanges (request_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, "
+                "account_id VARCHAR NOT NULL, api_key_id VARCHAR, org_id VARCHAR, ip VARCHAR NOT NULL, "
+                "user_agent VARCHAR, model VARCHAR NOT NULL, endpoint VARCHAR, "
+                "messages STRUCT(role VARCHAR, content VARCHAR)[], prompt VARCHAR, tools VARCHAR[], params VARCHAR, "
+                "completion VARCHAR, prompt_tokens BIGINT, completion_tokens BIGINT, status INTEGER, "
+                "conversation_id VARCHAR)")
+    con.execute("INSERT INTO exchanges (request_id, ts, account_id, ip, model, prompt) "
+                "SELECT 'r' || i, TIMESTAMPTZ '2026-05-01 00:00:00+00', 'a', '10.0.0.1', 'm', 'p' || i "
+                "FROM range(4) t(i)")
+    con.close()
+    with Store.open(db) as store:
+        assert _ids(store) == [(f"r{i}", i) for i in range(4)]
+        s = ingest_logs(store, [_jsonl(tmp_path / "a.jsonl", 2, 4)])
+        assert (s.stored, s.duplicates) == (2, 2)
+        assert store.count("exchanges") == 6
