@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,10 +128,13 @@ def evaluate(labels: Path, det: Path) -> dict:
         tl.append(cid)
         pl.append(pc)
     n_neg = len(neg)
+
+    def rows(d: dict[str, Row]) -> list[dict]:  # not asdict: it rebuilds a Counter from (key, value) pairs
+        return [{"name": r.name, "accounts": r.accounts, "flagged": r.flagged, "grouped": r.grouped,
+                 "score_sum": r.score_sum, "verdicts": dict(r.verdicts), "rate": r.rate}
+                for r in sorted(d.values(), key=lambda r: r.name)]
     return {
-        "families": [asdict(r) | {"rate": r.rate} for r in sorted(fams.values(), key=lambda r: r.name)],
-        "kinds": [asdict(r) | {"rate": r.rate} for r in sorted(kinds.values(), key=lambda r: r.name)],
-        "campaigns": [asdict(r) | {"rate": r.rate} for r in sorted(camps.values(), key=lambda r: r.name)],
+        "families": rows(fams), "kinds": rows(kinds), "campaigns": rows(camps),
         "precision": tp / (tp + fp) if tp + fp else float("nan"), "recall": tp / (tp + fn) if tp + fn else float("nan"),
         "fpr": fp / n_neg if n_neg else float("nan"), "auc": roc_auc(pos, neg), "ari": ari(tl, pl),
         "flags": {aid: out.get(aid, (0.0, False))[1] for aid in truth},

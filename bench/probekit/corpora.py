@@ -68,6 +68,7 @@ class Corpora:
     toolformer: list[Item]
     alpaca_eval_all: list[str]
     general_answers: list[str]
+    code_chats: list[str]  # real users' coding questions (ShareGPT turns that mention code)
 
 
 def _gsm_answer(a: str) -> str:
@@ -142,9 +143,13 @@ def load(data: Path, chat_limit: int = 12000) -> Corpora:
     for g in ("G1", "G2", "G3"):
         for r in _jl(data / f"toolbench_example_queries/{g}_query.jsonl"):
             envs.append(ToolEnv(r["query"], tuple(_toolbench_schema(a) for a in r["api_list"][:8])))
+    code_re = re.compile(r"```|\bdef |\bfunction\b|\bclass \b|\bpython\b|\bjavascript\b|\bSQL\b|\berror\b|"
+                         r"\bcode\b|\breact\b|\bAPI\b", re.I)
+    code_chats = [t for turns, _ in chats for t in turns[:2] if code_re.search(t)]
     general = [i.answer for i in alp if len(i.answer) > 80] + [i.answer for i in rp if len(i.answer) > 80]
     return Corpora(chats=chats, casual=[r["instruction"] for r in ae if r["dataset"] in ("oasst", "koala",
                    "helpful_base")], vicuna=[r["instruction"] for r in ae if r["dataset"] == "vicuna"],
                    personas=personas, gsm_train=gtr, gsm_test=gte, humaneval=he, codegen=cg, alpaca=alp,
                    selfinstruct=si, wizard=wiz, mtbench=mt, roleplay=rp, toolenvs=envs, toolformer=tf,
-                   alpaca_eval_all=[r["instruction"] for r in ae], general_answers=general)
+                   alpaca_eval_all=[r["instruction"] for r in ae], general_answers=general,
+                   code_chats=code_chats)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from probekit import agentic as ag
 from probekit.corpora import Corpora, Item
-from probekit.text import answer_for, followup_answer, msgs, synonyms
+from probekit.text import Voice, answer_for, followup_answer, msgs
 from probekit.world import (
     ALL_MODELS,
     DAYS,
@@ -79,21 +79,44 @@ def chat(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
 
 # -- heavy developers -----------------------------------------------------------------------------------------
 
-DEV_APPS = ["You are the support bot for {co}. Answer questions about our product using the docs below. If unsure, "
-            "say so and offer to open a ticket.\n\nDocs:\n{doc}",
-            "Extract the fields name, date, amount and currency from the user's text. Reply with JSON only.",
-            "You translate user messages into {lang}. Preserve formatting and code blocks.",
-            "You are {co}'s writing helper. Keep answers under 120 words and friendly."]
+DEV_ROLE = ["You are the support assistant for {co}.", "You are {co}'s helpful product expert.",
+            "Act as a customer service agent for {co}.", "You help users of {co}'s app.",
+            "You are an internal tool at {co} that {task}.", "{co} assistant. Your job: {task}.",
+            "You are a bot that {task}.", "System: {task}. Company: {co}."]
+DEV_TASK = ["extracts invoice fields as JSON", "answers questions about our docs",
+            "translates messages into {lang}", "summarises customer feedback", "rewrites product copy",
+            "tags incoming emails", "drafts replies to reviews", "explains error codes to users",
+            "suggests recipes from a pantry list", "writes release notes"]
+DEV_RULES = ["Be concise.", "Reply in JSON only.", "If you are unsure, say so.", "Never mention competitors.",
+             "Use a friendly tone.", "Keep answers under {k} words.", "Do not make up facts.", "Use British spelling.",
+             "Format lists as bullet points.", "Always end with a follow-up question.", "No emojis."]
+ERRORS = ["TypeError: unsupported operand type(s) for +: 'int' and 'str'", "KeyError: '{w}'",
+          "AttributeError: 'NoneType' object has no attribute '{w}'", "IndexError: list index out of range",
+          "ValueError: invalid literal for int() with base 10: '{w}'", "ModuleNotFoundError: No module named '{w}'",
+          "RecursionError: maximum recursion depth exceeded", "ZeroDivisionError: division by zero",
+          "TypeError: Cannot read properties of undefined (reading '{w}')", "SyntaxError: unexpected EOF while parsing"]
+ASK_DEBUG = ["why does this fail?", "getting this error, what's wrong?", "can't figure out this bug",
+             "any idea why I get this", "this throws, help", "what am I doing wrong here", "fix this please",
+             "error below, code above", "stuck on this one", "how do I fix", "", "it worked yesterday?!"]
+
+
+def _dev_prompt(r: random.Random, c: Corpora) -> str:
+    co = r.choice(["Acme", "Brightly", "Tallis", "Nordfjord", "Pixelmint", "Quarry", "Ovid", "Lumo", "Fernway",
+                   "Kestrel", "Orchard", "Bramble", "Cobalt", "Juniper"]) + " " + \
+        r.choice(["Labs", "Inc", "GmbH", "Studio", "Cloud", "Health", "Foods", "Travel", "Bank", "Games"])
+    task = r.choice(DEV_TASK).format(lang=r.choice(["German", "Spanish", "Japanese", "French"]))
+    rules = " ".join(x.format(k=r.choice([50, 80, 120, 200])) for x in r.sample(DEV_RULES, r.randint(1, 4)))
+    doc = ("\n\nDocs:\n" + r.choice(c.alpaca).answer[:400]) if r.random() < 0.4 else ""
+    return f"{r.choice(DEV_ROLE).format(co=co, task=task)} {rules}{doc}"
 
 
 def developer(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
     """Developers building on the API: their app's prompt with varied inputs, coding questions, debugging."""
     for _ in range(_n(scale, 120)):
         office = cloud_block(r) if r.random() < 0.4 else None
-        co = r.choice(["Acme", "Brightly", "Tallis", "Nordfjord", "Pixelmint", "Quarry", "Ovid"]) + " " + \
-            r.choice(["Labs", "Inc", "GmbH", "Studio", "Cloud"])
-        sysp = r.choice(DEV_APPS).format(co=co, doc=r.choice(c.alpaca).answer[:500],
-                                         lang=r.choice(["German", "Spanish", "Japanese"]))
+        sysp = _dev_prompt(r, c)
+        voice = Voice(r)
+        fname = r.choice(["app.py", "main.py", "server.js", "utils.py", "index.ts", "handler.py", "views.py"])
         a = log.account(r, "legit:developer", ua=ua_sdk(r), model=r.choice(ALL_MODELS),
                         ip_mode="pool" if office else "home",
                         ips=[in_block(r, office) for _ in range(3)] if office else [ip_residential(r)],
@@ -106,15 +129,16 @@ def developer(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
                     log.add(r, a, t, msgs(user, sysp), completion=answer_for(r, c, length=400),
                             params={"temperature": r.choice([0, 0.2, 0.7]), "max_tokens": r.choice([256, 512, 800])})
                 elif k < 0.85:
-                    it = r.choice(c.codegen)
-                    log.add(r, a, t, msgs(synonyms(r, it.text, 0.2)), completion=answer_for(r, c, it))
+                    log.add(r, a, t, msgs(voice(r, r.choice(c.code_chats))), completion=answer_for(r, c, kind="code"))
                 else:
-                    it = r.choice(c.humaneval)
+                    code = r.choice(c.codegen).answer[:700]
+                    w = r.choice(["user_id", "items", "config", "total", "name", "data", "requests", "np"])
+                    where = r.choice(["<module>", "main", "run"])
                     err = "Traceback (most recent call last):\n" \
-                          f"  File \"app.py\", line {r.randint(3, 400)}, in <module>\n" \
-                          f"TypeError: unsupported operand type(s) for +: 'int' and 'str'"
-                    log.add(r, a, t, msgs(f"why does this fail?\n```python\n{it.text[:700]}\n```\n{err}"),
-                            completion=answer_for(r, c, kind="code"))
+                          f"  File \"{fname}\", line {r.randint(3, 400)}, in {where}\n" + r.choice(ERRORS).format(w=w)
+                    ask = voice(r, r.choice(ASK_DEBUG)) if r.random() < 0.8 else ""
+                    parts = [ask, f"```\n{code}\n```", err] if r.random() < 0.5 else [err, code, ask]
+                    log.add(r, a, t, msgs("\n".join(x for x in parts if x)), completion=answer_for(r, c, kind="code"))
                 t += timedelta(seconds=r.uniform(3, 120))
 
 
@@ -370,22 +394,32 @@ KINDS: dict[str, Kind] = {
 
 # -- test-data generation (hard negative for synthetic-data campaigns) -----------------------------------------
 
-FIXTURES = ["Generate {k} realistic fake customer records (name, email, city, signup date) as JSON for our test "
-            "database.", "Write {k} example product descriptions for an online shop that sells {x}.",
-            "Create {k} sample support tickets about {x} with a subject and body, for testing our classifier.",
-            "Give me {k} varied example sentences a user might type to book {x}, for NLU training.",
-            "Make {k} multiple-choice quiz questions about {x} for my students, with answers."]
+FIX_VERB = ["Generate", "Create", "Make", "Write", "Give me", "I need", "Can you produce", "Come up with",
+            "Draft", "Please write", "could you make"]
+FIX_WHAT = ["realistic fake customer records (name, email, city, signup date)", "example product descriptions for "
+            "{x}", "sample support tickets about {x} with subject and body", "example sentences a user might type "
+            "to book {x}", "multiple-choice quiz questions about {x} with answers", "test user profiles",
+            "dummy blog post titles about {x}", "fake reviews of {x}, mixed sentiment", "mock API responses for a "
+            "{x} endpoint", "short FAQ entries about {x}", "sample tweets announcing {x}"]
+FIX_WHY = ["", "", "for our test database", "for a demo", "for my students", "to seed our staging env",
+           "for a classifier test set", "for a pitch deck", "for unit tests", "for the landing page mockup"]
+FIX_FMT = ["", "", "as JSON", "in a table", "as CSV", "one per line", "as a JSON array", "in markdown"]
 THINGS = ["hiking gear", "ceramic mugs", "a restaurant table", "a dentist appointment", "the water cycle",
-          "the French revolution", "bike parts", "our billing page", "a flight to Lisbon", "houseplants"]
+          "the French revolution", "bike parts", "our billing page", "a flight to Lisbon", "houseplants",
+          "a yoga studio", "vintage cameras", "a coworking space", "dog food", "a chess club"]
 
 
 def test_data(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
     """People asking for fixtures, sample content or quiz items for their own product or class."""
     for _ in range(_n(scale, 50)):
         a = log.account(r, "legit:test-data", ua=ua_sdk(r) if r.random() < 0.6 else ua_browser(r))
+        voice, whats = Voice(r), r.sample(FIX_WHAT, 3)
         for t in human_session_starts(r, a, active_days(r, p=0.35), r.uniform(0.7, 2), WORK_HOURS, weekend=0.3):
             for _ in range(r.randint(1, 6)):
-                p = r.choice(FIXTURES).format(k=r.choice([5, 10, 20, 50]), x=r.choice(THINGS))
+                what = r.choice(whats).format(x=r.choice(THINGS))
+                core = " ".join(x for x in (r.choice(FIX_VERB), str(r.choice([5, 10, 12, 20, 25, 50])), what,
+                                            r.choice(FIX_WHY), r.choice(FIX_FMT)) if x)
+                p = voice(r, core)
                 out = "\n".join(json.dumps({"text": x.answer[:160]}) for x in r.sample(c.alpaca, r.randint(3, 8)))
                 log.add(r, a, t, msgs(p), completion=out, params={"temperature": r.choice([0.7, 0.9, 1.0])})
                 t += think(r, 20, 80)

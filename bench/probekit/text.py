@@ -147,6 +147,27 @@ def followup_answer(r: random.Random, c: Corpora, it: Item, ask: str) -> str:
         "\n".join(reversed(lines[:6]))
 
 
+class Voice:
+    """How one person types: greeting habit, case, punctuation, sign-off; applied to a request they compose."""
+
+    def __init__(self, r: random.Random) -> None:
+        self.lower = r.random() < 0.3
+        self.greet = r.choice(["", "", "", "hi ", "hey ", "Hello, ", "hi! ", "yo "])
+        self.p_greet = r.uniform(0, 0.5)
+        self.end = r.choice(["", "", "?", " thanks", " thx", " pls", " :)", ". Thanks!", " ty"])
+        self.p_end = r.uniform(0, 0.6)
+
+    def __call__(self, r: random.Random, s: str) -> str:
+        """The request as this person would type it."""
+        if self.lower:
+            s = s[:1].lower() + s[1:]
+        if r.random() < self.p_greet:
+            s = self.greet + s
+        if r.random() < self.p_end and "\n" not in s[-40:]:
+            s = s.rstrip(".?! ") + self.end
+        return s
+
+
 def msgs(user: str, system: str | None = None) -> list[dict]:
     """OpenAI chat messages for one user turn and an optional system prompt."""
     m = [{"role": "system", "content": system}] if system else []
