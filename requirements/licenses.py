@@ -24,7 +24,6 @@ COPYLEFT = re.compile(r"\b(A?GPL|LGPL|MPL|EPL|EUPL|CDDL|SSPL|OSL|CECILL)\b|Gener
 # Copyleft licences accepted in the core closure, with the reason (a new one fails tests/test_licenses.py).
 ALLOWED_COPYLEFT = {
     "orjson": "MPL-2.0 AND (Apache-2.0 OR MIT): MPL-2.0 is file-level copyleft; orjson is used unmodified",
-    "igraph": "GPL-2.0-or-later: the Leiden engine; to be replaced by a permissive one (issue 21)",
 }
 
 

@@ -1,7 +1,7 @@
 """Campaigns (DESIGN.md step 6): communities of the account graph plus dense blocks of account × key.
 
-- Leiden (igraph's `community_leiden`, modularity, a private generator seeded by `CampaignConfig.seed`)
-  on the account graph whose edge weight is the kind-weighted sum of the links between two accounts.
+- Leiden (graspologic-native's `leiden_csr`, MIT: modularity, seeded by `CampaignConfig.seed`) on the
+  account graph whose edge weight is the kind-weighted sum of the links between two accounts.
 - A FRAUDAR-style dense-block detector on the bipartite account × content-key graph, with FRAUDAR's
   column weights 1 / log(degree + 5) so that camouflage (an attacker also sending popular, innocuous
   prompts) cannot lower a block's density. Peeling is the batched (1 + ε) approximation of greedy
@@ -10,11 +10,9 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 import duckdb
-import igraph as ig
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,6 +43,9 @@ CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared
                            "shared-phrases"})
 
 
+UNTIL_STABLE_ITERATIONS = 10  # leiden_iterations = -1: passes enough for the partition to settle
+
+
 @dataclass(frozen=True)
 class CampaignConfig:
     """Knobs of the campaign stage."""
@@ -54,7 +55,7 @@ class CampaignConfig:
     min_size: int = 2
     resolution: float = 1.0
     seed: int = 0
-    leiden_iterations: int = 2      # Leiden passes (igraph's n_iterations; -1: until the partition is stable)
+    leiden_iterations: int = 2      # Leiden passes (-1: UNTIL_STABLE_ITERATIONS, many)
     max_blocks: int = 20
     min_block_accounts: int = 3
     peel_eps: float = 0.1
@@ -154,19 +155,24 @@ def _leiden(edges: pa.Table, config: CampaignConfig) -> tuple[pa.Array, np.ndarr
 def _leiden_codes(n: int, src: np.ndarray, dst: np.ndarray, weight: pa.ChunkedArray, config: CampaignConfig
                   ) -> np.ndarray:
     """Leiden on vertices 0..n-1 (the names' sorted order) and the edges in the table's order."""
-    # building the graph from an (m, 2) integer array makes no Python object per edge; the graph Leiden
-    # sees (vertex and edge order, weights) is the same as from a list of pairs
-    g = ig.Graph(n=n, edges=np.stack([src, dst], axis=1), directed=False)
-    g.es["weight"] = weight.to_numpy().tolist()
-    # igraph draws from a process-wide generator (Python's `random` module by default): a private,
-    # seeded one for this call makes the partition a function of the seed and leaves `random` untouched
-    ig.set_random_number_generator(random.Random(config.seed))
-    try:
-        c = g.community_leiden(objective_function="modularity", weights="weight", resolution=config.resolution,
-                               n_iterations=config.leiden_iterations)
-    finally:
-        ig.set_random_number_generator(random)
-    return _by_size(np.asarray(c.membership, np.int64))
+    import graspologic_native as gn
+
+    # the symmetric adjacency as CSR arrays (no Python object per edge); its own seeded generator, so the
+    # partition is a function of the seed and no process-wide random state is read or consumed
+    w = weight.to_numpy().astype(np.float64)
+    m = sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([src, dst]), np.concatenate([dst, src]))),
+                      shape=(n, n)).tocsr()
+    m.sum_duplicates()
+    iterations = config.leiden_iterations if config.leiden_iterations > 0 else UNTIL_STABLE_ITERATIONS
+    _, part = gn.leiden_csr(m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data, n,
+                            resolution=config.resolution, iterations=iterations, use_modularity=True,
+                            seed=config.seed)
+    member = np.full(n, -1, np.int64)
+    if part:
+        member[np.fromiter(part.keys(), np.int64, len(part))] = np.fromiter(part.values(), np.int64, len(part))
+    lone = member < 0  # a vertex without a weighted edge: a community of its own
+    member[lone] = member.max(initial=-1) + 1 + np.arange(int(lone.sum()))
+    return _by_size(member)
 
 
 def _by_size(member: np.ndarray) -> np.ndarray:

@@ -12,9 +12,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-import igraph as ig
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
 
 from .findings import Findings
 
@@ -88,12 +90,7 @@ def sample_network(findings: Findings, campaign_id: str, max_nodes: int = 120, m
     drawn = inner[: max(0, max_edges - len(outer))] + outer[: max_edges // 5]
     node_ids = sorted(chosen | outside, key=_stable)
     index = {a: i for i, a in enumerate(node_ids)}
-    graph = ig.Graph(n=len(node_ids), edges=[(index[s], index[d]) for s, d, _, _ in drawn if s != d])
-    # A fixed start makes the layout, and so the report, the same on every run.
-    start = ig.Graph.Ring(len(node_ids)).layout_circle().coords if node_ids else []
-    # Kamada-Kawai from a fixed start is deterministic (Fruchterman-Reingold draws random numbers).
-    layout = graph.layout_kamada_kawai(seed=start) if node_ids else ig.Layout([])
-    coords = layout.coords
+    coords = layout(len(node_ids), [(index[s], index[d]) for s, d, _, _ in drawn if s != d])
     info = _account_info(findings, node_ids)
     nodes = []
     for a in node_ids:
@@ -109,6 +106,41 @@ def sample_network(findings: Findings, campaign_id: str, max_nodes: int = 120, m
         drawn_edges.append({"x": round(x, 3), "y": round(y, 3), "x2": round(x2, 3), "y2": round(y2, 3),
                             "kind": _kind(k), "weight": round(float(w), 3)})
     return NetworkSample(tuple(nodes), tuple(drawn_edges), len(members), len(chosen), touching.num_rows)
+
+
+def layout(n: int, edges: list[tuple[int, int]], iterations: int = 60) -> list[tuple[float, float]]:
+    """2-D positions of vertices 0..n-1: stress majorization (SMACOF) on graph distances from a classical-MDS
+    start, as Kamada-Kawai minimises the same stress; no random numbers, so the report is the same every run.
+
+    Vertices in different components sit one hop further apart than the farthest pair of one component.
+    """
+    if n == 0:
+        return []
+    if n == 1:
+        return [(0.0, 0.0)]
+    a = sp.coo_matrix((np.ones(len(edges)), ([e[0] for e in edges], [e[1] for e in edges])), shape=(n, n))
+    d = shortest_path(a.tocsr(), directed=False, unweighted=True)
+    finite = d[np.isfinite(d)]
+    d[~np.isfinite(d)] = (finite.max() if finite.size else 0.0) + 1.0
+    np.fill_diagonal(d, 0.0)
+    # classical MDS: the two leading eigenvectors of the double-centred squared distances
+    j = np.eye(n) - 1.0 / n
+    vals, vecs = np.linalg.eigh(-0.5 * j @ (d ** 2) @ j)
+    x = vecs[:, -2:][:, ::-1] * np.sqrt(np.maximum(vals[-2:][::-1], 1e-9))
+    x *= np.where(x[np.abs(x).argmax(axis=0), [0, 1]] < 0, -1.0, 1.0)  # a fixed sign per axis
+    # SMACOF with weights 1 / d^2 (Kamada-Kawai's springs)
+    with np.errstate(divide="ignore"):
+        w = np.where(d > 0, 1.0 / d ** 2, 0.0)
+    v = np.diag(w.sum(axis=1)) - w
+    v_pinv = np.linalg.pinv(v)
+    for _ in range(iterations):
+        dist = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.where(dist > 0, -w * d / dist, 0.0)
+        np.fill_diagonal(b, 0.0)
+        np.fill_diagonal(b, -b.sum(axis=1))
+        x = v_pinv @ b @ x
+    return [(float(p[0]), float(p[1])) for p in x]
 
 
 def _edge_table(links: pa.Table) -> pa.Table:
