@@ -42,6 +42,11 @@ from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, EXCHANGE_SCHEMA, Field
 INGEST_MEMORY_LIMIT = "512MB"  # DuckDB's share while a file is ingested; Arrow blocks come on top
 PART_ROW_GROUP = 131_072  # rows per Parquet row group of a part (the unit of DuckDB's parallel scan)
 PART_COMPRESSION = "zstd"
+# dictionary pages for the low-cardinality columns only (a dictionary of unique texts is built, then thrown
+# away: 20 % of the writer's CPU), min/max statistics where a filter can use them (`rowid` ranges, time)
+PART_DICT = ["account_id", "api_key_id", "org_id", "ip", "user_agent", "model", "endpoint", "params",
+             "tools.list.element", "status", "messages.list.element.role"]
+PART_STATS = ["_rid", "ts", "account_id", "model", "status", "prompt_tokens", "completion_tokens"]
 DELTA_ROLL_ROWS = 200_000  # the gateway rolls its delta table into a part past this many rows
 DELTA = "exchanges_delta"  # where row-at-a-time writers (the gateway) insert exchanges
 
@@ -445,7 +450,7 @@ class _Staging:
         out = self.tmp.with_suffix(".tmp2")
         pos = 0
         flat = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
-        with pq.ParquetWriter(out, PART_SCHEMA, compression=PART_COMPRESSION) as w:
+        with _parquet_writer(out) as w:
             for rb in src.iter_batches(batch_size=PART_ROW_GROUP):
                 part = pa.Table.from_batches([rb], schema=PART_SCHEMA).filter(flat.slice(pos, rb.num_rows))
                 pos += rb.num_rows
@@ -462,7 +467,7 @@ class _PartWriter:
     def __init__(self, path: Path) -> None:
         self._q: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
-        self._writer = pq.ParquetWriter(path, PART_SCHEMA, compression=PART_COMPRESSION)
+        self._writer = _parquet_writer(path)
         self._thread = threading.Thread(target=self._run, name="distillguard-part-writer", daemon=True)
         self._thread.start()
 
@@ -492,6 +497,11 @@ class _PartWriter:
                 raise
         if self._error is not None and not abort:
             raise self._error
+
+
+def _parquet_writer(path: Path) -> pq.ParquetWriter:
+    return pq.ParquetWriter(path, PART_SCHEMA, compression=PART_COMPRESSION, use_dictionary=PART_DICT,
+                            write_statistics=PART_STATS)
 
 
 def _list_part(con: duckdb.DuckDBPyConnection, path: Path, rows: int, first: int, last: int) -> None:
