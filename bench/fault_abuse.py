@@ -194,20 +194,38 @@ def main() -> None:
             return f"codes {asyncio.run(flood(url, keys['blocked'], 200, 1 << 20))}"
         measure("200 x 1 MB prompts, blocked account (403)", gw.pid, url, blocked)
 
+    finally:
+        gw.terminate()
+        gw.wait(30)
+    # one account holding slow requests, on a gateway whose rate limits are out of the way (the faults harness's
+    # high.toml), so that only the in-flight cap can refuse
+    port2 = free_port()
+    gw2 = subprocess.Popen([*dg, "serve", "--upstream", f"http://127.0.0.1:{up_port}/v1", "--db", str(tmp / "gw.duckdb"),
+                            "--port", str(port2), "--policy", str(Path(a.faults) / "high.toml")],
+                           env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve2.log", "wb"))
+    url2 = f"http://127.0.0.1:{port2}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url2 + "/healthz", timeout=1).status_code in (200, 503):
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+
         def slow_account() -> str:
             async def run() -> str:
-                task = asyncio.create_task(flood(url, keys["slow"], 520, 10, model="slow:5", conc=520))
+                task = asyncio.create_task(flood(url2, keys["slow"], 520, 10, model="slow:5", conc=520))
                 await asyncio.sleep(1.0)
                 t0 = time.monotonic()
-                other = await flood(url, keys["other"], 1, 10)
+                other = await flood(url2, keys["other"], 1, 10)
                 lat = time.monotonic() - t0
                 codes = await task
                 return f"slow account codes {codes}; another account's request {other} in {lat * 1000:.0f} ms"
             return asyncio.run(run())
-        measure("520 slow requests from one account", gw.pid, url, slow_account)
+        measure("520 slow requests from one account", gw2.pid, url2, slow_account)
     finally:
-        gw.terminate()
-        gw.wait(30)
+        gw2.terminate()
+        gw2.wait(30)
         up.kill()
 
 
