@@ -131,7 +131,8 @@ def main() -> None:
                                  capture_output=True, text=True, env=env, check=True).stdout.strip()
             for acct in ("flood", "blocked", "slow", "other")}
     gw = subprocess.Popen([*dg, "serve", "--upstream", f"http://127.0.0.1:{up_port}/v1", "--db", str(tmp / "gw.duckdb"),
-                           "--port", str(gw_port), "--policy", str(tmp / "policy.toml"), "--detect", str(tmp / "detect")],
+                           "--port", str(gw_port), "--policy", str(tmp / "policy.toml"),
+                           "--detect", str(tmp / "detect")],
                           env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
     url = f"http://127.0.0.1:{gw_port}"
     try:
@@ -181,7 +182,8 @@ def main() -> None:
                 except OSError:
                     pass
                 c.close()
-            return f"{len(conns)} idle connections, {closed} closed with 408 after 10 s; healthz {ok_during:.0f} ms while held"
+            return (f"{len(conns)} idle connections, {closed} closed with 408 after 10 s; "
+                    f"healthz {ok_during:.0f} ms while held")
         measure("2,000 connections that send nothing", gw.pid, url, slow_headers)
 
         def big_prompts() -> str:
@@ -200,7 +202,8 @@ def main() -> None:
     # one account holding slow requests, on a gateway whose rate limits are out of the way (the faults harness's
     # high.toml), so that only the in-flight cap can refuse
     port2 = free_port()
-    gw2 = subprocess.Popen([*dg, "serve", "--upstream", f"http://127.0.0.1:{up_port}/v1", "--db", str(tmp / "gw.duckdb"),
+    gw2 = subprocess.Popen([*dg, "serve", "--upstream", f"http://127.0.0.1:{up_port}/v1",
+                            "--db", str(tmp / "gw.duckdb"),
                             "--port", str(port2), "--policy", str(Path(a.faults) / "high.toml")],
                            env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve2.log", "wb"))
     url2 = f"http://127.0.0.1:{port2}"

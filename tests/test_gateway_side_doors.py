@@ -48,7 +48,8 @@ async def _recording_upstream(scope: dict[str, Any], receive: Any, send: Any) ->
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         for i in range(4):
             ev = {"choices": [{"index": 0, "delta": {"content": text[i * 100:(i + 1) * 100]}}]}
-            await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(ev) + b"\n\n", "more_body": True})
+            chunk = b"data: " + orjson.dumps(ev) + b"\n\n"
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})  # no usage event
         return
     out = orjson.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})

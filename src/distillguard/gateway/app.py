@@ -33,8 +33,8 @@ from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, loa
 from .actions import restore_actions
 from .authguard import SCOPE_KEY, AuthFailures, RequestIds
 from .contract import refused_prompt_note
-from .degrade import completion_tokens, degrade_payload, output_reserve
 from .control import AuditEntry, GatewayControl, Telemetry
+from .degrade import completion_tokens, degrade_payload, output_reserve
 from .endpoints import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Endpoint, error_handlers
 from .enforce import Decision, Enforcer
 from .enforce import Request as EnfRequest
@@ -237,7 +237,8 @@ class Gateway:
         e = self.enforcer
         fp = self.fingerprints
         return {"fingerprint_workers_alive": fp.workers_alive, "fingerprint_worker_restarts": fp.worker_restarts,
-                "connections_refused": dict(REFUSED), "in_flight_refused": self.inflight.refused, "state_events_skipped": e.bad_events,
+                "connections_refused": dict(REFUSED), "in_flight_refused": self.inflight.refused,
+                "state_events_skipped": e.bad_events,
                 "state_last_bad_event": e.last_bad_event,
                 "state_events_unpublished": e.unpublished}
 

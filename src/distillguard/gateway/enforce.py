@@ -375,9 +375,12 @@ class Enforcer:
 
     def _has_token_buckets(self, action: Action, campaign: str | None) -> bool:
         p = self.policy
-        return (p.account_limit.tokens_per_minute > 0
-                or (action >= Action.THROTTLE and (p.throttled_account_limit.tokens_per_minute > 0
-                                                   or (campaign is not None and p.campaign_limit.tokens_per_minute > 0))))
+        if p.account_limit.tokens_per_minute > 0:
+            return True
+        if action < Action.THROTTLE:
+            return False
+        return p.throttled_account_limit.tokens_per_minute > 0 or (
+            campaign is not None and p.campaign_limit.tokens_per_minute > 0)
 
     def _state(self, account_id: str, now: float) -> AccountState:
         st = self.accounts.get(account_id)
