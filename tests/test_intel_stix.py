@@ -179,7 +179,7 @@ def test_cli_export_is_reproducible(tmp_path: Path) -> None:
 
 
 def test_bad_detection_folder(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="campaigns.json: not found"):
+    with pytest.raises(InputError, match="campaigns.json: missing"):
         load_findings(tmp_path)
     shutil.copytree(DETECT_A, tmp_path / "d")
     (tmp_path / "d" / "campaigns.json").write_text('[{"campaign_id": "x", "accounts": 3}]')

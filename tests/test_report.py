@@ -129,7 +129,7 @@ HEADER = "account_id,score,flagged,campaign_id,reasons\n"
         ({"accounts.csv": HEADER}, "campaigns.json: missing"),
         ({"accounts.csv": HEADER, "campaigns.json": "{"}, "campaigns.json: not valid JSON"),
         ({"accounts.csv": HEADER, "campaigns.json": "{}"}, "expected a JSON list"),
-        ({"accounts.csv": HEADER, "campaigns.json": '[{"x": 1}]'}, "item 0"),
+        ({"accounts.csv": HEADER, "campaigns.json": '[{"x": 1}]'}, "campaigns.json:1: campaign_id"),
     ],
 )
 def test_bad_folders_name_the_file(tmp_path: Path, files: dict[str, str], message: str) -> None:

@@ -27,15 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from . import backtest as _backtest
 from . import detection as _detect
 from . import evaluate as _evaluate
+from . import findings
 from . import ingest as _ingest
 from . import simulate as _simulate
 from .errors import ReportError
-from .schema import DETECTION_ACCOUNT_SCHEMA
 from .store import Store
 
 PathLike = str | Path
@@ -121,7 +120,5 @@ def backtest(logs: Sequence[PathLike], policy: PathLike | None = None, detect: P
 
 
 def read_detection_accounts(out_dir: PathLike) -> pa.Table:
-    """`DIR/accounts.csv` of a detection run as an Arrow table (SCHEMA.md §4)."""
-    opts = pacsv.ConvertOptions(column_types=DETECTION_ACCOUNT_SCHEMA, strings_can_be_null=True,
-                                true_values=["true"], false_values=["false"])
-    return pacsv.read_csv(Path(out_dir) / "accounts.csv", convert_options=opts)
+    """`DIR/accounts.csv` of a detection run as an Arrow table (SCHEMA.md §4; see `findings.read_accounts`)."""
+    return findings.read_accounts(out_dir)

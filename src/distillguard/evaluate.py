@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .detection.sorted_unique import unique
+from . import findings
 from .errors import InputError
 
 
@@ -66,12 +66,7 @@ def read_labels(path: str | Path) -> dict[str, tuple[str, str]]:
 
 def read_detection(out_dir: str | Path) -> dict[str, tuple[float, bool, str]]:
     """account_id -> (score, flagged, campaign_id) from a detection folder's accounts.csv."""
-    p = Path(out_dir) / "accounts.csv"
-    if not p.is_file():
-        raise InputError(f"{p}: not found; run `distillguard detect ... --out {out_dir}` first")
-    with open(p, newline="") as f:
-        return {r["account_id"]: (float(r["score"]), r["flagged"] == "true", r.get("campaign_id") or "")
-                for r in csv.DictReader(f)}
+    return {v.account_id: (v.score, v.flagged, v.campaign_id or "") for v in findings.read_verdicts(out_dir)}
 
 
 def roc_auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -83,7 +78,7 @@ def roc_auc(y: np.ndarray, s: np.ndarray) -> float:
     ranks = np.empty(len(s))
     sorted_s = s[order]
     # average ranks over ties
-    _, first, counts = unique(sorted_s, return_index=True, return_counts=True)
+    _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
     avg = first + (counts + 1) / 2.0
     ranks[order] = np.repeat(avg, counts)
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))

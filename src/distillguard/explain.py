@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import orjson
 
+from . import findings
 from .errors import InputError
 
 SHOWN_FEATURES = ("exchanges", "span_days", "exchanges_per_active_day", "single_turn_share", "cap_reasoning",
@@ -30,17 +29,16 @@ class Explanation:
     features: tuple[tuple[str, float | None], ...]
     linked: tuple[tuple[str, str, float], ...]       # (other account, kinds, summed weight)
     linked_total: int
-    campaign: dict[str, object] | None
+    campaign: findings.Campaign | None
 
 
 def explain_account(account_id: str, out_dir: str | Path) -> Explanation:
     """Collect the explanation of `account_id` from a detection output folder."""
     out = Path(out_dir)
-    path = out / "accounts.csv"
+    path = out / findings.ACCOUNTS
     if not path.is_file():
         raise InputError(f"{path}: not found; run `distillguard detect ... --out {out}` first")
-    with open(path, newline="") as f:
-        row = next((r for r in csv.DictReader(f) if r["account_id"] == account_id), None)
+    row = next((v for v in findings.read_verdicts(out) if v.account_id == account_id), None)
     if row is None:
         raise InputError(f"{path}: no account {account_id!r} in this detection output")
     con = duckdb.connect()
@@ -65,12 +63,11 @@ def explain_account(account_id: str, out_dir: str | Path) -> Explanation:
         total = len(rows)
         linked = [(str(o), str(k), float(w)) for o, k, w in rows[:MAX_LINKED]]
     campaign = None
-    cp = out / "campaigns.json"
-    if row["campaign_id"] and cp.is_file():
-        campaign = next((c for c in orjson.loads(cp.read_bytes()) if c["campaign_id"] == row["campaign_id"]), None)
+    if row.campaign_id and (out / findings.CAMPAIGNS).is_file():
+        campaign = next((c for c in findings.read_campaigns(out) if c.campaign_id == row.campaign_id), None)
     con.close()
-    return Explanation(account_id=account_id, score=float(row["score"]), flagged=row["flagged"] == "true",
-                       campaign_id=row["campaign_id"], reasons=tuple(r for r in row["reasons"].split(";") if r),
+    return Explanation(account_id=account_id, score=row.score, flagged=row.flagged,
+                       campaign_id=row.campaign_id or "", reasons=row.reasons,
                        features=feats, linked=tuple(linked), linked_total=total, campaign=campaign)
 
 
@@ -84,8 +81,8 @@ def format_explanation(e: Explanation) -> str:
     lines += [f"  {o:<24}{w:7.3f}  {k}" for o, k, w in e.linked] or ["  (none)"]
     if e.campaign:
         c = e.campaign
-        lines += ["", f"campaign {c['campaign_id']}: {c['accounts']} accounts, {c['exchanges']} exchanges, "
-                      f"{c['first_seen']} – {c['last_seen']}, confidence {c['confidence']}",
-                  f"  capabilities: {c['capabilities']}"]
-        lines += [f"  - {ev['signal']}: {ev['detail']}" for ev in c["evidence"]]  # type: ignore[attr-defined]
+        lines += ["", f"campaign {c.campaign_id}: {c.accounts} accounts, {c.exchanges} exchanges, "
+                      f"{c.first_seen} – {c.last_seen}, confidence {c.confidence}",
+                  f"  capabilities: {c.capabilities}"]
+        lines += [f"  - {ev.signal}: {ev.detail}" for ev in c.evidence]
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import findings
 from .errors import ConfigError, InputError
 
 POLICY_VERSION = 1
@@ -337,28 +338,16 @@ def load_detection(detect_dir: str | Path) -> Knowledge:
     """Load a `distillguard detect` output folder (accounts.csv, campaigns.json, optional templates.csv)."""
     d = Path(detect_dir)
     k = Knowledge()
-    acc = d / "accounts.csv"
+    acc = d / findings.ACCOUNTS
     if not acc.is_file():
         raise InputError(f"{acc}: missing; is {d} a `distillguard detect --out` folder?")
-    with acc.open(newline="") as f:
-        for i, row in enumerate(csv.DictReader(f), start=2):
-            try:
-                # membership counts at the detection's operating point: an unflagged account near a
-                # campaign is scored, not treated as a member
-                flagged = (row.get("flagged") or "true").strip().lower() in ("true", "1", "yes")
-                k.add_account(row["account_id"], float(row["score"]),
-                              (row.get("campaign_id") or None) if flagged else None, row.get("reasons") or "")
-            except (KeyError, ValueError, TypeError) as e:
-                raise InputError(f"{acc}:{i}: bad row ({e}); expected account_id,score,flagged,campaign_id,reasons"
-                                 ) from None
-    camp = d / "campaigns.json"
-    if camp.is_file():
-        try:
-            items = json.loads(camp.read_text())
-            for c in items:
-                k.campaign_confidence[str(c["campaign_id"])] = float(c.get("confidence", 1.0))
-        except (ValueError, KeyError, TypeError) as e:
-            raise InputError(f"{camp}: not a list of campaigns with campaign_id/confidence ({e})") from None
+    for v in findings.read_verdicts(d):
+        # membership counts at the detection's operating point: an unflagged account near a
+        # campaign is scored, not treated as a member
+        k.add_account(v.account_id, v.score, v.campaign_id if v.flagged else None, ";".join(v.reasons))
+    if (d / findings.CAMPAIGNS).is_file():
+        for c in findings.read_campaigns(d, strict=False):
+            k.campaign_confidence[c.campaign_id] = c.confidence
     for cid in set(k.account_campaign.values()) - set(k.campaign_confidence):
         k.campaign_confidence[cid] = 1.0
     tpl = d / "templates.csv"

@@ -37,6 +37,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from .. import findings
 from ..errors import StoreError
 from ..store import Store
 from . import feature_state as fs
@@ -111,10 +112,7 @@ def drop_state(con: duckdb.DuckDBPyConnection) -> None:
 
 def save_snapshot(con: duckdb.DuckDBPyConnection, snap: Snapshot, key: str) -> None:
     """Persist a full run's verdict and mergeable state (one transaction; replaces an earlier snapshot)."""
-    import csv
-
-    with open(snap.out / "accounts.csv", newline="") as f:
-        written = {r["account_id"]: r for r in csv.DictReader(f)}
+    written = {v.account_id: v for v in findings.read_verdicts(snap.out)}
     g = snap.grouping
     ids = snap.features["account_id"]
     at = positions(ids, g.accounts, last=True)
@@ -131,12 +129,12 @@ def save_snapshot(con: duckdb.DuckDBPyConnection, snap: Snapshot, key: str) -> N
         "strength": pa.array(take(g.strength, 0.0).astype(float)),
         "degree": pa.array(take(g.degree, 0.0).astype(float)),
         "in_block": pa.array(take(g.in_block, False).astype(bool)),
-        "campaign_id": [written.get(a, {}).get("campaign_id", "") for a in names],
-        "link_reasons": [";".join(k for k in written.get(a, {}).get("reasons", "").split(";")
-                                  if k in snap.link_kinds) for a in names],
+        "campaign_id": [(written[a].campaign_id or "") if a in written else "" for a in names],
+        "link_reasons": [";".join(k for k in written[a].reasons if k in snap.link_kinds) if a in written else ""
+                         for a in names],
         "org": snap.orgs if snap.orgs is not None else pa.nulls(len(names), pa.string()),
     })
-    campaigns = orjson.loads((snap.out / "campaigns.json").read_bytes())
+    campaigns = findings.read_campaign_records(snap.out)
     con.execute("BEGIN TRANSACTION")
     try:
         drop_state(con)

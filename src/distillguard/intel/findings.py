@@ -8,13 +8,12 @@ is shared.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from .. import findings as contract
 from ..errors import InputError, RecordError
 from ..schema import CAPABILITIES, FieldError, parse_ts
 
@@ -61,15 +60,8 @@ class CampaignFinding:
 def load_findings(detect_dir: str | Path) -> tuple[CampaignFinding, ...]:
     """Campaigns of a detection output folder, joined with their templates, infrastructure and accounts."""
     d = Path(detect_dir)
-    path = d / "campaigns.json"
-    if not path.is_file():
-        raise InputError(f"{path}: not found; give the folder written by `distillguard detect --out DIR`")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: not readable as JSON ({e})") from e
-    if not isinstance(raw, list):
-        raise InputError(f"{path}: expected a JSON list of campaign objects")
+    path = d / contract.CAMPAIGNS
+    raw = contract.read_campaigns(d)
     templates: dict[str, list[TemplateFinding]] = {}
     for line, row in _csv_rows(d / "templates.csv", ("campaign_id", "template_id", "exchanges", "accounts")):
         templates.setdefault(row["campaign_id"], []).append(TemplateFinding(
@@ -89,42 +81,36 @@ def load_findings(detect_dir: str | Path) -> tuple[CampaignFinding, ...]:
             exchanges=_int(row, "exchanges", d / "infrastructure.csv", line),
         ))
     members: dict[str, list[str]] = {}
-    for _, row in _csv_rows(d / "accounts.csv", ("account_id", "campaign_id")):
-        if row["campaign_id"]:
-            members.setdefault(row["campaign_id"], []).append(row["account_id"])
+    accounts = contract.read_accounts(d)
+    for account, cid in zip(accounts["account_id"].to_pylist(), accounts["campaign_id"].to_pylist(), strict=True):
+        if cid:
+            members.setdefault(cid, []).append(account)
     return tuple(
-        _campaign(obj, i, path, templates, infra, members) for i, obj in enumerate(raw, start=1)
+        _campaign(c, i, path, templates, infra, members) for i, c in enumerate(raw, start=1)
     )
 
 
-def _campaign(obj: Any, i: int, path: Path, templates: dict[str, list[TemplateFinding]],
+def _campaign(c: contract.Campaign, i: int, path: Path, templates: dict[str, list[TemplateFinding]],
               infra: dict[str, list[InfraFinding]], members: dict[str, list[str]]) -> CampaignFinding:
-    if not isinstance(obj, dict):
-        raise RecordError(str(path), i, None, "expected a campaign object")
+    cid = c.campaign_id
+    if any(k not in CAPABILITIES for k in c.capabilities):
+        raise RecordError(str(path), i, "capabilities", f"keys must be among {', '.join(CAPABILITIES)}")
     try:
-        cid = str(obj["campaign_id"])
-        caps = obj.get("capabilities") or {}
-        if not isinstance(caps, dict) or any(k not in CAPABILITIES for k in caps):
-            raise RecordError(str(path), i, "capabilities", f"keys must be among {', '.join(CAPABILITIES)}")
         return CampaignFinding(
             campaign_id=cid,
-            accounts=int(obj["accounts"]),
-            exchanges=int(obj["exchanges"]),
-            first_seen=parse_ts(obj["first_seen"], "first_seen"),
-            last_seen=parse_ts(obj["last_seen"], "last_seen"),
-            capabilities={k: float(v) for k, v in caps.items()},
-            signals=tuple(dict.fromkeys(str(e.get("signal", "")) for e in obj.get("evidence") or [] if e)),
-            confidence=float(obj.get("confidence", 0.5)),
+            accounts=c.accounts,
+            exchanges=c.exchanges,
+            first_seen=parse_ts(c.first_seen or None, "first_seen"),
+            last_seen=parse_ts(c.last_seen or None, "last_seen"),
+            capabilities=dict(c.capabilities),
+            signals=c.signals,
+            confidence=c.confidence,
             templates=tuple(sorted(templates.get(cid, []), key=lambda t: (-t.exchanges, t.template_id))),
             infrastructure=tuple(sorted(infra.get(cid, []), key=lambda r: (r.kind, -r.exchanges, r.value))),
             account_ids=tuple(sorted(members.get(cid, []))),
         )
-    except KeyError as e:
-        raise RecordError(str(path), i, str(e.args[0]), "required field is missing") from e
     except FieldError as e:
         raise RecordError(str(path), i, e.field, e.reason) from e
-    except (TypeError, ValueError) as e:
-        raise RecordError(str(path), i, None, f"wrong type ({e})") from e
 
 
 def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:

@@ -14,21 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from .. import findings as contract
 from ..errors import InputError
+from ..findings import Evidence
 from ..store import sql_literal
 
 CAPABILITY_ORDER = ("reasoning", "coding", "tool_use", "other")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One piece of evidence that binds a campaign: a signal code and a human detail."""
-
-    signal: str
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -76,36 +70,12 @@ def _view_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                 "all_varchar=true)")
 
 
-def _csv(con: duckdb.DuckDBPyConnection, path: Path, query: str) -> pa.Table:
-    """Run `query` over the CSV at `path` (read as text, exposed as view `src`)."""
-    try:
-        _view_csv(con, path)
-        return con.sql(query).to_arrow_table()
-    except duckdb.Error as e:
-        raise InputError(f"{path}: cannot read ({e}); is it the CSV that `distillguard detect` wrote?") from e
-
-
-def _read_accounts(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
-    if not path.is_file():
-        raise InputError(f"{path}: missing; point the report at a folder written by `distillguard detect`")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file; expected the header account_id,score,flagged,campaign_id,reasons")
-    _view_csv(con, path)
-    have = {r[0] for r in con.execute("DESCRIBE src").fetchall()}
-    missing = [c for c in ("account_id", "score", "flagged", "campaign_id", "reasons") if c not in have]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected the header "
-                         "account_id,score,flagged,campaign_id,reasons (SCHEMA.md §4)")
-    return _csv(
-        con,
-        path,
-        """SELECT account_id,
-                  coalesce(try_cast(score AS DOUBLE), 0.0) AS score,
-                  lower(coalesce(flagged, 'false')) IN ('true', '1', 'yes') AS flagged,
-                  coalesce(campaign_id, '') AS campaign_id,
-                  coalesce(reasons, '') AS reasons
-           FROM src ORDER BY score DESC, account_id""",
-    )
+def _read_accounts(detect_dir: Path) -> pa.Table:
+    """The five contract columns (`campaign_id` and `reasons` '' when empty), highest score first."""
+    t = contract.read_accounts(detect_dir, require=contract.ACCOUNT_COLUMNS).select(list(contract.ACCOUNT_COLUMNS))
+    for name in ("campaign_id", "reasons"):
+        t = t.set_column(t.column_names.index(name), name, pc.fill_null(t[name], ""))
+    return t.sort_by([("score", "descending"), ("account_id", "ascending")])
 
 
 def _capabilities(raw: Any) -> tuple[tuple[str, float], ...]:
@@ -116,37 +86,13 @@ def _capabilities(raw: Any) -> tuple[tuple[str, float], ...]:
     return tuple(sorted(items, key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
-def _read_campaigns(path: Path) -> tuple[Campaign, ...]:
-    if not path.is_file():
-        raise InputError(f"{path}: missing; point the report at a folder written by `distillguard detect`")
-    try:
-        raw = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e}); expected a list of campaign objects") from e
-    if not isinstance(raw, list):
-        raise InputError(f"{path}: expected a JSON list of campaign objects, got {type(raw).__name__}")
-    out = []
-    for i, c in enumerate(raw):
-        if not isinstance(c, dict) or "campaign_id" not in c:
-            raise InputError(f"{path}: item {i}: expected an object with a campaign_id")
-        evidence = tuple(
-            Evidence(str(e.get("signal", "")), str(e.get("detail", "")))
-            for e in c.get("evidence") or ()
-            if isinstance(e, dict)
-        )
-        out.append(
-            Campaign(
-                campaign_id=str(c["campaign_id"]),
-                accounts=int(c.get("accounts") or 0),
-                exchanges=int(c.get("exchanges") or 0),
-                first_seen=str(c.get("first_seen") or ""),
-                last_seen=str(c.get("last_seen") or ""),
-                capabilities=_capabilities(c.get("capabilities")),
-                evidence=evidence,
-                confidence=float(c.get("confidence") or 0.0),
-                response=c["response"] if isinstance(c.get("response"), dict) else None,
-            )
-        )
+def _read_campaigns(detect_dir: Path) -> tuple[Campaign, ...]:
+    out = [
+        Campaign(campaign_id=c.campaign_id, accounts=c.accounts, exchanges=c.exchanges, first_seen=c.first_seen,
+                 last_seen=c.last_seen, capabilities=_capabilities(c.capabilities), evidence=c.evidence,
+                 confidence=c.confidence, response=c.response)
+        for c in contract.read_campaigns(detect_dir, strict=False)
+    ]
     return tuple(sorted(out, key=lambda c: (-c.exchanges, c.campaign_id)))
 
 
@@ -184,8 +130,8 @@ def load_findings(detect_dir: Path) -> Findings:
         raise InputError(f"{detect_dir}: not a folder; give the --out folder of `distillguard detect`")
     con = _connect()
     try:
-        accounts = _read_accounts(con, detect_dir / "accounts.csv")
-        campaigns = _read_campaigns(detect_dir / "campaigns.json")
+        accounts = _read_accounts(detect_dir)
+        campaigns = _read_campaigns(detect_dir)
         links = _optional_parquet(con, detect_dir / "links.parquet")
         if links is not None and not {"src", "dst"} <= set(links.column_names):
             links = None
