@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -99,8 +101,8 @@ class ExchangeLog:
         self.journal: Journal | None = None
         self._stranded: list[Path] = []  # segments whose batch could not be committed: retried, kept
         folder = Path(f"{db}.journal")
-        self.quarantine = Quarantine(folder / "quarantine" if str(db) != ":memory:" else
-                                     Path(f"distillguard-quarantine-{id(self)}"))
+        self.quarantine = Quarantine(folder / "quarantine" if str(db) != ":memory:" else  # (tests, demos)
+                                     Path(tempfile.gettempdir()) / f"distillguard-quarantine-{os.getpid()}")
         if self.config.journal and str(db) != ":memory:":
             self.replayed = self._replay(folder)
             self.journal = Journal(folder, self.config.fsync)
