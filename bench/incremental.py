@@ -81,23 +81,20 @@ def cut_last_hours(db: Path, work: Path, hours: int = 1) -> tuple[Path, int, int
     Returns the path and the row counts (rest, moved). The window ends with the clock hour of the last
     exchange: [trunc(max ts) + 1 h - `hours` h, max ts] (its last hour may be partial).
     """
-    import duckdb
+    from distillguard.schema import EXCHANGE_COLUMNS
+    from distillguard.store import Store
 
     hour = work / "hour.parquet"
-    con = duckdb.connect(str(db))
-    try:
-        con.execute("SET TimeZone = 'UTC'")
+    with Store.open(db) as store:
+        con = store.con
         (start,) = con.sql(f"SELECT date_trunc('hour', max(ts)) + INTERVAL ({1 - hours}) HOUR "
                            "FROM exchanges").fetchall()[0]
         where = f"ts >= TIMESTAMPTZ '{start.isoformat()}'"
-        con.execute(f"COPY (SELECT * FROM exchanges WHERE {where} ORDER BY ts, request_id) TO '{hour}' "
-                    "(FORMAT parquet, ROW_GROUP_SIZE 10000)")
-        con.execute(f"DELETE FROM exchanges WHERE {where}")
-        con.execute("CHECKPOINT")
-        n_rest = con.sql("SELECT count(*) FROM exchanges").fetchall()[0][0]
+        con.execute(f"COPY (SELECT {', '.join(EXCHANGE_COLUMNS)} FROM exchanges WHERE {where} "
+                    f"ORDER BY ts, request_id) TO '{hour}' (FORMAT parquet, ROW_GROUP_SIZE 10000)")
+        store.delete_exchanges(where)  # the store's parts are rewritten without those rows
+        n_rest = store.count("exchanges")
         n_hour = con.sql(f"SELECT count(*) FROM '{hour}'").fetchall()[0][0]
-    finally:
-        con.close()
     return hour, n_rest, n_hour
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from distillguard.store import Store  # noqa: E402
+from distillguard.ingest import ingest_logs  # noqa: E402
+from distillguard.schema import EXCHANGE_COLUMNS  # noqa: E402
+from distillguard.store import Store, sql_literal  # noqa: E402
 
 
 def main() -> None:
@@ -27,13 +29,19 @@ def main() -> None:
     ap.add_argument("--mod", type=int, default=10, help="keep accounts with hash(account_id) %% MOD = 0")
     a = ap.parse_args()
     t0 = time.perf_counter()
+    part = a.out.with_name(a.out.name + ".subset.parquet")
+    keep = f"hash(account_id) % {a.mod} = 0"
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    with Store.open(a.src, read_only=True) as src:  # the exchanges through a Parquet file (the store's parts)
+        src.con.execute(f"COPY (SELECT {', '.join(EXCHANGE_COLUMNS)} FROM exchanges WHERE {keep} ORDER BY rowid) "
+                        f"TO {sql_literal(part)} (FORMAT parquet, COMPRESSION zstd)")
+        accounts_table = src.con.sql(f"SELECT * FROM accounts WHERE {keep}").to_arrow_table()
     with Store.open(a.out) as store:
+        ingest_logs(store, [part])
+        store.append_accounts(accounts_table)
         con = store.con
-        con.execute(f"ATTACH '{a.src}' AS src (READ_ONLY)")
-        for table in ("exchanges", "accounts"):
-            con.execute(f"INSERT INTO {table} SELECT * FROM src.{table} WHERE hash(account_id) % {a.mod} = 0")
-        con.execute("DETACH src")
         n, accounts = con.sql("SELECT count(*), count(DISTINCT account_id) FROM exchanges").fetchall()[0]
+    part.unlink()
     print(f"{a.out}: {n:,} exchanges, {accounts:,} accounts in {time.perf_counter() - t0:.0f} s")
 
 

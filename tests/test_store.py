@@ -190,3 +190,16 @@ def test_a_store_with_an_exchanges_table_becomes_parts(tmp_path: Path) -> None:
         s = ingest_logs(store, [_jsonl(tmp_path / "a.jsonl", 2, 4)])
         assert (s.stored, s.duplicates) == (2, 2)
         assert store.count("exchanges") == 6
+
+
+def test_delete_exchanges_rewrites_the_parts_it_touches(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        ingest_logs(store, [_jsonl(tmp_path / "a.jsonl", 0, 6), _jsonl(tmp_path / "b.jsonl", 6, 6)])
+        untouched = store.part_files()[1]
+        kept = [r for r in _ids(store) if r[0] not in ("r1", "r4")]
+        assert store.delete_exchanges("request_id IN ('r1', 'r4')") == 2
+        assert _ids(store) == kept  # row ids kept
+        assert store.part_files()[1] == untouched and len(list(store.parts.iterdir())) == 2
+        assert store.delete_exchanges("request_id = 'nothing'") == 0
+        s = ingest_logs(store, [_jsonl(tmp_path / "c.jsonl", 0, 6)])  # deleted ids may come back, others not
+        assert (s.stored, s.duplicates) == (2, 4)

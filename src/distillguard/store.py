@@ -230,6 +230,57 @@ class Store:
                 raise
         return int(n)
 
+    def delete_exchanges(self, where: str) -> int:
+        """Remove the exchanges matching the SQL predicate `where` (over the contract's columns); return how many.
+
+        Parts are immutable: each part holding a match is rewritten without it (row ids kept) and swapped
+        for the old one in one catalog transaction with the id index; the old files are deleted after the
+        commit (after a crash, at the next writable open).
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path}: the store is open read-only")
+        self.roll_delta()
+        con = self.con
+        hits = []
+        for (name,) in con.execute("SELECT name FROM exchange_parts ORDER BY first_rid").fetchall():
+            src = sql_literal(self.parts / name)
+            n = con.execute(f"SELECT count(*) FROM read_parquet({src}) WHERE {where}").fetchall()[0][0]
+            if n:
+                hits.append((name, int(n)))
+        if not hits:
+            return 0
+        written: list[Path] = []
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for name, _ in hits:
+                src = sql_literal(self.parts / name)
+                con.execute(f"DELETE FROM exchange_ids WHERE request_id IN "
+                            f"(SELECT request_id FROM read_parquet({src}) WHERE {where})")
+                rows, first, last = con.execute(f"SELECT count(*), min(_rid), max(_rid) FROM read_parquet({src}) "
+                                                f"WHERE NOT coalesce(({where}), false)").fetchall()[0]
+                con.execute("DELETE FROM exchange_parts WHERE name = ?", [name])
+                if rows:
+                    final = self.parts / _part_name(int(first))
+                    tmp = final.with_name(final.name + ".tmp")
+                    con.execute(f"COPY (SELECT * FROM read_parquet({src}) WHERE NOT coalesce(({where}), false) "
+                                f"ORDER BY _rid) TO {sql_literal(tmp)} (FORMAT parquet, "
+                                f"COMPRESSION {PART_COMPRESSION}, ROW_GROUP_SIZE {PART_ROW_GROUP})")
+                    _durable(tmp)
+                    os.replace(tmp, final)
+                    written.append(final)
+                    _list_part(con, final, int(rows), int(first), int(last))
+            _fsync_dir(self.parts)
+            self._refresh_view()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            for p in written:
+                p.unlink(missing_ok=True)
+            raise
+        for name, _ in hits:
+            (self.parts / name).unlink(missing_ok=True)
+        return sum(n for _, n in hits)
+
     def append_accounts(self, table: pa.Table) -> int:
         """Insert or replace account records; return how many were written."""
         self.con.register("_acc", table)
