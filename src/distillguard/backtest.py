@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 from .errors import InputError
 from .gateway.enforce import Enforcer, Request
 from .policy import Action, Knowledge, Policy, load_detection
+from .schema import prompt_sql
 from .store import Store, sql_literal
 
 CONTAINED_SHARE = 0.05
@@ -131,15 +132,15 @@ def load_log(paths: Sequence[str | Path]) -> pa.Table:
         cols = {r[0] for r in con.execute("DESCRIBE src").fetchall()}
         opt = {c: c if c in cols else "NULL" for c in ("org_id", "prompt", "params", "prompt_tokens",
                                                       "completion_tokens", "messages")}
-        user_text = (f"list_filter({opt['messages']}, lambda m: m.role = 'user')[-1].content"
-                     if opt["messages"] != "NULL" else "NULL")
+
         all_chars = (f"list_sum(list_transform({opt['messages']}, lambda m: length(coalesce(m.content, ''))))"
                      if opt["messages"] != "NULL" else "0")
         params = opt["params"] if opt["params"] == "NULL" else f"CAST({opt['params']} AS VARCHAR)"
         sql = f"""
             SELECT epoch_us(CAST(ts AS TIMESTAMPTZ)) / 1e6 AS ts, account_id,
                    CAST({opt['org_id']} AS VARCHAR) AS org_id,
-                   coalesce(CAST({opt['prompt']} AS VARCHAR), {user_text}, '') AS text,
+                   {prompt_sql(f"CAST({opt['prompt']} AS VARCHAR)",
+                               opt['messages'] if opt['messages'] != 'NULL' else None)} AS text,
                    coalesce(length(CAST({opt['prompt']} AS VARCHAR)), {all_chars}, 0) AS chars,
                    TRY_CAST(json_extract({params}, '$.max_tokens') AS BIGINT) AS max_tokens,
                    CAST({opt['prompt_tokens']} AS BIGINT) AS prompt_tokens,

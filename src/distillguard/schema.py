@@ -228,22 +228,39 @@ def content_text(content: Any, field: str = "messages.content") -> str | None:
     raise FieldError(field, f"expected text, null or a list of content parts, got {_json_type(content)}")
 
 
-# Prompt text as the contract defines it: the completions prompt, else the last user message. The
-# lambda runs only for the rare exchange whose last message is not a user's (CASE evaluates a branch for
-# the rows that reach it): a quarter of the cost of filtering every message list.
-_LAST = "messages[-1]"
-PROMPT_SQL = (f"CASE WHEN prompt IS NOT NULL THEN prompt WHEN {_LAST}.role = 'user' AND {_LAST}.content IS NOT NULL "
-              f"THEN {_LAST}.content ELSE coalesce(list_filter(messages, lambda m: m.role = 'user' "
-              "AND m.content IS NOT NULL)[-1].content, '') END")
+# The prompt-text rule: what a request's "prompt" is, for fingerprinting, matching and enforcement alike.
+# The completions `prompt` when there is one; else the content of the last user message whose content is
+# not null, even when it is empty (a trailing empty user turn is an empty prompt, not the turn before it);
+# else ''. Content parts are joined by newlines (content_text). Python (prompt_text) and SQL (prompt_sql)
+# spell the same rule; detection, intel, the gateway, the LiteLLM hook and the backtest use one of them.
+
+
+def prompt_sql(prompt: str = "prompt", messages: str | None = "messages") -> str:
+    """The rule in DuckDB SQL over a `prompt` VARCHAR and a `messages` LIST(STRUCT(role, content)) expression
+    (None: no messages column). The lambda runs only for the rare exchange whose last message is not a
+    user's (CASE evaluates a branch for the rows that reach it): a quarter of the cost of filtering every
+    message list."""
+    if messages is None:
+        return f"coalesce({prompt}, '')"
+    last = f"{messages}[-1]"
+    return (f"CASE WHEN {prompt} IS NOT NULL THEN {prompt} WHEN {last}.role = 'user' AND {last}.content IS NOT NULL "
+            f"THEN {last}.content ELSE coalesce(list_filter({messages}, lambda m: m.role = 'user' "
+            "AND m.content IS NOT NULL)[-1].content, '') END")
+
+
+# over the stored exchanges' columns
+PROMPT_SQL = prompt_sql()
 
 
 def prompt_text(messages: list[dict[str, Any]] | None, prompt: str | None) -> str:
-    """The text a user sent: the last user message (or the completions prompt)."""
+    """The rule in Python: `messages` as OpenAI message objects (content a string, null or content parts)."""
     if prompt is not None:
         return prompt
     for m in reversed(messages or []):
-        if m.get("role") == "user" and m.get("content"):
-            return str(m["content"])
+        if isinstance(m, dict) and m.get("role") == "user":
+            text = content_text(m.get("content"))
+            if text is not None:
+                return text
     return ""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from ..schema import prompt_text
 from .openai import (
     ClientError,
     ParsedRequest,
@@ -125,7 +126,7 @@ def parse_responses(body: bytes, max_messages: int) -> ParsedRequest:
     elif raw is not None or not payload.get("previous_response_id"):
         raise ClientError(400, "invalid_request", "'input' is required and must be a string or a list of items.",
                           "input")
-    text = next((m["content"] for m in reversed(messages) if m["role"] == "user" and m["content"]), "")
+    text = prompt_text(messages, None)
     max_tokens = payload.get("max_output_tokens")
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0):
         raise ClientError(400, "invalid_request", "'max_output_tokens' must be a non-negative integer.",

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from ..schema import ROLES
+from ..schema import ROLES, prompt_text
 from . import contract
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
@@ -83,7 +83,7 @@ def parse_request(body: bytes, chat: bool, max_messages: int) -> ParsedRequest:
     messages, prompt = None, None
     if chat:
         messages = _messages(payload.get("messages"), max_messages)
-        text = next((m["content"] for m in reversed(messages) if m["role"] == "user" and m["content"]), "")
+        text = prompt_text(messages, None)
         chars = sum(len(m["content"] or "") for m in messages)
     else:
         raw = payload.get("prompt")

@@ -36,7 +36,7 @@ from ..gateway.enforce import Request as EnfRequest
 from ..gateway.fingerprint import Fingerprinter
 from ..gateway.logsink import ExchangeLog, exchange_row, utc
 from ..policy import DEFAULT_POLICY_TOML, Action, Knowledge, load_detection, load_policy, parse_policy
-from ..schema import content_text
+from ..schema import content_text, prompt_text
 
 ACCOUNT_SOURCES = ("user_id", "end_user", "team_id", "key")
 _META = "distillguard"
@@ -182,12 +182,9 @@ def _meta(kwargs: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _prompt_text(data: dict[str, Any]) -> str:
-    if isinstance(data.get("prompt"), str):
-        return str(data["prompt"])
-    for m in reversed(data.get("messages") or []):
-        if isinstance(m, dict) and m.get("role") == "user":
-            return content_text(m.get("content")) or ""
-    return ""
+    prompt = data.get("prompt")
+    return prompt_text(data.get("messages") if isinstance(data.get("messages"), list) else None,
+                       prompt if isinstance(prompt, str) else None)
 
 
 def _messages(value: Any) -> list[dict[str, Any]] | None:

@@ -17,13 +17,13 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
+from ..schema import prompt_sql
 from ..store import Store
 from . import signatures, vocab
 from .importer import PartnerIndicator, active_indicators, ensure_tables
 from .stix import PartnerSighting
 
-TEXT_SQL = ("coalesce(x.prompt, list_filter(x.messages, lambda m: m.role = 'user' AND m.content IS NOT NULL)[-1]"
-            ".content, '')")
+TEXT_SQL = prompt_sql("x.prompt", "x.messages")  # the prompt-text rule (schema.py)
 BATCH = 20_000
 REASON = "partner-indicator"
 FULL_AT = 3  # matched exchanges for an indicator to count fully
