@@ -153,12 +153,14 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     # group — never on its own: an unlinked harvester keeps its capped individual score
     bound = np.clip(strength / config.harvest_full_strength, 0, 1)
     beh = np.maximum(ind, config.harvest_level * individual_parts(features)["harvest"] * bound)
+    core = np.zeros(len(ids), bool)   # grouped accounts with enough traffic carrying their group's own keys
     if shared is not None and shared.num_rows:
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
         # account still keeps its capped individual score.
         sh_ind, sh_harvest, sh_n = _aligned_shared(features["account_id"], shared)
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
+        core = ok
         beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
     suite = suite_run(features)
     parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay",
@@ -174,7 +176,10 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # two accounts are thin evidence (two researchers running one benchmark); five are a pattern
         parts["size"][g] = 1.0 - np.exp(-(len(m) - 1) / 2.2)
         # upper quartile: a campaign's group may carry legitimate hangers-on; their own score stays low
-        parts["behaviour"][g] = float(np.quantile(beh[m], 0.75))
+        # ... measured on the accounts that carry the group's own content: riders (a popular app's users joined
+        # through its system prompt, chat users sharing a greeting) must not dilute a campaign as it grows
+        c = m[core[m]]
+        parts["behaviour"][g] = float(np.quantile(beh[c] if len(c) >= 2 else beh[m], 0.75))
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
