@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from ..errors import StoreError
 from . import account_ids
-from .features import CAPABILITY_SQL, FeatureConfig
+from .features import CAPABILITY_SQL, GAP_CAP_S, FeatureConfig
 
 BIN_SCALE = 200          # gap bin = round(ln(1 + gap) * BIN_SCALE)
 MEDIAN_WINDOW = 16       # bins read on each side of an account's median bin when new gaps arrive
@@ -103,7 +103,7 @@ _HOUR = "hod"      # the hour of day (FEATURES_SQL's `floor(ts_s / 3600)::BIGINT
 
 # gaps of the new rows: between consecutive new rows, and from the account's last absorbed row to its
 # first new one (a late row: gap 0)
-_GAPS_SQL = """SELECT ah, gap FROM (
+_GAPS_SQL = f"""SELECT ah, least(gap, {GAP_CAP_S}) AS gap FROM (
   SELECT y.ah, CASE WHEN y.p IS NOT NULL THEN y.ts_s - y.p
     WHEN s.last_ts IS NOT NULL THEN greatest(y.ts_s - s.last_ts, 0) END AS gap
   FROM (SELECT ah, ts_s, lag(ts_s) OVER (PARTITION BY ah ORDER BY ts_s) AS p FROM dgd_t_nt) y

@@ -106,6 +106,11 @@ SELECT text_hash, any_value(text) AS text FROM (
 """
 
 
+# a gap between two exchanges of one account counts up to this: a few records with absurd timestamps (year 1,
+# year 9999) must not turn an account's timing into one gap of millennia
+GAP_CAP_S = 30 * 86400
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Knobs of the feature stage."""
@@ -284,7 +289,9 @@ gaps AS (
   -- the window sorts two columns only (not the whole slim table)
   SELECT account_id, avg(gap) AS gap_mean, stddev_pop(gap) AS gap_std, median(gap) AS gap_median,
          avg(CASE WHEN gap < 5 THEN 1.0 ELSE 0.0 END) AS fast_gap_share FROM (
-    SELECT account_id, ts_s - lag(ts_s) OVER (PARTITION BY account_id ORDER BY ts_s) AS gap FROM dg_x)
+    -- (least() skips a NULL: the first row's NULL gap is kept as NULL)
+    SELECT account_id, CASE WHEN gap IS NOT NULL THEN least(gap, {gap_cap}) END AS gap FROM (
+      SELECT account_id, ts_s - lag(ts_s) OVER (PARTITION BY account_id ORDER BY ts_s) AS gap FROM dg_x))
   GROUP BY account_id
 ),
 per_min AS (
@@ -370,8 +377,8 @@ ORDER BY account_id
 
 def account_features(con: duckdb.DuckDBPyConnection, config: FeatureConfig = FeatureConfig()) -> pa.Table:
     """One row per account: `account_id` plus numeric behaviour features (after `prepare`)."""
-    sql = FEATURES_SQL.replace("{long_output}", str(config.long_output_tokens)).replace("{capability}",
-                                                                                          CAPABILITY_SQL)
+    sql = (FEATURES_SQL.replace("{long_output}", str(config.long_output_tokens))
+           .replace("{capability}", CAPABILITY_SQL).replace("{gap_cap}", str(GAP_CAP_S)))
     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_features AS {sql}")
     return account_ids.to_names(con, con.sql("SELECT * FROM dg_features ORDER BY account_id").to_arrow_table())
 

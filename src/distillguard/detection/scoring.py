@@ -196,8 +196,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     single = (fam < 2) & (parts["accounts"] < config.single_family_min_accounts)
     group_score = (parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
                    * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"])
-                   * (1.0 - np.clip((parts["suite"] - config.suite_low) / (config.suite_high - config.suite_low),
-                                    0, 1)))
+                   * (1.0 - _suite_ramp(parts["suite"], config)))
     score = np.minimum(ind, 1.0) * config.individual_cap
     if n_groups:
         gs = np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
@@ -209,10 +208,17 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         size = np.where(gi >= 0, parts["accounts"][np.maximum(gi, 0)], 1.0)
         full = np.maximum(np.minimum(config.full_tie_degree, size - 1), 1.0)
         tie = np.clip(strength / config.full_tie_strength, 0, 1) * np.clip(degree / full, 0, 1)
-        score = np.maximum(score, gs * own * tie)
+        # and an account that is itself one run of a shared suite (a lab's benchmark pass whose harness a
+        # campaign happens to share) does not inherit the campaign's score
+        score = np.maximum(score, gs * own * tie * (1.0 - _suite_ramp(suite, config)))
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
                       "group": gi, "strength": strength, "in_block": in_block})
     return Scores(accounts=table, group_score=group_score, group_parts=parts)
+
+
+def _suite_ramp(suite: np.ndarray, config: ScoreConfig) -> np.ndarray:
+    """0 at or below `suite_low`, 1 at or above `suite_high`, linear between."""
+    return np.clip((suite - config.suite_low) / (config.suite_high - config.suite_low), 0, 1)
 
 
 def _take(values: np.ndarray, at: np.ndarray, default: object) -> np.ndarray:

@@ -5,9 +5,11 @@ extraction inside benign cover chat (70 % ShareGPT-style conversation, 30 % harv
 on average. What binds such accounts into a group is the extraction part itself: the wrappers,
 templates and opening/closing phrases they have in common. So for every account in a candidate group we
 recompute the behaviour features over the exchanges that carry one of the group's *own* content keys —
-keys held by at least two of its accounts and far more common inside the group than outside it (not a
-greeting every user sends). The comparison is with the accounts *outside* the group, so a campaign's own
-wrapper stays its own however large a share of all accounts the campaign grows to.
+keys held by at least two of its accounts and far more common inside the group than among the accounts in
+no group (not a greeting every user sends). The comparison is with the ungrouped population — the one
+that by construction carries no coordination evidence — so a campaign's own wrapper stays its own however
+large a share of all accounts the campaign grows to, and however many groups community detection splits it
+into.
 This is FRAUDAR's idea (camouflage cannot lower a block's density) applied to behaviour instead of the
 graph.
 
@@ -37,7 +39,7 @@ class SharedTrafficConfig:
 
     min_group_accounts: int = 2      # a key is the group's when at least this many of its accounts hold it ...
     min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts ...
-    min_lift: float = 3.0            # ... and it is this many times more common in the group than outside it
+    min_lift: float = 3.0            # ... and it is this many times more common in the group than among ungrouped accounts
 
 
 # content keys of a distinct prompt text: its template, wrapper (exact and near-duplicate), prompt ends and
@@ -67,14 +69,15 @@ _STEPS = (
          SELECT DISTINCT a.grp, a.aid, k.key FROM dg_gt_ga a JOIN dg_gt_tk k USING (text_hash))
        JOIN sizes s USING (grp)
        GROUP BY grp, key HAVING count(*) >= {min_acc} AND count(*) >= {min_frac} * any_value(s.n_grp)""",
-    # how many accounts hold each candidate key overall (grouped or not): the lift's denominator
+    # how many accounts in no group hold each candidate key: the lift's denominator
     """CREATE OR REPLACE TEMP TABLE dg_gt_tkc AS
        SELECT * FROM dg_gt_tk WHERE key IN (SELECT key FROM dg_gt_cand)""",
     """CREATE OR REPLACE TEMP TABLE dg_gt_own AS
-       WITH holders AS (SELECT k.key, count(DISTINCT a.account_id) AS n_all FROM dg_at a
-                        JOIN dg_gt_tkc k USING (text_hash) GROUP BY k.key)
-       SELECT c.grp, c.key FROM dg_gt_cand c JOIN holders h USING (key)
-       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * (h.n_all - c.n_in) / greatest({n_accounts} - c.n_grp, 1)""",
+       WITH holders AS (SELECT k.key, count(DISTINCT a.account_id) AS n_free FROM dg_at a
+                        JOIN dg_gt_tkc k USING (text_hash)
+                        WHERE a.account_id NOT IN (SELECT account_id FROM dg_gt_grp) GROUP BY k.key)
+       SELECT c.grp, c.key FROM dg_gt_cand c LEFT JOIN holders h USING (key)
+       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * coalesce(h.n_free, 0) / {n_free}""",
     """CREATE OR REPLACE TEMP TABLE dg_gt_shared AS
        SELECT g.account_id, s.text_hash FROM (
          SELECT DISTINCT a.aid, a.text_hash FROM dg_gt_ga a JOIN dg_gt_tkc k USING (text_hash)
@@ -133,9 +136,9 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
                     "aid": pa.array(np.arange(int(keep.sum())), pa.int32())})
     if grp.num_rows == 0:
         return empty_shared()
-    n_accounts = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0]
+    n_free = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0] - grp.num_rows  # accounts in no group
     subst = {"{min_acc}": str(config.min_group_accounts), "{min_frac}": repr(float(config.min_group_fraction)),
-             "{min_lift}": repr(float(config.min_lift)), "{n_accounts}": str(max(int(n_accounts), 1)),
+             "{min_lift}": repr(float(config.min_lift)), "{n_free}": str(max(int(n_free), 1)),
              "{capability}": CAPABILITY_SQL, "{long_output}": str(FeatureConfig().long_output_tokens)}
 
     def fill(sql: str) -> str:
