@@ -39,7 +39,7 @@ class SharedTrafficConfig:
 
     min_group_accounts: int = 2      # a key is the group's when at least this many of its accounts hold it ...
     min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts ...
-    min_lift: float = 3.0            # ... and it is this many times more common in the group than among ungrouped accounts
+    min_lift: float = 3.0            # ... and this many times more common in the group than among ungrouped accounts
 
 
 # content keys of a distinct prompt text: its template, wrapper (exact and near-duplicate), prompt ends and
