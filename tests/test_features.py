@@ -95,7 +95,7 @@ def _fp_rows(con) -> list[tuple]:
 
 
 def test_fingerprint_cache_second_prepare_fingerprints_nothing(tmp_path, monkeypatch) -> None:
-    from distillguard.detection import fingerprint_cache as fpcache
+    from distillguard.fingerprints import cache as fpcache
     from distillguard.fingerprints import texts as fingerprints
 
     log = tmp_path / "log.jsonl"

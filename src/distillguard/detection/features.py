@@ -32,13 +32,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..fingerprints.text_keys import ENDS_SQL, SEGMENTS_SQL
 from ..schema import PROMPT_SQL
 from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
-from .text_keys import ENDS_SQL, SEGMENTS_SQL
 
 if TYPE_CHECKING:
-    from .fingerprint_cache import FingerprintCache
+    from ..fingerprints.cache import FingerprintCache
 
 FingerprintFn = Callable[[pa.Array], pa.Table]
 NearGroupFn = Callable[[Sequence[str]], np.ndarray]
@@ -126,10 +126,10 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
 
     Texts are fingerprinted once per distinct text, and only the `sample_per_account` distinct texts of
     each account with the smallest text hashes (None: all); fingerprints already in the store's
-    cache (`fingerprint_cache`, see :mod:`distillguard.detection.fingerprint_cache`) are reused, new ones are
+    cache (`fingerprint_cache`, see :mod:`distillguard.fingerprints.cache`) are reused, new ones are
     added to it.
     """
-    from . import fingerprint_cache as fpcache
+    from ..fingerprints import cache as fpcache
     persistent = cache and fingerprint is None   # a caller's own fingerprint function is not cached
     default_near = near_groups is None
     if fingerprint is None or near_groups is None:

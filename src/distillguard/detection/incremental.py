@@ -39,10 +39,10 @@ import pyarrow as pa
 
 from .. import findings
 from ..errors import StoreError
+from ..fingerprints import cache as fpcache
 from ..store import Store
 from . import feature_state as fs
 from . import features as feat
-from . import fingerprint_cache as fpcache
 from .campaigns import Grouping
 from .output import (
     OPERATING_POINT,

@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError, StoreError, UsageError
+from ..fingerprints.cache import duckdb_memory
 from ..store import Store
 from . import features as feat
 from . import links as lk
 from .campaigns import CampaignConfig, Grouping, group_accounts, refine_campaigns
-from .fingerprint_cache import duckdb_memory
 from .output import write_outputs, write_plain_report
 from .scoring import (
     OperatingPoint,

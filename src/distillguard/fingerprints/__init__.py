@@ -1,7 +1,8 @@
 """Prompt fingerprints: normalised skeletons, template and wrapper ids, capability and markers.
 
 `texts` holds `fingerprint_texts` (re-exported here); `capability` the capability classifier, `wrappers` the
-wrapper finder, `neardup` the MinHash near-duplicate grouping.
+wrapper finder, `neardup` the MinHash near-duplicate grouping; `cache` the store's cache of fingerprints per
+distinct text (read by detection and intel) and `text_keys` the SQL keys computed beside them.
 """
 
 from __future__ import annotations

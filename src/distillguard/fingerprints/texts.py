@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 # Bump when fingerprint_texts' output changes for some input: cached fingerprints
-# (distillguard.detection.fingerprint_cache) of an older version are then recomputed.
+# (distillguard.fingerprints.cache) of an older version are then recomputed.
 FINGERPRINT_VERSION = "2"
 
 FINGERPRINT_SCHEMA = pa.schema(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import duckdb
 import pyarrow as pa
 
-from ..detection.features import PROMPT_SQL
+from ..schema import PROMPT_SQL
 from ..store import Store
 from . import signatures
 from .findings import CampaignFinding, TemplateFinding
@@ -36,7 +36,7 @@ def with_store_wrappers(findings: Sequence[CampaignFinding], store: Store, min_a
     members = [(a, c.campaign_id) for c in findings for a in c.account_ids]
     if not members or not _has_exchanges(store):
         return list(findings)
-    from ..detection.fingerprint_cache import duckdb_memory
+    from ..fingerprints.cache import duckdb_memory
 
     con = store.con
     with duckdb_memory(con, 0.5):  # the joins below spill rather than hold the whole log's columns in memory
@@ -83,7 +83,7 @@ def _with_wrappers(findings: Sequence[CampaignFinding], con: duckdb.DuckDBPyConn
 def _fingerprints(con: duckdb.DuckDBPyConnection, fingerprint_texts: Callable[..., pa.Table]) -> None:
     """`_dg_fp(text_hash, template_id, wrapper_id, wrapper)` for every distinct prompt of the store.
 
-    detect keeps each text's fingerprint in the store's cache (`detection.fingerprint_cache`): those are read
+    detect keeps each text's fingerprint in the store's cache (`fingerprints.cache`): those are read
     from there (the same wrapper ids detect used), and only the texts it never fingerprinted (e.g. beyond its
     per-account sample) are fingerprinted here; fingerprinting the whole log again took minutes and GBs.
     """
@@ -91,7 +91,7 @@ def _fingerprints(con: duckdb.DuckDBPyConnection, fingerprint_texts: Callable[..
                 "wrapper VARCHAR)")
     have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
     if {"fingerprint_cache", "fingerprint_cache_wrappers"} <= have:
-        from ..detection.fingerprint_cache import fingerprint_version
+        from ..fingerprints.cache import fingerprint_version
 
         con.execute("INSERT INTO _dg_fp SELECT c.text_hash, c.template_id, c.wrapper_id, w.wrapper "
                     "FROM fingerprint_cache c LEFT JOIN fingerprint_cache_wrappers w "

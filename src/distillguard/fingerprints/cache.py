@@ -51,7 +51,7 @@ PYTHON_PHASE_DUCKDB_GB = 2.0
 
 def fingerprint_version() -> str:
     """The cache version: fingerprint code, capability model, key SQL and DuckDB release."""
-    from ..fingerprints import texts as fpmod
+    from . import texts as fpmod
 
     model = (resources.files("distillguard") / "data" / "capability_model.json").read_bytes()
     doc = json.dumps([fpmod.FINGERPRINT_VERSION, hashlib.blake2b(model, digest_size=8).hexdigest(),

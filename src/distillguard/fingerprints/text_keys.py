@@ -1,6 +1,6 @@
 """SQL keys of each fingerprinted prompt text, beside the Python fingerprints: wrapper ends and phrases.
 
-`features` runs them over every fingerprinted batch (`_dg_fpb`); `fingerprint_cache` digests them into the
+`detection.features` runs them over every fingerprinted batch (`_dg_fpb`); `cache` digests them into the
 cache version, so cached keys are recomputed when this SQL changes.
 """
 
