@@ -19,9 +19,8 @@ from . import evaluate as _evaluate_module  # noqa: F401
 from . import ingest as _ingest_module  # noqa: F401
 from . import simulate as _simulate_module  # noqa: F401
 from ._version import __version__
-from .api import backtest, detect, evaluate, ingest, read_detection_accounts, simulate
+from .api import DetectResult, backtest, detect, evaluate, ingest, read_detection_accounts, simulate
 from .backtest import PolicyResult
-from .detection import DetectResult
 from .errors import ConfigError, DistillGuardError, InputError, RecordError, StoreError, UsageError
 from .evaluate import Evaluation
 from .ingest import IngestOptions, IngestSummary

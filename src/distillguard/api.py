@@ -34,6 +34,8 @@ from . import evaluate as _evaluate
 from . import findings
 from . import ingest as _ingest
 from . import simulate as _simulate
+from .detection import DetectConfig as DetectConfig  # re-exported (the package face)
+from .detection import DetectResult as DetectResult
 from .errors import ReportError
 from .store import Store
 
