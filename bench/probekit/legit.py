@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from probekit import agentic as ag
 from probekit.corpora import Corpora, Item
-from probekit.text import Voice, answer_for, followup_answer, msgs
+from probekit.text import Paraphraser, Voice, answer_for, followup_answer, msgs
 from probekit.world import (
     ALL_MODELS,
     DAYS,
@@ -426,3 +426,36 @@ def test_data(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
 
 
 KINDS["test-data"] = test_data
+
+
+# -- learners asking for help in generic words (hard negative for paraphrasing campaigns) -------------------------
+
+HELP_FOLLOW = ["why?", "I still don't get it", "can you check my answer, I got {x}", "ok thanks!", "what about part b",
+               "can you explain it more simply", "is there an easier way?", "thank you!!"]
+
+
+def homework(log: Log, c: Corpora, r: random.Random, scale: float) -> None:
+    """Students and self-learners asking maths, coding and general questions in generic instruction words."""
+    pools = [c.gsm_train, c.codegen, c.alpaca, c.selfinstruct]
+    for _ in range(_n(scale, 250)):
+        a = log.account(r, "legit:homework", tier=r.choice(["free", "free", "pay-as-you-go"]),
+                        ua=ua_browser(r) if r.random() < 0.8 else ua_sdk(r), sends_conv=r.random() < 0.4)
+        frame, voice = Paraphraser(r), Voice(r)
+        favourite = r.choices(pools, weights=[4, 2, 2, 1], k=2)
+        for t in human_session_starts(r, a, active_days(r, p=r.uniform(0.15, 0.5)), r.uniform(0.7, 1.6)):
+            conv = "conv_" + hexid(r, 16) if a.sends_conv else None
+            it = r.choice(r.choice(favourite))
+            hist = msgs(voice(r, frame(r, it.text, it.kind == "math")))
+            for f in [None] + r.sample(HELP_FOLLOW, r.randint(0, 2)):
+                if f:
+                    hist.append({"role": "user", "content": voice(r, f.format(x=r.randint(2, 200)))})
+                comp = answer_for(r, c, it, kind=it.kind) if f is None else \
+                    followup_answer(r, c, it, hist[-1]["content"])
+                log.add(r, a, t, [dict(m) for m in hist], completion=comp, conv=conv)
+                hist.append({"role": "assistant", "content": comp[:800]})
+                t += think(r, 30, 120)
+            if r.random() < 0.5:
+                _chat_session(log, c, r, a, t + think(r, 60, 600), a.sends_conv)
+
+
+KINDS["homework"] = homework

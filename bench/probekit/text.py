@@ -36,6 +36,7 @@ NAMES = ["Amara", "Bilal", "Chen", "Dana", "Eitan", "Fatima", "Goran", "Hana", "
 FACTS = ["Here is what we know:", "Facts:", "Details:", "Given:", "Info -", "Known:", "Setup:", "Context:",
          "What we have:", "Data:", "Background:", "The situation:"]
 _NAME_RE = re.compile(r"\b([A-Z][a-z]{2,})\b")
+_MID_NAME_RE = re.compile(r"(?<=[a-z0-9,;:] )([A-Z][a-z]{2,})\b")
 _NUM_RE = re.compile(r"(?<![\w.])(\d{1,4})(?![\w.])")
 
 
@@ -64,9 +65,13 @@ def perturb_problem(r: random.Random, s: str, pool: list[str] | None = None) -> 
             "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March", "April", "May", "June",
             "July", "August", "September", "October", "November", "December", "Mr", "Mrs", "Ms", "Dr"}
 
+    # a name is a capitalised word seen mid-sentence at least once (so "Last week" or "Lego" at a sentence start
+    # is left alone unless it also appears mid-sentence)
+    cands = {w for w in _MID_NAME_RE.findall(s) if w not in stop}
+
     def name(m: re.Match) -> str:
         w = m.group(1)
-        if w in stop:
+        if w not in cands:
             return w
         if w not in names:
             names[w] = r.choice(pool or NAMES) if r.random() < 0.7 else w
