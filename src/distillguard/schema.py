@@ -71,34 +71,6 @@ ACCOUNT_FIELDS: tuple[Field, ...] = (
 )
 ACCOUNT_SCHEMA = pa.schema([pa.field(f.name, f.type, nullable=not f.required) for f in ACCOUNT_FIELDS])
 
-LABEL_SCHEMA = pa.schema(
-    [
-        pa.field("account_id", pa.string(), nullable=False),
-        pa.field("campaign_id", pa.string()),
-        pa.field("actor", pa.string()),
-    ]
-)
-
-DETECTION_ACCOUNT_SCHEMA = pa.schema(
-    [
-        pa.field("account_id", pa.string(), nullable=False),
-        pa.field("score", pa.float64(), nullable=False),
-        pa.field("flagged", pa.bool_(), nullable=False),
-        pa.field("campaign_id", pa.string()),
-        pa.field("reasons", pa.string()),
-    ]
-)
-CAMPAIGN_KEYS = (
-    "campaign_id",
-    "accounts",
-    "exchanges",
-    "first_seen",
-    "last_seen",
-    "capabilities",
-    "evidence",
-    "confidence",
-)
-
 
 class FieldError(ValueError):
     """A field of one record breaks the contract (caught by ingest, which adds file and line)."""

@@ -99,13 +99,6 @@ LEFT JOIN ({_PARAMS_SQL} FROM (SELECT DISTINCT params FROM {source} d)) p ON e.p
 {f'JOIN {account_ids.NAMES} n ON n.name = e.account_id' if numbered else ''}"""
 
 
-TEXTS_SQL = f"""
-SELECT text_hash, any_value(text) AS text FROM (
-  SELECT hash(text) AS text_hash, text FROM (SELECT {PROMPT_SQL} AS text FROM exchanges)
-) GROUP BY text_hash
-"""
-
-
 # a gap between two exchanges of one account counts up to this: a few records with absurd timestamps (year 1,
 # year 9999) must not turn an account's timing into one gap of millennia
 GAP_CAP_S = 30 * 86400

@@ -28,10 +28,6 @@ import pyarrow as pa
 from . import account_ids
 from .account_ids import NAMES
 
-LINK_KINDS = ("shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
-              "shared-phrases", "shared-system-prompt", "lockstep-timing", "shared-ip", "client-fingerprint",
-              "shared-payment", "signup-cohort", "shared-params")
-
 LINK_SCHEMA = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()),
                          ("weight", pa.float64())])
 

@@ -289,8 +289,3 @@ def report_memory(store: Store) -> Iterator[None]:
     """Hold DuckDB's memory down while a report reads the links back into Python (DuckDB may spill)."""
     with duckdb_memory(store.con):
         yield
-
-
-def flagged_mask(table: pa.Table) -> np.ndarray:
-    """Boolean flags of an accounts table (for callers that hold `accounts.csv` as Arrow)."""
-    return np.asarray(table["flagged"].to_pylist(), bool)
