@@ -125,3 +125,22 @@ def test_core_and_contract_do_not_import_views_or_edges() -> None:
 def test_at_most_15_top_level_modules() -> None:
     top = sorted(m for m, p in _modules().items() if m.count(".") == 1 and p.name != "__init__.py")
     assert len(top) <= 15, top
+
+
+def test_work_tables_crossing_modules_are_declared_once() -> None:
+    import re
+
+    from distillguard.detection import tables
+
+    declared = {t.name for t in tables.ALL}
+    assert len(declared) == len(tables.ALL)
+    users: dict[str, set[str]] = {}
+    for folder in ("detection", "fingerprints", "intel"):
+        for p in (SRC / folder).glob("*.py"):
+            if p.name == "tables.py":
+                continue
+            for name in set(re.findall(r"\bdg_[a-z0-9_]+\b", p.read_text(encoding="utf-8"))):
+                users.setdefault(name, set()).add(f"{folder}/{p.name}")
+    crossing = {n for n, mods in users.items() if len(mods) > 1}
+    assert crossing - declared == set(), f"declare these in detection/tables.py: {sorted(crossing - declared)}"
+    assert declared - set(users) == set(), f"declared but used nowhere: {sorted(declared - set(users))}"

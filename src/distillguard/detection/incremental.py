@@ -43,6 +43,7 @@ from ..fingerprints import cache as fpcache
 from ..store import Store
 from . import feature_state as fs
 from . import features as feat
+from . import tables
 from .campaigns import Grouping
 from .output import (
     OPERATING_POINT,
@@ -290,9 +291,11 @@ def _new_accounts(con: duckdb.DuckDBPyConnection) -> None:
 
 def _join_groups(con: duckdb.DuckDBPyConnection) -> int:
     """Ungrouped accounts whose new traffic carries a group's own content keys join that group."""
-    # the new texts' phrases are matched against the group keys as they are (a key a group owns is repeated)
-    keys = "\nUNION ALL ".join(f"SELECT text_hash, key, '{kind}' AS kind FROM ({sql.replace('dg_phrase', 'dg_seg')})"
-                               for kind, sql in TEXT_KEYS)
+    # the new texts' phrases are matched against the group keys as they are (a key a group owns is repeated):
+    # shared_traffic's key SQL reads the kept phrases (dg_phrase); here it reads all the new ones (dg_seg)
+    keys = "\nUNION ALL ".join(
+        f"SELECT text_hash, key, '{kind}' AS kind FROM ({sql.replace(tables.PHRASE.name, tables.SEG.name)})"
+        for kind, sql in TEXT_KEYS)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE dgn_keys AS
         SELECT x.account_id, x.rid, k.key, k.kind FROM dgn_x x JOIN ({keys}) k USING (text_hash)
         WHERE x.account_id IN (SELECT account_id FROM dgd_acc WHERE grp < 0)""")

@@ -28,10 +28,11 @@ import pyarrow as pa
 
 from ..errors import UsageError
 from ..store import sql_literal
+from . import tables as work_tables
 
 ENGINES = ("duckdb", "spark")
-SHIPPED_TABLES = ("dg_x", "dg_at", "dg_fp", "dg_phrase", "dg_acc", "dg_names")
-RESULT_TABLES = ("dg_features", "dg_links")
+SHIPPED_TABLES = tuple(t.name for t in work_tables.SHIPPED)
+RESULT_TABLES = tuple(t.name for t in work_tables.RESULTS)
 # Spark SQL settings the transpiled stages assume: UTC timestamps, DuckDB-like (non-ANSI) arithmetic, Arrow
 _SQL_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false",
              "spark.sql.execution.arrow.pyspark.enabled": "true"}
