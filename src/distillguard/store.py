@@ -167,8 +167,11 @@ class Store:
     def count(self, table: str) -> int:
         """Number of rows in `table`."""
         if table == "exchanges":  # from the manifest and the delta, without a scan of the parts
-            return int(self.con.execute(f"SELECT (SELECT coalesce(sum(rows), 0) FROM exchange_parts) + "
-                                        f"(SELECT count(*) FROM {DELTA})").fetchall()[0][0])
+            try:
+                return int(self.con.execute(f"SELECT (SELECT coalesce(sum(rows), 0) FROM exchange_parts) + "
+                                            f"(SELECT count(*) FROM {DELTA})").fetchall()[0][0])
+            except duckdb.CatalogException:  # a store written before parts, opened read-only
+                pass
         row = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         return int(row[0]) if row else 0
 
@@ -217,7 +220,7 @@ class Store:
                             f"ROW_GROUP_SIZE {PART_ROW_GROUP})")
                 _durable(tmp)
                 os.replace(tmp, final)
-                _fsync_dir(self.parts)
+                _durable(self.parts)
                 cur.execute(f"INSERT INTO exchange_ids SELECT request_id FROM {DELTA}")
                 _list_part(cur, final, n, first, last)
                 cur.execute(f"DELETE FROM {DELTA}")
@@ -269,7 +272,7 @@ class Store:
                     os.replace(tmp, final)
                     written.append(final)
                     _list_part(con, final, int(rows), int(first), int(last))
-            _fsync_dir(self.parts)
+            _durable(self.parts)
             self._refresh_view()
             con.execute("COMMIT")
         except BaseException:
@@ -361,7 +364,7 @@ class Store:
                 first, last = con.execute("SELECT min(rowid), max(rowid) FROM exchanges").fetchall()[0]
                 _durable(tmp)
                 os.replace(tmp, self.parts / name)
-                _fsync_dir(self.parts)
+                _durable(self.parts)
                 con.execute("INSERT INTO exchange_ids SELECT request_id FROM exchanges")
                 _list_part(con, self.parts / name, n, first, last)
             con.execute("DROP TABLE exchanges")
@@ -445,7 +448,7 @@ class _Staging:
             final = self.store.parts / self.name
             _durable(self.tmp)
             os.replace(self.tmp, final)
-            _fsync_dir(self.store.parts)
+            _durable(self.store.parts)
             self._final = final
         else:
             self.tmp.unlink(missing_ok=True)
@@ -565,14 +568,7 @@ def _part_name(base: int) -> str:
 
 
 def _durable(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
+    """fsync a file, or a folder (so that a rename in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
