@@ -59,6 +59,9 @@ NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than t
 
 # the roles of an exchange's messages (the same expression twice in a SELECT is computed once)
 _ROLES = "list_transform(messages, lambda m: m.role)"
+# the conversation's opening user message (a follow-up's problem): the first or second message nearly always
+_OPENER_SQL = ("CASE WHEN messages[1].role = 'user' THEN messages[1].content WHEN messages[2].role = 'user' "
+               "THEN messages[2].content ELSE list_filter(messages, lambda m: m.role = 'user')[1].content END")
 _SYSTEM_SQL = ("CASE WHEN messages[1].role IN ('system', 'developer') THEN messages[1].content "
                "ELSE list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content END")
 
@@ -86,6 +89,7 @@ def slim_select(source: str = "exchanges", extra: str = "", numbered: bool = Fal
   hash(coalesce({_SYSTEM_SQL}, '')) AS sys_hash,
   coalesce(len(list_filter({_ROLES}, lambda r: r = 'user')), 1)::INTEGER AS user_turns,
   coalesce(list_contains({_ROLES}, 'assistant'), false) AS multi_turn,
+  CASE WHEN list_contains({_ROLES}, 'assistant') THEN hash({_OPENER_SQL}) END AS open_hash,
   p.max_tokens, p.temperature,
   hash(coalesce(user_agent, '') || '|' || p.p_keys || '|' || coalesce(endpoint, '')) AS client_fp,
   CASE WHEN ip <> '' THEN hash(ip) END AS ip_h,

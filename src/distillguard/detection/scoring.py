@@ -51,7 +51,7 @@ class ScoreConfig:
     single_family_factor: float = 0.6
     behaviour_low: float = 0.35      # group behaviour at or below this: no campaign (legit batch, teams)
     behaviour_high: float = 0.55     # ... at or above this: full campaign behaviour
-    harvest_level: float = 0.5       # group behaviour of a fully bound group with the harvesting shape
+    harvest_level: float = 0.55      # group behaviour of a fully bound group with the harvesting shape
     harvest_full_strength: float = 5.0  # link strength inside the group at which harvesting counts fully
     # a group whose accounts all declare one organisation is one known customer running several keys (a
     # lab's benchmark harness, a QA team), not a ring of fake accounts: no campaign score, each account

@@ -85,15 +85,25 @@ _STEPS = (
 )
 _CLEANUP = ("dg_gt_tk", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared")
 
+# Conversations are units: a follow-up ("now solve it another way", "write tests for it") is judged with the
+# problem that opened its conversation. Its capability is the opener's when its own text says nothing
+# ('other'); it counts as one more harvest of that problem (a single-turn-like unit) when the problem is an
+# extraction target; its diversity and replay are the problem's. Ordinary chat keeps its own follow-ups.
 _FEATURES_SQL = """
-WITH replay AS (
+WITH sx AS (
+  SELECT x.* FROM dg_x x JOIN dg_gt_shared s USING (account_id, text_hash)
+),
+replay AS (
   SELECT text_hash, count(*) AS n_acc FROM dg_at
-  WHERE text_hash IN (SELECT text_hash FROM dg_gt_shared) GROUP BY text_hash
+  WHERE text_hash IN (SELECT text_hash FROM dg_gt_shared UNION SELECT open_hash FROM sx) GROUP BY text_hash
 ),
 x AS (
-  SELECT x.*, f.template_id, {capability} AS capability, f.cot, f.structured, r.n_acc
-  FROM dg_x x JOIN dg_gt_shared s USING (account_id, text_hash) LEFT JOIN dg_fp f USING (text_hash)
-  LEFT JOIN replay r USING (text_hash)
+  SELECT x.*, coalesce(o.template_id, f.template_id) AS unit_template,
+         CASE WHEN o.text_hash IS NOT NULL THEN x.open_hash END AS conversation, {capability} AS own_capability,
+         o.capability AS open_capability, f.cot, f.structured, coalesce(ro.n_acc, r.n_acc) AS n_acc
+  FROM sx x LEFT JOIN dg_fp f USING (text_hash) LEFT JOIN replay r USING (text_hash)
+  LEFT JOIN dg_fp o ON o.text_hash = x.open_hash AND o.capability <> 'other'
+  LEFT JOIN replay ro ON ro.text_hash = o.text_hash
 ),
 tot AS (SELECT account_id, exchanges AS n_total FROM dg_features)
 SELECT
@@ -101,11 +111,14 @@ SELECT
   count(*)::DOUBLE AS shared_exchanges,
   count(*)::DOUBLE / any_value(t.n_total) AS shared_share,
   count(*)::DOUBLE AS exchanges,
-  avg(CASE WHEN capability = 'other' OR capability IS NULL THEN 1.0 ELSE 0.0 END) AS cap_other,
+  avg(CASE WHEN coalesce(open_capability, own_capability, 'other') = 'other' THEN 1.0 ELSE 0.0 END) AS cap_other,
   avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END) AS cot_share,
-  avg(CASE WHEN user_turns <= 1 AND NOT multi_turn THEN 1.0 ELSE 0.0 END) AS single_turn_share,
+  avg(CASE WHEN (user_turns <= 1 AND NOT multi_turn) OR open_capability IS NOT NULL THEN 1.0 ELSE 0.0 END)
+    AS single_turn_share,
   avg(CASE WHEN max_tokens >= {long_output} THEN 1.0 ELSE 0.0 END) AS long_max_tokens_share,
-  count(DISTINCT template_id)::DOUBLE / count(*) AS template_diversity,
+  -- units: each single exchange, and each conversation opened by an extraction problem once
+  count(DISTINCT unit_template)::DOUBLE / (count(*) - count(conversation) + count(DISTINCT conversation))
+    AS template_diversity,
   sum(completion_tokens)::DOUBLE / nullif(sum(prompt_tokens), 0) AS output_input_ratio,
   avg(CASE WHEN n_acc >= 2 THEN 1.0 ELSE 0.0 END) AS replayed_share,
   any_value(fe.hour_entropy) AS hour_entropy,
