@@ -60,6 +60,9 @@ class CampaignConfig:
     min_block_accounts: int = 3
     peel_eps: float = 0.1
     refine_content_weight: float = 0.1
+    # phrases (the craft of prompt writing: openers, closers, CoT requests) are shared between operators
+    # even more than templates: among flagged accounts they say that accounts coordinate, not with whom
+    refine_phrase_weight: float = 0.0
     refine_min_edge: float = 0.05
     refine_resolution: float = 0.2
 
@@ -357,6 +360,7 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
     if n == 0:
         return out
     kw = {k: (v * config.refine_content_weight if k in CONTENT_KINDS else v) for k, v in config.kind_weights.items()}
+    kw.update({k: v * config.refine_phrase_weight for k, v in kw.items() if k == "shared-phrases"})
     sub_cfg = CampaignConfig(kind_weights=kw, min_edge=config.refine_min_edge, resolution=config.refine_resolution,
                              seed=config.seed, leiden_iterations=config.leiden_iterations)
     acc = pa.array(accounts, pa.string())

@@ -44,7 +44,8 @@ class LinkConfig:
     params_min_share: float = 0.5   # ... carries at least this share of the account's traffic ...
     params_popular_share: float = 0.05  # ... and is held by at most this share of all accounts
     min_key_share: float = 0.05     # an account's content key must carry at least this share of its traffic
-    min_key_reuse: float = 1.5      # content keys and phrases: exchanges per holding account, at least
+    min_key_reuse: float = 1.5      # content keys: exchanges per holding account, at least
+    min_phrase_reuse: float = 1.5   # ... and the same for repeated phrases
     lockstep_bucket_s: int = 3600
     lockstep_hashes: int = 32
     lockstep_band_rows: int = 4
@@ -265,7 +266,7 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int]]:
         "shared-phrases": (f"SELECT account_id, phrase & {_P} AS t FROM (SELECT *, sum(uses) OVER (PARTITION BY "
                            "phrase) / count(*) OVER (PARTITION BY phrase) AS reuse FROM (SELECT account_id, phrase, "
                            "sum(n) AS uses FROM dg_at JOIN dg_phrase USING (text_hash) GROUP BY account_id, phrase)) "
-                           f"WHERE reuse >= {cfg.min_key_reuse}",
+                           f"WHERE reuse >= {cfg.min_phrase_reuse}",
                            cfg.phrase_min, cfg.phrase_band_rows, phrase_w, cfg.phrase_hashes),
     }
 
