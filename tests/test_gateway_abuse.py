@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from asgi_upstream import read_request
 from distillguard.gateway.app import Gateway, GatewayConfig
 from distillguard.gateway.keys import KeyStore
 from distillguard.gateway.stub import ThreadedServer
@@ -35,18 +36,9 @@ max_body_bytes = 2000000
 
 async def _slow_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Answers after 0.5 s (model "slow") or at once; streams when asked."""
-    if scope["type"] == "lifespan":
-        while True:
-            m = await receive()
-            await send({"type": m["type"] + ".complete"})
-            if m["type"] == "lifespan.shutdown":
-                return
-    body = b""
-    while True:
-        m = await receive()
-        body += m.get("body", b"")
-        if not m.get("more_body"):
-            break
+    body = await read_request(scope, receive, send)
+    if body is None:
+        return
     req = orjson.loads(body)
     if req["model"] == "slow":
         await asyncio.sleep(0.5)

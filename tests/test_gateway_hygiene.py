@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
+from asgi_upstream import read_request
 from distillguard.gateway.app import Gateway, GatewayConfig
 from distillguard.gateway.keys import KeyStore
 from distillguard.gateway.stub import StubUpstream, ThreadedServer
@@ -100,14 +101,8 @@ def test_a_killed_fingerprint_worker_is_replaced(tmp_path: Path) -> None:
 
 async def _drip(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Streams one event every 0.2 s for 10 s."""
-    if scope["type"] == "lifespan":
-        while True:
-            m = await receive()
-            await send({"type": m["type"] + ".complete"})
-            if m["type"] == "lifespan.shutdown":
-                return
-    while (await receive()).get("more_body"):
-        pass
+    if await read_request(scope, receive, send) is None:
+        return
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
     for _ in range(50):
         ev = {"choices": [{"index": 0, "delta": {"content": "w "}}]}

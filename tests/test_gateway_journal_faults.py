@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from asgi_upstream import read_request
 from distillguard.errors import JournalError
 from distillguard.gateway.app import Gateway, GatewayConfig
 from distillguard.gateway.journal import Journal, set_aside
@@ -122,18 +123,9 @@ def test_a_full_disk_raises_instead_of_acknowledging(tmp_path: Path) -> None:
 
 async def _upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """An OpenAI-compatible upstream whose answer's content is a list of parts when the model asks for it."""
-    if scope["type"] == "lifespan":
-        while True:
-            m = await receive()
-            await send({"type": m["type"] + ".complete"})
-            if m["type"] == "lifespan.shutdown":
-                return
-    body = b""
-    while True:
-        m = await receive()
-        body += m.get("body", b"")
-        if not m.get("more_body"):
-            break
+    body = await read_request(scope, receive, send)
+    if body is None:
+        return
     model = orjson.loads(body)["model"]
     content: Any = [{"type": "text", "text": "parts"}] if model == "content-list" else "The answer is 42."
     usage = {"prompt_tokens": 5, "completion_tokens": "4" if model == "ct-str" else 4}

@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 
+from asgi_upstream import read_request
 from distillguard.gateway.app import Gateway, GatewayConfig
 from distillguard.gateway.degrade import degrade_payload
 from distillguard.gateway.enforce import Enforcer, Request
@@ -29,18 +30,9 @@ SEEN: list[dict[str, Any]] = []
 
 async def _recording_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Records each request body; answers 400 characters (~100 tokens), streamed without usage when asked."""
-    if scope["type"] == "lifespan":
-        while True:
-            m = await receive()
-            await send({"type": m["type"] + ".complete"})
-            if m["type"] == "lifespan.shutdown":
-                return
-    body = b""
-    while True:
-        m = await receive()
-        body += m.get("body", b"")
-        if not m.get("more_body"):
-            break
+    body = await read_request(scope, receive, send)
+    if body is None:
+        return
     req = orjson.loads(body)
     SEEN.append(req)
     text = "word " * 80
