@@ -26,6 +26,7 @@ from .openai import (
     SSEReasoningFilter,
     _tools,
     error_body,
+    load_payload,
     parse_request,
     read_response,
     read_sse,
@@ -65,17 +66,6 @@ COMPLETIONS = Endpoint("/v1/completions", lambda b, m: parse_request(b, False, m
 
 
 # -- /v1/responses ------------------------------------------------------------------------------------
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise ClientError(400, "invalid_json", f"The request body is not valid JSON ({e}).") from None
-    if not isinstance(payload, dict):
-        raise ClientError(400, "invalid_request", "The request body must be a JSON object.")
-    model = payload.get("model")
-    if not isinstance(model, str) or not model:
-        raise ClientError(400, "invalid_request", "'model' is required and must be a string.", "model")
-    return payload
 
 
 def _parts_text(content: Any, where: str) -> str | None:
@@ -96,7 +86,7 @@ def _stream_flag(payload: dict[str, Any]) -> bool:
 
 def parse_responses(body: bytes, max_messages: int) -> ParsedRequest:
     """Validate a Responses API request; its input as chat messages (see the module doc)."""
-    payload = _load(body)
+    payload = load_payload(body)
     raw = payload.get("input")
     messages: list[dict[str, Any]] = []
     instructions = payload.get("instructions")
@@ -233,7 +223,7 @@ RESPONSES = Endpoint("/v1/responses", parse_responses, read_responses, read_resp
 # -- /v1/embeddings -----------------------------------------------------------------------------------
 def parse_embeddings(body: bytes, max_messages: int) -> ParsedRequest:
     """Validate an embeddings request; its input as one prompt (see the module doc)."""
-    payload = _load(body)
+    payload = load_payload(body)
     raw = payload.get("input")
     bad = ClientError(400, "invalid_request", "'input' is required: a string, a list of strings, or token ids.",
                       "input")

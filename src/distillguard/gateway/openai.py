@@ -69,8 +69,8 @@ class ParsedRequest:
     max_tokens: int | None
 
 
-def parse_request(body: bytes, chat: bool, max_messages: int) -> ParsedRequest:
-    """Validate a request body; raise ClientError (400) with a precise message when it is unusable."""
+def load_payload(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object with a `model` string; ClientError (400) with a precise message if not."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as e:
@@ -80,6 +80,13 @@ def parse_request(body: bytes, chat: bool, max_messages: int) -> ParsedRequest:
     model = payload.get("model")
     if not isinstance(model, str) or not model:
         raise ClientError(400, "invalid_request", "'model' is required and must be a string.", "model")
+    return payload
+
+
+def parse_request(body: bytes, chat: bool, max_messages: int) -> ParsedRequest:
+    """Validate a request body; raise ClientError (400) with a precise message when it is unusable."""
+    payload = load_payload(body)
+    model = payload["model"]
     messages, prompt = None, None
     if chat:
         messages = _messages(payload.get("messages"), max_messages)
