@@ -63,6 +63,7 @@ class CampaignConfig:
     # phrases (the craft of prompt writing: openers, closers, CoT requests) are shared between operators
     # even more than templates: among flagged accounts they say that accounts coordinate, not with whom
     refine_phrase_weight: float = 0.0
+    refine_min_accounts: int = 5    # refined communities smaller than this rejoin their first-pass group
     refine_min_edge: float = 0.05
     refine_resolution: float = 0.2
 
@@ -372,6 +373,11 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
     for a, m in zip(names, member, strict=True):
         out[pos[a]] = int(m)
     next_id = int(out.max()) + 1
+    # a refined community of a few accounts is a crumb of its first-pass group (operator evidence too thin to
+    # split on), not a campaign of its own: its accounts join the group's main community like unlinked ones
+    if (out >= 0).any():
+        crumbs = (out >= 0) & (np.bincount(out[out >= 0])[np.maximum(out, 0)] < config.refine_min_accounts)
+        out[crumbs] = -1
     # the first-pass groups in ascending order, each group's accounts in ascending index order
     first = np.asarray(first)
     order = np.argsort(first, kind="stable")
