@@ -134,7 +134,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
 
     `orgs`: the one organisation each account declares on all its traffic (None: none or several), aligned
     with `features`. `shared`: behaviour features of grouped accounts restricted to the traffic they share
-    with their group (`group_traffic.shared_traffic_features`); None scores whole-account averages only.
+    with their group (`shared_traffic.shared_traffic_features`); None scores whole-account averages only.
     """
     ids = features["account_id"].to_pylist()
     ind = individual_score(features)

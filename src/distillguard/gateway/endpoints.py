@@ -25,6 +25,7 @@ from .openai import (
     ParsedRequest,
     SSEReasoningFilter,
     _tools,
+    edit_json,
     error_body,
     load_payload,
     parse_request,
@@ -180,12 +181,7 @@ def _strip_response(obj: Any) -> None:
 
 def strip_responses(data: bytes) -> bytes:
     """A Responses API answer without its reasoning items (degrade); unchanged if it is not JSON."""
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return data
-    _strip_response(obj)
-    return orjson.dumps(obj)
+    return edit_json(data, _strip_response)
 
 
 class ResponsesReasoningFilter(SSEReasoningFilter):

@@ -5,6 +5,7 @@ Bad client input becomes a `ClientError` with an HTTP status and a machine-reada
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,14 +198,19 @@ def read_sse(chunks: list[bytes]) -> tuple[str | None, int | None, int | None]:
 REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
 
 
-def strip_reasoning(data: bytes) -> bytes:
-    """A response body without reasoning content (degrade); unchanged if it is not JSON."""
+def edit_json(data: bytes, edit: Callable[[Any], None]) -> bytes:
+    """A JSON body after `edit` changed its parsed form in place; unchanged if it is not JSON."""
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
         return data
-    _strip(obj)
+    edit(obj)
     return orjson.dumps(obj)
+
+
+def strip_reasoning(data: bytes) -> bytes:
+    """A response body without reasoning content (degrade); unchanged if it is not JSON."""
+    return edit_json(data, _strip)
 
 
 def _strip(obj: Any) -> None:
