@@ -86,9 +86,9 @@ class FingerprintWorker:
         code = self._proc.poll()
         with contextlib.suppress(Exception):
             self._stop(self._proc)
-        self.restarts += 1
-        log.error("fingerprint worker died (exit %s); starting a new one (restart %d)", code, self.restarts)
+        log.error("fingerprint worker died (exit %s); starting a new one (restart %d)", code, self.restarts + 1)
         self._proc = self._spawn()
+        self.restarts += 1  # counted once the new child is in place, so a reader never sees the count before it
 
     def __call__(self, texts: Sequence[str]) -> list[Ids]:
         """Fingerprint a batch in the child; blocks the calling (background) thread only. A dead child is
