@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 import inspect
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,22 @@ def test_public_api_is_exactly_all() -> None:
     assert set(distillguard.__all__) == PUBLIC
     for name in distillguard.__all__:
         assert hasattr(distillguard, name), name
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_each_public_name_imports_in_a_fresh_process(name: str) -> None:
+    # the names load lazily (PEP 562): `from distillguard import X` must work as the first thing a program does
+    code = f"from distillguard import {name} as x; import distillguard; assert x is getattr(distillguard, {name!r})"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_import_and_help_load_no_engine() -> None:
+    # `import distillguard` and `distillguard --help` must not pay for numpy, scipy, DuckDB or Arrow
+    code = ("import sys; from click.testing import CliRunner; import distillguard; from distillguard.cli import main;"
+            " r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0 and 'ingest' in r.output, r.output;"
+            " print(' '.join(m for m in ('numpy', 'scipy', 'duckdb', 'pyarrow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == ""
 
 
 @pytest.mark.parametrize("name", ["ingest", "simulate", "detect", "evaluate", "backtest"])

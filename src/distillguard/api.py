@@ -28,33 +28,36 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import backtest as _backtest
+# Names from the stage modules, never `from . import ingest`: the package's `ingest` (and `simulate`,
+# `evaluate`, `backtest`) is the function below, not the module.
 from . import detection as _detect
-from . import evaluate as _evaluate
 from . import findings
-from . import ingest as _ingest
-from . import simulate as _simulate
+from .backtest import BacktestOptions, PolicyResult, run_backtest
 from .detection import DetectConfig as DetectConfig  # re-exported (the package face)
 from .detection import DetectResult as DetectResult
 from .errors import ReportError
+from .evaluate import Evaluation, evaluate_dir
+from .ingest import IngestOptions, IngestSummary, ingest_accounts, ingest_logs
+from .simulate import SimulationResult, get_scenario, load_corpora
+from .simulate import simulate as simulate_scenario
 from .store import Store
 
 PathLike = str | Path
 
 
 def ingest(logs: Sequence[PathLike], db: PathLike, accounts: PathLike | None = None,
-           options: _ingest.IngestOptions | None = None) -> _ingest.IngestSummary:
+           options: IngestOptions | None = None) -> IngestSummary:
     """Validate logs (and an accounts file) and append them to the DuckDB store at `db`."""
     with Store.open(db) as store:
         if accounts is not None:
-            _ingest.ingest_accounts(store, accounts)
-        return _ingest.ingest_logs(store, logs, options or _ingest.IngestOptions())
+            ingest_accounts(store, accounts)
+        return ingest_logs(store, logs, options or IngestOptions())
 
 
 def simulate(scenario: str, out: PathLike, scale: float = 1.0, seed: int = 1,
-             corpora: PathLike = "../shared/data") -> _simulate.SimulationResult:
+             corpora: PathLike = "../shared/data") -> SimulationResult:
     """Generate a preset scenario with ground truth into `out` (exchanges, accounts, labels, scenario)."""
-    return _simulate.simulate(_simulate.get_scenario(scenario), scale, seed, _simulate.load_corpora(corpora), out)
+    return simulate_scenario(get_scenario(scenario), scale, seed, load_corpora(corpora), out)
 
 
 def detect(logs: Sequence[PathLike] = (), out: PathLike = "detect-out", db: PathLike | None = None,
@@ -102,13 +105,13 @@ def write_detection_report(store: Store, res: _detect.DetectResult, on_stage: An
         on_stage("report", round(time.perf_counter() - t0, 3))
 
 
-def evaluate(labels: PathLike, out_dir: PathLike) -> _evaluate.Evaluation:
+def evaluate(labels: PathLike, out_dir: PathLike) -> Evaluation:
     """Score a detection output folder against the simulator's ground-truth labels."""
-    return _evaluate.evaluate_dir(labels, out_dir)
+    return evaluate_dir(labels, out_dir)
 
 
 def backtest(logs: Sequence[PathLike], policy: PathLike | None = None, detect: PathLike | None = None,
-             labels: PathLike | None = None, delay_hours: float = 24.0) -> list[_backtest.PolicyResult]:
+             labels: PathLike | None = None, delay_hours: float = 24.0) -> list[PolicyResult]:
     """Replay logs through the enforcement engine, and the per-key-only baseline, with simulated time."""
     from .policy import DEFAULT_POLICY_TOML, PER_KEY_BASELINE_TOML, load_policy, parse_policy
 
@@ -116,9 +119,9 @@ def backtest(logs: Sequence[PathLike], policy: PathLike | None = None, detect: P
         "policy": load_policy(policy) if policy else parse_policy(DEFAULT_POLICY_TOML, "<default>"),
         "per-key baseline": parse_policy(PER_KEY_BASELINE_TOML, "per-key baseline"),
     }
-    opts = _backtest.BacktestOptions(detect=str(detect) if detect else None, labels=str(labels) if labels else None,
+    opts = BacktestOptions(detect=str(detect) if detect else None, labels=str(labels) if labels else None,
                                      delay_s=delay_hours * 3600.0)
-    return _backtest.run_backtest(list(logs), policies, opts)
+    return run_backtest(list(logs), policies, opts)
 
 
 def read_detection_accounts(out_dir: PathLike) -> pa.Table:
