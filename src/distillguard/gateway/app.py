@@ -81,17 +81,20 @@ class GatewayConfig:
 
 
 class _Watched:
-    """A file (or folder's file) whose modification time is polled."""
+    """A file (or folder's file) whose modification time, size and inode are polled."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.mtime = self._stat()
 
-    def _stat(self) -> int | None:
+    def _stat(self) -> tuple[int, int, int] | None:
+        # not the time alone: it has the kernel's clock tick as resolution, so a file read half-written (truncated,
+        # not yet filled in) and then finished within one tick would never be read again
         try:
-            return self.path.stat().st_mtime_ns
+            st = self.path.stat()
         except OSError:
             return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
 
     def changed(self) -> bool:
         m = self._stat()
@@ -206,9 +209,9 @@ class Gateway:
         self.keys.reload()
         if self._watch_policy is not None and self._watch_policy.changed():
             path = self._watch_policy.path
-            policy = load_policy(path)
-            self.enforcer.publish({"op": "policy", "text": path.read_text(), "source": str(path),
-                                   "json": path.suffix.lower() == ".json"})
+            text, json_format = path.read_text(), path.suffix.lower() == ".json"  # read once: checked is shared
+            policy = parse_policy(text, str(path), json_format=json_format)
+            self.enforcer.publish({"op": "policy", "text": text, "source": str(path), "json": json_format})
             log.info("policy reloaded from %s", policy.source)
         if self._watch_detect is not None and self._watch_detect.changed():
             self.enforcer.set_knowledge(load_detection(self._watch_detect.path.parent))

@@ -167,6 +167,13 @@ def _create_secret_file(path: Path) -> None:
         os.unlink(tmp)
 
 
+def _signature(path: Path) -> tuple[int, int, int]:
+    """What tells a rewritten keys file from the one last read: not its time alone, which has the kernel's
+    clock tick as resolution (two keys created within one tick would look like one change)."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_ino, st.st_size
+
+
 class KeyStore:
     """Hashed API keys in a JSON file; `authenticate` is what the gateway calls per request.
 
@@ -181,7 +188,7 @@ class KeyStore:
         self.path = Path(path)
         self._records: dict[str, KeyRecord] = {}
         self._secret: ServerSecret | None = None
-        self._mtime: int | None = None
+        self._mtime: tuple[int, int, int] | None = None  # the file as last read (`_signature`)
         self._lock = threading.RLock()
         self.reload()
 
@@ -189,7 +196,7 @@ class KeyStore:
         """Re-read the file if it changed since the last read; return whether it was re-read."""
         with self._lock:
             try:
-                mtime = self.path.stat().st_mtime_ns
+                mtime = _signature(self.path)
             except FileNotFoundError:
                 changed = self._mtime is not None
                 self._records, self._mtime = {}, None
@@ -206,7 +213,7 @@ class KeyStore:
                             log.info("%s: migrated %d API keys to %s", self.path, len(recs), HASH_SCHEME)
                         except OSError as e:  # read-only: keep serving from the migrated copy in memory
                             log.warning("%s: could not rewrite the migrated keys file (%s)", self.path, e.strerror)
-                    mtime = self.path.stat().st_mtime_ns
+                    mtime = _signature(self.path)
             self._records, self._secret, self._mtime = recs, secret, mtime
             return True
 
@@ -304,7 +311,7 @@ class KeyStore:
             assert secret is not None
             recs = change(dict(recs), secret)
             self._write(recs, secret)
-            self._records, self._secret, self._mtime = recs, secret, self.path.stat().st_mtime_ns
+            self._records, self._secret, self._mtime = recs, secret, _signature(self.path)
 
     def _write(self, recs: dict[str, KeyRecord], secret: ServerSecret | None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
