@@ -4,7 +4,6 @@ false-positive mark in force. A real gateway on 127.0.0.1 with the dashboard mou
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from distillguard.gateway.fingerprint import fingerprint_ids
 from distillguard.gateway.keys import KeyStore
 from distillguard.gateway.stub import StubUpstream, ThreadedServer
 from distillguard.report.sample import write_sample_detection
+from waiting import eventually
 
 ADMIN = "state-admin-token-0123456789abcdefghij"
 H = {"Authorization": f"Bearer {ADMIN}", "X-Analyst": "ana"}
@@ -93,9 +93,11 @@ def test_a_campaign_refused_by_policy_is_not_active(env: dict[str, Any]) -> None
 
 def test_account_page_shows_online_membership_and_false_positive_in_force(env: dict[str, Any]) -> None:
     statuses = []
+    fp = env["gw"].fingerprints
     for i in range(6):  # the newcomer sends C-1's template: the gateway assigns it to C-1 online
         statuses.append(chat(env, NEWCOMER, TEMPLATE.format(a=100 + i, b=i)))
-        time.sleep(0.1)  # background fingerprint batches every 20 ms
+        # fingerprinted in the background (a batch every 20 ms) before the next request, however loaded the machine
+        assert eventually(lambda: fp.idle), f"fingerprints: {fp.settled} of {fp.submitted} requests done"
     assert statuses[0] == 200 and statuses[-1] == 403
     page = httpx.get(env["url"] + f"/dashboard/accounts/{NEWCOMER}", headers=H, timeout=10)
     assert page.status_code == 200  # not in the detection output, but the gateway knows it

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+import logging
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from asgi_upstream import read_request
 from distillguard.gateway.app import Gateway, GatewayConfig
 from distillguard.gateway.fingerprint import fingerprint_ids
 from distillguard.gateway.keys import KeyStore
 from distillguard.gateway.stub import StubUpstream, ThreadedServer
+from waiting import DEADLINE_S, eventually
 
 UPSTREAM_KEY = "upstream-secret-never-leaks"
 KNOWN_PROMPT = "You are an expert solver. Solve step by step and show your work: what is {a} + {b}? Answer in JSON."
@@ -129,23 +135,45 @@ def test_streaming_passes_sse_through(env) -> None:  # type: ignore[no-untyped-d
     assert '"reasoning_content"' in events[0]  # untouched for an allowed account
 
 
+class _HeldStream:
+    """An upstream that streams one event, then holds the rest until the test has seen that first event."""
+
+    def __init__(self) -> None:
+        self.seen_first = threading.Event()
+        self.held = False  # whether the rest waited for `seen_first` (False: it gave up after the deadline)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if await read_request(scope, receive, send) is None:
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        ev = b'data: {"choices": [{"index": 0, "delta": {"content": "first"}}]}\n\n'
+        await send({"type": "http.response.body", "body": ev, "more_body": True})
+        deadline = time.monotonic() + DEADLINE_S
+        while not self.seen_first.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        self.held = self.seen_first.is_set()
+        ev = b'data: {"choices": [{"index": 0, "delta": {"content": " rest"}}]}\n\n'
+        await send({"type": "http.response.body", "body": ev + b"data: [DONE]\n\n"})
+
+
 def test_streaming_is_not_buffered(tmp_path: Path) -> None:
     ks = KeyStore(tmp_path / "k.json")
     key = ks.create("a")
-    with ThreadedServer(StubUpstream(chunk_delay_s=0.4)) as up:
+    upstream = _HeldStream()
+    with ThreadedServer(upstream) as up:
         gw = Gateway(GatewayConfig(upstream=up.url, keys=str(tmp_path / "k.json"), db=str(tmp_path / "g.duckdb"),
                                    fingerprint_workers=0))
-        with ThreadedServer(gw.app) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+        with ThreadedServer(gw.app) as srv, httpx.Client(base_url=srv.url, timeout=DEADLINE_S + 10) as c:
             body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
-            t0 = time.monotonic()
             with c.stream("POST", "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}) as r:
                 it = r.iter_raw()
                 first = next(it)
-                t_first = time.monotonic() - t0
+                upstream.seen_first.set()
                 rest = b"".join(it)
-            t_all = time.monotonic() - t0
-    assert first.startswith(b"data:") and rest.endswith(b"[DONE]\n\n")
-    assert t_first < 0.35 and t_all > 1.2  # first chunk long before the 4 x 0.4 s stream ends
+    assert first.startswith(b"data:") and b"first" in first and rest.endswith(b"[DONE]\n\n")
+    # the first event reached the client while the upstream still held the rest of the stream
+    assert upstream.held and b"rest" not in first
 
 
 def test_unknown_and_revoked_keys_get_openai_401(env) -> None:  # type: ignore[no-untyped-def]
@@ -154,7 +182,8 @@ def test_unknown_and_revoked_keys_get_openai_401(env) -> None:  # type: ignore[n
     assert env["client"].post("/v1/chat/completions", json={}).status_code == 401
     assert chat(env, "revoked").status_code == 200
     env["ks"].revoke(env["keys"]["revoked"])
-    time.sleep(0.5)  # reload interval 0.2 s
+    # the gateway re-reads the keys file every 0.2 s (later on a loaded machine)
+    assert eventually(lambda: env["gw"].keys.authenticate(env["keys"]["revoked"]) is None), "revocation not seen"
     r = chat(env, "revoked")
     assert r.status_code == 401 and r.json()["error"]["type"] == "invalid_request_error"
 
@@ -220,9 +249,11 @@ def test_degrade_caps_tokens_drops_reasoning_forces_watermark(env) -> None:  # t
 
 def test_fresh_account_with_known_templates_is_blocked_early(env) -> None:  # type: ignore[no-untyped-def]
     statuses = []
+    fp = env["gw"].fingerprints
     for i in range(6):
         statuses.append(chat(env, "fresh1", KNOWN_PROMPT.format(a=100 + i, b=i)).status_code)
-        time.sleep(0.1)  # background fingerprint batches every 20 ms
+        # fingerprinted in the background (a batch every 20 ms) before the next request, however loaded the machine
+        assert eventually(lambda: fp.idle), f"fingerprints: {fp.settled} of {fp.submitted} requests done"
     assert statuses[:2] == [200, 200] and statuses[-1] == 403
     assert statuses.count(200) <= 3
     assert chat(env, "fresh2", "an unrelated question about cooking pasta").status_code == 200
@@ -245,21 +276,27 @@ def test_analyst_block_takes_effect_at_once_and_is_audited(env) -> None:  # type
     assert audit == [("ana", "block_campaign", "CT"), ("ana", "allow_account", "t3"), ("ana", "unblock_campaign", "CT")]
 
 
-def test_policy_file_reloads_without_restart(env) -> None:  # type: ignore[no-untyped-def]
+def test_policy_file_reloads_without_restart(env, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     assert chat(env, "ctl").status_code == 200
+    enforcer = env["gw"].enforcer
     path = env["tmp"] / "policy.toml"
     old = path.read_text()
+    first = enforcer.policy
     try:
         path.write_text(old.replace("requests_per_minute = 6000\n[limits.throttled", "requests_per_minute = 0.01\n"
                                     "request_burst = 1\n[limits.throttled", 1))
-        time.sleep(0.7)
+        # re-read every 0.2 s (later on a loaded machine)
+        assert eventually(lambda: enforcer.policy != first), "the new policy file was never loaded"
         assert [chat(env, "ctl").status_code for _ in range(2)] == [200, 429]  # burst 1
-        path.write_text("not = [valid")  # a broken file keeps the last good policy
-        time.sleep(0.5)
+        changed = enforcer.policy
+        with caplog.at_level(logging.ERROR, logger="distillguard.gateway"):
+            path.write_text("not = [valid")  # a broken file keeps the last good policy
+            assert eventually(lambda: "reload failed" in caplog.text), "the broken policy file was never read"
+        assert enforcer.policy == changed
         assert chat(env, "ctl").status_code == 429
     finally:
         path.write_text(old)
-        time.sleep(0.5)
+        assert eventually(lambda: enforcer.policy == first), "the first policy file was never loaded again"
 
 
 def test_dashboard_is_mounted_behind_the_admin_token(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from distillguard.gateway.stub import ThreadedServer
 from distillguard.store import Store
 from gateway_proc import spawn_serve
 from test_gateway_http_limits import rss_kib
+from waiting import DEADLINE_S, eventually
 
 POLICY = """
 version = 1
@@ -34,14 +36,19 @@ max_body_bytes = 2000000
 """
 
 
+RELEASE = threading.Event()  # set: the upstream answers the requests it holds (model "held")
+
+
 async def _slow_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Answers after 0.5 s (model "slow") or at once; streams when asked."""
+    """Answers once `RELEASE` is set (model "held") or at once; streams when asked."""
     body = await read_request(scope, receive, send)
     if body is None:
         return
     req = orjson.loads(body)
-    if req["model"] == "slow":
-        await asyncio.sleep(0.5)
+    if req["model"] == "held":
+        deadline = time.monotonic() + DEADLINE_S
+        while not RELEASE.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
     if req.get("stream"):
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         ev = {"choices": [{"index": 0, "delta": {"content": "hi"}}]}
@@ -67,26 +74,30 @@ def test_one_account_cannot_hold_more_than_its_in_flight_cap(tmp_path: Path, ups
     gw = Gateway(GatewayConfig(upstream=upstream, keys=str(tmp_path / "keys.json"), db=str(tmp_path / "gw.duckdb"),
                                fingerprint_workers=0, max_in_flight_per_account=4))
 
-    def chat(key: str, model: str = "slow", stream: bool = False) -> int:
-        with httpx.Client(base_url=srv.url, timeout=10) as c:
+    def chat(key: str, model: str = "held", stream: bool = False) -> int:
+        with httpx.Client(base_url=srv.url, timeout=DEADLINE_S + 10) as c:
             r = c.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
                        json={"model": model, "stream": stream, "messages": [{"role": "user", "content": "x"}]})
             return r.status_code
 
     with ThreadedServer(gw.app) as srv, ThreadPoolExecutor(12) as pool:
-        held = [pool.submit(chat, a) for _ in range(10)]
-        other = pool.submit(chat, b, "fast")
+        RELEASE.clear()  # the upstream holds every request of "a" until the cap has refused the rest
+        try:
+            held = [pool.submit(chat, a) for _ in range(10)]
+            assert eventually(lambda: sum(f.done() for f in held) == 6 and gw.inflight.held("a") == 4), \
+                f"expected 4 requests held and 6 refused: {sum(f.done() for f in held)} answered, " \
+                f"{gw.inflight.held('a')} in flight"
+            other = pool.submit(chat, b, "fast")
+            assert other.result() == 200  # another account is not held up by the cap of the first
+        finally:
+            RELEASE.set()
         codes = sorted(f.result() for f in held)
         assert codes == [200] * 4 + [429] * 6
-        assert other.result() == 200  # another account is not held up by the cap of the first
-        assert gw.inflight.held("a") == 0  # every slot came back
+        # every slot comes back (just after the response's last byte left: the client may see it first)
+        assert eventually(lambda: gw.inflight.held("a") == 0), gw.inflight.held("a")
         streams = [pool.submit(chat, a, "fast", True) for _ in range(4)]
         assert [f.result() for f in streams] == [200] * 4
-        for _ in range(100):  # the slot is given back just after the stream's last byte left
-            if gw.inflight.held("a") == 0:
-                break
-            time.sleep(0.01)
-        assert gw.inflight.held("a") == 0
+        assert eventually(lambda: gw.inflight.held("a") == 0), gw.inflight.held("a")
         assert chat(a, "fast") == 200
         assert httpx.get(srv.url + "/healthz").json()["in_flight_refused"] == 6
 

@@ -177,6 +177,8 @@ class Fingerprinter:
         self._cache_lock = threading.Lock()
         self.dropped = 0
         self.batches = 0
+        self.submitted = 0  # requests queued by `submit`
+        self.settled = 0  # of those, handed to `on_ids` (or lost with a batch that failed)
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(w,), name="distillguard-fingerprint", daemon=True)
                          for w in (self.workers or [None])]
@@ -199,6 +201,7 @@ class Fingerprinter:
             return
         with self._qlock:
             self.queued_bytes += len(text)
+            self.submitted += 1
         self._queue.append((account_id, text, now))
 
     def drain(self, worker: FingerprintWorker | None = None) -> int:
@@ -217,6 +220,8 @@ class Fingerprinter:
             ids = dict(zip(texts, got, strict=True))
         except Exception:
             log.exception("fingerprint: batch of %d texts failed", len(texts))
+            with self._qlock:
+                self.settled += len(items)
             return 0
         if len(self.generic) < MAX_GENERIC_IDS:
             for t, v in ids.items():
@@ -228,8 +233,15 @@ class Fingerprinter:
                 self._cache.pop(next(iter(self._cache)))  # oldest first (insertion order)
         for account_id, text, now in items:
             self.on_ids(account_id, ids[text], now)
+        with self._qlock:
+            self.settled += len(items)
         self.batches += 1
         return len(items)
+
+    @property
+    def idle(self) -> bool:
+        """Whether every queued request has been handed to `on_ids` (what `on_ids` did with it included)."""
+        return self.settled == self.submitted
 
     def close(self) -> None:
         """Process what is queued and stop the threads and workers."""
