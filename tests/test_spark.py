@@ -8,6 +8,7 @@ import json
 import shutil
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import pytest
 
 from conftest import SHARED_DATA
 from distillguard.detection import DetectConfig, detect_logs
-from distillguard.detection.spark import SparkEngine, SparkSettings, ship_to_spark, spark_builder
+from distillguard.detection.features import account_orgs
+from distillguard.detection.spark import SparkEngine, SparkSettings, read_exchanges, ship_to_spark, spark_builder
+from distillguard.store import Store
 
 pytest.importorskip("pyspark")
 pytest.importorskip("sqlglot")
@@ -94,6 +97,28 @@ def test_features_and_links_equal(runs: tuple[Path, Path]) -> None:
     assert kinds >= {"shared-template", "shared-wrapper", "shared-phrases", "client-fingerprint"}, kinds
     assert ld.keys() == ls.keys()
     assert all(abs(ld[k] - ls[k]) < 1e-9 for k in ld)
+
+
+def test_exchanges_read_from_the_parts(spark: Any, runs: tuple[Path, Path]) -> None:
+    # Spark reads the store's parts folder itself (no export), plus the delta, and skips an uncommitted part
+    with Store.open(runs[0].parent / "store.duckdb") as store:
+        store.con.execute("INSERT INTO exchanges_delta BY NAME SELECT * EXCLUDE (rowid) "
+                          "REPLACE ('late-' || request_id AS request_id) FROM exchanges ORDER BY rowid LIMIT 3")
+        stray = store.parts / "part-999999999999999-stray000.parquet"
+        shutil.copy(store.part_files()[0], stray)
+        eng = SparkEngine(spark, owned=False)
+        try:
+            read_exchanges(eng, store)
+            q = ("SELECT count(*), count(DISTINCT request_id), sum(rowid), max(rowid), sum(prompt_tokens), "
+                 "sum(array_length(messages)), sum(length(messages[1].content)), min(ts), max(ts) FROM exchanges")
+            got, want = eng.sql(q).fetchall()[0], store.con.sql(q).fetchall()[0]
+            assert got[:-2] == want[:-2] and got[0] == store.count("exchanges") > 3
+            assert [t.replace(tzinfo=UTC) for t in got[-2:]] == list(want[-2:])  # Spark's are naive, in UTC
+            ids = [a for (a,) in store.con.sql("SELECT DISTINCT account_id FROM exchanges ORDER BY 1").fetchall()]
+            assert account_orgs(eng, ids) == account_orgs(store.con, ids)
+        finally:
+            eng.close()
+            stray.unlink()
 
 
 def test_engine_reuses_active_session(spark: Any) -> None:

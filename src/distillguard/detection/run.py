@@ -140,7 +140,7 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
     con = store.con
     feat.prepare(con, fingerprint, near_groups)
     stage("fingerprints")
-    rel = relational(con, engine, spark)  # the store itself, or Spark fed from it (distillguard.detection.spark)
+    rel = relational(store, engine, spark)  # the store itself, or Spark fed from it (detection.spark)
     features = feat.account_features(rel)
     stage("features")
     if config.use_links and features.num_rows:
@@ -149,13 +149,14 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
         bip = bip.filter(pa.compute.greater_equal(bip["share"], config.links.min_key_share))
     else:
         links, bip = _no_links(con)
+    # one declared customer's keys are one entity: their links to each other are no coordination evidence
+    # (a pass over every exchange: on Spark, over the store's parts)
+    orgs = feat.account_orgs(rel, features["account_id"].to_pylist()) if config.use_links else None
     if rel is not con:
         bring_back(con, rel, ("dg_features", "dg_links") if config.use_links and features.num_rows
                    else ("dg_features",))
         rel.close()
     stage("links")
-    # one declared customer's keys are one entity: their links to each other are no coordination evidence
-    orgs = feat.account_orgs(con, features["account_id"].to_pylist()) if config.use_links else None
     verdict = _judge(store, config, features, links, bip, orgs, stage, keep_own=snapshot is not None)
     del links, bip  # the graph (gigabytes at scale) is not needed by the output
     result = _write(store, out, config, features, verdict, stage, timings)

@@ -11,8 +11,9 @@ views.
 What runs where with `--engine spark`: ingest and fingerprinting (Python, once per distinct text) stay in
 the DuckDB store; the slim tables `dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_acc` (accounts by number) and the
 numbering `dg_names` are shipped to Spark (as Arrow
-through the driver, or staged as Parquet in a folder the executors read: $DG_SPARK_STAGE), features and
-links run on Spark, and their results (`dg_features`, `dg_links`, one row per account / per edge) come
+through the driver, or staged as Parquet in a folder the executors read: $DG_SPARK_STAGE), the
+executors read `exchanges` from the store's Parquet parts themselves (`read_exchanges`), features,
+links and the accounts' declared organisations run on Spark, and their results (`dg_features`, `dg_links`, one row per account / per edge) come
 back to DuckDB for campaigns and output. Operator guide: docs/spark.md.
 """
 
@@ -27,7 +28,8 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import UsageError
-from ..store import sql_literal
+from ..schema import EXCHANGE_FIELDS
+from ..store import DELTA, PART_SCHEMA, Store, sql_literal
 from . import tables as work_tables
 
 ENGINES = ("duckdb", "spark")
@@ -70,17 +72,20 @@ class SparkSettings:
     partitions: int = 8             # spark.sql.shuffle.partitions
     stage: str | None = None        # ship the tables as Parquet in this folder (None: as Arrow via the driver)
     stage_uri: str | None = None    # how executors address `stage` (None: the same folder)
+    parts_uri: str | None = None    # how executors address the store's parts folder (None: its local path)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], master: str | None = None) -> SparkSettings:
-        """$SPARK_MASTER (unless `master`), $DG_SPARK_PARTITIONS, $DG_SPARK_STAGE, $DG_SPARK_STAGE_URI."""
+        """$SPARK_MASTER (unless `master`), $DG_SPARK_PARTITIONS, $DG_SPARK_STAGE, $DG_SPARK_STAGE_URI,
+        $DG_SPARK_PARTS_URI."""
         raw = env.get("DG_SPARK_PARTITIONS", "8")
         try:
             partitions = int(raw)
         except ValueError:
             raise UsageError(f"DG_SPARK_PARTITIONS must be a whole number, got {raw!r}") from None
         return cls(master=master or env.get("SPARK_MASTER") or None, partitions=partitions,
-                   stage=env.get("DG_SPARK_STAGE") or None, stage_uri=env.get("DG_SPARK_STAGE_URI") or None)
+                   stage=env.get("DG_SPARK_STAGE") or None, stage_uri=env.get("DG_SPARK_STAGE_URI") or None,
+                   parts_uri=env.get("DG_SPARK_PARTS_URI") or None)
 
 
 class SparkEngine:
@@ -159,6 +164,10 @@ class SparkEngine:
         """Make Parquet files (a file or folder, any URI the cluster reads: s3a://, gs://, abfss://, file://)
         available to SQL as `name`; unsigned hash columns must already be stored as int64 of the same bits."""
         self._store(name, self.spark.read.parquet(uri), checkpoint=False)
+
+    def view(self, name: str, df: Any) -> None:
+        """Make a Spark DataFrame available to SQL as `name`, as a query (read when used, not materialised)."""
+        self._store(name, df, checkpoint=False)
 
     def table(self, name: str) -> pa.Table:
         """A temporary table as Arrow."""
@@ -248,10 +257,10 @@ def spark_builder(master: str | None = None, app: str = "distillguard", partitio
     return builder
 
 
-def _spark_schema(t: pa.Table) -> Any:
+def _spark_schema(t: pa.Table | pa.Schema) -> Any:
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    return from_arrow_schema(t.schema)
+    return from_arrow_schema(t if isinstance(t, pa.Schema) else t.schema)
 
 
 def ship_to_spark(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequence[str] = SHIPPED_TABLES,
@@ -302,13 +311,36 @@ def bring_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: Sequ
             con.unregister("_dg_back")
 
 
-def relational(con: duckdb.DuckDBPyConnection, engine: str = "duckdb", spark: SparkSettings | None = None) -> Any:
-    """The connection-like object the relational stages run on: `con` itself, or a Spark engine fed from it."""
+def read_exchanges(engine: SparkEngine, store: Store, parts_uri: str | None = None) -> None:
+    """The store's `exchanges` on Spark, read from its Parquet parts where they lie (no export step).
+
+    The same rows and `rowid`s as the store's view: the parts the catalog lists (a part file it does not
+    list is uncommitted, and skipped) and the few rows of the delta table, which travel as Arrow.
+    `parts_uri` is how the executors address the parts folder (e.g. `s3a://lake/store.duckdb.parts` for a
+    bucket mounted on the driver); by default the folder's local path.
+    """
+    cols = [f.name for f in EXCHANGE_FIELDS]
+    base = f"{parts_uri.rstrip('/')}/" if parts_uri else store.parts.resolve().as_uri() + "/"
+    names = [p.name for p in store.part_files()]
+    top = store.con.execute("SELECT coalesce(max(last_rid) + 1, 0) FROM exchange_parts").fetchall()[0][0]
+    delta = store.con.sql(f"SELECT {', '.join(cols)}, {int(top)} + rowid AS rowid FROM {DELTA}").to_arrow_table()
+    engine.register("dg_exchanges_delta", delta)
+    df = engine.spark.table("dg_exchanges_delta")
+    if names:
+        parts = engine.spark.read.schema(_spark_schema(PART_SCHEMA)).parquet(*(base + n for n in names))
+        df = parts.selectExpr(*cols, "_rid AS rowid").unionByName(df)
+    engine.view("exchanges", df)
+
+
+def relational(store: Store, engine: str = "duckdb", spark: SparkSettings | None = None) -> Any:
+    """The connection-like object the relational stages run on: the store's connection, or a Spark engine
+    fed from it (the slim tables shipped, `exchanges` read from the parts)."""
     if engine == "duckdb":
-        return con
+        return store.con
     if engine != "spark":
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     settings = spark or SparkSettings()
     sp = SparkEngine.start(settings)
-    ship_to_spark(con, sp, stage=settings.stage, stage_uri=settings.stage_uri)
+    ship_to_spark(store.con, sp, stage=settings.stage, stage_uri=settings.stage_uri)
+    read_exchanges(sp, store, settings.parts_uri)
     return sp
