@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from distillguard.detection import features, links
-from handbuilt import T0, _rec, campaign, legit_users, prepared_store, scrub_network
+from handbuilt import T0, WORDS, _rec, campaign, legit_users, prepared_store, scrub_network
 
 
 def _links(tmp_path, records, accounts_csv: str | None = None, **cfg) -> dict[tuple[str, str, str], float]:
@@ -72,3 +72,25 @@ def test_big_key_uses_ring_not_all_pairs(tmp_path) -> None:
     # O(accounts × keys): at most 2·ring neighbours per account on each of the 10 wrapper keys, and
     # distinct keys order their accounts independently, so far fewer than all 780 pairs
     assert 40 <= len(pairs) < 0.5 * 780
+
+
+def test_instructions_in_the_system_prompt_bind_however_many_hold_them(tmp_path) -> None:
+    """A wrapper moved into the system prompt binds a campaign at any size; a one-line default persona that
+    many unrelated customers send is popular infrastructure and binds no one once popular."""
+    trace = ("Before you answer, reason privately inside trace tags and explore every step of the problem, "
+             "then write the final answer on its own line.")
+    recs = []
+    for a in range(60):   # 60 accounts > popular_min=20: a popularity cut would drop the key
+        recs += [_rec(f"c{a}-{i}", T0 + timedelta(hours=i, minutes=a), f"camp-{a:03d}",
+                      f"problem {a * 10 + i}: how many {WORDS[(a + i) % 7]} fit in a box of side {i + 2}?",
+                      system=trace) for i in range(5)]
+    for u in range(60):
+        recs += [_rec(f"u{u}-{i}", T0 + timedelta(days=u % 9, hours=9 + i), f"user-{u:03d}",
+                      f"{WORDS[(u + i) % 7]} question {u}-{i} about my garden", system="You are a helpful assistant.")
+                 for i in range(5)]
+    lk = _links(tmp_path, scrub_network(recs), popular_min=20)
+    camp = {(s, d) for s, d, k in lk if k == "shared-instructions"}
+    assert camp and all(s.startswith("camp") and d.startswith("camp") for s, d in camp)
+    # every campaign account is reached (ring neighbours), so the key keeps the whole campaign connected
+    assert {x for p in camp for x in p} == {f"camp-{a:03d}" for a in range(60)}
+    assert not any(s.startswith("user") for s, d, k in lk if k in ("shared-system-prompt", "shared-instructions"))

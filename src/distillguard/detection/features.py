@@ -10,7 +10,7 @@ smallest text hashes): content features are shares over the account's exchanges 
 Tables created in the store's connection (prefixed `dg_`; the two large ones, `dg_x` and `dg_at`, in the
 store's file while detect runs — see `work_table` — the others temporary). Those holding accounts key
 them by number (`dg_names`, see :mod:`distillguard.detection.account_ids`):
-- `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, user_turns, multi_turn, max_tokens,
+- `dg_x`: account_id, ts_s (epoch seconds), text_hash, sys_hash, sys_words, user_turns, multi_turn, max_tokens,
   temperature, client_fp, ip_h / ua_h / model_h (hashes; NULL for an empty ip or user agent),
   prompt_tokens, completion_tokens, has_tools, params_key / params_set (hash and count of the non-default
   sampling parameters: links.shared-params), rid (the exchange's rowid in `exchanges`: the fingerprint
@@ -65,6 +65,11 @@ _OPENER_SQL = ("CASE WHEN messages[1].role = 'user' THEN messages[1].content WHE
 _SYSTEM_SQL = ("CASE WHEN messages[1].role IN ('system', 'developer') THEN messages[1].content "
                "ELSE list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content END")
 
+# words in the system prompt (spaces + 1; 0 without one): a client's one-line default persona is short, an
+# operator's or an app's instructions are not
+_SYSTEM_WORDS_SQL = (f"coalesce(length(trim({_SYSTEM_SQL})) - length(replace(trim({_SYSTEM_SQL}), ' ', '')) + 1, 0)"
+                     "::INTEGER")
+
 # JSON parameters are parsed once per DISTINCT `params` string (a few thousand client configurations),
 # never per exchange; strings that only ever get compared (ip, user agent, model) are kept as hashes
 # (NULL for an empty one), so the slim table stays narrow: it is the largest table of a detect run.
@@ -87,6 +92,7 @@ def slim_select(source: str = "exchanges", extra: str = "", numbered: bool = Fal
   epoch(ts)::DOUBLE AS ts_s,
   hash({PROMPT_SQL}) AS text_hash,
   hash(coalesce({_SYSTEM_SQL}, '')) AS sys_hash,
+  {_SYSTEM_WORDS_SQL} AS sys_words,
   coalesce(len(list_filter({_ROLES}, lambda r: r = 'user')), 1)::INTEGER AS user_turns,
   coalesce(list_contains({_ROLES}, 'assistant'), false) AS multi_turn,
   CASE WHEN list_contains({_ROLES}, 'assistant') THEN hash({_OPENER_SQL}) END AS open_hash,

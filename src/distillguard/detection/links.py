@@ -11,7 +11,8 @@ Weights
   almost nothing while a wrapper that carries most of two accounts' traffic weighs almost 1;
 - operator keys (a payment instrument): weighted like infrastructure but never dropped as popular — one card
   paying for 2,000 accounts is one payer, and dropping it would make a campaign weaker as it grows;
-- infrastructure / client / cohort / system-prompt keys: down-weighted by the key's popularity (1 / (1 + ln n)), and
+- instructions (a system prompt of `instructions_min_words` words or more) weigh like content keys;
+- infrastructure / client / cohort / short system-prompt keys: down-weighted by the key's popularity (1 / (1 + ln n)), and
   dropped entirely above `popular_share` of all accounts (NAT, corporate egress, official clients);
 - lockstep: SynchroTrap-style Jaccard over (time bucket, wrapper) tuples, estimated from per-account
   MinHash signatures, with candidate pairs from LSH bands over those signatures.
@@ -46,6 +47,7 @@ class LinkConfig:
     min_key_share: float = 0.05     # an account's content key must carry at least this share of its traffic
     min_key_reuse: float = 1.5      # content keys: exchanges per holding account, at least
     min_phrase_reuse: float = 1.5   # ... and the same for repeated phrases
+    instructions_min_words: int = 16  # a system prompt this long is instructions (content), shorter a persona
     lockstep_bucket_s: int = 3600
     lockstep_hashes: int = 32
     lockstep_band_rows: int = 4
@@ -78,6 +80,13 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
                "count(*) OVER (PARTITION BY key) AS reuse FROM (SELECT account_id, {key} AS key, "
                "sum(n)::DOUBLE / any_value(n_acc) AS share, sum(n) AS uses FROM dg_atf GROUP BY account_id, {key})) "
                f"WHERE reuse >= {cfg.min_key_reuse}")
+    # system prompts (by length in words), as shares of the fingerprinted traffic; kept when their holders
+    # send them `reuse` times each on average
+    system = ("SELECT account_id, key, share FROM (SELECT *, sum(uses) OVER (PARTITION BY key) / count(*) OVER "
+              "(PARTITION BY key) AS reuse FROM (SELECT x.account_id, x.sys_hash AS key, count(*) AS uses, "
+              "count(*)::DOUBLE / any_value(c.n_acc) AS share FROM dg_x x JOIN dg_fp USING (text_hash) "
+              "JOIN dg_nacc c USING (account_id) WHERE x.sys_hash <> hash('') AND x.sys_words {words} "
+              "GROUP BY ALL)) WHERE reuse >= {reuse}")
     # per-exchange keys, as a share of all the account's exchanges (`dg_features.exchanges`)
     per_exchange = ("SELECT u.account_id, u.key, u.n::DOUBLE / f.exchanges AS share FROM ("
                     "SELECT account_id, {key} AS key, count(*) AS n FROM dg_x WHERE {where} GROUP BY ALL) u "
@@ -90,12 +99,15 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
             "SELECT account_id, key, sum(share) / 2 AS share FROM ("
             + content.format(key="pre_key") + " UNION ALL " + content.format(key="suf_key") + ") GROUP BY ALL",
             "content"),
-        # a system prompt held by a large share of all accounts is a client default, not coordination:
-        # weighted and capped by popularity like infrastructure (shares of the fingerprinted traffic)
-        "shared-system-prompt": (
-            "SELECT x.account_id, x.sys_hash AS key, count(*)::DOUBLE / any_value(c.n_acc) AS share "
-            "FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
-            "WHERE x.sys_hash <> hash('') GROUP BY ALL", "infra"),
+        # a short system prompt ("You are a helpful assistant.") is a client's default persona, sent by unrelated
+        # customers: weighted and capped by popularity like infrastructure (shares of the fingerprinted traffic)
+        "shared-system-prompt": (system.format(words=f"< {cfg.instructions_min_words}", reuse=0), "infra"),
+        # longer instructions are written for one use — an operator's wrapper moved into the system prompt
+        # ("reason inside <trace> tags, then FINAL:"), or one app's prompt — and bind like a wrapper: never
+        # dropped as popular, however many accounts hold them. Whether the holders are a campaign or an app's
+        # customers is for their behaviour to say (scoring), as for any content key.
+        "shared-instructions": (system.format(words=f">= {cfg.instructions_min_words}", reuse=cfg.min_key_reuse),
+                                "content"),
         "shared-ip": (per_exchange.format(key="ip_h", where="ip_h IS NOT NULL"), "infra"),
         "client-fingerprint": (per_exchange.format(key="client_fp", where="ua_h IS NOT NULL"), "infra"),
         "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "

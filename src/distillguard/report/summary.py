@@ -40,6 +40,7 @@ SIGNAL_WORDS = {
     "shared-wrapper": "shared prompt wrappers",
     "shared-prompt-ends": "shared prompt openings and endings",
     "shared-system-prompt": "a shared system prompt",
+    "shared-instructions": "shared system-prompt instructions",
     "extraction-targets": "narrow targeting of reasoning, coding and tool use",
     "coordination": "synchronised activity",
     "single-turn": "single-turn requests",
