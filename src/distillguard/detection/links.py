@@ -13,7 +13,8 @@ Weights
   paying for 2,000 accounts is one payer, and dropping it would make a campaign weaker as it grows;
 - instructions (a system prompt of `instructions_min_words` words or more) weigh like content keys;
 - infrastructure / client / cohort / short system-prompt keys: down-weighted by the key's popularity
-  (1 / (1 + ln n)), and dropped entirely above `popular_share` of all accounts (NAT, corporate egress, official clients);
+  (1 / (1 + ln n)), and dropped entirely above `popular_share` of all accounts (NAT, corporate egress,
+  official clients);
 - lockstep: SynchroTrap-style Jaccard over (time bucket, wrapper) tuples, estimated from per-account
   MinHash signatures, with candidate pairs from LSH bands over those signatures.
 """
