@@ -32,8 +32,8 @@ X = WorkTable(
     ("features", "links", "shared_traffic", "output", "feature_state", "incremental", "spark", "fingerprints.cache"),
     "account_id INTEGER, ts_s DOUBLE, text_hash UBIGINT, sys_hash UBIGINT, sys_words INTEGER, user_turns INTEGER, "
     "multi_turn BOOLEAN, max_tokens DOUBLE, temperature DOUBLE, client_fp UBIGINT, ip_h UBIGINT, ua_h UBIGINT, "
-    "prompt_tokens BIGINT, completion_tokens BIGINT, model_h UBIGINT, has_tools BOOLEAN, params_key UBIGINT, params_set INTEGER, "
-    "rid BIGINT")
+    "prompt_tokens BIGINT, completion_tokens BIGINT, model_h UBIGINT, has_tools BOOLEAN, params_key UBIGINT, "
+    "params_set INTEGER, rid BIGINT")
 AT = WorkTable(
     "dg_at", "features.prepare",
     ("features", "links", "shared_traffic", "output", "response", "feature_state", "incremental", "spark"),
