@@ -205,3 +205,100 @@ def test_delete_exchanges_rewrites_the_parts_it_touches(tmp_path: Path) -> None:
         assert store.delete_exchanges("request_id = 'nothing'") == 0
         s = ingest_logs(store, [_jsonl(tmp_path / "c.jsonl", 0, 6)])  # deleted ids may come back, others not
         assert (s.stored, s.duplicates) == (2, 4)
+
+
+def _files(store: Store) -> list[str]:
+    return sorted(p.name for p in store.parts.iterdir())
+
+
+def test_small_parts_are_merged_on_ingest_and_by_compact(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from distillguard.cli import main
+    from distillguard.store import COMPACT_AT
+
+    db = tmp_path / "s.duckdb"
+    logs = [_jsonl(tmp_path / f"{k}.jsonl", 10 * k, 10) for k in range(COMPACT_AT + 2)]
+    with Store.open(db) as store:
+        ingest_logs(store, logs[:3])
+        store.con.execute("INSERT INTO exchanges_delta (request_id, ts, account_id, ip, model, tools) "
+                          "VALUES ('g1', now(), 'a', '', 'm', ['t'])")  # a part written by DuckDB (the delta's)
+        store.roll_delta()
+        before = store.con.execute("SELECT request_id, rowid, tools, messages FROM exchanges ORDER BY rowid").fetchall()
+        assert store.count("exchange_parts") == 4
+        c = store.compact()
+        assert (c.parts_before, c.parts_after, c.merged) == (4, 1, 4)
+        assert store.con.execute("SELECT request_id, rowid, tools, messages FROM exchanges "
+                                 "ORDER BY rowid").fetchall() == before
+        assert _files(store) == [p.name for p in store.part_files()]
+        # the id index is the same: dedupe still sees every stored row
+        assert store.count("exchange_ids") == 31
+        s = ingest_logs(store, logs)  # 3 known files, then 15 new small parts: with the merged one, COMPACT_AT
+        assert (s.stored, s.duplicates) == (150, 30)
+        assert store.count("exchange_parts") == 1 and len(_files(store)) == 1
+        assert store.con.execute("SELECT count(*), count(DISTINCT request_id), count(DISTINCT rowid) "
+                                 "FROM exchanges").fetchall() == [(181, 181, 181)]
+    r = CliRunner().invoke(main, ["store", "compact", "--db", str(db)])
+    assert r.exit_code == 0 and "parts 1 -> 1" in r.output, r.output
+
+
+def test_merge_groups_are_runs_of_consecutive_small_parts() -> None:
+    from distillguard.store import MERGED_PART_ROWS, SMALL_PART_ROWS, _merge_groups
+
+    small, big = 1_000, SMALL_PART_ROWS
+    parts = [("a", small, 0, 0), ("b", small, 1, 1), ("big", big, 2, 2), ("c", small, 3, 3), ("d", small, 4, 4),
+             ("e", small, 5, 5), ("big2", big, 6, 6), ("alone", small, 7, 7)]
+    assert [[p[0] for p in g] for g in _merge_groups(parts)] == [["a", "b"], ["c", "d", "e"]]
+    many = [(str(i), SMALL_PART_ROWS - 1, i, i) for i in range(20)]  # cut where a merged part would grow too big
+    assert all(sum(p[1] for p in g) <= MERGED_PART_ROWS for g in _merge_groups(many))
+    assert sum(len(g) for g in _merge_groups(many)) == 20
+
+
+def test_a_failed_compaction_changes_nothing(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        ingest_logs(store, [_jsonl(tmp_path / f"{k}.jsonl", 10 * k, 10) for k in range(3)])
+        before, files = _ids(store), _files(store)
+
+        def fail(step: str) -> None:
+            raise OSError("disk full")
+
+        with pytest.raises(OSError):
+            store.compact(on_step=fail)
+        assert _ids(store) == before and _files(store) == files and store.count("exchange_parts") == 3
+
+
+COMPACT_CHILD = """
+import sys, time
+from distillguard.store import Store
+store = Store.open(sys.argv[1])
+def step(name):
+    print(name, flush=True)
+    time.sleep(60)
+store.compact(on_step=step if sys.argv[2] == "kill" else None)
+"""
+
+
+@pytest.mark.parametrize("kill_at", ["written", "committed"])
+def test_sigkill_mid_compaction_loses_and_duplicates_nothing(tmp_path: Path, kill_at: str) -> None:
+    db = tmp_path / "s.duckdb"
+    logs = [_jsonl(tmp_path / f"{k}.jsonl", 10 * k, 10) for k in range(4)]
+    with Store.open(db) as store:
+        ingest_logs(store, logs)
+        before = _ids(store)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    with subprocess.Popen([sys.executable, "-c", COMPACT_CHILD, str(db), "kill"], stdout=subprocess.PIPE,
+                          text=True, env=env) as child:
+        assert child.stdout is not None
+        while (line := child.stdout.readline().strip()) not in (kill_at, ""):
+            pass
+        assert line == kill_at
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    with Store.open(db) as store:  # before the commit: the sources stand; after it: the merged part
+        assert _ids(store) == before
+        assert store.count("exchange_parts") == (4 if kill_at == "written" else 1)
+        assert _files(store) == [p.name for p in store.part_files()]  # the unlisted files are gone
+        assert store.count("exchange_ids") == 40
+        s = ingest_logs(store, logs)
+        assert (s.stored, s.duplicates) == (0, 40)
+        assert store.compact().parts_after == 1 and _ids(store) == before

@@ -25,6 +25,7 @@ from .errors import DistillGuardError
 COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("distillguard.commands.ingest:ingest",
                "Validate exchange logs (JSONL[.gz|.zst], Parquet files or folders) and append them to the store."),
+    "store": ("distillguard.commands.ingest:store", "Maintain an ingested store (merge its small Parquet parts)."),
     "demo": ("distillguard.commands.demo:demo",
              "Rehearse DistillGuard end-to-end on simulated traffic and print where the results are."),
     "simulate": ("distillguard.commands.simulate:simulate",

@@ -25,7 +25,7 @@ from . import jsonl
 from .conform import conform_fast, conform_records
 from .errors import InputError, RecordError, UsageError
 from .schema import ACCOUNT_FIELDS, ACCOUNT_SCHEMA, REQUIRED_EXCHANGE, FieldError, validate_account
-from .store import Store, _Staging
+from .store import COMPACT_AT, Store, _Staging
 
 BATCH_ROWS = 100_000
 # Far above any real request (a 1M-token context is about 4 MB of text), low enough that one hostile line
@@ -98,6 +98,7 @@ def ingest_logs(
     summary = IngestSummary()
     for path in log_files(paths):
         _FileRun(store, path, options, summary, on_error, on_progress).run()
+    store.compact(min_small=COMPACT_AT)  # many small files (or delta rolls) leave many small parts: merge them
     return summary
 
 

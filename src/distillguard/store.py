@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +48,11 @@ PART_DICT = ["account_id", "api_key_id", "org_id", "ip", "user_agent", "model", 
              "tools.list.element", "status", "messages.list.element.role"]
 PART_STATS = ["_rid", "ts", "account_id", "model", "status", "prompt_tokens", "completion_tokens"]
 DELTA_ROLL_ROWS = 200_000  # the gateway rolls its delta table into a part past this many rows
+# compaction: a part of fewer rows than one row group is small; runs of consecutive small parts are merged
+# into parts of at most MERGED_PART_ROWS, by `ingest` once COMPACT_AT small parts have piled up
+SMALL_PART_ROWS = PART_ROW_GROUP
+MERGED_PART_ROWS = 8 * PART_ROW_GROUP
+COMPACT_AT = 16
 DELTA = "exchanges_delta"  # where row-at-a-time writers (the gateway) insert exchanges
 
 _DUCK_TYPES = {
@@ -92,6 +97,15 @@ PART_SCHEMA = EXCHANGE_SCHEMA.append(pa.field("_rid", pa.int64(), nullable=False
 _REJECT_SCHEMA = pa.schema([("path", pa.string()), ("line", pa.int64()), ("field", pa.string()),
                             ("reason", pa.string())])
 _IDS_SCHEMA = pa.schema([("request_id", pa.string()), ("_pos", pa.int64())])
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What `Store.compact` did: parts before and after, and how many small parts it merged (rows unchanged)."""
+
+    parts_before: int
+    parts_after: int
+    merged: int
 
 
 @dataclass(frozen=True)
@@ -283,6 +297,51 @@ class Store:
         for name, _ in hits:
             (self.parts / name).unlink(missing_ok=True)
         return sum(n for _, n in hits)
+
+    def compact(self, min_small: int = 2, on_step: Callable[[str], None] | None = None) -> Compaction:
+        """Merge runs of consecutive small parts into larger ones, if the store holds at least `min_small`.
+
+        Each merged part is written to `….tmp`, fsynced and renamed into place, then one catalog transaction
+        swaps it for its sources in the manifest (row ids and request ids are unchanged, so the id index is
+        untouched); the sources are deleted after the commit. A crash before the commit leaves a merged part
+        that no manifest row lists, after it the sources: either is deleted at the next writable open, so
+        nothing is lost or stored twice. `on_step` hears "written" and "committed" for each merged part.
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path}: the store is open read-only")
+        parts = self.con.execute("SELECT name, rows, first_rid, last_rid FROM exchange_parts "
+                                 "ORDER BY first_rid").fetchall()
+        if sum(rows < SMALL_PART_ROWS for _, rows, _, _ in parts) < max(min_small, 2):
+            return Compaction(len(parts), len(parts), 0)
+        merged = 0
+        for group in _merge_groups(parts):
+            final = self.parts / _part_name(group[0][2])
+            tmp = final.with_name(final.name + ".tmp")
+            _merge_parts([self.parts / name for name, *_ in group], tmp)
+            _durable(tmp)
+            os.replace(tmp, final)
+            _durable(self.parts)
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                if on_step:
+                    on_step("written")
+                self.con.execute("DELETE FROM exchange_parts WHERE name IN (SELECT unnest(?))",
+                                 [[name for name, *_ in group]])
+                _list_part(self.con, final, sum(g[1] for g in group), min(g[2] for g in group),
+                           max(g[3] for g in group))
+                self._refresh_view()
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                final.unlink(missing_ok=True)
+                raise
+            if on_step:
+                on_step("committed")
+            for name, *_ in group:
+                (self.parts / name).unlink(missing_ok=True)
+            merged += len(group)
+        after = self.count("exchange_parts")
+        return Compaction(len(parts), after, merged)
 
     def append_accounts(self, table: pa.Table) -> int:
         """Insert or replace account records; return how many were written."""
@@ -556,6 +615,34 @@ class _PartWriter:
 def _parquet_writer(path: Path) -> pq.ParquetWriter:
     return pq.ParquetWriter(path, PART_SCHEMA, compression=PART_COMPRESSION, use_dictionary=PART_DICT,
                             write_statistics=PART_STATS)
+
+
+def _merge_groups(parts: list[tuple[str, int, int, int]]) -> list[list[tuple[str, int, int, int]]]:
+    """Runs of at least two consecutive small parts (name, rows, first, last), each of ≤ MERGED_PART_ROWS rows."""
+    groups: list[list[tuple[str, int, int, int]]] = [[]]
+    for part in parts:
+        rows = part[1]
+        if rows >= SMALL_PART_ROWS or sum(p[1] for p in groups[-1]) + rows > MERGED_PART_ROWS:
+            groups.append([])
+        if rows < SMALL_PART_ROWS:
+            groups[-1].append(part)
+    return [g for g in groups if len(g) >= 2]
+
+
+def _merge_parts(sources: list[Path], out: Path) -> None:
+    """Write the rows of `sources` (consecutive parts: in row id order) as one part, in full row groups."""
+    buf: pa.Table | None = None
+    with _parquet_writer(out) as w:
+        for src in sources:
+            # parts written by DuckDB (the delta's, a migration's) name their list items differently: cast
+            t = pq.read_table(src).cast(PART_SCHEMA)
+            buf = t if buf is None else pa.concat_tables([buf, t])
+            full = buf.num_rows - buf.num_rows % PART_ROW_GROUP
+            if full:
+                w.write_table(buf.slice(0, full), row_group_size=PART_ROW_GROUP)
+                buf = buf.slice(full)
+        if buf is not None and buf.num_rows:
+            w.write_table(buf, row_group_size=PART_ROW_GROUP)
 
 
 def _list_part(con: duckdb.DuckDBPyConnection, path: Path, rows: int, first: int, last: int) -> None:

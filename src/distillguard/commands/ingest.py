@@ -64,3 +64,20 @@ def ingest(logs: tuple[str, ...], accounts: str | None, db: str, max_errors: int
     s = run_ingest(logs, accounts, db, max_errors, max_line_bytes=max_line_bytes, mapping=mapping)
     click.echo(f"files {s.files}  rows read {s.rows_read}  stored {s.stored}  "
                f"duplicates {s.duplicates}  rejected {s.rejected}  -> {db}")
+
+
+@click.group()
+def store() -> None:
+    """Maintain an ingested store (merge its small Parquet parts)."""
+
+
+@store.command("compact")
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help="The store to compact.")
+@click.option("--min-small", type=click.IntRange(min=2), default=2, show_default=True,
+              help="Do nothing unless the store holds at least this many small parts.")
+@handle_errors
+def store_compact(db: str, min_small: int) -> None:
+    """Merge runs of small parts (many small ingests, the gateway's rolled journal) into larger ones."""
+    with Store.open(db) as s:
+        c = s.compact(min_small=min_small)
+    click.echo(f"parts {c.parts_before} -> {c.parts_after}  (merged {c.merged} small parts)  {db}")
