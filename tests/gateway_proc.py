@@ -14,7 +14,7 @@ from distillguard.gateway.stub import free_port
 
 
 def spawn_serve(tmp: Path, upstream: str, *extra: str, env: dict[str, str] | None = None,
-                timeout_s: float = 30) -> tuple[subprocess.Popen[bytes], str]:
+                timeout_s: float = 60) -> tuple[subprocess.Popen[bytes], str]:
     """Start `serve` on `tmp/gw.duckdb` + `tmp/keys.json`, wait until /healthz answers; return (process, url).
 
     Its stdout and stderr go to `tmp/serve.log`, which the start-up error quotes."""

@@ -15,10 +15,11 @@ import pytest
 
 from distillguard.gateway.keys import KeyStore
 from distillguard.gateway.server import worker_db
-from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port
+from distillguard.gateway.stub import StubUpstream, ThreadedServer
 from distillguard.store import Store
 from gateway_proc import spawn_serve
-from test_gateway_redis import start_redis
+from test_gateway_redis import redis_on_a_free_port
+from waiting import eventually
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 POLICY = """
@@ -33,14 +34,21 @@ request_burst = 10
 def test_two_workers_share_limits_and_each_logs_its_own_store(tmp_path: Path) -> None:
     (tmp_path / "policy.toml").write_text(POLICY)
     key = KeyStore(tmp_path / "keys.json").create("acct-1")
-    port = free_port()
-    redis = start_redis(port)
+    redis, port = redis_on_a_free_port()
     try:
         with ThreadedServer(StubUpstream()) as up:
             proc, url = spawn_serve(tmp_path, up.url + "/v1", "--workers", "2", "--redis",
                                     f"redis://127.0.0.1:{port}/0", "--policy", str(tmp_path / "policy.toml"),
                                     "--fingerprint-workers", "0")
             try:
+                seen: set[str] = set()
+
+                def both_up() -> bool:  # `spawn_serve` waited for one worker; the other may still be starting
+                    seen.add(httpx.get(url + "/healthz", timeout=30).headers["x-request-id"][:12])
+                    return len(seen) == 2
+
+                assert eventually(both_up, every_s=0.05), f"only worker {seen} answered /healthz"
+
                 def one(i: int) -> tuple[int, str]:  # a fresh connection each: the kernel spreads them
                     r = httpx.post(url + "/v1/chat/completions", timeout=20,
                                    json={"model": "m", "messages": [{"role": "user", "content": f"q {i}"}]},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 from distillguard.gateway.limits import Charge, Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter, StateUnavailable
 from distillguard.gateway.stub import free_port
+from test_gateway_redis import redis_on_a_free_port
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -22,19 +22,7 @@ REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 def redis_url() -> Iterator[str]:
     if not Path(REDIS).exists():
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import redis
-
-    r = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            r.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    r.close()
+    proc, port = redis_on_a_free_port()
     yield f"redis://127.0.0.1:{port}/0"
     proc.kill()
     proc.wait()

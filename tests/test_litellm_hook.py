@@ -19,6 +19,7 @@ import pytest
 from distillguard.errors import ConfigError
 from distillguard.gateway.stub import StubUpstream, ThreadedServer, free_port
 from distillguard.store import Store
+from waiting import eventually
 
 # The proxy runs in a subprocess. Importing litellm.proxy here would put `../..` on sys.path for every
 # later test (proxy_server does that at import), so only check that it is installed.
@@ -107,6 +108,14 @@ def _chat(proxy: dict[str, object], user: str, content: str = "hello there") -> 
                       json={"model": "frontier-1", "user": user, "messages": [{"role": "user", "content": content}]})
 
 
+def _journal_empty(folder: Path) -> bool:
+    """Whether every journaled row is committed: the journal holds only empty segments (committed ones are deleted)."""
+    try:
+        return all(p.stat().st_size == 0 for p in folder.glob("*.log"))
+    except FileNotFoundError:  # a committed segment deleted while we looked
+        return False
+
+
 @pytest.mark.slow
 def test_hook_logs_and_enforces_inside_litellm(proxy: dict[str, object]) -> None:
     ok = _chat(proxy, "legit", "what is the capital of France?")
@@ -121,7 +130,9 @@ def test_hook_logs_and_enforces_inside_litellm(proxy: dict[str, object]) -> None
     statuses = [_chat(proxy, a).status_code for a in ("slow-1", "slow-2", "slow-1", "slow-2")]
     assert statuses[:2] == [200, 200] and 429 in statuses[2:], statuses
 
-    time.sleep(1.5)  # the log sink commits within a second
+    # the hook's log sink commits every 0.25 s and then empties its journal (later on a loaded machine); the
+    # store cannot be read while the proxy holds it
+    assert eventually(lambda: _journal_empty(Path(f"{proxy['db']}.journal")), every_s=0.1), "rows never committed"
     proc = proxy["proc"]
     assert isinstance(proc, subprocess.Popen)
     proc.send_signal(signal.SIGTERM)

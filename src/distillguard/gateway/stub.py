@@ -172,18 +172,27 @@ class ThreadedServer:
     def __init__(self, app: Any, port: int | None = None, http: Any = "auto") -> None:
         import uvicorn
 
-        self.port = port or free_port()
+        # bound here and handed to uvicorn: a port found free and bound later could be taken in between
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind(("127.0.0.1", port or 0))
+        except OSError:
+            self._sock.close()
+            raise
+        self.port = int(self._sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                     access_log=False, lifespan="on", http=http))
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     def start(self) -> ThreadedServer:
-        """Start and wait until it accepts connections."""
+        """Start and wait until it accepts connections (up to 60 s: a loaded machine can be slow)."""
         self._thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not self.server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
+                self.stop()
                 raise RuntimeError(f"server on port {self.port} did not start")
             time.sleep(0.01)
         return self
@@ -192,6 +201,7 @@ class ThreadedServer:
         """Graceful shutdown (runs the app's lifespan shutdown)."""
         self.server.should_exit = True
         self._thread.join(timeout=20)
+        self._sock.close()
 
     def __enter__(self) -> ThreadedServer:
         return self.start()
