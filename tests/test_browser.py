@@ -54,7 +54,7 @@ class Watch:
         dialog.dismiss()
 
 
-def charts_drawn(page: Any, timeout: float = 20_000) -> list[int]:
+def charts_drawn(page: Any, timeout: float = 60_000) -> list[int]:
     """Wait until every chart holds an SVG; return how many marks (paths, circles, lines…) each has."""
     page.wait_for_function(
         "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg'))", timeout=timeout)
@@ -107,6 +107,8 @@ def test_stranger_sees_only_the_login_page(browser: Any, gateway: GatewayEnv) ->
     page.fill("input[name=name]", "mallory")
     page.fill("input[name=token]", "guess")
     page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "error=token" in url)  # the refused login's redirect (slow on a loaded machine)
+    page.locator(".error").wait_for(state="visible")
     assert "error=token" in page.url and page.locator(".error").is_visible()
     page.screenshot(path=str(ARTIFACTS / "login.png"))
     ctx.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from distillguard.cli import main
 from distillguard.intel.taxii import TAXII, TaxiiConfig, create_app, load_objects
+from waiting import eventually
 
 GOLDEN = Path(__file__).parent / "golden" / "intel_bundle.json"
 LOADED = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
@@ -25,27 +25,23 @@ CONFIG = TaxiiConfig(users={"partner": "correct horse"}, tokens=frozenset({"tok-
                      page_size=10)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     objects = load_objects([GOLDEN], LOADED)
-    port = free_port()
+    sock = socket.socket()  # bound here and handed to uvicorn: no other process can take the port in between
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     srv = uvicorn.Server(uvicorn.Config(create_app(objects, CONFIG), host="127.0.0.1", port=port,
                                         log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "TAXII server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        assert eventually(lambda: srv.started or not thread.is_alive()) and srv.started, "TAXII server did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def test_taxii2_client_reads_everything(server: str) -> None:
