@@ -99,7 +99,7 @@ def test_one_account_cannot_hold_more_than_its_in_flight_cap(tmp_path: Path, ups
         assert [f.result() for f in streams] == [200] * 4
         assert eventually(lambda: gw.inflight.held("a") == 0), gw.inflight.held("a")
         assert chat(a, "fast") == 200
-        assert httpx.get(srv.url + "/healthz").json()["in_flight_refused"] == 6
+        assert httpx.get(srv.url + "/healthz", timeout=30).json()["in_flight_refused"] == 6
 
 
 def test_refused_prompts_are_kept_as_size_and_digest(tmp_path: Path, upstream: str) -> None:

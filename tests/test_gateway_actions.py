@@ -38,7 +38,7 @@ def test_an_analyst_block_survives_kill_9_and_restart(tmp_path: Path) -> None:
             for op, target in (("block_campaign", "C-keep"), ("block_campaign", "C-lifted"),
                                ("unblock_campaign", "C-lifted"), ("allow_account", "acct-9")):
                 r = httpx.post(url + "/dashboard/api/actions", headers=h,
-                               json={"action": op, "target": target, "reason": "test"})
+                               json={"action": op, "target": target, "reason": "test"}, timeout=30)
                 assert r.status_code == 200, r.text
         finally:
             proc.send_signal(signal.SIGKILL)  # the actions are only in the journal, at most
@@ -46,10 +46,10 @@ def test_an_analyst_block_survives_kill_9_and_restart(tmp_path: Path) -> None:
         for _ in range(2):  # a replayed restart, then a plain one
             proc, url = spawn_serve(tmp_path, up.url + "/v1", "--dashboard", "--detect", str(det), env=env)
             try:
-                o = httpx.get(url + "/dashboard/api/stats", headers=h).json()["overrides"]
+                o = httpx.get(url + "/dashboard/api/stats", headers=h, timeout=30).json()["overrides"]
                 assert o["blocked_campaigns"] == ["C-keep"] and o["allowed_accounts"] == ["acct-9"]
                 r = httpx.post(url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                               json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                               json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
                 assert r.status_code == 200
             finally:
                 proc.send_signal(signal.SIGTERM)

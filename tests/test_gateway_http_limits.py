@@ -74,7 +74,7 @@ def test_a_head_that_arrives_whole_but_too_big_is_431(gw) -> None:  # type: igno
     with socket.create_connection(("127.0.0.1", _port(url)), timeout=10) as s:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
         assert _status(s) == "431"
-    r = httpx.get(url + "/healthz", headers={f"X-H{i}": "v" for i in range(90)})
+    r = httpx.get(url + "/healthz", headers={f"X-H{i}": "v" for i in range(90)}, timeout=30)
     assert r.status_code == 200 and r.json()["connections_refused"]["too_many_headers"] >= 1
 
 
@@ -122,4 +122,4 @@ def test_silent_and_slow_clients_are_cut_off(gw) -> None:  # type: ignore[no-unt
     assert _status(body) in ("closed", "400")
     for s in [*idle, drip, body]:
         s.close()
-    assert httpx.get(url + "/healthz").json()["connections_refused"]["request_timeout"] >= 51
+    assert httpx.get(url + "/healthz", timeout=30).json()["connections_refused"]["request_timeout"] >= 51

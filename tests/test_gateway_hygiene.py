@@ -32,7 +32,7 @@ def _ip_of_stored_exchange(tmp: Path, upstream: str, *extra: str) -> str:
     try:
         r = httpx.post(url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}",
                                                               "X-Forwarded-For": "6.6.6.6"},
-                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
         assert r.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -177,7 +177,7 @@ def test_upstream_refusing_the_gateways_key_is_a_502_not_the_customers_401(env: 
 
 
 def test_health_and_openapi_list_the_new_endpoints(env: dict[str, Any]) -> None:
-    paths = httpx.get(env["url"] + "/openapi.json").json()["paths"]
+    paths = httpx.get(env["url"] + "/openapi.json", timeout=30).json()["paths"]
     assert "/v1/responses" in paths and "/v1/embeddings" in paths
 
 
