@@ -169,7 +169,11 @@ def test_a_full_disk_answers_503_and_healthz_says_why(gateway: tuple[Gateway, ht
     assert _chat(c, "ok").status_code == 200
     j = gw.sink.journal
     assert j is not None
-    real, j._fd = j._fd, os.open("/dev/full", os.O_WRONLY)  # noqa: SLF001 - the disk is full now
+    # the segment holding that row is rotated and committed first: the writer thread rotates a segment that has
+    # data (closing its descriptor, whatever the test put there), and a full disk must not be rotated away
+    gw.sink.flush()
+    with gw.sink._lock:  # noqa: SLF001 - the log's lock, which the writer thread takes to rotate
+        real, j._fd = j._fd, os.open("/dev/full", os.O_WRONLY)  # noqa: SLF001 - the disk is full now
     try:
         r = _chat(c, "ok", 1)
         assert r.status_code == 503 and r.json()["error"]["code"] == "log_unavailable"
@@ -179,8 +183,9 @@ def test_a_full_disk_answers_503_and_healthz_says_why(gateway: tuple[Gateway, ht
         assert h.status_code == 503 and h.json()["ok"] is False
         assert "No space left" in h.json()["problems"][0]
     finally:
-        os.close(j._fd)  # noqa: SLF001
-        j._fd = real  # noqa: SLF001
+        with gw.sink._lock:  # noqa: SLF001
+            os.close(j._fd)  # noqa: SLF001
+            j._fd = real  # noqa: SLF001
     time.sleep(1.1)
     assert _chat(c, "ok", 3).status_code == 200
     assert c.get("/healthz").json()["ok"] is True
