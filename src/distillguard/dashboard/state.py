@@ -37,11 +37,14 @@ class FindingsCache:
         self._lock = threading.Lock()
 
     def _current_stamp(self) -> tuple[int, ...] | None:
+        # time, size and inode of each file: the time alone has the kernel's tick as resolution, so an output
+        # rewritten within one tick of the one read (detect run twice, a findings edit) would never be read
         assert self.detect_dir is not None
         try:
-            return tuple((self.detect_dir / n).stat().st_mtime_ns for n in ("accounts.csv", "campaigns.json"))
+            stats = [(self.detect_dir / n).stat() for n in ("accounts.csv", "campaigns.json")]
         except OSError:
             return None
+        return tuple(v for st in stats for v in (st.st_mtime_ns, st.st_size, st.st_ino))
 
     def get(self) -> Findings | None:
         """The current findings, or None (with `error` saying why) when there are none to show."""
