@@ -225,6 +225,19 @@ def test_refine_keeps_first_pass_campaign_for_unlinked_accounts() -> None:
     assert out[11] >= 0 and out[11] not in set(out[:10])   # a first-pass group with no refined link: new campaign
 
 
+def test_a_few_coincidental_links_do_not_carry_a_group_into_another_campaign() -> None:
+    """Group A (30 accounts) is a campaign bound by one card; group B (30 accounts) has no operator evidence
+    of its own, and two of its accounts opened the same day as two of A's (a signup-cohort link). B stays a
+    campaign of its own rather than following its two linked accounts into A's."""
+    rows = _clique("a", 30, "shared-payment") + [("a0", "b0", "signup-cohort", 1.0),
+                                                 ("a1", "b1", "signup-cohort", 1.0)]
+    accounts = [f"a{i}" for i in range(30)] + [f"b{i}" for i in range(30)]
+    first = np.array([0] * 30 + [1] * 30)
+    out = refine_campaigns(_links(rows), accounts, first)
+    assert len(set(out[:30])) == 1
+    assert len(set(out[32:])) == 1 and out[32] != out[0]   # B's unlinked 28 accounts: their own campaign
+
+
 def test_leiden_is_a_function_of_the_seed_and_leaves_random_alone() -> None:
     edges = pair_edges(_random_links(0))
     random.seed(123)

@@ -65,6 +65,7 @@ class CampaignConfig:
     # even more than templates: among flagged accounts they say that accounts coordinate, not with whom
     refine_phrase_weight: float = 0.0
     refine_min_accounts: int = 5    # refined communities smaller than this rejoin their first-pass group
+    refine_follow_share: float = 0.2  # ... the community of its linked accounts, if they are this share of it
     refine_min_edge: float = 0.05
     refine_resolution: float = 0.2
 
@@ -388,7 +389,10 @@ def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
         if len(loose) == 0:
             continue
         known = out[idx][out[idx] >= 0]
-        if g >= 0 and len(known):
+        # ... when enough of the group is linked to say so: a few coincidental links (two campaigns' accounts
+        # opened on the same day) must not carry a whole group into another group's campaign; a group with
+        # too little operator evidence to place it stays the campaign the first pass found
+        if g >= 0 and len(known) and len(known) >= config.refine_follow_share * len(idx):
             out[loose] = np.bincount(known).argmax()
         elif g >= 0:
             out[loose] = next_id
