@@ -393,6 +393,20 @@ FROM exchanges GROUP BY account_id
 """
 
 
+PAYERS_SQL = """
+SELECT account_id, count(*) OVER (PARTITION BY payment_fingerprint) AS accounts FROM accounts
+WHERE coalesce(payment_fingerprint, '') <> ''
+"""
+
+
+def payer_accounts(con: duckdb.DuckDBPyConnection, account_ids: Sequence[str]) -> np.ndarray:
+    """How many accounts the payment instrument of each account pays for (0: none on record)."""
+    if not con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'accounts'").fetchall()[0][0]:
+        return np.zeros(len(account_ids), np.int64)
+    payers = dict(con.sql(PAYERS_SQL).fetchall())
+    return np.array([payers.get(a, 0) for a in account_ids], np.int64)
+
+
 def account_orgs(con: duckdb.DuckDBPyConnection, account_ids: Sequence[str]) -> list[str | None]:
     """The one organisation each account declares on all its exchanges (None: none, or several)."""
     orgs = dict(con.sql(ORGS_SQL).fetchall())

@@ -67,6 +67,12 @@ class ScoreConfig:
     suite_low: float = 0.3
     suite_high: float = 0.8
     band_step: float = 10.0          # review and watch: the operating point at 10× and 100× the fpr target
+    # an account whose payment instrument pays for at least this many accounts, none of them declaring an
+    # organisation, is run by an operator (a ring of accounts on one card; a known customer declares itself).
+    # Coordination proven by money needs less extraction behaviour: a group of such accounts sees its
+    # behaviour gate (`behaviour_low`, `behaviour_high`) lowered by `operator_relief` × their share
+    operator_min_accounts: int = 5
+    operator_relief: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -129,12 +135,14 @@ def individual_score(features: pa.Table) -> np.ndarray:
 
 
 def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig = ScoreConfig(),
-                   orgs: Sequence[str | None] | None = None, shared: pa.Table | None = None) -> Scores:
+                   orgs: Sequence[str | None] | None = None, shared: pa.Table | None = None,
+                   payers: np.ndarray | None = None) -> Scores:
     """Combine individual and campaign evidence into one score per account.
 
     `orgs`: the one organisation each account declares on all its traffic (None: none or several), aligned
     with `features`. `shared`: behaviour features of grouped accounts restricted to the traffic they share
     with their group (`shared_traffic.shared_traffic_features`); None scores whole-account averages only.
+    `payers`: how many accounts each account's payment instrument pays for (`features.payer_accounts`).
     """
     ids = features["account_id"].to_pylist()
     ind = individual_score(features)
@@ -163,8 +171,12 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         core = ok
         beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
     suite = suite_run(features)
+    operator = np.zeros(len(ids), bool)
+    if payers is not None:
+        undeclared = np.ones(len(ids), bool) if orgs is None else np.array([o is None for o in orgs], bool)
+        operator = (np.asarray(payers) >= config.operator_min_accounts) & undeclared
     parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay",
-                                            "one_customer", "suite")}
+                                            "one_customer", "suite", "operator")}
     # each group's accounts in ascending row order, from one stable sort (not one scan of all rows per group)
     by_group = np.argsort(gi, kind="stable")
     bounds = np.searchsorted(gi[by_group], np.arange(n_groups + 1))
@@ -184,22 +196,30 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
         parts["suite"][g] = float(np.median(suite[m]))
+        parts["operator"][g] = float(operator[m].mean())
         if orgs is not None and 2 <= len(m) <= config.one_customer_max_accounts:
             declared = {orgs[i] for i in m}
             parts["one_customer"][g] = float(len(declared) == 1 and bool(next(iter(declared))))
-    behaviour = np.clip((parts["behaviour"] - config.behaviour_low) / (config.behaviour_high - config.behaviour_low),
-                        0, 1)
+    span = config.behaviour_high - config.behaviour_low
+    behaviour = np.clip((parts["behaviour"] - config.behaviour_low) / span, 0, 1)
+    # ... lowered for the operator-run accounts of the group, by their share of it (only they carry that proof:
+    # a popular framework's users riding in the group keep the plain gate)
+    relieved = np.clip((parts["behaviour"] - config.behaviour_low + config.operator_relief * parts["operator"])
+                       / span, 0, 1)
     # a small group held together by one kind of evidence only (e.g. three evaluators using one prompt
     # format) is weaker than one bound by content *and* timing, infrastructure or payment
     fam = grouping.families[:n_groups] if len(grouping.families) >= n_groups else np.ones(n_groups)
     parts["families"] = fam.astype(float)
     single = (fam < 2) & (parts["accounts"] < config.single_family_min_accounts)
-    group_score = (parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
-                   * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"])
-                   * (1.0 - _suite_ramp(parts["suite"], config)))
+    campaign = (parts["size"] * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
+                * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"])
+                * (1.0 - _suite_ramp(parts["suite"], config)))
+    group_score = campaign * behaviour
+    operator_score = campaign * relieved
     score = np.minimum(ind, 1.0) * config.individual_cap
     if n_groups:
-        gs = np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
+        at_group = np.maximum(gi, 0)
+        gs = np.where(gi >= 0, np.where(operator, operator_score[at_group], group_score[at_group]), 0.0)
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score
@@ -213,7 +233,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         score = np.maximum(score, gs * own * tie * (1.0 - _suite_ramp(suite, config)))
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
                       "group": gi, "strength": strength, "in_block": in_block})
-    return Scores(accounts=table, group_score=group_score, group_parts=parts)
+    return Scores(accounts=table, group_score=np.maximum(group_score, operator_score), group_parts=parts)
 
 
 def _suite_ramp(suite: np.ndarray, config: ScoreConfig) -> np.ndarray:
