@@ -25,9 +25,13 @@ from distillguard.store import Store
 store = Store.open(sys.argv[1])
 ingest_logs(store, [sys.argv[2]])
 print("first", flush=True)
+seen = 0
 def progress(n):
+    global seen
+    seen += 1
     print("progress", flush=True)
-    time.sleep(float(sys.argv[4]))
+    if seen >= int(sys.argv[4]):
+        time.sleep(600)  # the parent kills it here, however long it takes to read the line
 ingest_logs(store, [sys.argv[3]], on_progress=progress)
 print("done", flush=True)
 """
@@ -89,7 +93,7 @@ def test_exchanges_parquet_writes_the_store(tmp_path: Path) -> None:
 def _kill_mid_ingest(db: Path, first: Path, big: Path, kill_at: int) -> str:
     """Run the child, SIGKILL it at its `kill_at`-th progress report on the big file; return its last line."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    with subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(first), str(big), "1"],
+    with subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(first), str(big), str(kill_at)],
                           stdout=subprocess.PIPE, text=True, env=env) as child:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "first"
