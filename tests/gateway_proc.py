@@ -17,7 +17,23 @@ def spawn_serve(tmp: Path, upstream: str, *extra: str, env: dict[str, str] | Non
                 timeout_s: float = 60) -> tuple[subprocess.Popen[bytes], str]:
     """Start `serve` on `tmp/gw.duckdb` + `tmp/keys.json`, wait until /healthz answers; return (process, url).
 
-    Its stdout and stderr go to `tmp/serve.log`, which the start-up error quotes."""
+    Its stdout and stderr go to `tmp/serve.log`, which the start-up error quotes. The port is found free here
+    and bound by the child: if another process took it in between, the child is started again on another."""
+    for attempt in range(3):
+        try:
+            return _spawn_serve(tmp, upstream, extra, env, timeout_s)
+        except _PortTaken:
+            if attempt == 2:
+                raise RuntimeError(f"gateway did not start: {(tmp / 'serve.log').read_text()}") from None
+    raise AssertionError("unreachable")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _spawn_serve(tmp: Path, upstream: str, extra: tuple[str, ...], env: dict[str, str] | None,
+                 timeout_s: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     log = tmp / "serve.log"
     with log.open("wb") as errlog:
@@ -28,12 +44,16 @@ def spawn_serve(tmp: Path, upstream: str, *extra: str, env: dict[str, str] | Non
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while True:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            text = log.read_text()
+            if "address already in use" in text.lower():
+                raise _PortTaken(text)
+            raise RuntimeError(f"gateway did not start: {text}")
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                 return proc, url
         except httpx.TransportError:
             pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"gateway did not start: {log.read_text()}")
         time.sleep(0.05)
