@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "SimulationResult": ".simulate", "Store": ".store",
 }
 
+
 def _stage_function(name: str) -> property:
     def get(_package: _types.ModuleType) -> Any:
         return getattr(_importlib.import_module(".api", __name__), name)

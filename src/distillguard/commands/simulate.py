@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -10,8 +11,9 @@ from rich.table import Table
 
 from ..cli import handle_errors
 from ..errors import UsageError
-from ..simulate import PRESETS, SimulationResult, get_scenario, load_corpora
-from ..simulate import simulate as run_simulation
+
+if TYPE_CHECKING:
+    from ..simulate import SimulationResult
 
 
 def describe_table(result: SimulationResult, title: str) -> Table:
@@ -49,6 +51,9 @@ def describe_table(result: SimulationResult, title: str) -> Table:
 def simulate(name: str, scale: float, seed: int, corpora: str, out: str | None, completions: str, list_: bool,
              describe: bool) -> None:
     """Generate realistic API traffic of legitimate users and distillation campaigns, with labels."""
+    from ..simulate import PRESETS, get_scenario, load_corpora  # numpy and scipy: not for --help
+    from ..simulate import simulate as run_simulation
+
     console = Console(width=max(Console().width, 110))
     if list_:
         t = Table(title="scenario presets (scale 1)")

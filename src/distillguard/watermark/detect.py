@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
 
 from .keys import WatermarkKey
 from .kgw import GreenList, tuple_digest
@@ -58,6 +57,8 @@ class Detection:
 
 def binomial_p_value(green: int, n: int, gamma: float) -> float:
     """Exact P[Binomial(n, gamma) >= green]."""
+    from scipy.stats import binom  # scipy.stats takes ~0.5 CPU-s to import: not for every `distillguard` command
+
     if n == 0 or green <= 0:
         return 1.0
     return float(binom.sf(green - 1, n, gamma))
