@@ -96,10 +96,11 @@ def test_instructions_in_the_system_prompt_bind_however_many_hold_them(tmp_path)
     assert not any(s.startswith("user") for s, d, k in lk if k in ("shared-system-prompt", "shared-instructions"))
 
 
-def test_payer_accounts_counts_the_accounts_each_card_pays_for(tmp_path) -> None:
+def test_payment_cards_number_each_accounts_instrument(tmp_path) -> None:
     recs = [_rec(f"p{i}", T0 + timedelta(hours=i), f"acc-{i}", f"question {chr(97 + i)} on birds") for i in range(4)]
     acc = ("account_id,created_at,email_domain,payment_fingerprint,country\n"
-           "acc-0,2026-04-01T10:00:00Z,mail.example,pay-1,US\nacc-1,2026-04-01T11:00:00Z,mail.example,pay-1,US\n"
+           "acc-0,2026-04-01T10:00:00Z,mail.example,pay-1,US\nacc-1,2026-04-01T11:00:00Z,mail.example,pay-2,US\n"
            "acc-2,2026-04-01T10:30:00Z,mail.example,pay-1,US\nacc-3,2026-03-01T10:00:00Z,other.example,,FR\n")
     with prepared_store(recs, tmp_path, acc) as store:
-        assert features.payer_accounts(store.con, ["acc-0", "acc-2", "acc-3", "nobody"]).tolist() == [3, 3, 0, 0]
+        cards = features.payment_cards(store.con, ["acc-0", "acc-2", "acc-1", "acc-3", "nobody"]).tolist()
+    assert cards[0] == cards[1] >= 0 and cards[2] >= 0 and cards[2] != cards[0] and cards[3:] == [-1, -1]

@@ -263,19 +263,21 @@ def test_operating_point_bands() -> None:
 
 
 def test_accounts_on_one_operators_card_need_less_extraction_behaviour() -> None:
-    """Twenty undeclared accounts paid by one card (a ring) and twenty users of the same framework, bound into
-    one group by its tool schemas, all with the same moderate tool-use behaviour: the money proves the ring's
-    coordination, so its accounts are flagged; the framework's users, the same ring declaring its organisation,
-    or the ring with no payment records are not."""
+    """Twenty undeclared accounts paid by one card (a ring) and twenty users of the same framework, each paying
+    for itself, bound into one group by its tool schemas, all with the same moderate tool-use behaviour: the
+    money proves the ring's coordination, so its accounts are flagged; the framework's users, the same ring
+    declaring its organisation, four accounts sharing a card, or the ring with no payment records are not."""
     agentic = dict(cap_other=0.0, cot_share=0.0, single_turn_share=0.3, long_max_tokens_share=0.0,
                    template_diversity=0.3, hour_entropy=0.9, burstiness=0.4, output_input_ratio=1.0, exchanges=120)
     ids = [f"ring{i}" for i in range(20)] + [f"user{i}" for i in range(20)]
     t, g = _table([agentic] * 40, ids), _group_of([agentic] * 40, ids)
-    payers = np.array([20] * 20 + [1] * 20)
-    sc = score_accounts(t, g, orgs=[None] * 40, payers=payers)
+    cards = np.array([7] * 20 + list(range(100, 120)))
+    sc = score_accounts(t, g, orgs=[None] * 40, cards=cards)
     s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
     assert (s[:20] >= thr).all() and (s[20:] < thr).all()
     assert sc.group_parts["operator"][0] == 0.5
-    declared = score_accounts(t, g, orgs=["org-a"] * 40, payers=payers).accounts["score"].to_numpy()
+    declared = score_accounts(t, g, orgs=["org-a"] * 20 + [None] * 20, cards=cards).accounts["score"].to_numpy()
     assert (declared < thr).all()
+    family = np.array([7] * 4 + list(range(200, 216)) + list(range(100, 120)))
+    assert (score_accounts(t, g, orgs=[None] * 40, cards=family).accounts["score"].to_numpy() < thr).all()
     assert (score_accounts(t, g, orgs=[None] * 40).accounts["score"].to_numpy() < thr).all()

@@ -393,18 +393,18 @@ FROM exchanges GROUP BY account_id
 """
 
 
-PAYERS_SQL = """
-SELECT account_id, count(*) OVER (PARTITION BY payment_fingerprint) AS accounts FROM accounts
+CARDS_SQL = """
+SELECT account_id, dense_rank() OVER (ORDER BY payment_fingerprint) AS card FROM accounts
 WHERE coalesce(payment_fingerprint, '') <> ''
 """
 
 
-def payer_accounts(con: duckdb.DuckDBPyConnection, account_ids: Sequence[str]) -> np.ndarray:
-    """How many accounts the payment instrument of each account pays for (0: none on record)."""
+def payment_cards(con: duckdb.DuckDBPyConnection, account_ids: Sequence[str]) -> np.ndarray:
+    """Each account's payment instrument as a number (-1: none on record)."""
     if not con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'accounts'").fetchall()[0][0]:
-        return np.zeros(len(account_ids), np.int64)
-    payers = dict(con.sql(PAYERS_SQL).fetchall())
-    return np.array([payers.get(a, 0) for a in account_ids], np.int64)
+        return np.full(len(account_ids), -1, np.int64)
+    cards = dict(con.sql(CARDS_SQL).fetchall())
+    return np.array([cards.get(a, -1) for a in account_ids], np.int64)
 
 
 def account_orgs(con: duckdb.DuckDBPyConnection, account_ids: Sequence[str]) -> list[str | None]:

@@ -330,8 +330,8 @@ def _score(con: duckdb.DuckDBPyConnection, features: pa.Table, acc: pa.Table, co
     shared = con.sql("SELECT * FROM dgd_shared").to_arrow_table()
     at = positions(features["account_id"], acc["account_id"])
     orgs = acc["org"].take(pa.array(at)).to_pylist()
-    payers = feat.payer_accounts(con, features["account_id"].to_pylist())
-    scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared, payers=payers)
+    cards = feat.payment_cards(con, features["account_id"].to_pylist())
+    scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared, cards=cards)
     point = operating_point(scores, config.fpr_target, config.scores)
     flagged = scores.accounts["score"].to_numpy() >= point.enforce
     old = np.asarray(acc["campaign_id"].take(pa.array(at)).to_pylist(), dtype=object)

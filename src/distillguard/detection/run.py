@@ -205,8 +205,8 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Tab
     if config.use_links:
         # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
         shared = shared_traffic_features(con, grouping, keep_own="dg_own" if keep_own else None)
-        payers = feat.payer_accounts(con, features["account_id"].to_pylist())
-        scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared, payers=payers)
+        cards = feat.payment_cards(con, features["account_id"].to_pylist())
+        scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared, cards=cards)
         point = operating_point(scores, config.fpr_target, config.scores)
     else:  # baseline: the individual score uncapped, at the same floors
         shared = empty_shared()

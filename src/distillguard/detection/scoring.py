@@ -67,10 +67,10 @@ class ScoreConfig:
     suite_low: float = 0.3
     suite_high: float = 0.8
     band_step: float = 10.0          # review and watch: the operating point at 10× and 100× the fpr target
-    # an account whose payment instrument pays for at least this many accounts, none of them declaring an
-    # organisation, is run by an operator (a ring of accounts on one card; a known customer declares itself).
-    # Coordination proven by money needs less extraction behaviour: a group of such accounts sees its
-    # behaviour gate (`behaviour_low`, `behaviour_high`) lowered by `operator_relief` × their share
+    # accounts of one group paid by one payment instrument, at least this many and none declaring an
+    # organisation, are one operator's ring (a known customer with many keys declares itself). Coordination
+    # proven by money needs less extraction behaviour: the ring is judged as a group of its own, its
+    # behaviour gate (`behaviour_low`, `behaviour_high`) lowered by `operator_relief`
     operator_min_accounts: int = 5
     operator_relief: float = 0.2
 
@@ -136,13 +136,13 @@ def individual_score(features: pa.Table) -> np.ndarray:
 
 def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig = ScoreConfig(),
                    orgs: Sequence[str | None] | None = None, shared: pa.Table | None = None,
-                   payers: np.ndarray | None = None) -> Scores:
+                   cards: np.ndarray | None = None) -> Scores:
     """Combine individual and campaign evidence into one score per account.
 
     `orgs`: the one organisation each account declares on all its traffic (None: none or several), aligned
     with `features`. `shared`: behaviour features of grouped accounts restricted to the traffic they share
     with their group (`shared_traffic.shared_traffic_features`); None scores whole-account averages only.
-    `payers`: how many accounts each account's payment instrument pays for (`features.payer_accounts`).
+    `cards`: each account's payment instrument as a number, -1 for none (`features.payment_cards`).
     """
     ids = features["account_id"].to_pylist()
     ind = individual_score(features)
@@ -171,10 +171,10 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         core = ok
         beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
     suite = suite_run(features)
-    operator = np.zeros(len(ids), bool)
-    if payers is not None:
-        undeclared = np.ones(len(ids), bool) if orgs is None else np.array([o is None for o in orgs], bool)
-        operator = (np.asarray(payers) >= config.operator_min_accounts) & undeclared
+    card = np.full(len(ids), -1, np.int64) if cards is None else np.asarray(cards, np.int64)
+    if orgs is not None:   # an account declaring its organisation is a known customer's, whoever pays
+        card = np.where(np.array([o is None for o in orgs], bool), card, -1)
+    operator_score = np.zeros(len(ids))
     parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay",
                                             "one_customer", "suite", "operator")}
     # each group's accounts in ascending row order, from one stable sort (not one scan of all rows per group)
@@ -196,30 +196,27 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
         parts["suite"][g] = float(np.median(suite[m]))
-        parts["operator"][g] = float(operator[m].mean())
+        ring_score = _operator_rings(m, card, beh, core, strength, first, last, suite, config)
+        operator_score[m] = ring_score
+        parts["operator"][g] = float((ring_score > 0).mean())
         if orgs is not None and 2 <= len(m) <= config.one_customer_max_accounts:
             declared = {orgs[i] for i in m}
             parts["one_customer"][g] = float(len(declared) == 1 and bool(next(iter(declared))))
-    span = config.behaviour_high - config.behaviour_low
-    behaviour = np.clip((parts["behaviour"] - config.behaviour_low) / span, 0, 1)
-    # ... lowered for the operator-run accounts of the group, by their share of it (only they carry that proof:
-    # a popular framework's users riding in the group keep the plain gate)
-    relieved = np.clip((parts["behaviour"] - config.behaviour_low + config.operator_relief * parts["operator"])
-                       / span, 0, 1)
+    behaviour = np.clip((parts["behaviour"] - config.behaviour_low) / (config.behaviour_high - config.behaviour_low),
+                        0, 1)
     # a small group held together by one kind of evidence only (e.g. three evaluators using one prompt
     # format) is weaker than one bound by content *and* timing, infrastructure or payment
     fam = grouping.families[:n_groups] if len(grouping.families) >= n_groups else np.ones(n_groups)
     parts["families"] = fam.astype(float)
     single = (fam < 2) & (parts["accounts"] < config.single_family_min_accounts)
-    campaign = (parts["size"] * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
-                * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"])
-                * (1.0 - _suite_ramp(parts["suite"], config)))
-    group_score = campaign * behaviour
-    operator_score = campaign * relieved
+    group_score = (parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
+                   * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"])
+                   * (1.0 - _suite_ramp(parts["suite"], config)))
     score = np.minimum(ind, 1.0) * config.individual_cap
     if n_groups:
-        at_group = np.maximum(gi, 0)
-        gs = np.where(gi >= 0, np.where(operator, operator_score[at_group], group_score[at_group]), 0.0)
+        # an operator's ring inside the group is judged on its own too; the group's other members (a popular
+        # framework's users bound to it by tool schemas) carry no such proof and keep the group's score
+        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0), operator_score)
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score
@@ -233,7 +230,31 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         score = np.maximum(score, gs * own * tie * (1.0 - _suite_ramp(suite, config)))
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
                       "group": gi, "strength": strength, "in_block": in_block})
-    return Scores(accounts=table, group_score=np.maximum(group_score, operator_score), group_parts=parts)
+    return Scores(accounts=table, group_score=group_score, group_parts=parts)
+
+
+def _operator_rings(m: np.ndarray, card: np.ndarray, beh: np.ndarray, core: np.ndarray, strength: np.ndarray,
+                    first: np.ndarray, last: np.ndarray, suite: np.ndarray, config: ScoreConfig) -> np.ndarray:
+    """Campaign score of each account of group `m` (row indices) as a member of its operator's ring: the
+    group's accounts paid by one card (`card`, -1: none or declared), at least `operator_min_accounts` of them,
+    scored like a group with its behaviour gate lowered by `operator_relief`; 0 outside any ring."""
+    out = np.zeros(len(m))
+    paid = card[m] >= 0
+    if paid.sum() < config.operator_min_accounts:
+        return out
+    cards, counts = np.unique(card[m][paid], return_counts=True)
+    span = config.behaviour_high - config.behaviour_low
+    for c in cards[counts >= config.operator_min_accounts]:
+        at = np.flatnonzero(card[m] == c)
+        r = m[at]
+        rc = r[core[r]]
+        behaviour = float(np.quantile(beh[rc] if len(rc) >= 2 else beh[r], 0.75))
+        out[at] = ((1.0 - np.exp(-(len(r) - 1) / 2.2))
+                   * np.clip((behaviour - config.behaviour_low + config.operator_relief) / span, 0, 1)
+                   * np.sqrt(float(np.clip(np.median(strength[r]), 0, 1)))
+                   * (0.4 + 0.6 * _concurrency(first[r], last[r]))
+                   * (1.0 - float(_suite_ramp(np.median(suite[r]), config))))
+    return out
 
 
 def _suite_ramp(suite: np.ndarray, config: ScoreConfig) -> np.ndarray:
