@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -14,7 +15,9 @@ HEAVY = ("torch", "pyspark", "playwright", "litellm", "transformers")
 
 
 def _run(*cmd: str | Path, cwd: Path | None = None) -> str:
-    res = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=900)
+    # not the caller's PYTHONPATH: a source tree on it (with its egg-info) is an installed distillguard to pip
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    res = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
     assert res.returncode == 0, f"{cmd}: {res.stdout[-2000:]}\n{res.stderr[-3000:]}"
     return res.stdout
 
