@@ -21,6 +21,7 @@ import random
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,14 +77,15 @@ def _code_turn(text: str) -> bool:
     return 15 <= len(text) <= 4000 and ("```" in text or bool(_LANG.search(text) and _TASK.search(text)))
 
 
-def load_corpora(data: Path) -> list[tuple[str, str, str]]:
-    """(text, label, corpus) for every labelled prompt, capped per corpus, deterministic."""
+def load_corpora(data: Path, cap: int | None = None) -> list[tuple[str, str, str]]:
+    """(text, label, corpus) for every labelled prompt, at most ``cap`` (CAP_PER_CORPUS) per corpus, deterministic."""
     rows: list[tuple[str, str, str]] = []
+    cap = CAP_PER_CORPUS if cap is None else cap
 
     def add(corpus: str, label: str, texts: list[str]) -> None:
         texts = [t for t in texts if t and t.strip()]
         random.Random(corpus).shuffle(texts)
-        rows.extend((t, label, corpus) for t in texts[:CAP_PER_CORPUS])
+        rows.extend((t, label, corpus) for t in texts[:cap])
 
     gsm = [r["question"] for f in ("train.jsonl.gz", "test.jsonl.gz") for r in _jsonl(data / "gsm8k" / f)]
     add("gsm8k", "reasoning", gsm)
@@ -168,8 +170,25 @@ def matrix(doc: np.ndarray, terms: pa.Array, vocab: pa.Array, n: int) -> csr_mat
     return csr_matrix((1.0 / norm[d], (d, f)), shape=(n, len(vocab)))
 
 
-def fit(doc: np.ndarray, terms: pa.Array, y: np.ndarray, rows: np.ndarray, n: int, c: float = C) -> CapabilityModel:
+@dataclass(frozen=True)
+class Prepared:
+    """The featurised training prompts: (doc, term) pairs, the number of prompts and each one's corpus."""
+
+    doc: np.ndarray
+    terms: pa.Array
+    n: int
+    corpus: np.ndarray
+
+
+def prepare(texts: list[str], corpora: list[str]) -> Prepared:
+    """Featurise the prompts once; `fit` then trains on any subset of them."""
+    doc, terms = featurise(texts)
+    return Prepared(doc, terms, len(texts), np.asarray(corpora))
+
+
+def fit(prep: Prepared, y: np.ndarray, rows: np.ndarray, c: float = C) -> CapabilityModel:
     """Train on ``rows``; return the exported-form model."""
+    doc, terms, n = prep.doc, prep.terms, prep.n
     vocab = build_vocab(doc, terms, rows)
     x = matrix(doc, terms, vocab, n)
     clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
@@ -213,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     texts, labels, corpora = (list(x) for x in zip(*rows, strict=True))
     n = len(texts)
     y, corpus = np.asarray(labels), np.asarray(corpora)
-    doc, terms = featurise(texts)
+    prep = prepare(texts, corpora)
     print(f"{n} labelled prompts from {len(set(corpora))} corpora; featurised in {time.perf_counter() - t0:.1f}s")
     print("\n| corpus | label | n |\n|---|---|---|")
     for c in sorted(set(corpora)):
@@ -221,10 +240,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = np.random.default_rng(args.seed)
     test = np.zeros(n, dtype=bool)
-    for c in set(corpora):  # stratified by corpus: 20 % of each corpus held out
+    for c in sorted(set(corpora)):  # stratified by corpus: 20 % of each corpus held out
         idx = np.flatnonzero(corpus == c)
         test[rng.choice(idx, size=max(1, len(idx) // 5), replace=False)] = True
-    model = fit(doc, terms, y, np.flatnonzero(~test), n, args.C)
+    model = fit(prep, y, np.flatnonzero(~test), args.C)
     pred = model.predict(pc.utf8_lower(normalise_array(pa.array([texts[i] for i in np.flatnonzero(test)]))))
     report("held-out split (20 % of every corpus)", list(y[test]), pred.to_pylist())
 
@@ -235,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         all_pred: list[str] = []
         for c in sorted(set(corpora)):
             out = np.flatnonzero(corpus == c)
-            m = fit(doc, terms, y, np.flatnonzero(corpus != c), n, args.C)
+            m = fit(prep, y, np.flatnonzero(corpus != c), args.C)
             pr = m.predict(pc.utf8_lower(normalise_array(pa.array([texts[i] for i in out])))).to_pylist()
             counts = {k: pr.count(k) for k in CLASSES if pr.count(k)}
             acc = float(np.mean(np.asarray(pr) == y[out]))
@@ -244,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             all_pred += pr
         report("cross-corpus, all held-out corpora pooled", all_true, all_pred)
 
-    final = fit(doc, terms, y, np.arange(n), n, args.C)
+    final = fit(prep, y, np.arange(n), args.C)
     keep = np.flatnonzero(np.abs(final.coef).max(axis=1) >= 0.05)  # drop near-zero weights: smaller file
     final = CapabilityModel(CLASSES, final.vocab.take(pa.array(keep)), final.coef[keep], final.intercept, {
         "trained_on": sorted(set(corpora)), "n_prompts": n, "min_df": MIN_DF, "C": args.C,
