@@ -84,8 +84,10 @@ def loco(rows: list[tuple[str, str, str]], seed: int = 0) -> dict:
 def print_table(res: dict) -> None:
     print("| held-out corpus | label | n | accuracy | labelled as | cot rule fires |\n|---|---|---|---|---|---|")
     for r in res["per_corpus"]:
-        print(f"| {r['corpus']} | {r['label']} | {r['n']} | {r['accuracy']:.3f} | {r['predicted']} | "
-              f"{res['cot_share'][r['corpus']]:.3f} |")
+        print(
+            f"| {r['corpus']} | {r['label']} | {r['n']} | {r['accuracy']:.3f} | {r['predicted']} | "
+            f"{res['cot_share'][r['corpus']]:.3f} |"
+        )
     print("\n| figure | accuracy | macro-F1 |\n|---|---|---|")
     print(f"| in-corpus (stratified 20 % split) | {res['in_accuracy']:.3f} | {res['in_macro_f1']:.3f} |")
     print(f"| cross-corpus, pooled | {res['cross_accuracy']:.3f} | {res['cross_macro_f1']:.3f} |")

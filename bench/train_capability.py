@@ -3,7 +3,10 @@
     .venv/bin/python bench/train_capability.py [--data ../shared/data] [--out PATH] [--no-cross]
 
 Reads the labelled corpora in ``shared/data`` (never copied into the repo), trains a multinomial
-logistic regression over the binary uni/bi-grams of :func:`distillguard.fingerprints.capability.ngram_terms`,
+logistic regression over the structural cues (:data:`distillguard.fingerprints.capability.CUES`, scaled by
+CUE_SCALE) and the binary uni/bi-grams of :func:`distillguard.fingerprints.capability.ngram_terms` seen in at
+least MIN_CORPORA training corpora (scaled by NGRAM_SCALE), every corpus weighted by its size to the power
+-CORPUS_ALPHA and the classes balanced (a corpus of 3,000 prompts must not define its class),
 prints per-class precision / recall and the confusion matrix on a stratified held-out split, then a
 leave-one-corpus-out table (train without corpus X, test on X: how the model does on a corpus it
 has never seen), and writes the final model, trained on everything, as JSON (weights + n-gram
@@ -27,18 +30,22 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from distillguard.fingerprints.capability import CLASSES, MODEL_RESOURCE, CapabilityModel, ngram_terms
+from distillguard.fingerprints.capability import CLASSES, CUES, MODEL_RESOURCE, CapabilityModel, cue_matrix, ngram_terms
 from distillguard.fingerprints.neardup import distinct_sorted
 from distillguard.fingerprints.texts import normalise_array
 
 CAP_PER_CORPUS = 3000
 MIN_DF = 3
-MAX_VOCAB = 20_000
+MIN_CORPORA = 2
+MAX_VOCAB = 5_000
 C = 1.0
+CUE_SCALE = 3.0
+NGRAM_SCALE = 0.5
+CORPUS_ALPHA = 0.5
 WIZARD = {
     "Math": "reasoning", "Reasoning": "reasoning", "Code Generation": "coding", "Code Debug": "coding",
     "Writting": "other", "Roleplay": "other", "Academic Writing": "other", "Literature": "other",
@@ -147,15 +154,22 @@ def featurise(texts: list[str]) -> tuple[np.ndarray, pa.Array]:
     return ngram_terms(lower)
 
 
-def build_vocab(doc: np.ndarray, terms: pa.Array, rows: np.ndarray) -> pa.Array:
-    """Terms in at least MIN_DF of the given training docs, the MAX_VOCAB most frequent."""
+def build_vocab(doc: np.ndarray, terms: pa.Array, rows: np.ndarray, corpus: np.ndarray | None = None) -> pa.Array:
+    """Terms in at least MIN_DF of the given training docs and MIN_CORPORA of their corpora, the MAX_VOCAB most
+    frequent: an n-gram only one corpus uses is that corpus's wording, not the request's."""
     in_rows = np.isin(doc, rows)
     enc = pc.dictionary_encode(terms.filter(pa.array(in_rows)))
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     d = doc[in_rows]
     pairs = distinct_sorted(codes * (doc.max() + 1) + d)
     df = np.bincount(pairs // (doc.max() + 1), minlength=len(enc.dictionary))
-    keep = np.flatnonzero(df >= MIN_DF)
+    ok = df >= MIN_DF
+    if corpus is not None:
+        cid = np.unique(corpus, return_inverse=True)[1]
+        k = int(cid.max()) + 1
+        cdf = np.bincount(distinct_sorted(codes * k + cid[d]) // k, minlength=len(enc.dictionary))
+        ok &= cdf >= MIN_CORPORA
+    keep = np.flatnonzero(ok)
     keep = keep[np.argsort(-df[keep], kind="stable")][:MAX_VOCAB]
     return enc.dictionary.take(pa.array(np.sort(keep)))
 
@@ -178,24 +192,40 @@ class Prepared:
     terms: pa.Array
     n: int
     corpus: np.ndarray
+    cues: np.ndarray  # (n, len(CUES)) binary
 
 
 def prepare(texts: list[str], corpora: list[str]) -> Prepared:
     """Featurise the prompts once; `fit` then trains on any subset of them."""
     doc, terms = featurise(texts)
-    return Prepared(doc, terms, len(texts), np.asarray(corpora))
+    lower = pc.utf8_lower(normalise_array(pa.array(texts, type=pa.string())))
+    return Prepared(doc, terms, len(texts), np.asarray(corpora), cue_matrix(lower))
+
+
+def sample_weights(y: np.ndarray, corpus: np.ndarray, alpha: float = CORPUS_ALPHA) -> np.ndarray:
+    """Each prompt weighs (its corpus's size) ** -alpha, then each class sums to the same total."""
+    _, inv, cnt = np.unique(corpus, return_inverse=True, return_counts=True)
+    w = cnt[inv].astype(np.float64) ** -alpha
+    labels = np.unique(y)
+    for k in labels:
+        m = y == k
+        w[m] *= len(y) / (len(labels) * w[m].sum())
+    return w
 
 
 def fit(prep: Prepared, y: np.ndarray, rows: np.ndarray, c: float = C) -> CapabilityModel:
     """Train on ``rows``; return the exported-form model."""
     doc, terms, n = prep.doc, prep.terms, prep.n
-    vocab = build_vocab(doc, terms, rows)
-    x = matrix(doc, terms, vocab, n)
-    clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
-    clf.fit(x[rows], y[rows])
+    vocab = build_vocab(doc, terms, rows, prep.corpus)
+    x = hstack([matrix(doc, terms, vocab, n) * NGRAM_SCALE, csr_matrix(prep.cues * CUE_SCALE)]).tocsr()
+    clf = LogisticRegression(C=c, max_iter=1000)
+    clf.fit(x[rows], y[rows], sample_weight=sample_weights(y[rows], prep.corpus[rows]))
     order = [list(clf.classes_).index(c) for c in CLASSES]
-    return CapabilityModel(CLASSES, vocab, clf.coef_[order].T.astype(np.float32),
-                           clf.intercept_[order].astype(np.float32), {})  # fmt: skip
+    coef = clf.coef_[order].T
+    v = len(vocab)
+    return CapabilityModel(CLASSES, vocab, (coef[:v] * NGRAM_SCALE).astype(np.float32),
+                           clf.intercept_[order].astype(np.float32), {}, tuple(CUES),
+                           (coef[v:] * CUE_SCALE).astype(np.float32))  # fmt: skip
 
 
 def report(title: str, y_true: list[str], y_pred: list[str]) -> float:
@@ -266,9 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     final = fit(prep, y, np.arange(n), args.C)
     keep = np.flatnonzero(np.abs(final.coef).max(axis=1) >= 0.05)  # drop near-zero weights: smaller file
     final = CapabilityModel(CLASSES, final.vocab.take(pa.array(keep)), final.coef[keep], final.intercept, {
-        "trained_on": sorted(set(corpora)), "n_prompts": n, "min_df": MIN_DF, "C": args.C,
-        "features": "binary word uni+bi-grams, digits->0, L2-normalised rows",
-    })  # fmt: skip
+        "trained_on": sorted(set(corpora)), "n_prompts": n, "min_df": MIN_DF, "min_corpora": MIN_CORPORA,
+        "C": args.C, "cue_scale": CUE_SCALE, "ngram_scale": NGRAM_SCALE, "corpus_alpha": CORPUS_ALPHA,
+        "features": "binary structural cues + binary word uni+bi-grams (digits->0, L2-normalised rows)",
+    }, final.cues, final.cue_coef)  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(final.to_json(), separators=(",", ":")), encoding="utf-8")
     print(

@@ -1,11 +1,20 @@
 """Capability label of a prompt: reasoning, coding, tool_use or other.
 
-A transparent linear model: binary word uni- and bi-grams (digits folded to ``0``, punctuation kept
-as its own token, first ``MAX_TOKENS`` tokens), each row L2-normalised, one weight per (n-gram,
-class) plus an intercept; the label is the arg-max score. The vocabulary and weights live in
-``data/capability_model.json`` (n-gram strings and numbers only, no corpus text), written by
-``bench/train_capability.py`` from the labelled corpora in ``shared/data``. Inference is numpy and
-Arrow only, vectorised over the batch, so detection does not need scikit-learn. It reads normalised,
+A transparent linear model over two blocks of features:
+
+- *cues*: structural questions about what the text asks for, each one RE2 pattern (``CUES``): does it
+  hold code, a call signature, math notation, quantities with units, numbered constraints, a question,
+  a request for live data or an action in the world, a persona ... Binary, not normalised: they carry
+  across corpora, because they describe the request rather than a corpus's wording.
+- *n-grams*: binary word uni- and bi-grams (digits folded to ``0``, punctuation kept as its own token,
+  first ``MAX_TOKENS`` tokens), each row L2-normalised; the training script keeps only n-grams seen in
+  several training corpora and weighs them down against the cues.
+
+One weight per (feature, class) plus an intercept; the label is the arg-max score. The cue names,
+vocabulary and weights live in ``data/capability_model.json`` (n-gram strings and numbers only, no corpus
+text), written by ``bench/train_capability.py`` from the labelled corpora in ``shared/data``;
+``bench/capability_transfer.py`` measures how it does on corpora it was not fitted on. Inference is numpy
+and Arrow only, vectorised over the batch, so detection does not need scikit-learn. It reads normalised,
 lower-cased text; `distillguard.fingerprints.capability_labels` labels raw text.
 """
 
@@ -33,13 +42,16 @@ MODEL_RESOURCE = "capability_model.json"
 
 @dataclass(frozen=True)
 class CapabilityModel:
-    """Linear model over n-grams: ``scores = intercept + x @ coef`` with x binary, L2-normalised."""
+    """Linear model: ``scores = intercept + x @ coef + cues @ cue_coef``, x binary n-grams L2-normalised per
+    row, cues the binary ``CUES`` named in ``cues``."""
 
     classes: tuple[str, ...]
     vocab: pa.Array  # string n-grams, row i of coef
     coef: np.ndarray  # (len(vocab), len(classes)) float32
     intercept: np.ndarray  # (len(classes),) float32
     meta: dict[str, Any]
+    cues: tuple[str, ...] = ()  # names in CUES, row i of cue_coef
+    cue_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
@@ -50,16 +62,23 @@ class CapabilityModel:
             vocab = pa.array(data["vocab"], type=pa.string())
             coef = np.asarray(data["coef"], dtype=np.float32).reshape(len(vocab), len(classes))
             intercept = np.asarray(data["intercept"], dtype=np.float32).reshape(len(classes))
+            cues = tuple(data.get("cues", ()))
+            cue_coef = np.asarray(data.get("cue_coef", []), dtype=np.float32).reshape(len(cues), len(classes))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: not a capability model ({exc}); re-run bench/train_capability.py") from exc
-        return cls(classes, vocab, coef, intercept, dict(data.get("meta", {})))
+        unknown = [c for c in cues if c not in CUES]
+        if unknown:
+            raise ConfigError(f"{source}: unknown capability cues {unknown}; re-run bench/train_capability.py")
+        return cls(classes, vocab, coef, intercept, dict(data.get("meta", {})), cues, cue_coef)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written to ``capability_model.json`` (weights rounded to 4 decimals)."""
         return {
-            "format": "distillguard-capability-v1",
+            "format": "distillguard-capability-v2",
             "classes": list(self.classes),
             "intercept": [round(float(v), 4) for v in self.intercept],
+            "cues": list(self.cues),
+            "cue_coef": [round(float(v), 4) for v in self.cue_coef.ravel()],
             "vocab": self.vocab.to_pylist(),
             "coef": [round(float(v), 4) for v in self.coef.ravel()],
             "meta": self.meta,
@@ -75,7 +94,15 @@ class CapabilityModel:
         out = np.empty((n, len(self.classes)), dtype=np.float64)
         for c in range(len(self.classes)):
             out[:, c] = np.bincount(doc, weights=self.coef[feat, c], minlength=n) / norm + self.intercept[c]
+        if self.cues:
+            out += cue_matrix(lower, self.cues) @ self.cue_coef
         return out
+
+    def probabilities(self, lower: pa.Array) -> np.ndarray:
+        """Class probabilities (n, k): the softmax of :meth:`scores` (the model is a logistic regression)."""
+        s = self.scores(lower)
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def _features(self, lower: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(doc, vocabulary index) of every in-vocabulary n-gram, looked up by token id, not by string."""
@@ -139,30 +166,60 @@ class CapabilityModel:
         return [(self.vocab[int(i)].as_py(), float(self.coef[i, c])) for i in order]
 
 
-# Lexicon cues that travel across corpora better than a corpus's own wording; each adds one pseudo-token
-# (``__cue_math__`` ...) that the model weighs like any other n-gram.
+# What a text asks for, described by its structure and by the kind of request rather than by any corpus's
+# wording. Each is one RE2 pass over the first MAX_CHARS characters of the lower-cased text.
 CUES = {
     "math": r"\b(?:how (?:many|much|long|far|old)|calculate|compute|solve|equation|probability|percent|sum of|"
-    r"product of|average|ratio|prove|integer|divisible|remainder|fraction|area of|total cost)\b",
+    r"product of|average|ratio|prove|integer|divisible|remainder|fraction|area of|total cost|derivative|integral|"
+    r"value of|find (?:the|all) |minimum|maximum|expected)\b",
     "numbers": r"\d[^\d\n]{1,40}\d[^\d\n]{1,40}\d",
+    "equation": r"[a-z0-9)]\s*(?:\^|\*\*)\s*\d|\b[a-z]\s*[=<>]\s*-?\d|\d\s*[a-z]\s*[+\-=]|\b[a-z]\([a-z]\)\s*=|"
+    r"[\x{221a}\x{2211}\x{222b}\x{2264}\x{2265}\x{2260}\x{03c0}]|\\\\(?:frac|sqrt|sum|int)",
+    "quantity": r"\$\s?\d|\d\s?%|\d+\s*(?:hours?|minutes?|days?|weeks?|months?|years?|miles?|km|kg|pounds?|dollars?|"
+    r"cents?|feet|meters?|liters?|gallons?)\b",
+    "puzzle": r"\b(?:which of the following|premises?|clues?|riddle|puzzle|logic(?:al)?|deduce|conclusion|"
+    r"true or false|sequence|pattern)\b",
+    "question": r"\?\s*$",
     "code": r"(?m)```|\bdef \w+\(|\bfunction\s*\w*\(|\bclass \w+[:({]|\breturn\b[^\n]*;|#include|"
     r"^\s*(?:import|from) \w+|console\.|=>|\w\(\)|[{};]\s*\n",
+    "codeblock": r"(?m)^(?: {4}|\t)\S|\"\"\"|>>>|^\s*(?:#|//) |\w+\.\w+\(",
+    "language": r"\b(?:python|javascript|typescript|java|c\+\+|c#|golang|rust|sql|html|css|react|node\.?js|bash|"
+    r"regex|php|swift|kotlin|ruby|scala|perl|matlab)\b",
+    "program": r"\b(?:function|program|script|algorithm|implement(?:ation)?|class|method|compile|debug|bug|error|"
+    r"exception|array|string|variable|loop|recursion|database|query)\b",
     "tool": r"\b(?:api|apis|endpoint|tools?|function call|search for|look up|fetch|current (?:price|weather|time)|"
     r"weather|stock price|book (?:a|me)|send (?:an? )?(?:email|message)|remind|schedule|exchange rate|"
     r"convert|news|directions|nearby|flights?|hotels?|restaurants?)\b",
+    "live": r"\b(?:latest|current(?:ly)?|today'?s?|right now|real[- ]time|up[- ]to[- ]date|this week|tomorrow|"
+    r"forecast|near me|available)\b",
+    "action": r"\b(?:find|get|check|track|retrieve|search|look up|provide me with|give me the list|"
+    r"list (?:of|the|all))\b",
     "persona": r"\b(?:act as|pretend|imagine you are|you are an? |role ?play|in the style of|story|poem|essay|"
     r"letter|blog post)\b",
+    "constraints": r"(?m)^\s*(?:\d+[.)]|[-*\x{2022}]) \S",
+    "signature": r"(?m)^\s*[a-z_]\w*\((?:[a-z_]\w*(?:, ?[a-z_]\w*)*)?\)\s*$",
+    "tooldesc": r"\b(?:you (?:have|can) (?:access to|use) (?:the following|these)? ?(?:tools?|functions?|apis?)|"
+    r"search engine|use this (?:tool|when|to)|useful (?:for|when)|input should be|call(?:ing)? (?:the|an?) "
+    r"(?:api|function|tool))\b",
+    "json": r"[{\[]\s*\"\w+\"\s*:",
 }
 
 
-def token_lists(lower: pa.Array) -> pa.Array:
-    """The tokens of each text: cue pseudo-tokens, digits folded to 0, punctuation split off, first MAX_TOKENS."""
+def cue_matrix(lower: pa.Array, names: tuple[str, ...] | list[str] = tuple(CUES)) -> np.ndarray:
+    """(n, len(names)) float32: 1 where the cue's pattern matches the text's first MAX_CHARS characters."""
     arr = pc.utf8_slice_codeunits(lower, 0, MAX_CHARS)
-    cues = [pc.if_else(pc.match_substring_regex(arr, pattern), f"__cue_{name}__", "") for name, pattern in CUES.items()]
+    out = np.zeros((len(lower), len(names)), dtype=np.float32)
+    for i, name in enumerate(names):
+        out[:, i] = pc.match_substring_regex(arr, CUES[name]).to_numpy(zero_copy_only=False)
+    return out
+
+
+def token_lists(lower: pa.Array) -> pa.Array:
+    """The tokens of each text: digits folded to 0, punctuation split off, first MAX_TOKENS."""
+    arr = pc.utf8_slice_codeunits(lower, 0, MAX_CHARS)
     arr = pc.replace_substring_regex(arr, r"\d+", "0")
     arr = pc.replace_substring_regex(arr, r"([^a-z0-9\x{80}-\x{10FFFF}\s_])", " \\1 ")
-    arr = pc.binary_join_element_wise(*cues, arr, " ")
-    lists = pc.list_slice(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr)), 0, MAX_TOKENS + len(CUES))
+    lists = pc.list_slice(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr)), 0, MAX_TOKENS)
     return lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
 
 
