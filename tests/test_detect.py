@@ -41,7 +41,7 @@ def test_campaign_found_and_grouped(mixed_log: Path, tmp_path: Path) -> None:
     campaigns = json.loads((tmp_path / "campaigns.json").read_text())
     c = campaigns[0]
     assert c["accounts"] == 12 and c["exchanges"] == 360
-    assert abs(sum(c["capabilities"].values()) - 1) < 1e-6
+    assert abs(sum(c["capabilities"].values()) - 1) <= 2e-4   # each share is rounded to 4 decimals
     assert 0 < c["confidence"] <= 1
     for name in ("report.html", "features.parquet", "links.parquet", "templates.csv", "infrastructure.csv",
                  "timeline.csv"):
