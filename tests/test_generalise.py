@@ -58,6 +58,44 @@ def test_recall_does_not_fall_as_a_campaign_grows(tmp_path: Path) -> None:
     assert recalls[1] >= recalls[0] - 0.03 and recalls[2] >= recalls[1] - 0.03, recalls
 
 
+def test_a_campaign_outgrowing_its_problem_pool_is_not_replay(tmp_path: Path) -> None:
+    """In the traffic a group shares, a text counts as replayed when a good part of the group sends it (a
+    class's problem set), not when a campaign that outgrew its pool of problems repeats an item across a few
+    of its 120 accounts: the campaign's shared traffic stays fresh however large it grows."""
+    import numpy as np
+    import pyarrow as pa
+
+    from distillguard.detection import features
+    from distillguard.detection.campaigns import Grouping
+    from distillguard.detection.shared_traffic import shared_traffic_features
+    from handbuilt import prepared_store
+
+    rng = random.Random(3)
+    pool = [rng.choice(QUESTIONS).format(a=rng.randrange(2, 999), b=rng.randrange(2, 99), c=rng.randrange(2, 50))
+            for _ in range(400)]
+    recs = []
+    for a in range(120):   # 120 accounts × 10 items of 400: each item sent by ~3 of them (2.5 % of the group)
+        recs += [_rec(f"p{a}-{i}", T0 + timedelta(hours=a + i), f"pool-{a:03d}",
+                      f"Batch item, answer fully:\n\n{q.capitalize()}?") for i, q in enumerate(rng.sample(pool, 10))]
+    problems = [q.capitalize() + "?" for q in rng.sample(pool, 10)]
+    for s in range(30):    # a class: every student sends the same ten problems
+        recs += [_rec(f"s{s}-{i}", T0 + timedelta(days=1, hours=s % 8 + i), f"stud-{s:03d}", f"Homework: {q}")
+                 for i, q in enumerate(problems)]
+    recs += legit_users(60, per_account=8)
+    with prepared_store(recs, tmp_path) as store:
+        features.account_features(store.con)
+        ids = [f"pool-{a:03d}" for a in range(120)] + [f"stud-{s:03d}" for s in range(30)]
+        n = len(ids)
+        g = Grouping(accounts=ids, group=np.array([0] * 120 + [1] * 30), strength=np.ones(n), degree=np.ones(n),
+                     in_block=np.zeros(n, bool), families=np.array([1, 1]),
+                     edges=pa.table({"src": [], "dst": [], "weight": []}))
+        sh = {r["account_id"]: r for r in shared_traffic_features(store.con, g).to_pylist()}
+    pooled = [sh[a]["replayed_share"] for a in ids[:120] if a in sh]
+    students = [sh[a]["replayed_share"] for a in ids[120:] if a in sh]
+    assert len(pooled) >= 100 and len(students) >= 25
+    assert sum(pooled) / len(pooled) <= 0.25 and min(students) >= 0.9, (sum(pooled) / len(pooled), min(students))
+
+
 def test_one_campaign_does_not_decide_another(tmp_path: Path) -> None:
     background = legit_users(200, per_account=10)
     a = _covered(60, seed=5, prefix="alpha")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -281,3 +283,22 @@ def test_accounts_on_one_operators_card_need_less_extraction_behaviour() -> None
     family = np.array([7] * 4 + list(range(200, 216)) + list(range(100, 120)))
     assert (score_accounts(t, g, orgs=[None] * 40, cards=family).accounts["score"].to_numpy() < thr).all()
     assert (score_accounts(t, g, orgs=[None] * 40).accounts["score"].to_numpy() < thr).all()
+
+
+def test_a_member_that_barely_sends_its_groups_content_inherits_little() -> None:
+    """A campaign of 12 whose shared traffic is its own, and a batch customer bound to it by one shared phrase
+    (1 exchange of 670 carries the campaign's content) with the harvesting shape of any batch job: the
+    campaign is flagged, the customer keeps its own score; a farm's short-lived account (8 exchanges, all the
+    campaign's) inherits in full."""
+    ids = [f"c{i}" for i in range(12)] + ["batch", "short"]
+    batch = dict(EXTRACTOR, cap_other=0.9, cot_share=0.0, long_max_tokens_share=0.0, exchanges=670)
+    rows = [EXTRACTOR] * 12 + [batch, dict(EXTRACTOR, exchanges=8)]
+    t, g = _table(rows, ids), replace(_group_of(rows, ids), strength=np.full(len(ids), 7.0))
+    shared = _shared(ids, exchanges=40.0)
+    n = shared["exchanges"].to_numpy().copy()
+    n[12], n[13] = 1.0, 8.0
+    shared = shared.set_column(shared.schema.get_field_index("exchanges"), "exchanges", pa.array(n))
+    sc = score_accounts(t, g, shared=shared)
+    s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
+    assert (s[:12] >= thr).all() and s[13] >= thr
+    assert s[12] < thr

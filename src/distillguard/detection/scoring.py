@@ -162,6 +162,8 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     bound = np.clip(strength / config.harvest_full_strength, 0, 1)
     beh = np.maximum(ind, config.harvest_level * individual_parts(features)["harvest"] * bound)
     core = np.zeros(len(ids), bool)   # grouped accounts with enough traffic carrying their group's own keys
+    carry = np.ones(len(ids))         # how much of its group's campaign score an account may inherit
+    n_exchanges = _col(features, "exchanges")
     if shared is not None and shared.num_rows:
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
@@ -192,6 +194,13 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # through its system prompt, chat users sharing a greeting) must not dilute a campaign as it grows
         c = m[core[m]]
         parts["behaviour"][g] = float(np.quantile(beh[c] if len(c) >= 2 else beh[m], 0.75))
+        if len(c) >= 2:
+            # in a group with its own content, a member that barely sends it (a batch customer sharing a
+            # template phrase with a campaign, one exchange in 670) inherits in proportion to what it sends:
+            # fully from `shared_min_exchanges` such exchanges, or from half of its traffic (a short-lived
+            # account of a farm sends few exchanges, nearly all of them the campaign's)
+            carry[m] = np.clip(np.maximum(sh_n[m] / config.shared_min_exchanges,
+                                          2.0 * sh_n[m] / np.maximum(n_exchanges[m], 1.0)), 0, 1)
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
@@ -216,7 +225,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     if n_groups:
         # an operator's ring inside the group is judged on its own too; the group's other members (a popular
         # framework's users bound to it by tool schemas) carry no such proof and keep the group's score
-        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0), operator_score)
+        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0) * carry, operator_score)
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score

@@ -40,6 +40,11 @@ class SharedTrafficConfig:
     min_group_accounts: int = 2      # a key is the group's when at least this many of its accounts hold it ...
     min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts ...
     min_lift: float = 3.0            # ... and this many times more common in the group than among ungrouped accounts
+    # a shared text counts as replayed (a class's problem set, an eval suite: the same items sent by many of
+    # the group) when at least this fraction of the group's accounts send it (and at least two accounts). A
+    # campaign sampling a large problem pool repeats items across its accounts once it outgrows the pool,
+    # but each item stays with a small fraction of them: that is not replay, however large the campaign
+    replay_group_fraction: float = 0.05
 
 
 # content keys of a distinct prompt text: its template, wrapper (exact and near-duplicate), prompt ends and
@@ -105,7 +110,8 @@ x AS (
   LEFT JOIN dg_fp o ON o.text_hash = x.open_hash AND o.capability <> 'other'
   LEFT JOIN replay ro ON ro.text_hash = o.text_hash
 ),
-tot AS (SELECT account_id, exchanges AS n_total FROM dg_features)
+tot AS (SELECT account_id, exchanges AS n_total FROM dg_features),
+gsize AS (SELECT g.account_id, count(*) OVER (PARTITION BY g.grp) AS n_grp FROM dg_gt_grp g)
 SELECT
   account_id,
   count(*)::DOUBLE AS shared_exchanges,
@@ -120,10 +126,10 @@ SELECT
   count(DISTINCT unit_template)::DOUBLE / (count(*) - count(conversation) + count(DISTINCT conversation))
     AS template_diversity,
   sum(completion_tokens)::DOUBLE / nullif(sum(prompt_tokens), 0) AS output_input_ratio,
-  avg(CASE WHEN n_acc >= 2 THEN 1.0 ELSE 0.0 END) AS replayed_share,
+  avg(CASE WHEN n_acc >= greatest(2, {replay_frac} * gs.n_grp) THEN 1.0 ELSE 0.0 END) AS replayed_share,
   any_value(fe.hour_entropy) AS hour_entropy,
   any_value(fe.burstiness) AS burstiness
-FROM x JOIN tot t USING (account_id) LEFT JOIN dg_features fe USING (account_id)
+FROM x JOIN tot t USING (account_id) JOIN gsize gs USING (account_id) LEFT JOIN dg_features fe USING (account_id)
 GROUP BY account_id
 ORDER BY account_id
 """
@@ -152,6 +158,7 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
     n_free = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0] - grp.num_rows  # accounts in no group
     subst = {"{min_acc}": str(config.min_group_accounts), "{min_frac}": repr(float(config.min_group_fraction)),
              "{min_lift}": repr(float(config.min_lift)), "{n_free}": str(max(int(n_free), 1)),
+             "{replay_frac}": repr(float(config.replay_group_fraction)),
              "{capability}": CAPABILITY_SQL, "{long_output}": str(FeatureConfig().long_output_tokens)}
 
     def fill(sql: str) -> str:
