@@ -198,9 +198,12 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
             # in a group with its own content, a member that barely sends it (a batch customer sharing a
             # template phrase with a campaign, one exchange in 670) inherits in proportion to what it sends:
             # fully from `shared_min_exchanges` such exchanges, or from half of its traffic (a short-lived
-            # account of a farm sends few exchanges, nearly all of them the campaign's)
-            carry[m] = np.clip(np.maximum(sh_n[m] / config.shared_min_exchanges,
-                                          2.0 * sh_n[m] / np.maximum(n_exchanges[m], 1.0)), 0, 1)
+            # account of a farm sends few exchanges, nearly all of them the campaign's). A member bound by other
+            # evidence only (payment, infrastructure), or not yet measured (an incremental update's newcomer),
+            # has no shared traffic to judge by and inherits as before
+            carry[m] = np.where(sh_n[m] > 0, np.clip(np.maximum(sh_n[m] / config.shared_min_exchanges,
+                                                                2.0 * sh_n[m] / np.maximum(n_exchanges[m], 1.0)),
+                                                     0, 1), 1.0)
         parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
