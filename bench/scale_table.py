@@ -126,8 +126,9 @@ def measure(scale: float, work: Path, seed: int, corpora: str,
     profile: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
     detect = StageRun("detect", rows, r.wall_s, r.cpu_s, r.peak_rss_mb)
 
-    refs = {name: bare(name, str(gz) if "JSON" in name else parquet, work, rows) for name in BARE
-            if jsonl or "JSON" not in name}
+    # DuckDB reads a glob over the simulator's part folder; Arrow's dataset reads the folder itself
+    refs = {name: bare(name, str(gz) if "JSON" in name else str(log) if name.startswith("Arrow") else parquet,
+                       work, rows) for name in BARE if jsonl or "JSON" not in name}
 
     def row(s: StageRun, ref: str = "") -> Row:
         b = refs.get(ref)
