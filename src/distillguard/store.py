@@ -232,9 +232,9 @@ class Store:
                 cur.execute(f"COPY (SELECT {_COLS}, {base} + rowid AS _rid FROM {DELTA} ORDER BY rowid) TO "
                             f"{sql_literal(tmp)} (FORMAT parquet, COMPRESSION {PART_COMPRESSION}, "
                             f"ROW_GROUP_SIZE {PART_ROW_GROUP})")
-                _durable(tmp)
+                durable(tmp)
                 os.replace(tmp, final)
-                _durable(self.parts)
+                durable(self.parts)
                 cur.execute(f"INSERT INTO exchange_ids SELECT request_id FROM {DELTA}")
                 _list_part(cur, final, n, first, last)
                 cur.execute(f"DELETE FROM {DELTA}")
@@ -282,11 +282,11 @@ class Store:
                     con.execute(f"COPY (SELECT * FROM read_parquet({src}) WHERE NOT coalesce(({where}), false) "
                                 f"ORDER BY _rid) TO {sql_literal(tmp)} (FORMAT parquet, "
                                 f"COMPRESSION {PART_COMPRESSION}, ROW_GROUP_SIZE {PART_ROW_GROUP})")
-                    _durable(tmp)
+                    durable(tmp)
                     os.replace(tmp, final)
                     written.append(final)
                     _list_part(con, final, int(rows), int(first), int(last))
-            _durable(self.parts)
+            durable(self.parts)
             self._refresh_view()
             con.execute("COMMIT")
         except BaseException:
@@ -318,9 +318,9 @@ class Store:
             final = self.parts / _part_name(group[0][2])
             tmp = final.with_name(final.name + ".tmp")
             _merge_parts([self.parts / name for name, *_ in group], tmp)
-            _durable(tmp)
+            durable(tmp)
             os.replace(tmp, final)
-            _durable(self.parts)
+            durable(self.parts)
             self.con.execute("BEGIN TRANSACTION")
             try:
                 if on_step:
@@ -421,9 +421,9 @@ class Store:
                 con.execute(f"COPY (SELECT {_COLS}, rowid AS _rid FROM exchanges ORDER BY rowid) TO {sql_literal(tmp)} "
                             f"(FORMAT parquet, COMPRESSION {PART_COMPRESSION}, ROW_GROUP_SIZE {PART_ROW_GROUP})")
                 first, last = con.execute("SELECT min(rowid), max(rowid) FROM exchanges").fetchall()[0]
-                _durable(tmp)
+                durable(tmp)
                 os.replace(tmp, self.parts / name)
-                _durable(self.parts)
+                durable(self.parts)
                 con.execute("INSERT INTO exchange_ids SELECT request_id FROM exchanges")
                 _list_part(con, self.parts / name, n, first, last)
             con.execute("DROP TABLE exchanges")
@@ -505,9 +505,9 @@ class _Staging:
                     self._rewrite(mask)
         if stored:
             final = self.store.parts / self.name
-            _durable(self.tmp)
+            durable(self.tmp)
             os.replace(self.tmp, final)
-            _durable(self.store.parts)
+            durable(self.store.parts)
             self._final = final
         else:
             self.tmp.unlink(missing_ok=True)
@@ -654,7 +654,7 @@ def _part_name(base: int) -> str:
     return f"part-{base:015d}-{uuid.uuid4().hex[:8]}.parquet"
 
 
-def _durable(path: Path) -> None:
+def durable(path: Path) -> None:
     """fsync a file, or a folder (so that a rename in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:

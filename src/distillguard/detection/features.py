@@ -401,8 +401,6 @@ WHERE coalesce(payment_fingerprint, '') <> ''
 
 def payment_cards(con: duckdb.DuckDBPyConnection, account_ids: Sequence[str]) -> np.ndarray:
     """Each account's payment instrument as a number (-1: none on record)."""
-    if not con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'accounts'").fetchall()[0][0]:
-        return np.full(len(account_ids), -1, np.int64)
     cards = dict(con.sql(CARDS_SQL).fetchall())
     return np.array([cards.get(a, -1) for a in account_ids], np.int64)
 

@@ -71,23 +71,27 @@ KEY_TABLES = (
 )
 
 
+def _reused(keys: str, min_reuse: float) -> str:
+    """The rows (account_id, key, share) of `keys` (which also gives `uses`: the account's exchanges on the key)
+    whose holders use the key at least `min_reuse` times each on average (0: every row)."""
+    if min_reuse <= 0:
+        return f"SELECT account_id, key, share FROM ({keys})"
+    return ("SELECT account_id, key, share FROM (SELECT *, sum(uses) OVER (PARTITION BY key) / count(*) OVER "
+            f"(PARTITION BY key) AS reuse FROM ({keys})) WHERE reuse >= {min_reuse}")
+
+
 # kind -> (SQL producing account_id, key, share; weighting family)
 def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
     # a content key that its holders use about once each is a payload they sent (a benchmark question, a
     # homework problem), not a wrapper anyone reuses: accounts sending one public dataset's items once each are
     # not bound by them, however many items they share. A wrapper is reused, so even an account that sent it
     # once (a short-lived account of a farm) still holds it.
-    content = ("SELECT account_id, key, share FROM (SELECT *, sum(uses) OVER (PARTITION BY key) / "
-               "count(*) OVER (PARTITION BY key) AS reuse FROM (SELECT account_id, {key} AS key, "
-               "sum(n)::DOUBLE / any_value(n_acc) AS share, sum(n) AS uses FROM dg_atf GROUP BY account_id, {key})) "
-               f"WHERE reuse >= {cfg.min_key_reuse}")
-    # system prompts (by length in words), as shares of the fingerprinted traffic; kept when their holders
-    # send them `reuse` times each on average
-    system = ("SELECT account_id, key, share FROM (SELECT *, sum(uses) OVER (PARTITION BY key) / count(*) OVER "
-              "(PARTITION BY key) AS reuse FROM (SELECT x.account_id, x.sys_hash AS key, count(*) AS uses, "
-              "count(*)::DOUBLE / any_value(c.n_acc) AS share FROM dg_x x JOIN dg_fp USING (text_hash) "
-              "JOIN dg_nacc c USING (account_id) WHERE x.sys_hash <> hash('') AND x.sys_words {words} "
-              "GROUP BY ALL)) WHERE reuse >= {reuse}")
+    content = _reused("SELECT account_id, {key} AS key, sum(n)::DOUBLE / any_value(n_acc) AS share, sum(n) AS uses "
+                      "FROM dg_atf GROUP BY account_id, {key}", cfg.min_key_reuse)
+    # system prompts (by length in words), as shares of the fingerprinted traffic
+    system = ("SELECT x.account_id, x.sys_hash AS key, count(*)::DOUBLE / any_value(c.n_acc) AS share, "
+              "count(*) AS uses FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
+              "WHERE x.sys_hash <> hash('') AND x.sys_words {words} GROUP BY ALL")
     # per-exchange keys, as a share of all the account's exchanges (`dg_features.exchanges`)
     per_exchange = ("SELECT u.account_id, u.key, u.n::DOUBLE / f.exchanges AS share FROM ("
                     "SELECT account_id, {key} AS key, count(*) AS n FROM dg_x WHERE {where} GROUP BY ALL) u "
@@ -102,12 +106,12 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
             "content"),
         # a short system prompt ("You are a helpful assistant.") is a client's default persona, sent by unrelated
         # customers: weighted and capped by popularity like infrastructure (shares of the fingerprinted traffic)
-        "shared-system-prompt": (system.format(words=f"< {cfg.instructions_min_words}", reuse=0), "infra"),
+        "shared-system-prompt": (_reused(system.format(words=f"< {cfg.instructions_min_words}"), 0.0), "infra"),
         # longer instructions are written for one use — an operator's wrapper moved into the system prompt
         # ("reason inside <trace> tags, then FINAL:"), or one app's prompt — and bind like a wrapper: never
         # dropped as popular, however many accounts hold them. Whether the holders are a campaign or an app's
         # customers is for their behaviour to say (scoring), as for any content key.
-        "shared-instructions": (system.format(words=f">= {cfg.instructions_min_words}", reuse=cfg.min_key_reuse),
+        "shared-instructions": (_reused(system.format(words=f">= {cfg.instructions_min_words}"), cfg.min_key_reuse),
                                 "content"),
         "shared-ip": (per_exchange.format(key="ip_h", where="ip_h IS NOT NULL"), "infra"),
         "client-fingerprint": (per_exchange.format(key="client_fp", where="ua_h IS NOT NULL"), "infra"),

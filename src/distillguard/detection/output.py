@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..schema import CAPABILITIES
-from ..store import sql_literal
+from ..store import durable, sql_literal
 from . import account_ids
 from .campaigns import CampaignConfig
 from .features import CAPABILITY_SQL
@@ -54,10 +54,10 @@ class Staging:
         """Flush every file to disk, then rename each over its final name (contract files last)."""
         names = [n for n in self._files if n not in COMMIT_LAST] + [n for n in COMMIT_LAST if n in self._files]
         for name in names:
-            _fsync(self._files[name])
+            durable(self._files[name])
         for name in names:
             os.replace(self._files.pop(name), self.out / name)
-        _fsync(self.out)
+        durable(self.out)
 
     def abort(self) -> None:
         """Remove the temporary files written so far."""
@@ -101,14 +101,6 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True
     return True
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -188,7 +189,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
             continue
         parts["accounts"][g] = len(m)
         # two accounts are thin evidence (two researchers running one benchmark); five are a pattern
-        parts["size"][g] = 1.0 - np.exp(-(len(m) - 1) / 2.2)
+        parts["size"][g] = _size(len(m))
         # upper quartile: a campaign's group may carry legitimate hangers-on; their own score stays low
         # ... measured on the accounts that carry the group's own content: riders (a popular app's users joined
         # through its system prompt, chat users sharing a greeting) must not dilute a campaign as it grows
@@ -214,14 +215,13 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         if orgs is not None and 2 <= len(m) <= config.one_customer_max_accounts:
             declared = {orgs[i] for i in m}
             parts["one_customer"][g] = float(len(declared) == 1 and bool(next(iter(declared))))
-    behaviour = np.clip((parts["behaviour"] - config.behaviour_low) / (config.behaviour_high - config.behaviour_low),
-                        0, 1)
+    behaviour = _behaviour_gate(parts["behaviour"], config)
     # a small group held together by one kind of evidence only (e.g. three evaluators using one prompt
     # format) is weaker than one bound by content *and* timing, infrastructure or payment
     fam = grouping.families[:n_groups] if len(grouping.families) >= n_groups else np.ones(n_groups)
     parts["families"] = fam.astype(float)
     single = (fam < 2) & (parts["accounts"] < config.single_family_min_accounts)
-    group_score = (parts["size"] * behaviour * np.sqrt(parts["binding"]) * (0.4 + 0.6 * parts["concurrency"])
+    group_score = (_bound_campaign(parts["size"], behaviour, parts["binding"], parts["concurrency"])
                    * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"])
                    * (1.0 - _suite_ramp(parts["suite"], config)))
     score = np.minimum(ind, 1.0) * config.individual_cap
@@ -255,18 +255,31 @@ def _operator_rings(m: np.ndarray, card: np.ndarray, beh: np.ndarray, core: np.n
     if paid.sum() < config.operator_min_accounts:
         return out
     cards, counts = np.unique(card[m][paid], return_counts=True)
-    span = config.behaviour_high - config.behaviour_low
     for c in cards[counts >= config.operator_min_accounts]:
         at = np.flatnonzero(card[m] == c)
         r = m[at]
         rc = r[core[r]]
         behaviour = float(np.quantile(beh[rc] if len(rc) >= 2 else beh[r], 0.75))
-        out[at] = ((1.0 - np.exp(-(len(r) - 1) / 2.2))
-                   * np.clip((behaviour - config.behaviour_low + config.operator_relief) / span, 0, 1)
-                   * np.sqrt(float(np.clip(np.median(strength[r]), 0, 1)))
-                   * (0.4 + 0.6 * _concurrency(first[r], last[r]))
+        out[at] = (_bound_campaign(_size(len(r)), _behaviour_gate(behaviour, config, config.operator_relief),
+                                   float(np.clip(np.median(strength[r]), 0, 1)), _concurrency(first[r], last[r]))
                    * (1.0 - float(_suite_ramp(np.median(suite[r]), config))))
     return out
+
+
+def _size(n: int) -> float:
+    """How much a group of `n` accounts is a pattern: two are thin evidence, five a pattern."""
+    return 1.0 - float(np.exp(-(n - 1) / 2.2))
+
+
+def _behaviour_gate(behaviour: Any, config: ScoreConfig, relief: float = 0.0) -> Any:
+    """0 at or below `behaviour_low` (lowered by `relief`), 1 at or above `behaviour_high` (too), linear between."""
+    return np.clip((behaviour - config.behaviour_low + relief) / (config.behaviour_high - config.behaviour_low), 0, 1)
+
+
+def _bound_campaign(size: Any, gate: Any, binding: Any, concurrency: Any) -> Any:
+    """The campaign score of a group (or ring) before its discounts: size × behaviour gate × √binding ×
+    concurrency weight (per group, or one group's scalars)."""
+    return size * gate * np.sqrt(binding) * (0.4 + 0.6 * concurrency)
 
 
 def _suite_ramp(suite: np.ndarray, config: ScoreConfig) -> np.ndarray:
