@@ -4,9 +4,8 @@
 
 Times, each case in its own child process, the calls detect makes after the link stage:
 `without_same_customer_links`, `group_accounts` (pair edges, Leiden, dense blocks, strength, families),
-`score_accounts` (with shared-traffic features) and `refine_campaigns` on the top 10 % of accounts by
-score. Per stage: wall seconds and the peak RSS reached during it (the peak is reset before each stage
-through /proc/self/clear_refs); `base` is the RSS after loading the inputs.
+`score_accounts` (with shared-traffic features). Per stage: wall seconds and the peak RSS reached during it
+(the peak is reset before each stage through /proc/self/clear_refs); `base` is the RSS after loading the inputs.
 
 Cases:
 - `links:DIR`: the real `links.parquet` and `features.parquet` of a detect output folder (read only);
@@ -19,7 +18,7 @@ shared-template or shared-wrapper link puts its dst on its src's key) plus 4 pop
 declared orgs are synthetic (3 % of accounts in small orgs, one org of 80 keys), and the shared-traffic
 features are the account's own features, damped, for half of the grouped accounts.
 
-`--check DIR`: the outputs of each case (links kept, grouping, scores, refined campaigns) are saved under
+`--check DIR`: the outputs of each case (links kept, grouping, scores) are saved under
 DIR/<case>/ if absent, otherwise compared with the saved ones exactly (run once on old code, once on new:
 e.g. `PYTHONPATH=/tmp/old/src` after `git archive <commit> src | tar -x -C /tmp/old`). A scale run rewrites
 its detect folder, so copy `links.parquet` and `features.parquet` elsewhere and use `links:COPY` for
@@ -183,7 +182,7 @@ def _reset_peak() -> None:
 
 def run_case(case: str, check: Path | None, parts: bool = False) -> dict:
     """Run the stages on one case in this process; returns its row of figures."""
-    from distillguard.detection.campaigns import CampaignConfig, group_accounts, refine_campaigns
+    from distillguard.detection.campaigns import group_accounts
     from distillguard.detection.scoring import score_accounts, without_same_customer_links
 
     links, features = load(case)
@@ -203,10 +202,6 @@ def run_case(case: str, check: Path | None, parts: bool = False) -> dict:
     kept = stage("wscl", lambda: without_same_customer_links(links, ids, orgs))
     g = stage("group", lambda: group_accounts(kept, bip))
     s = stage("score", lambda: score_accounts(features, g, orgs=orgs, shared=shared))
-    sc = s.accounts["score"].to_numpy()
-    top = np.sort(np.argsort(-sc, kind="stable")[: max(1, len(sc) // 10)])
-    grp = s.accounts["group"].to_numpy()
-    ref = stage("refine", lambda: refine_campaigns(kept, [ids[i] for i in top], grp[top], CampaignConfig()))
     if parts:  # the group stage's pieces on their own (Leiden is the rest of it)
         from distillguard.detection.campaigns import dense_blocks, pair_edges
         from distillguard.detection.sorted_unique import unique
@@ -227,7 +222,6 @@ def run_case(case: str, check: Path | None, parts: bool = False) -> dict:
             "edges": g.edges,
             "scores": s.accounts,
             "group_score": pa.table({"group_score": s.group_score, **{k: v for k, v in s.group_parts.items()}}),
-            "refine": pa.table({"refine": ref}),
         }
         tables["kept"] = kept.select(["src", "dst", "kind"])   # kept is an order-preserving filter of links
         row["check"] = _check(check / case.replace(":", "_").replace("/", "_"), tables)
@@ -278,7 +272,7 @@ def main() -> None:
 
 def _print(rows: list[dict]) -> None:
     cols = ["case", "links", "accounts", "bip", "edges", "groups", "base_mb", "wscl_s", "wscl_mb", "group_s",
-            "group_mb", "score_s", "score_mb", "refine_s", "refine_mb", "pairs_s", "blocks_s", "peak_mb", "check"]
+            "group_mb", "score_s", "score_mb", "pairs_s", "blocks_s", "peak_mb", "check"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" for _ in cols) + "|")
     for r in rows:

@@ -16,9 +16,9 @@ from distillguard.detection.campaigns import (
     CampaignConfig,
     dense_blocks,
     group_accounts,
+    join_fragments,
     leiden_groups,
     pair_edges,
-    refine_campaigns,
 )
 
 
@@ -215,27 +215,24 @@ def test_grouping_matches_reference(seed: int) -> None:
     assert len(g.families) == int(g.group.max()) + 1 and g.families.max() >= 2
 
 
-def test_refine_keeps_first_pass_campaign_for_unlinked_accounts() -> None:
-    links = _links(_clique("p", 4, "shared-payment") + _clique("q", 4, "shared-payment"))
-    accounts = [f"p{i}" for i in range(4)] + [f"q{i}" for i in range(4)] + ["lone-p", "lone-q", "lone-x", "lone-y"]
-    first = np.array([5, 5, 5, 5, 2, 2, 2, 2, 5, 2, -1, 7])
-    out = refine_campaigns(links, accounts, first)
-    assert len(set(out[:4])) == 1 and len(set(out[4:8])) == 1 and out[0] != out[4]
-    assert out[8] == out[0] and out[9] == out[4] and out[10] == -1
-    assert out[11] >= 0 and out[11] not in set(out[:10])   # a first-pass group with no refined link: new campaign
-
-
-def test_a_few_coincidental_links_do_not_carry_a_group_into_another_campaign() -> None:
-    """Group A (30 accounts) is a campaign bound by one card; group B (30 accounts) has no operator evidence
-    of its own, and two of its accounts opened the same day as two of A's (a signup-cohort link). B stays a
-    campaign of its own rather than following its two linked accounts into A's."""
-    rows = _clique("a", 30, "shared-payment") + [("a0", "b0", "signup-cohort", 1.0),
-                                                 ("a1", "b1", "signup-cohort", 1.0)]
-    accounts = [f"a{i}" for i in range(30)] + [f"b{i}" for i in range(30)]
-    first = np.array([0] * 30 + [1] * 30)
-    out = refine_campaigns(_links(rows), accounts, first)
-    assert len(set(out[:30])) == 1
-    assert len(set(out[32:])) == 1 and out[32] != out[0]   # B's unlinked 28 accounts: their own campaign
+def test_fragments_sending_one_wording_are_joined_and_phrases_join_no_one() -> None:
+    """Groups 0 and 1 (10 accounts each) send one wrapper: every account has a wrapper link into the other
+    group, so they are one campaign. Group 2 shares only phrases (the craft) with group 0 — all 10 accounts —
+    and 2 of group 3's 10 accounts send group 0's template (below `join_share` 0.3): both stay apart.
+    Accounts without a group stay without a campaign."""
+    rows = [(f"a{i}", f"b{i}", "shared-wrapper", 0.2) for i in range(10)]
+    rows += [(f"a{i}", f"c{i}", "shared-phrases", 1.0) for i in range(10)]
+    rows += [(f"a{i}", f"d{i}", "shared-template", 1.0) for i in range(2)]
+    accounts = [f"{p}{i}" for p in "abcd" for i in range(10)] + ["lone"]
+    group = np.array([0] * 10 + [1] * 10 + [2] * 10 + [3] * 10 + [-1])
+    out = join_fragments(_links(rows), accounts, group)
+    assert len(set(out[:20])) == 1
+    assert len({out[0], out[20], out[30]}) == 3 and len(set(out[20:30])) == 1 and len(set(out[30:40])) == 1
+    assert out[40] == -1
+    # one-sided: every account of group 3 sends a template of a0's, but only 1 of group 0's accounts is linked
+    one_sided = rows + [(f"d{i}", "a0", "near-duplicate-template", 1.0) for i in range(10)]
+    out = join_fragments(_links(one_sided), accounts, group)
+    assert out[30] != out[0] and out[10] == out[0]
 
 
 def test_leiden_is_a_function_of_the_seed_and_leaves_random_alone() -> None:

@@ -58,6 +58,27 @@ def test_recall_does_not_fall_as_a_campaign_grows(tmp_path: Path) -> None:
     assert recalls[1] >= recalls[0] - 0.03 and recalls[2] >= recalls[1] - 0.03, recalls
 
 
+def test_a_campaign_paid_by_many_cards_is_one_campaign(tmp_path: Path) -> None:
+    """240 accounts sending one operator's wrappers, paid by 12 cards and run from 12 address blocks (a ring of
+    20 accounts per card and block), are one campaign, not twelve: operator evidence that comes in rings says
+    who pays, not where a campaign ends (a campaign-refinement pass on that evidence alone split it by card)."""
+    recs = campaign(240, per_account=10, seed=9, prefix="ring", ip=False)
+    for r in recs:
+        a = int(r["account_id"].rsplit("-", 1)[1])
+        r["ip"], r["user_agent"] = f"198.18.{a // 20}.{a % 20 + 1}", "python-httpx/0.27"
+    accounts = tmp_path / "accounts.jsonl"
+    write_jsonl([{"account_id": f"ring-{a:03d}", "payment_fingerprint": f"card-{a // 20}"} for a in range(240)],
+                accounts)
+    out = tmp_path / "out"
+    detect_logs([write_jsonl(legit_users(200, per_account=10) + recs, tmp_path / "log.jsonl")], out,
+                accounts=accounts, config=FAST)
+    with open(out / "accounts.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["account_id"].startswith("ring-") and r["flagged"] == "true"]
+    assert len(rows) >= 0.95 * 240
+    ids = [r["campaign_id"] for r in rows]
+    assert max(ids.count(c) for c in set(ids)) >= 0.95 * len(rows), sorted(set(ids))
+
+
 def test_a_campaign_outgrowing_its_problem_pool_is_not_replay(tmp_path: Path) -> None:
     """In the traffic a group shares, a text counts as replayed when a good part of the group sends it (a
     class's problem set), not when a campaign that outgrew its pool of problems repeats an item across a few

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -42,6 +43,9 @@ FAMILIES = {"lockstep-timing": 1, "shared-ip": 2, "client-fingerprint": 2, "shar
             "signup-cohort": 3, "shared-system-prompt": 3}  # everything else: content (0)
 CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
                            "shared-phrases"})
+# an operator's own wording: a template, wrapper or long instructions (not phrases: the craft of prompt writing
+# — openers, closers, CoT requests — is shared between operators)
+WORDING_KINDS = CONTENT_KINDS - {"shared-phrases"} | {"shared-instructions"}
 
 
 UNTIL_STABLE_ITERATIONS = 10  # leiden_iterations = -1: passes enough for the partition to settle
@@ -60,14 +64,9 @@ class CampaignConfig:
     max_blocks: int = 20
     min_block_accounts: int = 3
     peel_eps: float = 0.1
-    refine_content_weight: float = 0.1
-    # phrases (the craft of prompt writing: openers, closers, CoT requests) are shared between operators
-    # even more than templates: among flagged accounts they say that accounts coordinate, not with whom
-    refine_phrase_weight: float = 0.0
-    refine_min_accounts: int = 5    # refined communities smaller than this rejoin their first-pass group
-    refine_follow_share: float = 0.2  # ... the community of its linked accounts, if they are this share of it
-    refine_min_edge: float = 0.05
-    refine_resolution: float = 0.2
+    # two groups of flagged accounts are one campaign when this share of each group's accounts sends wording
+    # that accounts of the other send too (`join_fragments`)
+    join_share: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -348,53 +347,51 @@ def _strength(a: np.ndarray, b: np.ndarray, w: np.ndarray, member: np.ndarray) -
     return s, d
 
 
-def refine_campaigns(links: pa.Table, accounts: list[str], first: np.ndarray,
-                     config: CampaignConfig = CampaignConfig()) -> np.ndarray:
-    """Regroup flagged accounts into campaigns: campaign index per account of `accounts` (-1: none).
+def join_fragments(links: pa.Table, accounts: pa.Array | pa.ChunkedArray | Sequence[str], group: np.ndarray,
+                   config: CampaignConfig = CampaignConfig()) -> np.ndarray:
+    """Campaign index per account of `accounts` (flagged ones, with their group; -1: none): groups joined.
 
-    The first pass finds *that* accounts are coordinated; content similarity also ties separate
-    campaigns that draw on the same public prompt sets. Here, among flagged accounts only, content
-    links are damped so that operator-specific evidence (payment, cohort, timing, infrastructure)
-    decides which campaign an account belongs to. Accounts left without a link keep the campaign that
-    holds most of their first-pass group; accounts outside any group stay outside (-1).
+    Community detection cuts a campaign along its operator evidence when that evidence comes in rings — 12
+    cards each paying for 20 accounts are 12 cliques, while the wording all 240 accounts send links each of
+    them to a few others only (a key of many holders is linked as a ring). The wording says the fragments are
+    one operator's: two groups are joined when at least `join_share` of the accounts of each have a wording
+    link (`WORDING_KINDS`) to an account of the other. Phrases do not join (operators share the craft), nor do
+    payment, infrastructure or timing, which the groups already used.
     """
-    n = len(accounts)
-    out = np.full(n, -1, np.int64)
-    if n == 0:
+    group = np.asarray(group, np.int64)
+    out = group.copy()
+    if links.num_rows == 0 or (group >= 0).sum() == 0:
         return out
-    kw = {k: (v * config.refine_content_weight if k in CONTENT_KINDS else v) for k, v in config.kind_weights.items()}
-    kw.update({k: v * config.refine_phrase_weight for k, v in kw.items() if k == "shared-phrases"})
-    sub_cfg = CampaignConfig(kind_weights=kw, min_edge=config.refine_min_edge, resolution=config.refine_resolution,
-                             seed=config.seed, leiden_iterations=config.leiden_iterations)
-    acc = pa.array(accounts, pa.string())
-    mask = pc.and_(pc.is_in(links["src"], acc), pc.is_in(links["dst"], acc)) \
-        if links.num_rows else None
-    sub = links.filter(mask) if mask is not None else links
-    names, member = leiden_groups(pair_edges(sub, sub_cfg), sub_cfg) if sub.num_rows else ([], np.zeros(0))
-    pos = {a: i for i, a in enumerate(accounts)}
-    for a, m in zip(names, member, strict=True):
-        out[pos[a]] = int(m)
-    next_id = int(out.max()) + 1
-    # a refined community of a few accounts is a crumb of its first-pass group (operator evidence too thin to
-    # split on), not a campaign of its own: its accounts join the group's main community like unlinked ones
-    if (out >= 0).any():
-        crumbs = (out >= 0) & (np.bincount(out[out >= 0])[np.maximum(out, 0)] < config.refine_min_accounts)
-        out[crumbs] = -1
-    # the first-pass groups in ascending order, each group's accounts in ascending index order
-    first = np.asarray(first)
-    order = np.argsort(first, kind="stable")
-    values, starts = unique(first[order], return_index=True)
-    for g, idx in zip(values, np.split(order, starts[1:]), strict=True):
-        loose = idx[out[idx] < 0]
-        if len(loose) == 0:
-            continue
-        known = out[idx][out[idx] >= 0]
-        # ... when enough of the group is linked to say so: a few coincidental links (two campaigns' accounts
-        # opened on the same day) must not carry a whole group into another group's campaign; a group with
-        # too little operator evidence to place it stays the campaign the first pass found
-        if g >= 0 and len(known) and len(known) >= config.refine_follow_share * len(idx):
-            out[loose] = np.bincount(known).argmax()
-        elif g >= 0:
-            out[loose] = next_id
-            next_id += 1
+    wording = links.filter(pc.is_in(links["kind"], pa.array(sorted(WORDING_KINDS))))
+    names = strings(accounts)
+    a, b = positions(wording["src"], names), positions(wording["dst"], names)
+    ok = (a >= 0) & (b >= 0)
+    a, b = a[ok], b[ok]
+    ga, gb = group[a], group[b]
+    cross = (ga >= 0) & (gb >= 0) & (ga != gb)
+    if not cross.any():
+        return out
+    # distinct (account, other group) pairs, from both ends of each cross link
+    n_groups = int(group.max()) + 1
+    acc = np.concatenate([a[cross], b[cross]])
+    other = np.concatenate([gb[cross], ga[cross]])
+    pairs = unique(acc * n_groups + other)
+    own = group[pairs // n_groups]
+    size = np.bincount(group[group >= 0], minlength=n_groups)
+    g_pair, n = unique(own * n_groups + pairs % n_groups, return_counts=True)
+    touch = dict(zip(g_pair.tolist(), n.tolist(), strict=True))
+    parent = np.arange(n_groups)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    for key, k in touch.items():
+        g, h = divmod(key, n_groups)
+        if g < h and k >= config.join_share * size[g] and touch.get(h * n_groups + g, 0) >= config.join_share * size[h]:
+            parent[root(g)] = root(h)
+    roots = np.array([root(g) for g in range(n_groups)])
+    out[group >= 0] = roots[group[group >= 0]]
     return out

@@ -24,7 +24,7 @@ from ..fingerprints.cache import duckdb_memory
 from ..store import Store
 from . import features as feat
 from . import links as lk
-from .campaigns import CampaignConfig, Grouping, group_accounts, refine_campaigns
+from .campaigns import CampaignConfig, Grouping, group_accounts, join_fragments
 from .output import write_outputs, write_plain_report
 from .scoring import (
     OperatingPoint,
@@ -216,8 +216,13 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Tab
         point = OperatingPoint(config.fpr_target, *floors)
     reasons = individual_reasons(features)
     stage("scoring")
-    campaign = _campaign_index(scores, point.enforce, links, config.campaigns)
-    stage("grouping")
+    # a flagged account's campaign is its group, fragments of one operator's joined by their wording (refining
+    # the groups on operator evidence alone, content damped, split a campaign paid by many cards into its cards'
+    # rings and merged campaigns through a browser's user agent: it lowered ARI on every probe and preset)
+    flagged = scores.accounts["score"].to_numpy() >= point.enforce
+    ids = scores.accounts["account_id"].filter(pa.array(flagged))
+    campaign = np.full(len(flagged), -1, np.int64)
+    campaign[flagged] = join_fragments(links, ids, scores.accounts["group"].to_numpy()[flagged], config.campaigns)
     # the grouping without its pair edges (the graph is not needed after this; the snapshot keeps the rest)
     return _Verdict(scores, point, reasons, campaign, replace(grouping, edges=grouping.edges.slice(0, 0)), shared)
 
@@ -233,17 +238,6 @@ def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, ve
     stage("output")
     return DetectResult(out_dir=out, accounts=features.num_rows, flagged=n_flagged, campaigns=n_campaigns,
                         threshold=v.point.enforce, timings=timings)
-
-
-def _campaign_index(scores: Scores, thr: float, links: pa.Table, config: CampaignConfig) -> np.ndarray:
-    t = scores.accounts
-    flagged = t["score"].to_numpy() >= thr
-    ids = np.asarray(t["account_id"].to_pylist(), dtype=object)
-    group = t["group"].to_numpy()
-    out = np.full(len(ids), -1, np.int64)
-    if flagged.any():
-        out[flagged] = refine_campaigns(links, ids[flagged].tolist(), group[flagged], config)
-    return out
 
 
 def output_folder(out_dir: str | Path) -> Path:
