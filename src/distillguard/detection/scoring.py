@@ -317,8 +317,8 @@ def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3
     Overlap: a campaign's accounts run at the same time; independent benchmark runs do not. Hand-over: one
     account starts within `handover_s` of another's end — a farm replacing short-lived accounts (a hydra) runs
     them one after another, which is as coordinated as running them side by side. An interval more than
-    `giant` times longer than the group's median (a few records with absurd timestamps) is no partner: a
-    handful of odd records must not make every account of a group look concurrent.
+    `giant` times longer than the group's median (a few records with absurd timestamps) is left out: a
+    handful of odd records must not make every account of a group look concurrent, nor none of them.
     """
     if len(first) < 2:
         return 0.0
@@ -333,8 +333,9 @@ def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3
     # a partner interval [f, la] touches another partner's iff it starts before an earlier one ended, or a
     # later one starts before it ends
     touch = np.concatenate([[False], prev_max[:-1] >= f[1:]]) | np.concatenate([f[1:] <= la[:-1], [False]])
-    # non-partners (giant intervals) count as concurrent only through their own median-length core: not at all
-    return float(touch.sum() / len(first))
+    # non-partners (giant intervals) are left out of the share too: an odd record neither makes an account
+    # concurrent nor takes a concurrent account away from its group
+    return float(touch.sum() / partner.sum())
 
 
 def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], orgs: Sequence[str | None],
