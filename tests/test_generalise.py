@@ -24,6 +24,11 @@ def _flags(out: Path) -> dict[str, bool]:
         return {r["account_id"]: r["flagged"] == "true" for r in csv.DictReader(f)}
 
 
+def _scores(out: Path) -> dict[str, float]:
+    with open(out / "accounts.csv", newline="") as f:
+        return {r["account_id"]: float(r["score"]) for r in csv.DictReader(f)}
+
+
 def _covered(n: int, seed: int, prefix: str, per_account: int = 12) -> list[dict[str, Any]]:
     """A campaign whose accounts hide extraction (`per_account` exchanges each) inside 6 ordinary chats."""
     rng = random.Random(seed)
@@ -158,6 +163,11 @@ def test_a_few_hundred_odd_records_move_no_verdict(tmp_path: Path) -> None:
     # before the fixes one group of 62 campaign accounts moved across the threshold at once)
     changed = [a for a in accounts if after[a] != before[a]]
     assert len(changed) <= 0.02 * len(accounts), changed
+    # nor do they move the campaign's scores much (60 absurd timestamps took the campaign's concurrency from
+    # 1.0 to 0.6 and a tenth of its accounts lost .28 or more while staying flagged)
+    s0, s1 = _scores(base), _scores(with_odd)
+    drops = sorted(s0[a] - s1[a] for a in accounts if a.startswith("camp-"))
+    assert drops[-len(drops) // 10] <= 0.1, drops[-10:]
     assert not any(v for a, v in after.items() if a.startswith("stray-"))
 
 
