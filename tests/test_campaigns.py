@@ -217,11 +217,12 @@ def test_grouping_matches_reference(seed: int) -> None:
 
 def test_fragments_sending_one_wording_are_joined_and_phrases_join_no_one() -> None:
     """Groups 0 and 1 (10 accounts each) send one wrapper: every account has a wrapper link into the other
-    group, so they are one campaign. Group 2 shares only phrases (the craft) with group 0 — all 10 accounts —
+    group, so they are one campaign. Group 2 shares only phrases (the craft) and a long system prompt (an agent
+    framework's) with group 0 — all 10 accounts —
     and 2 of group 3's 10 accounts send group 0's template (below `join_share` 0.3): both stay apart.
     Accounts without a group stay without a campaign."""
     rows = [(f"a{i}", f"b{i}", "shared-wrapper", 0.2) for i in range(10)]
-    rows += [(f"a{i}", f"c{i}", "shared-phrases", 1.0) for i in range(10)]
+    rows += [(f"a{i}", f"c{i}", kind, 1.0) for i in range(10) for kind in ("shared-phrases", "shared-instructions")]
     rows += [(f"a{i}", f"d{i}", "shared-template", 1.0) for i in range(2)]
     accounts = [f"{p}{i}" for p in "abcd" for i in range(10)] + ["lone"]
     group = np.array([0] * 10 + [1] * 10 + [2] * 10 + [3] * 10 + [-1])

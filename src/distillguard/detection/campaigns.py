@@ -43,9 +43,10 @@ FAMILIES = {"lockstep-timing": 1, "shared-ip": 2, "client-fingerprint": 2, "shar
             "signup-cohort": 3, "shared-system-prompt": 3}  # everything else: content (0)
 CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
                            "shared-phrases"})
-# an operator's own wording: a template, wrapper or long instructions (not phrases: the craft of prompt writing
-# — openers, closers, CoT requests — is shared between operators)
-WORDING_KINDS = CONTENT_KINDS - {"shared-phrases"} | {"shared-instructions"}
+# an operator's own wording: a template or wrapper around its prompts. Not phrases (the craft of prompt writing
+# — openers, closers, CoT requests — is shared between operators), nor long system prompts (two operators
+# driving one open-source agent framework send its instructions alike)
+WORDING_KINDS = CONTENT_KINDS - {"shared-phrases"}
 
 
 UNTIL_STABLE_ITERATIONS = 10  # leiden_iterations = -1: passes enough for the partition to settle
@@ -355,8 +356,8 @@ def join_fragments(links: pa.Table, accounts: pa.Array | pa.ChunkedArray | Seque
     cards each paying for 20 accounts are 12 cliques, while the wording all 240 accounts send links each of
     them to a few others only (a key of many holders is linked as a ring). The wording says the fragments are
     one operator's: two groups are joined when at least `join_share` of the accounts of each have a wording
-    link (`WORDING_KINDS`) to an account of the other. Phrases do not join (operators share the craft), nor do
-    payment, infrastructure or timing, which the groups already used.
+    link (`WORDING_KINDS`) to an account of the other. Phrases and system prompts do not join (operators share
+    the craft and the frameworks), nor do payment, infrastructure or timing, which the groups already used.
     """
     group = np.asarray(group, np.int64)
     out = group.copy()
