@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from .sorted_unique import positions, strings, unique
 
@@ -380,19 +381,11 @@ def join_fragments(links: pa.Table, accounts: pa.Array | pa.ChunkedArray | Seque
     own = group[pairs // n_groups]
     size = np.bincount(group[group >= 0], minlength=n_groups)
     g_pair, n = unique(own * n_groups + pairs % n_groups, return_counts=True)
-    touch = dict(zip(g_pair.tolist(), n.tolist(), strict=True))
-    parent = np.arange(n_groups)
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = int(parent[x])
-        return x
-
-    for key, k in touch.items():
-        g, h = divmod(key, n_groups)
-        if g < h and k >= config.join_share * size[g] and touch.get(h * n_groups + g, 0) >= config.join_share * size[h]:
-            parent[root(g)] = root(h)
-    roots = np.array([root(g) for g in range(n_groups)])
-    out[group >= 0] = roots[group[group >= 0]]
+    # each direction (group → other group) that reaches the share of its own group's accounts; two groups are
+    # joined where both directions do
+    reach = g_pair[n >= config.join_share * size[g_pair // n_groups]]
+    both = reach[np.isin(reach, (reach % n_groups) * n_groups + reach // n_groups)]
+    join = sp.coo_matrix((np.ones(len(both)), (both // n_groups, both % n_groups)), shape=(n_groups, n_groups))
+    _, label = connected_components(join, directed=False)
+    out[group >= 0] = label[group[group >= 0]]
     return out
