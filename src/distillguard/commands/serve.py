@@ -126,7 +126,8 @@ def serve(upstream: str, upstream_key_env: str, db: str, keys: str | None, polic
         log=LogConfig(redact_prompts=redact_prompts, redact_completions=redact_completions, fsync=journal_fsync,
                       journal=not no_journal),
         dashboard=dashboard, admin_token=admin_token, fingerprint_workers=fingerprint_workers,
-        upstream_timeout_s=upstream_timeout, auth_failures=auth_failures, max_in_flight_per_account=max_in_flight)
+        upstream_timeout_s=upstream_timeout, auth_failures=auth_failures, max_in_flight_per_account=max_in_flight,
+        settle_heap=True)
     shown = redact_url(upstream)  # never a password from the URL in the banner
     limits = HttpLimits(max_header_bytes, max_headers, header_timeout, body_timeout)
     server_opts = dict(log_level="warning", access_log=False, loop=event_loop(),

@@ -78,6 +78,7 @@ class GatewayConfig:
     auth_failures: int = 20  # failed authentications per client address and window before 429 (0: no limit)
     auth_failure_window_s: float = 60.0
     max_in_flight_per_account: int = 64  # requests of one account in flight at once (0: no cap); more: 429
+    settle_heap: bool = False  # serve: freeze the start-up heap and tune the GC once started (server.settle_heap)
 
 
 class _Watched:
@@ -166,6 +167,10 @@ class Gateway:
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             self._task = asyncio.create_task(self._background())
+            if self.config.settle_heap:  # a process of its own (serve): its start-up heap is not scanned again
+                from .server import settle_heap
+
+                settle_heap()
             try:
                 yield
             finally:

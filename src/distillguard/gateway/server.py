@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -127,6 +128,23 @@ else:
 def http_protocol() -> type[asyncio.Protocol]:
     """The fastest available coalescing HTTP protocol class (httptools, else h11)."""
     return CoalescingHttpToolsProtocol or CoalescingH11Protocol  # type: ignore[return-value]
+
+
+# gen-0 collection threshold of a serving process (CPython's default: 700). A request keeps ~40 container
+# objects alive while in flight, so with 700 a few requests in flight already trigger a collection: every
+# ~17 requests at 32 in flight, 6 % of the server's CPU. 5,000 sits above the in-flight working set, so
+# collections come ~50x less often, each ~1 ms of CPU (a gateway holds no large cyclic structures).
+GC_GEN0_THRESHOLD = 5_000
+
+
+def settle_heap() -> None:
+    """Once a serving process has started: collect, then move every object alive into the permanent generation
+    (`gc.freeze`), and raise the gen-0 threshold. The start-up heap (modules, DuckDB and Arrow bindings, policy,
+    detection output: ~55k objects) is no longer scanned by full collections, which otherwise ran every ~2,500
+    requests for ~30 ms of CPU with the event loop stopped (the gateway's tail latency)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def event_loop() -> str:
