@@ -73,6 +73,33 @@ def test_a_row_that_does_not_fit_is_quarantined_alone(tmp_path: Path) -> None:
     assert stored(db) == sorted((f"r{i}",) for i in range(51))
 
 
+def test_the_delta_rolls_into_a_part_past_the_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer counts the delta's rows itself (no query per flush): replayed and new rows alike, it rolls
+    them into a part as soon as they reach the threshold, and not before."""
+    import distillguard.gateway.logsink as logsink
+
+    monkeypatch.setattr(logsink, "DELTA_ROLL_ROWS", 10)
+    db = tmp_path / "gw.duckdb"
+    ExchangeLog(str(db)).close()
+    folder = tmp_path / "gw.duckdb.journal"
+    (folder / "000000000001.log").write_bytes(b"".join(orjson.dumps({"t": "exchanges", "r": row(i)}) + b"\n"
+                                                       for i in range(4)))
+    sink = ExchangeLog(str(db))  # replays 4 rows into the delta
+    sink._stop.set()  # noqa: SLF001 - the writer thread stays idle; this test flushes by hand
+    parts = db.parent / f"{db.name}.parts"
+    for i in range(4, 9):
+        sink.exchange(row(i))
+    sink.flush()  # 9 rows: not yet
+    assert sink.store.count("exchanges") == 9 and not list(parts.glob("*.parquet"))
+    sink.exchange(row(9))
+    sink.flush()  # 10: rolled
+    assert len(list(parts.glob("*.parquet"))) == 1
+    assert sink.store.con.execute(f"SELECT count(*) FROM {logsink.DELTA}").fetchall() == [(0,)]
+    sink.exchange(row(10))
+    sink.close()
+    assert stored(db) == sorted((f"r{i}",) for i in range(11))
+
+
 def test_replay_never_crashes_on_a_row(tmp_path: Path) -> None:
     db = tmp_path / "gw.duckdb"
     ExchangeLog(str(db)).close()
