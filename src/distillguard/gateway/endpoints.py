@@ -272,7 +272,8 @@ async def _http_error(request: Any, exc: Any) -> Any:
                     media_type="application/json")
 
 
-async def _server_error(request: Any, exc: Exception) -> Any:
+async def server_error(request: Any, exc: Exception) -> Any:
+    """OpenAI's 500 `internal_error` (the details stay in the gateway's log)."""
     from starlette.responses import Response
 
     return Response(error_body(500, "internal_error"), 500, media_type="application/json")
@@ -282,4 +283,4 @@ def error_handlers() -> dict[Any, Any]:
     """Starlette exception handlers answering 404, 405, other HTTP errors and 500 in OpenAI's error shape."""
     from starlette.exceptions import HTTPException
 
-    return {HTTPException: _http_error, Exception: _server_error}
+    return {HTTPException: _http_error, Exception: server_error}
