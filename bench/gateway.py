@@ -5,14 +5,15 @@
 Starts a stub upstream (answers at once) and `distillguard serve` (logging to DuckDB, background
 fingerprinting, enforcement with the default policy and a detection folder) as separate processes on
 127.0.0.1, then:
-1. open loop at `--rate` req/s, alternating 1 s blocks direct-to-stub and through-gateway (so load from
-   other processes hits both alike): p50/p99 latency and the difference;
+1. open loop at `--rate` req/s, alternating 1 s blocks direct-to-stub, through-gateway and through the bare
+   proxy (so load from other processes hits all alike): p50/p99 latency and the difference to direct (the
+   bare proxy's is the engine's own cost of the extra hop);
 2. closed loop with `--concurrency` requests in flight for `--seconds`: max requests/s through the
    gateway, and the stub's own max for reference.
 3. sequential requests on a new connection each against one kept-alive connection (the per-connection
    penalty), through the gateway and direct;
 4. `serve --redis --workers N` for N = 1, 2 (closed loop; needs redis-server; `--no-workers` skips it).
-Every prompt is distinct (worst case for the fingerprint cache). Total run time stays under ~45 s.
+Every prompt is distinct (worst case for the fingerprint cache). Total run time stays under ~55 s.
 Then the request journal's cost in isolation: CPU per logged exchange with the journal off, on, and on with
 fsync (`--journal-only` runs just that; `--no-journal` runs the gateway without it, for comparison).
 """
@@ -310,10 +311,10 @@ def main() -> None:
         wait_until_up(f"http://127.0.0.1:{gp}/healthz", gw, "gateway")
         direct = (f"http://127.0.0.1:{sp}/v1/chat/completions", "bench-upstream")
         via = (f"http://127.0.0.1:{gp}/v1/chat/completions", key)
-        lat = asyncio.run(open_loop({"direct": direct, "gateway": via}, a.rate, a.seconds))
+        bare_url = (f"http://127.0.0.1:{bp}/v1/chat/completions", "-")
+        lat = asyncio.run(open_loop({"direct": direct, "gateway": via, "bare": bare_url}, a.rate, a.seconds))
         rps_stub, _ = asyncio.run(closed_loop(*direct, a.concurrency, a.seconds / 2, 10**8))
         cpu_b = cpu_seconds(bare.pid)
-        bare_url = (f"http://127.0.0.1:{bp}/v1/chat/completions", "-")
         rps_bare, n_bare = asyncio.run(closed_loop(*bare_url, a.concurrency, a.seconds / 2, 3 * 10**8))
         bare_per_req = (cpu_seconds(bare.pid) - cpu_b) / n_bare
         cpu0, main0, w0 = cpu_seconds(gw.pid), cpu_seconds(gw.pid, children=False), time.perf_counter()
@@ -339,14 +340,16 @@ def main() -> None:
 
     with Store.open(tmp / "gw.duckdb") as s:
         logged = s.count("exchanges")
-    d, g = np.array(lat["direct"]) * 1e3, np.array(lat["gateway"]) * 1e3
-    p = {k: (np.percentile(v, 50), np.percentile(v, 99)) for k, v in (("direct", d), ("gateway", g))}
+    d, g, br = np.array(lat["direct"]) * 1e3, np.array(lat["gateway"]) * 1e3, np.array(lat["bare"]) * 1e3
+    p = {k: (np.percentile(v, 50), np.percentile(v, 99)) for k, v in (("direct", d), ("gateway", g), ("bare", br))}
     print(f"\nGateway latency at {a.rate:g} req/s (open loop, {len(g)} requests each, upstream client {a.client}, "
           f"load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"{'path':<22}{'p50 ms':>10}{'p99 ms':>10}")
     print(f"{'direct to stub':<22}{p['direct'][0]:>10.3f}{p['direct'][1]:>10.3f}")
     print(f"{'through gateway':<22}{p['gateway'][0]:>10.3f}{p['gateway'][1]:>10.3f}")
     print(f"{'added by gateway':<22}{p['gateway'][0] - p['direct'][0]:>10.3f}{p['gateway'][1] - p['direct'][1]:>10.3f}")
+    print(f"{'bare proxy (engine)':<22}{p['bare'][0]:>10.3f}{p['bare'][1]:>10.3f}")
+    print(f"{'added by bare proxy':<22}{p['bare'][0] - p['direct'][0]:>10.3f}{p['bare'][1] - p['direct'][1]:>10.3f}")
     print(f"\nThroughput, one worker, {a.concurrency} in flight")
     print(f"{'path':<40}{'req/s':>10}")
     print(f"{'stub alone':<40}{rps_stub:>10.0f}")
