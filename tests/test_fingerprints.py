@@ -219,6 +219,8 @@ def test_model_id_lookup_matches_string_ngrams() -> None:
     from distillguard.fingerprints.texts import normalise_array
 
     texts = [WRAP.format(q=q) for q in QUESTIONS] + ["def f(x):\n    return x ** 2  # square", "", "héllo wörld"]
+    # digits inside words and beside punctuation (folded per token at inference), more than MAX_TOKENS tokens
+    texts += ["v2 costs $3.50 (x10) or 1,000/yr at 4pm_utc: 0x1f 007", "step 1 2 3 " * 120]
     lower = pa.compute.utf8_lower(normalise_array(pa.array(texts)))
     model = load_model()
     doc, terms = ngram_terms(lower)
@@ -304,6 +306,12 @@ def test_near_duplicate_groups_do_not_chain() -> None:
     assert groups[0] != groups[-1]
 
 
-def test_threaded_and_serial_fingerprints_agree() -> None:
+def test_threaded_and_serial_fingerprints_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distillguard.fingerprints import texts as fpmod
+
     texts = [WRAP.format(q=q) for q in QUESTIONS] + ["print('hi')", "Use the weather tool for Paris."]
-    assert fingerprint_texts(texts, threads=2).equals(fingerprint_texts(texts, threads=1))
+    whole = fingerprint_texts(texts, threads=1)
+    monkeypatch.setattr(fpmod, "_PIECE", 3)  # several pieces of per-text work, taken by two threads
+    assert fingerprint_texts(texts, threads=2).equals(whole)
+    assert fingerprint_texts(texts, threads=1).equals(whole)
+    assert fingerprint_texts(texts + texts[:4], threads=2).equals(pa.concat_tables([whole, whole.slice(0, 4)]))

@@ -88,7 +88,7 @@ class CapabilityModel:
         """Class scores (n, k) for already normalised, lower-cased texts."""
         n, v = len(lower), len(self.vocab)
         doc, feat = self._features(lower)
-        key = distinct_sorted(doc * v + feat)
+        key = distinct_sorted(doc * v + feat, runs=True)
         doc, feat = key // v, key % v
         norm = np.sqrt(np.maximum(np.bincount(doc, minlength=n), 1))
         out = np.empty((n, len(self.classes)), dtype=np.float64)
@@ -105,15 +105,20 @@ class CapabilityModel:
         return e / e.sum(axis=1, keepdims=True)
 
     def _features(self, lower: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """(doc, vocabulary index) of every in-vocabulary n-gram, looked up by token id, not by string."""
+        """(doc, vocabulary index) of every in-vocabulary n-gram (in runs of ascending doc), looked up by token id.
+
+        The tokens of :func:`token_lists`, with the digits folded in the distinct tokens instead of the text
+        (a run of digits never spans two tokens).
+        """
         unigrams, uni_feat, bigram_keys, bigram_feat = self._index()
-        lists = token_lists(lower)
+        lists = pc.list_slice(_split_tokens(lower), 0, MAX_TOKENS)
         lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
         flat = pc.list_flatten(lists)
         if len(flat) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         enc = pc.dictionary_encode(flat)
-        known = pc.fill_null(pc.index_in(enc.dictionary, value_set=unigrams), -1).to_numpy(zero_copy_only=False)
+        folded = pc.replace_substring_regex(enc.dictionary, r"\d+", "0")
+        known = pc.fill_null(pc.index_in(folded, value_set=unigrams), -1).to_numpy(zero_copy_only=False)
         tok = known.astype(np.int64)[enc.indices.to_numpy(zero_copy_only=False)]
         doc = np.repeat(np.arange(len(lower), dtype=np.int64), lengths)
         uni = np.where(tok >= 0, uni_feat[np.maximum(tok, 0)], -1)
@@ -214,12 +219,22 @@ def cue_matrix(lower: pa.Array, names: tuple[str, ...] | list[str] = tuple(CUES)
     return out
 
 
+_PUNCT = r"([^a-z0-9\x{80}-\x{10FFFF}\s_])"
+
+
 def token_lists(lower: pa.Array) -> pa.Array:
     """The tokens of each text: digits folded to 0, punctuation split off, first MAX_TOKENS."""
     arr = pc.utf8_slice_codeunits(lower, 0, MAX_CHARS)
     arr = pc.replace_substring_regex(arr, r"\d+", "0")
-    arr = pc.replace_substring_regex(arr, r"([^a-z0-9\x{80}-\x{10FFFF}\s_])", " \\1 ")
+    arr = pc.replace_substring_regex(arr, _PUNCT, " \\1 ")
     lists = pc.list_slice(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr)), 0, MAX_TOKENS)
+    return lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+
+
+def _split_tokens(lower: pa.Array) -> pa.Array:
+    """:func:`token_lists` before its digit folding and token cap (inference does both on fewer values)."""
+    arr = pc.replace_substring_regex(pc.utf8_slice_codeunits(lower, 0, MAX_CHARS), _PUNCT, " \\1 ")
+    lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr))
     return lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
 
 

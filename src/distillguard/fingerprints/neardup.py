@@ -31,11 +31,14 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-def distinct_sorted(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values; np.unique in numpy 2.4 hashes and is ~50x slower on millions of ints."""
+def distinct_sorted(values: np.ndarray, runs: bool = False) -> np.ndarray:
+    """Sorted distinct values; np.unique in numpy 2.4 hashes and is ~50x slower on millions of ints.
+
+    `runs`: the values are mostly in ascending runs already (a stable sort merges them, ~4x faster).
+    """
     if len(values) == 0:
         return values
-    s = np.sort(values)
+    s = np.sort(values, kind="stable" if runs else None)
     return s[np.concatenate([[True], s[1:] != s[:-1]])]
 
 

@@ -284,6 +284,11 @@ def capability_labels(texts: list[str] | pa.Array) -> pa.Array:
     return classify_normalised(pc.utf8_lower(normalise_array(arr)))
 
 
+# texts per piece of the per-text work (normalise, skeleton, capability, markers): with threads, the workers
+# take pieces in turn and stay evenly busy; the wrapper search then needs every skeleton at once
+_PIECE = 16_384
+
+
 def fingerprint_texts(
     texts: Sequence[str] | pa.Array | pa.ChunkedArray,
     *,
@@ -293,38 +298,40 @@ def fingerprint_texts(
 ) -> pa.Table:
     """One fingerprint row per input text (``FINGERPRINT_SCHEMA``); work is done once per distinct text.
 
-    With ``threads`` > 1 the capability/marker half runs beside the skeleton/wrapper half (Arrow and
-    numpy release the GIL); the result does not depend on it.
+    With ``threads`` > 1 pieces of the per-text work run side by side (Arrow and numpy release the GIL);
+    the result does not depend on it.
     """
     arr = _to_array(texts)
     enc = pc.dictionary_encode(arr)
     distinct, codes = enc.dictionary, enc.indices
-    norm = normalise_array(distinct)
-
-    def labels() -> list[pa.Array]:
-        lower = pc.utf8_lower(norm)
-        return [
-            classify_normalised(lower),
-            pc.match_substring_regex(lower, _COT),
-            pc.match_substring_regex(norm, _STRUCTURED),
-        ]
-
-    if threads > 1:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            side = pool.submit(labels)
-            ids = _ids(norm, min_wrapper_df, known_wrapper_segments)
-            capability, cot, structured = side.result()
+    pieces = [distinct.slice(i, _PIECE) for i in range(0, len(distinct), _PIECE)] or [distinct]
+    if threads > 1 and len(pieces) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            done = list(pool.map(_per_text, pieces))
     else:
-        ids = _ids(norm, min_wrapper_df, known_wrapper_segments)
-        capability, cot, structured = labels()
-    template_id, skels, wrapper_id, wrapper, segment_ids = ids
+        done = [_per_text(p) for p in pieces]
+    skels, capability, cot, structured = (pa.concat_arrays([d[k] for d in done]) for k in range(4))
+    template_id, wrapper_id, wrapper, segment_ids = _ids(skels, min_wrapper_df, known_wrapper_segments)
     columns = [template_id, skels, capability, cot, structured, wrapper_id, wrapper, segment_ids]
-    return pa.table(columns, schema=FINGERPRINT_SCHEMA).take(codes)
+    table = pa.table(columns, schema=FINGERPRINT_SCHEMA)
+    # all texts distinct (a batch of a detect run): the codes are 0, 1, 2 ... and the rows already in order
+    return table if len(distinct) == len(arr) else table.take(codes)
 
 
-def _ids(norm: pa.Array, min_wrapper_df: int, known: Sequence[str] | pa.Array | None) -> list[pa.Array]:
-    """template_id, skeleton, wrapper_id, wrapper, wrapper_segments per normalised text."""
-    skels = skeleton_array(norm)
+def _per_text(texts: pa.Array) -> list[pa.Array]:
+    """skeleton, capability, cot, structured of each (distinct) text."""
+    norm = normalise_array(texts)
+    lower = pc.utf8_lower(norm)
+    return [
+        skeleton_array(norm),
+        classify_normalised(lower),
+        pc.match_substring_regex(lower, _COT),
+        pc.match_substring_regex(norm, _STRUCTURED),
+    ]
+
+
+def _ids(skels: pa.Array, min_wrapper_df: int, known: Sequence[str] | pa.Array | None) -> list[pa.Array]:
+    """template_id, wrapper_id, wrapper, wrapper_segments per skeleton."""
     # wrappers are found among distinct *skeletons*: evasion variants of one prompt share a skeleton
     # and must not make its payload look repeated
     skel_enc = pc.dictionary_encode(skels)
@@ -333,7 +340,6 @@ def _ids(norm: pa.Array, min_wrapper_df: int, known: Sequence[str] | pa.Array | 
     sc = skel_enc.indices
     return [
         pa.array(template_by_skel).take(sc),
-        skels,
         pa.array(w.wrapper_id).take(sc),
         w.wrapper.take(sc),
         w.segment_ids.take(sc),
