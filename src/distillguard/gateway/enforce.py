@@ -113,8 +113,10 @@ class Enforcer:
         self.observer = observer
         self.overrides = Overrides()
         self.accounts: dict[str, AccountState] = {}
-        # template/wrapper id -> [uses, first SAMPLED_SENDERS accounts that sent it, campaign of a member sender]
-        self.template_uses: dict[int, list] = {}  # type: ignore[type-arg]
+        # template/wrapper id -> (uses, first SAMPLED_SENDERS accounts that sent it, campaign of a member sender);
+        # tuples of str/int/None, which the cyclic GC stops tracking: up to MAX_TRACKED_TEMPLATES entries as
+        # lists and sets were ~1 s of every full collection (event loop stopped) at 2M
+        self.template_uses: dict[int, tuple[int, tuple[str, ...], str | None]] = {}
         self.learned: set[int] = set()
         self.generic_templates: set[int] = set()  # ids of generic texts: never learned (see fingerprint.py)
         self.unpublished = 0  # events in force here but not yet on the bus (it was down)
@@ -317,20 +319,23 @@ class Enforcer:
             if u is None:
                 if len(self.template_uses) >= MAX_TRACKED_TEMPLATES:
                     continue
-                u = self.template_uses[tid] = [0, set(), None]  # uses, sampled senders, campaign
-            u[0] += 1
-            if len(u[1]) < SAMPLED_SENDERS:
-                u[1].add(account_id)
+                uses, senders, camp = 0, (), None
+            else:
+                uses, senders, camp = u
+            uses += 1
+            if len(senders) < SAMPLED_SENDERS and account_id not in senders:
+                senders += (account_id,)
             if member_of is not None:
-                u[2] = member_of
+                camp = member_of
+            self.template_uses[tid] = (uses, senders, camp)
             # re-evaluate when a member sends it, and now and then otherwise (membership changes over time)
-            if u[2] is None or len(u[1]) < p.learn_min_accounts or (member_of is None and u[0] % 16):
+            if camp is None or len(senders) < p.learn_min_accounts or (member_of is None and uses % 16):
                 continue
             # members of any campaign count (detection may split one operation into several campaigns);
             # the template goes to the campaign with the most members among its senders
             per: dict[str, int] = {}
             detected = 0
-            for a in u[1]:
+            for a in senders:
                 c = k.account_campaign.get(a)
                 if c is not None:
                     detected += 1
@@ -340,8 +345,8 @@ class Enforcer:
                 if c is not None:
                     per[c] = per.get(c, 0) + 1
             members = sum(per.values())
-            ok = detected >= p.learn_min_accounts and members >= p.learn_min_share * len(u[1])
-            cid = max(per, key=lambda c: (per[c], c)) if per else u[2]  # ties: deterministic
+            ok = detected >= p.learn_min_accounts and members >= p.learn_min_share * len(senders)
+            cid = max(per, key=lambda c: (per[c], c)) if per else camp  # ties: deterministic
             known = k.template_campaign.get(tid)
             if ok and known is None:
                 self.publish({"op": "templates", "map": {str(tid): cid}})
