@@ -116,7 +116,10 @@ class Telemetry:
         now = self.clock()
         with self._lock:
             self.total += 1
-            self._window.append((now, d.action.label, d.campaign_id, req.account_id, d.allowed))
+            w = self._window
+            w.append((now, d.action.label, d.campaign_id, req.account_id, d.allowed))
+            while w[0][0] < now - WINDOW_S:  # the last minute only, dashboard or not (it held every request)
+                w.popleft()
             if d.action != Action.ALLOW or not d.allowed:
                 self._events.append(EnforcementEvent(datetime.fromtimestamp(now, UTC), req.account_id,
                                                      d.campaign_id, d.action.label, d.code, d.status, d.reason))
