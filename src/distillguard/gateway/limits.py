@@ -72,7 +72,9 @@ class MemoryLimiter:
     """
 
     def __init__(self) -> None:
-        self._b: dict[str, list[float]] = {}  # key -> [level, last update]
+        # key -> (level, last update): tuples of floats, which the cyclic GC stops tracking (a list per bucket,
+        # up to a million, made every full collection ~0.5 s longer)
+        self._b: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def take(self, charges: Sequence[Charge], now: float) -> TakeResult:
@@ -92,7 +94,7 @@ class MemoryLimiter:
             if not worst.ok:
                 return worst
             for c, level in zip(charges, levels, strict=True):
-                self._b[c.key] = [level - c.cost, now]
+                self._b[c.key] = (level - c.cost, now)
             if len(self._b) > 1_000_000:
                 self._evict(now)
             return TAKEN
