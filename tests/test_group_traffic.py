@@ -4,6 +4,7 @@ shares with its group; legitimate groups whose shared part is replayed text (a c
 from __future__ import annotations
 
 import csv
+import json
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -11,12 +12,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from distillguard.detection import DetectConfig, detect_logs
 from distillguard.detection.campaigns import Grouping
 from distillguard.detection.features import account_features
 from distillguard.detection.scoring import ScoreConfig
-from distillguard.detection.shared_traffic import SharedTrafficConfig, shared_traffic_features
+from distillguard.detection.shared_traffic import SharedTrafficConfig, shared_traffic_features, wilson_interval
 from handbuilt import T0, WORDS, _rec, legit_users, prepared_store, write_jsonl
 
 OPEN = ("Next task for you, please handle it carefully.", "Another request from our side, please help.",
@@ -114,7 +116,24 @@ def test_cover_chat_campaign_flagged_classroom_not(tmp_path: Path) -> None:
     flagged = _flagged(tmp_path / "out")
     assert {a for a in flagged if a.startswith("mix")} == {f"mix-{i:03d}" for i in range(10)}
     assert not {a for a in flagged if not a.startswith("mix")}
+    # each member is judged on the third of its traffic that is the campaign's (20 of 60 exchanges), and the
+    # output says so, with the share's uncertainty: per account and pooled over the campaign
+    feats = pq.read_table(tmp_path / "out" / "features.parquet").to_pylist()
+    mine = [r for r in feats if r["account_id"].startswith("mix")]
+    assert all(r["shared_exchanges"] == 20 and r["shared_share_low"] < 1 / 3 < r["shared_share_high"]
+               for r in mine), mine[0]
+    assert all(r["shared_share"] is None for r in feats if r["account_id"].startswith("user"))
+    campaign = json.loads((tmp_path / "out" / "campaigns.json").read_text())[0]
+    judged = [e["detail"] for e in campaign["evidence"] if e["signal"] == "judged-traffic"]
+    assert judged and judged[0].startswith("33% of exchanges (95 % interval 30%–37%)"), judged
     # whole-account averages alone (the shared path switched off) miss the campaign: the chat dilutes it
     off = DetectConfig(scores=ScoreConfig(shared_min_exchanges=10**9))
     detect_logs([log], tmp_path / "off", config=off)
     assert not {a for a in _flagged(tmp_path / "off") if a.startswith("mix")}
+
+
+def test_wilson_interval_matches_the_textbook_values() -> None:
+    low, high = wilson_interval(np.array([3.0, 0.0, 300.0, 5.0]), np.array([10.0, 20.0, 1000.0, 0.0]))
+    assert np.allclose(low[:3], [0.1078, 0.0, 0.2724], atol=1e-4) and np.allclose(high[:3], [0.6032, 0.1611, 0.3291],
+                                                                                   atol=1e-4)
+    assert (low[3], high[3]) == (0.0, 1.0)   # no exchanges: nothing known

@@ -13,7 +13,7 @@ from .errors import InputError
 SHOWN_FEATURES = ("exchanges", "span_days", "exchanges_per_active_day", "single_turn_share", "cap_reasoning",
                   "cap_coding", "cap_tool_use", "cap_other", "cot_share", "structured_share",
                   "long_max_tokens_share", "template_diversity", "burstiness", "hour_entropy", "ips",
-                  "account_age_days")
+                  "account_age_days", "shared_share", "shared_share_low", "shared_share_high")
 MAX_LINKED = 10
 
 

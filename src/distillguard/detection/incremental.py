@@ -54,7 +54,7 @@ from .output import (
     write_plain_report,
 )
 from .scoring import OperatingPoint, Scores, individual_reasons, operating_point, score_accounts
-from .shared_traffic import TEXT_KEYS
+from .shared_traffic import TEXT_KEYS, with_judged_share
 from .sorted_unique import positions
 
 STATE_VERSION = 3
@@ -380,7 +380,9 @@ def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores
         write_accounts_csv(stage.path("accounts.csv"), ids, score, point, cid, t["in_block"].to_numpy(),
                            individual_reasons(features), link_reasons)
         write_operating_point(stage.path(OPERATING_POINT), point, score)
-        pq.write_table(features, stage.path("features.parquet"))
+        # the part of each account's traffic it was judged on as a member: the snapshot's, until the next full run
+        shared = con.sql("SELECT account_id, shared_exchanges FROM dgd_shared").to_arrow_table()
+        pq.write_table(with_judged_share(features, shared), stage.path("features.parquet"))
         stage.path("campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
     write_plain_report(out)
     return int(flagged.sum()), len(campaigns)

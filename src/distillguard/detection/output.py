@@ -29,6 +29,7 @@ from .campaigns import CampaignConfig
 from .features import CAPABILITY_SQL
 from .response import campaign_responses
 from .scoring import OperatingPoint, Scores
+from .shared_traffic import wilson_interval
 from .sorted_unique import unique
 
 TOP_TEMPLATES = 5
@@ -145,7 +146,7 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
     pq.write_table(features, stage.path("features.parquet"))
     links = con.sql("SELECT src, dst, kind, weight FROM dg_links ORDER BY src, dst, kind").to_arrow_table()
     pq.write_table(account_ids.to_names(con, links, ("src", "dst")), stage.path("links.parquet"))
-    campaigns = _campaigns(con, confidence, link_reasons)
+    campaigns = _campaigns(con, confidence, link_reasons, _judged(features, cid))
     responses = campaign_responses(con, confidence)  # what the default policy would do, and whom it touches
     for c in campaigns:
         c["response"] = responses[str(c["campaign_id"])]
@@ -237,8 +238,23 @@ def _link_reasons(con: duckdb.DuckDBPyConnection, config: CampaignConfig) -> dic
     return out
 
 
+def _judged(features: pa.Table, cid: list[str]) -> dict[str, tuple[float, float]]:
+    """Per campaign: (exchanges carrying a group's own content, all exchanges) of its accounts."""
+    if "shared_exchanges" not in features.column_names:
+        return {}
+    k = np.nan_to_num(features["shared_exchanges"].to_numpy(zero_copy_only=False).astype(float))
+    n = features["exchanges"].to_numpy(zero_copy_only=False).astype(float)
+    out: dict[str, tuple[float, float]] = {}
+    for c, ki, ni in zip(cid, k, n, strict=True):
+        if c:
+            a, b = out.get(c, (0.0, 0.0))
+            out[c] = (a + ki, b + ni)
+    return out
+
+
 def _campaigns(con: duckdb.DuckDBPyConnection, confidence: dict[str, float],
-               link_reasons: dict[str, list[str]]) -> list[dict[str, object]]:
+               link_reasons: dict[str, list[str]], judged: dict[str, tuple[float, float]]
+               ) -> list[dict[str, object]]:
     if not confidence:
         return []
     # size and time span over all of each account's exchanges (features); content shares over the
@@ -275,6 +291,12 @@ def _campaigns(con: duckdb.DuckDBPyConnection, confidence: dict[str, float],
         ext = 1.0 - capabilities.get("other", 0.0)
         evidence.append({"signal": "extraction-targets",
                          "detail": f"{ext:.0%} of exchanges target reasoning, coding or tool use"})
+        k, n = judged.get(name, (0.0, 0.0))
+        if k > 0:   # what the accounts' behaviour as members was measured on (cover traffic left aside)
+            (lo,), (hi,) = wilson_interval(np.array([k]), np.array([n]))
+            evidence.append({"signal": "judged-traffic",
+                             "detail": f"{k / n:.0%} of exchanges (95 % interval {lo:.0%}–{hi:.0%}) carry the "
+                                       "campaign's own content; behaviour was judged on them"})
         evidence.append({"signal": "coordination",
                          "detail": f"{n_acc} accounts sent {n_ex} exchanges over {n_tpl} distinct templates"})
         out.append({

@@ -36,7 +36,7 @@ from .scoring import (
     score_accounts,
     without_same_customer_links,
 )
-from .shared_traffic import empty_shared, shared_traffic_features
+from .shared_traffic import empty_shared, shared_traffic_features, with_judged_share
 from .spark import SparkSettings, bring_back, relational
 
 BLOCK_KINDS = ("shared-template", "shared-wrapper")
@@ -232,8 +232,8 @@ def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, ve
     """The output folder, with the plain report (the caller may write the rich one over it)."""
     v = verdict
     with duckdb_memory(store.con):
-        n_flagged, n_campaigns = write_outputs(store.con, out, features, v.scores, v.point, v.reasons,
-                                               config.campaigns, v.campaign)
+        n_flagged, n_campaigns = write_outputs(store.con, out, with_judged_share(features, v.shared), v.scores,
+                                               v.point, v.reasons, config.campaigns, v.campaign)
         write_plain_report(out)
     stage("output")
     return DetectResult(out_dir=out, accounts=features.num_rows, flagged=n_flagged, campaigns=n_campaigns,

@@ -31,6 +31,7 @@ import pyarrow as pa
 from . import account_ids
 from .campaigns import Grouping
 from .features import CAPABILITY_SQL, FeatureConfig
+from .sorted_unique import positions
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,36 @@ def empty_shared() -> pa.Table:
     """A shared-traffic table with no rows (no group, or links disabled)."""
     return pa.table({"account_id": pa.array([], pa.string()),
                      **{c: pa.array([], pa.float64()) for c in SHARED_COLUMNS}})
+
+
+def with_judged_share(features: pa.Table, shared: pa.Table, z: float = 1.96) -> pa.Table:
+    """`features` with the share of each account's traffic its group behaviour was judged on, and its uncertainty.
+
+    `shared_exchanges` of an account's `exchanges` carry its group's own content: the extraction part of an
+    account that hides it in cover chat, on which its behaviour as a member is measured (`score_accounts`).
+    The share comes with its 95 % Wilson interval (`shared_share_low`, `shared_share_high`), so an account
+    judged on 3 exchanges of 10 reads differently from one judged on 300 of 1,000. Null for accounts that
+    share no content with a group.
+    """
+    at = positions(features["account_id"], shared["account_id"])   # each account's row in `shared` (-1: none)
+    k = np.full(features.num_rows, np.nan)
+    k[at >= 0] = shared["shared_exchanges"].to_numpy(zero_copy_only=False)[at[at >= 0]]
+    n = features["exchanges"].to_numpy(zero_copy_only=False).astype(float)
+    low, high = wilson_interval(k, n, z)
+    out = features
+    for name, v in (("shared_exchanges", k), ("shared_share", k / np.maximum(n, 1.0)),
+                    ("shared_share_low", low), ("shared_share_high", high)):
+        out = out.append_column(name, pa.array(v, pa.float64(), mask=np.isnan(k)))
+    return out
+
+
+def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson score interval of the proportion k / n (z = 1.96: 95 %), elementwise; (0, 1) where n is 0."""
+    n = np.maximum(np.asarray(n, float), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.asarray(k, float) / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low = np.where(n > 0, np.clip(centre - half, 0, 1), 0.0)
+    high = np.where(n > 0, np.clip(centre + half, 0, 1), 1.0)
+    return low, high

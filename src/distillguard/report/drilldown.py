@@ -38,6 +38,8 @@ FEATURE_WORDS = {
     "peak_per_day": "peak requests in a day", "active_days": "active days", "hour_entropy": "spread over hours of day",
     "hours_active": "hours of day active", "top_template_share": "share of the most used template",
     "replayed_share": "share of replayed prompts", "account_age_days": "account age (days)",
+    "shared_exchanges": "exchanges carrying its group's content", "shared_share": "share carrying its group's content",
+    "shared_share_low": "… its 95 % interval, low", "shared_share_high": "… its 95 % interval, high",
 }
 
 
