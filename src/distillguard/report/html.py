@@ -22,6 +22,7 @@ from . import charts
 from .drilldown import account_details, operating_point
 from .enforcement import load_enforcement
 from .findings import Findings, load_findings
+from .network import campaign_edges
 from .sections import anchor, campaign_section, score_rows, store_timeline, timeline_chart
 from .summary import count, day, percent
 
@@ -72,7 +73,8 @@ def render_report(findings: Findings, store: Path | None = None, generated_at: d
     """The report for `findings` as an HTML string."""
     timeline = findings.timeline if findings.timeline is not None else store_timeline(findings, store)
     enforcement = load_enforcement(findings, store)
-    sections = [campaign_section(findings, c, timeline, enforcement) for c in findings.campaigns]
+    edges = campaign_edges(findings) if findings.campaigns else None
+    sections = [campaign_section(findings, c, timeline, enforcement, edges) for c in findings.campaigns]
     sizes = [{"campaign": c.campaign_id, "accounts": c.accounts, "exchanges": c.exchanges}
              for c in findings.campaigns[:30]]
     context: dict[str, Any] = {

@@ -46,17 +46,34 @@ def _kind(raw: Any) -> str:
     return text
 
 
-def sample_network(findings: Findings, campaign_id: str, max_nodes: int = 120, max_edges: int = 500,
-                   max_outside: int = 20) -> NetworkSample | None:
-    """The sampled, laid-out network of one campaign; None without links.parquet or without edges."""
+def campaign_edges(findings: Findings) -> pa.Table | None:
+    """links.parquet's edges that touch a campaign's account, as `sample_network` reads them (None: no links).
+
+    Computed once for a report: each campaign's network is then drawn from these, not from every link.
+    """
     links = findings.links
     if links is None or links.num_rows == 0:
+        return None
+    acc = findings.accounts
+    members = pc.filter(acc["account_id"], pc.not_equal(pc.fill_null(acc["campaign_id"], ""), ""))
+    edges = _edge_table(links)
+    return edges.filter(pc.or_(pc.is_in(edges["src"], value_set=members), pc.is_in(edges["dst"], value_set=members)))
+
+
+def sample_network(findings: Findings, campaign_id: str, max_nodes: int = 120, max_edges: int = 500,
+                   max_outside: int = 20, edges: pa.Table | None = None) -> NetworkSample | None:
+    """The sampled, laid-out network of one campaign; None without links.parquet or without edges.
+
+    `edges`: :func:`campaign_edges` of `findings` (else computed here).
+    """
+    if edges is None:
+        edges = campaign_edges(findings)
+    if edges is None:
         return None
     acc = findings.accounts
     member_ids = pc.filter(acc["account_id"], pc.equal(acc["campaign_id"], campaign_id))
     if len(member_ids) == 0:
         return None
-    edges = _edge_table(links)
     s_in, d_in = pc.is_in(edges["src"], value_set=member_ids), pc.is_in(edges["dst"], value_set=member_ids)
     touching = edges.filter(pc.or_(s_in, d_in))
     if touching.num_rows == 0:

@@ -152,11 +152,11 @@ def _infrastructure(findings: Findings, campaign_id: str) -> tuple[dict[str, Any
 
 
 def campaign_section(findings: Findings, campaign: Campaign, timeline: pa.Table | None,
-                     enforcement: Enforcement | None = None) -> CampaignSection:
-    """Everything shown for one campaign."""
+                     enforcement: Enforcement | None = None, edges: pa.Table | None = None) -> CampaignSection:
+    """Everything shown for one campaign (`edges`: the report's `network.campaign_edges`, else computed here)."""
     enf = enforcement or Enforcement.empty()
     cid = campaign.campaign_id
-    net = sample_network(findings, cid)
+    net = sample_network(findings, cid, edges=edges)
     shown = f"{net.shown_members:,} of {net.members:,} accounts shown" if net else ""
     return CampaignSection(
         campaign=campaign,
