@@ -192,9 +192,21 @@ def fingerprint_sample(con: duckdb.DuckDBPyConnection, cache: FingerprintCache, 
     con.execute("CREATE OR REPLACE TEMP TABLE dg_seg (text_hash UBIGINT, phrase UBIGINT)")
     n_batches = cache.stage_texts(FP_BATCH)   # dg_need (sampled texts not in the cache), dg_miss (their texts)
     n = con.sql("SELECT count(*) FROM dg_need").fetchall()[0][0]
+    # the wrapper-end keys (case-folded, digits and whitespace normalised, first/last WRAPPER_CHARS characters)
+    # and the phrases of a text depend on it alone: one statement each over every text to fingerprint (DuckDB
+    # spreads it over its threads), not one per batch over an Arrow table (one thread)
+    con.execute("CREATE OR REPLACE TEMP VIEW _dg_fpb AS SELECT text_hash, text FROM dg_miss")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dg_ends AS SELECT text_hash, pre_key, suf_key FROM ({ENDS_SQL})")
+        con.execute(SEGMENTS_SQL)
+    finally:
+        con.execute("DROP VIEW IF EXISTS _dg_fpb")
     for b in range(n_batches):
-        batch = con.sql(f"SELECT text_hash, text FROM dg_miss WHERE batch = {b}").to_arrow_table()
+        # in dg_miss's order: the order of the cache's rows, which later stages read back
+        batch = con.sql("SELECT m.text_hash, m.text, e.pre_key, e.suf_key FROM dg_miss m JOIN dg_ends e "
+                        f"USING (text_hash) WHERE m.batch = {b} ORDER BY m.rowid").to_arrow_table()
         _fingerprint_batch(con, batch, fingerprint)
+    con.execute("DROP TABLE dg_ends")
     cache.store_new()      # the new fingerprints go into the cache ...
     cache.load_hits()      # ... and the cached ones of all sampled texts into dg_fp_raw, dg_sk, dg_wr, dg_seg
     return int(n)
@@ -264,7 +276,7 @@ def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerpr
         return
     fp = fingerprint(batch["text"].combine_chunks())
     t = pa.table({
-        "text_hash": batch["text_hash"], "text": batch["text"],
+        "text_hash": batch["text_hash"], "pre_key": batch["pre_key"], "suf_key": batch["suf_key"],
         "template_id": fp["template_id"], "skeleton": fp["skeleton"], "capability": fp["capability"],
         "cot": fp["cot"], "structured": fp["structured"],
         "wrapper_id": fp["wrapper_id"] if "wrapper_id" in fp.column_names else fp["template_id"],
@@ -272,13 +284,10 @@ def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerpr
     })
     con.register("_dg_fpb", t)
     try:
-        # wrapper keys: case-folded, digits and whitespace normalised, first/last WRAPPER_CHARS characters
-        con.execute(
-            "INSERT INTO dg_fp_raw SELECT text_hash, template_id, wrapper_id, capability, cot, structured, "
-            f"pre_key, suf_key FROM ({ENDS_SQL})")
+        con.execute("INSERT INTO dg_fp_raw SELECT text_hash, template_id, wrapper_id, capability, cot, structured, "
+                    "pre_key, suf_key FROM _dg_fpb")
         con.execute("INSERT INTO dg_sk SELECT template_id, left(any_value(skeleton), 200) FROM _dg_fpb GROUP BY 1")
         con.execute("INSERT INTO dg_wr SELECT wrapper_id, any_value(wrapper) FROM _dg_fpb GROUP BY 1")
-        con.execute(SEGMENTS_SQL)
     finally:
         con.unregister("_dg_fpb")
 

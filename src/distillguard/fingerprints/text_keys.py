@@ -1,6 +1,6 @@
 """SQL keys of each fingerprinted prompt text, beside the Python fingerprints: wrapper ends and phrases.
 
-`detection.features` runs them over every fingerprinted batch (`_dg_fpb`); `cache` digests them into the
+`detection.features` runs them once over the texts to fingerprint (`_dg_fpb`); `cache` digests them into the
 cache version, so cached keys are recomputed when this SQL changes.
 """
 
