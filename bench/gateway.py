@@ -93,9 +93,20 @@ async def _one(session: aiohttp.ClientSession, url: str, key: str, i: int) -> fl
     return time.perf_counter() - t0
 
 
-async def open_loop(targets: dict[str, tuple[str, str]], rate: float, seconds: float) -> dict[str, list[float]]:
-    """Alternate 1 s blocks per target at `rate` req/s; latencies per target."""
+async def _timed(session: aiohttp.ClientSession, url: str, key: str, i: int) -> float | None:
+    """Latency of one request, or None if it was refused (a 429 when a stall filled the account's 64 slots)."""
+    try:
+        return await _one(session, url, key, i)
+    except RuntimeError:
+        return None
+
+
+async def open_loop(targets: dict[str, tuple[str, str]], rate: float, seconds: float
+                    ) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Alternate 1 s blocks per target at `rate` req/s; latencies of answered requests and the count of
+    refused ones, per target."""
     out: dict[str, list[float]] = {k: [] for k in targets}
+    refused = dict.fromkeys(targets, 0)
     conn = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(connector=conn) as s:
         for url, key in targets.values():  # warm up connections and caches
@@ -111,10 +122,12 @@ async def open_loop(targets: dict[str, tuple[str, str]], rate: float, seconds: f
                 delay = start + j / rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(_one(s, url, key, i)))
+                tasks.append(asyncio.create_task(_timed(s, url, key, i)))
                 i += 1
-            out[name] += await asyncio.gather(*tasks)
-    return out
+            got = await asyncio.gather(*tasks)
+            out[name] += [t for t in got if t is not None]
+            refused[name] += sum(t is None for t in got)
+    return out, refused
 
 
 async def closed_loop(url: str, key: str, concurrency: int, seconds: float, start_i: int) -> tuple[float, int]:
@@ -312,7 +325,7 @@ def main() -> None:
         direct = (f"http://127.0.0.1:{sp}/v1/chat/completions", "bench-upstream")
         via = (f"http://127.0.0.1:{gp}/v1/chat/completions", key)
         bare_url = (f"http://127.0.0.1:{bp}/v1/chat/completions", "-")
-        lat = asyncio.run(open_loop({"direct": direct, "gateway": via, "bare": bare_url}, a.rate, a.seconds))
+        lat, refused = asyncio.run(open_loop({"direct": direct, "gateway": via, "bare": bare_url}, a.rate, a.seconds))
         rps_stub, _ = asyncio.run(closed_loop(*direct, a.concurrency, a.seconds / 2, 10**8))
         cpu_b = cpu_seconds(bare.pid)
         rps_bare, n_bare = asyncio.run(closed_loop(*bare_url, a.concurrency, a.seconds / 2, 3 * 10**8))
@@ -350,6 +363,8 @@ def main() -> None:
     print(f"{'added by gateway':<22}{p['gateway'][0] - p['direct'][0]:>10.3f}{p['gateway'][1] - p['direct'][1]:>10.3f}")
     print(f"{'bare proxy (engine)':<22}{p['bare'][0]:>10.3f}{p['bare'][1]:>10.3f}")
     print(f"{'added by bare proxy':<22}{p['bare'][0] - p['direct'][0]:>10.3f}{p['bare'][1] - p['direct'][1]:>10.3f}")
+    if any(refused.values()):
+        print("refused (not in the percentiles): " + ", ".join(f"{k} {n}" for k, n in refused.items()))
     print(f"\nThroughput, one worker, {a.concurrency} in flight")
     print(f"{'path':<40}{'req/s':>10}")
     print(f"{'stub alone':<40}{rps_stub:>10.0f}")
