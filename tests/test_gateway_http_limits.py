@@ -123,3 +123,23 @@ def test_silent_and_slow_clients_are_cut_off(gw) -> None:  # type: ignore[no-unt
     for s in [*idle, drip, body]:
         s.close()
     assert httpx.get(url + "/healthz", timeout=30).json()["connections_refused"]["request_timeout"] >= 51
+
+
+def test_a_kept_alive_connection_is_timed_from_each_head(gw) -> None:  # type: ignore[no-untyped-def]
+    """One timer per connection is moved on, not re-created per request: a second request on a kept-alive
+    connection still has the whole header timeout from its own first byte, and no more."""
+    _, url, _ = gw
+    s = socket.create_connection(("127.0.0.1", _port(url)), timeout=10)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = b""
+    while b"\r\n\r\n" not in first or len(first.split(b"\r\n\r\n", 1)[1]) < int(
+            first.lower().split(b"content-length: ")[1].split(b"\r\n")[0]):
+        first += s.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200")
+    time.sleep(0.6)  # past most of the first request's header timeout (1 s)
+    t0 = time.monotonic()
+    s.sendall(b"GET /healthz HTTP/1.1\r\n")  # the start of a second head: then nothing more
+    head = s.recv(200)
+    waited = time.monotonic() - t0
+    assert head.startswith(b"HTTP/1.1 408") and 0.9 <= waited < 3, (head[:40], waited)
+    s.close()

@@ -56,12 +56,19 @@ class LimitsMixin:
         self._head_fields = 0
         self._closed_by_limit = False
         self._refusal: _Refuse | None = None
+        # one lazily moved timer per connection (see `_arm`): `_due` runs at `_deadline` unless disarmed
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._deadline = 0.0
+        self._due: Any = None
         super().connection_made(transport)  # type: ignore[misc]
         self._arm(self.limits.header_timeout_s, self._head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:  # nothing of this connection waits on the loop's timers
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
@@ -69,7 +76,7 @@ class LimitsMixin:
             return
         if self._awaiting_head:
             self._head_bytes += len(data)
-            if self._timer is None:
+            if self._due is None:
                 self._arm(self.limits.header_timeout_s, self._head_timeout)
         try:
             super().data_received(data)  # type: ignore[misc]
@@ -126,17 +133,36 @@ class LimitsMixin:
             raise self._refusal
 
     def _arm(self, delay: float, fn: Any) -> None:
-        self._disarm()
-        if delay > 0:
-            self._timer = self.loop.call_later(delay, fn)  # type: ignore[attr-defined]
+        """Run `fn` in `delay` seconds unless disarmed first. The loop timer is moved only when the new deadline
+        comes before it: re-armed twice per request (head, then body), a timer cancelled and created each time
+        cost ~6 us of the request; now one fires every header timeout at most and moves itself on."""
+        if delay <= 0:
+            self._disarm()
+            return
+        loop = self.loop  # type: ignore[attr-defined]
+        self._deadline, self._due = loop.time() + delay, fn
+        if self._timer is None or self._timer_at > self._deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_at = loop.call_at(self._deadline, self._fire), self._deadline
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._due = None
+
+    def _fire(self) -> None:
+        self._timer = None
+        fn = self._due
+        if fn is None:
+            return
+        loop = self.loop  # type: ignore[attr-defined]
+        if loop.time() < self._deadline - 0.002:  # armed again since this timer was set: wait for the new one
+            # (the loop's timers have millisecond resolution: within 2 ms the deadline counts as reached)
+            self._timer, self._timer_at = loop.call_at(self._deadline, self._fire), self._deadline
+            return
+        self._due = None
+        fn()
 
     def _head_timeout(self) -> None:
-        self._timer = None
         if self._awaiting_head and not self._closed_by_limit:
             cycle = getattr(self, "cycle", None)
             if cycle is not None and not cycle.response_complete:  # still answering the previous request
@@ -145,7 +171,6 @@ class LimitsMixin:
                          f"The request headers did not arrive within {self.limits.header_timeout_s:g} s.")
 
     def _body_timeout(self) -> None:
-        self._timer = None
         cycle = getattr(self, "cycle", None)
         if cycle is not None and cycle.more_body and not self._closed_by_limit:
             REFUSED["body_timeout"] += 1
