@@ -302,3 +302,16 @@ def test_a_member_that_barely_sends_its_groups_content_inherits_little() -> None
     s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
     assert (s[:12] >= thr).all() and s[13] >= thr
     assert s[12] < thr
+
+
+def test_a_few_heavy_users_do_not_speak_for_a_large_group() -> None:
+    """A cluster of 120 chatting accounts bound by templates, 4 of which send the group's content with an
+    extraction-like shape (power users): the group is judged on all its accounts, nobody is flagged. With 12
+    such accounts the measured part speaks for the group (riders do not dilute a campaign) and they are."""
+    for n_core, flagged in ((4, False), (12, True)):
+        ids = [f"a{i:03d}" for i in range(120)]
+        t = _table([CHATTER] * 120, ids)
+        g = replace(_group_of([CHATTER] * 120, ids), strength=np.full(120, 7.0))
+        sc = score_accounts(t, g, shared=_shared(ids[:n_core]))
+        s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
+        assert bool((s[:n_core] >= thr).all()) is flagged and not (s[n_core:] >= thr).any(), (n_core, s[:n_core])

@@ -62,6 +62,9 @@ class ScoreConfig:
     # exchanges on: one or two coincidental exchanges (a developer who once sent a prompt with a campaign's
     # wording) say nothing about how the account behaves
     shared_min_exchanges: int = 10
+    # a group's behaviour is measured on the accounts carrying its own content (at least this many of
+    # them); with fewer, on all its accounts
+    core_min_accounts: int = 5
     # a group whose typical account looks like one run of a shared suite (`suite_run`) at or above
     # `suite_high` is independent customers replaying one benchmark or problem set, not a campaign; at or
     # below `suite_low` the group is scored as it is (a campaign's accounts may replay a few texts too)
@@ -194,8 +197,11 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # ... measured on the accounts that carry the group's own content: riders (a popular app's users joined
         # through its system prompt, chat users sharing a greeting) must not dilute a campaign as it grows
         c = m[core[m]]
-        parts["behaviour"][g] = float(np.quantile(beh[c] if len(c) >= 2 else beh[m], 0.75))
-        if len(c) >= 2:
+        # ... when enough of them do to speak for the group: four heavy users sharing a template in a cluster
+        # of 268 casual and developer accounts are not the group's character (two accounts are thin evidence)
+        measured = len(c) >= config.core_min_accounts
+        parts["behaviour"][g] = float(np.quantile(beh[c] if measured else beh[m], 0.75))
+        if measured:
             # in a group with its own content, a member that barely sends it (a batch customer sharing a
             # template phrase with a campaign, one exchange in 670) inherits in proportion to what it sends:
             # fully from `shared_min_exchanges` such exchanges, or from half of its traffic (a short-lived
