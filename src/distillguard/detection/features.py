@@ -23,7 +23,9 @@ them by number (`dg_names`, see :mod:`distillguard.detection.account_ids`):
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -201,11 +203,21 @@ def fingerprint_sample(con: duckdb.DuckDBPyConnection, cache: FingerprintCache, 
         con.execute(SEGMENTS_SQL)
     finally:
         con.execute("DROP VIEW IF EXISTS _dg_fpb")
-    for b in range(n_batches):
-        # in dg_miss's order: the order of the cache's rows, which later stages read back
-        batch = con.sql("SELECT m.text_hash, m.text, e.pre_key, e.suf_key FROM dg_miss m JOIN dg_ends e "
-                        f"USING (text_hash) WHERE m.batch = {b} ORDER BY m.rowid").to_arrow_table()
-        _fingerprint_batch(con, batch, fingerprint)
+    # two batches in flight: one batch's wrapper search (one thread) runs beside the next one's per-text work,
+    # and DuckDB reads and stores batches meanwhile; they are stored in batch order
+    flight: deque[tuple[pa.Table, Future[pa.Table]]] = deque()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for b in range(n_batches):
+            # in dg_miss's order: the order of the cache's rows, which later stages read back
+            batch = con.sql("SELECT m.text_hash, m.text, e.pre_key, e.suf_key FROM dg_miss m JOIN dg_ends e "
+                            f"USING (text_hash) WHERE m.batch = {b} ORDER BY m.rowid").to_arrow_table()
+            if batch.num_rows == 0:
+                continue
+            flight.append((batch, pool.submit(fingerprint, batch["text"].combine_chunks())))
+            if len(flight) == 2:
+                _store_batch(con, *flight.popleft())
+        while flight:
+            _store_batch(con, *flight.popleft())
     con.execute("DROP TABLE dg_ends")
     cache.store_new()      # the new fingerprints go into the cache ...
     cache.load_hits()      # ... and the cached ones of all sampled texts into dg_fp_raw, dg_sk, dg_wr, dg_seg
@@ -271,10 +283,9 @@ def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"DROP {kind} temp.{name}")
 
 
-def _fingerprint_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerprint: FingerprintFn) -> None:
-    if batch.num_rows == 0:
-        return
-    fp = fingerprint(batch["text"].combine_chunks())
+def _store_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table, fingerprinted: Future[pa.Table]) -> None:
+    """Add a batch's fingerprints (once computed) to `dg_fp_raw`, `dg_sk` and `dg_wr`."""
+    fp = fingerprinted.result()
     t = pa.table({
         "text_hash": batch["text_hash"], "pre_key": batch["pre_key"], "suf_key": batch["suf_key"],
         "template_id": fp["template_id"], "skeleton": fp["skeleton"], "capability": fp["capability"],
