@@ -66,11 +66,6 @@ class CampaignConfig:
     max_blocks: int = 20
     min_block_accounts: int = 3
     peel_eps: float = 0.1
-    # modularity merges a small, tight cluster into a large community it touches by a link or two (its
-    # resolution limit): a part of a community whose links to the rest weigh less than this share of the
-    # smaller side's link volume is split off (0: off; `_split_weakly_attached`)
-    split_conductance: float = 0.1
-    split_min_accounts: int = 10   # communities at least this large are examined
     # two groups of flagged accounts are one campaign when this share of each group's accounts sends wording
     # that accounts of the other send too (`join_fragments`)
     join_share: float = 0.3
@@ -187,49 +182,6 @@ def _leiden_codes(n: int, src: np.ndarray, dst: np.ndarray, weight: pa.ChunkedAr
     return _by_size(member)
 
 
-def _split_weakly_attached(a: np.ndarray, b: np.ndarray, w: np.ndarray, member: np.ndarray,
-                           config: CampaignConfig) -> np.ndarray:
-    """Communities with their weakly attached parts split off (`a`, `b`, `w`: the pair edges by vertex index).
-
-    Modularity compares a community's internal weight with what the whole graph's degrees predict, so in a
-    large graph a small tight cluster (a lab's benchmark harness and the researchers running the same suite)
-    joins any community it touches by a link or two. Each community of `split_min_accounts` or more is
-    partitioned again on its own edges, where the graph is the community and that limit is the community's;
-    a part whose cut to the rest of the community is below `split_conductance` of the smaller side's volume
-    (the sum of its link weights inside the community) becomes a community of its own. A campaign cut into its
-    operator's card rings is not split this way: its wording links every ring to the others.
-    """
-    member = member.copy()
-    same = member[a] == member[b]
-    ea, eb, ew = a[same], b[same], w[same]
-    order = np.argsort(member[ea], kind="stable")
-    ea, eb, ew = ea[order], eb[order], ew[order]
-    bounds = np.searchsorted(member[ea], np.arange(member.max() + 2))
-    sizes = np.bincount(member)
-    next_id = int(member.max()) + 1
-    for c in np.flatnonzero(sizes >= config.split_min_accounts):
-        sa, sb, sw = ea[bounds[c]:bounds[c + 1]], eb[bounds[c]:bounds[c + 1]], ew[bounds[c]:bounds[c + 1]]
-        if len(sa) == 0:
-            continue
-        verts, inv = unique(np.concatenate([sa, sb]), return_inverse=True)
-        la, lb = inv[:len(sa)], inv[len(sa):]
-        sub = _leiden_codes(len(verts), la, lb, pa.chunked_array([sw]), config)
-        if sub.max() == 0:
-            continue
-        vol = np.bincount(np.concatenate([la, lb]), weights=np.concatenate([sw, sw]), minlength=len(verts))
-        total = vol.sum()
-        cut_edges = sub[la] != sub[lb]
-        cut = np.bincount(np.concatenate([sub[la[cut_edges]], sub[lb[cut_edges]]]),
-                          weights=np.concatenate([sw[cut_edges], sw[cut_edges]]), minlength=int(sub.max()) + 1)
-        part_vol = np.bincount(sub, weights=vol, minlength=int(sub.max()) + 1)
-        # the largest part stays the community; the others leave when weakly attached to the rest
-        for s in range(1, int(sub.max()) + 1):
-            if cut[s] < config.split_conductance * min(part_vol[s], total - part_vol[s]):
-                member[verts[sub == s]] = next_id
-                next_id += 1
-    return member
-
-
 def _by_size(member: np.ndarray) -> np.ndarray:
     """Renumber communities by size, largest first (ties: the one whose first vertex comes first)."""
     if len(member) == 0:
@@ -324,8 +276,6 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
     vertex[used] = np.arange(len(used))
     a, b = vertex[p.src], vertex[p.dst]
     member = _leiden_codes(len(used), a, b, p.edges["weight"], config) if len(used) else np.zeros(0, np.int64)
-    if config.split_conductance > 0 and len(used):
-        member = _split_weakly_attached(a, b, p.edges["weight"].to_numpy(), member, config)
     names = p.names.take(pa.array(used, pa.int64())).cast(pa.string()).to_pylist()
     index = {x: i for i, x in enumerate(names)}
     # dense blocks on account × key
