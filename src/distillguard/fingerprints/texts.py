@@ -32,8 +32,8 @@ Prompts longer than 16,000 characters are fingerprinted on their first 12,000 an
 reads the first 2,000 characters.
 
 Everything runs once per *distinct* text and is vectorised with Arrow compute kernels (RE2): about
-20k distinct prompts per CPU-second for the whole table (161,576 qwen-2026 prompts: 7.9 CPU-s). Near-duplicate templates: see
-:func:`near_duplicate_groups` (MinHash + LSH via rensa, in :mod:`distillguard.fingerprints.neardup`).
+20k distinct prompts per CPU-second for the whole table (161,576 qwen-2026 prompts: 7.9 CPU-s).
+Near-duplicate templates: see :func:`near_duplicate_groups` (MinHash + LSH via rensa, in :mod:`distillguard.fingerprints.neardup`).
 """
 
 from __future__ import annotations
