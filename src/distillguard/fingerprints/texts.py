@@ -33,7 +33,8 @@ reads the first 2,000 characters.
 
 Everything runs once per *distinct* text and is vectorised with Arrow compute kernels (RE2): about
 20k distinct prompts per CPU-second for the whole table (161,576 qwen-2026 prompts: 7.9 CPU-s).
-Near-duplicate templates: see :func:`near_duplicate_groups` (MinHash + LSH via rensa, in :mod:`distillguard.fingerprints.neardup`).
+Near-duplicate templates: see :func:`near_duplicate_groups` (MinHash + LSH via rensa, in
+:mod:`distillguard.fingerprints.neardup`).
 """
 
 from __future__ import annotations
