@@ -196,11 +196,9 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # upper quartile: a campaign's group may carry legitimate hangers-on; their own score stays low
         # ... measured on the accounts that carry the group's own content: riders (a popular app's users joined
         # through its system prompt, chat users sharing a greeting) must not dilute a campaign as it grows
-        c = m[core[m]]
         # ... when enough of them do to speak for the group: four heavy users sharing a template in a cluster
         # of 268 casual and developer accounts are not the group's character (two accounts are thin evidence)
-        measured = len(c) >= config.core_min_accounts
-        parts["behaviour"][g] = float(np.quantile(beh[c] if measured else beh[m], 0.75))
+        parts["behaviour"][g], measured = _behaviour(beh, m, core, config.core_min_accounts)
         if measured:
             # in a group with its own content, a member that barely sends it (a batch customer sharing a
             # template phrase with a campaign, one exchange in 670) inherits in proportion to what it sends:
@@ -264,12 +262,21 @@ def _operator_rings(m: np.ndarray, card: np.ndarray, beh: np.ndarray, core: np.n
     for c in cards[counts >= config.operator_min_accounts]:
         at = np.flatnonzero(card[m] == c)
         r = m[at]
-        rc = r[core[r]]
-        behaviour = float(np.quantile(beh[rc] if len(rc) >= 2 else beh[r], 0.75))
+        # (a ring is judged on 2 or more of its accounts carrying the group's content, not the group's
+        # `core_min_accounts`: it has its own proof of coordination, the card)
+        behaviour, _ = _behaviour(beh, r, core, 2)
         out[at] = (_bound_campaign(_size(len(r)), _behaviour_gate(behaviour, config, config.operator_relief),
                                    float(np.clip(np.median(strength[r]), 0, 1)), _concurrency(first[r], last[r]))
                    * (1.0 - float(_suite_ramp(np.median(suite[r]), config))))
     return out
+
+
+def _behaviour(beh: np.ndarray, members: np.ndarray, core: np.ndarray, min_core: int) -> tuple[float, bool]:
+    """The upper quartile of `beh` over the `members` (row indices) that carry their group's own content when
+    at least `min_core` do, else over all of them; and whether those accounts were enough."""
+    c = members[core[members]]
+    measured = len(c) >= min_core
+    return float(np.quantile(beh[c] if measured else beh[members], 0.75)), measured
 
 
 def _size(n: int) -> float:
