@@ -6,6 +6,7 @@ Written from the threat description alone (see docs/probes.md); it shares no cod
 
     .venv/bin/python bench/probe_families.py --seed 1 [--scale 1] [--scrub] [--out DIR]
     .venv/bin/python bench/probe_families.py --seed 1 --families mimicry --sizes 20,200,2000 --out DIR
+    .venv/bin/python bench/probe_families.py --suite round10 --seed 200 [--scrub] --out DIR   # round-10 families
 """
 
 from __future__ import annotations
@@ -20,26 +21,32 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from probekit.attacks import FAMILIES  # noqa: E402
+from probekit.attacks10b import FAMILIES as FAMILIES10  # noqa: E402
 from probekit.corpora import load  # noqa: E402
 from probekit.legit import KINDS  # noqa: E402
+from probekit.legit10 import KINDS as KINDS10  # noqa: E402
 from probekit.odd import add_odd  # noqa: E402
+from probekit.pools10 import load10  # noqa: E402
 from probekit.world import Log, stream  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# suite -> (campaign families, legitimate kinds, corpus loader, campaign id prefix); "probe" is round 1
+SUITES = {"probe": (FAMILIES, KINDS, load, "pf-"), "round10": (FAMILIES10, KINDS10, load10, "r10-")}
 
 
 def build(out: Path, seed: int, data: Path, scale: float = 1.0, families: list[str] | None = None,
           kinds: list[str] | None = None, sizes: dict[str, int] | None = None, scrub: bool = False,
-          gz: bool = False, tag: str = "", odd: int = 0) -> dict[str, Path]:
+          gz: bool = False, tag: str = "", odd: int = 0, suite: str = "probe") -> dict[str, Path]:
     """Generate one probe log into `out`; returns the paths written (log, accounts, labels)."""
-    c = load(data)
+    fams_all, kinds_all, loader, prefix = SUITES[suite]
+    c = loader(data)
     log = Log(seed)
-    for k in KINDS if kinds is None else kinds:
-        KINDS[k](log, c, stream(seed, "legit:" + k), scale)
-    for f in FAMILIES if families is None else families:
-        fn, default = FAMILIES[f]
+    for k in kinds_all if kinds is None else kinds:
+        kinds_all[k](log, c, stream(seed, "legit:" + k), scale)
+    for f in fams_all if families is None else families:
+        fn, default = fams_all[f]
         n = (sizes or {}).get(f, max(1, int(round(default * scale))))
-        fn(log, c, stream(seed, "campaign:" + f), n, f"pf-{f}{tag}")
+        fn(log, c, stream(seed, "campaign:" + f), n, f"{prefix}{f}{tag}")
     add_odd(log, stream(seed, "odd"), odd)
     return log.write(out, scrub=scrub, gz=gz)
 
@@ -60,8 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--suite", choices=list(SUITES), default="probe", help="which family set: 'probe' (round 1, "
+                    "the default) or 'round10' (docs/redteam.md, round 10)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every account count (default sizes: "
-                    + ", ".join(f"{k} {v}" for k, (_, v) in FAMILIES.items()) + ")")
+                    + "; ".join(s + ": " + ", ".join(f"{k} {v}" for k, (_, v) in f.items())
+                                for s, (f, *_) in SUITES.items()) + ")")
     ap.add_argument("--out", type=Path, help="output folder (default bench/out/probes/seed<N>[-scrub])")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/data")
     ap.add_argument("--families", default="all", help="comma list of campaign families, 'all' or 'none'")
@@ -76,32 +86,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gzip", action="store_true", help="write exchanges.jsonl.gz")
     ap.add_argument("--list", action="store_true", help="print families and kinds and exit")
     a = ap.parse_args(argv)
+    families_known, kinds_known = SUITES[a.suite][:2]
     if a.list:
-        print("campaign families:", ", ".join(f"{k} ({v})" for k, (_, v) in FAMILIES.items()))
-        print("legitimate kinds:", ", ".join(KINDS))
+        print("campaign families:", ", ".join(f"{k} ({v})" for k, (_, v) in families_known.items()))
+        print("legitimate kinds:", ", ".join(kinds_known))
         return 0
     if not (a.data / "gsm8k").is_dir():
         print(f"error: corpora not found under {a.data}; pass --data", file=sys.stderr)
         return 2
-    fams = [f for f in _csv(a.families, FAMILIES, "family") if f not in _csv(a.without or "none", FAMILIES,
-                                                                                 "family")]
-    kinds = _csv(a.legit, KINDS, "kind")
+    fams = [f for f in _csv(a.families, families_known, "family")
+            if f not in _csv(a.without or "none", families_known, "family")]
+    kinds = _csv(a.legit, kinds_known, "kind")
     sizes: dict[str, int] = {}
     if a.campaign_size:
         sizes = dict.fromkeys(fams, a.campaign_size)
     for s in a.size:
         k, _, v = s.partition("=")
-        if k not in FAMILIES or not v.isdigit():
+        if k not in families_known or not v.isdigit():
             print(f"error: --size wants FAMILY=N with a known family, got {s!r}", file=sys.stderr)
             return 2
         sizes[k] = int(v)
-    out = a.out or ROOT / "bench/out/probes" / f"seed{a.seed}{'-scrub' if a.scrub else ''}"
+    sub = "probes" if a.suite == "probe" else a.suite
+    out = a.out or ROOT / "bench/out" / sub / f"seed{a.seed}{'-scrub' if a.scrub else ''}"
     runs = [(out, sizes, "")]
     if a.sizes:
         runs = [(out / f"size-{n}", dict.fromkeys(fams, n), f"-n{n}") for n in map(int, a.sizes.split(","))]
     for o, sz, tag in runs:
         t = time.time()
-        paths = build(o, a.seed, a.data, a.scale, fams, kinds, sz, a.scrub, a.gzip, tag, a.odd)
+        paths = build(o, a.seed, a.data, a.scale, fams, kinds, sz, a.scrub, a.gzip, tag, a.odd, a.suite)
         actors: Counter[str] = Counter()
         with open(paths["labels"]) as f:
             next(f)
