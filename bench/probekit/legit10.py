@@ -182,21 +182,34 @@ def course(log: Log, P: Pools, r: random.Random, scale: float) -> None:
 
 # -- hard negative: nightly QA regression over several keys ------------------------------------------------
 
+def own(r: random.Random, *banks: list[str]) -> str:
+    """One customer's own sentence: a phrase from each bank (so unrelated customers rarely share a skeleton)."""
+    return " ".join(x for x in (r.choice(b) for b in banks) if x)
+
+
+QA_ROLE = ["You are the {p} assistant.", "{p} support bot here.", "Act as {p}'s virtual agent.",
+           "You answer on behalf of {p}.", "This is {p}'s help centre assistant."]
+QA_RULE = ["Answer customer questions accurately using company policy.", "Be brief and cite the relevant policy.",
+           "Escalate billing disputes to a human.", "Never promise refunds.", "Reply in the customer's language.", ""]
+QA_PREFIX = ["Customer asks: ", "User: ", "Q: ", "Ticket text: ", "", "[regression] "]
+
+
 def qa_regression(log: Log, P: Pools, r: random.Random, scale: float) -> None:
     """Two companies re-run one fixed regression prompt set every night, split over several service accounts."""
     c = P.c
     for size in (_n(90, scale), _n(150, scale)):
-        prod = r.choice(["Acme Helpdesk", "Northwind Bot", "Contoso Assist", "Globex Agent"])
-        sysp = f"You are the {prod} assistant. Answer customer questions accurately using company policy."
+        prod = r.choice(["Acme Helpdesk", "Northwind Bot", "Contoso Assist", "Globex Agent", "Initech Care"])
+        sysp = own(r, QA_ROLE, QA_RULE, QA_RULE).format(p=prod)
+        pre = r.choice(QA_PREFIX)
         suite = [x[1] for x in r.sample(c.mtbench, k=min(20, size // 3))] + \
             r.sample(c.alpaca_eval_all, k=size // 3) + \
-            [f"Customer asks: {q}" for q in r.sample(P.ae_selfinstruct, k=size - size // 3 - min(20, size // 3))]
+            [f"{pre}{q}" for q in r.sample(P.ae_selfinstruct, k=size - size // 3 - min(20, size // 3))]
         org, pay, block = "org_" + hexid(r, 10), "pm_" + hexid(r, 16), cloud_block(r)
         ua = ua_sdk(r)
         accts = [log.account(r, LEG + "qa-regression", org=org, payment=pay, ua=ua, tier="enterprise",
-                             ip_mode="pool", ips=[in_block(r, block)], email="acme-corp.com")
+                             ip_mode="pool", ips=[in_block(r, block)], email=f"{prod.split()[0].lower()}.com")
                  for _ in range(r.randint(3, 6))]
-        par = {"temperature": 0, "seed": 1234, "max_tokens": 800}
+        par = {"temperature": 0, "seed": r.choice([0, 7, 42, 1234, 2024]), "max_tokens": r.choice([512, 800, 1024])}
         start_h = r.uniform(1, 3)
         for d in range(DAYS):
             t = T0 + timedelta(days=d, hours=start_h)
@@ -208,23 +221,33 @@ def qa_regression(log: Log, P: Pools, r: random.Random, scale: float) -> None:
 
 # -- hard negative: data-labelling team grading with a rubric ----------------------------------------------
 
+LAB_ROLE = ["You grade customer-support replies for quality assurance.", "QA reviewer mode.",
+            "You are an annotation assistant for our support quality programme.", "Rate the agent's answer below.",
+            "Evaluate support conversations for our internal audit."]
+LAB_OUT = ["Score each of {c} from 1 to 5 and return JSON with those keys and a short comment.",
+           "Give {c} a 1-5 score each; output a JSON object.", "For {c}: 1 (poor) to 5 (excellent). JSON only.",
+           "Return {{\"scores\": {{...}}, \"note\": \"...\"}} covering {c}."]
+LAB_BODY = ["Customer message:\n{q}\n\nAgent reply:\n{a}", "### Ticket\n{q}\n### Response\n{a}",
+            "CUSTOMER: {q}\nAGENT: {a}", "<ticket>{q}</ticket>\n<reply>{a}</reply>", "Q) {q}\n\nA) {a}"]
+
+
 def label_team(log: Log, P: Pools, r: random.Random, scale: float) -> None:
     """Two labelling teams grade their own product's support answers with a fixed rubric over a few keys."""
     c = P.c
     for _ in range(2):
         crit = r.sample(["correctness", "tone", "policy compliance", "empathy", "resolution", "brevity"], k=3)
-        rubric = (f"You grade customer-support replies for quality assurance. Score each of {', '.join(crit)} from "
-                  f"1 to 5 and return JSON with those keys and a short comment.")
+        rubric = own(r, LAB_ROLE, LAB_OUT).format(c=", ".join(crit))
+        layout = r.choice(LAB_BODY)
         org, pay = "org_" + hexid(r, 10), "pm_" + hexid(r, 16)
         accts = [log.account(r, LEG + "label-team", org=org, payment=pay, tier="enterprise", ua=ua_browser(r),
-                             country="IN") for _ in range(_n(r.randint(3, 5), scale))]
+                             country=r.choice(["IN", "PL", "BR"])) for _ in range(_n(r.randint(3, 5), scale))]
         for a in accts:
             for d in range(DAYS):
                 if (T0 + timedelta(days=d)).weekday() >= 5:
                     continue
                 for _ in range(r.randint(40, 90)):
                     turns, _ = r.choice(c.chats)
-                    body = f"Customer message:\n{turns[0][:600]}\n\nAgent reply:\n{answer_for(r, c)[:600]}"
+                    body = layout.format(q=turns[0][:600], a=answer_for(r, c)[:600])
                     sc = {k: r.randint(1, 5) for k in crit}
                     log.add(r, a, hour_at(r, d, a.tz, WORK_HOURS), [{"role": "system", "content": rubric},
                             {"role": "user", "content": body}], params={"temperature": 0},
@@ -233,12 +256,21 @@ def label_team(log: Log, P: Pools, r: random.Random, scale: float) -> None:
 
 # -- hard negative: translation agency ---------------------------------------------------------------------
 
+TR_ROLE = ["You are a professional translator.", "Translation engine for our agency.", "Act as a certified "
+           "translator.", "You translate client documents.", ""]
+TR_ASK = ["Translate the user's text into {l}.", "Render the following in {l}.", "Target language: {l}.",
+          "Output the {l} translation only."]
+TR_RULE = ["Keep formatting, names and numbers; do not add commentary.", "Preserve markdown and line breaks.",
+           "Use a formal register.", "Keep product names in English.", ""]
+
+
 def translation_agency(log: Log, P: Pools, r: random.Random, scale: float) -> None:
     """Three agencies translate client documents paragraph by paragraph in office hours."""
     c = P.c
     for country, langs in (("DE", ["German", "French"]), ("ES", ["Spanish", "Portuguese"]), ("JP", ["Japanese"])):
         org, pay = "org_" + hexid(r, 10), "pm_" + hexid(r, 16)
         office = ip_residential(r)
+        house = own(r, TR_ROLE, TR_ASK, TR_RULE)
         accts = [log.account(r, LEG + "translation-agency", country=country, org=org, payment=pay, ua=ua_sdk(r),
                              ip_mode="pool", ips=[office]) for _ in range(_n(r.randint(2, 5), scale))]
         for a in accts:
@@ -246,8 +278,7 @@ def translation_agency(log: Log, P: Pools, r: random.Random, scale: float) -> No
                 if (T0 + timedelta(days=d)).weekday() >= 5:
                     continue
                 lang = r.choice(langs)
-                sysp = (f"You are a professional translator. Translate the user's text into {lang}. Keep formatting, "
-                        f"names and numbers; do not add commentary.")
+                sysp = house.format(l=lang)
                 for _ in range(r.randint(40, 100)):
                     src = r.choice(c.general_answers) if r.random() < 0.6 else r.choice(r.choice(c.chats)[0])
                     log.add(r, a, hour_at(r, d, a.tz, WORK_HOURS), [{"role": "system", "content": sysp},
@@ -257,6 +288,30 @@ def translation_agency(log: Log, P: Pools, r: random.Random, scale: float) -> No
 
 # -- hard negative: a developer team's CI agent ------------------------------------------------------------
 
+CI_ROLE = ["You are the build doctor for", "You're the automated CI assistant of", "Act as the on-call fixer for",
+           "You keep green the builds of", "You are a release engineer bot working on"]
+CI_REPO = ["our monorepo.", "the payments service.", "the mobile backend.", "our data pipeline repo.",
+           "the web frontend.", "the infra-as-code repository."]
+CI_ASK = ["Diagnose the failing job and propose a minimal fix as a diff.", "Read the log, find the root cause and "
+          "suggest a patch.", "Explain what broke and how to fix it in one commit.", "Output a unified diff that "
+          "fixes the failure, then a short rationale.", "Use the tools to inspect files before proposing changes."]
+CI_MSG = ["Job failed:\n{log}\n\nContext: {ctx}", "CI run #{n} on branch {br} failed.\n```\n{log}\n```\n"
+          "Related discussion: {ctx}", "{log}\n---\nnotes: {ctx}", "Pipeline {br} is red. Output:\n{log}\n"
+          "Recent change: {ctx}", "failure in {br} (attempt {n}):\n{log}"]
+
+
+def _ci_log(r: random.Random, style: str, mod: str) -> str:
+    if style == "pytest":
+        return pytest_failure(r, mod, mod.split(".")[0])
+    if style == "go":
+        f = mod.split(".")[0]
+        return (f"--- FAIL: Test{f.title()} ({r.uniform(0, 2):.2f}s)\n    {f}_test.go:{r.randint(10, 200)}: got "
+                f"{r.randint(0, 9)}, want {r.randint(0, 9)}\nFAIL\nFAIL\texample.com/{f}\t{r.uniform(0, 3):.3f}s")
+    return (f"FAIL src/{mod}\n  ● {mod.split('.')[0]} › handles input\n\n    expect(received).toEqual(expected)\n"
+            f"    Expected: {r.randint(0, 99)}\n    Received: {r.randint(0, 99)}\n\nTests: 1 failed, "
+            f"{r.randint(3, 60)} passed")
+
+
 def ci_agent(log: Log, P: Pools, r: random.Random, scale: float) -> None:
     """Four developer teams' CI coding agents fix their own failing builds with tools on pushes and nightly."""
     c = P.c
@@ -265,8 +320,12 @@ def ci_agent(log: Log, P: Pools, r: random.Random, scale: float) -> None:
         tools = [{"name": x, "description": f"{x} tool", "parameters": {"type": "object", "properties": {}}}
                  for x in tn]
         org, block = "org_" + hexid(r, 10), cloud_block(r)
-        sysp = (f"You are the {r.choice(['build doctor', 'CI fixer', 'ci-bot'])} for our monorepo. Diagnose the "
-                f"failing job and propose a minimal fix as a diff.")
+        sysp = own(r, CI_ROLE, CI_REPO, CI_ASK)
+        msg = r.choice(CI_MSG)
+        style = r.choice(["pytest", "go", "jest"])
+        ext = {"pytest": ".py", "go": ".go", "jest": ".ts"}[style]
+        mods = [w + ext for w in r.sample(["api", "models", "billing", "utils", "auth", "queue", "cache", "report",
+                                           "search", "export", "ledger", "orders"], k=5)]
         ua = f"{r.choice(['GitHub-Actions', 'GitLab-Runner', 'Buildkite-Agent'])}/{r.randint(2, 17)}.{r.randint(0, 9)}"
         for a in [log.account(r, LEG + "ci-agent", org=org, ua=ua, ip_mode="pool",
                               ips=[in_block(r, block) for _ in range(4)]) for _ in range(r.randint(2, 3))]:
@@ -274,12 +333,13 @@ def ci_agent(log: Log, P: Pools, r: random.Random, scale: float) -> None:
                 pushes = 0 if (T0 + timedelta(days=d)).weekday() >= 5 else poisson(r, 4)
                 for _ in range(pushes + 1):
                     t = hour_at(r, d, a.tz, WORK_HOURS)
-                    mod = r.choice(["api.py", "models.py", "billing.py", "utils.py", "auth.py"])
-                    m = [{"role": "system", "content": sysp}, {"role": "user", "content": "Job failed:\n" +
-                          pytest_failure(r, mod, mod[:-3]) + "\n\nContext: " + r.choice(c.code_chats)[:500]}]
+                    mod = r.choice(mods)
+                    user = msg.format(log=_ci_log(r, style, mod), ctx=r.choice(c.code_chats)[:500],
+                                      n=r.randint(100, 9999), br=r.choice(["main", "develop", "release", "feat-x"]))
+                    m = [{"role": "system", "content": sysp}, {"role": "user", "content": user}]
                     for x in tn[: r.randint(1, 3)]:
                         cid = call_id(r)
-                        log.add(r, a, t, list(m), tools=tools, completion=f"Running {x}.")
+                        log.add(r, a, t, list(m), tools=tools, completion="")
                         m += [{"role": "assistant", "content": None, "tool_calls": [{"id": cid, "type": "function",
                                "function": {"name": x, "arguments": json.dumps({"target": mod})}}]},
                               {"role": "tool", "tool_call_id": cid, "content": r.choice(c.code_chats)[:500]}]
