@@ -86,7 +86,7 @@ def new_acct(log: Log, r: random.Random, fam: str, cid: str, **kw: object) -> Ac
 
 def low_slow(log: Log, P: Pools, r: random.Random, n: int, cid: str) -> None:
     """Many aged accounts, each 2-6 exchanges a day at human hours over the whole 14 days, home broadband."""
-    comp = Composer(r, 0.7)
+    comp = Composer(r, 0.8, lane=0)
     for _ in range(n):
         a = new_acct(log, r, "low-slow", cid, created=T0 - timedelta(days=r.uniform(150, 1500)))
         par = acct_params(r)
@@ -134,7 +134,7 @@ def _cap(s: str) -> str:
 
 def critique_loop(log: Log, P: Pools, r: random.Random, n: int, cid: str) -> None:
     """One conversation per problem: answer, critique your answer, improve it, give the final; many accounts."""
-    comp = Composer(r, 0.5)
+    comp = Composer(r, 0.8, lane=1)
     fin = pick(r, FIN, 5)
     for _ in range(n):
         a = new_acct(log, r, "critique-loop", cid, created=T0 - timedelta(days=r.uniform(1, 40)),
@@ -296,7 +296,7 @@ def ladder_rungs(r: random.Random, P: Pools) -> list[tuple[str, Item]]:
 
 def ladder(log: Log, P: Pools, r: random.Random, n: int, cid: str) -> None:
     """The same problem asked easy to hard in separate requests, rung after rung, over many accounts."""
-    comp = Composer(r, 0.5)
+    comp = Composer(r, 0.8, lane=2)
     pool = [ip_residential(r) for _ in range(max(20, n // 2))]
     tz = r.choice([8, 7, 3, 5.5, 1])
     rung = pick(r, RUNG, 4)

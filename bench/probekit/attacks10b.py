@@ -112,7 +112,7 @@ RULES = ["Be friendly and concise.", "Never mention which model powers you.", "A
 
 def saas_front(log: Log, P: Pools, r: random.Random, n: int, cid: str) -> None:
     """A SaaS whose accounts each front many real end users, with the operator's harvesting mixed in (~25 %)."""
-    comp = Composer(r, 0.6)
+    comp = Composer(r, 0.8, lane=3)
     for _ in range(n):
         block = cloud_block(r)
         prod = f"{r.choice(PRODUCT)}{'' if r.random() < 0.5 else ' ' + r.choice(['Pro', 'Plus', 'Go', 'One'])}"

@@ -10,6 +10,7 @@ round (`Composer`): two requests almost never share a frame string, and two oper
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import random
 import re
@@ -103,27 +104,41 @@ LEAD = ["I'm putting together study material", "For a write-up I'm doing", "Work
         "Second opinion wanted", "For a tutorial I'm drafting", "Collecting worked examples",
         "Quick one before a meeting", "Following up on earlier", "Trying a new approach today",
         "Documenting our reasoning", "Reviewing old material", "From a practice sheet", "Digging into this",
-        "Just got this from a colleague", "Need this for a handout", "Sanity-checking my own attempt"]
+        "Just got this from a colleague", "Need this for a handout", "Sanity-checking my own attempt",
+        "Part of a reading group", "Saw this on a forum", "Helping my cousin with it", "Prepping a workshop",
+        "On a train with some time", "Writing a blog post", "Auditing an old answer key", "Refreshing my memory",
+        "For an internal wiki page", "Got curious after a lecture", "Tidying up my notes", "Late-night puzzle"]
 ASK = ["can you work through", "please go through", "would you take on", "could you untangle", "walk through",
        "please tackle", "I'd like you to resolve", "can you break down", "help me get to the bottom of",
        "have a careful look at", "reason your way through", "take me through", "carefully handle",
        "give a complete treatment of", "dig into", "properly answer", "lay out a solution to", "settle",
-       "talk me through", "sort out", "crack open", "methodically approach", "patiently go over", "answer"]
+       "talk me through", "sort out", "crack open", "methodically approach", "patiently go over", "answer",
+       "could you work out", "please reason about", "kindly resolve", "would you puzzle out", "please settle",
+       "go deep on", "give your full analysis of", "carefully work", "solve", "take a proper run at",
+       "explain your way through", "be my tutor for"]
 OBJ = ["the item below", "what follows", "this", "the following", "the task pasted here", "the question below",
        "this exercise", "the prompt underneath", "this one", "the problem I've pasted", "the next item",
-       "the text below", "this question", "the snippet below", "the case that follows"]
+       "the text below", "this question", "the snippet below", "the case that follows",
+       "the exercise quoted here", "the following item", "the problem as stated", "this little task",
+       "what I pasted", "the assignment below", "this brain-teaser", "the request that follows"]
 HOW = ["making every inference explicit", "stating each intermediate result", "with the logic visible at every turn",
        "narrating your reasoning as you go", "justifying each move", "keeping all the working",
        "one numbered step at a time", "without skipping the obvious parts", "showing where each number comes from",
        "as a teacher would on a whiteboard", "with the chain of reasoning spelled out", "thinking aloud throughout",
        "leaving no gap in the argument", "and explain why each step follows", "including dead ends you rule out",
        "as a full derivation", "unpacking the reasoning in detail", "in a careful step-by-step way",
-       "tracing the logic from start to finish", "covering the why, not just the what"]
+       "tracing the logic from start to finish", "covering the why, not just the what",
+       "with every calculation shown", "explaining your thinking line by line", "showing all intermediate work",
+       "slowly and explicitly", "like a worked textbook solution", "with a justification for each claim",
+       "reasoning out loud", "and make each deduction explicit", "spelling out how each part follows",
+       "as an annotated walkthrough"]
 FMT = ["Put the conclusion on the last line.", "Finish with a one-line summary.", "Use numbered steps.",
        "Mark the final result clearly.", "Close with the answer in bold.", "Keep the final answer separate.",
        "End with 'Result:' and the answer.", "Headings are welcome.", "Plain text is fine.",
        "Short paragraphs, please.", "Bullet points are ok.", "Add a brief check at the end.",
-       "State assumptions first.", "Recap the key idea at the end.", "", "", ""]
+       "State assumptions first.", "Recap the key idea at the end.", "Box the final value.",
+       "Separate reasoning from the answer.", "One idea per paragraph.", "Give a TL;DR at the top.",
+       "Number the final answer.", "Keep notation consistent.", "", "", ""]
 TAIL = ["", "", "", "Thanks a lot.", "Much appreciated.", "Cheers!", "thanks!", "Grateful.", "ta", "Many thanks.",
         "Appreciated as always.", "Thx in advance", "You're a star."]
 SEP = ["\n\n", "\n", " ", "\n---\n", "\n\n>>> ", ": "]
@@ -132,13 +147,19 @@ SEP = ["\n\n", "\n", " ", "\n---\n", "\n\n>>> ", ": "]
 class Composer:
     """One operator's request frames, composed per request from its own slice of the slot banks.
 
+    Families that stand for different operators take different `lane`s: disjoint parts of every bank, so two
+    operators never share a frame phrase merely because this probe wrote one phrase bank for both.
+
     >>> Composer(random.Random(1))(random.Random(2), "What is 2 + 2?")  # doctest: +ELLIPSIS
     '...'
     """
 
-    def __init__(self, r: random.Random, share: float = 0.6) -> None:
+    def __init__(self, r: random.Random, share: float = 0.6, lane: int | None = None, lanes: int = 4) -> None:
         def part(bank: list[str]) -> list[str]:
-            return r.sample(bank, k=max(2, int(len(bank) * share)))
+            if lane is not None:  # a fixed, seed-independent share of each bank: lanes never share a phrase
+                order = sorted(set(bank), key=lambda x: hashlib.sha256(x.encode()).hexdigest())
+                bank = order[lane % lanes::lanes]
+            return r.sample(bank, k=max(min(2, len(bank)), int(len(bank) * share)))
         self.lead, self.ask, self.obj, self.how = part(LEAD), part(ASK), part(OBJ), part(HOW)
         self.fmt, self.tail, self.sep = part(FMT), part(TAIL), part(SEP)
         self.p_lead = r.uniform(0.2, 0.7)
