@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from distillguard import exchange_keys
 from distillguard.ingest import ingest_logs
 from distillguard.schema import EXCHANGE_SCHEMA
 from distillguard.store import Store
@@ -153,8 +154,9 @@ def test_parts_row_ids_and_the_gateway_delta(tmp_path: Path) -> None:
         assert store.count("exchanges_delta") == 0 and store.count("exchange_parts") == 3
         names = [p.name for p in store.part_files()]
     assert sorted(p.name for p in (tmp_path / "s.duckdb.parts").iterdir()) == sorted(names)
-    for name in names:  # plain Parquet: the contract's columns and the row id
-        assert pq.read_schema(tmp_path / "s.duckdb.parts" / name).names == [*EXCHANGE_SCHEMA.names, "_rid"]
+    keys = [f.name for f in exchange_keys.FIELDS]
+    for name in names:  # plain Parquet: the contract's columns, the row id and the message-derived keys
+        assert pq.read_schema(tmp_path / "s.duckdb.parts" / name).names == [*EXCHANGE_SCHEMA.names, "_rid", *keys]
 
 
 def test_a_part_without_a_commit_is_removed_and_a_moved_store_reads(tmp_path: Path) -> None:

@@ -11,6 +11,10 @@ Layout of a store `S.duckdb`:
 - `exchanges`: a view over the manifest's parts and the delta, with a `rowid` column (the `_rid` of the
   part rows: numbered in ingest order, unique, never reused), so SQL written against a table reads the
   same. Rows are appended, never changed in place.
+- the message-derived keys (:mod:`distillguard.exchange_keys`: prompt hash, system prompt, turns) are
+  computed when a part is written and kept in it as `_k_*` columns after `_rid`; the manifest's `keys`
+  names their version (NULL: a part without them, e.g. one written before keys). `Store.keyed_exchanges`
+  reads them where their version is the current one and computes them for the other rows.
 
 Each input file becomes one part, committed in one catalog transaction (manifest row, its request ids,
 its rejects, its `ingested_files` row): a crash or Ctrl-C leaves the store as it was before that file
@@ -36,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from . import exchange_keys
 from .errors import StoreError
 from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, EXCHANGE_SCHEMA, Field
 
@@ -90,10 +95,16 @@ _SETUP = (
         name VARCHAR PRIMARY KEY, rows BIGINT, first_rid BIGINT, last_rid BIGINT, bytes BIGINT,
         created_at TIMESTAMPTZ DEFAULT now())""",
     "CREATE TABLE IF NOT EXISTS exchange_ids (request_id VARCHAR)",
+    # the version of a part's stored keys (exchange_keys.KEYS_VERSION); NULL: none (stores before keys too)
+    "ALTER TABLE exchange_parts ADD COLUMN IF NOT EXISTS keys VARCHAR",
 )
 
 _COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
+# the keys as a part stores them, computed by DuckDB from the contract's columns (the delta's roll)
+_KEYS_SQL = ", ".join(f"{sql} AS {exchange_keys.PREFIX}{name}" for name, sql, _ in exchange_keys.KEYS)
 PART_SCHEMA = EXCHANGE_SCHEMA.append(pa.field("_rid", pa.int64(), nullable=False))
+# a part with its message-derived keys (exchange_keys), as ingest writes them
+KEYED_PART_SCHEMA = pa.schema([*PART_SCHEMA, *exchange_keys.FIELDS])
 _REJECT_SCHEMA = pa.schema([("path", pa.string()), ("line", pa.int64()), ("field", pa.string()),
                             ("reason", pa.string())])
 _IDS_SCHEMA = pa.schema([("request_id", pa.string()), ("_pos", pa.int64())])
@@ -229,14 +240,14 @@ class Store:
             try:
                 first, last = cur.execute(f"SELECT min(rowid) + {base}, max(rowid) + {base} "
                                           f"FROM {DELTA}").fetchall()[0]
-                cur.execute(f"COPY (SELECT {_COLS}, {base} + rowid AS _rid FROM {DELTA} ORDER BY rowid) TO "
-                            f"{sql_literal(tmp)} (FORMAT parquet, COMPRESSION {PART_COMPRESSION}, "
+                cur.execute(f"COPY (SELECT {_COLS}, {base} + rowid AS _rid, {_KEYS_SQL} FROM {DELTA} ORDER BY rowid) "
+                            f"TO {sql_literal(tmp)} (FORMAT parquet, COMPRESSION {PART_COMPRESSION}, "
                             f"ROW_GROUP_SIZE {PART_ROW_GROUP})")
                 durable(tmp)
                 os.replace(tmp, final)
                 durable(self.parts)
                 cur.execute(f"INSERT INTO exchange_ids SELECT request_id FROM {DELTA}")
-                _list_part(cur, final, n, first, last)
+                _list_part(cur, final, n, first, last, exchange_keys.KEYS_VERSION)
                 cur.execute(f"DELETE FROM {DELTA}")
                 self._refresh_view(cur)
                 cur.execute("COMMIT")
@@ -259,17 +270,17 @@ class Store:
         self.roll_delta()
         con = self.con
         hits = []
-        for (name,) in con.execute("SELECT name FROM exchange_parts ORDER BY first_rid").fetchall():
+        for name, keys in con.execute("SELECT name, keys FROM exchange_parts ORDER BY first_rid").fetchall():
             src = sql_literal(self.parts / name)
             n = con.execute(f"SELECT count(*) FROM read_parquet({src}) WHERE {where}").fetchall()[0][0]
             if n:
-                hits.append((name, int(n)))
+                hits.append((name, int(n), keys))
         if not hits:
             return 0
         written: list[Path] = []
         try:
             con.execute("BEGIN TRANSACTION")
-            for name, _ in hits:
+            for name, _, keys in hits:
                 src = sql_literal(self.parts / name)
                 con.execute(f"DELETE FROM exchange_ids WHERE request_id IN "
                             f"(SELECT request_id FROM read_parquet({src}) WHERE {where})")
@@ -285,7 +296,7 @@ class Store:
                     durable(tmp)
                     os.replace(tmp, final)
                     written.append(final)
-                    _list_part(con, final, int(rows), int(first), int(last))
+                    _list_part(con, final, int(rows), int(first), int(last), keys)  # the same columns
             durable(self.parts)
             self._refresh_view()
             con.execute("COMMIT")
@@ -294,9 +305,9 @@ class Store:
             for p in written:
                 p.unlink(missing_ok=True)
             raise
-        for name, _ in hits:
+        for name, _, _ in hits:
             (self.parts / name).unlink(missing_ok=True)
-        return sum(n for _, n in hits)
+        return sum(n for _, n, _ in hits)
 
     def compact(self, min_small: int = 2, on_step: Callable[[str], None] | None = None) -> Compaction:
         """Merge runs of consecutive small parts into larger ones, if the store holds at least `min_small`.
@@ -311,13 +322,17 @@ class Store:
             raise StoreError(f"{self.path}: the store is open read-only")
         parts = self.con.execute("SELECT name, rows, first_rid, last_rid FROM exchange_parts "
                                  "ORDER BY first_rid").fetchall()
+        versions = dict(self.con.execute("SELECT name, keys FROM exchange_parts").fetchall())
         if sum(rows < SMALL_PART_ROWS for _, rows, _, _ in parts) < max(min_small, 2):
             return Compaction(len(parts), len(parts), 0)
         merged = 0
         for group in _merge_groups(parts):
             final = self.parts / _part_name(group[0][2])
             tmp = final.with_name(final.name + ".tmp")
-            _merge_parts([self.parts / name for name, *_ in group], tmp)
+            # the merged part keeps the keys when all its sources have them, of one version
+            keys = {versions[name] for name, *_ in group}
+            keys_version = keys.pop() if len(keys) == 1 else None
+            _merge_parts([self.parts / name for name, *_ in group], tmp, keyed=keys_version is not None)
             durable(tmp)
             os.replace(tmp, final)
             durable(self.parts)
@@ -328,7 +343,7 @@ class Store:
                 self.con.execute("DELETE FROM exchange_parts WHERE name IN (SELECT unnest(?))",
                                  [[name for name, *_ in group]])
                 _list_part(self.con, final, sum(g[1] for g in group), min(g[2] for g in group),
-                           max(g[3] for g in group))
+                           max(g[3] for g in group), keys_version)
                 self._refresh_view()
                 self.con.execute("COMMIT")
             except BaseException:
@@ -360,6 +375,31 @@ class Store:
         """Write the stored exchanges to a Parquet file."""
         self.con.execute(f"COPY (SELECT {_COLS} FROM exchanges ORDER BY ts, request_id) TO {sql_literal(out)} "
                          "(FORMAT parquet)")
+
+    def keyed_exchanges(self) -> str | None:
+        """A relation (SQL) of the exchanges with `rowid` and the message-derived keys under their names in the
+        slim table (:mod:`distillguard.exchange_keys`): read from the parts that store them in the current
+        version, computed for the others and the delta. None when no part stores them (read `exchanges`).
+        """
+        try:
+            parts = self.con.execute("SELECT name, keys FROM exchange_parts ORDER BY first_rid").fetchall()
+        except duckdb.Error:  # a store written before parts, or before keys, opened read-only
+            return None
+        keyed = [n for n, k in parts if k == exchange_keys.KEYS_VERSION]
+        if not keyed:
+            return None
+        others = [n for n, k in parts if k != exchange_keys.KEYS_VERSION]
+
+        def files(names: list[str]) -> str:
+            return ", ".join(sql_literal(self.parts / n) for n in names)
+
+        computed = exchange_keys.select_sql()
+        rel = [f"SELECT {_COLS}, _rid AS rowid, {exchange_keys.stored_sql()} FROM read_parquet([{files(keyed)}])"]
+        if others:
+            rel.append(f"SELECT {_COLS}, _rid AS rowid, {computed} FROM read_parquet([{files(others)}])")
+        base = self._next_rid(parts_only=True)
+        rel.append(f"SELECT {_COLS}, {base} + rowid AS rowid, {computed} FROM {DELTA}")
+        return "(" + "\nUNION ALL ".join(rel) + ")"
 
     # --- internals ------------------------------------------------------------------------------------
 
@@ -453,6 +493,7 @@ class _Staging:
         self.name = _part_name(base)
         self.tmp = store.parts / f"{self.name}.tmp"
         self._writer: _PartWriter | None = None
+        self._keys_con: duckdb.DuckDBPyConnection | None = None  # computes the batches' keys (exchange_keys)
         self._ids: list[pa.Array] = []
         self._final: Path | None = None
 
@@ -465,7 +506,11 @@ class _Staging:
         self.seq += n
         if self._writer is None:
             self._writer = _PartWriter(self.tmp)
-        table = pa.Table.from_arrays([*batch.cast(EXCHANGE_SCHEMA).columns, rid], schema=PART_SCHEMA)
+            self._keys_con = duckdb.connect()
+        assert self._keys_con is not None
+        batch = batch.cast(EXCHANGE_SCHEMA)
+        keys = exchange_keys.derive(self._keys_con, batch)
+        table = pa.Table.from_arrays([*batch.columns, rid, *keys], schema=KEYED_PART_SCHEMA)
         self._writer.write(table)
         self._ids.extend(batch.column("request_id").chunks)
 
@@ -524,7 +569,8 @@ class _Staging:
                 if keep is not None:
                     rids = rids.filter(keep)
                 assert self._final is not None
-                _list_part(con, self._final, stored, pc.min(rids).as_py(), pc.max(rids).as_py())
+                _list_part(con, self._final, stored, pc.min(rids).as_py(), pc.max(rids).as_py(),
+                           exchange_keys.KEYS_VERSION)
                 self.store._refresh_view()
             if self.rejects:
                 cols = zip(*self.rejects, strict=True)
@@ -546,10 +592,17 @@ class _Staging:
             con.execute("ROLLBACK")
             raise
         self._final = None  # committed: no longer ours to delete
+        self._close_keys()
         return FileCounts(stored=stored, duplicates=dups)
+
+    def _close_keys(self) -> None:
+        if self._keys_con is not None:
+            self._keys_con.close()
+            self._keys_con = None
 
     def abort(self) -> None:
         """Forget the file: close and delete its part (the catalog was not touched)."""
+        self._close_keys()
         if self._writer is not None:
             self._writer.close(abort=True)
             self._writer = None
@@ -565,7 +618,7 @@ class _Staging:
         flat = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
         with _parquet_writer(out) as w:
             for rb in src.iter_batches(batch_size=PART_ROW_GROUP):
-                part = pa.Table.from_batches([rb], schema=PART_SCHEMA).filter(flat.slice(pos, rb.num_rows))
+                part = pa.Table.from_batches([rb], schema=KEYED_PART_SCHEMA).filter(flat.slice(pos, rb.num_rows))
                 pos += rb.num_rows
                 if part.num_rows:
                     w.write_table(part, row_group_size=PART_ROW_GROUP)
@@ -612,9 +665,9 @@ class _PartWriter:
             raise self._error
 
 
-def _parquet_writer(path: Path) -> pq.ParquetWriter:
-    return pq.ParquetWriter(path, PART_SCHEMA, compression=PART_COMPRESSION, use_dictionary=PART_DICT,
-                            write_statistics=PART_STATS)
+def _parquet_writer(path: Path, keyed: bool = True) -> pq.ParquetWriter:
+    return pq.ParquetWriter(path, KEYED_PART_SCHEMA if keyed else PART_SCHEMA, compression=PART_COMPRESSION,
+                            use_dictionary=PART_DICT, write_statistics=PART_STATS)
 
 
 def _merge_groups(parts: list[tuple[str, int, int, int]]) -> list[list[tuple[str, int, int, int]]]:
@@ -629,13 +682,17 @@ def _merge_groups(parts: list[tuple[str, int, int, int]]) -> list[list[tuple[str
     return [g for g in groups if len(g) >= 2]
 
 
-def _merge_parts(sources: list[Path], out: Path) -> None:
-    """Write the rows of `sources` (consecutive parts: in row id order) as one part, in full row groups."""
+def _merge_parts(sources: list[Path], out: Path, keyed: bool) -> None:
+    """Write the rows of `sources` (consecutive parts: in row id order) as one part, in full row groups.
+
+    `keyed`: every source holds the keys (of one version) and the merged part keeps them; else it has none.
+    """
+    schema = KEYED_PART_SCHEMA if keyed else PART_SCHEMA
     buf: pa.Table | None = None
-    with _parquet_writer(out) as w:
+    with _parquet_writer(out, keyed) as w:
         for src in sources:
             # parts written by DuckDB (the delta's, a migration's) name their list items differently: cast
-            t = pq.read_table(src).cast(PART_SCHEMA)
+            t = pq.read_table(src, columns=schema.names).cast(schema)
             buf = t if buf is None else pa.concat_tables([buf, t])
             full = buf.num_rows - buf.num_rows % PART_ROW_GROUP
             if full:
@@ -645,9 +702,10 @@ def _merge_parts(sources: list[Path], out: Path) -> None:
             w.write_table(buf, row_group_size=PART_ROW_GROUP)
 
 
-def _list_part(con: duckdb.DuckDBPyConnection, path: Path, rows: int, first: int, last: int) -> None:
-    con.execute("INSERT INTO exchange_parts (name, rows, first_rid, last_rid, bytes) VALUES (?, ?, ?, ?, ?)",
-                [path.name, rows, first, last, path.stat().st_size])
+def _list_part(con: duckdb.DuckDBPyConnection, path: Path, rows: int, first: int, last: int,
+               keys: str | None = None) -> None:
+    con.execute("INSERT INTO exchange_parts (name, rows, first_rid, last_rid, bytes, keys) VALUES (?, ?, ?, ?, ?, ?)",
+                [path.name, rows, first, last, path.stat().st_size, keys])
 
 
 def _part_name(base: int) -> str:

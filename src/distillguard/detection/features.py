@@ -34,8 +34,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from .. import exchange_keys
 from ..fingerprints.text_keys import ENDS_SQL, SEGMENTS_SQL
-from ..schema import PROMPT_SQL
+from ..schema import PROMPT_SQL  # noqa: F401  (read as features.PROMPT_SQL by bench/incremental.py and tests)
 from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
 
@@ -59,18 +60,12 @@ FP_SAMPLE_PER_ACCOUNT = 128
 # are few and each is reused by many of its accounts, while the payload in between changes every time.
 NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than this are chains: ignored
 
-# the roles of an exchange's messages (the same expression twice in a SELECT is computed once)
-_ROLES = "list_transform(messages, lambda m: m.role)"
-# the conversation's opening user message (a follow-up's problem): the first or second message nearly always
-_OPENER_SQL = ("CASE WHEN messages[1].role = 'user' THEN messages[1].content WHEN messages[2].role = 'user' "
-               "THEN messages[2].content ELSE list_filter(messages, lambda m: m.role = 'user')[1].content END")
-_SYSTEM_SQL = ("CASE WHEN messages[1].role IN ('system', 'developer') THEN messages[1].content "
-               "ELSE list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content END")
-
-# words in the system prompt (spaces + 1; 0 without one): a client's one-line default persona is short, an
-# operator's or an app's instructions are not
-_SYSTEM_WORDS_SQL = (f"coalesce(length(trim({_SYSTEM_SQL})) - length(replace(trim({_SYSTEM_SQL}), ' ', '')) + 1, 0)"
-                     "::INTEGER")
+# the message-derived keys (prompt hash, system prompt, turns, opener): computed at ingest and kept in the
+# parts (`exchange_keys`); the expressions live there, the names below stay for the tests and callers
+_ROLES = exchange_keys.ROLES_SQL
+_OPENER_SQL = exchange_keys.OPENER_SQL
+_SYSTEM_SQL = exchange_keys.SYSTEM_SQL
+_SYSTEM_WORDS_SQL = exchange_keys.SYSTEM_WORDS_SQL
 
 # JSON parameters are parsed once per DISTINCT `params` string (a few thousand client configurations),
 # never per exchange; strings that only ever get compared (ip, user agent, model) are kept as hashes
@@ -83,21 +78,20 @@ _PARAMS_SQL = f"""SELECT params AS p_params,
     {PARAMS_SET_SQL} AS params_set"""
 
 
-def slim_select(source: str = "exchanges", extra: str = "", numbered: bool = False) -> str:
+def slim_select(source: str = "exchanges", extra: str = "", numbered: bool = False, keyed: bool = False) -> str:
     """The SELECT building the slim per-exchange table `dg_x` from the exchange relation `source`.
 
     `extra`: more output columns (SQL over the exchange's columns), e.g. the org for the incremental state.
     `numbered`: `account_id` is the account's number in `dg_names` (:mod:`distillguard.detection.account_ids`).
+    `keyed`: `source` holds the message-derived keys already, under their names in `dg_x` (the store's
+    `Store.keyed_exchanges`), instead of `messages` and `prompt`.
     """
+    keys = (", ".join(f"e.{name} AS {name}" for name, _, _ in exchange_keys.KEYS) if keyed
+            else exchange_keys.select_sql())
     return f"""SELECT
   {'n.account_id' if numbered else 'account_id'} AS account_id,
   epoch(ts)::DOUBLE AS ts_s,
-  hash({PROMPT_SQL}) AS text_hash,
-  hash(coalesce({_SYSTEM_SQL}, '')) AS sys_hash,
-  {_SYSTEM_WORDS_SQL} AS sys_words,
-  coalesce(len(list_filter({_ROLES}, lambda r: r = 'user')), 1)::INTEGER AS user_turns,
-  coalesce(list_contains({_ROLES}, 'assistant'), false) AS multi_turn,
-  CASE WHEN list_contains({_ROLES}, 'assistant') THEN hash({_OPENER_SQL}) END AS open_hash,
+  {keys},
   p.max_tokens, p.temperature,
   hash(coalesce(user_agent, '') || '|' || p.p_keys || '|' || coalesce(endpoint, '')) AS client_fp,
   CASE WHEN ip <> '' THEN hash(ip) END AS ip_h,
@@ -126,8 +120,11 @@ class FeatureConfig:
 
 def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = None,
             near_groups: NearGroupFn | None = None, sample_per_account: int | None = FP_SAMPLE_PER_ACCOUNT,
-            cache: bool = True) -> None:
+            cache: bool = True, keyed: str | None = None) -> None:
     """Build `dg_x`, `dg_fp`, `dg_phrase` and `dg_acc` in the connection.
+
+    `keyed`: the store's exchanges with their message-derived keys (`Store.keyed_exchanges`): the slim table
+    reads the keys kept at ingest instead of decoding every message list (None: from `exchanges`).
 
     Texts are fingerprinted once per distinct text, and only the `sample_per_account` distinct texts of
     each account with the smallest text hashes (None: all); fingerprints already in the store's
@@ -145,7 +142,8 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     drop_work_tables(con)
     con.execute(account_ids.NUMBERING_SQL)  # the tables below key accounts by number (account_ids)
     # `rid`: the exchange's row in `exchanges`, so the texts to fingerprint are read from those rows only
-    work_table(con, "dg_x", slim_select(extra=",\n  e.rowid AS rid", numbered=True))
+    work_table(con, "dg_x", slim_select(keyed or "exchanges", extra=",\n  e.rowid AS rid", numbered=True,
+                                        keyed=keyed is not None))
     # one row per (account, distinct text): sampling, replay, content links and shared traffic read this
     work_table(con, "dg_at", at_sql())
     con.execute(sample_sql(sample_per_account))

@@ -138,7 +138,7 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
                  snapshot: tuple[str, int] | None = None) -> DetectResult:
     """The whole pipeline; `snapshot` (state key, high-water mark): also leave the incremental snapshot."""
     con = store.con
-    feat.prepare(con, fingerprint, near_groups)
+    feat.prepare(con, fingerprint, near_groups, keyed=store.keyed_exchanges())
     stage("fingerprints")
     rel = relational(store, engine, spark)  # the store itself, or Spark fed from it (detection.spark)
     features = feat.account_features(rel)
