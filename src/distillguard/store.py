@@ -493,7 +493,6 @@ class _Staging:
         self.name = _part_name(base)
         self.tmp = store.parts / f"{self.name}.tmp"
         self._writer: _PartWriter | None = None
-        self._keys_con: duckdb.DuckDBPyConnection | None = None  # computes the batches' keys (exchange_keys)
         self._ids: list[pa.Array] = []
         self._final: Path | None = None
 
@@ -506,12 +505,8 @@ class _Staging:
         self.seq += n
         if self._writer is None:
             self._writer = _PartWriter(self.tmp)
-            self._keys_con = duckdb.connect()
-        assert self._keys_con is not None
-        batch = batch.cast(EXCHANGE_SCHEMA)
-        keys = exchange_keys.derive(self._keys_con, batch)
-        table = pa.Table.from_arrays([*batch.columns, rid, *keys], schema=KEYED_PART_SCHEMA)
-        self._writer.write(table)
+        table = pa.Table.from_arrays([*batch.cast(EXCHANGE_SCHEMA).columns, rid], schema=PART_SCHEMA)
+        self._writer.write(table)  # the writer's thread adds the keys
         self._ids.extend(batch.column("request_id").chunks)
 
     def reject(self, path: str, line: int | None, field: str | None, reason: str) -> None:
@@ -592,17 +587,10 @@ class _Staging:
             con.execute("ROLLBACK")
             raise
         self._final = None  # committed: no longer ours to delete
-        self._close_keys()
         return FileCounts(stored=stored, duplicates=dups)
-
-    def _close_keys(self) -> None:
-        if self._keys_con is not None:
-            self._keys_con.close()
-            self._keys_con = None
 
     def abort(self) -> None:
         """Forget the file: close and delete its part (the catalog was not touched)."""
-        self._close_keys()
         if self._writer is not None:
             self._writer.close(abort=True)
             self._writer = None
@@ -628,7 +616,9 @@ class _Staging:
 
 class _PartWriter:
     """Arrow's Parquet writer in a thread of its own, one batch behind the reader (encoding and zstd
-    release the GIL, so reading, checking and writing a file overlap on two cores)."""
+    release the GIL, so reading, checking and writing a file overlap on two cores). The thread also adds
+    each batch's message-derived keys (:mod:`distillguard.exchange_keys`, DuckDB: it releases the GIL too).
+    """
 
     def __init__(self, path: Path) -> None:
         self._q: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
@@ -638,15 +628,21 @@ class _PartWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        while True:
-            table = self._q.get()
-            if table is None:
-                return
-            if self._error is None:
-                try:
-                    self._writer.write_table(table, row_group_size=PART_ROW_GROUP)
-                except BaseException as e:  # handed to the ingesting thread at its next call
-                    self._error = e
+        keys_con = duckdb.connect()
+        try:
+            while True:
+                table = self._q.get()
+                if table is None:
+                    return
+                if self._error is None:
+                    try:
+                        keyed = pa.Table.from_arrays([*table.columns, *exchange_keys.derive(keys_con, table)],
+                                                     schema=KEYED_PART_SCHEMA)
+                        self._writer.write_table(keyed, row_group_size=PART_ROW_GROUP)
+                    except BaseException as e:  # handed to the ingesting thread at its next call
+                        self._error = e
+        finally:
+            keys_con.close()
 
     def write(self, table: pa.Table) -> None:
         if self._error is not None:
