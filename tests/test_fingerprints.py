@@ -184,6 +184,33 @@ def test_markers(text: str, cot: bool, structured: bool) -> None:
     assert (row["cot"], row["structured"]) == (cot, structured)
 
 
+# Chain-of-thought elicitation worded in ways no fixed phrase covers: a verb of disclosing followed by the
+# process it discloses, a manner of proceeding, or no gaps in the argument. Ordinary requests that merely
+# mention steps, logic or working (a recipe, a code review, a job) are not.
+@pytest.mark.parametrize(
+    ("text", "cot"),
+    [
+        ("Could you lay bare the whole derivation, please?", True),
+        ("Please spell out all of the intermediate calculations for this integral.", True),
+        ("Answer, and document every inference you make along the way.", True),
+        ("Keep all the working visible when you solve this.", True),
+        ("Narrate your thought process as you go through the proof.", True),
+        ("Go over it one small step at a time.", True),
+        ("Prove it from first principles.", True),
+        ("Derive the result, leaving no gaps in the argument.", True),
+        ("Present how you arrived at the final figure.", True),
+        ("Review this pull request line by line.", True),
+        ("List the steps to bake sourdough bread.", False),
+        ("What is the logic behind the offside rule?", False),
+        ("Show me the working hours of the Louvre.", False),
+        ("Take the train to Milan and tell me the fare.", False),
+        ("Explain how photosynthesis works.", False),
+    ],
+)
+def test_chain_of_thought_by_concept(text: str, cot: bool) -> None:
+    assert fingerprint_texts([text])["cot"][0].as_py() is cot
+
+
 def test_packaged_model_loads_and_is_small(tmp_path) -> None:
     ref = resources.files("distillguard") / "data" / "capability_model.json"
     raw = ref.read_bytes()

@@ -132,6 +132,43 @@ def test_cover_chat_campaign_flagged_classroom_not(tmp_path: Path) -> None:
     assert not {a for a in _flagged(tmp_path / "off") if a.startswith("mix")}
 
 
+def critique_campaign(n: int, frame: str, per_account: int = 10, seed: int = 5) -> list[dict[str, Any]]:
+    """Accounts running scripted conversations: a framed coding task, then "find the flaws", then "fix them"."""
+    rng = random.Random(seed)
+    out = []
+    for a in range(n):
+        acc = f"loop-{a:03d}"
+        for c in range(per_account):
+            task = rng.choice(CODE).format(a=rng.choice(WORDS), b=rng.choice(WORDS), n=rng.randrange(3, 999))
+            ts = T0 + timedelta(days=c, hours=9 + rng.random() * 10)
+            turns = [f"{frame} {task}", "Now look hard for weaknesses in that answer.", "Revise it so they are gone."]
+            hist: list[dict[str, str]] = []
+            for k, text in enumerate(turns):
+                out.append(_rec(f"{acc}-{c}-{k}", ts + timedelta(minutes=k), acc, text, ip=f"198.18.{a}.1",
+                                ua="Mozilla/5.0", history=list(hist)))
+                hist += [{"role": "user", "content": text}, {"role": "assistant", "content": "Done."}]
+    return out
+
+
+def test_follow_ups_of_a_reasoning_request_count_as_elicitation(tmp_path: Path) -> None:
+    """A conversation is a unit: the follow-ups that make the model pick apart and redo an answer whose
+    reasoning the opener asked for go on harvesting that reasoning; after a plain request they do not."""
+    ids = [f"loop-{a:03d}" for a in range(6)]
+    g = Grouping(accounts=ids, group=np.zeros(6, np.int64), strength=np.ones(6), degree=np.ones(6),
+                 in_block=np.zeros(6, bool), edges=pa.table({"src": [], "dst": [], "weight": []}),
+                 families=np.array([1]))
+    cot = {}
+    for name, frame in (("reasoning", "Work through the item below and narrate your thought process as you go:"),
+                        ("plain", "Please handle the item below for our team:")):
+        (tmp_path / name).mkdir()
+        with prepared_store(legit_users(20) + critique_campaign(6, frame), tmp_path / name) as store:
+            account_features(store.con)
+            cot[name] = {r["account_id"]: r["cot_share"] for r in shared_traffic_features(store.con, g).to_pylist()}
+    assert set(cot["reasoning"]) == set(ids) and set(cot["plain"]) == set(ids)
+    assert all(v == 1.0 for v in cot["reasoning"].values()), cot["reasoning"]
+    assert all(v == 0.0 for v in cot["plain"].values()), cot["plain"]
+
+
 def test_wilson_interval_matches_the_textbook_values() -> None:
     low, high = wilson_interval(np.array([3.0, 0.0, 300.0, 5.0]), np.array([10.0, 20.0, 1000.0, 0.0]))
     assert np.allclose(low[:3], [0.1078, 0.0, 0.2724], atol=1e-4) and np.allclose(high[:3], [0.6032, 0.1611, 0.3291],

@@ -55,7 +55,8 @@ def fingerprint_version() -> str:
 
     model = (resources.files("distillguard") / "data" / "capability_model.json").read_bytes()
     doc = json.dumps([fpmod.FINGERPRINT_VERSION, hashlib.blake2b(model, digest_size=8).hexdigest(),
-                      text_keys.ENDS_SQL, text_keys.SEGMENTS_SQL, text_keys.WRAPPER_CHARS])
+                      text_keys.ENDS_SQL, text_keys.SEGMENTS_SQL, text_keys.WRAPPER_CHARS, fpmod._COT,
+                      fpmod._STRUCTURED])
     return f"fp{fpmod.FINGERPRINT_VERSION}-duckdb{duckdb.__version__}-" \
            f"{hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()}"
 

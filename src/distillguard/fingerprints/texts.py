@@ -68,7 +68,7 @@ __all__ = [
 
 # Bump when fingerprint_texts' output changes for some input: cached fingerprints
 # (distillguard.fingerprints.cache) of an older version are then recomputed.
-FINGERPRINT_VERSION = "2"
+FINGERPRINT_VERSION = "3"
 
 FINGERPRINT_SCHEMA = pa.schema(
     [
@@ -230,10 +230,33 @@ def skeleton(text: str) -> str:
     return skeleton_array(normalise_array(_to_array([text])))[0].as_py()
 
 
+# Chain-of-thought elicitation: the request asks to see the process of answering, however it is worded. Beside
+# a few fixed forms ("step by step", "<think>"), composed from three concepts rather than listed phrases:
+# a verb of disclosing (show, trace, lay out, keep, narrate …) followed within a few words by the process it
+# discloses (the reasoning, all the working, each step, how you got there …); a manner of proceeding (line by
+# line, one step at a time, from first principles); or a demand for no gaps in the argument.
+_DISCLOSE = ["show(?:s|ed|n|ing)?", "explain(?:s|ed|ing)?", "walk(?:s|ed|ing)?", "tak(?:e|es|en|ing)|took",
+             "talk(?:s|ed|ing)?", "lead(?:s|ing)?|led", "trac(?:e|es|ed|ing)", "lay(?:s|ing)?|laid",
+             "spell(?:s|ed|ing)?", "break(?:s|ing)?|broke|broken", "detail(?:s|ed|ing)?", "outlin(?:e|es|ed|ing)",
+             "writ(?:e|es|ing|ten)|wrote", "unpack(?:s|ed|ing)?", "justif(?:y|ies|ied|ying)",
+             "narrat(?:e|es|ed|ing)", "articulat(?:e|es|ed|ing)", "expos(?:e|es|ed|ing)", "reveal(?:s|ed|ing)?",
+             "document(?:s|ed|ing)?", "go(?:es|ing)?|went", "keep(?:s|ing)?|kept", "includ(?:e|es|ed|ing)",
+             "giv(?:e|es|en|ing)|gave", "provid(?:e|es|ed|ing)", "display(?:s|ed|ing)?", "present(?:s|ed|ing)?",
+             "retain(?:s|ed|ing)?", "preserv(?:e|es|ed|ing)", "lis(?:t|ts|ted|ting)", "number(?:s|ed|ing)?",
+             "annotat(?:e|es|ed|ing)", "comment(?:s|ed|ing)? on"]
+_PROCESS = ["reasoning", "thinking", "thought process", "thoughts", "logic", "derivation", "rationale",
+            "justification", "inferences?", "deductions?", "calculations?", "intermediate \\w+"]
+_DISCLOSED = ("(?:(?:(?:your|the|its|my|his|her|their) |all (?:of )?(?:the |your )?|full |complete |whole |each "
+              "|every |intermediate )(?:" + "|".join(_PROCESS) + ")"
+              "|(?:each|every|all (?:the |of the |your )?|your|intermediate) (?:single )?(?:steps?|stages?)"
+              "|(?:your |all (?:of )?(?:the |your )?|full |complete )workings?"   # not "the working hours"
+              "|line of (?:reasoning|thought|argument)|chain of (?:thought|reasoning)"
+              "|how (?:you|it|they|one) (?:got|get|arrived|arrive|reached|reach|derived|derive|solved|solve|worked"
+              "|work)|why each)")
 _COT = "(?i)" + "|".join(
     [
         r"step[ -]by[ -]step",
-        r"step-wise",
+        r"step-?wise",
         r"show(?:ing)? (?:all |each |every )?(?:your |the |all )?(?:work|reasoning|steps|thinking|thought process)",
         r"explain (?:your|the) (?:reasoning|thinking|thought process|steps)",
         r"think (?:carefully|it through|through|aloud|out loud|hard)",
@@ -248,6 +271,13 @@ _COT = "(?i)" + "|".join(
         r"intermediate steps",
         r"justify (?:your|each) (?:answer|step)",
         r"reasoning trace",
+        r"(?:line|point|stage|step) by (?:line|point|stage|step)",
+        r"one (?:\w+ )?(?:step|stage) at a time",
+        r"from first principles",
+        r"(?:think|reason)(?:s|ing)? (?:aloud|out loud)",
+        r"(?:no |without (?:any )?|not? skip(?:ping)? (?:any )?)(?:gaps?|leaps?|jumps?|skipped steps?|steps?) in "
+        r"(?:the |your )?(?:argument|reasoning|logic|derivation|proof|working)",
+        "\\b(?:" + "|".join(_DISCLOSE) + ")\\b(?:\\W+\\w+){0,5}?\\W+" + _DISCLOSED + "\\b",
     ]
 )
 _STRUCTURED = "(?i)" + "|".join(
