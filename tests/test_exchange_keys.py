@@ -1,4 +1,4 @@
-"""Message-derived keys kept in the parts at ingest (exchange_keys): the slim table reads them and gets the
+"""Message-derived keys kept in the parts at ingest (store.KEY_FIELDS): the slim table reads them and gets the
 same rows as computing them from the messages, whatever mix of keyed, unkeyed and delta rows a store holds."""
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from distillguard import exchange_keys
 from distillguard.detection import features as feat
 from distillguard.ingest import ingest_logs
-from distillguard.store import Store
+from distillguard.store import KEY_FIELDS, KEYS_VERSION, Store
 
 # conversations covering every branch of the key expressions: system / developer prompts (and none),
 # follow-ups (an assistant turn), a system prompt that is not first, a prompt given as `prompt`, tools
@@ -60,9 +59,9 @@ def test_ingest_keeps_the_keys_and_the_slim_table_reads_them(tmp_path: Path) -> 
         assert store.keyed_exchanges() is None          # nothing stored yet
         ingest_logs(store, [_jsonl(tmp_path / "a.jsonl", 0, 60)])
         [(name, keys)] = store.con.execute("SELECT name, keys FROM exchange_parts").fetchall()
-        assert keys == exchange_keys.KEYS_VERSION
+        assert keys == KEYS_VERSION
         cols = pq.read_schema(store.parts / name).names
-        assert cols[-len(exchange_keys.FIELDS):] == [f.name for f in exchange_keys.FIELDS]
+        assert cols[-len(KEY_FIELDS):] == [f.name for f in KEY_FIELDS]
         # gateway rows in the delta are computed, not read
         store.con.execute("INSERT INTO exchanges_delta (request_id, ts, account_id, ip, model, messages) VALUES "
                           "('g1', now(), 'a1', '', 'm', [{'role': 'system', 'content': 'be brief'}, "
@@ -98,7 +97,7 @@ def test_parts_without_keys_or_of_another_version_are_computed(tmp_path: Path) -
         for k in range(3):
             ingest_logs(store, [_jsonl(tmp_path / f"{k}.jsonl", 40 * k, 40)])
         assert store.compact().merged == 3
-        assert store.con.execute("SELECT keys FROM exchange_parts").fetchall() == [(exchange_keys.KEYS_VERSION,)]
+        assert store.con.execute("SELECT keys FROM exchange_parts").fetchall() == [(KEYS_VERSION,)]
         assert _same_slim(store) == 120
 
 

@@ -14,10 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from distillguard import exchange_keys
 from distillguard.ingest import ingest_logs
 from distillguard.schema import EXCHANGE_SCHEMA
-from distillguard.store import Store
+from distillguard.store import KEY_FIELDS, Store
 
 CHILD = """
 import sys, time
@@ -154,7 +153,7 @@ def test_parts_row_ids_and_the_gateway_delta(tmp_path: Path) -> None:
         assert store.count("exchanges_delta") == 0 and store.count("exchange_parts") == 3
         names = [p.name for p in store.part_files()]
     assert sorted(p.name for p in (tmp_path / "s.duckdb.parts").iterdir()) == sorted(names)
-    keys = [f.name for f in exchange_keys.FIELDS]
+    keys = [f.name for f in KEY_FIELDS]
     for name in names:  # plain Parquet: the contract's columns, the row id and the message-derived keys
         assert pq.read_schema(tmp_path / "s.duckdb.parts" / name).names == [*EXCHANGE_SCHEMA.names, "_rid", *keys]
 

@@ -223,6 +223,35 @@ def prompt_sql(prompt: str = "prompt", messages: str | None = "messages") -> str
 # over the stored exchanges' columns
 PROMPT_SQL = prompt_sql()
 
+# Message-derived keys of an exchange, SQL over its `prompt` and `messages`: what detection's slim table
+# (`detection.features.slim_select`) needs of the messages. The store computes them once, when a part is
+# written, and keeps them in the part (`store.KEY_FIELDS`), so a detect run need not decode every message list.
+# the roles of an exchange's messages (the same expression twice in a SELECT is computed once)
+ROLES_SQL = "list_transform(messages, lambda m: m.role)"
+# the conversation's opening user message (a follow-up's problem): the first or second message nearly always
+OPENER_SQL = ("CASE WHEN messages[1].role = 'user' THEN messages[1].content WHEN messages[2].role = 'user' "
+              "THEN messages[2].content ELSE list_filter(messages, lambda m: m.role = 'user')[1].content END")
+SYSTEM_SQL = ("CASE WHEN messages[1].role IN ('system', 'developer') THEN messages[1].content "
+              "ELSE list_filter(messages, lambda m: m.role IN ('system', 'developer'))[1].content END")
+# words in the system prompt (spaces + 1; 0 without one): a client's one-line default persona is short, an
+# operator's or an app's instructions are not
+SYSTEM_WORDS_SQL = (f"coalesce(length(trim({SYSTEM_SQL})) - length(replace(trim({SYSTEM_SQL}), ' ', '')) + 1, 0)"
+                    "::INTEGER")
+# (column of the slim table, SQL, Arrow type)
+MESSAGE_KEYS: tuple[tuple[str, str, pa.DataType], ...] = (
+    ("text_hash", f"hash({PROMPT_SQL})", pa.uint64()),
+    ("sys_hash", f"hash(coalesce({SYSTEM_SQL}, ''))", pa.uint64()),
+    ("sys_words", SYSTEM_WORDS_SQL, pa.int32()),
+    ("user_turns", f"coalesce(len(list_filter({ROLES_SQL}, lambda r: r = 'user')), 1)::INTEGER", pa.int32()),
+    ("multi_turn", f"coalesce(list_contains({ROLES_SQL}, 'assistant'), false)", pa.bool_()),
+    ("open_hash", f"CASE WHEN list_contains({ROLES_SQL}, 'assistant') THEN hash({OPENER_SQL}) END", pa.uint64()),
+)
+
+
+def message_keys_sql() -> str:
+    """The message-derived keys as a SELECT list over `prompt` and `messages`, named as in the slim table."""
+    return ",\n  ".join(f"{sql} AS {name}" for name, sql, _ in MESSAGE_KEYS)
+
 
 def prompt_text(messages: list[dict[str, Any]] | None, prompt: str | None) -> str:
     """The rule in Python: `messages` as OpenAI message objects (content a string, null or content parts)."""

@@ -11,7 +11,7 @@ Layout of a store `S.duckdb`:
 - `exchanges`: a view over the manifest's parts and the delta, with a `rowid` column (the `_rid` of the
   part rows: numbered in ingest order, unique, never reused), so SQL written against a table reads the
   same. Rows are appended, never changed in place.
-- the message-derived keys (:mod:`distillguard.exchange_keys`: prompt hash, system prompt, turns) are
+- the message-derived keys (`schema.MESSAGE_KEYS`: prompt hash, system prompt, turns) are
   computed when a part is written and kept in it as `_k_*` columns after `_rid`; the manifest's `keys`
   names their version (NULL: a part without them, e.g. one written before keys). `Store.keyed_exchanges`
   reads them where their version is the current one and computes them for the other rows.
@@ -24,6 +24,7 @@ command completes the work without duplicates.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import shutil
@@ -40,9 +41,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import exchange_keys
 from .errors import StoreError
-from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, EXCHANGE_SCHEMA, Field
+from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, EXCHANGE_SCHEMA, MESSAGE_KEYS, Field, message_keys_sql
 
 INGEST_MEMORY_LIMIT = "512MB"  # DuckDB's share while a file is ingested; Arrow blocks come on top
 PART_ROW_GROUP = 131_072  # rows per Parquet row group of a part (the unit of DuckDB's parallel scan)
@@ -95,16 +95,23 @@ _SETUP = (
         name VARCHAR PRIMARY KEY, rows BIGINT, first_rid BIGINT, last_rid BIGINT, bytes BIGINT,
         created_at TIMESTAMPTZ DEFAULT now())""",
     "CREATE TABLE IF NOT EXISTS exchange_ids (request_id VARCHAR)",
-    # the version of a part's stored keys (exchange_keys.KEYS_VERSION); NULL: none (stores before keys too)
+    # the version of a part's stored keys (KEYS_VERSION); NULL: none (stores before keys too)
     "ALTER TABLE exchange_parts ADD COLUMN IF NOT EXISTS keys VARCHAR",
 )
 
+# The message-derived keys (schema.MESSAGE_KEYS) as a part keeps them: `_k_*` columns after `_rid`. The hashes
+# are DuckDB's `hash()`, not promised stable across DuckDB releases: a part records its keys' version in the
+# manifest (`exchange_parts.keys`), and only parts of the current version have theirs read (keyed_exchanges).
+KEY_PREFIX = "_k_"
+KEY_FIELDS = tuple(pa.field(KEY_PREFIX + name, typ) for name, _, typ in MESSAGE_KEYS)
+_KEYS_DIGEST = hashlib.blake2b("\n".join(sql for _, sql, _ in MESSAGE_KEYS).encode(), digest_size=8).hexdigest()
+KEYS_VERSION = f"k1-duckdb{duckdb.__version__}-{_KEYS_DIGEST}"
 _COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
 # the keys as a part stores them, computed by DuckDB from the contract's columns (the delta's roll)
-_KEYS_SQL = ", ".join(f"{sql} AS {exchange_keys.PREFIX}{name}" for name, sql, _ in exchange_keys.KEYS)
+_KEYS_SQL = ", ".join(f"{sql} AS {KEY_PREFIX}{name}" for name, sql, _ in MESSAGE_KEYS)
 PART_SCHEMA = EXCHANGE_SCHEMA.append(pa.field("_rid", pa.int64(), nullable=False))
-# a part with its message-derived keys (exchange_keys), as ingest writes them
-KEYED_PART_SCHEMA = pa.schema([*PART_SCHEMA, *exchange_keys.FIELDS])
+# a part with its message-derived keys, as ingest writes them
+KEYED_PART_SCHEMA = pa.schema([*PART_SCHEMA, *KEY_FIELDS])
 _REJECT_SCHEMA = pa.schema([("path", pa.string()), ("line", pa.int64()), ("field", pa.string()),
                             ("reason", pa.string())])
 _IDS_SCHEMA = pa.schema([("request_id", pa.string()), ("_pos", pa.int64())])
@@ -247,7 +254,7 @@ class Store:
                 os.replace(tmp, final)
                 durable(self.parts)
                 cur.execute(f"INSERT INTO exchange_ids SELECT request_id FROM {DELTA}")
-                _list_part(cur, final, n, first, last, exchange_keys.KEYS_VERSION)
+                _list_part(cur, final, n, first, last, KEYS_VERSION)
                 cur.execute(f"DELETE FROM {DELTA}")
                 self._refresh_view(cur)
                 cur.execute("COMMIT")
@@ -378,23 +385,24 @@ class Store:
 
     def keyed_exchanges(self) -> str | None:
         """A relation (SQL) of the exchanges with `rowid` and the message-derived keys under their names in the
-        slim table (:mod:`distillguard.exchange_keys`): read from the parts that store them in the current
+        slim table (`schema.MESSAGE_KEYS`): read from the parts that store them in the current
         version, computed for the others and the delta. None when no part stores them (read `exchanges`).
         """
         try:
             parts = self.con.execute("SELECT name, keys FROM exchange_parts ORDER BY first_rid").fetchall()
         except duckdb.Error:  # a store written before parts, or before keys, opened read-only
             return None
-        keyed = [n for n, k in parts if k == exchange_keys.KEYS_VERSION]
+        keyed = [n for n, k in parts if k == KEYS_VERSION]
         if not keyed:
             return None
-        others = [n for n, k in parts if k != exchange_keys.KEYS_VERSION]
+        others = [n for n, k in parts if k != KEYS_VERSION]
 
         def files(names: list[str]) -> str:
             return ", ".join(sql_literal(self.parts / n) for n in names)
 
-        computed = exchange_keys.select_sql()
-        rel = [f"SELECT {_COLS}, _rid AS rowid, {exchange_keys.stored_sql()} FROM read_parquet([{files(keyed)}])"]
+        computed = message_keys_sql()
+        stored = ", ".join(f"{KEY_PREFIX}{name} AS {name}" for name, _, _ in MESSAGE_KEYS)
+        rel = [f"SELECT {_COLS}, _rid AS rowid, {stored} FROM read_parquet([{files(keyed)}])"]
         if others:
             rel.append(f"SELECT {_COLS}, _rid AS rowid, {computed} FROM read_parquet([{files(others)}])")
         base = self._next_rid(parts_only=True)
@@ -565,7 +573,7 @@ class _Staging:
                     rids = rids.filter(keep)
                 assert self._final is not None
                 _list_part(con, self._final, stored, pc.min(rids).as_py(), pc.max(rids).as_py(),
-                           exchange_keys.KEYS_VERSION)
+                           KEYS_VERSION)
                 self.store._refresh_view()
             if self.rejects:
                 cols = zip(*self.rejects, strict=True)
@@ -617,7 +625,7 @@ class _Staging:
 class _PartWriter:
     """Arrow's Parquet writer in a thread of its own, one batch behind the reader (encoding and zstd
     release the GIL, so reading, checking and writing a file overlap on two cores). The thread also adds
-    each batch's message-derived keys (:mod:`distillguard.exchange_keys`, DuckDB: it releases the GIL too).
+    each batch's message-derived keys (`schema.MESSAGE_KEYS`, DuckDB: it releases the GIL too).
     """
 
     def __init__(self, path: Path) -> None:
@@ -636,7 +644,7 @@ class _PartWriter:
                     return
                 if self._error is None:
                     try:
-                        keyed = pa.Table.from_arrays([*table.columns, *exchange_keys.derive(keys_con, table)],
+                        keyed = pa.Table.from_arrays([*table.columns, *_derive_keys(keys_con, table)],
                                                      schema=KEYED_PART_SCHEMA)
                         self._writer.write_table(keyed, row_group_size=PART_ROW_GROUP)
                     except BaseException as e:  # handed to the ingesting thread at its next call
@@ -659,6 +667,16 @@ class _PartWriter:
                 raise
         if self._error is not None and not abort:
             raise self._error
+
+
+def _derive_keys(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> list[pa.ChunkedArray]:
+    """The key columns (in KEY_FIELDS order) of a batch holding `prompt` and `messages` in the stored form."""
+    con.register("_dg_keys_in", batch.select(["prompt", "messages"]))
+    try:
+        out = con.sql(f"SELECT {message_keys_sql()} FROM _dg_keys_in").to_arrow_table()
+    finally:
+        con.unregister("_dg_keys_in")
+    return [out.column(i).cast(f.type) for i, f in enumerate(KEY_FIELDS)]
 
 
 def _parquet_writer(path: Path, keyed: bool = True) -> pq.ParquetWriter:

@@ -34,9 +34,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .. import exchange_keys
 from ..fingerprints.text_keys import ENDS_SQL, SEGMENTS_SQL
-from ..schema import PROMPT_SQL  # noqa: F401  (read as features.PROMPT_SQL by bench/incremental.py and tests)
+from ..schema import (
+    MESSAGE_KEYS,
+    OPENER_SQL,
+    PROMPT_SQL,  # noqa: F401  (read as features.PROMPT_SQL by bench/incremental.py and tests)
+    ROLES_SQL,
+    SYSTEM_SQL,
+    SYSTEM_WORDS_SQL,
+    message_keys_sql,
+)
 from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
 
@@ -61,11 +68,11 @@ FP_SAMPLE_PER_ACCOUNT = 128
 NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than this are chains: ignored
 
 # the message-derived keys (prompt hash, system prompt, turns, opener): computed at ingest and kept in the
-# parts (`exchange_keys`); the expressions live there, the names below stay for the tests and callers
-_ROLES = exchange_keys.ROLES_SQL
-_OPENER_SQL = exchange_keys.OPENER_SQL
-_SYSTEM_SQL = exchange_keys.SYSTEM_SQL
-_SYSTEM_WORDS_SQL = exchange_keys.SYSTEM_WORDS_SQL
+# parts (`schema.MESSAGE_KEYS`); the expressions live there, the names below stay for the tests and callers
+_ROLES = ROLES_SQL
+_OPENER_SQL = OPENER_SQL
+_SYSTEM_SQL = SYSTEM_SQL
+_SYSTEM_WORDS_SQL = SYSTEM_WORDS_SQL
 
 # JSON parameters are parsed once per DISTINCT `params` string (a few thousand client configurations),
 # never per exchange; strings that only ever get compared (ip, user agent, model) are kept as hashes
@@ -86,8 +93,8 @@ def slim_select(source: str = "exchanges", extra: str = "", numbered: bool = Fal
     `keyed`: `source` holds the message-derived keys already, under their names in `dg_x` (the store's
     `Store.keyed_exchanges`), instead of `messages` and `prompt`.
     """
-    keys = (", ".join(f"e.{name} AS {name}" for name, _, _ in exchange_keys.KEYS) if keyed
-            else exchange_keys.select_sql())
+    keys = (", ".join(f"e.{name} AS {name}" for name, _, _ in MESSAGE_KEYS) if keyed
+            else message_keys_sql())
     return f"""SELECT
   {'n.account_id' if numbered else 'account_id'} AS account_id,
   epoch(ts)::DOUBLE AS ts_s,
