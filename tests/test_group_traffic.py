@@ -132,35 +132,6 @@ def test_cover_chat_campaign_flagged_classroom_not(tmp_path: Path) -> None:
     assert not {a for a in _flagged(tmp_path / "off") if a.startswith("mix")}
 
 
-def test_a_heavy_group_does_not_own_the_publics_popular_prompts(tmp_path: Path) -> None:
-    """A reseller's accounts send so much chat that each holds every popular prompt a light user holds by
-    chance; those prompts are over-represented among its accounts but not in its traffic, so they are not
-    the group's own content: its shared part is its wrapped tasks only."""
-    rng = random.Random(8)
-    popular = [" ".join(rng.choice(WORDS) for _ in range(9)).capitalize() + "?" for _ in range(40)]
-    recs = []
-    for u in range(60):                       # light users: 10 popular prompts each
-        for i, text in enumerate(rng.sample(popular, 10)):
-            recs.append(_rec(f"pub-{u:03d}-{i}", T0 + timedelta(days=i, hours=rng.random() * 10), f"pub-{u:03d}",
-                             text, ip=f"198.51.7.{u}", ua="Mozilla/5.0"))
-    wrapped = cover_campaign(8, per_account=30, seed=9, prefix="heavy")
-    for r in wrapped:                         # each heavy account: its 10 wrapped tasks and 60 popular chats
-        if r["messages"][-1]["content"].split(" ")[0] not in {o.split(" ")[0] for o in OPEN}:
-            r["messages"] = [{"role": "user", "content": rng.choice(popular)}]
-    heavy = [r for r in wrapped] + [_rec(f"heavy-{a:03d}-x{i}", T0 + timedelta(days=i % 10, hours=rng.random() * 10),
-                                         f"heavy-{a:03d}", rng.choice(popular), ip=f"198.18.{a}.1",
-                                         ua="Mozilla/5.0") for a in range(8) for i in range(40)]
-    ids = [f"heavy-{a:03d}" for a in range(8)]
-    g = Grouping(accounts=ids, group=np.zeros(8, np.int64), strength=np.ones(8), degree=np.ones(8),
-                 in_block=np.zeros(8, bool), edges=pa.table({"src": [], "dst": [], "weight": []}),
-                 families=np.array([1]))
-    with prepared_store(recs + heavy, tmp_path) as store:
-        account_features(store.con)
-        rows = {r["account_id"]: r for r in shared_traffic_features(store.con, g).to_pylist()}
-    assert set(rows) == set(ids)
-    assert all(r["shared_exchanges"] == 10 and r["cap_other"] < 0.3 for r in rows.values()), rows
-
-
 def critique_campaign(n: int, frame: str, per_account: int = 10, seed: int = 5) -> list[dict[str, Any]]:
     """Accounts running scripted conversations: a framed coding task, then "find the flaws", then "fix them"."""
     rng = random.Random(seed)

@@ -40,12 +40,7 @@ class SharedTrafficConfig:
 
     min_group_accounts: int = 2      # a key is the group's when at least this many of its accounts hold it ...
     min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts ...
-    # ... and this many times more common in the group than among ungrouped accounts: both as the share of
-    # accounts holding it and as the share of traffic carrying it. Holding alone favours volume: an account that
-    # sends a thousand chats holds every popular chat phrase that a light user holds by chance, so a heavy
-    # reseller's groups made the public's phrases "theirs"; an operator's wording is over-represented in its
-    # traffic too, the public's is not
-    min_lift: float = 3.0
+    min_lift: float = 3.0            # ... and this many times more common in the group than among ungrouped accounts
     # a shared text counts as replayed (a class's problem set, an eval suite: the same items sent by many of
     # the group) when at least this fraction of the group's accounts send it (and at least two accounts). A
     # campaign sampling a large problem pool repeats items across its accounts once it outgrows the pool,
@@ -84,20 +79,11 @@ _STEPS = (
     """CREATE OR REPLACE TEMP TABLE dg_gt_tkc AS
        SELECT * FROM dg_gt_tk WHERE key IN (SELECT key FROM dg_gt_cand)""",
     """CREATE OR REPLACE TEMP TABLE dg_gt_own AS
-       WITH holders AS (SELECT k.key, count(DISTINCT a.account_id) AS n_free, sum(a.n) AS x_free FROM dg_at a
+       WITH holders AS (SELECT k.key, count(DISTINCT a.account_id) AS n_free FROM dg_at a
                         JOIN dg_gt_tkc k USING (text_hash)
-                        WHERE a.account_id NOT IN (SELECT account_id FROM dg_gt_grp) GROUP BY k.key),
-       carried AS (SELECT g.grp, k.key, sum(a.n) AS x_in FROM dg_at a JOIN dg_gt_grp g USING (account_id)
-                   JOIN dg_gt_tkc k USING (text_hash) GROUP BY ALL),
-       -- (traffic = exchanges whose text was fingerprinted, as the keys are: a heavy account's are a sample)
-       traffic AS (SELECT g.grp, sum(a.n) AS x_grp FROM dg_at a JOIN dg_gt_grp g USING (account_id)
-                   WHERE a.text_hash IN (SELECT text_hash FROM dg_fp) GROUP BY ALL),
-       free AS (SELECT sum(a.n) AS x_all FROM dg_at a WHERE a.account_id NOT IN (SELECT account_id FROM dg_gt_grp)
-                AND a.text_hash IN (SELECT text_hash FROM dg_fp))
-       SELECT c.grp, c.key FROM dg_gt_cand c LEFT JOIN holders h USING (key) JOIN carried USING (grp, key)
-       JOIN traffic USING (grp), free
-       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * coalesce(h.n_free, 0) / {n_free}
-         AND carried.x_in::DOUBLE / traffic.x_grp >= {min_lift} * coalesce(h.x_free, 0) / greatest(free.x_all, 1)""",
+                        WHERE a.account_id NOT IN (SELECT account_id FROM dg_gt_grp) GROUP BY k.key)
+       SELECT c.grp, c.key FROM dg_gt_cand c LEFT JOIN holders h USING (key)
+       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * coalesce(h.n_free, 0) / {n_free}""",
     """CREATE OR REPLACE TEMP TABLE dg_gt_shared AS
        SELECT g.account_id, s.text_hash FROM (
          SELECT DISTINCT a.aid, a.text_hash FROM dg_gt_ga a JOIN dg_gt_tkc k USING (text_hash)
