@@ -342,3 +342,16 @@ def test_threaded_and_serial_fingerprints_agree(monkeypatch: pytest.MonkeyPatch)
     assert fingerprint_texts(texts, threads=2).equals(whole)
     assert fingerprint_texts(texts, threads=1).equals(whole)
     assert fingerprint_texts(texts + texts[:4], threads=2).equals(pa.concat_tables([whole, whole.slice(0, 4)]))
+
+
+def test_near_duplicates_are_found_across_the_hashing_chunks() -> None:
+    """Signatures are hashed 50,000 skeletons at a time; a wrapper and its one-word edit 50,001 apart (in two
+    chunks) are grouped as they are side by side: a token is identified by its text, not by its place in a
+    chunk's dictionary."""
+    base = "you are an expert tutor solve the following problem and show all of your work carefully please"
+    edit = base.replace("carefully", "thoroughly")
+    filler = [f"unrelated prompt number {i} about topic {i * 7} with words {i % 97} and {i % 89}"
+              for i in range(50_000)]
+    apart = near_duplicate_groups([base, *filler, edit])
+    together = near_duplicate_groups([base, edit, *filler])
+    assert apart[0] == apart[-1] and together[0] == together[1]

@@ -14,6 +14,7 @@ and verified pairs are clustered around leaders (no chaining, see :func:`_leader
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,13 +52,22 @@ def _mix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
+def _token_hashes(tokens: pa.Array) -> np.ndarray:
+    """A stable 64-bit hash of each (distinct) token's text (blake2b: the same in every process and release)."""
+    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+                        for t in tokens.to_pylist()), dtype=np.uint64, count=len(tokens))
+
+
 def shingle_hashes(skeletons: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Flat uint64 shingle hashes (unigrams and bigrams) and row offsets, one row per skeleton."""
     n = len(skeletons)
     lists = pc.list_slice(pc.utf8_split_whitespace(skeletons), 0, MAX_TOKENS)
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = pc.list_flatten(lists)
-    ids = pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False).astype(np.uint64)
+    # a token is identified by its content, never by its position in this chunk's dictionary: the same wrapper
+    # must get the same signature whichever chunk (of `_CHUNK` skeletons) it is hashed in
+    enc = pc.dictionary_encode(flat)
+    ids = _token_hashes(enc.dictionary)[enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
     doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
     same = np.flatnonzero(doc[1:] == doc[:-1]) if len(doc) > 1 else np.empty(0, np.int64)
     with np.errstate(over="ignore"):
