@@ -142,7 +142,25 @@ class FingerprintCache:
         return parts if n else 0
 
     def store_new(self) -> None:
-        """Add the fingerprints now in `dg_fp_raw`, `dg_seg`, `dg_sk`, `dg_wr` to the cache."""
+        """Add the fingerprints now in `dg_fp_raw`, `dg_seg`, `dg_sk`, `dg_wr` to the cache, all or nothing.
+
+        A text in `fingerprint_cache` counts as fingerprinted: were a run killed between the four inserts, the
+        next would take its texts as cached without their phrases, skeletons or wrappers. One transaction.
+        """
+        con = self.con
+        try:
+            con.execute("BEGIN TRANSACTION")
+        except duckdb.TransactionException:   # already inside the caller's transaction: part of it
+            self._insert_new()
+            return
+        try:
+            self._insert_new()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _insert_new(self) -> None:
         con, v = self.con, self.version
         con.execute("INSERT INTO fingerprint_cache SELECT ?, * FROM dg_fp_raw", [v])
         con.execute("INSERT INTO fingerprint_cache_phrases SELECT ?, text_hash, phrase FROM dg_seg", [v])
