@@ -128,31 +128,32 @@ def test_fingerprint_cache_second_prepare_fingerprints_nothing(tmp_path, monkeyp
         assert store.con.sql("SELECT DISTINCT version FROM fingerprint_cache").fetchall() == [("other-version",)]
 
 
-def test_fingerprint_cache_takes_a_run_s_fingerprints_all_or_none(tmp_path, monkeypatch) -> None:
-    """A run that dies while adding its fingerprints to the cache adds none of them: a text in the cache
-    counts as fingerprinted, so a cache holding texts without their phrases or wrappers would be taken whole
-    by the next run."""
+def test_fingerprint_cache_survives_a_run_killed_while_adding_to_it(tmp_path, monkeypatch) -> None:
+    """A text counts as cached once its fingerprint row is in: a run killed after adding the phrases,
+    skeletons and wrappers but before the rows leaves no text half-cached, and the next run gives the same
+    fingerprints and phrases as a clean one (leftover phrases replaced, not doubled)."""
     from distillguard.fingerprints import cache as fpcache
 
     log = tmp_path / "log.jsonl"
     from handbuilt import write_jsonl
     write_jsonl(campaign(2, per_account=15) + legit_users(2), log)
-    real = fpcache.FingerprintCache._insert_new
+    with Store.open(tmp_path / "clean.duckdb") as store:
+        ingest_logs(store, [log])
+        features.prepare(store.con)
+        clean = _fp_rows(store.con), store.count("fingerprint_cache_phrases")
 
-    def dies_midway(self) -> None:  # type: ignore[no-untyped-def]
-        self.con.execute("INSERT INTO fingerprint_cache SELECT ?, * FROM dg_fp_raw", [self.version])
-        raise KeyboardInterrupt   # killed before the phrases, skeletons and wrappers
+    def killed(self) -> None:  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
 
     with Store.open(tmp_path / "s.duckdb") as store:
         ingest_logs(store, [log])
-        monkeypatch.setattr(fpcache.FingerprintCache, "_insert_new", dies_midway)
-        with pytest.raises(KeyboardInterrupt):
-            features.prepare(store.con)
-        assert store.count("fingerprint_cache") == 0
-        monkeypatch.setattr(fpcache.FingerprintCache, "_insert_new", real)
-        features.prepare(store.con)                               # the next run does the whole work
-        assert store.count("fingerprint_cache") == len(_fp_rows(store.con)) > 0
-        assert store.count("fingerprint_cache_phrases") > 0
+        with monkeypatch.context() as m:
+            m.setattr(fpcache.FingerprintCache, "_store_rows", killed)
+            with pytest.raises(KeyboardInterrupt):
+                features.prepare(store.con)
+        assert store.count("fingerprint_cache") == 0 and store.count("fingerprint_cache_phrases") > 0
+        features.prepare(store.con)                               # the next run does the whole work again
+        assert (_fp_rows(store.con), store.count("fingerprint_cache_phrases")) == clean
 
 
 def test_bounded_sample_per_account_is_coordinated(tmp_path) -> None:

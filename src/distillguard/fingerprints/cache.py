@@ -142,27 +142,21 @@ class FingerprintCache:
         return parts if n else 0
 
     def store_new(self) -> None:
-        """Add the fingerprints now in `dg_fp_raw`, `dg_seg`, `dg_sk`, `dg_wr` to the cache, all or nothing.
+        """Add the fingerprints now in `dg_fp_raw`, `dg_seg`, `dg_sk`, `dg_wr` to the cache.
 
-        A text in `fingerprint_cache` counts as fingerprinted: were a run killed between the four inserts, the
-        next would take its texts as cached without their phrases, skeletons or wrappers. One transaction.
+        A text counts as cached once its `fingerprint_cache` row is in, so that row goes in last: a run
+        killed between the inserts leaves phrases, skeletons or wrappers without it, and the next run
+        fingerprints those texts again (their leftover phrases are replaced, never doubled). The other
+        order left texts taken as cached without their phrases, skeletons or wrappers, and every one of
+        them was lost at the next run's join.
         """
-        con = self.con
-        try:
-            con.execute("BEGIN TRANSACTION")
-        except duckdb.TransactionException:   # already inside the caller's transaction: part of it
-            self._insert_new()
-            return
-        try:
-            self._insert_new()
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        self._store_parts()
+        self._store_rows()
 
-    def _insert_new(self) -> None:
+    def _store_parts(self) -> None:
         con, v = self.con, self.version
-        con.execute("INSERT INTO fingerprint_cache SELECT ?, * FROM dg_fp_raw", [v])
+        con.execute("DELETE FROM fingerprint_cache_phrases WHERE version = ? AND text_hash IN "
+                    "(SELECT text_hash FROM dg_fp_raw)", [v])
         con.execute("INSERT INTO fingerprint_cache_phrases SELECT ?, text_hash, phrase FROM dg_seg", [v])
         con.execute("INSERT INTO fingerprint_cache_skeletons SELECT ?, template_id, left(any_value(skeleton), 200) "
                     "FROM dg_sk WHERE template_id NOT IN (SELECT template_id FROM fingerprint_cache_skeletons "
@@ -170,6 +164,9 @@ class FingerprintCache:
         con.execute("INSERT INTO fingerprint_cache_wrappers SELECT ?, wrapper_id, any_value(wrapper) FROM dg_wr "
                     "WHERE wrapper_id NOT IN (SELECT wrapper_id FROM fingerprint_cache_wrappers WHERE version = ?) "
                     "GROUP BY wrapper_id", [v, v])
+
+    def _store_rows(self) -> None:
+        self.con.execute("INSERT INTO fingerprint_cache SELECT ?, * FROM dg_fp_raw", [self.version])
 
     def load_hits(self) -> None:
         """Fill `dg_fp_raw`, `dg_seg`, `dg_sk`, `dg_wr` with the cached fingerprints of every text of `dg_sample`."""
