@@ -132,7 +132,7 @@ def forget_fingerprints(db: Path, hour: Path) -> int:
     import duckdb
 
     sys.path.insert(0, str(ROOT / "src"))
-    from distillguard.detection.features import PROMPT_SQL
+    from distillguard.schema import PROMPT_SQL
 
     con = duckdb.connect(str(db))
     try:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from distillguard import schema
 from distillguard.detection import features
 from distillguard.ingest import ingest_logs
 from distillguard.store import Store
@@ -205,7 +206,7 @@ def test_prompt_and_system_fast_paths_match_the_contract() -> None:
         for m in msgs:
             value = None if m is None else [{"role": r, "content": c} for r, c in m]
             con.execute("INSERT INTO exchanges VALUES (?, ?)", [prompt, value])
-    rows = con.sql(f"SELECT {features.PROMPT_SQL}, {ref_prompt}, {features._SYSTEM_SQL}, {ref_system} "
+    rows = con.sql(f"SELECT {schema.PROMPT_SQL}, {ref_prompt}, {schema.SYSTEM_SQL}, {ref_system} "
                    "FROM exchanges").fetchall()
     assert len(rows) == 2 * len(msgs)
     for fast_p, slow_p, fast_s, slow_s in rows:
@@ -214,8 +215,8 @@ def test_prompt_and_system_fast_paths_match_the_contract() -> None:
     # the turn counts read the roles once: the same as filtering the message list per role
     con.execute("INSERT INTO exchanges VALUES "
                 "(NULL, [{'role': NULL, 'content': 'n'}, {'role': 'user', 'content': 'u'}])")
-    turns = con.sql(f"SELECT coalesce(len(list_filter({features._ROLES}, lambda r: r = 'user')), 1), "
-                    f"coalesce(list_contains({features._ROLES}, 'assistant'), false), "
+    turns = con.sql(f"SELECT coalesce(len(list_filter({schema.ROLES_SQL}, lambda r: r = 'user')), 1), "
+                    f"coalesce(list_contains({schema.ROLES_SQL}, 'assistant'), false), "
                     "coalesce(len(list_filter(messages, lambda m: m.role = 'user')), 1), "
                     "coalesce(len(list_filter(messages, lambda m: m.role = 'assistant')), 0) > 0 "
                     "FROM exchanges").fetchall()

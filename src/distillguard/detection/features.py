@@ -35,15 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..fingerprints.text_keys import ENDS_SQL, SEGMENTS_SQL
-from ..schema import (
-    MESSAGE_KEYS,
-    OPENER_SQL,
-    PROMPT_SQL,  # noqa: F401  (read as features.PROMPT_SQL by bench/incremental.py and tests)
-    ROLES_SQL,
-    SYSTEM_SQL,
-    SYSTEM_WORDS_SQL,
-    message_keys_sql,
-)
+from ..schema import MESSAGE_KEYS, message_keys_sql
 from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
 
@@ -66,13 +58,6 @@ FP_SAMPLE_PER_ACCOUNT = 128
 # Wrapper keys: the normalised first / last characters of a prompt. A campaign's (paraphrased) wrappers
 # are few and each is reused by many of its accounts, while the payload in between changes every time.
 NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than this are chains: ignored
-
-# the message-derived keys (prompt hash, system prompt, turns, opener): computed at ingest and kept in the
-# parts (`schema.MESSAGE_KEYS`); the expressions live there, the names below stay for the tests and callers
-_ROLES = ROLES_SQL
-_OPENER_SQL = OPENER_SQL
-_SYSTEM_SQL = SYSTEM_SQL
-_SYSTEM_WORDS_SQL = SYSTEM_WORDS_SQL
 
 # JSON parameters are parsed once per DISTINCT `params` string (a few thousand client configurations),
 # never per exchange; strings that only ever get compared (ip, user agent, model) are kept as hashes
