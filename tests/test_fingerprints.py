@@ -241,7 +241,9 @@ def test_hostile_inputs() -> None:
     assert table["cot"][0].as_py() and table["structured"][0].as_py()
 
 
-def test_model_id_lookup_matches_string_ngrams() -> None:
+@pytest.mark.parametrize("dense", [True, False])
+def test_model_id_lookup_matches_string_ngrams(dense: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from distillguard.fingerprints import capability
     from distillguard.fingerprints.capability import ngram_terms
     from distillguard.fingerprints.texts import normalise_array
 
@@ -249,12 +251,15 @@ def test_model_id_lookup_matches_string_ngrams() -> None:
     # digits inside words and beside punctuation (folded per token at inference), more than MAX_TOKENS tokens
     texts += ["v2 costs $3.50 (x10) or 1,000/yr at 4pm_utc: 0x1f 007", "step 1 2 3 " * 120]
     lower = pa.compute.utf8_lower(normalise_array(pa.array(texts)))
+    if not dense:  # the lookup a vocabulary too large for the dense bigram table takes
+        monkeypatch.setattr(capability, "_DENSE_BIGRAMS_MAX", 0)
     model = load_model()
     doc, terms = ngram_terms(lower)
     feat = pa.compute.fill_null(pa.compute.index_in(terms, value_set=model.vocab), -1).to_numpy(zero_copy_only=False)
     pairs = {(int(d), int(f)) for d, f in zip(doc, feat, strict=True) if f >= 0}
-    d2, f2 = model._features(lower)
-    assert pairs == set(zip(d2.tolist(), f2.tolist(), strict=True))
+    keys = model._feature_keys(lower)
+    assert (np.diff(keys) > 0).all()  # sorted and distinct: the order scores() sums them in
+    assert pairs == {divmod(int(k), len(model.vocab)) for k in keys}
 
 
 def _campaign(wrap: str, n: int) -> list[str]:

@@ -38,6 +38,7 @@ CLASSES = ("reasoning", "coding", "tool_use", "other")
 MAX_CHARS = 2000
 MAX_TOKENS = 256
 MODEL_RESOURCE = "capability_model.json"
+_DENSE_BIGRAMS_MAX = 1 << 25  # unigram pairs in the dense bigram table (int32: 128 MB at most; the model's: 11 MB)
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,13 @@ class CapabilityModel:
     def scores(self, lower: pa.Array) -> np.ndarray:
         """Class scores (n, k) for already normalised, lower-cased texts."""
         n, v = len(lower), len(self.vocab)
-        doc, feat = self._features(lower)
-        key = distinct_sorted(doc * v + feat, runs=True)
+        key = self._feature_keys(lower)
         doc, feat = key // v, key % v
         norm = np.sqrt(np.maximum(np.bincount(doc, minlength=n), 1))
         out = np.empty((n, len(self.classes)), dtype=np.float64)
+        weights = self.coef[feat]
         for c in range(len(self.classes)):
-            out[:, c] = np.bincount(doc, weights=self.coef[feat, c], minlength=n) / norm + self.intercept[c]
+            out[:, c] = np.bincount(doc, weights=weights[:, c], minlength=n) / norm + self.intercept[c]
         if self.cues:
             out += cue_matrix(lower, self.cues) @ self.cue_coef
         return out
@@ -104,31 +105,48 @@ class CapabilityModel:
         e = np.exp(s - s.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    def _features(self, lower: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """(doc, vocabulary index) of every in-vocabulary n-gram (in runs of ascending doc), looked up by token id.
+    def _feature_keys(self, lower: pa.Array) -> np.ndarray:
+        """Sorted distinct ``doc * len(vocab) + vocabulary index`` of every in-vocabulary n-gram of each text.
 
         The tokens of :func:`token_lists`, with the digits folded in the distinct tokens instead of the text
-        (a run of digits never spans two tokens).
+        (a run of digits never spans two tokens) and the token cap applied to token positions; n-grams are
+        looked up by token id (bigrams in a dense table of unigram-id pairs), in 32-bit integers when the
+        keys fit.
         """
-        unigrams, uni_feat, bigram_keys, bigram_feat = self._index()
-        lists = pc.list_slice(_split_tokens(lower), 0, MAX_TOKENS)
-        lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+        unigrams, uni_feat, bigram_table = self._dense_index()
+        n, v, u = len(lower), len(self.vocab), len(unigrams)
+        dt = np.int32 if n * v < 2**31 else np.int64
+        lists = _split_tokens(lower)
+        lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         flat = pc.list_flatten(lists)
         if len(flat) == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
+            return np.empty(0, dt)
         enc = pc.dictionary_encode(flat)
         folded = pc.replace_substring_regex(enc.dictionary, r"\d+", "0")
         known = pc.fill_null(pc.index_in(folded, value_set=unigrams), -1).to_numpy(zero_copy_only=False)
-        tok = known.astype(np.int64)[enc.indices.to_numpy(zero_copy_only=False)]
-        doc = np.repeat(np.arange(len(lower), dtype=np.int64), lengths)
-        uni = np.where(tok >= 0, uni_feat[np.maximum(tok, 0)], -1)
-        pair = (doc[1:] == doc[:-1]) & (tok[:-1] >= 0) & (tok[1:] >= 0)
-        key = tok[:-1][pair] * len(unigrams) + tok[1:][pair]
-        pos = pc.fill_null(pc.index_in(pa.array(key), value_set=bigram_keys), -1).to_numpy(zero_copy_only=False)
-        hit = pos >= 0
-        docs = np.concatenate([doc[uni >= 0], doc[:-1][pair][hit]])
-        feats = np.concatenate([uni[uni >= 0], bigram_feat[pos[hit]]])
-        return docs, feats
+        known = known.astype(np.int32)
+        feat_of_token = np.where(known >= 0, uni_feat[np.maximum(known, 0)], -1).astype(np.int32)
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        doc = np.repeat(np.arange(n, dtype=dt), lengths)
+        if lengths.max() > MAX_TOKENS:  # each text's first MAX_TOKENS tokens
+            first = np.cumsum(lengths) - lengths
+            keep = np.arange(len(idx), dtype=np.int64) - np.repeat(first, lengths) < MAX_TOKENS
+            idx, doc, lengths = idx[keep], doc[keep], np.minimum(lengths, MAX_TOKENS)
+        tok, uf = known[idx], feat_of_token[idx]
+        last = np.zeros(len(tok), dtype=bool)  # a text's last token starts no bigram
+        last[(np.cumsum(lengths) - 1)[lengths > 0]] = True
+        p = np.flatnonzero(~last[:-1] & (tok[:-1] >= 0) & (tok[1:] >= 0))
+        if bigram_table is not None:
+            bf = bigram_table[tok[p] * u + tok[p + 1]]
+        else:  # a vocabulary too large for the dense table
+            bigram_keys, bigram_feat = self._index()[2:]
+            pair_key = tok[p].astype(np.int64) * u + tok[p + 1]
+            pos = pc.fill_null(pc.index_in(pa.array(pair_key), value_set=bigram_keys), -1)
+            pos = pos.to_numpy(zero_copy_only=False)
+            bf = np.where(pos >= 0, bigram_feat[np.maximum(pos, 0)], -1)
+        hit = bf >= 0
+        keys = np.concatenate([doc[uf >= 0] * dt(v) + uf[uf >= 0], doc[p[hit]] * dt(v) + bf[hit]])
+        return distinct_sorted(keys, runs=True)
 
     def _index(self) -> tuple[pa.Array, np.ndarray, pa.Array, np.ndarray]:
         """Unigram table, unigram -> feature, bigram keys (id1 * |U| + id2) and their features."""
@@ -156,6 +174,21 @@ class CapabilityModel:
         )
         self._cache["index"] = index
         return index
+
+    def _dense_index(self) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
+        """Unigram table, unigram -> feature (int32), and a dense (id1 * |U| + id2) -> bigram feature table (-1: none;
+        None when |U|² passes ``_DENSE_BIGRAMS_MAX``)."""
+        cached = self._cache.get("dense")
+        if cached is not None:
+            return cached
+        unigrams, uni_feat, bigram_keys, bigram_feat = self._index()
+        table = None
+        if len(unigrams) ** 2 <= _DENSE_BIGRAMS_MAX:
+            table = np.full(len(unigrams) ** 2, -1, dtype=np.int32)
+            table[bigram_keys.to_numpy(zero_copy_only=False)] = bigram_feat
+        dense = (unigrams, uni_feat.astype(np.int32), table)
+        self._cache["dense"] = dense
+        return dense
 
     def predict(self, lower: pa.Array) -> pa.Array:
         """Arg-max class name per already normalised, lower-cased text."""
