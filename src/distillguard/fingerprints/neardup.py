@@ -73,12 +73,16 @@ def shingle_hashes(skeletons: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore"):
         uni = _mix(ids + np.uint64(1))
         bi = _mix(ids[same] * np.uint64(0x9E3779B97F4A7C15) + ids[same + 1] + np.uint64(7))
-    empty = np.flatnonzero(lengths == 0)  # an empty skeleton still needs one shingle
-    all_doc = np.concatenate([doc, doc[same], empty])
-    all_hash = np.concatenate([uni, bi, np.full(len(empty), 0x5EED, dtype=np.uint64)])
-    order = np.argsort(all_doc, kind="stable")
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(all_doc, minlength=n))]).astype(np.uint64)
-    return all_hash[order], offsets
+    # row by row: the skeleton's unigrams, then its bigrams, or one fixed shingle for an empty skeleton (it
+    # still needs one); each lands at its place directly (no sort by row)
+    per_row = np.where(lengths > 0, 2 * lengths - 1, 1)
+    offsets = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
+    shift = offsets[:-1] - (np.cumsum(lengths) - lengths)  # a row's first shingle minus its first token
+    out = np.empty(int(offsets[-1]), dtype=np.uint64)
+    out[np.arange(len(doc), dtype=np.int64) + shift[doc]] = uni
+    out[same + (shift + lengths)[doc[same]]] = bi
+    out[offsets[:-1][lengths == 0]] = np.uint64(0x5EED)
+    return out, offsets.astype(np.uint64)
 
 
 def minhash_signatures(skeletons: Sequence[str] | pa.Array, num_perm: int = NUM_PERM) -> np.ndarray:
