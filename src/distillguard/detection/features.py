@@ -34,7 +34,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..fingerprints.text_keys import ENDS_SQL, SEGMENTS_SQL
+from ..fingerprints import text_keys
 from ..schema import MESSAGE_KEYS, message_keys_sql
 from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
@@ -185,14 +185,8 @@ def fingerprint_sample(con: duckdb.DuckDBPyConnection, cache: FingerprintCache, 
     n_batches = cache.stage_texts(FP_BATCH)   # dg_need (sampled texts not in the cache), dg_miss (their texts)
     n = con.sql("SELECT count(*) FROM dg_need").fetchall()[0][0]
     # the wrapper-end keys (case-folded, digits and whitespace normalised, first/last WRAPPER_CHARS characters)
-    # and the phrases of a text depend on it alone: one statement each over every text to fingerprint (DuckDB
-    # spreads it over its threads), not one per batch over an Arrow table (one thread)
-    con.execute("CREATE OR REPLACE TEMP VIEW _dg_fpb AS SELECT text_hash, text FROM dg_miss")
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dg_ends AS SELECT text_hash, pre_key, suf_key FROM ({ENDS_SQL})")
-        con.execute(SEGMENTS_SQL)
-    finally:
-        con.execute("DROP VIEW IF EXISTS _dg_fpb")
+    # and the phrases of a text depend on it alone: computed once over every text to fingerprint, on two threads
+    text_keys.insert_keys(con, "dg_miss", n_batches)
     # two batches in flight: one batch's wrapper search (one thread) runs beside the next one's per-text work,
     # and DuckDB reads and stores batches meanwhile; they are stored in batch order
     flight: deque[tuple[pa.Table, Future[pa.Table]]] = deque()

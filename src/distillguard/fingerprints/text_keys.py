@@ -1,10 +1,18 @@
 """SQL keys of each fingerprinted prompt text, beside the Python fingerprints: wrapper ends and phrases.
 
-`detection.features` runs them once over the texts to fingerprint (`_dg_fpb`); `cache` digests them into the
-cache version, so cached keys are recomputed when this SQL changes.
+`detection.features` computes them once over the texts to fingerprint (`insert_keys`: the SQL for texts that
+are not all ASCII, the same keys over the bytes of the others); `cache` digests the SQL into the cache version,
+so cached keys are recomputed when this SQL changes.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 WRAPPER_CHARS = 40
 
@@ -38,3 +46,194 @@ INSERT INTO dg_seg SELECT DISTINCT text_hash, hash(seg) FROM (
              '[\\n.!?;:]+'), lambda s: trim(s)), lambda s: len(s) >= {PHRASE_MIN_CHARS}) AS segs
     FROM _dg_fpb))
 """
+
+
+# --- the same keys for ASCII texts, over their bytes (numpy) ------------------------------------------------
+# The SQL above is the definition; for a text that is all ASCII (one byte per character, `lower` is A-Z -> a-z)
+# the functions below give the very strings it hashes, with a few vectorised passes over the batch's bytes
+# instead of DuckDB's regex replacements (most of the two statements' cost). `insert_keys` runs the SQL for
+# the other texts; `tests/test_text_keys.py` checks both paths give the same keys.
+
+_WS = np.zeros(256, dtype=bool)
+_WS[[9, 10, 12, 13, 32]] = True          # RE2's \s: [\t\n\f\r ]
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[ord("0"):ord("9") + 1] = True
+_LETTER = np.zeros(256, dtype=bool)
+_LETTER[ord("a"):ord("z") + 1] = True
+_BREAK = np.zeros(256, dtype=bool)
+_BREAK[[ord(c) for c in "\n.!?;:"]] = True
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[ord("A"):ord("Z") + 1] += 32
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, int64 offsets into them) of a string array without nulls."""
+    if pa.types.is_large_string(arr.type):
+        width, kind = 8, np.int64
+    else:
+        arr = arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr
+        width, kind = 4, np.int32
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=kind, count=len(arr) + 1, offset=arr.offset * width).astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    data = data[offsets[0]:offsets[-1]]
+    return data, offsets - offsets[0]
+
+
+def _string_array(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)),
+                                            pa.py_buffer(np.ascontiguousarray(data, dtype=np.uint8)))
+
+
+def _row_starts(offsets: np.ndarray, n_bytes: int) -> np.ndarray:
+    """True at the first byte of each (non-empty) string."""
+    first = np.zeros(n_bytes + 1, dtype=bool)
+    first[offsets[:-1]] = True
+    return first[:n_bytes]
+
+
+def norm_ascii(arr: pa.Array) -> pa.Array:
+    """`norm_sql` of ASCII texts: lower-cased, runs of digits -> '0', runs of \\s -> ' ', trimmed of spaces."""
+    data, offsets = _buffers(arr)
+    c = _LOWER[data]
+    digit, ws = _DIGIT[c], _WS[c]
+    start = _row_starts(offsets, len(c))
+    prev_digit = np.concatenate([[False], digit[:-1]]) & ~start
+    prev_ws = np.concatenate([[False], ws[:-1]]) & ~start
+    keep = ~(digit & prev_digit) & ~(ws & prev_ws)
+    out = np.where(digit, np.uint8(ord("0")), np.where(ws, np.uint8(32), c))
+    # trim: a kept space that is its string's first or last kept byte goes
+    row = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    kept_per_row = np.bincount(row[keep], minlength=len(offsets) - 1)
+    kept_offsets = np.concatenate([[0], np.cumsum(kept_per_row)])
+    kept = out[keep]
+    space = kept == 32
+    drop = np.zeros(len(kept), dtype=bool)
+    nonempty = kept_per_row > 0
+    heads, tails = kept_offsets[:-1][nonempty], kept_offsets[1:][nonempty] - 1
+    drop[heads[space[heads]]] = True
+    drop[tails[space[tails]]] = True
+    kept_row = np.repeat(np.arange(len(offsets) - 1), kept_per_row)
+    final_per_row = kept_per_row - np.bincount(kept_row[drop], minlength=len(offsets) - 1)
+    return _string_array(kept[~drop], np.concatenate([[0], np.cumsum(final_per_row)]))
+
+
+def _patch(base: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
+    """`base` with its `rows` replaced by `values` (in order)."""
+    where = np.arange(len(base), dtype=np.int64)
+    where[rows] = len(base) + np.arange(len(rows))
+    return pa.concat_arrays([base.cast(pa.large_string()), values.cast(pa.large_string())]).take(pa.array(where))
+
+
+def ends_ascii(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The strings `ENDS_SQL` hashes into `pre_key` and `suf_key`, for ASCII texts."""
+    pl = norm_ascii(pc.utf8_slice_codeunits(texts, 0, END_SLICE))
+    pr = norm_ascii(pc.utf8_slice_codeunits(texts, -END_SLICE))
+    pre = pc.utf8_slice_codeunits(pl, 0, WRAPPER_CHARS)
+    suf = pc.utf8_slice_codeunits(pr, -WRAPPER_CHARS)
+    short_l = pc.utf8_length(pl).to_numpy(zero_copy_only=False) <= WRAPPER_CHARS + 1
+    short_r = pc.utf8_length(pr).to_numpy(zero_copy_only=False) <= WRAPPER_CHARS + 1
+    short = np.flatnonzero(short_l | short_r)
+    if len(short):   # the slice normalises to too few characters: the whole text is normalised
+        whole = norm_ascii(texts.take(pa.array(short)))
+        rows = np.flatnonzero(short_l)
+        pre = _patch(pre, rows, pc.utf8_slice_codeunits(whole.take(pa.array(short_l[short].nonzero()[0])), 0,
+                                                        WRAPPER_CHARS))
+        rows = np.flatnonzero(short_r)
+        suf = _patch(suf, rows, pc.utf8_slice_codeunits(whole.take(pa.array(short_r[short].nonzero()[0])),
+                                                        -WRAPPER_CHARS))
+    return pre, suf
+
+
+def phrases_ascii(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(row, phrase string) of the sentences `SEGMENTS_SQL` hashes, for ASCII texts.
+
+    After the case folding and the replacement, a sentence is its words (runs of a-z) joined by one space:
+    its length is theirs plus the spaces between them, and its text the bytes from its first word to its last
+    with every run of other bytes made one space.
+    """
+    n = len(texts)
+    long_rows = np.flatnonzero(pc.utf8_length(texts).to_numpy(zero_copy_only=False) > 6000)
+    if len(long_rows):
+        long = texts.take(pa.array(long_rows))
+        texts = _patch(texts, long_rows, pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(long, 0, 4000), pc.utf8_slice_codeunits(long, -2000), "\n"))
+    data, offsets = _buffers(texts)
+    c = _LOWER[data]
+    letter, brk = _LETTER[c], _BREAK[c]
+    start = _row_starts(offsets, len(c))
+    prev_letter = np.concatenate([[False], letter[:-1]]) & ~start
+    next_letter = np.concatenate([letter[1:], [False]])
+    next_letter[offsets[1:][offsets[1:] > 0] - 1] = False   # a string's last byte ends its word
+    w_start = np.flatnonzero(letter & ~prev_letter)
+    w_end = np.flatnonzero(letter & ~next_letter) + 1
+    if len(w_start) == 0:
+        return np.empty(0, np.int64), pa.array([], pa.large_string())
+    row = np.searchsorted(offsets, w_start, side="right") - 1
+    breaks = np.cumsum(brk, dtype=np.int32)[w_start]   # break bytes up to each word (it starts with a letter)
+    new = np.ones(len(w_start), dtype=bool)
+    new[1:] = (row[1:] != row[:-1]) | (breaks[1:] != breaks[:-1])
+    seg = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    last = np.concatenate([first[1:], [len(w_start)]]) - 1
+    length = np.bincount(seg, weights=w_end - w_start).astype(np.int64) + (last - first)
+    seg_row = row[first]
+    kept = np.flatnonzero(length >= PHRASE_MIN_CHARS)
+    kept_row = seg_row[kept]
+    count = np.bincount(kept_row, minlength=n)
+    rank = np.arange(len(kept)) - np.concatenate([[0], np.cumsum(count)])[kept_row]
+    pick = kept[(rank < PHRASE_ENDS) | (rank >= count[kept_row] - PHRASE_ENDS)]
+    lo, hi = w_start[first[pick]], w_end[last[pick]]
+    # the bytes of the picked sentences: a letter, or the first of a run of other bytes (made one space)
+    size = hi - lo
+    pos = np.arange(int(size.sum()), dtype=np.int64) + np.repeat(lo - (np.cumsum(size) - size), size)
+    keep = letter[pos] | letter[pos - 1]   # a sentence starts with a letter: pos - 1 inside the text
+    out = np.where(letter[pos], c[pos], np.uint8(32))[keep]
+    return seg_row[pick], _string_array(out, np.concatenate([[0], np.cumsum(length[pick])]))
+
+
+ASCII_PIECE = 16_384   # texts per piece of the byte-level path (its arrays stay in the CPU caches)
+
+
+def insert_keys(con: duckdb.DuckDBPyConnection, source: str, parts: int = 1, threads: int = 2) -> None:
+    """`dg_ends(text_hash, pre_key, suf_key)` (created) and `dg_seg` rows (added) for every text of `source`.
+
+    `source` is a table with distinct `text_hash`, its `text`, and `batch` in [0, `parts`): the texts are read
+    one batch at a time. Texts that are not all ASCII go through `ENDS_SQL` and `SEGMENTS_SQL`; the others
+    through :func:`ends_ascii` and :func:`phrases_ascii` in pieces of `ASCII_PIECE`, `threads` at a time (numpy
+    releases the GIL), and DuckDB hashes the strings they give.
+    """
+    ascii_sql = "strlen(text) = length(text)"   # bytes = characters
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _dg_fpb AS SELECT text_hash, text FROM {source} WHERE NOT ({ascii_sql})")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dg_ends AS SELECT text_hash, pre_key, suf_key FROM ({ENDS_SQL})")
+        con.execute(SEGMENTS_SQL)
+    finally:
+        con.execute("DROP VIEW IF EXISTS _dg_fpb")
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for b in range(parts):
+            batch = con.sql(f"SELECT text_hash, text FROM {source} WHERE batch = {b} AND {ascii_sql}").to_arrow_table()
+            batch = batch.combine_chunks()
+            pieces = [batch.slice(i, ASCII_PIECE) for i in range(0, batch.num_rows, ASCII_PIECE)]
+            for ends, phrases in pool.map(_ascii_keys, pieces):
+                _insert_ascii(con, ends, phrases)
+
+
+def _ascii_keys(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
+    texts = batch.column("text").combine_chunks()
+    pre, suf = ends_ascii(texts)
+    rows, phrases = phrases_ascii(texts)
+    text_hash = batch.column("text_hash").combine_chunks()
+    return (pa.table({"text_hash": text_hash, "pre": pre, "suf": suf}),
+            pa.table({"text_hash": text_hash.take(pa.array(rows)), "phrase": phrases}))
+
+
+def _insert_ascii(con: duckdb.DuckDBPyConnection, ends: pa.Table, phrases: pa.Table) -> None:
+    con.register("_dg_ends_a", ends)
+    con.register("_dg_seg_a", phrases)
+    try:
+        con.execute("INSERT INTO dg_ends SELECT text_hash, hash(pre), hash(suf) FROM _dg_ends_a")
+        con.execute("INSERT INTO dg_seg SELECT DISTINCT text_hash, hash(phrase) FROM _dg_seg_a")
+    finally:
+        con.unregister("_dg_ends_a")
+        con.unregister("_dg_seg_a")
