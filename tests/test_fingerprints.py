@@ -211,6 +211,22 @@ def test_chain_of_thought_by_concept(text: str, cot: bool) -> None:
     assert fingerprint_texts([text])["cot"][0].as_py() is cot
 
 
+COT_WORDS = ["show", "lay", "out", "all", "the", "your", "working", "reasoning", "step", "by", "each", "how", "you",
+             "got", "there", "no", "gaps", "in", "argument", "think", "cot", "Keep", "intermediate", "calculations",
+             ".", ",", "\n", "x"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(COT_WORDS), max_size=30).map(" ".join))
+def test_chain_of_thought_halves_match_as_the_whole_pattern(text: str) -> None:
+    from distillguard.fingerprints import texts
+
+    arr = pa.array([text, text.lower()])
+    whole = pa.compute.match_substring_regex(arr, texts._COT)
+    halves = pa.compute.or_(*(pa.compute.match_substring_regex(arr, p) for p in texts._COT_PARTS))
+    assert whole.equals(halves)
+
+
 def test_packaged_model_loads_and_is_small(tmp_path) -> None:
     ref = resources.files("distillguard") / "data" / "capability_model.json"
     raw = ref.read_bytes()

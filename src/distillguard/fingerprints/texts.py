@@ -253,33 +253,37 @@ _DISCLOSED = ("(?:(?:(?:your|the|its|my|his|her|their) |all (?:of )?(?:the |your
               "|line of (?:reasoning|thought|argument)|chain of (?:thought|reasoning)"
               "|how (?:you|it|they|one) (?:got|get|arrived|arrive|reached|reach|derived|derive|solved|solve|worked"
               "|work)|why each)")
-_COT = "(?i)" + "|".join(
-    [
-        r"step[ -]by[ -]step",
-        r"step-?wise",
-        r"show(?:ing)? (?:all |each |every )?(?:your |the |all )?(?:work|reasoning|steps|thinking|thought process)",
-        r"explain (?:your|the) (?:reasoning|thinking|thought process|steps)",
-        r"think (?:carefully|it through|through|aloud|out loud|hard)",
-        r"<think>",
-        r"chain[ -]of[ -]thought",
-        r"\bcot\b",
-        r"reason(?:ing)? (?:step|carefully|through)",
-        r"let'?s think",
-        r"walk (?:me )?through (?:your|the) (?:reasoning|solution|logic)",
-        r"(?:detailed|full|complete) (?:reasoning|derivation|explanation)",
-        r"before (?:giving|answering|you answer)",
-        r"intermediate steps",
-        r"justify (?:your|each) (?:answer|step)",
-        r"reasoning trace",
-        r"(?:line|point|stage|step) by (?:line|point|stage|step)",
-        r"one (?:\w+ )?(?:step|stage) at a time",
-        r"from first principles",
-        r"(?:think|reason)(?:s|ing)? (?:aloud|out loud)",
-        r"(?:no |without (?:any )?|not? skip(?:ping)? (?:any )?)(?:gaps?|leaps?|jumps?|skipped steps?|steps?) in "
-        r"(?:the |your )?(?:argument|reasoning|logic|derivation|proof|working)",
-        "\\b(?:" + "|".join(_DISCLOSE) + ")\\b(?:\\W+\\w+){0,5}?\\W+" + _DISCLOSED + "\\b",
-    ]
-)
+# the fixed forms ...
+_COT_FORMS = [
+    r"step[ -]by[ -]step",
+    r"step-?wise",
+    r"show(?:ing)? (?:all |each |every )?(?:your |the |all )?(?:work|reasoning|steps|thinking|thought process)",
+    r"explain (?:your|the) (?:reasoning|thinking|thought process|steps)",
+    r"think (?:carefully|it through|through|aloud|out loud|hard)",
+    r"<think>",
+    r"chain[ -]of[ -]thought",
+    r"\bcot\b",
+    r"reason(?:ing)? (?:step|carefully|through)",
+    r"let'?s think",
+    r"walk (?:me )?through (?:your|the) (?:reasoning|solution|logic)",
+    r"(?:detailed|full|complete) (?:reasoning|derivation|explanation)",
+    r"before (?:giving|answering|you answer)",
+    r"intermediate steps",
+    r"justify (?:your|each) (?:answer|step)",
+    r"reasoning trace",
+    r"(?:line|point|stage|step) by (?:line|point|stage|step)",
+    r"one (?:\w+ )?(?:step|stage) at a time",
+    r"from first principles",
+    r"(?:think|reason)(?:s|ing)? (?:aloud|out loud)",
+    r"(?:no |without (?:any )?|not? skip(?:ping)? (?:any )?)(?:gaps?|leaps?|jumps?|skipped steps?|steps?) in "
+    r"(?:the |your )?(?:argument|reasoning|logic|derivation|proof|working)",
+]
+# ... and the composed one: a verb of disclosing, then within a few words the process it discloses
+_COT_DISCLOSING = "\\b(?:" + "|".join(_DISCLOSE) + ")\\b(?:\\W+\\w+){0,5}?\\W+" + _DISCLOSED + "\\b"
+_COT = "(?i)" + "|".join([*_COT_FORMS, _COT_DISCLOSING])
+# `_COT` is the definition (and part of the cache version); it is matched as its two halves, two RE2 passes that
+# together cost about 0.6 of the one (the composed form blows up the automaton of the whole alternation)
+_COT_PARTS = ("(?i)" + "|".join(_COT_FORMS), "(?i)" + _COT_DISCLOSING)
 _STRUCTURED = "(?i)" + "|".join(
     [
         r"\bjson\b",
@@ -356,7 +360,7 @@ def _per_text(texts: pa.Array) -> list[pa.Array]:
     return [
         skeleton_array(norm),
         classify_normalised(lower),
-        pc.match_substring_regex(lower, _COT),
+        pc.or_(*(pc.match_substring_regex(lower, part) for part in _COT_PARTS)),
         pc.match_substring_regex(norm, _STRUCTURED),
     ]
 
