@@ -140,6 +140,21 @@ def test_near_duplicate_groups() -> None:
         near_duplicate_groups(["a"], threshold=1.5)
 
 
+def test_near_duplicate_groups_take_signatures_computed_ahead() -> None:
+    """Signatures computed ahead (detect: on a thread, for the new wrappers) give the same groups, whichever
+    strings they cover, and are taken from `known` (a wrong signature there would change the groups)."""
+    base = skeleton(WRAP.format(q="<q>"))
+    edited = base.replace("expert tutor", "experienced tutor").replace("all reasoning", "all your reasoning")
+    texts = [base, "hello there friend", edited, "write a poem about the sea", base]
+    plain = near_duplicate_groups(texts)
+    for covered in ([], [edited], [base, "not in the input"], texts[:4]):
+        known = pa.array(covered, pa.string())
+        assert near_duplicate_groups(texts, known=(known, minhash_signatures(known))).tolist() == plain.tolist()
+    known = pa.array([edited], pa.string())
+    unlike = minhash_signatures(pa.array(["something else entirely, nothing alike"]))
+    assert near_duplicate_groups(texts, known=(known, unlike)).tolist() != plain.tolist()
+
+
 @pytest.mark.parametrize(
     ("text", "label"),
     [

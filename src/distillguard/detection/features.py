@@ -140,17 +140,30 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     work_table(con, "dg_at", at_sql())
     con.execute(sample_sql(sample_per_account))
     fc = fpcache.FingerprintCache.open(con, persistent=persistent)
-    with fpcache.duckdb_memory(con):       # Python holds the working set now: DuckDB's tables may spill
-        fingerprint_sample(con, fc, fingerprint)
+    with fpcache.duckdb_memory(con), ThreadPoolExecutor(max_workers=1) as ahead:
+        # Python holds the working set now: DuckDB's tables may spill. With the packaged near-duplicate grouping,
+        # the MinHash signatures of the new wrappers are computed on a thread while DuckDB stores the new
+        # fingerprints and reads the cached ones back (single-threaded work both, side by side on two cores)
+        signed: list[tuple[pa.Array, Future[np.ndarray]]] = []
+
+        def sign_ahead(new_wrappers: pa.Array) -> None:
+            from ..fingerprints.neardup import minhash_signatures
+            signed.append((new_wrappers, ahead.submit(minhash_signatures, new_wrappers)))
+
+        fingerprint_sample(con, fc, fingerprint, sign_ahead if default_near else None)
         con.execute("CREATE OR REPLACE TEMP TABLE dg_skeletons AS SELECT template_id, "
                     "left(any_value(skeleton), 200) AS skeleton FROM dg_sk GROUP BY template_id")
         # near-duplicate groups over distinct wrappers: paraphrased or lightly edited wrappers share a group
         wr = con.sql("SELECT wrapper_id, any_value(wrapper) AS wrapper FROM dg_wr GROUP BY wrapper_id "
                      "ORDER BY wrapper_id").to_arrow_table()
-        # the packaged function takes the Arrow array as it is (no Python string per wrapper)
-        wrappers = wr["wrapper"].combine_chunks() if default_near else wr["wrapper"].to_pylist()
-        groups = np.asarray(near_groups(wrappers) if wr.num_rows else np.zeros(0), np.int64)
-        del wrappers
+        if default_near:  # the packaged function takes the Arrow array as it is (no Python string per wrapper)
+            from ..fingerprints.neardup import near_duplicate_groups
+            known = (signed[0][0], signed[0][1].result()) if signed else None
+            groups = near_duplicate_groups(wr["wrapper"].combine_chunks(), known=known) if wr.num_rows else []
+            del known, signed[:]
+        else:
+            groups = near_groups(wr["wrapper"].to_pylist()) if wr.num_rows else []
+        groups = np.asarray(groups, np.int64)
     if len(groups):
         # LSH + union-find can chain short wrappers into one giant group; such a group says nothing
         sizes = np.bincount(groups - groups.min())
@@ -173,10 +186,12 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
                 f"FROM accounts a JOIN {account_ids.NAMES} n ON n.name = a.account_id")
 
 
-def fingerprint_sample(con: duckdb.DuckDBPyConnection, cache: FingerprintCache, fingerprint: FingerprintFn) -> int:
+def fingerprint_sample(con: duckdb.DuckDBPyConnection, cache: FingerprintCache, fingerprint: FingerprintFn,
+                       new_wrappers: Callable[[pa.Array], None] | None = None) -> int:
     """`dg_fp_raw`, `dg_sk`, `dg_wr`, `dg_seg` for every text of `dg_sample` (the slim table `dg_x` gives
     each text's row): cached fingerprints are loaded, the others computed and cached. Returns how many
-    texts were fingerprinted."""
+    texts were fingerprinted. `new_wrappers` hears the distinct wrappers of the texts fingerprinted here, before
+    they are cached."""
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp_raw (text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, "
                 "capability VARCHAR, cot BOOLEAN, structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT)")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_sk (template_id BIGINT, skeleton VARCHAR)")
@@ -203,6 +218,8 @@ def fingerprint_sample(con: duckdb.DuckDBPyConnection, cache: FingerprintCache, 
         while flight:
             _store_batch(con, *flight.popleft())
     con.execute("DROP TABLE dg_ends")
+    if new_wrappers is not None and n:
+        new_wrappers(con.sql("SELECT DISTINCT wrapper FROM dg_wr").to_arrow_table()["wrapper"].combine_chunks())
     cache.store_new()      # the new fingerprints go into the cache ...
     cache.load_hits()      # ... and the cached ones of all sampled texts into dg_fp_raw, dg_sk, dg_wr, dg_seg
     return int(n)

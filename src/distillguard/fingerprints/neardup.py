@@ -27,7 +27,7 @@ from distillguard.errors import UsageError
 NUM_PERM = 128
 SEED = 20260422
 MAX_TOKENS = 512  # a skeleton's first 512 tokens decide its near-duplicates
-_CHUNK = 50_000
+_CHUNK = 10_000  # wrappers per rensa call: its `to_rows` lists (~5 KB a wrapper) stay small
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
@@ -168,8 +168,13 @@ def _leaders(a: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
     return leader
 
 
-def near_duplicate_groups(skeletons: Sequence[str] | pa.Array, threshold: float = 0.7) -> np.ndarray:
-    """int64 group id per skeleton; near-duplicates (Jaccard ≳ threshold) share the id of their first member."""
+def near_duplicate_groups(skeletons: Sequence[str] | pa.Array, threshold: float = 0.7,
+                          known: tuple[pa.Array, np.ndarray] | None = None) -> np.ndarray:
+    """int64 group id per skeleton; near-duplicates (Jaccard ≳ threshold) share the id of their first member.
+
+    `known`: (distinct strings, their `minhash_signatures`) computed ahead, e.g. on a thread while the caller did
+    other work; a signature depends on its string alone, so the groups are the same with or without them.
+    """
     if not 0.0 < threshold <= 1.0:
         raise UsageError(f"near_duplicate_groups: threshold must be in (0, 1], got {threshold}")
     arr = skeletons if isinstance(skeletons, pa.Array) else pa.array(list(skeletons), type=pa.string())
@@ -178,10 +183,25 @@ def near_duplicate_groups(skeletons: Sequence[str] | pa.Array, threshold: float 
     arr = pc.fill_null(arr, "")
     enc = pc.dictionary_encode(arr)
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    distinct_groups = groups_from_signatures(minhash_signatures(enc.dictionary), threshold)
+    distinct_groups = groups_from_signatures(_signatures(enc.dictionary, known), threshold)
     # map each distinct group to the smallest *input* index among its members
     n = len(codes)
     label = distinct_groups[codes]
     first = np.full(len(enc.dictionary), n, dtype=np.int64)
     np.minimum.at(first, label, np.arange(n, dtype=np.int64))
     return first[label]
+
+
+def _signatures(strings: pa.Array, known: tuple[pa.Array, np.ndarray] | None) -> np.ndarray:
+    """`minhash_signatures(strings)`, taking the rows of `known` strings from it."""
+    if known is None or len(known[0]) == 0 or len(strings) == 0:
+        return minhash_signatures(strings)
+    where = pc.fill_null(pc.index_in(strings, value_set=known[0].cast(strings.type)), -1)
+    where = where.to_numpy(zero_copy_only=False).astype(np.int64)
+    sig = np.empty((len(strings), known[1].shape[1]), dtype=np.uint32)
+    hit = where >= 0
+    sig[hit] = known[1][where[hit]]
+    missing = np.flatnonzero(~hit)
+    if len(missing):
+        sig[missing] = minhash_signatures(strings.take(pa.array(missing)), known[1].shape[1])
+    return sig
