@@ -65,9 +65,12 @@ SK = WorkTable(
 WR = WorkTable(
     "dg_wr", "features (fingerprint batches)", ("fingerprints.cache", "features", "incremental"),
     "wrapper_id BIGINT, wrapper VARCHAR")
+ENDS = WorkTable(
+    "dg_ends", "fingerprints.text_keys.insert_keys (called by features.fingerprint_sample)", ("features",),
+    "text_hash UBIGINT, pre_key UBIGINT, suf_key UBIGINT")
 SEG = WorkTable(
-    "dg_seg", "features (fingerprints.text_keys.SEGMENTS_SQL) / fingerprints.cache",
-    ("features", "incremental"),
+    "dg_seg", "features / fingerprints.text_keys.insert_keys (SEGMENTS_SQL and its byte-level twin) / "
+    "fingerprints.cache", ("features", "incremental"),
     "text_hash UBIGINT, phrase UBIGINT")
 FP = WorkTable(
     "dg_fp", "features.prepare",
@@ -94,8 +97,8 @@ ASSIGN = WorkTable(
     "dg_assign", "output.write_outputs", ("output", "response"),
     "account_id INTEGER, name VARCHAR, campaign_id VARCHAR, flagged BOOLEAN, score DOUBLE")
 
-ALL = (X, AT, NAMES, ACC, SAMPLE, NEED, MISS, FP_RAW, SK, WR, SEG, FP, PHRASE, SKELETONS, FEATURES, LINKS, OWN,
-       ASSIGN)
+ALL = (X, AT, NAMES, ACC, SAMPLE, NEED, MISS, FP_RAW, SK, WR, ENDS, SEG, FP, PHRASE, SKELETONS, FEATURES, LINKS,
+       OWN, ASSIGN)
 # what the relational stages read when they run on Spark, and what comes back
 SHIPPED = (X, AT, FP, PHRASE, ACC, NAMES)
 RESULTS = (FEATURES, LINKS)
