@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 from datetime import timedelta
 
 from distillguard.detection import features, links
@@ -104,3 +106,54 @@ def test_payment_cards_number_each_accounts_instrument(tmp_path) -> None:
     with prepared_store(recs, tmp_path, acc) as store:
         cards = features.payment_cards(store.con, ["acc-0", "acc-2", "acc-1", "acc-3", "nobody"]).tolist()
     assert cards[0] == cards[1] >= 0 and cards[2] >= 0 and cards[2] != cards[0] and cards[3:] == [-1, -1]
+
+
+def _gibberish(rng: random.Random, words: int) -> str:
+    """A sentence nobody else sends (letters only: phrases ignore digits)."""
+    return " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randrange(4, 9)))
+                    for _ in range(words))
+
+
+def test_phrases_bind_an_operators_bank_not_popular_openers(tmp_path) -> None:
+    """Shared phrases are a link when they carry the two accounts' traffic: an operator wraps every request in
+    sentences from its bank. Unrelated users who each open a tenth of their requests with the same popular
+    sentences hold a similar set of reused phrases (a high Jaccard), but it is a sliver of what they send."""
+    rng = random.Random(7)
+    opener = [f"please {w} carefully and completely before anything else" for w in WORDS[:12]]
+    closer = [f"finish with the {w} summary section at the very end" for w in WORDS[12:24]]
+    popular = [f"can you help me understand this {w} thing here" for w in WORDS[30:40]]
+    recs = []
+    for a in range(12):       # the operator: every request is opener + its own payload + closer
+        for i in range(30):
+            recs.append(_rec(f"c{a}-{i}", T0 + timedelta(hours=i, minutes=a), f"camp-{a:03d}",
+                             f"{rng.choice(opener)}. {_gibberish(rng, 8)}. {rng.choice(closer)}."))
+    for u in range(12):       # users: one request in ten opens with two popular sentences, the rest their own
+        for i in range(60):
+            head = f"{rng.choice(popular)}. {rng.choice(popular)}. " if i % 10 == 0 else ""
+            recs.append(_rec(f"u{u}-{i}", T0 + timedelta(days=u, hours=i % 12, minutes=i), f"user-{u:03d}",
+                             f"{head}{_gibberish(rng, 6)}. {_gibberish(rng, 7)}."))
+    lk = _links(tmp_path, scrub_network(recs), phrase_min=4)
+    camp = [w for (s, d, k), w in lk.items() if k == "shared-phrases" and s.startswith("camp")]
+    users = [w for (s, d, k), w in lk.items() if k == "shared-phrases" and s.startswith("user")]
+    assert len(camp) >= 30 and min(camp) > 0.6, sorted(camp)[:5]
+    # below the pair graph's edge floor (0.15) at the kind's weight (0.8), however alike the users' sets
+    assert users and max(users) < 0.15 / 0.8, sorted(users)[-5:]
+    # without the traffic requirement the same users are linked as if they were one operator's
+    (tmp_path / "plain").mkdir()
+    assert max(w for (s, d, k), w in _links(tmp_path / "plain", scrub_network(recs), phrase_min=4,
+                                            phrase_mass=0.0).items()
+               if k == "shared-phrases" and s.startswith("user")) > 0.15 / 0.8
+
+
+def test_one_card_binds_as_tightly_at_any_size(tmp_path) -> None:
+    """A payment instrument paying for 120 accounts is one payer as surely as one paying for 4: its links do
+    not weaken as the farm grows."""
+    recs, rows = [], ["account_id,created_at,email_domain,payment_fingerprint,country"]
+    for a in range(124):
+        acc = f"acc-{a:03d}"
+        recs.append(_rec(f"p{a}", T0 + timedelta(hours=a), acc, f"{_gibberish(random.Random(a), 5)}?"))
+        rows.append(f"{acc},2026-0{1 + a % 4}-0{1 + a % 7}T10:00:00Z,,{'small' if a < 4 else 'big'},")
+    lk = _links(tmp_path, recs, "\n".join(rows) + "\n")
+    small = [w for (s, d, k), w in lk.items() if k == "shared-payment" and s < "acc-004" and d < "acc-004"]
+    big = [w for (s, d, k), w in lk.items() if k == "shared-payment" and s >= "acc-004"]
+    assert len(small) == 6 and big and set(small) == set(big) == {1.0}, (small, sorted(set(big)))

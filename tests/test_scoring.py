@@ -38,13 +38,17 @@ def test_individual_alone_never_flags_but_campaign_does() -> None:
     ids = [f"e{i}" for i in range(6)] + ["solo"]
     t = _table([EXTRACTOR] * 7, ids)
     group = np.array([0] * 6 + [-1])
-    g = Grouping(accounts=ids, group=group, strength=np.array([1.0] * 6 + [0.0]),
+    g = Grouping(accounts=ids, group=group, strength=np.array([3.0] * 6 + [0.0]),
                  in_block=np.zeros(7, bool), families=np.array([2]),
                  edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.full(len(ids), 5.0))
     sc = score_accounts(t, g)
     s = sc.accounts["score"].to_numpy()
     thr = threshold_for(sc, 0.001)
     assert (s[:6] >= thr).all() and s[6] < thr and s[6] <= ScoreConfig().individual_cap
+    # the same accounts tied by five weak links each (a fifth of a full tie apiece, e.g. ring neighbours on a
+    # popular template carrying a fifth of their traffic): too loosely bound to be a campaign on this behaviour
+    weak = score_accounts(t, replace(g, strength=np.array([1.0] * 6 + [0.0])))
+    assert (weak.accounts["score"].to_numpy() < thr).all()
 
 
 def test_legit_group_with_weak_behaviour_is_not_a_campaign() -> None:
@@ -219,7 +223,9 @@ def test_group_parts_and_alignment_match_reference() -> None:
         assert sc.group_parts["accounts"][k] == len(m)
         assert sc.group_parts["concurrency"][k] == _concurrency(first[m], first[m] + t["last_ts"].to_numpy()[m]
                                                                - first[m])
-        assert sc.group_parts["binding"][k] == float(np.clip(np.median(g.strength[[pos[ids[i]] for i in m]]), 0, 1))
+        full = max(min(ScoreConfig().full_tie_degree, len(m) - 1), 1.0)
+        assert sc.group_parts["binding"][k] == float(np.clip(np.median(g.strength[[pos[ids[i]] for i in m]]) / full,
+                                                             0, 1))
     shpos = {a: i for i, a in enumerate(sh_ids)}
     _, _, n_sh = _aligned_shared(ids, shared)
     assert n_sh.tolist() == [float(shared["exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]

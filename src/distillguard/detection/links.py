@@ -9,8 +9,8 @@ Weights
 - content keys (templates, near-duplicate templates, wrappers, system prompts): the smaller of the two
   accounts' shares of traffic on the key, so a greeting sent once by thousands of casual users weighs
   almost nothing while a wrapper that carries most of two accounts' traffic weighs almost 1;
-- operator keys (a payment instrument): weighted like infrastructure but never dropped as popular — one card
-  paying for 2,000 accounts is one payer, and dropping it would make a campaign weaker as it grows;
+- operator keys (a payment instrument): never down-weighted nor dropped as popular — one card paying for
+  2,000 accounts is one payer, and a discount would make a campaign weaker as it grows;
 - instructions (a system prompt of `instructions_min_words` words or more) weigh like content keys;
 - infrastructure / client / cohort / short system-prompt keys: down-weighted by the key's popularity
   (1 / (1 + ln n)), and dropped entirely above `popular_share` of all accounts (NAT, corporate egress,
@@ -59,6 +59,10 @@ class LinkConfig:
     phrase_hashes: int = 64
     phrase_jaccard: float = 0.25
     phrase_overlap: float = 20.0
+    # ... and needs the phrases both accounts hold to carry this much of each one's traffic (phrase uses per
+    # fingerprinted exchange): unrelated users share a few popular openers and closers now and then, an
+    # operator's accounts wrap their traffic in its bank (0: no such requirement)
+    phrase_mass: float = 0.5
 
 
 # The account × text rows whose text is fingerprinted (`dg_at ⋈ dg_fp`), with `n_acc`: how many of the
@@ -209,7 +213,9 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     # content and operator keys are never dropped as "popular": a wrapper or a payment instrument held by many
     # accounts is one operator's (a popular client's defaults arrive as infrastructure or system-prompt keys)
     keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' IN ('content', 'operator'))"
-    weight = ("least(a.share, b.share)" if family == "content"
+    # an operator key is not discounted by popularity either: one card paying for 1,000 accounts is one payer
+    # as surely as one paying for 10, and a discount would make a farm's tie weaker as it grows
+    weight = ("least(a.share, b.share)" if family in ("content", "operator")
               else "least(a.share, b.share) / (1 + ln(a.n_key))")
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
@@ -230,12 +236,14 @@ GROUP BY ALL
 
 
 def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, weight: str,
-                 cfg: LinkConfig, h: int, numbered: bool = False) -> list[str]:
+                 cfg: LinkConfig, h: int, numbered: bool = False, mass: bool = False) -> list[str]:
     """Statements adding `kind` links weighted by the Jaccard similarity of per-account sets.
 
     Sets of integers `t` in [0, 2^31) are summarised by `h` MinHash values (SQL `min((a_i·t + b_i) mod p)`),
     candidate pairs come
     from LSH bands of `lockstep_band_rows` values, and the weight is the share of equal MinHash values.
+    With `mass`, the tuples also carry a `share` (of the account's traffic) and `weight` may read `sm`: the
+    smaller of the two accounts' summed shares over the tuples both hold, counted exactly for each candidate.
     """
     mins = ", ".join(f"min(({a} * t + {b}) % {_P}) AS m{i}" for i, (a, b) in enumerate(_MINHASH_AB[:h]))
     eq = " + ".join(f"(a.m{i} = b.m{i})::INT" for i in range(h))
@@ -243,9 +251,19 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
     for b in range(h // band_rows):
         cols = ", ".join(f"m{b * band_rows + j}" for j in range(band_rows))
         bands.append(f"SELECT account_id, hash({b}, {cols}) AS key FROM dg_sig")
+    if mass:
+        # one row per (account, tuple): two phrases whose low bits agree are one tuple, their shares added
+        tuples = f"SELECT account_id, t, sum(share) AS share FROM ({tuples_sql}) GROUP BY account_id, t"
+        shared = ("LEFT JOIN (SELECT p.src, p.dst, least(sum(x.share), sum(y.share)) AS sm FROM dg_band p "
+                  "JOIN dg_tup x ON x.account_id = p.src JOIN dg_tup y ON y.account_id = p.dst AND y.t = x.t "
+                  "GROUP BY p.src, p.dst) s ON s.src = p.src AND s.dst = p.dst")
+        sm = "coalesce(s.sm, 0.0)"
+    else:
+        tuples, shared, sm = tuples_sql, "", "0.0"
     return [
+        f"CREATE OR REPLACE TEMP TABLE dg_tup AS {tuples}",
         f"""CREATE OR REPLACE TEMP TABLE dg_sig AS
-        SELECT account_id, count(*) AS n_tuples, {mins} FROM ({tuples_sql})
+        SELECT account_id, count(*) AS n_tuples, {mins} FROM dg_tup
         GROUP BY account_id HAVING count(*) >= {min_tuples}""",
         f"""CREATE OR REPLACE TEMP TABLE dg_band AS
         WITH u AS ({' UNION ALL '.join(bands)}),
@@ -256,35 +274,46 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
           UNION ALL {_ring_sql("a.account_id AS src, b.account_id AS dst", 2, cfg.full_pairs_max)})""",
         f"""INSERT INTO dg_links
         SELECT src, dst, '{kind}', {weight} FROM (
-          SELECT p.src, p.dst, ({eq})::DOUBLE / {h} AS j, a.n_tuples AS na, b.n_tuples AS nb
-          FROM dg_band p JOIN dg_sig a ON a.account_id = p.src JOIN dg_sig b ON b.account_id = p.dst
+          SELECT p.src, p.dst, ({eq})::DOUBLE / {h} AS j, a.n_tuples AS na, b.n_tuples AS nb, {sm} AS sm
+          FROM dg_band p JOIN dg_sig a ON a.account_id = p.src JOIN dg_sig b ON b.account_id = p.dst {shared}
           WHERE p.src <> p.dst)""",
+        "DROP TABLE dg_tup",
         "DROP TABLE dg_sig",
         "DROP TABLE dg_band",
     ]
 
 
-def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int]]:
-    """Set-similarity link kinds: (per-account tuples SQL, minimum set size, LSH band rows, weight SQL, hashes)."""
+def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int, bool]]:
+    """Set-similarity link kinds: (per-account tuples SQL, minimum set size, LSH band rows, weight SQL, hashes,
+    whether the tuples carry their share of the account's traffic: `_minhash_sql`'s `mass`)."""
     # phrase sets are large and a campaign's accounts draw different subsets of one phrase bank, so a
     # Jaccard of 0.1 between two 400-phrase sets is already far above chance (unrelated users share
-    # nothing): the weight saturates at `phrase_jaccard` and needs `phrase_overlap` shared phrases
+    # nothing): the weight saturates at `phrase_jaccard` and needs `phrase_overlap` shared phrases. Popular
+    # openers and closers ("can you help me with", "thanks in advance") make unrelated users' sets overlap
+    # that much too, the more users the more such pairs; what they do not do is put those phrases in most of
+    # their traffic, as an operator wrapping every request in its bank does: the weight also needs the shared
+    # phrases to carry `phrase_mass` uses per exchange of each account (a share, so a campaign's weight is the
+    # same at 20 accounts or 20,000)
     inter = "j * (na + nb) / (1 + j)"
-    phrase_w = (f"least(1.0, j / {cfg.phrase_jaccard}) * least(1.0, {inter} / {cfg.phrase_overlap})")
+    phrase_w = f"least(1.0, j / {cfg.phrase_jaccard}) * least(1.0, {inter} / {cfg.phrase_overlap})"
+    if cfg.phrase_mass > 0:
+        phrase_w += f" * least(1.0, sm / {cfg.phrase_mass})"
     return {
         # SynchroTrap: the same wrapper family in the same time buckets
         # (bucket, group) -> one integer mod p (a polynomial hash both engines compute alike)
         "lockstep-timing": (f"SELECT DISTINCT account_id, ((floor(ts_s / {cfg.lockstep_bucket_s})::BIGINT % {_P}) "
                             f"* 1000003 + (coalesce(near_group, 0) % {_P} + {_P}) % {_P}) % {_P} AS t "
                             "FROM dg_x JOIN dg_fp USING (text_hash)", cfg.lockstep_min_tuples,
-                            cfg.lockstep_band_rows, "j", cfg.lockstep_hashes),
-        # the same bank of opening/closing phrases, however they are combined
+                            cfg.lockstep_band_rows, "j", cfg.lockstep_hashes, False),
+        # the same bank of opening/closing phrases, however they are combined, with each phrase's share of the
+        # account's fingerprinted traffic (`dg_nacc`)
         # a phrase's (DuckDB) hash has the same low 31 bits whether it reads as unsigned or signed 64-bit
-        "shared-phrases": (f"SELECT account_id, phrase & {_P} AS t FROM (SELECT *, sum(uses) OVER (PARTITION BY "
-                           "phrase) / count(*) OVER (PARTITION BY phrase) AS reuse FROM (SELECT account_id, phrase, "
-                           "sum(n) AS uses FROM dg_at JOIN dg_phrase USING (text_hash) GROUP BY account_id, phrase)) "
+        "shared-phrases": (f"SELECT account_id, phrase & {_P} AS t, uses::DOUBLE / n_acc AS share FROM ("
+                           "SELECT *, sum(uses) OVER (PARTITION BY phrase) / count(*) OVER (PARTITION BY phrase) "
+                           "AS reuse FROM (SELECT account_id, phrase, sum(n) AS uses FROM dg_at JOIN dg_phrase "
+                           "USING (text_hash) GROUP BY account_id, phrase)) JOIN dg_nacc USING (account_id) "
                            f"WHERE reuse >= {cfg.min_phrase_reuse}",
-                           cfg.phrase_min, cfg.phrase_band_rows, phrase_w, cfg.phrase_hashes),
+                           cfg.phrase_min, cfg.phrase_band_rows, phrase_w, cfg.phrase_hashes, True),
     }
 
 
@@ -304,8 +333,8 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
     for kind, (sql, family) in _key_sources(config).items():
         con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config, numbered)}")
-    for kind, (tuples, min_tuples, rows, weight, h) in _set_links(config).items():
-        for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config, h, numbered):
+    for kind, (tuples, min_tuples, rows, weight, h, mass) in _set_links(config).items():
+        for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config, h, numbered, mass):
             con.execute(stmt)
     con.execute("DELETE FROM dg_links WHERE weight <= 0")
     links = con.sql("SELECT * FROM dg_links ORDER BY src, dst, kind").to_arrow_table()

@@ -209,7 +209,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
             carry[m] = np.where(sh_n[m] > 0, np.clip(np.maximum(sh_n[m] / config.shared_min_exchanges,
                                                                 2.0 * sh_n[m] / np.maximum(n_exchanges[m], 1.0)),
                                                      0, 1), 1.0)
-        parts["binding"][g] = float(np.clip(np.median(strength[m]), 0, 1))
+        parts["binding"][g] = _binding(strength[m], config)
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
         parts["suite"][g] = float(np.median(suite[m]))
@@ -266,7 +266,7 @@ def _operator_rings(m: np.ndarray, card: np.ndarray, beh: np.ndarray, core: np.n
         # `core_min_accounts`: it has its own proof of coordination, the card)
         behaviour, _ = _behaviour(beh, r, core, 2)
         out[at] = (_bound_campaign(_size(len(r)), _behaviour_gate(behaviour, config, config.operator_relief),
-                                   float(np.clip(np.median(strength[r]), 0, 1)), _concurrency(first[r], last[r]))
+                                   _binding(strength[r], config), _concurrency(first[r], last[r]))
                    * (1.0 - float(_suite_ramp(np.median(suite[r]), config))))
     return out
 
@@ -277,6 +277,20 @@ def _behaviour(beh: np.ndarray, members: np.ndarray, core: np.ndarray, min_core:
     c = members[core[members]]
     measured = len(c) >= min_core
     return float(np.quantile(beh[c] if measured else beh[members], 0.75)), measured
+
+
+def _binding(strength: np.ndarray, config: ScoreConfig) -> float:
+    """How tightly a group's (or ring's) typical member is tied to the others, in [0, 1]: its median kind-weighted
+    degree inside the group, against `full_tie_degree` full-weight links (fewer in a group too small for them).
+
+    A sum, so many weak ties count as much as a few strong ones — but a ring neighbour on a popular key is a
+    tie the ring construction made, one per side, whatever the key's popularity: a member linked only through
+    the shares it has of popular content (independent developers sending the same well-known conversations,
+    each a fifth of their traffic) is weakly bound however many such neighbours it has, an operator's account
+    wrapping its traffic in the operator's bank fully.
+    """
+    full = max(min(config.full_tie_degree, len(strength) - 1), 1.0)
+    return float(np.clip(np.median(strength) / full, 0, 1))
 
 
 def _size(n: int) -> float:
