@@ -57,7 +57,6 @@ class LinkConfig:
     phrase_min: int = 8             # accounts with fewer distinct repeated phrases get no phrase links
     phrase_band_rows: int = 2       # small bands: candidates down to Jaccard ≈ 0.1
     phrase_hashes: int = 64
-    phrase_jaccard: float = 0.25
     phrase_overlap: float = 20.0
     # ... and needs the phrases both accounts hold to carry this much of each one's traffic (phrase uses per
     # fingerprinted exchange): unrelated users share a few popular openers and closers now and then, an
@@ -242,8 +241,9 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
     Sets of integers `t` in [0, 2^31) are summarised by `h` MinHash values (SQL `min((a_i·t + b_i) mod p)`),
     candidate pairs come
     from LSH bands of `lockstep_band_rows` values, and the weight is the share of equal MinHash values.
-    With `mass`, the tuples also carry a `share` (of the account's traffic) and `weight` may read `sm`: the
-    smaller of the two accounts' summed shares over the tuples both hold, counted exactly for each candidate.
+    With `mass`, the tuples also carry a `share` (of the account's traffic) and `weight` may read, counted
+    exactly for each candidate pair, `n_shared` (the tuples both hold) and `sm` (the smaller of the two
+    accounts' summed shares over them).
     """
     mins = ", ".join(f"min(({a} * t + {b}) % {_P}) AS m{i}" for i, (a, b) in enumerate(_MINHASH_AB[:h]))
     eq = " + ".join(f"(a.m{i} = b.m{i})::INT" for i in range(h))
@@ -254,12 +254,13 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
     if mass:
         # one row per (account, tuple): two phrases whose low bits agree are one tuple, their shares added
         tuples = f"SELECT account_id, t, sum(share) AS share FROM ({tuples_sql}) GROUP BY account_id, t"
-        shared = ("LEFT JOIN (SELECT p.src, p.dst, least(sum(x.share), sum(y.share)) AS sm FROM dg_band p "
-                  "JOIN dg_tup x ON x.account_id = p.src JOIN dg_tup y ON y.account_id = p.dst AND y.t = x.t "
-                  "GROUP BY p.src, p.dst) s ON s.src = p.src AND s.dst = p.dst")
-        sm = "coalesce(s.sm, 0.0)"
+        shared = ("LEFT JOIN (SELECT p.src, p.dst, count(*) AS n_shared, least(sum(x.share), sum(y.share)) AS sm "
+                  "FROM dg_band p JOIN dg_tup x ON x.account_id = p.src "
+                  "JOIN dg_tup y ON y.account_id = p.dst AND y.t = x.t GROUP BY p.src, p.dst) s "
+                  "ON s.src = p.src AND s.dst = p.dst")
+        sm, n_shared = "coalesce(s.sm, 0.0)", "coalesce(s.n_shared, 0)"
     else:
-        tuples, shared, sm = tuples_sql, "", "0.0"
+        tuples, shared, sm, n_shared = tuples_sql, "", "0.0", "0"
     return [
         f"CREATE OR REPLACE TEMP TABLE dg_tup AS {tuples}",
         f"""CREATE OR REPLACE TEMP TABLE dg_sig AS
@@ -274,7 +275,8 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
           UNION ALL {_ring_sql("a.account_id AS src, b.account_id AS dst", 2, cfg.full_pairs_max)})""",
         f"""INSERT INTO dg_links
         SELECT src, dst, '{kind}', {weight} FROM (
-          SELECT p.src, p.dst, ({eq})::DOUBLE / {h} AS j, a.n_tuples AS na, b.n_tuples AS nb, {sm} AS sm
+          SELECT p.src, p.dst, ({eq})::DOUBLE / {h} AS j, a.n_tuples AS na, b.n_tuples AS nb, {sm} AS sm,
+                 {n_shared} AS n_shared
           FROM dg_band p JOIN dg_sig a ON a.account_id = p.src JOIN dg_sig b ON b.account_id = p.dst {shared}
           WHERE p.src <> p.dst)""",
         "DROP TABLE dg_tup",
@@ -286,16 +288,15 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
 def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int, bool]]:
     """Set-similarity link kinds: (per-account tuples SQL, minimum set size, LSH band rows, weight SQL, hashes,
     whether the tuples carry their share of the account's traffic: `_minhash_sql`'s `mass`)."""
-    # phrase sets are large and a campaign's accounts draw different subsets of one phrase bank, so a
-    # Jaccard of 0.1 between two 400-phrase sets is already far above chance (unrelated users share
-    # nothing): the weight saturates at `phrase_jaccard` and needs `phrase_overlap` shared phrases. Popular
-    # openers and closers ("can you help me with", "thanks in advance") make unrelated users' sets overlap
-    # that much too, the more users the more such pairs; what they do not do is put those phrases in most of
-    # their traffic, as an operator wrapping every request in its bank does: the weight also needs the shared
-    # phrases to carry `phrase_mass` uses per exchange of each account (a share, so a campaign's weight is the
-    # same at 20 accounts or 20,000)
-    inter = "j * (na + nb) / (1 + j)"
-    phrase_w = f"least(1.0, j / {cfg.phrase_jaccard}) * least(1.0, {inter} / {cfg.phrase_overlap})"
+    # Two accounts are bound by the opening and closing phrases they share as far as there are enough of them
+    # (`phrase_overlap` for full weight) and as far as they carry both accounts' traffic (`phrase_mass` phrase
+    # uses per fingerprinted exchange of each): an operator wraps every request in sentences of its bank.
+    # Unrelated users share popular openers and closers ("can you help me with", "thanks in advance"), the more
+    # users the more such pairs and the more alike their sets, but those phrases are a sliver of what each sends.
+    # A share, so a campaign's weight is the same at 20 accounts or 20,000. Not the sets' Jaccard: a heavy
+    # account's set holds many phrases of its own, so an operator walking a dataset in a dozen languages, or an
+    # agent's runs, share their bank at a Jaccard of .07 while unrelated heavy users reach .3
+    phrase_w = f"least(1.0, n_shared / {cfg.phrase_overlap})"
     if cfg.phrase_mass > 0:
         phrase_w += f" * least(1.0, sm / {cfg.phrase_mass})"
     return {
