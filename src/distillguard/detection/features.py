@@ -337,9 +337,27 @@ replay AS (
   FROM dg_at a JOIN (SELECT text_hash, count(*) AS n_acc FROM dg_at GROUP BY text_hash) r
   USING (text_hash) GROUP BY account_id
 ),
+-- the distinct templates and near-duplicate groups of an account are those of its distinct texts (`dg_at`, one
+-- row per account and text, with its exchanges `n`): counted there, not over every exchange. `n_fp`: the
+-- account's exchanges with a fingerprinted text (`count(template_id)` over its exchanges)
 tpl AS (
-  SELECT account_id, max(n)::DOUBLE / sum(n) AS top_template_share FROM (
+  SELECT account_id, max(n)::DOUBLE / sum(n) AS top_template_share, count(template_id) AS n_templates,
+         coalesce(sum(n) FILTER (WHERE template_id IS NOT NULL), 0)::BIGINT AS n_fp FROM (
     SELECT a.account_id, f.template_id, sum(a.n) AS n FROM dg_at a JOIN dg_fp f USING (text_hash) GROUP BY ALL)
+  GROUP BY account_id
+),
+near AS (
+  SELECT account_id, count(near_group) AS n_groups FROM (
+    SELECT DISTINCT a.account_id, f.near_group FROM dg_at a JOIN dg_fp f USING (text_hash))
+  GROUP BY account_id
+),
+-- the distinct infrastructure values of an account, from its distinct combinations of them (a few per account)
+-- rather than one DISTINCT aggregate per column over every exchange
+infra AS (
+  SELECT account_id, count(DISTINCT client_fp)::BIGINT AS client_fingerprints, count(DISTINCT ip_h)::BIGINT AS ips,
+         count(DISTINCT ua_h)::BIGINT AS user_agents, count(DISTINCT model_h)::BIGINT AS models,
+         count(DISTINCT sys_hash)::BIGINT AS system_prompts
+  FROM (SELECT DISTINCT account_id, client_fp, ip_h, ua_h, model_h, sys_hash FROM dg_x)
   GROUP BY account_id
 ),
 agg AS (
@@ -350,8 +368,6 @@ agg AS (
     max(ts_s) AS last_ts,
     (max(ts_s) - min(ts_s)) / 86400.0 AS span_days,
     avg(CASE WHEN user_turns <= 1 AND NOT multi_turn THEN 1.0 ELSE 0.0 END) AS single_turn_share,
-    count(DISTINCT template_id)::DOUBLE / count(template_id) AS template_diversity,
-    count(DISTINCT near_group)::DOUBLE / count(template_id) AS group_diversity,
     avg(CASE WHEN capability = 'reasoning' THEN 1.0 WHEN capability IS NOT NULL THEN 0.0 END) AS cap_reasoning,
     avg(CASE WHEN capability = 'coding' THEN 1.0 WHEN capability IS NOT NULL THEN 0.0 END) AS cap_coding,
     avg(CASE WHEN capability = 'tool_use' THEN 1.0 WHEN capability IS NOT NULL THEN 0.0 END) AS cap_tool_use,
@@ -363,21 +379,17 @@ agg AS (
     avg(max_tokens) AS max_tokens_mean,
     avg(CASE WHEN max_tokens >= {long_output} THEN 1.0 ELSE 0.0 END) AS long_max_tokens_share,
     avg(CASE WHEN max_tokens IS NULL THEN 1.0 ELSE 0.0 END) AS no_max_tokens_share,
-    stddev_pop(temperature) AS temperature_std,
-    count(DISTINCT client_fp)::BIGINT AS client_fingerprints,
-    count(DISTINCT ip_h)::BIGINT AS ips,
-    count(DISTINCT ua_h)::BIGINT AS user_agents,
-    count(DISTINCT model_h)::BIGINT AS models,
-    count(DISTINCT sys_hash)::BIGINT AS system_prompts
+    stddev_pop(temperature) AS temperature_std
   FROM x GROUP BY account_id
 )
 SELECT
   a.account_id, a.exchanges, a.first_ts, a.last_ts, a.span_days,
   g.gap_mean, g.gap_std, g.gap_median, g.fast_gap_share,
-  a.single_turn_share, a.template_diversity, a.group_diversity, a.cap_reasoning, a.cap_coding,
+  a.single_turn_share, t.n_templates::DOUBLE / t.n_fp AS template_diversity,
+  nr.n_groups::DOUBLE / t.n_fp AS group_diversity, a.cap_reasoning, a.cap_coding,
   a.cap_tool_use, a.cap_other, a.cot_share, a.structured_share, a.tools_share, a.output_input_ratio,
   a.max_tokens_mean, a.long_max_tokens_share, a.no_max_tokens_share, a.temperature_std,
-  a.client_fingerprints, a.ips, a.user_agents, a.models, a.system_prompts,
+  i.client_fingerprints, i.ips, i.user_agents, i.models, i.system_prompts,
   (a.last_ts - a.first_ts) / 3600.0 / greatest(a.exchanges - 1, 1) AS mean_hours_between,
   a.exchanges / greatest(d.active_days, 1)::DOUBLE AS exchanges_per_active_day,
   coalesce((g.gap_std - g.gap_mean) / nullif(g.gap_std + g.gap_mean, 0), 0.0) AS burstiness,
@@ -393,6 +405,8 @@ JOIN per_min m USING (account_id)
 JOIN per_day d USING (account_id)
 JOIN hours h USING (account_id)
 JOIN tpl t USING (account_id)
+JOIN near nr USING (account_id)
+JOIN infra i USING (account_id)
 JOIN replay r USING (account_id)
 LEFT JOIN dg_acc c USING (account_id)
 ORDER BY account_id
