@@ -68,13 +68,23 @@ _STEPS = (
     # (integer account numbers: the DISTINCTs below then hash integers only)
     """CREATE OR REPLACE TEMP TABLE dg_gt_ga AS
        SELECT g.aid, a.text_hash, g.grp FROM dg_at a JOIN dg_gt_grp g USING (account_id)""",
-    # the keys each group's accounts hold, and the candidates: held by enough of the group's accounts
+    # the keys each group's accounts hold, and the candidates: held by enough of the group's accounts.
+    # A key on one (text, key) row only (most prompt ends, the templates of unique texts: `one`) is held in a
+    # group by the group's accounts holding that text, counted per (group, text) without a DISTINCT over
+    # (account, key); only the keys of several texts need the DISTINCT (an account may hold several of them)
+    """CREATE OR REPLACE TEMP TABLE dg_gt_tk1 AS
+       SELECT text_hash, key, n_rows = 1 AS one FROM dg_gt_tk
+       JOIN (SELECT key, count(*) AS n_rows FROM dg_gt_tk GROUP BY key) USING (key)""",
     """CREATE OR REPLACE TEMP TABLE dg_gt_cand AS
-       WITH sizes AS (SELECT grp, count(*) AS n_grp FROM dg_gt_grp GROUP BY grp)
-       SELECT grp, key, count(*) AS n_in, any_value(s.n_grp) AS n_grp FROM (
-         SELECT DISTINCT a.grp, a.aid, k.key FROM dg_gt_ga a JOIN dg_gt_tk k USING (text_hash))
-       JOIN sizes s USING (grp)
-       GROUP BY grp, key HAVING count(*) >= {min_acc} AND count(*) >= {min_frac} * any_value(s.n_grp)""",
+       WITH sizes AS (SELECT grp, count(*) AS n_grp FROM dg_gt_grp GROUP BY grp),
+       one AS (SELECT g.grp, k.key, g.n AS n_in FROM (
+                 SELECT grp, text_hash, count(*) AS n FROM dg_gt_ga GROUP BY ALL HAVING count(*) >= {min_acc}) g
+               JOIN dg_gt_tk1 k USING (text_hash) WHERE k.one),
+       many AS (SELECT grp, key, count(*) AS n_in FROM (
+                  SELECT DISTINCT a.grp, a.aid, k.key FROM dg_gt_ga a JOIN dg_gt_tk1 k USING (text_hash) WHERE NOT k.one)
+                GROUP BY grp, key HAVING count(*) >= {min_acc})
+       SELECT grp, key, n_in, n_grp FROM (SELECT * FROM one UNION ALL SELECT * FROM many) JOIN sizes USING (grp)
+       WHERE n_in >= {min_frac} * n_grp""",
     # how many accounts in no group hold each candidate key: the lift's denominator
     """CREATE OR REPLACE TEMP TABLE dg_gt_tkc AS
        SELECT * FROM dg_gt_tk WHERE key IN (SELECT key FROM dg_gt_cand)""",
@@ -89,7 +99,7 @@ _STEPS = (
          SELECT DISTINCT a.aid, a.text_hash FROM dg_gt_ga a JOIN dg_gt_tkc k USING (text_hash)
          JOIN dg_gt_own o ON o.grp = a.grp AND o.key = k.key) s JOIN dg_gt_grp g USING (aid)""",
 )
-_CLEANUP = ("dg_gt_tk", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared")
+_CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared")
 
 # Conversations are units: a follow-up ("now solve it another way", "write tests for it") is judged with the
 # problem that opened its conversation. Its capability is the opener's when its own text says nothing
