@@ -252,19 +252,27 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
         cols = ", ".join(f"m{b * band_rows + j}" for j in range(band_rows))
         bands.append(f"SELECT account_id, hash({b}, {cols}) AS key FROM dg_sig")
     if mass:
-        # one row per (account, tuple): two phrases whose low bits agree are one tuple, their shares added
+        # one row per (account, tuple): two phrases whose low bits agree are one tuple, their shares added. With
+        # numbered accounts the pair (account, tuple) is one integer (t < 2^31), and the other account's tuples
+        # are found by a one-column hash join: 4× less work than joining on the two columns
         tuples = f"SELECT account_id, t, sum(share) AS share FROM ({tuples_sql}) GROUP BY account_id, t"
+        if numbered:
+            tuples = f"SELECT *, account_id::BIGINT * {_P + 1} + t AS at FROM ({tuples})"
+            other = f"y.at = p.dst::BIGINT * {_P + 1} + x.t"
+        else:
+            other = "y.account_id = p.dst AND y.t = x.t"
         shared = ("LEFT JOIN (SELECT p.src, p.dst, count(*) AS n_shared, least(sum(x.share), sum(y.share)) AS sm "
-                  "FROM dg_band p JOIN dg_tup x ON x.account_id = p.src "
-                  "JOIN dg_tup y ON y.account_id = p.dst AND y.t = x.t GROUP BY p.src, p.dst) s "
-                  "ON s.src = p.src AND s.dst = p.dst")
+                  f"FROM dg_band p JOIN dg_tup x ON x.account_id = p.src JOIN dg_tup y ON {other} "
+                  "GROUP BY p.src, p.dst) s ON s.src = p.src AND s.dst = p.dst")
         sm, n_shared = "coalesce(s.sm, 0.0)", "coalesce(s.n_shared, 0)"
     else:
         tuples, shared, sm, n_shared = tuples_sql, "", "0.0", "0"
+    # the tuples are read twice with `mass` (signatures, then the exact overlaps): materialised once
+    source = "dg_tup" if mass else f"({tuples})"
     return [
-        f"CREATE OR REPLACE TEMP TABLE dg_tup AS {tuples}",
+        *([f"CREATE OR REPLACE TEMP TABLE dg_tup AS {tuples}"] if mass else []),
         f"""CREATE OR REPLACE TEMP TABLE dg_sig AS
-        SELECT account_id, count(*) AS n_tuples, {mins} FROM dg_tup
+        SELECT account_id, count(*) AS n_tuples, {mins} FROM {source}
         GROUP BY account_id HAVING count(*) >= {min_tuples}""",
         f"""CREATE OR REPLACE TEMP TABLE dg_band AS
         WITH u AS ({' UNION ALL '.join(bands)}),
@@ -279,7 +287,7 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
                  {n_shared} AS n_shared
           FROM dg_band p JOIN dg_sig a ON a.account_id = p.src JOIN dg_sig b ON b.account_id = p.dst {shared}
           WHERE p.src <> p.dst)""",
-        "DROP TABLE dg_tup",
+        "DROP TABLE IF EXISTS dg_tup",
         "DROP TABLE dg_sig",
         "DROP TABLE dg_band",
     ]

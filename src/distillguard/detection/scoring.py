@@ -304,7 +304,7 @@ def _behaviour_gate(behaviour: Any, config: ScoreConfig, relief: float = 0.0) ->
 
 
 def _bound_campaign(size: Any, gate: Any, binding: Any, concurrency: Any) -> Any:
-    """The campaign score of a group (or ring) before its discounts: size × behaviour gate × √binding ×
+    """The campaign score of a group (or ring) before its discounts: size × behaviour gate × binding ×
     concurrency weight (per group, or one group's scalars)."""
     return size * gate * binding * (0.4 + 0.6 * concurrency)
 
