@@ -333,9 +333,10 @@ hours AS (
   GROUP BY account_id
 ),
 replay AS (
-  SELECT account_id, sum(CASE WHEN r.n_acc >= 2 THEN a.n ELSE 0 END)::DOUBLE / sum(a.n) AS replayed_share
-  FROM dg_at a JOIN (SELECT text_hash, count(*) AS n_acc FROM dg_at GROUP BY text_hash) r
-  USING (text_hash) GROUP BY account_id
+  -- (a membership test against the texts of two or more accounts: a far smaller hash table than all texts')
+  SELECT account_id, sum(CASE WHEN text_hash IN (SELECT text_hash FROM dg_at GROUP BY text_hash HAVING count(*) >= 2)
+                              THEN n ELSE 0 END)::DOUBLE / sum(n) AS replayed_share
+  FROM dg_at GROUP BY account_id
 ),
 -- the distinct templates and near-duplicate groups of an account are those of its distinct texts (`dg_at`, one
 -- row per account and text, with its exchanges `n`): counted there, not over every exchange. `n_fp`: the
