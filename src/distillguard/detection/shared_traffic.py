@@ -94,10 +94,12 @@ _STEPS = (
                         WHERE a.account_id NOT IN (SELECT account_id FROM dg_gt_grp) GROUP BY k.key)
        SELECT c.grp, c.key FROM dg_gt_cand c LEFT JOIN holders h USING (key)
        WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * coalesce(h.n_free, 0) / {n_free}""",
+    # (dg_gt_ga has one row per account and text: a semi join keeps each at most once, no DISTINCT needed)
     """CREATE OR REPLACE TEMP TABLE dg_gt_shared AS
        SELECT g.account_id, s.text_hash FROM (
-         SELECT DISTINCT a.aid, a.text_hash FROM dg_gt_ga a JOIN dg_gt_tkc k USING (text_hash)
-         JOIN dg_gt_own o ON o.grp = a.grp AND o.key = k.key) s JOIN dg_gt_grp g USING (aid)""",
+         SELECT a.aid, a.text_hash FROM dg_gt_ga a SEMI JOIN (
+           SELECT k.text_hash, o.grp FROM dg_gt_tkc k JOIN dg_gt_own o USING (key)) t
+         ON t.text_hash = a.text_hash AND t.grp = a.grp) s JOIN dg_gt_grp g USING (aid)""",
 )
 _CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared")
 
