@@ -81,7 +81,8 @@ _STEPS = (
                  SELECT grp, text_hash, count(*) AS n FROM dg_gt_ga GROUP BY ALL HAVING count(*) >= {min_acc}) g
                JOIN dg_gt_tk1 k USING (text_hash) WHERE k.one),
        many AS (SELECT grp, key, count(*) AS n_in FROM (
-                  SELECT DISTINCT a.grp, a.aid, k.key FROM dg_gt_ga a JOIN dg_gt_tk1 k USING (text_hash) WHERE NOT k.one)
+                  SELECT DISTINCT a.grp, a.aid, k.key FROM dg_gt_ga a JOIN dg_gt_tk1 k USING (text_hash)
+                  WHERE NOT k.one)
                 GROUP BY grp, key HAVING count(*) >= {min_acc})
        SELECT grp, key, n_in, n_grp FROM (SELECT * FROM one UNION ALL SELECT * FROM many) JOIN sizes USING (grp)
        WHERE n_in >= {min_frac} * n_grp""",
