@@ -248,9 +248,10 @@ MESSAGE_KEYS: tuple[tuple[str, str, pa.DataType], ...] = (
 )
 
 
-def message_keys_sql() -> str:
-    """The message-derived keys as a SELECT list over `prompt` and `messages`, named as in the slim table."""
-    return ",\n  ".join(f"{sql} AS {name}" for name, sql, _ in MESSAGE_KEYS)
+def message_keys_sql(prefix: str = "") -> str:
+    """The message-derived keys as a SELECT list over `prompt` and `messages`, named as in the slim table
+    (after `prefix`: a stored part's `_k_` columns)."""
+    return ",\n  ".join(f"{sql} AS {prefix}{name}" for name, sql, _ in MESSAGE_KEYS)
 
 
 def prompt_text(messages: list[dict[str, Any]] | None, prompt: str | None) -> str:

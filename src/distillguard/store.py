@@ -108,7 +108,7 @@ _KEYS_DIGEST = hashlib.blake2b("\n".join(sql for _, sql, _ in MESSAGE_KEYS).enco
 KEYS_VERSION = f"k1-duckdb{duckdb.__version__}-{_KEYS_DIGEST}"
 _COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
 # the keys as a part stores them, computed by DuckDB from the contract's columns (the delta's roll)
-_KEYS_SQL = ", ".join(f"{sql} AS {KEY_PREFIX}{name}" for name, sql, _ in MESSAGE_KEYS)
+_KEYS_SQL = message_keys_sql(KEY_PREFIX)
 PART_SCHEMA = EXCHANGE_SCHEMA.append(pa.field("_rid", pa.int64(), nullable=False))
 # a part with its message-derived keys, as ingest writes them
 KEYED_PART_SCHEMA = pa.schema([*PART_SCHEMA, *KEY_FIELDS])
