@@ -105,9 +105,9 @@ _STEPS = (
 _CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared")
 
 # Conversations are units: a follow-up ("now solve it another way", "write tests for it") is judged with the
-# problem that opened its conversation. Its capability is the opener's when its own text says nothing
-# ('other'); it counts as one more harvest of that problem (a single-turn-like unit) when the problem is an
-# extraction target; its diversity and replay are the problem's. Ordinary chat keeps its own follow-ups. A
+# problem that opened its conversation. When that problem is an extraction target (not 'other'), the follow-up
+# takes its capability and counts as one more harvest of it (a single-turn-like unit); its diversity and replay
+# are the problem's. Ordinary chat keeps its own follow-ups. A
 # follow-up in a conversation whose opener asked for the reasoning ("trace the logic", "keep all the working")
 # goes on harvesting that reasoning ("now find the holes in it", "redo it"): it counts as elicitation too.
 _FEATURES_SQL = """
@@ -119,14 +119,14 @@ replay AS (
   WHERE text_hash IN (SELECT text_hash FROM dg_gt_shared UNION SELECT open_hash FROM sx) GROUP BY text_hash
 ),
 x AS (
-  SELECT x.*, coalesce(o.template_id, f.template_id) AS unit_template,
-         CASE WHEN o.text_hash IS NOT NULL THEN x.open_hash END AS conversation, {capability} AS own_capability,
-         o.capability AS open_capability, f.cot OR coalesce(oc.cot, false) AS cot, f.structured,
-         coalesce(ro.n_acc, r.n_acc) AS n_acc
+  SELECT x.*, coalesce(CASE WHEN o.extraction THEN o.template_id END, f.template_id) AS unit_template,
+         CASE WHEN o.extraction THEN x.open_hash END AS conversation, {capability} AS own_capability,
+         CASE WHEN o.extraction THEN o.capability END AS open_capability, f.cot OR coalesce(o.cot, false) AS cot,
+         f.structured, coalesce(CASE WHEN o.extraction THEN ro.n_acc END, r.n_acc) AS n_acc
   FROM sx x LEFT JOIN dg_fp f USING (text_hash) LEFT JOIN replay r USING (text_hash)
-  LEFT JOIN dg_fp o ON o.text_hash = x.open_hash AND o.capability <> 'other'
-  LEFT JOIN dg_fp oc ON oc.text_hash = x.open_hash
-  LEFT JOIN replay ro ON ro.text_hash = o.text_hash
+  -- the opener, joined once: its reasoning request carries over always, its problem when it is an extraction target
+  LEFT JOIN (SELECT *, capability <> 'other' AS extraction FROM dg_fp) o ON o.text_hash = x.open_hash
+  LEFT JOIN replay ro ON ro.text_hash = x.open_hash
 ),
 tot AS (SELECT account_id, exchanges AS n_total FROM dg_features),
 gsize AS (SELECT g.account_id, count(*) OVER (PARTITION BY g.grp) AS n_grp FROM dg_gt_grp g)
