@@ -89,8 +89,8 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
     # homework problem), not a wrapper anyone reuses: accounts sending one public dataset's items once each are
     # not bound by them, however many items they share. A wrapper is reused, so even an account that sent it
     # once (a short-lived account of a farm) still holds it.
-    content = _reused("SELECT account_id, {key} AS key, sum(n)::DOUBLE / any_value(n_acc) AS share, sum(n) AS uses "
-                      "FROM dg_atf GROUP BY account_id, {key}", cfg.min_key_reuse)
+    # (`build_links` groups each key column's rows per account once, into `dg_kk_<column>`, before its kind's links)
+    content = _reused("SELECT * FROM dg_kk_{key}", cfg.min_key_reuse)
     # system prompts (by length in words), as shares of the fingerprinted traffic
     system = ("SELECT x.account_id, x.sys_hash AS key, count(*)::DOUBLE / any_value(c.n_acc) AS share, "
               "count(*) AS uses FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
@@ -326,6 +326,24 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int, bool
     }
 
 
+# content kinds -> the columns of `dg_atf` they key on. `build_links` groups a column's rows per (account, key) once
+# into `dg_kk_<column>` (`_content_keys`), so the reuse filter's window reads a table instead of planning the grouping
+# twice (DuckDB turns the window into a self-join of its input), and keeps each kind's rows (`dg_ku_<n>`, after
+# the reuse filter: a few per cent of them) for `key_usage`, which would otherwise compute them again
+_CONTENT_COLUMNS = {"shared-template": ("template_id",), "near-duplicate-template": ("near_group",),
+                    "shared-wrapper": ("wrapper_id",), "shared-prompt-ends": ("pre_key", "suf_key")}
+
+
+def _content_keys(column: str) -> str:
+    """An account's exchanges on each value of the `dg_atf` column, and their share of its fingerprinted traffic."""
+    return (f"SELECT account_id, {column} AS key, sum(n)::DOUBLE / any_value(n_acc) AS share, sum(n) AS uses "
+            f"FROM dg_atf GROUP BY account_id, {column}")
+
+
+def _usage_table(kind: str) -> str:
+    return f"dg_ku_{list(_CONTENT_COLUMNS).index(kind)}"
+
+
 def create_links_table(con: duckdb.DuckDBPyConnection) -> bool:
     """Create the empty `dg_links(src, dst, kind, weight)`, accounts as the detect tables key them; numbered?"""
     numbered = account_ids.numbered(con)
@@ -341,6 +359,14 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
     for name, sql in KEY_TABLES:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
     for kind, (sql, family) in _key_sources(config).items():
+        columns = _CONTENT_COLUMNS.get(kind, ())
+        if columns:
+            for c in columns:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE dg_kk_{c} AS {_content_keys(c)}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_usage_table(kind)} AS {sql}")
+            for c in columns:
+                con.execute(f"DROP TABLE dg_kk_{c}")
+            sql = f"SELECT * FROM {_usage_table(kind)}"
         con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config, numbered)}")
     for kind, (tuples, min_tuples, rows, weight, h, mass) in _set_links(config).items():
         for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config, h, numbered, mass):
@@ -353,7 +379,7 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
 def key_usage(con: duckdb.DuckDBPyConnection, kind: str, config: LinkConfig = LinkConfig()) -> pa.Table:
     """Rows (account_id, key, share) of one key kind — the bipartite graph used by dense-block detection.
 
-    Runs after `build_links` (it reads the key tables that builds)."""
-    sql, _ = _key_sources(config)[kind]
+    Runs after `build_links` (it reads the key tables that builds, and a content kind's rows it kept)."""
+    sql = f"SELECT * FROM {_usage_table(kind)}" if kind in _CONTENT_COLUMNS else _key_sources(config)[kind][0]
     usage = con.sql(f"SELECT account_id, hash('{kind}', key) AS key, share FROM ({sql})").to_arrow_table()
     return account_ids.to_names(con, usage)
