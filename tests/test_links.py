@@ -157,3 +157,27 @@ def test_one_card_binds_as_tightly_at_any_size(tmp_path) -> None:
     small = [w for (s, d, k), w in lk.items() if k == "shared-payment" and s < "acc-004" and d < "acc-004"]
     big = [w for (s, d, k), w in lk.items() if k == "shared-payment" and s >= "acc-004"]
     assert len(small) == 6 and big and set(small) == set(big) == {1.0}, (small, sorted(set(big)))
+
+
+def test_a_text_many_send_verbatim_is_popular_content_not_a_wrapper(tmp_path) -> None:
+    """Forty unrelated users each send the same well-known request verbatim (a third of their traffic); forty
+    accounts of an operator each send its wrapper around a new payload (also a third). Same shares, same number
+    of holders: only the wrapper, through which its holders send different texts, binds them."""
+    rng = random.Random(11)
+    famous = "explain like i am five how a rainbow forms and why the sky looks blue at noon"
+    recs = []
+    for a in range(40):
+        for i in range(12):
+            ts = T0 + timedelta(days=a % 9, hours=i, minutes=a)
+            own = f"{_gibberish(rng, 6)}. {_gibberish(rng, 5)}?"
+            recs.append(_rec(f"u{a}-{i}", ts, f"user-{a:03d}", famous if i % 3 == 0 else own))
+            wrapped = f"Solve the following task and show every step. {_gibberish(rng, 7)}. Reply in JSON only."
+            recs.append(_rec(f"c{a}-{i}", ts, f"camp-{a:03d}", wrapped if i % 3 == 0 else own + " ok"))
+    lk = _links(tmp_path, scrub_network(recs))
+    content = {"shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends"}
+    wrapper = [w for (s, d, k), w in lk.items() if k == "shared-wrapper" and s.startswith("camp")]
+    users = [w for (s, d, k), w in lk.items() if k in content and "user" in s + d]
+    assert len(wrapper) >= 40 and min(wrapper) > 0.3, sorted(wrapper)[:5]
+    # the users are still linked (two flagged groups sending the same texts are one operation), but by 1/40
+    # of their share: far below the pair graph's edge floor (0.15)
+    assert users and max(users) < 0.01, sorted(users)[-5:]

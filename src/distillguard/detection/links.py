@@ -90,7 +90,13 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
     # not bound by them, however many items they share. A wrapper is reused, so even an account that sent it
     # once (a short-lived account of a farm) still holds it.
     # (`build_links` groups each key column's rows per account once, into `dg_kk_<column>`, before its kind's links)
-    content = _reused("SELECT * FROM dg_kk_{key}", cfg.min_key_reuse)
+    # A wrapper carries payloads: its holders send different texts through it. A text that many accounts send
+    # verbatim (a well-known conversation, a tutorial's example, a task handed to several accounts) is popular
+    # content as far as the key goes: `texts` is the key's distinct texts per holder, and a link's weight counts
+    # only that far (one text sent by 300 accounts: 1/300). Whose content it is, other evidence says.
+    content = ("SELECT u.*, t.texts / count(*) OVER (PARTITION BY u.key) AS texts FROM ("
+               + _reused("SELECT * FROM dg_kk_{key}", cfg.min_key_reuse)
+               + ") u JOIN (SELECT {key} AS key, count(*)::DOUBLE AS texts FROM dg_fp GROUP BY {key}) t USING (key)")
     # system prompts (by length in words), as shares of the fingerprinted traffic
     system = ("SELECT x.account_id, x.sys_hash AS key, count(*)::DOUBLE / any_value(c.n_acc) AS share, "
               "count(*) AS uses FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
@@ -104,7 +110,7 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
         "near-duplicate-template": (content.format(key="near_group"), "content"),
         "shared-wrapper": (content.format(key="wrapper_id"), "content"),
         "shared-prompt-ends": (
-            "SELECT account_id, key, sum(share) / 2 AS share FROM ("
+            "SELECT account_id, key, sum(share) / 2 AS share, any_value(texts) AS texts FROM ("
             + content.format(key="pre_key") + " UNION ALL " + content.format(key="suf_key") + ") GROUP BY ALL",
             "content"),
         # a short system prompt ("You are a helpful assistant.") is a client's default persona, sent by unrelated
@@ -114,8 +120,9 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
         # ("reason inside <trace> tags, then FINAL:"), or one app's prompt — and bind like a wrapper: never
         # dropped as popular, however many accounts hold them. Whether the holders are a campaign or an app's
         # customers is for their behaviour to say (scoring), as for any content key.
-        "shared-instructions": (_reused(system.format(words=f">= {cfg.instructions_min_words}"), cfg.min_key_reuse),
-                                "content"),
+        # (the payload is the user's text, not the system prompt: `texts` does not apply)
+        "shared-instructions": ("SELECT *, 1.0 AS texts FROM (" + _reused(
+            system.format(words=f">= {cfg.instructions_min_words}"), cfg.min_key_reuse) + ")", "content"),
         "shared-ip": (per_exchange.format(key="ip_h", where="ip_h IS NOT NULL"), "infra"),
         "client-fingerprint": (per_exchange.format(key="client_fp", where="ua_h IS NOT NULL"), "infra"),
         "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "
@@ -214,8 +221,8 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' IN ('content', 'operator'))"
     # an operator key is not discounted by popularity either: one card paying for 1,000 accounts is one payer
     # as surely as one paying for 10, and a discount would make a farm's tie weaker as it grows
-    weight = ("least(a.share, b.share)" if family in ("content", "operator")
-              else "least(a.share, b.share) / (1 + ln(a.n_key))")
+    weight = {"content": "least(a.share, b.share) * least(1.0, a.texts)", "operator": "least(a.share, b.share)"}.get(
+        family, "least(a.share, b.share) / (1 + ln(a.n_key))")
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
 {_ranked_sql("u", kind, keep, numbered)},
