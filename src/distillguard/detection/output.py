@@ -159,8 +159,10 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
               f"WHERE a.campaign_id <> '' GROUP BY a.campaign_id, f.template_id) WHERE rn <= {TOP_TEMPLATES} "
               "ORDER BY campaign_id, exchanges DESC", stage.path("templates.csv"))
     _copy_csv(con, _INFRA_SQL, stage.path("infrastructure.csv"))
-    _copy_csv(con, "SELECT a.campaign_id, strftime(to_timestamp(x.ts_s), '%Y-%m-%d') AS day, count(*) AS exchanges "
-              "FROM dg_x x JOIN dg_assign a USING (account_id) GROUP BY ALL ORDER BY campaign_id, day",
+    # grouped by the (UTC: the store's time zone) date, formatted once per campaign and day, not per exchange
+    _copy_csv(con, "SELECT campaign_id, strftime(day, '%Y-%m-%d') AS day, exchanges FROM ("
+              "SELECT a.campaign_id, to_timestamp(x.ts_s)::DATE AS day, count(*) AS exchanges "
+              "FROM dg_x x JOIN dg_assign a USING (account_id) GROUP BY ALL) ORDER BY campaign_id, day",
               stage.path("timeline.csv"))
     return len(campaigns)
 
