@@ -60,10 +60,14 @@ _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[ord("0"):ord("9") + 1] = True
 _LETTER = np.zeros(256, dtype=bool)
 _LETTER[ord("a"):ord("z") + 1] = True
+_ALPHA = _LETTER.copy()
+_ALPHA[ord("A"):ord("Z") + 1] = True
 _BREAK = np.zeros(256, dtype=bool)
 _BREAK[[ord(c) for c in "\n.!?;:"]] = True
 _LOWER = np.arange(256, dtype=np.uint8)
 _LOWER[ord("A"):ord("Z") + 1] += 32
+# a byte of norm_sql: digits -> 0, \s -> space, A-Z -> a-z
+_NORM = np.where(_DIGIT, np.uint8(ord("0")), np.where(_WS, np.uint8(32), _LOWER)).astype(np.uint8)
 
 
 def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -95,27 +99,28 @@ def _row_starts(offsets: np.ndarray, n_bytes: int) -> np.ndarray:
 def norm_ascii(arr: pa.Array) -> pa.Array:
     """`norm_sql` of ASCII texts: lower-cased, runs of digits -> '0', runs of \\s -> ' ', trimmed of spaces."""
     data, offsets = _buffers(arr)
-    c = _LOWER[data]
-    digit, ws = _DIGIT[c], _WS[c]
-    start = _row_starts(offsets, len(c))
-    prev_digit = np.concatenate([[False], digit[:-1]]) & ~start
-    prev_ws = np.concatenate([[False], ws[:-1]]) & ~start
-    keep = ~(digit & prev_digit) & ~(ws & prev_ws)
-    out = np.where(digit, np.uint8(ord("0")), np.where(ws, np.uint8(32), c))
+    n = len(offsets) - 1
+    digit, ws = _DIGIT[data], _WS[data]   # (case folding changes neither)
+    # a digit after a digit, or a space after a space, of the same string goes
+    run = (digit[1:] & digit[:-1]) | (ws[1:] & ws[:-1])
+    run &= ~_row_starts(offsets, len(data))[1:]
+    keep = np.ones(len(data), dtype=bool)
+    keep[1:] = ~run
+    kept = _NORM[data[keep]]
     # trim: a kept space that is its string's first or last kept byte goes
-    row = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    kept_per_row = np.bincount(row[keep], minlength=len(offsets) - 1)
-    kept_offsets = np.concatenate([[0], np.cumsum(kept_per_row)])
-    kept = out[keep]
-    space = kept == 32
-    drop = np.zeros(len(kept), dtype=bool)
+    counts = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2**31 else np.int64)
+    np.cumsum(keep, out=counts[1:])
+    kept_offsets = counts[offsets].astype(np.int64)
+    kept_per_row = np.diff(kept_offsets)
     nonempty = kept_per_row > 0
     heads, tails = kept_offsets[:-1][nonempty], kept_offsets[1:][nonempty] - 1
-    drop[heads[space[heads]]] = True
-    drop[tails[space[tails]]] = True
-    kept_row = np.repeat(np.arange(len(offsets) - 1), kept_per_row)
-    final_per_row = kept_per_row - np.bincount(kept_row[drop], minlength=len(offsets) - 1)
-    return _string_array(kept[~drop], np.concatenate([[0], np.cumsum(final_per_row)]))
+    head_space, tail_space = kept[heads] == 32, kept[tails] == 32
+    drop = np.zeros(len(kept), dtype=bool)
+    drop[heads[head_space]] = True
+    drop[tails[tail_space]] = True
+    dropped = np.zeros(n, dtype=np.int64)
+    dropped[nonempty] = head_space.astype(np.int64) + (tail_space & (tails != heads))
+    return _string_array(kept[~drop], np.concatenate([[0], np.cumsum(kept_per_row - dropped)]))
 
 
 def _patch(base: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
@@ -159,24 +164,28 @@ def phrases_ascii(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
         texts = _patch(texts, long_rows, pc.binary_join_element_wise(
             pc.utf8_slice_codeunits(long, 0, 4000), pc.utf8_slice_codeunits(long, -2000), "\n"))
     data, offsets = _buffers(texts)
-    c = _LOWER[data]
-    letter, brk = _LETTER[c], _BREAK[c]
-    start = _row_starts(offsets, len(c))
-    prev_letter = np.concatenate([[False], letter[:-1]]) & ~start
-    next_letter = np.concatenate([letter[1:], [False]])
-    next_letter[offsets[1:][offsets[1:] > 0] - 1] = False   # a string's last byte ends its word
-    w_start = np.flatnonzero(letter & ~prev_letter)
-    w_end = np.flatnonzero(letter & ~next_letter) + 1
+    letter = _ALPHA[data]   # a letter once case-folded
+    # a word starts at a letter after a non-letter or at its string's first byte, and ends likewise
+    firsts = offsets[:-1][offsets[:-1] < offsets[1:]]
+    lasts = offsets[1:][offsets[:-1] < offsets[1:]] - 1
+    starts = letter.copy()
+    starts[1:] &= ~letter[:-1]
+    starts[firsts] = letter[firsts]
+    ends = letter.copy()
+    ends[:-1] &= ~letter[1:]
+    ends[lasts] = letter[lasts]
+    w_start = np.flatnonzero(starts)
+    w_end = np.flatnonzero(ends) + 1
     if len(w_start) == 0:
         return np.empty(0, np.int64), pa.array([], pa.large_string())
-    row = np.searchsorted(offsets, w_start, side="right") - 1
-    breaks = np.cumsum(brk, dtype=np.int32)[w_start]   # break bytes up to each word (it starts with a letter)
+    row = np.repeat(np.arange(n), np.diff(np.searchsorted(w_start, offsets)))   # each word's string
+    breaks = np.cumsum(_BREAK[data], dtype=np.int32)[w_start]   # break bytes up to each word (it starts with a letter)
     new = np.ones(len(w_start), dtype=bool)
     new[1:] = (row[1:] != row[:-1]) | (breaks[1:] != breaks[:-1])
-    seg = np.cumsum(new) - 1
     first = np.flatnonzero(new)
     last = np.concatenate([first[1:], [len(w_start)]]) - 1
-    length = np.bincount(seg, weights=w_end - w_start).astype(np.int64) + (last - first)
+    chars = np.cumsum(w_end - w_start)   # a sentence's letters: those of its words (up to its last, from its first)
+    length = chars[last] - chars[first] + (w_end - w_start)[first] + (last - first)
     seg_row = row[first]
     kept = np.flatnonzero(length >= PHRASE_MIN_CHARS)
     kept_row = seg_row[kept]
@@ -184,11 +193,15 @@ def phrases_ascii(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
     rank = np.arange(len(kept)) - np.concatenate([[0], np.cumsum(count)])[kept_row]
     pick = kept[(rank < PHRASE_ENDS) | (rank >= count[kept_row] - PHRASE_ENDS)]
     lo, hi = w_start[first[pick]], w_end[last[pick]]
-    # the bytes of the picked sentences: a letter, or the first of a run of other bytes (made one space)
-    size = hi - lo
-    pos = np.arange(int(size.sum()), dtype=np.int64) + np.repeat(lo - (np.cumsum(size) - size), size)
-    keep = letter[pos] | letter[pos - 1]   # a sentence starts with a letter: pos - 1 inside the text
-    out = np.where(letter[pos], c[pos], np.uint8(32))[keep]
+    # the bytes of the picked sentences (in order; they do not overlap): a letter, or the first of a run of other
+    # bytes (made one space)
+    edge = np.zeros(len(data) + 1, dtype=np.int8)
+    edge[lo] = 1
+    edge[hi] -= 1
+    keep = np.cumsum(edge[:-1], dtype=np.int8).view(bool)
+    keep[1:] &= letter[1:] | letter[:-1]   # (a sentence starts with a letter)
+    picked = data[keep]
+    out = np.where(_ALPHA[picked], _LOWER[picked], np.uint8(32))
     return seg_row[pick], _string_array(out, np.concatenate([[0], np.cumsum(length[pick])]))
 
 
