@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from distillguard.detection import DetectConfig, detect_logs
 from distillguard.detection.campaigns import Grouping
 from distillguard.detection.features import account_features
-from distillguard.detection.scoring import ScoreConfig
+from distillguard.detection.scoring import ScoreConfig, score_accounts
 from distillguard.detection.shared_traffic import SharedTrafficConfig, shared_traffic_features, wilson_interval
 from handbuilt import T0, WORDS, _rec, legit_users, prepared_store, write_jsonl
 
@@ -174,3 +174,47 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     assert np.allclose(low[:3], [0.1078, 0.0, 0.2724], atol=1e-4) and np.allclose(high[:3], [0.6032, 0.1611, 0.3291],
                                                                                    atol=1e-4)
     assert (low[3], high[3]) == (0.0, 1.0)   # no exchanges: nothing known
+
+
+def popular_pasters(n: int, free: int, seed: int = 6) -> list[dict[str, Any]]:
+    """`n` heavy coders who send nothing but well-known coding requests, verbatim, from a public pool of 30, and
+    `free` casual users who each paste two of the same requests between their own chat."""
+    rng = random.Random(seed)
+    pool = [rng.choice(CODE).format(a=rng.choice(WORDS), b=rng.choice(WORDS), n=k + 3) for k in range(30)]
+    out = []
+    for a in range(n):
+        for i in range(30):
+            ts = T0 + timedelta(days=i % 10, hours=9 + rng.random() * 10, seconds=a)
+            out.append(_rec(f"dev-{a:03d}-{i}", ts, f"dev-{a:03d}", pool[(i * 7 + a) % 30], ua="Mozilla/5.0"))
+    for u in range(free):
+        for i in range(6):
+            if i < 2:
+                ts = T0 + timedelta(days=u % 10, hours=12, minutes=i)
+                out.append(_rec(f"paste-{u:03d}-{i}", ts, f"paste-{u:03d}", pool[(u * 2 + i) % 30]))
+            else:
+                out.append(_chat(rng, f"paste-{u:03d}", i, u % 10))
+    return out
+
+
+def test_members_pasting_what_ungrouped_users_paste_are_judged_on_the_rest(tmp_path: Path) -> None:
+    """A group's behaviour is its own traffic's: heavy coders whose every request is a well-known one that
+    ungrouped users paste too look like extraction by topic, yet what they send is everybody's. Their
+    `popular_share` is 1, and as members they carry no extraction behaviour; a campaign's own wrapped payloads
+    are popular for nobody."""
+    recs = legit_users(20) + cover_campaign(8) + popular_pasters(8, free=30)
+    devs, mix = [f"dev-{a:03d}" for a in range(8)], [f"mix-{a:03d}" for a in range(8)]
+    g = Grouping(accounts=devs + mix, group=np.repeat(np.arange(2), 8), strength=np.full(16, 5.0),
+                 degree=np.full(16, 7.0), in_block=np.zeros(16, bool),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}), families=np.array([2, 2]))
+    with prepared_store(recs, tmp_path) as store:
+        feats = account_features(store.con)
+        sh = shared_traffic_features(store.con, g)
+    rows = {r["account_id"]: r for r in sh.to_pylist()}
+    assert all(rows[a]["popular_share"] == 1.0 for a in devs), [rows[a]["popular_share"] for a in devs]
+    assert all(rows[a]["popular_share"] == 0.0 for a in mix)
+    scores = score_accounts(feats, g, shared=sh)
+    parts = scores.group_parts
+    assert parts["behaviour"][0] == 0.0 < 0.55 <= parts["behaviour"][1], parts["behaviour"]
+    # the same coders judged on their whole traffic, the popular part included, read as extraction
+    undiscounted = score_accounts(feats, g, shared=sh.drop(["popular_share"]))
+    assert undiscounted.group_parts["behaviour"][0] > 0.35

@@ -175,6 +175,12 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         sh_ind, sh_harvest, sh_n = _aligned_shared(features["account_id"], shared)
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
         core = ok
+        # a member whose traffic is mostly popular content (texts that accounts in no group send too) is judged
+        # as a member on the rest only: heavy users pasting well-known conversations look like extraction by
+        # topic, but what they send is everybody's. Over half popular counts less, all popular not at all
+        popular = _take(_col(shared, "popular_share"),
+                        positions(features["account_id"], shared["account_id"], last=True), 0.0)
+        beh = np.where(gi >= 0, beh * np.clip(2.0 * (1.0 - popular), 0, 1), beh)
         beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
     suite = suite_run(features)
     card = np.full(len(ids), -1, np.int64) if cards is None else np.asarray(cards, np.int64)

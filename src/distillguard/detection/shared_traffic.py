@@ -128,6 +128,18 @@ x AS (
   LEFT JOIN (SELECT *, capability <> 'other' AS extraction FROM dg_fp) o ON o.text_hash = x.open_hash
   LEFT JOIN replay ro ON ro.text_hash = x.open_hash
 ),
+-- popular content: the texts that at least two accounts in no group send too (independent customers pasting a
+-- well-known conversation, running a public benchmark), and each grouped account's share of exchanges on them
+free AS (
+  SELECT text_hash, count(*) AS n_free FROM dg_at
+  WHERE account_id NOT IN (SELECT account_id FROM dg_gt_grp) AND text_hash IN (SELECT text_hash FROM dg_gt_ga)
+  GROUP BY text_hash
+),
+popular AS (
+  SELECT a.account_id, sum(CASE WHEN fr.n_free >= 2 THEN a.n ELSE 0 END)::DOUBLE / sum(a.n) AS popular_share
+  FROM dg_at a SEMI JOIN dg_gt_grp g ON g.account_id = a.account_id LEFT JOIN free fr USING (text_hash)
+  GROUP BY a.account_id
+),
 tot AS (SELECT account_id, exchanges AS n_total FROM dg_features),
 gsize AS (SELECT g.account_id, count(*) OVER (PARTITION BY g.grp) AS n_grp FROM dg_gt_grp g)
 SELECT
@@ -146,15 +158,17 @@ SELECT
   sum(completion_tokens)::DOUBLE / nullif(sum(prompt_tokens), 0) AS output_input_ratio,
   avg(CASE WHEN n_acc >= greatest(2, {replay_frac} * gs.n_grp) THEN 1.0 ELSE 0.0 END) AS replayed_share,
   any_value(fe.hour_entropy) AS hour_entropy,
-  any_value(fe.burstiness) AS burstiness
+  any_value(fe.burstiness) AS burstiness,
+  any_value(p.popular_share) AS popular_share
 FROM x JOIN tot t USING (account_id) JOIN gsize gs USING (account_id) LEFT JOIN dg_features fe USING (account_id)
+  LEFT JOIN popular p USING (account_id)
 GROUP BY account_id
 ORDER BY account_id
 """
 
 SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", "cot_share", "single_turn_share",
                   "long_max_tokens_share", "template_diversity", "output_input_ratio", "replayed_share", "hour_entropy",
-                  "burstiness")
+                  "burstiness", "popular_share")
 
 
 def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
