@@ -181,3 +181,11 @@ def test_a_text_many_send_verbatim_is_popular_content_not_a_wrapper(tmp_path) ->
     # the users are still linked (two flagged groups sending the same texts are one operation), but by 1/40
     # of their share: far below the pair graph's edge floor (0.15)
     assert users and max(users) < 0.01, sorted(users)[-5:]
+
+
+def test_link_weights_are_the_same_number_every_run(tmp_path) -> None:
+    """A weight is a sum that a parallel aggregation adds in any order; community detection must not meet the
+    last bits (two runs of one store gave different campaigns), so weights come rounded to 9 decimals."""
+    lk = _links(tmp_path, campaign(30) + legit_users(20))
+    assert lk and all(w == round(w, 9) for w in lk.values())
+    assert any(w != round(w, 6) for w in lk.values())   # ... still finer than any threshold reads them

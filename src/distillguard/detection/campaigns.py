@@ -118,12 +118,13 @@ def _pairs(links: pa.Table, config: CampaignConfig) -> _Pairs:
         con.register("l", coded)
         con.register("k", kw)
         # content kinds restate one fact (the two accounts send alike prompts): take the strongest;
-        # independent kinds (timing, infrastructure, payment, cohort) add up
+        # independent kinds (timing, infrastructure, payment, cohort) add up (rounded: the sum's order is the
+        # aggregation's, and the partition must not depend on the last bits)
         t = con.sql(f"""
             SELECT src, dst, weight FROM (
-              SELECT src, dst, least(
+              SELECT src, dst, round(least(
                   coalesce(max(CASE WHEN k.content THEN l.weight * k.kw END), 0)
-                  + coalesce(sum(CASE WHEN NOT k.content THEN l.weight * k.kw END), 0), 2.0) AS weight
+                  + coalesce(sum(CASE WHEN NOT k.content THEN l.weight * k.kw END), 0), 2.0), 9) AS weight
               FROM l JOIN k USING (kind) GROUP BY src, dst)
             WHERE weight >= {config.min_edge} ORDER BY src, dst""").to_arrow_table()
     finally:

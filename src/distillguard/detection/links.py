@@ -161,6 +161,10 @@ PARAMS_SET_SQL = " + ".join(f"({_param_sql(k, d)} IS NOT NULL)::INT" for k, d in
 # with values both engines agree on, and MinHash uses universal hashing (a·x + b) mod p over integers
 # that both engines compute bit for bit (64-bit arithmetic, never overflowing).
 _P = 2147483647  # 2^31 - 1
+# Link weights are sums, which a parallel aggregation adds in any order: the last bits differ from run to run
+# (on ~80k of 680k links at qwen-2026 0.1), and community detection meets those differences (two runs of one
+# store gave different campaigns). Rounded to this many decimals, a weight is the same number every run.
+_DIGITS = 9
 _RNG = random.Random(20260522)
 _MINHASH_AB = [(_RNG.randrange(1, _P), _RNG.randrange(0, _P)) for _ in range(256)]
 
@@ -234,7 +238,8 @@ full_pairs AS (
 ring_pairs AS (
   {_ring_sql(f"a.account_id AS src, b.account_id AS dst, {weight} AS w", cfg.ring, cfg.full_pairs_max)}
 )
-SELECT least(src, dst) AS src, greatest(src, dst) AS dst, '{kind}' AS kind, least(sum(w), 1.0) AS weight
+SELECT least(src, dst) AS src, greatest(src, dst) AS dst, '{kind}' AS kind,
+       round(least(sum(w), 1.0), {_DIGITS}) AS weight
 FROM (SELECT * FROM full_pairs UNION ALL SELECT * FROM ring_pairs)
 WHERE src <> dst
 GROUP BY ALL
@@ -289,7 +294,7 @@ def _minhash_sql(kind: str, tuples_sql: str, min_tuples: int, band_rows: int, we
           WHERE a.n_key <= {cfg.full_pairs_max}
           UNION ALL {_ring_sql("a.account_id AS src, b.account_id AS dst", 2, cfg.full_pairs_max)})""",
         f"""INSERT INTO dg_links
-        SELECT src, dst, '{kind}', {weight} FROM (
+        SELECT src, dst, '{kind}', round({weight}, {_DIGITS}) FROM (
           SELECT p.src, p.dst, ({eq})::DOUBLE / {h} AS j, a.n_tuples AS na, b.n_tuples AS nb, {sm} AS sm,
                  {n_shared} AS n_shared
           FROM dg_band p JOIN dg_sig a ON a.account_id = p.src JOIN dg_sig b ON b.account_id = p.dst {shared}
