@@ -8,7 +8,9 @@ accounts connected for community detection at O(accounts) edges instead of O(acc
 Weights
 - content keys (templates, near-duplicate templates, wrappers, system prompts): the smaller of the two
   accounts' shares of traffic on the key, so a greeting sent once by thousands of casual users weighs
-  almost nothing while a wrapper that carries most of two accounts' traffic weighs almost 1;
+  almost nothing while a wrapper that carries most of two accounts' traffic weighs almost 1 — times the
+  key's distinct texts per holder (at most 1): a wrapper carries payloads, a text many accounts send
+  verbatim is popular content;
 - operator keys (a payment instrument): never down-weighted nor dropped as popular — one card paying for
   2,000 accounts is one payer, and a discount would make a campaign weaker as it grows;
 - instructions (a system prompt of `instructions_min_words` words or more) weigh like content keys;

@@ -177,8 +177,10 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
     """Behaviour features of each grouped account restricted to its group-shared exchanges (after features).
 
     One row per account of `grouping` that is in a group and sends at least one exchange carrying a key
-    of its group; accounts absent from the table share no content with their group. `keep_own`: also save
-    each group's own keys `(grp, key)` as that temporary table (for the incremental snapshot).
+    of its group; accounts absent from the table share no content with their group. One column is about the
+    whole account instead: `popular_share`, its exchanges on texts that two or more accounts in no group send
+    too. `keep_own`: also save each group's own keys `(grp, key)` as that temporary table (for the incremental
+    snapshot).
     """
     member = np.asarray(grouping.group, np.int64)
     keep = member >= 0
