@@ -157,7 +157,7 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
               "ORDER BY sum(x.n) DESC, f.template_id) AS rn FROM dg_at x JOIN dg_fp f USING (text_hash) "
               "JOIN dg_assign a USING (account_id) LEFT JOIN dg_skeletons k USING (template_id) "
               f"WHERE a.campaign_id <> '' GROUP BY a.campaign_id, f.template_id) WHERE rn <= {TOP_TEMPLATES} "
-              "ORDER BY campaign_id, exchanges DESC", stage.path("templates.csv"))
+              "ORDER BY campaign_id, exchanges DESC, template_id", stage.path("templates.csv"))  # (ties: one order)
     _copy_csv(con, _INFRA_SQL, stage.path("infrastructure.csv"))
     # grouped by the (UTC: the store's time zone) date, formatted once per campaign and day, not per exchange
     _copy_csv(con, "SELECT campaign_id, strftime(day, '%Y-%m-%d') AS day, exchanges FROM ("
