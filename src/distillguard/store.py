@@ -502,6 +502,7 @@ class _Staging:
         self.name = _part_name(base)
         self.tmp = store.parts / f"{self.name}.tmp"
         self._writer: _PartWriter | None = None
+        self._keys_con: duckdb.DuckDBPyConnection | None = None
         self._ids: list[pa.Array] = []
         self._final: Path | None = None
 
@@ -514,8 +515,14 @@ class _Staging:
         self.seq += n
         if self._writer is None:
             self._writer = _PartWriter(self.tmp)
-        table = pa.Table.from_arrays([*batch.cast(EXCHANGE_SCHEMA).columns, rid], schema=PART_SCHEMA)
-        self._writer.write(table)  # the writer's thread adds the keys
+            self._keys_con = duckdb.connect()
+        batch = batch.cast(EXCHANGE_SCHEMA)
+        # the keys here, the Parquet encoding and zstd on the writer's thread: the two halves of a part's CPU
+        # beyond the reading; both release the GIL, so they overlap (the writer alone was the slower side)
+        assert self._keys_con is not None
+        table = pa.Table.from_arrays([*batch.columns, rid, *_derive_keys(self._keys_con, batch)],
+                                     schema=KEYED_PART_SCHEMA)
+        self._writer.write(table)
         self._ids.extend(batch.column("request_id").chunks)
 
     def reject(self, path: str, line: int | None, field: str | None, reason: str) -> None:
@@ -531,6 +538,7 @@ class _Staging:
             assert self._writer is not None
             self._writer.close()
             self._writer = None
+            self._close_keys()
             ids = pa.Table.from_arrays([pa.chunked_array(self._ids, pa.string()), _int64_range(0, self.seq)],
                                        schema=_IDS_SCHEMA)
             con.register("_dg_ids", ids)
@@ -604,9 +612,15 @@ class _Staging:
         if self._writer is not None:
             self._writer.close(abort=True)
             self._writer = None
+        self._close_keys()
         self.tmp.unlink(missing_ok=True)
         if self._final is not None:
             self._final.unlink(missing_ok=True)
+
+    def _close_keys(self) -> None:
+        if self._keys_con is not None:
+            self._keys_con.close()
+            self._keys_con = None
 
     def _rewrite(self, mask: pa.ChunkedArray | pa.Array) -> None:
         """Write the part again without the rows `mask` drops (only a file with duplicates pays this)."""
@@ -626,8 +640,8 @@ class _Staging:
 
 class _PartWriter:
     """Arrow's Parquet writer in a thread of its own, one batch behind the reader (encoding and zstd
-    release the GIL, so reading, checking and writing a file overlap on two cores). The thread also adds
-    each batch's message-derived keys (`schema.MESSAGE_KEYS`, DuckDB: it releases the GIL too).
+    release the GIL, so reading, checking and writing a file overlap on two cores). It takes batches of
+    KEYED_PART_SCHEMA: the staging thread adds the message-derived keys (`_derive_keys`) before.
     """
 
     def __init__(self, path: Path) -> None:
@@ -638,21 +652,15 @@ class _PartWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        keys_con = duckdb.connect()
-        try:
-            while True:
-                table = self._q.get()
-                if table is None:
-                    return
-                if self._error is None:
-                    try:
-                        keyed = pa.Table.from_arrays([*table.columns, *_derive_keys(keys_con, table)],
-                                                     schema=KEYED_PART_SCHEMA)
-                        self._writer.write_table(keyed, row_group_size=PART_ROW_GROUP)
-                    except BaseException as e:  # handed to the ingesting thread at its next call
-                        self._error = e
-        finally:
-            keys_con.close()
+        while True:
+            table = self._q.get()
+            if table is None:
+                return
+            if self._error is None:
+                try:
+                    self._writer.write_table(table, row_group_size=PART_ROW_GROUP)
+                except BaseException as e:  # handed to the ingesting thread at its next call
+                    self._error = e
 
     def write(self, table: pa.Table) -> None:
         if self._error is not None:
