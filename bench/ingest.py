@@ -1,13 +1,13 @@
 """Benchmark: ingest valid exchanges from JSONL.gz and from Parquet into a fresh store, beside the engines.
 
     .venv/bin/python bench/ingest.py [--rows 1000000] [--repeat 3] [--prefill 0] [--workdir DIR]
-        [--parquet FILE] [--before OTHER_CHECKOUT/src]
+        [--parquet FILE] [--before OTHER_CHECKOUT/src] [--no-ctas]
 
 Each measurement runs in a child process and reports wall seconds, rows/s, the child's CPU seconds
 (resource.getrusage(RUSAGE_CHILDREN)) and peak RSS: `distillguard ingest` (and, with `--before`, the same
-command from another checkout, on the same files in the same run), then the bare-engine references on the
-same file: pyarrow's Parquet read, read + zstd write, DuckDB's `CREATE TABLE AS SELECT * FROM
-read_parquet(...)` into a fresh file, and for JSONL.gz pyarrow's JSON read + zstd Parquet write.
+command from another checkout, on the same files in the same run, the two alternating), then the
+bare-engine references on the same file: pyarrow's Parquet read, read + zstd write, DuckDB's `CREATE TABLE
+AS SELECT * FROM read_parquet(...)` into a fresh file, and for JSONL.gz pyarrow's JSON read + zstd Parquet write.
 `--prefill N` first fills the store with N other exchanges, to show how the dedupe scales with the
 size of the store. `--parquet FILE` ingests that file (e.g. a simulation's) instead of generated logs.
 """
@@ -172,6 +172,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--parquet", type=Path, default=None,
                     help="ingest this Parquet log (e.g. a simulation's exchanges.parquet) instead of generating one")
+    ap.add_argument("--no-ctas", action="store_true",
+                    help="leave out the DuckDB CREATE TABLE AS reference (the heaviest, in CPU and memory)")
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--before", type=Path, default=None,
                     help="the src/ folder of another checkout (e.g. a git worktree of the commit before a change): "
@@ -208,33 +210,43 @@ def main() -> None:
         versions = {"before": args.before.resolve(), **versions}
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     print("| format | what | rows | MB in | store rows before | wall s (best / median) | rows/s wall (best) "
-          "| CPU s (best) | rows per CPU-s | peak RSS MB |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| CPU s (best) | rows per CPU-s | peak RSS MB | each run (wall, CPU) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for fmt, log in logs.items():
         mb = log.stat().st_size / 1e6
         jobs: list[tuple[str, list[str], Path]] = [
             (f"ingest ({v})", [*CLI, "ingest", str(log), "--db", "{db}"], src) for v, src in versions.items()]
-        jobs += [(f"bare: {b}", ["-c", BARE[b] + RSS, str(log), "{db}"], ROOT / "src") for b in BARE_FOR[fmt]]
+        jobs += [(f"bare: {b}", ["-c", BARE[b] + RSS, str(log), "{db}"], ROOT / "src") for b in BARE_FOR[fmt]
+                 if not (args.no_ctas and b == "duckdb CTAS")]
+
+        def one(what: str, cmd: list[str], src: Path, fmt: str = fmt) -> Run:
+            db = work / f"bench-{fmt}.duckdb"
+            for p in work.glob(f"bench-{fmt}.duckdb*"):
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+            if prefill and what.startswith("ingest"):
+                shutil.copyfile(prefill, db)
+                if Path(f"{prefill}.parts").is_dir():
+                    shutil.copytree(f"{prefill}.parts", f"{db}.parts")
+            run = timed([c.replace("{db}", str(db)) for c in cmd], src)
+            if what.startswith("ingest") and f"stored {rows} " not in run.summary:
+                raise SystemExit(f"unexpected summary: {run.summary}")
+            return run
+
+        runs: dict[str, list[Run]] = {what: [] for what, _, _ in jobs}
+        ingests = [j for j in jobs if j[0].startswith("ingest")]
+        for i in range(args.repeat):  # the versions alternate (before, now, now, before, ...): shared load hits both
+            for what, cmd, src in ingests if i % 2 == 0 else ingests[::-1]:
+                runs[what].append(one(what, cmd, src))
         for what, cmd, src in jobs:
-            runs: list[Run] = []
-            for _ in range(args.repeat):
-                db = work / f"bench-{fmt}.duckdb"
-                for p in work.glob(f"bench-{fmt}.duckdb*"):
-                    shutil.rmtree(p) if p.is_dir() else p.unlink()
-                if prefill and what.startswith("ingest"):
-                    shutil.copyfile(prefill, db)
-                    if Path(f"{prefill}.parts").is_dir():
-                        shutil.copytree(f"{prefill}.parts", f"{db}.parts")
-                run = timed([c.replace("{db}", str(db)) for c in cmd], src)
-                if what.startswith("ingest") and f"stored {rows} " not in run.summary:
-                    raise SystemExit(f"unexpected summary: {run.summary}")
-                runs.append(run)
-            times = [r.seconds for r in runs]
+            if not what.startswith("ingest"):
+                runs[what] = [one(what, cmd, src) for _ in range(args.repeat)]
+            times = [r.seconds for r in runs[what]]
             best, med = min(times), statistics.median(times)
-            cpu = min(r.cpu for r in runs)
+            cpu = min(r.cpu for r in runs[what])
+            each = " / ".join(f"{r.seconds:.2f} s, {r.cpu:.2f} CPU-s" for r in runs[what])
             print(f"| {fmt} | {what} | {rows:,} | {mb:,.0f} | {args.prefill:,} | {best:.2f} / {med:.2f} | "
-                  f"{rows / best:,.0f} | {cpu:.1f} | {rows / cpu:,.0f} | {max(r.rss_mb for r in runs):,.0f} |",
-                  flush=True)
+                  f"{rows / best:,.0f} | {cpu:.1f} | {rows / cpu:,.0f} | {max(r.rss_mb for r in runs[what]):,.0f} "
+                  f"| {each} |", flush=True)
     if args.workdir is None:
         shutil.rmtree(work)
 
