@@ -530,15 +530,16 @@ class _Staging:
         self.rejects.append((path, line, field, reason))
 
     def commit(self, path: str, size: int, kind: str, rows_read: int, rejected: int) -> FileCounts:
-        """Keep the first occurrence of each request_id not already stored; list the part in the catalog."""
+        """Keep the first occurrence of each request_id not already stored; list the part in the catalog.
+
+        The dedupe probe and the insert of the ids run while the writer's thread still encodes the last
+        batches (and before the part's fsync): they need the ids only. The catalog transaction spans both;
+        nothing is committed before the part is durable in its place.
+        """
         con = self.con
         stored, keep = self.seq, None
-        ids = None
+        ids = mask = None
         if self.seq:
-            assert self._writer is not None
-            self._writer.close()
-            self._writer = None
-            self._close_keys()
             ids = pa.Table.from_arrays([pa.chunked_array(self._ids, pa.string()), _int64_range(0, self.seq)],
                                        schema=_IDS_SCHEMA)
             con.register("_dg_ids", ids)
@@ -559,16 +560,6 @@ class _Staging:
                 keep = mask
                 stored = self.seq - len(drop)
                 ids = ids.filter(mask)
-                if stored:
-                    self._rewrite(mask)
-        if stored:
-            final = self.store.parts / self.name
-            durable(self.tmp)
-            os.replace(self.tmp, final)
-            durable(self.store.parts)
-            self._final = final
-        else:
-            self.tmp.unlink(missing_ok=True)
         con.execute("BEGIN TRANSACTION")
         try:
             if stored:
@@ -578,6 +569,23 @@ class _Staging:
                     con.execute("INSERT INTO exchange_ids SELECT request_id FROM _dg_ids")
                 finally:
                     con.unregister("_dg_ids")
+            if self.seq:
+                assert self._writer is not None
+                self._writer.close()
+                self._writer = None
+                self._close_keys()
+                if keep is not None and stored:
+                    assert mask is not None
+                    self._rewrite(mask)
+            if stored:
+                final = self.store.parts / self.name
+                durable(self.tmp)
+                os.replace(self.tmp, final)
+                durable(self.store.parts)
+                self._final = final
+            else:
+                self.tmp.unlink(missing_ok=True)
+            if stored:
                 first, last = self.base, self.base + self.seq - 1
                 if keep is not None:
                     rids = _int64_range(self.base, self.seq).filter(keep)
