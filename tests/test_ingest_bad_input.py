@@ -289,6 +289,28 @@ def test_accounts_jsonl_bad_lines_are_named(tmp_path: Path) -> None:
     assert [str(e).split(": ", 1)[0] for e in errors] == [f"{path}:2", f"{path}:3"]
 
 
+def test_parquet_accounts_columnar_and_record_paths_agree(tmp_path: Path) -> None:
+    """A typed, valid Parquet accounts file is taken as it is (columns in the stored order, absent ones null,
+    others ignored); one empty account_id sends the file to the record-by-record check, which names it."""
+    from distillguard.ingest import read_accounts
+    from distillguard.schema import ACCOUNT_SCHEMA, validate_account
+
+    good = pa.table({"zzz": [1, 2, 3], "account_id": ["a1", "a2", "a3"],
+                     "created_at": pa.array([0, None, 86_400_000_000], pa.timestamp("us", "UTC")),
+                     "verified": [True, None, False], "tier": ["free", "pro", None]})
+    pq.write_table(good, tmp_path / "good.parquet")
+    errors: list[RecordError] = []
+    table = read_accounts(tmp_path / "good.parquet", errors.append)
+    assert not errors and table.schema == ACCOUNT_SCHEMA
+    assert table.to_pylist() == [validate_account(r) for r in good.to_pylist()]
+    assert table["email_domain"].null_count == 3
+    bad = good.set_column(1, "account_id", pa.array(["a1", "", "a3"]))
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    table = read_accounts(tmp_path / "bad.parquet", errors.append)
+    assert table["account_id"].to_pylist() == ["a1", "a3"]
+    assert [str(e) for e in errors] == [f"{tmp_path / 'bad.parquet'}:2: account_id: must not be empty"]
+
+
 def test_missing_accounts_file_is_an_input_error(tmp_path: Path) -> None:
     with Store.open(":memory:") as store, pytest.raises(InputError, match="no such accounts file"):
         ingest_accounts(store, tmp_path / "nope.csv")

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -108,6 +109,13 @@ def read_accounts(path: str | Path, on_error: OnError | None = None) -> pa.Table
     if not p.is_file():
         raise InputError(f"{p}: no such accounts file")
     src, name = str(p), p.name.lower()
+    if name.endswith(".parquet"):
+        try:
+            fast = _accounts_fast(pq.read_table(p))
+        except (pa.ArrowInvalid, OSError):
+            fast = None  # the record path below reports what is wrong with the file
+        if fast is not None:
+            return fast
     rows: list[dict[str, Any]] = []
     for line, rec in _account_records(p, name, on_error):
         try:
@@ -263,6 +271,28 @@ class _FileRun:
 
 
 # --- accounts -----------------------------------------------------------------------------------------
+
+
+def _accounts_fast(table: pa.Table) -> pa.Table | None:
+    """A Parquet accounts table already in the stored types and valid, as ACCOUNT_SCHEMA (columns in its
+    order, absent ones null, others ignored): what `validate_account` row by row would give. None when some
+    column has another type, or an account_id is null or empty: then the records are checked one by one."""
+    n = table.num_rows
+    if "account_id" not in table.column_names:
+        return None
+    cols = []
+    for f in ACCOUNT_SCHEMA:
+        if f.name not in table.column_names:
+            cols.append(pa.chunked_array([pa.nulls(n, f.type)]))
+            continue
+        col = table.column(f.name)
+        if col.type != f.type:
+            return None
+        cols.append(col)
+    ids = cols[0]
+    if ids.null_count or (n and pc.min(pc.binary_length(ids)).as_py() == 0):
+        return None
+    return pa.Table.from_arrays(cols, schema=ACCOUNT_SCHEMA)
 
 
 def _account_records(p: Path, name: str, on_error: OnError | None) -> Iterator[tuple[int, Any]]:
