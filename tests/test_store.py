@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from distillguard.ingest import ingest_logs
-from distillguard.schema import EXCHANGE_SCHEMA
+from distillguard.schema import ACCOUNT_SCHEMA, EXCHANGE_SCHEMA
 from distillguard.store import KEY_FIELDS, Store
 
 CHILD = """
@@ -69,6 +69,20 @@ def test_open_creates_tables_and_counts() -> None:
         assert "exchanges" in views
         assert store.count("exchanges") == 0
         assert store.con.execute("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
+
+
+def test_an_account_listed_twice_keeps_its_last_record() -> None:
+    """Within one accounts file as across files: the later record replaces the earlier, whatever the scan order."""
+    n = 300_000   # enough rows for DuckDB to scan them in parallel
+    ids = [f"acc-{i % 1000:04d}" for i in range(n)]
+    rows = {"account_id": ids, "tier": [f"v{i // 1000}" for i in range(n)]}
+    table = pa.table({f.name: rows.get(f.name, pa.nulls(n, f.type)) for f in ACCOUNT_SCHEMA}, schema=ACCOUNT_SCHEMA)
+    with Store.open(":memory:") as store:
+        store.append_accounts(table)
+        tiers = {t for (t,) in store.con.execute("SELECT DISTINCT tier FROM accounts").fetchall()}
+        store.append_accounts(table.slice(0, 1000))   # a later file with the first records again
+        first = {t for (t,) in store.con.execute("SELECT DISTINCT tier FROM accounts").fetchall()}
+    assert tiers == {f"v{n // 1000 - 1}"} and first == {"v0"}
 
 
 def test_failed_file_leaves_nothing_behind(tmp_path: Path) -> None:

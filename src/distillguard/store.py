@@ -367,13 +367,14 @@ class Store:
         return Compaction(len(parts), after, merged)
 
     def append_accounts(self, table: pa.Table) -> int:
-        """Insert or replace account records; return how many were written."""
-        self.con.register("_acc", table)
+        """Insert or replace account records; return how many were written. An account listed twice keeps its
+        last record, as a later file replaces an earlier one (not whichever a parallel scan meets first)."""
+        self.con.register("_acc", table.append_column("_pos", pa.array(np.arange(table.num_rows, dtype=np.int64))))
         try:
             cols = ", ".join(f.name for f in ACCOUNT_FIELDS)
             self.con.execute(
                 f"INSERT OR REPLACE INTO accounts ({cols}) SELECT {cols} FROM _acc "
-                "QUALIFY row_number() OVER (PARTITION BY account_id) = 1"
+                "QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY _pos DESC) = 1"
             )
         finally:
             self.con.unregister("_acc")
