@@ -172,15 +172,13 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
         # account still keeps its capped individual score.
-        sh_ind, sh_harvest, sh_n = _aligned_shared(features["account_id"], shared)
+        sh_ind, sh_harvest, sh_n, own_traffic = _aligned_shared(features["account_id"], shared)
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
         core = ok
         # a member whose traffic is mostly popular content (texts that accounts in no group send too) is judged
         # as a member on the rest only: heavy users pasting well-known conversations look like extraction by
-        # topic, but what they send is everybody's. Over half popular counts less, all popular not at all
-        popular = _take(_col(shared, "popular_share"),
-                        positions(features["account_id"], shared["account_id"], last=True), 0.0)
-        beh = np.where(gi >= 0, beh * np.clip(2.0 * (1.0 - popular), 0, 1), beh)
+        # topic, but what they send is everybody's
+        beh = np.where(gi >= 0, beh * own_traffic, beh)
         beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
     suite = suite_run(features)
     card = np.full(len(ids), -1, np.int64) if cards is None else np.asarray(cards, np.int64)
@@ -327,20 +325,27 @@ def _take(values: np.ndarray, at: np.ndarray, default: object) -> np.ndarray:
     return np.where(at >= 0, v[np.maximum(at, 0)], default)
 
 
+def _own(common_share: np.ndarray) -> np.ndarray:
+    """How much of a share of traffic that others send too still counts as the account's own: fully up to
+    half, nothing when all of it is common."""
+    return np.clip(2.0 * (1.0 - common_share), 0, 1)
+
+
 def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.Table
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Individual score, harvesting shape and size of the shared traffic, aligned with `ids` (0: absent)."""
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Individual score, harvesting shape and size of the shared traffic (0: absent), and how much of the
+    whole account's traffic is its own (`popular_share`, 1: absent), aligned with `ids`."""
     idx = positions(shared["account_id"], ids, last=True)
     ok = idx >= 0
-    ind, harvest, n = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids))
+    ind, harvest, n, own = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids)), np.ones(len(ids))
     # identical texts sent by several accounts (homework, an eval suite, a shared template without a
     # payload) are how legitimate groups share traffic; a campaign's shared part wraps distinct payloads.
     # Mostly replayed shared traffic (over half) therefore counts less, all replayed not at all.
-    fresh = np.clip(2.0 * (1.0 - _col(shared, "replayed_share")), 0, 1)
-    ind[idx[ok]] = (individual_score(shared) * fresh)[ok]
+    ind[idx[ok]] = (individual_score(shared) * _own(_col(shared, "replayed_share")))[ok]
     harvest[idx[ok]] = individual_parts(shared)["harvest"][ok]
     n[idx[ok]] = _col(shared, "exchanges")[ok]
-    return ind, harvest, n
+    own[idx[ok]] = _own(_col(shared, "popular_share"))[ok]
+    return ind, harvest, n, own
 
 
 def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3600.0,
