@@ -220,14 +220,15 @@ def _copy_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
 
 
 def _link_reasons(con: duckdb.DuckDBPyConnection, config: CampaignConfig) -> dict[str, list[str]]:
-    """Per account: the link kinds binding it to its own campaign, strongest (kind-weighted) first."""
+    """Per account: the link kinds binding it to its own campaign, strongest (kind-weighted) first (the sums
+    rounded as the link weights are: a parallel sum's last bits must not reorder two kinds of equal weight)."""
     kw = pa.table({"kind": list(config.kind_weights), "kw": list(config.kind_weights.values())})
     con.register("_dg_kw", kw)
     try:
         rows = con.sql("""
             WITH l AS (SELECT src AS account_id, dst AS other, kind, weight FROM dg_links
                        UNION ALL SELECT dst, src, kind, weight FROM dg_links)
-            SELECT a.name, l.kind, sum(l.weight * k.kw) AS w FROM l
+            SELECT a.name, l.kind, round(sum(l.weight * k.kw), 9) AS w FROM l
             JOIN dg_assign a ON a.account_id = l.account_id
             JOIN dg_assign b ON b.account_id = l.other AND b.campaign_id = a.campaign_id
             JOIN _dg_kw k ON k.kind = l.kind
