@@ -53,7 +53,9 @@ def _filler(r: random.Random, p: Pools13, n: int) -> str:
 
 
 def _at_local(a: Acct, day: int, hour: float) -> datetime:
-    return day_start(day) + timedelta(hours=hour - a.tz)
+    """Local `hour` of probe day `day` in the account's zone, as UTC (moved a day on if before the log opens)."""
+    t = day_start(day) + timedelta(hours=hour - a.tz)
+    return t + timedelta(days=1) if t < T0 else t
 
 
 # -- chat -----------------------------------------------------------------------------------------------------
@@ -319,7 +321,10 @@ def ide(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
                              {"role": "tool", "tool_call_id": call["id"], "content": obs}]
                     t += timedelta(seconds=r.uniform(1, 8))
                 else:
-                    comp = _filler(r, p, r.randint(200, 900))
+                    code = r.choice(files)
+                    comp = (r.choice(["Here's a fix:", "The problem is the loop bound.", "Try this instead:",
+                                      "You can simplify it like this:"]) + f"\n```\n{code[:700]}\n```\n"
+                            + _filler(r, p, r.randint(80, 300)))
                     log.add(r, a, t, [dict(m) for m in hist], completion=comp, tools=IDE_TOOLS, conv=conv)
                     hist += [{"role": "assistant", "content": comp[:700]},
                              {"role": "user", "content": r.choice(["that didn't work", "now it says " +
@@ -359,8 +364,8 @@ def classroom(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
                 try_ = "my code:\n" + _bug(it.answer) if name == "cs" and r.random() < 0.6 else \
                     f"I got {r.randint(2, 500)}" if r.random() < 0.5 else ""
                 hist = [{"role": "user", "content": r.choice(STUDENT).format(n=n, q=it.text, try_=try_).strip()}]
-                for _ in range(r.randint(1, 3)):
-                    comp = _filler(r, p, r.randint(300, 900))
+                for k in range(r.randint(1, 3)):  # a tutor-style reply: the worked answer or a hint
+                    comp = it.answer if k == 0 and r.random() < 0.4 else _filler(r, p, r.randint(300, 900))
                     log.add(r, a, t, [dict(m) for m in hist], completion=comp)
                     hist += [{"role": "assistant", "content": comp[:700]},
                              {"role": "user", "content": r.choice(["why?", "ok got it", "what about the edge case",
