@@ -218,3 +218,38 @@ def test_members_pasting_what_ungrouped_users_paste_are_judged_on_the_rest(tmp_p
     # the same coders judged on their whole traffic, the popular part included, read as extraction
     undiscounted = score_accounts(feats, g, shared=sh.drop(["popular_share"]))
     assert undiscounted.group_parts["behaviour"][0] > 0.35
+
+
+def relay_front(n: int, per_account: int = 60, seed: int = 7) -> list[dict[str, Any]]:
+    """A front whose accounts relay the same end users' chats among them (2 of 3 requests, from one pool of 25
+    conversations) and wrap their operator's own coding payloads in one phrase bank in between."""
+    rng = random.Random(seed)
+    pool = [" ".join(rng.choice(WORDS) for _ in range(rng.randrange(8, 16))).capitalize() + "?" for _ in range(25)]
+    out = []
+    for r in cover_campaign(n, per_account, seed, prefix="front"):
+        if int(r["request_id"].rsplit("-", 1)[1]) % 3:
+            r["messages"] = [{"role": "user", "content": rng.choice(pool)}]
+        out.append(r)
+    return out
+
+
+def test_a_front_relaying_the_same_chats_is_judged_on_what_it_wraps(tmp_path: Path) -> None:
+    """Exchanges a group's members send verbatim among them (a class's problem set, a front's relayed end-user
+    chat) count less as the group's behaviour; what a member wraps in the group's wording and nobody else
+    sends is its own. A front relaying one pool of chats is judged on its wrapped payloads; a class, whose
+    shared traffic is all the same problem set, still carries no campaign behaviour."""
+    recs = legit_users(20) + relay_front(8) + classroom(8)
+    front, students = [f"front-{a:03d}" for a in range(8)], [f"student-{a:03d}" for a in range(8)]
+    g = Grouping(accounts=front + students, group=np.repeat(np.arange(2), 8), strength=np.full(16, 5.0),
+                 degree=np.full(16, 7.0), in_block=np.zeros(16, bool),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}), families=np.array([2, 2]))
+    with prepared_store(recs, tmp_path) as store:
+        feats = account_features(store.con)
+        sh = shared_traffic_features(store.con, g)
+    rows = {r["account_id"]: r for r in sh.to_pylist()}
+    assert all(rows[a]["replayed_share"] > 0.5 and rows[a]["own_exchanges"] == 20 for a in front), rows[front[0]]
+    parts = score_accounts(feats, g, shared=sh).group_parts
+    assert parts["behaviour"][1] <= 0.35 < 0.55 <= parts["behaviour"][0], parts["behaviour"]
+    # judged on all the traffic it shares, the relayed chat included, the front reads as a chat service
+    whole = score_accounts(feats, g, shared=sh.drop([c for c in sh.column_names if c.startswith("own_")]))
+    assert whole.group_parts["behaviour"][0] < 0.35, whole.group_parts["behaviour"]

@@ -211,7 +211,7 @@ def test_group_parts_and_alignment_match_reference() -> None:
     orgs = [None if rng.random() < 0.5 else f"o{rng.integers(0, 3)}" for _ in ids]
     sh_ids = [ids[i] for i in rng.permutation(n)[:150]] + ["ghost"]
     shared = pa.table({"account_id": sh_ids, "exchanges": rng.integers(1, 40, len(sh_ids)),
-                       **{k: rng.random(len(sh_ids)) for k in cols}})
+                       "own_exchanges": rng.integers(0, 20, len(sh_ids)), **{k: rng.random(len(sh_ids)) for k in cols}})
     sc = score_accounts(t, g, orgs=orgs, shared=shared)
     pos = {a: i for i, a in enumerate(acc)}
     gi = np.array([grp[pos[a]] if a in pos else -1 for a in ids])
@@ -227,8 +227,9 @@ def test_group_parts_and_alignment_match_reference() -> None:
         assert sc.group_parts["binding"][k] == float(np.clip(np.median(g.strength[[pos[ids[i]] for i in m]]) / full,
                                                              0, 1))
     shpos = {a: i for i, a in enumerate(sh_ids)}
-    _, _, n_sh, _ = _aligned_shared(ids, shared)
+    _, _, n_sh, _, _, own_n = _aligned_shared(ids, shared)
     assert n_sh.tolist() == [float(shared["exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
+    assert own_n.tolist() == [float(shared["own_exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
 
 
 def _group_of(rows: list[dict], ids: list[str]) -> Grouping:

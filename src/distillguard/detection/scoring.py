@@ -172,7 +172,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
         # account still keeps its capped individual score.
-        sh_ind, sh_harvest, sh_n, own_traffic = _aligned_shared(features["account_id"], shared)
+        sh_ind, sh_harvest, sh_n, own_traffic, own_ind, own_n = _aligned_shared(features["account_id"], shared)
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
         core = ok
         # a member whose traffic is mostly popular content (texts that accounts in no group send too) is judged
@@ -180,6 +180,10 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # topic, but what they send is everybody's
         beh = np.where(gi >= 0, beh * own_traffic, beh)
         beh = np.maximum(beh, np.where(ok, np.maximum(sh_ind, config.harvest_level * sh_harvest * bound), 0.0))
+        # ... and on the part of it that is the member's own: the payloads its group's wording carries, which no
+        # other member sends verbatim. A front whose members relay the same end-user chats among themselves
+        # (replayed, so discounted above) is judged on what it wraps
+        beh = np.maximum(beh, np.where((gi >= 0) & (own_n >= config.shared_min_exchanges), own_ind, 0.0))
     suite = suite_run(features)
     card = np.full(len(ids), -1, np.int64) if cards is None else np.asarray(cards, np.int64)
     if orgs is not None:   # an account declaring its organisation is a known customer's, whoever pays
@@ -331,13 +335,26 @@ def _own(common_share: np.ndarray) -> np.ndarray:
     return np.clip(2.0 * (1.0 - common_share), 0, 1)
 
 
+def _own_shared(shared: pa.Table) -> pa.Table:
+    """The shared-traffic features of the part no other member sends verbatim (`own_*`), under the names
+    `individual_parts` reads (none of it replayed, by construction; no own part: no extraction)."""
+    cols = {c: _col(shared, f"own_{c}", 1.0 if c == "cap_other" else 0.0)
+            for c in ("exchanges", "cap_other", "cot_share", "single_turn_share", "long_max_tokens_share",
+                      "template_diversity", "output_input_ratio")}
+    return pa.table({**cols, "hour_entropy": _col(shared, "hour_entropy"), "burstiness": _col(shared, "burstiness")})
+
+
 def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.Table
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Individual score, harvesting shape and size of the shared traffic (0: absent), and how much of the
-    whole account's traffic is its own (`popular_share`, 1: absent), aligned with `ids`."""
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Individual score, harvesting shape and size of the shared traffic (0: absent), how much of the
+    whole account's traffic is its own (`popular_share`, 1: absent), and the individual score and size of
+    the shared part no other member sends verbatim (0: absent), aligned with `ids`."""
     idx = positions(shared["account_id"], ids, last=True)
     ok = idx >= 0
     ind, harvest, n, own = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids)), np.ones(len(ids))
+    own_ind, own_n = np.zeros(len(ids)), np.zeros(len(ids))
+    own_ind[idx[ok]] = individual_score(_own_shared(shared))[ok]
+    own_n[idx[ok]] = _col(shared, "own_exchanges")[ok]
     # identical texts sent by several accounts (homework, an eval suite, a shared template without a
     # payload) are how legitimate groups share traffic; a campaign's shared part wraps distinct payloads.
     # Mostly replayed shared traffic (over half) therefore counts less, all replayed not at all.
@@ -345,7 +362,7 @@ def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.
     harvest[idx[ok]] = individual_parts(shared)["harvest"][ok]
     n[idx[ok]] = _col(shared, "exchanges")[ok]
     own[idx[ok]] = _own(_col(shared, "popular_share"))[ok]
-    return ind, harvest, n, own
+    return ind, harvest, n, own, own_ind, own_n
 
 
 def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3600.0,

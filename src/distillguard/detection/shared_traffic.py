@@ -114,6 +114,7 @@ _FEATURES_SQL = """
 WITH sx AS (
   SELECT x.* FROM dg_x x JOIN dg_gt_shared s USING (account_id, text_hash)
 ),
+gsize AS (SELECT g.account_id, count(*) OVER (PARTITION BY g.grp) AS n_grp FROM dg_gt_grp g),
 replay AS (
   SELECT text_hash, count(*) AS n_acc FROM dg_at
   WHERE text_hash IN (SELECT text_hash FROM dg_gt_shared UNION SELECT open_hash FROM sx) GROUP BY text_hash
@@ -122,8 +123,10 @@ x AS (
   SELECT x.*, coalesce(CASE WHEN o.extraction THEN o.template_id END, f.template_id) AS unit_template,
          CASE WHEN o.extraction THEN x.open_hash END AS conversation, {capability} AS own_capability,
          CASE WHEN o.extraction THEN o.capability END AS open_capability, f.cot OR coalesce(o.cot, false) AS cot,
-         f.structured, coalesce(CASE WHEN o.extraction THEN ro.n_acc END, r.n_acc) AS n_acc
-  FROM sx x LEFT JOIN dg_fp f USING (text_hash) LEFT JOIN replay r USING (text_hash)
+         f.structured, coalesce(CASE WHEN o.extraction THEN ro.n_acc END, r.n_acc) AS n_acc,
+         coalesce(CASE WHEN o.extraction THEN ro.n_acc END, r.n_acc) >= greatest(2, {replay_frac} * gs.n_grp)
+           AS replayed
+  FROM sx x JOIN gsize gs USING (account_id) LEFT JOIN dg_fp f USING (text_hash) LEFT JOIN replay r USING (text_hash)
   -- the opener, joined once: its reasoning request carries over always, its problem when it is an extraction target
   LEFT JOIN (SELECT *, capability <> 'other' AS extraction FROM dg_fp) o ON o.text_hash = x.open_hash
   LEFT JOIN replay ro ON ro.text_hash = x.open_hash
@@ -140,8 +143,7 @@ popular AS (
   FROM dg_at a SEMI JOIN dg_gt_grp g ON g.account_id = a.account_id LEFT JOIN free fr USING (text_hash)
   GROUP BY a.account_id
 ),
-tot AS (SELECT account_id, exchanges AS n_total FROM dg_features),
-gsize AS (SELECT g.account_id, count(*) OVER (PARTITION BY g.grp) AS n_grp FROM dg_gt_grp g)
+tot AS (SELECT account_id, exchanges AS n_total FROM dg_features)
 SELECT
   account_id,
   count(*)::DOUBLE AS shared_exchanges,
@@ -156,11 +158,25 @@ SELECT
   count(DISTINCT unit_template)::DOUBLE / (count(*) - count(conversation) + count(DISTINCT conversation))
     AS template_diversity,
   sum(completion_tokens)::DOUBLE / nullif(sum(prompt_tokens), 0) AS output_input_ratio,
-  avg(CASE WHEN n_acc >= greatest(2, {replay_frac} * gs.n_grp) THEN 1.0 ELSE 0.0 END) AS replayed_share,
+  avg(CASE WHEN replayed THEN 1.0 ELSE 0.0 END) AS replayed_share,
   any_value(fe.hour_entropy) AS hour_entropy,
   any_value(fe.burstiness) AS burstiness,
-  any_value(p.popular_share) AS popular_share
-FROM x JOIN tot t USING (account_id) JOIN gsize gs USING (account_id) LEFT JOIN dg_features fe USING (account_id)
+  any_value(p.popular_share) AS popular_share,
+  -- the same on the shared exchanges no other member sends verbatim: the payloads the group's wording carries
+  count(*) FILTER (WHERE NOT replayed)::DOUBLE AS own_exchanges,
+  avg(CASE WHEN coalesce(open_capability, own_capability, 'other') = 'other' THEN 1.0 ELSE 0.0 END)
+    FILTER (WHERE NOT replayed) AS own_cap_other,
+  avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END) FILTER (WHERE NOT replayed) AS own_cot_share,
+  avg(CASE WHEN (user_turns <= 1 AND NOT multi_turn) OR open_capability IS NOT NULL THEN 1.0 ELSE 0.0 END)
+    FILTER (WHERE NOT replayed) AS own_single_turn_share,
+  avg(CASE WHEN max_tokens >= {long_output} THEN 1.0 ELSE 0.0 END) FILTER (WHERE NOT replayed)
+    AS own_long_max_tokens_share,
+  (count(DISTINCT unit_template) FILTER (WHERE NOT replayed))::DOUBLE
+    / nullif(count(*) FILTER (WHERE NOT replayed) - count(conversation) FILTER (WHERE NOT replayed)
+             + count(DISTINCT conversation) FILTER (WHERE NOT replayed), 0) AS own_template_diversity,
+  sum(completion_tokens) FILTER (WHERE NOT replayed)::DOUBLE
+    / nullif(sum(prompt_tokens) FILTER (WHERE NOT replayed), 0) AS own_output_input_ratio
+FROM x JOIN tot t USING (account_id) LEFT JOIN dg_features fe USING (account_id)
   LEFT JOIN popular p USING (account_id)
 GROUP BY account_id
 ORDER BY account_id
@@ -168,7 +184,9 @@ ORDER BY account_id
 
 SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", "cot_share", "single_turn_share",
                   "long_max_tokens_share", "template_diversity", "output_input_ratio", "replayed_share", "hour_entropy",
-                  "burstiness", "popular_share")
+                  "burstiness", "popular_share", "own_exchanges", "own_cap_other", "own_cot_share",
+                  "own_single_turn_share", "own_long_max_tokens_share", "own_template_diversity",
+                  "own_output_input_ratio")
 
 
 def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
