@@ -64,19 +64,48 @@ def run_stage(name: str, args: list[str], work: Path, rows: int = 0) -> tuple[St
 
 
 def stage_profiler() -> tuple[dict[str, list[float]], Callable[[str, float], None]]:
-    """A `detect_store(on_stage=...)` callback filling {sub-stage: [wall s, cpu s of this process]}."""
+    """A `detect_store(on_stage=...)` callback filling {sub-stage: [wall s, cpu s, peak RSS MB, Arrow MB]}.
+
+    The third figure is the largest resident set seen during the sub-stage (sampled every 0.1 s from
+    /proc/self/statm by a thread), the fourth what pyarrow's memory pool held at that moment: the
+    sub-stage that sets the run's peak, and whether Python's Arrow tables or DuckDB (the rest) fill it.
+    """
+    import threading
+
+    import pyarrow as pa
+
     prof: dict[str, list[float]] = {}
     cpu0 = [time.process_time()]
+    page = os.sysconf("SC_PAGE_SIZE") / 2**20
+    peak = [0.0, 0.0]  # RSS MB, Arrow MB at that moment (since the last sub-stage ended)
+    lock = threading.Lock()
+
+    def sample() -> None:
+        while True:
+            try:
+                with open("/proc/self/statm") as f:
+                    rss = int(f.read().split()[1]) * page
+            except OSError:  # not Linux: the rusage peak alone
+                return
+            with lock:
+                if rss > peak[0]:
+                    peak[:] = [rss, pa.total_allocated_bytes() / 2**20]
+            time.sleep(0.1)
+
+    threading.Thread(target=sample, daemon=True, name="rss-sampler").start()
 
     def on_stage(name: str, seconds: float) -> None:
         now = time.process_time()
-        prof[name] = [seconds, round(now - cpu0[0], 3)]
+        with lock:
+            stage_peak = list(peak)
+            peak[:] = [0.0, 0.0]
+        prof[name] = [seconds, round(now - cpu0[0], 3), round(stage_peak[0]), round(stage_peak[1])]
         cpu0[0] = now
-        # as it happens, for whoever watches a long run (WORK/detect.stderr); the peak RSS so far tells
-        # which sub-stage set the run's peak
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # as it happens, for whoever watches a long run (WORK/detect.stderr)
+        so_far = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{time.strftime('%H:%M:%S')} {name}: {prof[name][0]:.1f} s wall, {prof[name][1]:.1f} s CPU, "
-              f"peak RSS so far {peak:,.0f} MB", file=sys.stderr, flush=True)
+              f"peak RSS {stage_peak[0]:,.0f} MB (Arrow {stage_peak[1]:,.0f} MB), so far {so_far:,.0f} MB",
+              file=sys.stderr, flush=True)
 
     return prof, on_stage
 
@@ -180,8 +209,10 @@ def format_result(res: dict[str, object]) -> str:
                      f"{s['peak_rss_mb']:>13,.0f}")
     prof: dict[str, list[float]] = res["detect_profile"]  # type: ignore[assignment]
     total = sum(v[1] for v in prof.values()) or 1.0
-    lines.append(f"{'detect sub-stage':<18}{'wall s':>10}{'cpu s':>10}{'cpu %':>8}")
-    lines += [f"{k:<18}{v[0]:>10.1f}{v[1]:>10.1f}{100 * v[1] / total:>8.0f}" for k, v in prof.items()]
+    lines.append(f"{'detect sub-stage':<18}{'wall s':>10}{'cpu s':>10}{'cpu %':>8}{'peak RSS MB':>13}"
+                 f"{'Arrow MB':>10}")
+    lines += [f"{k:<18}{v[0]:>10.1f}{v[1]:>10.1f}{100 * v[1] / total:>8.0f}"
+              + (f"{v[2]:>13,.0f}{v[3]:>10,.0f}" if len(v) > 3 else "") for k, v in prof.items()]
     q: dict[str, object] = res["quality"]  # type: ignore[assignment]
     lines.append("quality: " + "  ".join(f"{k} {q[k]:.4f}" if isinstance(q.get(k), float) else f"{k} {q.get(k)}"
                                          for k in QUALITY_KEYS if k in q))

@@ -222,3 +222,32 @@ def test_prompt_and_system_fast_paths_match_the_contract() -> None:
                     "FROM exchanges").fetchall()
     assert all(r[:2] == r[2:] for r in turns)
     assert {r[:2] for r in turns} == {(1, False), (2, False), (1, True), (0, False), (0, True)}
+
+
+@pytest.mark.parametrize("over, part_rows", [(2.0, 4_000_000), (0.5, 4_000_000), (2.0, 300)])
+def test_sample_thresholds_give_the_top_k_aggregate_sample(monkeypatch, over, part_rows) -> None:
+    """The bottom-k sample through `dg_tau` (filter + numpy) is the one DuckDB's top-k aggregate gives: with
+    accounts short of k texts below the cut (`over` 0.5), in several parts, and with NULL text hashes."""
+    import duckdb
+
+    monkeypatch.setattr(features, "TAU_PART_ROWS", part_rows)
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE dg_at AS SELECT account_id, text_hash, 1 AS n FROM (
+        SELECT DISTINCT (i % 37)::INTEGER AS account_id,
+               CASE WHEN i % 101 = 0 THEN NULL ELSE hash(i // (1 + i % 3)) END AS text_hash
+        FROM range(20000) t(i))""")
+    k = 25
+    features.sample_thresholds(con, k, over=over)
+    con.execute(features.sample_sql(k))
+    got = {h for (h,) in con.execute("SELECT text_hash FROM dg_sample").fetchall()}
+    want = {h for (h,) in con.execute(f"SELECT DISTINCT unnest(min(text_hash, {k})) FROM dg_at "
+                                      "GROUP BY account_id").fetchall()}
+    texts = con.execute("SELECT count(DISTINCT text_hash) FROM dg_at").fetchall()[0][0]
+    assert None not in got and 2 * k < len(want) < texts
+    assert got == want
+    # small accounts (k texts or fewer) keep every text: no threshold
+    con.execute("INSERT INTO dg_at VALUES (99, 1, 1), (99, 2, 1)")
+    features.sample_thresholds(con, k, over=over)
+    con.execute(features.sample_sql(k))
+    assert con.execute("SELECT count(*) FROM dg_sample WHERE text_hash IN (1, 2)").fetchall()[0][0] == 2
+    assert con.execute("SELECT count(*) FROM dg_tau WHERE account_id = 99").fetchall()[0][0] == 0

@@ -138,6 +138,8 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
                                         keyed=keyed is not None))
     # one row per (account, distinct text): sampling, replay, content links and shared traffic read this
     work_table(con, "dg_at", at_sql())
+    if sample_per_account is not None:
+        sample_thresholds(con, sample_per_account)
     con.execute(sample_sql(sample_per_account))
     fc = fpcache.FingerprintCache.open(con, persistent=persistent)
     with fpcache.duckdb_memory(con), ThreadPoolExecutor(max_workers=1) as ahead:
@@ -180,7 +182,7 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
     # a payload sentence occurs once). A campaign composing prompts from a phrase bank reuses them.
     con.execute("CREATE OR REPLACE TEMP TABLE dg_phrase AS SELECT text_hash, phrase FROM dg_seg WHERE phrase IN ("
                 "SELECT phrase FROM dg_seg GROUP BY phrase HAVING count(*) >= 2)")
-    for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_seg", "dg_sample", "dg_todo", "dg_miss"):
+    for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_seg", "dg_sample", "dg_tau", "dg_todo", "dg_miss"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_acc AS SELECT n.account_id, a.* EXCLUDE (account_id) "
                 f"FROM accounts a JOIN {account_ids.NAMES} n ON n.name = a.account_id")
@@ -229,15 +231,71 @@ def sample_sql(k: int | None) -> str:
     """`dg_sample(text_hash)`: each account's `k` distinct texts of smallest hash (all texts when k is None).
 
     Bottom-k by the text's hash is a coordinated sample: a text two accounts share is kept for both or
-    for neither, so shared templates, wrappers and phrases stay visible between accounts.
+    for neither, so shared templates, wrappers and phrases stay visible between accounts. With k, it reads
+    `dg_tau` (:func:`sample_thresholds`: run that first).
     """
     if k is None:
         return "CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT text_hash FROM dg_at"
-    # a top-k aggregate keeps k values per account (a window would sort, and spill, every pair). Grouped
-    # by the hash of the account (a bijection of account numbers: the same groups): grouped by the
-    # numbers themselves, DuckDB 2.0's top-k aggregate spilled 20 GB and ran out of memory at scale 1
-    return f"""CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT unnest(min(text_hash, {int(k)})) AS text_hash
-  FROM dg_at GROUP BY hash(account_id)"""
+    return """CREATE OR REPLACE TEMP TABLE dg_sample AS SELECT DISTINCT a.text_hash
+  FROM dg_at a LEFT JOIN dg_tau t USING (account_id)
+  WHERE a.text_hash IS NOT NULL AND (t.tau IS NULL OR a.text_hash <= t.tau)"""
+
+
+# candidate (account, text) rows fetched into numpy at a time by sample_thresholds (~16 bytes each)
+TAU_PART_ROWS = 4_000_000
+
+
+def sample_thresholds(con: duckdb.DuckDBPyConnection, k: int, over: float = 2.0) -> None:
+    """`dg_tau(account_id, tau)`: the `k`-th smallest text hash of each account with more than `k` texts in `dg_at`.
+
+    An account's bottom-k sample is its texts of hash ≤ tau. DuckDB's top-k aggregate (`min(text_hash, k)`)
+    keeps its lists outside the buffer pool: it cannot spill, and held ~1.6 GB at scale 0.3 and ~5 GB at
+    scale 1, which set detect's DuckDB memory. Here DuckDB only filters and counts (both spill): hashes are
+    uniform, so an account's texts of hash below `over`·k/n of the range (n: its texts) number ~`over`·k,
+    and the k smallest of those, found in numpy a few million rows at a time, are its k smallest. An account
+    with fewer than k below the cut (rare) is read whole. Exact: the same sample as a top-k aggregate.
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dg_tau_n AS SELECT account_id, count(*) AS n FROM dg_at "
+                f"WHERE text_hash IS NOT NULL GROUP BY account_id HAVING count(*) > {int(k)}")
+    n_acc, rows = con.execute("SELECT count(*), coalesce(sum(least(n, ceil(? * ?))), 0) FROM dg_tau_n",
+                              [over, k]).fetchall()[0]
+    parts = max(1, -(-int(rows) // TAU_PART_ROWS))
+    select = "SELECT a.account_id, a.text_hash FROM dg_at a JOIN dg_tau_n t USING (account_id) " \
+             "WHERE a.text_hash IS NOT NULL AND "
+    cut = f"a.text_hash::DOUBLE < 18446744073709551616.0 * ({float(over)} * {int(k)} / t.n)"
+    acc_out: list[np.ndarray] = []
+    tau_out: list[np.ndarray] = []
+    for part in range(parts if n_acc else 0):
+        acc, tau, short = _kth_smallest(con.sql(f"{select}t.account_id % {parts} = {part} AND {cut}"
+                                                ).to_arrow_table(), k)
+        acc_out.append(acc)
+        tau_out.append(tau)
+        if short.size:  # fewer than k texts below the cut: all their texts
+            acc, tau, _ = _kth_smallest(con.sql(f"{select}t.account_id IN (SELECT unnest(?::INTEGER[]))",
+                                                params=[short.tolist()]).to_arrow_table(), k)
+            acc_out.append(acc)
+            tau_out.append(tau)
+    tau = pa.table({"account_id": pa.array(np.concatenate(acc_out) if acc_out else np.zeros(0, np.int32),
+                                           pa.int32()),
+                    "tau": pa.array(np.concatenate(tau_out) if tau_out else np.zeros(0, np.uint64), pa.uint64())})
+    con.register("_dg_tau", tau)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE dg_tau AS SELECT account_id, tau FROM _dg_tau")
+    finally:
+        con.unregister("_dg_tau")
+        con.execute("DROP TABLE IF EXISTS dg_tau_n")
+
+
+def _kth_smallest(tab: pa.Table, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of (account_id, text_hash) rows: the accounts with at least k rows and their k-th smallest hash, and
+    the accounts with fewer."""
+    acc = tab["account_id"].to_numpy()
+    h = tab["text_hash"].to_numpy()
+    order = np.lexsort((h, acc))
+    acc, h = acc[order], h[order]
+    starts = np.flatnonzero(np.r_[True, acc[1:] != acc[:-1]]) if acc.size else np.zeros(0, np.int64)
+    full = np.diff(np.r_[starts, acc.size]) >= k
+    return acc[starts[full]], h[starts[full] + k - 1], acc[starts[~full]]
 
 
 def at_sql(source: str = "dg_x") -> str:
