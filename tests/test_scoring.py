@@ -322,3 +322,20 @@ def test_a_few_heavy_users_do_not_speak_for_a_large_group() -> None:
         sc = score_accounts(t, g, shared=_shared(ids[:n_core]))
         s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
         assert bool((s[:n_core] >= thr).all()) is flagged and not (s[n_core:] >= thr).any(), (n_core, s[:n_core])
+
+
+def test_a_member_bound_only_by_a_clients_defaults_inherits_as_far_as_it_behaves_like_the_group() -> None:
+    """A campaign of 12 measured on its own content, a developer whose client shares the campaign's sampling
+    defaults (bound to it, sending none of its content) and a farm account bound by payment only: the farm
+    account behaves as the group does and inherits in full; the developer, a little over half as
+    extraction-like as the group, inherits that share — and that again as `own` — and is not flagged."""
+    ids = [f"c{i}" for i in range(12)] + ["dev", "farm"]
+    dev = dict(EXTRACTOR, cap_other=0.2, cot_share=0.0, single_turn_share=0.35, output_input_ratio=3.0,
+               hour_entropy=0.6, burstiness=0.3)
+    rows = [EXTRACTOR] * 12 + [dev, EXTRACTOR]
+    t, g = _table(rows, ids), replace(_group_of(rows, ids), strength=np.full(len(ids), 7.0))
+    sc = score_accounts(t, g, shared=_shared(ids[:12], exchanges=40.0))
+    s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
+    ratio = sc.accounts["individual"].to_numpy()[12] / sc.group_parts["behaviour"][0]
+    assert (s[:12] >= thr).all() and s[13] >= thr
+    assert 0.5 < ratio < 0.65 and s[12] < thr, (ratio, s[12])

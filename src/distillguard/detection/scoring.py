@@ -212,11 +212,14 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
             # template phrase with a campaign, one exchange in 670) inherits in proportion to what it sends:
             # fully from `shared_min_exchanges` such exchanges, or from half of its traffic (a short-lived
             # account of a farm sends few exchanges, nearly all of them the campaign's). A member bound by other
-            # evidence only (payment, infrastructure), or not yet measured (an incremental update's newcomer),
-            # has no shared traffic to judge by and inherits as before
+            # evidence only (payment, infrastructure, a client's sampling defaults), or not yet measured (an
+            # incremental update's newcomer), has no shared traffic to judge by: it inherits as far as its own
+            # behaviour is the group's — a farm's account fully, a casual user whose client shares a campaign's
+            # defaults in proportion (and that again through `own` below)
+            gb_g = max(parts["behaviour"][g], 1e-9)
             carry[m] = np.where(sh_n[m] > 0, np.clip(np.maximum(sh_n[m] / config.shared_min_exchanges,
                                                                 2.0 * sh_n[m] / np.maximum(n_exchanges[m], 1.0)),
-                                                     0, 1), 1.0)
+                                                     0, 1), np.clip(beh[m] / gb_g, 0, 1))
         parts["binding"][g] = _binding(strength[m], config)
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
