@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from distillguard.api import detect_and_report
 from distillguard.cli import main
 from distillguard.detection import DetectConfig, detect_logs
-from distillguard.errors import ReportError, StoreError
+from distillguard.errors import ReportError, StoreError, UsageError
 from distillguard.store import Store
 from handbuilt import batch_integration, campaign, legit_users, scrub_network, write_jsonl
 
@@ -224,3 +224,60 @@ def test_no_links_baseline_flags_lone_extractors(tmp_path: Path) -> None:
     assert all(r["campaign_id"] == "" for r in rows.values())
     assert {a for a, r in rows.items() if r["flagged"] == "true"} <= {f"camp-{i:03d}" for i in range(3)}
     assert max(float(r["score"]) for a, r in rows.items() if a.startswith("camp")) > 0.5
+
+
+def test_duckdb_memory_limit_is_the_configured_one_and_restored(mixed_log: Path, tmp_path: Path) -> None:
+    from distillguard.detection import detect_store
+    from distillguard.fingerprints.cache import memory_gb
+
+    seen: dict[str, float | None] = {}
+    with Store.open(tmp_path / "s.duckdb") as store:
+        from distillguard.ingest import ingest_logs
+
+        ingest_logs(store, [mixed_log])
+        store.con.execute("SET memory_limit = '7GB'")
+        detect_store(store, tmp_path / "small", DetectConfig(memory_gb=0.5),
+                     on_stage=lambda name, s: seen.setdefault(name, memory_gb(store.con)))
+        assert memory_gb(store.con) == pytest.approx(7.0, rel=0.01)  # the store's own limit again
+        detect_store(store, tmp_path / "default", FAST)
+    # the run's limit between stages (the Python phases lower it within a stage and put it back)
+    assert seen["fingerprints"] == pytest.approx(0.5, rel=0.01) and seen["scoring"] == pytest.approx(0.5, rel=0.01)
+    for f in ("accounts.csv", "campaigns.json"):  # the limit changes no answer
+        assert (tmp_path / "small" / f).read_text() == (tmp_path / "default" / f).read_text()
+
+
+def test_memory_gb_from_the_cli_and_its_environment_variable(mixed_log: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from distillguard.fingerprints import cache
+
+    r = CliRunner().invoke(main, ["detect", str(mixed_log), "--out", str(tmp_path / "o"), "--memory-gb", "0"])
+    assert r.exit_code == 2 and "--memory-gb" in r.output and "range" in r.output, r.output
+    assert not (tmp_path / "o").exists()  # refused before any work
+    with pytest.raises(UsageError, match="--memory-gb must be a positive number"):  # the library says so too
+        detect_and_report([mixed_log], tmp_path / "lib", config=DetectConfig(memory_gb=-1.0))
+    r = CliRunner().invoke(main, ["detect", str(mixed_log), "--out", str(tmp_path / "o")],
+                           env={"DISTILLGUARD_DETECT_MEMORY_GB": "lots"})
+    assert r.exit_code == 2 and "--memory-gb" in r.output and "lots" in r.output, r.output
+    limits: list[float] = []
+    real = cache.set_memory
+    monkeypatch.setattr(cache, "set_memory", lambda con, gb: (limits.append(gb), real(con, gb))[1])
+    import distillguard.detection.run as run
+
+    monkeypatch.setattr(run, "set_memory", cache.set_memory)
+    r = CliRunner().invoke(main, ["detect", str(mixed_log), "--out", str(tmp_path / "e"), "--quiet"],
+                           env={"DISTILLGUARD_DETECT_MEMORY_GB": "1.5"})
+    assert r.exit_code == 0 and limits == [1.5], (r.output, limits)
+    r = CliRunner().invoke(main, ["detect", str(mixed_log), "--out", str(tmp_path / "c"), "--quiet",
+                                  "--memory-gb", "2.5"], env={"DISTILLGUARD_DETECT_MEMORY_GB": "1.5"})
+    assert r.exit_code == 0 and limits == [1.5, 2.5], (r.output, limits)  # the option wins
+    r = CliRunner().invoke(main, ["detect", str(mixed_log), "--out", str(tmp_path / "d"), "--quiet"])
+    assert r.exit_code == 0 and limits == [1.5, 2.5, DetectConfig().memory_gb], (r.output, limits)
+    assert f"default {DetectConfig().memory_gb:g}," in CliRunner().invoke(main, ["detect", "--help"]).output
+
+
+def test_a_too_small_memory_limit_is_a_one_line_error_naming_the_option(mixed_log: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["detect", str(mixed_log), "--out", str(tmp_path / "out"), "--quiet",
+                                  "--memory-gb", "0.001"])
+    assert r.exit_code == 2, r.output
+    err = [line for line in r.output.splitlines() if line.startswith("distillguard: error:")]
+    assert len(err) == 1 and "Out of Memory" in err[0] and "--memory-gb, now 0.001" in err[0], r.output

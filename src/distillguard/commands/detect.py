@@ -34,11 +34,16 @@ from ..errors import ReportError, UsageError
               help="With --db: absorb only the exchanges ingested since the last --incremental run into the "
                    "snapshot of the last full run kept in the store, and rescore (the first run is a full one "
                    "and takes the snapshot).")
+@click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), default=None,
+              envvar="DISTILLGUARD_DETECT_MEMORY_GB",
+              help="DuckDB's memory limit while detect runs, in GB (default 4, or $DISTILLGUARD_DETECT_MEMORY_GB); "
+                   "beyond it DuckDB spills to STORE.tmp. Flags and campaigns do not depend on it.")
 @click.option("--rebuild", is_flag=True,
               help="With --incremental: run a full detection and take a new snapshot (e.g. daily).")
 @handle_errors
 def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str, fpr_target: float,
-           no_links: bool, quiet: bool, engine: str, master: str | None, incremental: bool, rebuild: bool) -> None:
+           no_links: bool, quiet: bool, engine: str, master: str | None, incremental: bool, memory_gb: float | None,
+           rebuild: bool) -> None:
     """Find the accounts of extraction campaigns in exchange LOGs (or an ingested --db) and group them."""
     from ..api import detect_and_report
     from ..detection import DetectConfig
@@ -58,7 +63,8 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
                         first="ingest + fingerprints" if logs else FULL_STAGES[0]) as on_stage:
         try:
             res = detect_and_report(logs, out, accounts=accounts, db=db,
-                                    config=DetectConfig(fpr_target=fpr_target, use_links=not no_links),
+                                    config=DetectConfig(fpr_target=fpr_target, use_links=not no_links,
+                                                        **({} if memory_gb is None else {"memory_gb": memory_gb})),
                                     on_stage=on_stage, engine=engine, incremental=incremental,
                                     rebuild=rebuild, spark=spark)
             warning = None

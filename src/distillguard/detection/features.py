@@ -130,7 +130,6 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
         from ..fingerprints import texts as fpmod
         fingerprint = fingerprint or partial(fpmod.fingerprint_texts, threads=2)
         near_groups = near_groups or fpmod.near_duplicate_groups
-    fpcache.bound_memory(con)
     drop_work_tables(con)
     con.execute(account_ids.NUMBERING_SQL)  # the tables below key accounts by number (account_ids)
     # `rid`: the exchange's row in `exchanges`, so the texts to fingerprint are read from those rows only

@@ -80,8 +80,9 @@ class Snapshot:
 def state_key(detect_config: Any) -> str:
     """A digest of what the snapshot depends on: the run's configuration, feature and fingerprint code."""
     sql = [feat.slim_select(), feat.FEATURES_SQL, fpcache.fingerprint_version(), inspect.getsource(fs)]
-    # the flag target does not change what is kept: the update recomputes the threshold
-    cfg = {k: v for k, v in asdict(detect_config).items() if k != "fpr_target"}
+    # the flag target does not change what is kept (the update recomputes the threshold), nor does DuckDB's
+    # memory limit
+    cfg = {k: v for k, v in asdict(detect_config).items() if k not in ("fpr_target", "memory_gb")}
     doc = {"v": STATE_VERSION, "cfg": cfg, "sql": sql}
     return hashlib.blake2b(json.dumps(doc, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
@@ -212,7 +213,6 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
         raise StoreError(f"{store.path}: no incremental snapshot for this configuration; run a full "
                          "`distillguard detect --incremental` on it first")
     top = high_water(con)
-    fpcache.bound_memory(con)
     con.execute("BEGIN TRANSACTION")
     try:
         new_rows = f"(SELECT *, rowid AS rid FROM exchanges WHERE rowid >= {mark} AND rowid < {top})"

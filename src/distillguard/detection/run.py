@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError, StoreError, UsageError
-from ..fingerprints.cache import duckdb_memory
+from ..fingerprints.cache import DETECT_MEMORY_LIMIT_GB, duckdb_memory, set_memory
 from ..store import Store
 from . import features as feat
 from . import links as lk
-from .campaigns import CampaignConfig, Grouping, group_accounts, join_fragments
+from .campaigns import WORDING_KINDS, CampaignConfig, Grouping, group_accounts, join_fragments
 from .output import write_outputs, write_plain_report
 from .scoring import (
     OperatingPoint,
@@ -51,6 +51,10 @@ class DetectConfig:
     campaigns: CampaignConfig = field(default_factory=CampaignConfig)
     scores: ScoreConfig = field(default_factory=ScoreConfig)
     use_links: bool = True           # False: per-account scoring only (the no-links baseline)
+    # DuckDB's memory limit while the run lasts (a quarter of it, at most 2 GB, while Python holds the working
+    # set); beyond it joins, aggregates and work tables spill to `<store>.tmp`. Not part of the result:
+    # the flags, scores and campaigns are the same under any limit that lets the run complete
+    memory_gb: float = DETECT_MEMORY_LIMIT_GB
 
 
 @dataclass(frozen=True)
@@ -81,14 +85,15 @@ def detect_store(store: Store, out_dir: str | Path, config: DetectConfig = Detec
         return _detect_store(store, out_dir, config, fingerprint, near_groups, on_stage, engine, spark, incremental,
                              rebuild)
     except duckdb.Error as e:
-        raise StoreError(_duckdb_message(store, e)) from e
+        raise StoreError(_duckdb_message(store, e, config.memory_gb)) from e
 
 
-def _duckdb_message(store: Store, e: duckdb.Error) -> str:
+def _duckdb_message(store: Store, e: duckdb.Error, memory_gb: float) -> str:
     """One line for a DuckDB error that ended a detect run, with what to do about the usual ones."""
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
     hint = {
-        duckdb.OutOfMemoryException: "give DuckDB more memory or temporary disk space, or detect fewer exchanges",
+        duckdb.OutOfMemoryException: f"give DuckDB more memory (--memory-gb, now {memory_gb:g}) or temporary disk "
+                                     "space, or detect fewer exchanges",
         duckdb.IOException: "check the free space and permissions of the store's folder and the temporary folder",
     }.get(type(e), "")
     return f"{store.path}: detect failed in DuckDB: {first}" + (f"; {hint}" if hint else "")
@@ -99,7 +104,21 @@ def _detect_store(store: Store, out_dir: str | Path, config: DetectConfig, finge
                   engine: str, spark: SparkSettings | None, incremental: bool, rebuild: bool) -> DetectResult:
     if not 0 < config.fpr_target < 1:
         raise UsageError(f"--fpr-target must be between 0 and 1, got {config.fpr_target}")
-    out = output_folder(out_dir)
+    con = store.con
+    old_limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    set_memory(con, config.memory_gb)  # UsageError unless a positive number
+    try:
+        out = output_folder(out_dir)
+        return _detect_limited(store, out, config, fingerprint, near_groups, on_stage, engine, spark, incremental,
+                               rebuild)
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"SET memory_limit = '{old_limit}'")
+
+
+def _detect_limited(store: Store, out: Path, config: DetectConfig, fingerprint: feat.FingerprintFn | None,
+                    near_groups: feat.NearGroupFn | None, on_stage: Callable[[str, float], None] | None,
+                    engine: str, spark: SparkSettings | None, incremental: bool, rebuild: bool) -> DetectResult:
     con = store.con
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -157,8 +176,10 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
                    else ("dg_features",))
         rel.close()
     stage("links")
-    verdict = _judge(store, config, features, links, bip, orgs, stage, keep_own=snapshot is not None)
-    del links, bip  # the graph (gigabytes at scale) is not needed by the output
+    # the links (gigabytes at scale 1) pass to _judge, which drops what it no longer needs as it goes
+    graph = [links, bip]
+    del links, bip
+    verdict = _judge(store, config, features, graph, orgs, stage, keep_own=snapshot is not None)
     result = _write(store, out, config, features, verdict, stage, timings)
     if snapshot is not None:
         from . import incremental as inc
@@ -190,17 +211,24 @@ class _Verdict:
     shared: pa.Table
 
 
-def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Table, bip: pa.Table,
+def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[pa.Table],
            orgs: list[str | None] | None, stage: Callable[[str], None], keep_own: bool = False) -> _Verdict:
-    """Campaigns, scores and campaign assignment, from features and links.
+    """Campaigns, scores and campaign assignment, from features and `graph` = [links, account × key].
 
-    `keep_own`: leave each group's own content keys in the temporary table `dg_own` (the snapshot's).
+    `graph` is emptied: once the accounts are grouped, only the wording links stay (`join_fragments` reads
+    them alone), so scoring's DuckDB work does not run beside the whole graph. `keep_own`: leave each
+    group's own content keys in the temporary table `dg_own` (the snapshot's).
     """
     con = store.con
+    links, bip = graph.pop(0), graph.pop(0)
     if orgs is not None:
         links = without_same_customer_links(links, features["account_id"].to_pylist(), orgs, config.scores)
     with duckdb_memory(con):  # the graph work is Python's: DuckDB's buffers need not stay resident beside it
         grouping = group_accounts(links, bip, config.campaigns)
+    del bip
+    # not read after grouping (an empty table, not a slice: a slice would keep the edges' buffers alive)
+    grouping = replace(grouping, edges=grouping.edges.schema.empty_table())
+    links = links.filter(pa.compute.is_in(links["kind"], pa.array(sorted(WORDING_KINDS), pa.string())))
     stage("campaigns")
     if config.use_links:
         # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
@@ -223,8 +251,8 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, links: pa.Tab
     ids = scores.accounts["account_id"].filter(pa.array(flagged))
     campaign = np.full(len(flagged), -1, np.int64)
     campaign[flagged] = join_fragments(links, ids, scores.accounts["group"].to_numpy()[flagged], config.campaigns)
-    # the grouping without its pair edges (the graph is not needed after this; the snapshot keeps the rest)
-    return _Verdict(scores, point, reasons, campaign, replace(grouping, edges=grouping.edges.slice(0, 0)), shared)
+    # the grouping without its pair edges (emptied above; the snapshot keeps the rest)
+    return _Verdict(scores, point, reasons, campaign, grouping, shared)
 
 
 def _write(store: Store, out: Path, config: DetectConfig, features: pa.Table, verdict: _Verdict,

@@ -33,6 +33,7 @@ from importlib import resources
 
 import duckdb
 
+from ..errors import UsageError
 from ..schema import PROMPT_SQL
 from . import text_keys
 
@@ -43,9 +44,10 @@ TABLES = {
     "fingerprint_cache_skeletons": "version VARCHAR, template_id BIGINT, skeleton VARCHAR",
     "fingerprint_cache_wrappers": "version VARCHAR, wrapper_id BIGINT, wrapper VARCHAR",
 }
-# detect bounds DuckDB's memory to this (when it allows more): big aggregates spill to its temp folder
-DETECT_MEMORY_LIMIT_GB = 6.0
-# ... and to this while Python fingerprints and MinHashes (see duckdb_memory)
+# DuckDB's memory limit while detect runs (DetectConfig.memory_gb, `detect --memory-gb`): big joins,
+# aggregates and the work tables spill to its temp folder (`<store>.tmp` beside a store file)
+DETECT_MEMORY_LIMIT_GB = 4.0
+# ... and while Python holds the working set (fingerprints, MinHash, the graph): a quarter of that, at most this
 PYTHON_PHASE_DUCKDB_GB = 2.0
 
 
@@ -62,14 +64,17 @@ def fingerprint_version() -> str:
 
 
 @contextmanager
-def duckdb_memory(con: duckdb.DuckDBPyConnection, limit_gb: float = PYTHON_PHASE_DUCKDB_GB) -> Iterator[None]:
+def duckdb_memory(con: duckdb.DuckDBPyConnection, limit_gb: float | None = None) -> Iterator[None]:
     """Hold DuckDB to `limit_gb` meanwhile (its temporary tables spill to disk) when the store is a file.
 
     Fingerprinting and MinHash hold their working set in Python / Arrow; DuckDB's buffers (the slim
-    per-exchange table: ~6 GB at scale 1) need not stay resident beside them.
+    per-exchange table: ~6 GB at scale 1) need not stay resident beside them. None: a quarter of the
+    connection's limit, at most `PYTHON_PHASE_DUCKDB_GB`.
     """
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     old = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    if limit_gb is None:
+        limit_gb = min(PYTHON_PHASE_DUCKDB_GB, (memory_gb(con) or 4 * PYTHON_PHASE_DUCKDB_GB) / 4)
     squeezed = False
     if path and path[0][0]:
         try:
@@ -84,15 +89,21 @@ def duckdb_memory(con: duckdb.DuckDBPyConnection, limit_gb: float = PYTHON_PHASE
             con.execute(f"SET memory_limit = '{old}'")
 
 
-def bound_memory(con: duckdb.DuckDBPyConnection, limit_gb: float = DETECT_MEMORY_LIMIT_GB) -> None:
-    """Lower DuckDB's memory limit to `limit_gb` when it is higher (larger GROUP BYs spill to disk)."""
+def memory_gb(con: duckdb.DuckDBPyConnection) -> float | None:
+    """The connection's memory limit in GB (None when DuckDB reports it in a form not understood)."""
     value = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    m = re.match(r"\s*([\d.]+)\s*([KMGT]?)i?B", str(value), re.IGNORECASE)
+    m = re.match(r"\s*([\d.]+)\s*([KMGT]?)(i?)B", str(value), re.IGNORECASE)
     if not m:
-        return
-    gb = float(m.group(1)) * {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3}[m.group(2).upper()]
-    if gb > limit_gb:
-        con.execute(f"SET memory_limit = '{limit_gb:g}GB'")
+        return None
+    unit = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}[m.group(2).upper()]
+    return float(m.group(1)) * (1024.0 if m.group(3) else 1000.0) ** unit / 1e9
+
+
+def set_memory(con: duckdb.DuckDBPyConnection, limit_gb: float) -> None:
+    """Set DuckDB's memory limit to `limit_gb` (UsageError unless it is a positive number of GB)."""
+    if not limit_gb > 0 or limit_gb != limit_gb or limit_gb == float("inf"):
+        raise UsageError(f"--memory-gb must be a positive number of GB, got {limit_gb}")
+    con.execute(f"SET memory_limit = '{max(limit_gb * 1000, 1):.0f}MB'")
 
 
 @dataclass(frozen=True)
