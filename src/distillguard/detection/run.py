@@ -51,8 +51,9 @@ class DetectConfig:
     campaigns: CampaignConfig = field(default_factory=CampaignConfig)
     scores: ScoreConfig = field(default_factory=ScoreConfig)
     use_links: bool = True           # False: per-account scoring only (the no-links baseline)
-    # DuckDB's memory limit while the run lasts (a quarter of it, at most 2 GB, while Python holds the working
-    # set); beyond it joins, aggregates and work tables spill to `<store>.tmp`. Not part of the result:
+    # DuckDB's memory limit while the run lasts (half of it, at most 2 GB, while Python holds a working set
+    # beside it; a quarter during the graph work); beyond it joins, aggregates and work tables spill to
+    # `<store>.tmp`. Not part of the result:
     # the flags, scores and campaigns are the same under any limit that lets the run complete
     memory_gb: float = DETECT_MEMORY_LIMIT_GB
 
@@ -221,9 +222,10 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[p
     """
     con = store.con
     links, bip = graph.pop(0), graph.pop(0)
-    if orgs is not None:
-        links = without_same_customer_links(links, features["account_id"].to_pylist(), orgs, config.scores)
-    with duckdb_memory(con):  # the graph work is Python's: DuckDB's buffers need not stay resident beside it
+    # the graph work is Python's and runs no SQL: DuckDB's buffers need not stay resident beside it
+    with duckdb_memory(con, config.memory_gb / 4):
+        if orgs is not None:
+            links = without_same_customer_links(links, features["account_id"].to_pylist(), orgs, config.scores)
         grouping = group_accounts(links, bip, config.campaigns)
     del bip
     # not read after grouping (an empty table, not a slice: a slice would keep the edges' buffers alive)

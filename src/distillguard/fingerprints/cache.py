@@ -47,7 +47,8 @@ TABLES = {
 # DuckDB's memory limit while detect runs (DetectConfig.memory_gb, `detect --memory-gb`): big joins,
 # aggregates and the work tables spill to its temp folder (`<store>.tmp` beside a store file)
 DETECT_MEMORY_LIMIT_GB = 4.0
-# ... and while Python holds the working set (fingerprints, MinHash, the graph): a quarter of that, at most this
+# ... and while Python holds a working set beside DuckDB's work (fingerprints and MinHash, the output, the
+# report): half of that, at most this (the graph work, which runs no SQL, holds DuckDB to a quarter: detection.run)
 PYTHON_PHASE_DUCKDB_GB = 2.0
 
 
@@ -68,13 +69,13 @@ def duckdb_memory(con: duckdb.DuckDBPyConnection, limit_gb: float | None = None)
     """Hold DuckDB to `limit_gb` meanwhile (its temporary tables spill to disk) when the store is a file.
 
     Fingerprinting and MinHash hold their working set in Python / Arrow; DuckDB's buffers (the slim
-    per-exchange table: ~6 GB at scale 1) need not stay resident beside them. None: a quarter of the
-    connection's limit, at most `PYTHON_PHASE_DUCKDB_GB`.
+    per-exchange table: ~6 GB at scale 1) need not stay resident beside them. None: half the connection's
+    limit, at most `PYTHON_PHASE_DUCKDB_GB`.
     """
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     old = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     if limit_gb is None:
-        limit_gb = min(PYTHON_PHASE_DUCKDB_GB, (memory_gb(con) or 4 * PYTHON_PHASE_DUCKDB_GB) / 4)
+        limit_gb = min(PYTHON_PHASE_DUCKDB_GB, (memory_gb(con) or 2 * PYTHON_PHASE_DUCKDB_GB) / 2)
     squeezed = False
     if path and path[0][0]:
         try:
