@@ -226,6 +226,33 @@ def test_chain_of_thought_by_concept(text: str, cot: bool) -> None:
     assert fingerprint_texts([text])["cot"][0].as_py() is cot
 
 
+# The same requests in other languages: a campaign harvesting reasoning writes in its workers' or its data's
+# language. Ordinary text in those languages that mentions steps, chains or processes is not one.
+@pytest.mark.parametrize(
+    ("text", "cot"),
+    [
+        ("Resuelve este problema paso a paso y justifica cada operación.", True),
+        ("Explique o seu processo de raciocínio antes da resposta final.", True),
+        ("Décris ton raisonnement détaillé, étape par étape.", True),
+        ("Zeig mir deinen ganzen Gedankengang, bevor du antwortest.", True),
+        ("Реши эту задачу шаг за шагом и покажи ход рассуждений.", True),
+        ("Что такое цепь поставок?", False),
+        ("Bu soruyu adım adım çöz.", True),
+        ("请写出完整的推理过程，再给出答案。", True),
+        ("答えの前に、思考過程をすべて書いてください。", True),
+        ("풀이를 단계별로 자세히 보여 주세요.", True),
+        ("Jelaskan langkah demi langkah bagaimana hasilnya didapat.", True),
+        ("¿Cuáles son los pasos para renovar el pasaporte?", False),
+        ("La cadena de suministro se interrumpió en marzo.", False),
+        ("Der Schrittzähler zeigt heute 8000 Schritte.", False),
+        ("明天的天气怎么样？", False),
+        ("Quel est le processus de recrutement chez vous ?", False),
+    ],
+)
+def test_chain_of_thought_in_other_languages(text: str, cot: bool) -> None:
+    assert fingerprint_texts([text])["cot"][0].as_py() is cot
+
+
 COT_WORDS = ["show", "lay", "out", "all", "the", "your", "working", "reasoning", "step", "by", "each", "how", "you",
              "got", "there", "no", "gaps", "in", "argument", "think", "cot", "Keep", "intermediate", "calculations",
              ".", ",", "\n", "x"]

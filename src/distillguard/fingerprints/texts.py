@@ -278,6 +278,37 @@ _COT_FORMS = [
     r"(?:no |without (?:any )?|not? skip(?:ping)? (?:any )?)(?:gaps?|leaps?|jumps?|skipped steps?|steps?) in "
     r"(?:the |your )?(?:argument|reasoning|logic|derivation|proof|working)",
 ]
+# ... the same requests in other languages (a campaign harvesting reasoning writes in whatever language its
+# workers or its target data use): "step by step", "chain of thought", "reasoning / thought process",
+# "think aloud", "show your reasoning"; multi-word forms only, like the English ones. Written as a reader
+# writes them, matched folded as the texts are (homoglyphs: Cyrillic а, о, р ... read as Latin; accents dropped)
+_COT_FORMS += [_fold_unicode(form) for form in [
+    # Spanish, Portuguese, Catalan, Italian, French
+    r"paso a paso", r"passo (?:a|dopo|per) passo", r"pas [àa] pas", r"[ée]tape par [ée]tape",
+    r"cadena de (?:pensamiento|razonamiento)", r"cadeia de (?:pensamento|racioc[íi]nio)",
+    r"catena di (?:pensiero|ragionamento)", r"cha[îi]ne de (?:pens[ée]e|raisonnement)",
+    r"proceso de (?:razonamiento|pensamiento)", r"processo de (?:racioc[íi]nio|pensamento)",
+    r"processo di (?:ragionamento|pensiero)", r"processus de (?:raisonnement|r[ée]flexion)",
+    r"(?:razonamiento|racioc[íi]nio|ragionamento|raisonnement) (?:completo|detallado|detalhado|dettagliato|"
+    r"complet|d[ée]taill[ée])",
+    r"en voz alta", r"em voz alta", r"ad alta voce", r"[àa] voix haute",
+    # German, Dutch, Scandinavian, Polish, Czech
+    r"schritt f[üu]r schritt", r"schrittweise", r"gedankengang", r"denkprozess", r"gedankenkette", r"laut denken",
+    r"stap voor stap", r"denkproces", r"steg f[öo]r steg", r"trinn for trinn", r"trin for trin",
+    r"krok po kroku", r"tok rozumowania", r"krok za krokem",
+    # Russian, Ukrainian, Turkish, Indonesian / Malay, Vietnamese
+    r"шаг за шагом", r"пошагов", r"ход (?:рассуждени|мысл)", r"цепочк\w* рассуждени", r"крок за кроком",
+    r"ad[ıi]m ad[ıi]m", r"d[üu][şs][üu]nce s[üu]reci", r"ak[ıi]l y[üu]r[üu]tme s[üu]reci",
+    r"langkah demi langkah", r"langkah (?:per|demi) langkah", r"proses (?:berpikir|penalaran)",
+    r"t[ừu]ng b[ưu][ớo]c", r"qu[áa] tr[ìi]nh suy (?:lu[ậa]n|ngh[ĩi])", r"chu[ỗo]i suy ngh[ĩi]",
+    # Chinese, Japanese, Korean
+    r"一步一步", r"一步步", r"逐步", r"分步", r"思考过程", r"推理过程", r"思维链", r"思考過程", r"推理過程",
+    r"段階的", r"ステップバイステップ", r"順を追って", r"推論(?:の)?過程", r"思考の過程",
+    r"단계별", r"단계적으로", r"차근차근", r"추론 과정", r"사고 과정",
+    # Arabic, Persian, Hebrew, Hindi, Thai
+    r"خطوة بخطوة", r"سلسلة (?:التفكير|الأفكار)", r"گام به گام", r"قدم به قدم", r"שלב אחר שלב",
+    r"चरण[ -]दर[ -]चरण", r"कदम[ -]दर[ -]कदम", r"ทีละขั้นตอน",
+]]
 # ... and the composed one: a verb of disclosing, then within a few words the process it discloses
 _COT_DISCLOSING = "\\b(?:" + "|".join(_DISCLOSE) + ")\\b(?:\\W+\\w+){0,5}?\\W+" + _DISCLOSED + "\\b"
 _COT = "(?i)" + "|".join([*_COT_FORMS, _COT_DISCLOSING])
