@@ -4,32 +4,22 @@ every family and kind; its log is accepted by `distillguard ingest`. Generator c
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from distillguard.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-import probe_families  # noqa: E402
-from probekit.attacks10b import FAMILIES  # noqa: E402
-from probekit.legit10 import KINDS  # noqa: E402
+# isort: off
+import probe_suite as ps  # first: it puts bench/ on the path
+from probekit.attacks10b import FAMILIES
+from probekit.legit10 import KINDS
+# isort: on
 
 
 def _gen(corpora: Path, out: Path, *args: str) -> Path:
-    assert probe_families.main(["--suite", "round10", "--seed", "7", "--scale", "0.03", "--data", str(corpora),
-                                "--out", str(out), *args]) == 0
-    return out
-
-
-def _labels(p: Path) -> list[dict]:
-    with open(p / "labels.csv") as f:
-        return list(csv.DictReader(f))
+    return ps.build("round10", 7, 0.03, corpora, out, *args)
 
 
 def test_round10_is_deterministic_and_labels_every_family_and_kind(corpora: Path, tmp_path: Path) -> None:
@@ -37,7 +27,7 @@ def test_round10_is_deterministic_and_labels_every_family_and_kind(corpora: Path
     b = _gen(corpora, tmp_path / "b")
     for name in ("exchanges.jsonl", "accounts.jsonl", "labels.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    labels = _labels(a)
+    labels = ps.labels(a)
     camp = [r for r in labels if r["actor"].startswith("campaign:")]
     assert {r["family"] for r in camp} == set(FAMILIES)
     assert {r["family"] for r in labels if r["actor"].startswith("legit:")} == set(KINDS)
@@ -56,14 +46,14 @@ def test_round10_sizes_scrub_and_unknown_family(corpora: Path, tmp_path: Path) -
     _gen(corpora, tmp_path / "z", "--legit", "course", "--families", "ladder,polyglot", "--sizes", "5,12",
          "--scrub")
     for n in (5, 12):
-        labels = _labels(tmp_path / "z" / f"size-{n}")
+        labels = ps.labels(tmp_path / "z" / f"size-{n}")
         for fam in ("ladder", "polyglot"):
             assert sum(r["campaign_id"] == f"r10-{fam}-n{n}" for r in labels) == n
         rows = [json.loads(x) for x in (tmp_path / "z" / f"size-{n}" / "exchanges.jsonl").read_text().splitlines()]
         assert rows and all(r["ip"] == "" and r["user_agent"] == "" for r in rows)
-    assert probe_families.main(["--suite", "round10", "--list"]) == 0
+    assert ps.probe_families.main(["--suite", "round10", "--list"]) == 0
     try:
-        probe_families.main(["--suite", "round10", "--families", "mimicry", "--data", str(corpora)])
+        ps.probe_families.main(["--suite", "round10", "--families", "mimicry", "--data", str(corpora)])
     except SystemExit as e:  # a round-1 family is unknown to round 10
         assert "unknown family mimicry" in str(e)
     else:

@@ -5,36 +5,21 @@ Generator contract only, not detection.
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from distillguard.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-import probe_families  # noqa: E402
-from probekit.attacks13 import FAMILIES  # noqa: E402
-from probekit.legit13 import KINDS  # noqa: E402
+# isort: off
+import probe_suite as ps  # first: it puts bench/ on the path
+from probekit.attacks13 import FAMILIES
+from probekit.legit13 import KINDS
+# isort: on
 
 
 def _gen(corpora: Path, out: Path, *args: str) -> Path:
-    assert probe_families.main(["--suite", "round13", "--seed", "13", "--scale", "0.04", "--data", str(corpora),
-                                "--out", str(out), *args]) == 0
-    return out
-
-
-def _labels(p: Path) -> list[dict]:
-    with open(p / "labels.csv") as f:
-        return list(csv.DictReader(f))
-
-
-def _rows(p: Path) -> list[dict]:
-    return [json.loads(x) for x in (p / "exchanges.jsonl").read_bytes().split(b"\n") if x]  # not splitlines: U+2028
+    return ps.build("round13", 13, 0.04, corpora, out, *args)
 
 
 def test_round13_is_deterministic_labels_everything_and_ingests(corpora: Path, tmp_path: Path) -> None:
@@ -42,13 +27,13 @@ def test_round13_is_deterministic_labels_everything_and_ingests(corpora: Path, t
     b = _gen(corpora, tmp_path / "b")
     for name in ("exchanges.jsonl", "accounts.jsonl", "labels.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    labels = _labels(a)
+    labels = ps.labels(a)
     camp = [r for r in labels if r["actor"].startswith("campaign:")]
     assert {r["family"] for r in camp} == set(FAMILIES)
     assert {r["family"] for r in labels if r["actor"].startswith("legit:")} == set(KINDS)
     assert all(r["campaign_id"] == f"r13-{r['family']}" for r in camp)
     assert all(not r["campaign_id"] for r in labels if r["actor"].startswith("legit:"))
-    rows = _rows(a)
+    rows = ps.rows(a)
     ids = [r["account_id"] for r in labels]
     assert len(ids) == len(set(ids)) and set(ids) == {r["account_id"] for r in rows}
     assert any(m["role"] == "tool" for r in rows for m in r.get("messages") or [])  # agent sessions carry results
@@ -62,8 +47,8 @@ def test_round13_is_deterministic_labels_everything_and_ingests(corpora: Path, t
 def test_round13_sizes_scrub_and_one_account_campaigns(corpora: Path, tmp_path: Path) -> None:
     _gen(corpora, tmp_path / "z", "--legit", "classroom", "--sizes", "1,7", "--scrub")
     for n in (1, 7):
-        labels = _labels(tmp_path / "z" / f"size-{n}")
+        labels = ps.labels(tmp_path / "z" / f"size-{n}")
         for fam in FAMILIES:
             assert sum(r["campaign_id"] == f"r13-{fam}-n{n}" for r in labels) == n, (fam, n)
-        rows = _rows(tmp_path / "z" / f"size-{n}")
+        rows = ps.rows(tmp_path / "z" / f"size-{n}")
         assert rows and all(r["ip"] == "" and r["user_agent"] == "" for r in rows)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from probekit.corpora import Item
-from probekit.pools13 import Pools13
+from probekit.pools13 import Pools13, filler
 from probekit.world import (
     END,
     STRONG,
@@ -45,13 +45,7 @@ from probekit.world import (
 
 
 def _filler(r: random.Random, p: Pools13, n: int) -> str:
-    """About n characters of assistant-like prose (corpus answers), for replies whose text is not known."""
-    out, size = [], 0
-    while size < n:
-        s = r.choice(p.c.general_answers)
-        out.append(s)
-        size += len(s) + 2
-    return "\n\n".join(out)[: max(40, n)]
+    return filler(r, p, n, 40)
 
 
 def _lines(text: str) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from probekit.corpora import Item
-from probekit.pools13 import Pools13
+from probekit.pools13 import Pools13, filler
 from probekit.world import (
     COUNTRIES,
     T0,
@@ -44,12 +44,7 @@ def _n(base: float, scale: float, lo: int = 1) -> int:
 
 
 def _filler(r: random.Random, p: Pools13, n: int) -> str:
-    out, size = [], 0
-    while size < n:
-        s = r.choice(p.c.general_answers)
-        out.append(s)
-        size += len(s) + 2
-    return "\n\n".join(out)[: max(30, n)]
+    return filler(r, p, n, 30)
 
 
 def _at_local(a: Acct, day: int, hour: float) -> datetime:

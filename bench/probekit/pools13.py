@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +79,14 @@ def load13(data: Path, skip: int = 12000) -> Pools13:
     for rec in _jl(data / "wizardlm_evol_instruct_testset/WizardLM_testset.jsonl"):
         wiz.setdefault(rec["Skill"], []).append(rec["Instruction"])
     return Pools13(c, tail, tail_code, oriented, soc, wiz)
+
+
+def filler(r: random.Random, p: Pools13, n: int, at_least: int) -> str:
+    """About n characters (at least `at_least`) of assistant-like prose (corpus answers), for replies whose
+    text is not known."""
+    out, size = [], 0
+    while size < n:
+        s = r.choice(p.c.general_answers)
+        out.append(s)
+        size += len(s) + 2
+    return "\n\n".join(out)[: max(at_least, n)]

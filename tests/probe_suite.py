@@ -1,0 +1,30 @@
+"""Helpers of the probe suites' generator-contract tests: build a suite into a folder, read its labels and log."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import probe_families  # noqa: E402
+
+
+def build(suite: str, seed: int, scale: float, corpora: Path, out: Path, *args: str) -> Path:
+    """`bench/probe_families.py --suite SUITE --seed SEED --scale SCALE ... ARGS` into `out`."""
+    assert probe_families.main(["--suite", suite, "--seed", str(seed), "--scale", str(scale), "--data",
+                                str(corpora), "--out", str(out), *args]) == 0
+    return out
+
+
+def labels(p: Path) -> list[dict]:
+    with open(p / "labels.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def rows(p: Path) -> list[dict]:
+    """The exchange records of `p/exchanges.jsonl` (split on newlines only: texts may hold U+2028)."""
+    return [json.loads(x) for x in (p / "exchanges.jsonl").read_bytes().split(b"\n") if x]
