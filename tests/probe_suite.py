@@ -28,3 +28,21 @@ def labels(p: Path) -> list[dict]:
 def rows(p: Path) -> list[dict]:
     """The exchange records of `p/exchanges.jsonl` (split on newlines only: texts may hold U+2028)."""
     return [json.loads(x) for x in (p / "exchanges.jsonl").read_bytes().split(b"\n") if x]
+
+
+def check_builds(a: Path, b: Path, families: object, kinds: object, prefix: str) -> tuple[list[dict], list[dict]]:
+    """Two builds of one seed are byte-identical, every family and kind is labelled, campaign ids are
+    `prefix-<family>` (none for legitimate kinds) and every labelled account is in the log, once. Returns the
+    labels and the log records of `a`."""
+    for name in ("exchanges.jsonl", "accounts.jsonl", "labels.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    lab = labels(a)
+    camp = [r for r in lab if r["actor"].startswith("campaign:")]
+    assert {r["family"] for r in camp} == set(families)  # type: ignore[call-overload]
+    assert {r["family"] for r in lab if r["actor"].startswith("legit:")} == set(kinds)  # type: ignore[call-overload]
+    assert all(r["campaign_id"] == f"{prefix}-{r['family']}" for r in camp)
+    assert all(not r["campaign_id"] for r in lab if r["actor"].startswith("legit:"))
+    log = rows(a)
+    ids = [r["account_id"] for r in lab]
+    assert len(ids) == len(set(ids)) and set(ids) == {r["account_id"] for r in log}
+    return lab, log

@@ -196,6 +196,19 @@ def popular_pasters(n: int, free: int, seed: int = 6) -> list[dict[str, Any]]:
     return out
 
 
+def _two_groups(recs: list[dict[str, Any]], first: list[str], second: list[str], tmp_path: Path
+                ) -> tuple[Grouping, pa.Table, pa.Table]:
+    """Two groups of 8 tightly bound accounts over the log `recs`: the grouping, the account features and the
+    shared-traffic features."""
+    g = Grouping(accounts=first + second, group=np.repeat(np.arange(2), 8), strength=np.full(16, 5.0),
+                 degree=np.full(16, 7.0), in_block=np.zeros(16, bool),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}), families=np.array([2, 2]))
+    with prepared_store(recs, tmp_path) as store:
+        feats = account_features(store.con)
+        sh = shared_traffic_features(store.con, g)
+    return g, feats, sh
+
+
 def test_members_pasting_what_ungrouped_users_paste_are_judged_on_the_rest(tmp_path: Path) -> None:
     """A group's behaviour is its own traffic's: heavy coders whose every request is a well-known one that
     ungrouped users paste too look like extraction by topic, yet what they send is everybody's. Their
@@ -203,12 +216,7 @@ def test_members_pasting_what_ungrouped_users_paste_are_judged_on_the_rest(tmp_p
     are popular for nobody."""
     recs = legit_users(20) + cover_campaign(8) + popular_pasters(8, free=30)
     devs, mix = [f"dev-{a:03d}" for a in range(8)], [f"mix-{a:03d}" for a in range(8)]
-    g = Grouping(accounts=devs + mix, group=np.repeat(np.arange(2), 8), strength=np.full(16, 5.0),
-                 degree=np.full(16, 7.0), in_block=np.zeros(16, bool),
-                 edges=pa.table({"src": [], "dst": [], "weight": []}), families=np.array([2, 2]))
-    with prepared_store(recs, tmp_path) as store:
-        feats = account_features(store.con)
-        sh = shared_traffic_features(store.con, g)
+    g, feats, sh = _two_groups(recs, devs, mix, tmp_path)
     rows = {r["account_id"]: r for r in sh.to_pylist()}
     assert all(rows[a]["popular_share"] == 1.0 for a in devs), [rows[a]["popular_share"] for a in devs]
     assert all(rows[a]["popular_share"] == 0.0 for a in mix)
@@ -240,12 +248,7 @@ def test_a_front_relaying_the_same_chats_is_judged_on_what_it_wraps(tmp_path: Pa
     shared traffic is all the same problem set, still carries no campaign behaviour."""
     recs = legit_users(20) + relay_front(8) + classroom(8)
     front, students = [f"front-{a:03d}" for a in range(8)], [f"student-{a:03d}" for a in range(8)]
-    g = Grouping(accounts=front + students, group=np.repeat(np.arange(2), 8), strength=np.full(16, 5.0),
-                 degree=np.full(16, 7.0), in_block=np.zeros(16, bool),
-                 edges=pa.table({"src": [], "dst": [], "weight": []}), families=np.array([2, 2]))
-    with prepared_store(recs, tmp_path) as store:
-        feats = account_features(store.con)
-        sh = shared_traffic_features(store.con, g)
+    g, feats, sh = _two_groups(recs, front, students, tmp_path)
     rows = {r["account_id"]: r for r in sh.to_pylist()}
     assert all(rows[a]["replayed_share"] > 0.5 and rows[a]["own_exchanges"] == 20 for a in front), rows[front[0]]
     parts = score_accounts(feats, g, shared=sh).group_parts
