@@ -229,16 +229,11 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     # as surely as one paying for 10, and a discount would make a farm's tie weaker as it grows
     weight = {"content": "least(a.share, b.share) * least(1.0, a.texts)", "operator": "least(a.share, b.share)"}.get(
         family, "least(a.share, b.share) / (1 + ln(a.n_key))")
-    # A key discounted by popularity (infrastructure, sampling parameters, cohorts) ties an account no more
-    # tightly as a full clique than as a ring of `2 * ring` neighbours: a configuration that twenty customers'
-    # harnesses share is not a tighter bond than one held by thirty
-    clique = weight if family in ("content", "operator") else f"{weight} * least(1.0, {2 * cfg.ring} / (a.n_key - 1))"
-
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
 {_ranked_sql("u", kind, keep, numbered)},
 full_pairs AS (
-  SELECT a.account_id AS src, b.account_id AS dst, {clique} AS w
+  SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
   FROM k a JOIN k b ON a.key = b.key AND a.rn < b.rn
   WHERE a.n_key <= {cfg.full_pairs_max}
 ),
