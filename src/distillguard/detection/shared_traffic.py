@@ -123,7 +123,7 @@ x AS (
   SELECT x.*, coalesce(CASE WHEN o.extraction THEN o.template_id END, f.template_id) AS unit_template,
          CASE WHEN o.extraction THEN x.open_hash END AS conversation, {capability} AS own_capability,
          CASE WHEN o.extraction THEN o.capability END AS open_capability, f.cot OR coalesce(o.cot, false) AS cot,
-         f.structured, coalesce(CASE WHEN o.extraction THEN ro.n_acc END, r.n_acc) AS n_acc,
+         f.structured,
          coalesce(CASE WHEN o.extraction THEN ro.n_acc END, r.n_acc) >= greatest(2, {replay_frac} * gs.n_grp)
            AS replayed
   FROM sx x JOIN gsize gs USING (account_id) LEFT JOIN dg_fp f USING (text_hash) LEFT JOIN replay r USING (text_hash)
@@ -149,38 +149,42 @@ SELECT
   count(*)::DOUBLE AS shared_exchanges,
   count(*)::DOUBLE / any_value(t.n_total) AS shared_share,
   count(*)::DOUBLE AS exchanges,
-  avg(CASE WHEN coalesce(open_capability, own_capability, 'other') = 'other' THEN 1.0 ELSE 0.0 END) AS cap_other,
-  avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END) AS cot_share,
-  avg(CASE WHEN (user_turns <= 1 AND NOT multi_turn) OR open_capability IS NOT NULL THEN 1.0 ELSE 0.0 END)
-    AS single_turn_share,
-  avg(CASE WHEN max_tokens >= {long_output} THEN 1.0 ELSE 0.0 END) AS long_max_tokens_share,
-  -- units: each single exchange, and each conversation opened by an extraction problem once
-  count(DISTINCT unit_template)::DOUBLE / (count(*) - count(conversation) + count(DISTINCT conversation))
-    AS template_diversity,
-  sum(completion_tokens)::DOUBLE / nullif(sum(prompt_tokens), 0) AS output_input_ratio,
+{measures},
   avg(CASE WHEN replayed THEN 1.0 ELSE 0.0 END) AS replayed_share,
   any_value(fe.hour_entropy) AS hour_entropy,
   any_value(fe.burstiness) AS burstiness,
   any_value(p.popular_share) AS popular_share,
   -- the same on the shared exchanges no other member sends verbatim: the payloads the group's wording carries
   count(*) FILTER (WHERE NOT replayed)::DOUBLE AS own_exchanges,
-  avg(CASE WHEN coalesce(open_capability, own_capability, 'other') = 'other' THEN 1.0 ELSE 0.0 END)
-    FILTER (WHERE NOT replayed) AS own_cap_other,
-  avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END) FILTER (WHERE NOT replayed) AS own_cot_share,
-  avg(CASE WHEN (user_turns <= 1 AND NOT multi_turn) OR open_capability IS NOT NULL THEN 1.0 ELSE 0.0 END)
-    FILTER (WHERE NOT replayed) AS own_single_turn_share,
-  avg(CASE WHEN max_tokens >= {long_output} THEN 1.0 ELSE 0.0 END) FILTER (WHERE NOT replayed)
-    AS own_long_max_tokens_share,
-  (count(DISTINCT unit_template) FILTER (WHERE NOT replayed))::DOUBLE
-    / nullif(count(*) FILTER (WHERE NOT replayed) - count(conversation) FILTER (WHERE NOT replayed)
-             + count(DISTINCT conversation) FILTER (WHERE NOT replayed), 0) AS own_template_diversity,
-  sum(completion_tokens) FILTER (WHERE NOT replayed)::DOUBLE
-    / nullif(sum(prompt_tokens) FILTER (WHERE NOT replayed), 0) AS own_output_input_ratio
+{own_measures}
 FROM x JOIN tot t USING (account_id) LEFT JOIN dg_features fe USING (account_id)
   LEFT JOIN popular p USING (account_id)
 GROUP BY account_id
 ORDER BY account_id
 """
+
+# the behaviour measures of a set of exchanges, each an aggregate over `x` (`{f}`: the rows' filter, after each
+# aggregate call); measured on all the shared exchanges, and on those no other member sends verbatim (own_*)
+_MEASURES = (
+    ("cap_other",
+     "avg(CASE WHEN coalesce(open_capability, own_capability, 'other') = 'other' THEN 1.0 ELSE 0.0 END){f}"),
+    ("cot_share", "avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END){f}"),
+    ("single_turn_share",
+     "avg(CASE WHEN (user_turns <= 1 AND NOT multi_turn) OR open_capability IS NOT NULL THEN 1.0 ELSE 0.0 END){f}"),
+    ("long_max_tokens_share", "avg(CASE WHEN max_tokens >= {long_output} THEN 1.0 ELSE 0.0 END){f}"),
+    # units: each single exchange, and each conversation opened by an extraction problem once
+    ("template_diversity", "(count(DISTINCT unit_template){f})::DOUBLE / nullif(count(*){f} - count(conversation){f} "
+                           "+ count(DISTINCT conversation){f}, 0)"),
+    ("output_input_ratio", "(sum(completion_tokens){f})::DOUBLE / nullif(sum(prompt_tokens){f}, 0)"),
+)
+
+
+def _measures_sql(prefix: str, rows: str) -> str:
+    return ",\n".join(f"  {sql.replace('{f}', rows)} AS {prefix}{name}" for name, sql in _MEASURES)
+
+
+_FEATURES_SQL = _FEATURES_SQL.replace("{measures}", _measures_sql("", "")).replace(
+    "{own_measures}", _measures_sql("own_", " FILTER (WHERE NOT replayed)"))
 
 SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", "cot_share", "single_turn_share",
                   "long_max_tokens_share", "template_diversity", "output_input_ratio", "replayed_share", "hour_entropy",
