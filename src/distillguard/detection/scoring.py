@@ -167,6 +167,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     beh = np.maximum(ind, config.harvest_level * individual_parts(features)["harvest"] * bound)
     core = np.zeros(len(ids), bool)   # grouped accounts with enough traffic carrying their group's own keys
     carry = np.ones(len(ids))         # how much of its group's campaign score an account may inherit
+    unshared = np.zeros(len(ids), bool)  # members of a group measured on its core that share none of its content
     n_exchanges = _col(features, "exchanges")
     if shared is not None and shared.num_rows:
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
@@ -214,12 +215,12 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
             # account of a farm sends few exchanges, nearly all of them the campaign's). A member bound by other
             # evidence only (payment, infrastructure, a client's sampling defaults), or not yet measured (an
             # incremental update's newcomer), has no shared traffic to judge by: it inherits as far as its own
-            # behaviour is the group's — a farm's account fully, a casual user whose client shares a campaign's
-            # defaults in proportion (and that again through `own` below)
-            gb_g = max(parts["behaviour"][g], 1e-9)
-            carry[m] = np.where(sh_n[m] > 0, np.clip(np.maximum(sh_n[m] / config.shared_min_exchanges,
-                                                                2.0 * sh_n[m] / np.maximum(n_exchanges[m], 1.0)),
-                                                     0, 1), np.clip(beh[m] / gb_g, 0, 1))
+            # behaviour is the group's (`like`, below) — a farm's account fully, a casual user whose client shares
+            # a campaign's defaults in proportion (and that again through `own`)
+            unshared[m] = sh_n[m] == 0
+            carry[m] = np.where(unshared[m], 1.0, np.clip(np.maximum(sh_n[m] / config.shared_min_exchanges,
+                                                                     2.0 * sh_n[m] / np.maximum(n_exchanges[m], 1.0)),
+                                                          0, 1))
         parts["binding"][g] = _binding(strength[m], config)
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
@@ -243,11 +244,13 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     if n_groups:
         # an operator's ring inside the group is judged on its own too; the group's other members (a popular
         # framework's users bound to it by tool schemas) carry no such proof and keep the group's score
-        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0) * carry, operator_score)
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
+        like = np.clip(beh / np.maximum(gb, 1e-9), 0, 1)   # how much the account behaves like its group
+        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0) * np.where(unshared, like, carry),
+                        operator_score)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score
-        own = np.clip(beh / np.maximum(gb, 1e-9), 0, 1) ** config.own_power
+        own = like ** config.own_power
         # tied to the group by strong links to several of its accounts, not by one loose link
         size = np.where(gi >= 0, parts["accounts"][np.maximum(gi, 0)], 1.0)
         full = np.maximum(np.minimum(config.full_tie_degree, size - 1), 1.0)
