@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from .campaigns import Grouping
+from .shared_traffic import MEASURES
 from .sorted_unique import positions
 
 INDIVIDUAL_WEIGHTS = {"extraction": 0.30, "cot": 0.20, "single_turn": 0.10, "long_output": 0.15, "sweep": 0.10,
@@ -345,8 +346,7 @@ def _own_shared(shared: pa.Table) -> pa.Table:
     """The shared-traffic features of the part no other member sends verbatim (`own_*`), under the names
     `individual_parts` reads (none of it replayed, by construction; no own part: no extraction)."""
     cols = {c: _col(shared, f"own_{c}", 1.0 if c == "cap_other" else 0.0)
-            for c in ("exchanges", "cap_other", "cot_share", "single_turn_share", "long_max_tokens_share",
-                      "template_diversity", "output_input_ratio")}
+            for c in ("exchanges", *(name for name, _ in MEASURES))}
     return pa.table({**cols, "hour_entropy": _col(shared, "hour_entropy"), "burstiness": _col(shared, "burstiness")})
 
 

@@ -165,7 +165,7 @@ ORDER BY account_id
 
 # the behaviour measures of a set of exchanges, each an aggregate over `x` (`{f}`: the rows' filter, after each
 # aggregate call); measured on all the shared exchanges, and on those no other member sends verbatim (own_*)
-_MEASURES = (
+MEASURES = (
     ("cap_other",
      "avg(CASE WHEN coalesce(open_capability, own_capability, 'other') = 'other' THEN 1.0 ELSE 0.0 END){f}"),
     ("cot_share", "avg(CASE WHEN cot THEN 1.0 ELSE 0.0 END){f}"),
@@ -180,7 +180,7 @@ _MEASURES = (
 
 
 def _measures_sql(prefix: str, rows: str) -> str:
-    return ",\n".join(f"  {sql.replace('{f}', rows)} AS {prefix}{name}" for name, sql in _MEASURES)
+    return ",\n".join(f"  {sql.replace('{f}', rows)} AS {prefix}{name}" for name, sql in MEASURES)
 
 
 _FEATURES_SQL = _FEATURES_SQL.replace("{measures}", _measures_sql("", "")).replace(
