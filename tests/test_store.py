@@ -321,3 +321,29 @@ def test_sigkill_mid_compaction_loses_and_duplicates_nothing(tmp_path: Path, kil
         s = ingest_logs(store, logs)
         assert (s.stored, s.duplicates) == (0, 40)
         assert store.compact().parts_after == 1 and _ids(store) == before
+
+
+def test_dedupe_probes_the_id_hashes_then_compares_the_ids(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    with Store.open(db) as store:
+        ingest_logs(store, [_jsonl(tmp_path / "a.jsonl", 0, 10)])
+        assert store.con.execute("SELECT count(*) FROM exchange_ids WHERE h = hash(request_id)").fetchall() == [(10,)]
+        # a stored id given the hash of a new one (a collision): the ids are compared, the new row is kept
+        store.con.execute("UPDATE exchange_ids SET h = hash('r12') WHERE request_id = 'r0'")
+        s = ingest_logs(store, [_parquet(tmp_path / "b.parquet", 5, 10)])  # r5..r9 stored, r10..r14 new
+        assert (s.stored, s.duplicates) == (5, 5)
+        # hashes from another DuckDB release (here: nonsense) are computed again at the next writable open
+        store.con.execute("UPDATE exchange_ids SET h = 7")
+        store.con.execute("UPDATE store_meta SET value = 'h1-duckdb0.0.0' WHERE name = 'id_hash'")
+    with Store.open(db) as store:
+        assert store.con.execute("SELECT count(*) FROM exchange_ids WHERE h = hash(request_id)").fetchall() == [(15,)]
+        s = ingest_logs(store, [_jsonl(tmp_path / "c.jsonl", 12, 6)])
+        assert (s.stored, s.duplicates) == (3, 3)
+        # a store written before the hashes: the column is added and filled
+        store.con.execute("ALTER TABLE exchange_ids DROP COLUMN h")
+        store.con.execute("DELETE FROM store_meta")
+    with Store.open(db) as store:
+        s = ingest_logs(store, [_jsonl(tmp_path / "d.jsonl", 0, 20)])
+        assert (s.stored, s.duplicates) == (2, 18)
+        assert store.con.execute("SELECT count(*), count(DISTINCT request_id) FROM exchanges").fetchall() == [(20, 20)]
+        assert store.con.execute("SELECT count(*) FROM exchange_ids WHERE h = hash(request_id)").fetchall() == [(20,)]

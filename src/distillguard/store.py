@@ -5,7 +5,8 @@ Layout of a store `S.duckdb`:
   `_rid` column, zstd-compressed, written by Arrow and never changed. A part is listed in the catalog's
   `exchange_parts` table only once its rows and every other effect of its input file are committed.
 - the DuckDB file (the catalog): `exchange_parts` (the part manifest), `exchange_ids` (the request_id of
-  every stored exchange: the index that dedupe probes), `exchanges_delta` (a small native table that the
+  every stored exchange and its 64-bit hash `h`: the index that dedupe probes, integers first, see
+  `_Staging.commit`), `store_meta` (the version of those hashes), `exchanges_delta` (a small native table that the
   gateway appends to and that is rolled into a part now and then), `accounts`, `ingested_files`, `rejects`,
   and whatever state later stages keep (fingerprint cache, snapshots, keys).
 - `exchanges`: a view over the manifest's parts and the delta, with a `rowid` column (the `_rid` of the
@@ -95,7 +96,10 @@ _SETUP = (
     """CREATE TABLE IF NOT EXISTS exchange_parts (
         name VARCHAR PRIMARY KEY, rows BIGINT, first_rid BIGINT, last_rid BIGINT, bytes BIGINT,
         created_at TIMESTAMPTZ DEFAULT now())""",
-    "CREATE TABLE IF NOT EXISTS exchange_ids (request_id VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS exchange_ids (request_id VARCHAR, h UBIGINT)",
+    # `h`: DuckDB's hash() of the request_id (stores before it: NULL until `_id_hashes` fills it)
+    "ALTER TABLE exchange_ids ADD COLUMN IF NOT EXISTS h UBIGINT",
+    "CREATE TABLE IF NOT EXISTS store_meta (name VARCHAR PRIMARY KEY, value VARCHAR)",
     # the version of a part's stored keys (KEYS_VERSION); NULL: none (stores before keys too)
     "ALTER TABLE exchange_parts ADD COLUMN IF NOT EXISTS keys VARCHAR",
 )
@@ -107,6 +111,9 @@ KEY_PREFIX = "_k_"
 KEY_FIELDS = tuple(pa.field(KEY_PREFIX + name, typ) for name, _, typ in MESSAGE_KEYS)
 _KEYS_DIGEST = hashlib.blake2b("\n".join(sql for _, sql, _ in MESSAGE_KEYS).encode(), digest_size=8).hexdigest()
 KEYS_VERSION = f"k1-duckdb{duckdb.__version__}-{_KEYS_DIGEST}"
+# The id index's hashes (`exchange_ids.h`) are DuckDB's `hash()` too: `store_meta` names the release that computed
+# them, and a writable open by another release computes them again before any probe (`Store._id_hashes`)
+ID_HASH_VERSION = f"h1-duckdb{duckdb.__version__}"
 _COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
 # the keys as a part stores them, computed by DuckDB from the contract's columns (the delta's roll)
 _KEYS_SQL = message_keys_sql(KEY_PREFIX)
@@ -175,6 +182,7 @@ class Store:
             for stmt in _SETUP:
                 con.execute(stmt)
             store._migrate()
+            store._id_hashes()
             store._drop_orphans()
             con.execute("BEGIN TRANSACTION")
             try:
@@ -254,7 +262,8 @@ class Store:
                 durable(tmp)
                 os.replace(tmp, final)
                 durable(self.parts)
-                cur.execute(f"INSERT INTO exchange_ids SELECT request_id FROM {DELTA}")
+                cur.execute(f"INSERT INTO exchange_ids (request_id, h) SELECT request_id, hash(request_id) "
+                            f"FROM {DELTA}")
                 _list_part(cur, final, n, first, last, KEYS_VERSION)
                 cur.execute(f"DELETE FROM {DELTA}")
                 self._refresh_view(cur)
@@ -455,6 +464,23 @@ class Store:
             if p.is_file() and p.name.startswith("part-") and p.name not in listed:
                 p.unlink(missing_ok=True)
 
+    def _id_hashes(self) -> None:
+        """Make `exchange_ids.h` the hash of every stored id by this DuckDB release (`ID_HASH_VERSION`): a store
+        written before the column, or by another release (whose `hash()` may differ), has them computed again,
+        in one transaction with the version, before any probe reads them."""
+        con = self.con
+        row = con.execute("SELECT value FROM store_meta WHERE name = 'id_hash'").fetchall()
+        if row and row[0][0] == ID_HASH_VERSION:
+            return
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("UPDATE exchange_ids SET h = hash(request_id)")
+            con.execute("INSERT OR REPLACE INTO store_meta VALUES ('id_hash', ?)", [ID_HASH_VERSION])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
     def _migrate(self) -> None:
         """A store written before parts (`exchanges` a table): its rows become the first part."""
         row = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'exchanges' "
@@ -474,7 +500,8 @@ class Store:
                 durable(tmp)
                 os.replace(tmp, self.parts / name)
                 durable(self.parts)
-                con.execute("INSERT INTO exchange_ids SELECT request_id FROM exchanges")
+                con.execute("INSERT INTO exchange_ids (request_id, h) SELECT request_id, hash(request_id) "
+                            "FROM exchanges")
                 _list_part(con, self.parts / name, n, first, last)
             con.execute("DROP TABLE exchanges")
             self._refresh_view()
@@ -541,21 +568,33 @@ class _Staging:
         stored, keep = self.seq, None
         ids = mask = None
         if self.seq:
-            ids = pa.Table.from_arrays([pa.chunked_array(self._ids, pa.string()), _int64_range(0, self.seq)],
-                                       schema=_IDS_SCHEMA)
+            ids = _with_hashes(con, pa.Table.from_arrays([pa.chunked_array(self._ids, pa.string()),
+                                                          _int64_range(0, self.seq)], schema=_IDS_SCHEMA))
             con.register("_dg_ids", ids)
+            hits = 0
             try:
-                # positions to drop: ids already stored, and every occurrence in the file after its first
-                stored_sql = ("SELECT _pos FROM _dg_ids WHERE request_id IN (SELECT request_id FROM exchange_ids "
-                              "WHERE request_id IN (SELECT request_id FROM _dg_ids) UNION ALL "
-                              f"SELECT request_id FROM {DELTA})")
-                if _may_repeat(con):
+                # positions to drop: ids already stored, and every occurrence in the file after its first. Stored
+                # ids are found by their hashes first (a scan of 8-byte integers, not of every stored id string,
+                # which grew with the store: ~4 CPU s per file at 54M stored ids), then the strings of the
+                # stored ids sharing a hash with the file's are compared (equal ids hash equally: no shared
+                # hash, no stored duplicate)
+                hashes = con.sql("SELECT DISTINCT h FROM exchange_ids WHERE h IN (SELECT h FROM _dg_ids)")
+                known = [f"SELECT request_id FROM {DELTA}"]
+                hit = hashes.to_arrow_table()
+                if hit.num_rows:
+                    con.register("_dg_hits", hit)
+                    hits = hit.num_rows
+                    known.insert(0, "SELECT request_id FROM exchange_ids WHERE h IN (SELECT h FROM _dg_hits)")
+                stored_sql = f"SELECT _pos FROM _dg_ids WHERE request_id IN ({' UNION ALL '.join(known)})"
+                if _may_repeat(ids.column("h")):
                     stored_sql += (" UNION SELECT _pos FROM (SELECT _pos, row_number() OVER (PARTITION BY request_id "
                                    "ORDER BY _pos) AS k FROM _dg_ids WHERE request_id IN (SELECT request_id FROM "
                                    "_dg_ids GROUP BY request_id HAVING count(*) > 1)) WHERE k > 1")
                 drop = con.sql(stored_sql).to_arrow_table().column(0)
             finally:
                 con.unregister("_dg_ids")
+                if hits:
+                    con.unregister("_dg_hits")
             if len(drop):
                 mask = pc.invert(pc.is_in(ids.column("_pos"), value_set=drop.combine_chunks()))
                 keep = mask
@@ -567,7 +606,7 @@ class _Staging:
                 assert ids is not None
                 con.register("_dg_ids", ids)
                 try:
-                    con.execute("INSERT INTO exchange_ids SELECT request_id FROM _dg_ids")
+                    con.execute("INSERT INTO exchange_ids (request_id, h) SELECT request_id, h FROM _dg_ids")
                 finally:
                     con.unregister("_dg_ids")
             if self.seq:
@@ -740,12 +779,24 @@ def _int64_range(start: int, n: int) -> pa.Array:
     return pa.array(np.arange(start, start + n, dtype=np.int64))
 
 
-def _may_repeat(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether some request_id may occur twice in the registered `_dg_ids`: two equal 64-bit hashes (DuckDB's
-    `hash`) among its ids. Equal ids hash equally, so False proves every id distinct; True (a repeat, or a
-    rare collision) sends the caller to the exact first-occurrence query. A sort of 8-byte integers instead
-    of a hash aggregate over the id strings: a third of the CPU."""
-    h = np.sort(con.sql("SELECT hash(request_id) FROM _dg_ids").to_arrow_table().column(0).to_numpy())
+def _with_hashes(con: duckdb.DuckDBPyConnection, ids: pa.Table) -> pa.Table:
+    """`ids` (request_id, _pos = 0..n-1) with `h`, DuckDB's hash() of each request_id, in row order."""
+    con.register("_dg_ids_h", ids)
+    try:
+        t = con.sql("SELECT _pos, hash(request_id) AS h FROM _dg_ids_h").to_arrow_table()
+    finally:
+        con.unregister("_dg_ids_h")
+    h = np.empty(ids.num_rows, np.uint64)
+    h[t.column("_pos").to_numpy()] = t.column("h").to_numpy()  # the scan need not keep the rows' order
+    return ids.append_column("h", pa.array(h))
+
+
+def _may_repeat(hashes: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether some request_id may occur twice among ids of these 64-bit hashes (DuckDB's `hash`): two equal
+    hashes. Equal ids hash equally, so False proves every id distinct; True (a repeat, or a rare collision)
+    sends the caller to the exact first-occurrence query. A sort of 8-byte integers instead of a hash
+    aggregate over the id strings: a third of the CPU."""
+    h = np.sort(hashes.to_numpy())
     return bool((h[1:] == h[:-1]).any())
 
 
