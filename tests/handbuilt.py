@@ -113,3 +113,50 @@ def prepared_store(records: list[dict[str, Any]], tmp_path: Path, accounts_csv: 
         ingest_logs(store, [log])
         features.prepare(store.con)
         yield store
+
+
+def task_pool(n: int, seed: int = 3) -> list[str]:
+    """`n` distinct reasoning tasks, each ending in words of its own (its normalised end is its own)."""
+    rng = random.Random(seed)
+    return [rng.choice(QUESTIONS).format(a=rng.randrange(2, 999), b=rng.randrange(2, 99), c=rng.randrange(2, 50))
+            + ", for the " + " ".join(rng.sample(WORDS, 4)) + "?" for _ in range(n)]
+
+
+def own_wording(rng: random.Random) -> str:
+    """A reasoning request in words of one account's own, before `{q}`."""
+    a, b, c, d = rng.sample(WORDS, 4)
+    tag = rng.choice(("think", "reasoning", "scratchpad", "analysis", "thought"))
+    return rng.choice((f"{a.title()} {b}. Show all of your working inside <{tag}> tags first.\n\n{{q}}",
+                       f"Before answering write every intermediate step between <{tag}> and </{tag}> ({c}).\n{{q}}",
+                       f"[{d}] Reason it through step by step; keep the whole chain of thought. Task: {{q}}",
+                       f"{c.title()} {a} {b}\nExplain your reasoning in full, then the answer.\n\n{{q}}",
+                       f"Think aloud in <{tag}>, leaving nothing out, {d} style -- {{q}}"))
+
+
+def pool_campaign(n: int, pool: list[str], per_account: int = 24, days: int = 14, seed: int = 4,
+                  prefix: str = "pool") -> list[dict[str, Any]]:
+    """An operator drawing tasks from one pool through accounts that each word the request their own way,
+    day after day, on no shared network: no wrapper, address or client in common."""
+    rng = random.Random(seed)
+    out = []
+    for a in range(n):
+        acc, wording = f"{prefix}-{a:03d}", own_wording(rng)
+        for i, q in enumerate(rng.sample(pool, per_account)):
+            ts = T0 + timedelta(days=i * days / per_account, hours=rng.random() * 20)
+            out.append(_rec(f"{acc}-{i}", ts, acc, wording.format(q=q[0].upper() + q[1:]),
+                            params={"temperature": round(rng.uniform(0.2, 1.0), 1), "max_tokens": 8192}))
+    return out
+
+
+def benchmark_runs(n: int, pool: list[str], seed: int = 5, prefix: str = "bench") -> list[dict[str, Any]]:
+    """Researchers each running the same public benchmark once, through a harness worded their own way, in
+    one burst."""
+    rng = random.Random(seed)
+    out = []
+    for a in range(n):
+        acc, wording, day = f"{prefix}-{a:03d}", own_wording(rng), rng.randrange(0, 12)
+        for i, q in enumerate(pool):
+            ts = T0 + timedelta(days=day, minutes=2 * i + rng.random())
+            out.append(_rec(f"{acc}-{i}", ts, acc, wording.format(q=q[0].upper() + q[1:]),
+                            params={"temperature": 0, "max_tokens": 1024}))
+    return out

@@ -14,7 +14,8 @@ from distillguard.cli import main
 from distillguard.detection import DetectConfig, detect_logs
 from distillguard.errors import ReportError, StoreError, UsageError
 from distillguard.store import Store
-from handbuilt import batch_integration, campaign, legit_users, scrub_network, write_jsonl
+from handbuilt import (batch_integration, benchmark_runs, campaign, legit_users, pool_campaign, scrub_network,
+                       task_pool, write_jsonl)
 
 FAST = DetectConfig()
 
@@ -81,6 +82,20 @@ def test_network_scrubbed_still_found(tmp_path: Path) -> None:
     rows = _rows(tmp_path / "out")
     assert sum(r["flagged"] == "true" for a, r in rows.items() if a.startswith("camp")) == 10
     assert not any(r["flagged"] == "true" for a, r in rows.items() if not a.startswith("camp"))
+
+
+def test_a_pool_harvested_in_each_accounts_own_wording_is_a_campaign_a_benchmark_run_once_is_not(
+        tmp_path: Path) -> None:
+    # 24 accounts draw reasoning tasks from one pool of 120 for two weeks, each wording its request its own way,
+    # on no shared network or client; six researchers each run a 60-task benchmark drawn from the same pool once,
+    # in a burst, through harnesses worded their own way. The tasks bind both; only the runs replay one suite
+    pool = task_pool(120)
+    log = write_jsonl(legit_users(60) + pool_campaign(24, pool) + benchmark_runs(6, pool[:60]),
+                      tmp_path / "pool.jsonl")
+    detect_logs([log], tmp_path / "out", config=FAST)
+    rows = _rows(tmp_path / "out")
+    flagged = {a for a, r in rows.items() if r["flagged"] == "true"}
+    assert {a for a in rows if a.startswith("pool")} == flagged
 
 
 def test_legit_only_nothing_flagged(tmp_path: Path) -> None:

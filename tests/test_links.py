@@ -7,7 +7,8 @@ import string
 from datetime import timedelta
 
 from distillguard.detection import features, links
-from handbuilt import T0, WORDS, _rec, campaign, legit_users, prepared_store, scrub_network
+from handbuilt import (T0, WORDS, _rec, campaign, legit_users, pool_campaign, prepared_store, scrub_network,
+                       task_pool)
 
 
 def _links(tmp_path, records, accounts_csv: str | None = None, **cfg) -> dict[tuple[str, str, str], float]:
@@ -189,3 +190,21 @@ def test_link_weights_are_the_same_number_every_run(tmp_path) -> None:
     lk = _links(tmp_path, campaign(30) + legit_users(20))
     assert lk and all(w == round(w, 9) for w in lk.values())
     assert any(w != round(w, 6) for w in lk.values())   # ... still finer than any threshold reads them
+
+
+def test_a_task_pool_drawn_through_each_accounts_own_wording_binds_in_keys_of_any_size(tmp_path) -> None:
+    # 30 accounts draw 24 of 60 tasks each, every account wording its request its own way: each task is held by
+    # ~12 accounts, sent once by each. With full pairs only up to 2 holders, every key is linked as a ring of
+    # one neighbour a side; the ring follows one order of the accounts for all keys, so a pair's payloads add
+    # up as they do when every pair is linked (~24/60 of the traffic), instead of scattering over random pairs
+    recs = pool_campaign(30, task_pool(60)) + legit_users(20)
+    lk = _links(tmp_path, recs, full_pairs_max=2, ring=1)
+    payload = {(s, d): w for (s, d, k), w in lk.items() if k == "shared-payloads"}
+    pool = [f"pool-{a:03d}" for a in range(30)]
+    best = {a: max((w for (s, d), w in payload.items() if a in (s, d)), default=0.0) for a in pool}
+    assert min(best.values()) >= 0.2, best
+    assert not any(s.startswith("user") or d.startswith("user") for s, d in payload)
+    # most pairs share no wording at all (five sentence shapes among 30 accounts): the tasks alone bind them
+    worded = {(s, d) for (s, d, k) in lk if k in ("shared-wrapper", "shared-template", "near-duplicate-template",
+                                                   "shared-prompt-ends", "shared-phrases")}
+    assert len(set(payload) - worded) > len(payload) / 2

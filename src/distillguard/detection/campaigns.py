@@ -35,6 +35,9 @@ DEFAULT_KIND_WEIGHTS = {
     "client-fingerprint": 0.15,
     "shared-payment": 0.8,
     "signup-cohort": 0.4,
+    # payloads drawn from one pool: two accounts share a sliver of their traffic (their draws over the pool's
+    # size), so a pair sharing a twenty-fifth of it makes an edge
+    "shared-payloads": 4.0,
     "shared-params": 1.0,   # already down-weighted by popularity (1 / (1 + ln n)) in the link stage
 }
 
@@ -43,11 +46,11 @@ DEFAULT_KIND_WEIGHTS = {
 FAMILIES = {"lockstep-timing": 1, "shared-ip": 2, "client-fingerprint": 2, "shared-params": 2, "shared-payment": 3,
             "signup-cohort": 3, "shared-system-prompt": 3}  # everything else: content (0)
 CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
-                           "shared-phrases"})
+                           "shared-phrases", "shared-payloads"})
 # an operator's own wording: a template or wrapper around its prompts. Not phrases (the craft of prompt writing
 # — openers, closers, CoT requests — is shared between operators), nor long system prompts (two operators
 # driving one open-source agent framework send its instructions alike)
-WORDING_KINDS = CONTENT_KINDS - {"shared-phrases"}
+WORDING_KINDS = CONTENT_KINDS - {"shared-phrases", "shared-payloads"}
 
 
 UNTIL_STABLE_ITERATIONS = 10  # leiden_iterations = -1: passes enough for the partition to settle

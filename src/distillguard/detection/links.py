@@ -76,13 +76,13 @@ KEY_TABLES = (
 )
 
 
-def _reused(keys: str, min_reuse: float) -> str:
+def _reused(keys: str, min_reuse: float, once: bool = False) -> str:
     """The rows (account_id, key, share) of `keys` (which also gives `uses`: the account's exchanges on the key)
-    whose holders use the key at least `min_reuse` times each on average (0: every row)."""
+    whose holders use the key at least `min_reuse` times each on average (0: every row) — or, `once`, less."""
     if min_reuse <= 0:
         return f"SELECT account_id, key, share FROM ({keys})"
     return ("SELECT account_id, key, share FROM (SELECT *, sum(uses) OVER (PARTITION BY key) / count(*) OVER "
-            f"(PARTITION BY key) AS reuse FROM ({keys})) WHERE reuse >= {min_reuse}")
+            f"(PARTITION BY key) AS reuse FROM ({keys})) WHERE reuse {'<' if once else '>='} {min_reuse}")
 
 
 # kind -> (SQL producing account_id, key, share; weighting family)
@@ -96,9 +96,19 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
     # verbatim (a well-known conversation, a tutorial's example, a task handed to several accounts) is popular
     # content as far as the key goes: `texts` is the key's distinct texts per holder, and a link's weight counts
     # only that far (one text sent by 300 accounts: 1/300). Whose content it is, other evidence says.
-    content = ("SELECT u.*, t.texts / count(*) OVER (PARTITION BY u.key) AS texts FROM ("
-               + _reused("SELECT * FROM dg_kk_{key}", cfg.min_key_reuse)
-               + ") u JOIN (SELECT {key} AS key, count(*)::DOUBLE AS texts FROM dg_fp GROUP BY {key}) t USING (key)")
+    def keyed(once: bool) -> str:
+        return ("SELECT u.*, t.texts / count(*) OVER (PARTITION BY u.key) AS texts FROM ("
+                + _reused("SELECT * FROM dg_kk_{key}", cfg.min_key_reuse, once)
+                + ") u JOIN (SELECT {key} AS key, count(*)::DOUBLE AS texts FROM dg_fp GROUP BY {key}) t USING (key)")
+    content = keyed(once=False)
+    # The payloads themselves: a text's end whatever wording precedes it, that its holders send about once each
+    # (reused, the same end is a wrapper's: `content`), as far as they word it each their own way. An operator
+    # drawing its tasks from one pool through accounts that each wrap them differently (a language, a tag style
+    # of their own) shares no wrapper, but its accounts keep sending the same tasks: two of them share their
+    # draws over the pool's size of their traffic, the same at 100 accounts or 100,000. Sent verbatim by many
+    # (a benchmark item through one harness, a popular question pasted as is), a payload is everybody's
+    # content: `texts` discounts it.
+    payload = keyed(once=True)
     # system prompts (by length in words), as shares of the fingerprinted traffic
     system = ("SELECT x.account_id, x.sys_hash AS key, count(*)::DOUBLE / any_value(c.n_acc) AS share, "
               "count(*) AS uses FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
@@ -115,6 +125,7 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
             "SELECT account_id, key, sum(share) / 2 AS share, any_value(texts) AS texts FROM ("
             + content.format(key="pre_key") + " UNION ALL " + content.format(key="suf_key") + ") GROUP BY ALL",
             "content"),
+        "shared-payloads": (payload.format(key="suf_key"), "payload"),
         # a short system prompt ("You are a helpful assistant.") is a client's default persona, sent by unrelated
         # customers: weighted and capped by popularity like infrastructure (shares of the fingerprinted traffic)
         "shared-system-prompt": (_reused(system.format(words=f"< {cfg.instructions_min_words}"), 0.0), "infra"),
@@ -171,9 +182,11 @@ _RNG = random.Random(20260522)
 _MINHASH_AB = [(_RNG.randrange(1, _P), _RNG.randrange(0, _P)) for _ in range(256)]
 
 
-def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2", numbered: bool = False) -> str:
+def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2", numbered: bool = False,
+                per_key: bool = True) -> str:
     """CTEs `kc`, `kn`, `k0`, `k` over `source(account_id, key, …)`: the rows of keys passing `keep`, with
-    `n_key` and a neutral pseudo-random rank `rn`.
+    `n_key` and a neutral pseudo-random rank `rn` — drawn afresh for each key, or (not `per_key`) one order of
+    the accounts that every key's holders follow.
 
     Keys are counted first and only the kept ones ranked: most content and LSH band keys are held by one
     account, and sorting them by an md5 would be most of the work. The md5 reads account ids: with
@@ -187,6 +200,7 @@ def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2", numbered: bool
     else:
         lo_hi = "kc.lo AS lo_name, kc.hi AS hi_name FROM kc"
         self_name = f"s.account_id AS self_name FROM {source} s JOIN kn c USING (key)"
+    by_key = " || lo_name || '|' || hi_name || '|' || CAST(n_key AS VARCHAR)" if per_key else ""
     return f"""kc AS (
   SELECT key, count(*) AS n_key, min(account_id) AS lo, max(account_id) AS hi FROM {source} GROUP BY key
 ),
@@ -198,7 +212,7 @@ k0 AS (
 ),
 k AS (
   SELECT *, row_number() OVER (PARTITION BY key ORDER BY
-           md5(self_name || '|{salt}|' || lo_name || '|' || hi_name || '|' || CAST(n_key AS VARCHAR))) - 1 AS rn
+           md5(self_name || '|{salt}|'{by_key})) - 1 AS rn
   FROM k0
 )"""
 
@@ -222,16 +236,22 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     if family == "params":
         popular = max(cfg.popular_min, int(cfg.params_popular_share * n_accounts))
     share_floor = cfg.min_key_share if family == "content" else 0.0
+    # a payload's pair weight is a sum over many keys, each a sliver: in a key of many holders the ring must
+    # pick the same neighbours key after key (one order of the accounts for all keys) for the sum to build up
+    # as it does in small keys; a fresh order per key would spread it over random pairs, none reaching an edge
     # content and operator keys are never dropped as "popular": a wrapper or a payment instrument held by many
     # accounts is one operator's (a popular client's defaults arrive as infrastructure or system-prompt keys)
-    keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' IN ('content', 'operator'))"
+    keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' IN ('content', 'operator', 'payload'))"
     # an operator key is not discounted by popularity either: one card paying for 1,000 accounts is one payer
     # as surely as one paying for 10, and a discount would make a farm's tie weaker as it grows
-    weight = {"content": "least(a.share, b.share) * least(1.0, a.texts)", "operator": "least(a.share, b.share)"}.get(
+    # a payload is a sliver of each holder's traffic and never dropped as popular (`payload_min_texts` keeps the
+    # verbatim ones out): the pair's weight is the sum over the payloads both send
+    weight = {"content": "least(a.share, b.share) * least(1.0, a.texts)", "operator": "least(a.share, b.share)",
+              "payload": "least(a.share, b.share) * least(1.0, a.texts)"}.get(
         family, "least(a.share, b.share) / (1 + ln(a.n_key))")
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
-{_ranked_sql("u", kind, keep, numbered)},
+{_ranked_sql("u", kind, keep, numbered, per_key=family != "payload")},
 full_pairs AS (
   SELECT a.account_id AS src, b.account_id AS dst, {weight} AS w
   FROM k a JOIN k b ON a.key = b.key AND a.rn < b.rn
@@ -345,7 +365,8 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int, bool
 # twice (DuckDB turns the window into a self-join of its input), and keeps each kind's rows (`dg_ku_<n>`, after
 # the reuse filter: a few per cent of them) for `key_usage`, which would otherwise compute them again
 _CONTENT_COLUMNS = {"shared-template": ("template_id",), "near-duplicate-template": ("near_group",),
-                    "shared-wrapper": ("wrapper_id",), "shared-prompt-ends": ("pre_key", "suf_key")}
+                    "shared-wrapper": ("wrapper_id",), "shared-prompt-ends": ("pre_key", "suf_key"),
+                    "shared-payloads": ("suf_key",)}
 
 
 def _content_keys(column: str) -> str:
@@ -372,14 +393,20 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
     numbered = create_links_table(con)
     for name, sql in KEY_TABLES:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-    for kind, (sql, family) in _key_sources(config).items():
+    sources = _key_sources(config)
+    # each column's grouped rows are built once and dropped after the last kind reading them
+    last = {c: kind for kind in sources for c in _CONTENT_COLUMNS.get(kind, ())}
+    built: set[str] = set()
+    for kind, (sql, family) in sources.items():
         columns = _CONTENT_COLUMNS.get(kind, ())
         if columns:
-            for c in columns:
+            for c in set(columns) - built:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE dg_kk_{c} AS {_content_keys(c)}")
+                built.add(c)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_usage_table(kind)} AS {sql}")
             for c in columns:
-                con.execute(f"DROP TABLE dg_kk_{c}")
+                if last[c] == kind:
+                    con.execute(f"DROP TABLE dg_kk_{c}")
             sql = f"SELECT * FROM {_usage_table(kind)}"
         con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config, numbered)}")
     for kind, (tuples, min_tuples, rows, weight, h, mass) in _set_links(config).items():
@@ -397,3 +424,4 @@ def key_usage(con: duckdb.DuckDBPyConnection, kind: str, config: LinkConfig = Li
     sql = f"SELECT * FROM {_usage_table(kind)}" if kind in _CONTENT_COLUMNS else _key_sources(config)[kind][0]
     usage = con.sql(f"SELECT account_id, hash('{kind}', key) AS key, share FROM ({sql})").to_arrow_table()
     return account_ids.to_names(con, usage)
+

@@ -27,10 +27,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .campaigns import Grouping
 from .shared_traffic import MEASURES
 from .sorted_unique import positions
+
+# evidence that two accounts run the same client software: its sampling configuration and fingerprint
+CLIENT_DEFAULT_KINDS = ("client-fingerprint", "shared-params")
 
 INDIVIDUAL_WEIGHTS = {"extraction": 0.30, "cot": 0.20, "single_turn": 0.10, "long_output": 0.15, "sweep": 0.10,
                       "output_ratio": 0.05, "around_clock": 0.05, "regular": 0.05}
@@ -401,10 +405,13 @@ def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3
 
 def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], orgs: Sequence[str | None],
                                 config: ScoreConfig = ScoreConfig()) -> pa.Table:
-    """`links` minus those between two accounts of one declared org (≤ `one_customer_max_accounts` keys).
+    """`links` minus those between two accounts of one declared org (≤ `one_customer_max_accounts` keys), and
+    the client-default links (`CLIENT_DEFAULT_KINDS`) between accounts of two such orgs.
 
     Keys of one known customer sharing a harness, an IP and a payment are one entity, not a covert ring:
-    such links are no coordination evidence (links to accounts outside the org still count).
+    such links are no coordination evidence (links to accounts outside the org still count). Two known
+    customers running one public harness send its sampling configuration and client alike: that is the tool's
+    default, not an operator's — their content, payment and network links still count.
     """
     org_of = {a: o for a, o in zip(account_ids, orgs, strict=True) if o}
     if not org_of or links.num_rows == 0:
@@ -421,7 +428,8 @@ def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], org
     members = list(small)
     src = org_code[positions(links["src"], members, last=True)]    # index -1 picks the trailing -1
     dst = org_code[positions(links["dst"], members, last=True)]
-    drop = np.flatnonzero((src >= 0) & (src == dst))
+    client = pc.is_in(links["kind"], pa.array(CLIENT_DEFAULT_KINDS, pa.string())).to_numpy(zero_copy_only=False)
+    drop = np.flatnonzero(((src >= 0) & (src == dst)) | (((src >= 0) | (dst >= 0)) & client))
     if len(drop) == 0:
         return links
     if len(drop) > 1024:

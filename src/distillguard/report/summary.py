@@ -39,6 +39,7 @@ SIGNAL_WORDS = {
     "near-duplicate-template": "near-duplicate templates",
     "shared-wrapper": "shared prompt wrappers",
     "shared-prompt-ends": "shared prompt openings and endings",
+    "shared-payloads": "the same tasks in different wordings",
     "shared-system-prompt": "a shared system prompt",
     "shared-instructions": "shared system-prompt instructions",
     "extraction-targets": "narrow targeting of reasoning, coding and tool use",
