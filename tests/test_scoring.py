@@ -138,6 +138,20 @@ def test_links_inside_one_declared_customer_are_no_evidence() -> None:
     assert big.num_rows == 4
 
 
+def test_a_known_customers_client_defaults_link_no_one() -> None:
+    # two labs running one public harness (temperature 0, a seed, max_tokens) and one account declaring no
+    # organisation: the harness's configuration and client link none of them; their content links still do,
+    # and two accounts declaring no organisation keep their configuration link
+    from distillguard.detection.scoring import without_same_customer_links
+
+    links = pa.table({"src": ["a1", "a1", "a1", "a1", "n1"], "dst": ["b1", "b1", "n1", "n1", "n2"],
+                      "kind": ["shared-params", "shared-wrapper", "client-fingerprint", "shared-phrases",
+                               "shared-params"], "weight": [0.3] * 5})
+    kept = without_same_customer_links(links, ["a1", "b1", "n1", "n2"], ["lab-a", "lab-b", None, None])
+    assert list(zip(kept["src"].to_pylist(), kept["dst"].to_pylist(), kept["kind"].to_pylist(), strict=True)) == [
+        ("a1", "b1", "shared-wrapper"), ("a1", "n1", "shared-phrases"), ("n1", "n2", "shared-params")]
+
+
 def _shared(ids: list[str], **over: float) -> pa.Table:
     row = dict(EXTRACTOR, replayed_share=0.0, exchanges=40.0)
     row.update(over)
