@@ -14,8 +14,16 @@ from distillguard.cli import main
 from distillguard.detection import DetectConfig, detect_logs
 from distillguard.errors import ReportError, StoreError, UsageError
 from distillguard.store import Store
-from handbuilt import (batch_integration, benchmark_runs, campaign, legit_users, pool_campaign, scrub_network,
-                       task_pool, write_jsonl)
+from handbuilt import (
+    batch_integration,
+    benchmark_runs,
+    campaign,
+    legit_users,
+    pool_campaign,
+    scrub_network,
+    task_pool,
+    write_jsonl,
+)
 
 FAST = DetectConfig()
 

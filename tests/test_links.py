@@ -7,8 +7,7 @@ import string
 from datetime import timedelta
 
 from distillguard.detection import features, links
-from handbuilt import (T0, WORDS, _rec, campaign, legit_users, pool_campaign, prepared_store, scrub_network,
-                       task_pool)
+from handbuilt import T0, WORDS, _rec, campaign, legit_users, pool_campaign, prepared_store, scrub_network, task_pool
 
 
 def _links(tmp_path, records, accounts_csv: str | None = None, **cfg) -> dict[tuple[str, str, str], float]:
