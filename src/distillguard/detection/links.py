@@ -50,6 +50,9 @@ class LinkConfig:
     min_key_share: float = 0.05     # an account's content key must carry at least this share of its traffic
     min_key_reuse: float = 1.5      # content keys: exchanges per holding account, at least
     min_phrase_reuse: float = 1.5   # ... and the same for repeated phrases
+    # two accounts sharing payloads (`shared-payloads`) on less than this share of their traffic share a few
+    # popular tasks by chance: no link (with its kind weight, 4, a twenty-fifth of the traffic makes an edge)
+    payload_min_weight: float = 0.015
     instructions_min_words: int = 16  # a system prompt this long is instructions (content), shorter a persona
     lockstep_bucket_s: int = 3600
     lockstep_hashes: int = 32
@@ -249,6 +252,7 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     weight = {"content": "least(a.share, b.share) * least(1.0, a.texts)", "operator": "least(a.share, b.share)",
               "payload": "least(a.share, b.share) * least(1.0, a.texts)"}.get(
         family, "least(a.share, b.share) / (1 + ln(a.n_key))")
+    having = f"\nHAVING sum(w) >= {cfg.payload_min_weight}" if family == "payload" else ""
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
 {_ranked_sql("u", kind, keep, numbered, per_key=family != "payload")},
@@ -264,7 +268,7 @@ SELECT least(src, dst) AS src, greatest(src, dst) AS dst, '{kind}' AS kind,
        round(least(sum(w), 1.0), {_DIGITS}) AS weight
 FROM (SELECT * FROM full_pairs UNION ALL SELECT * FROM ring_pairs)
 WHERE src <> dst
-GROUP BY ALL
+GROUP BY ALL{having}
 """
 
 
