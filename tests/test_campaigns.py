@@ -247,3 +247,16 @@ def test_leiden_is_a_function_of_the_seed_and_leaves_random_alone() -> None:
     assert np.array_equal(leiden_groups(edges, CampaignConfig(seed=0))[1], runs[0])
     sizes = np.bincount(runs[0])
     assert np.all(sizes[:-1] >= sizes[1:])      # numbered largest first
+
+
+def test_an_account_is_operator_tied_by_two_links_of_other_evidence_than_content() -> None:
+    # a ring of eight bound by its wrapper; f0 also paid by the card of two others, b0 sharing one signup cohort
+    # with one of them only: f0 is tied to its group beyond content, b0 (a coincidence) and the rest are not
+    rows = _clique("c", 8) + [("c0", "c6", "shared-payment", 1.0), ("c1", "c6", "shared-payment", 1.0),
+                              ("c2", "c7", "signup-cohort", 1.0)]
+    f0, b0 = "c6", "c7"
+    g = group_accounts(_links(rows), pa.table({"account_id": pa.array([], pa.string()),
+                                               "key": pa.array([], pa.uint64()), "share": pa.array([], pa.float64())}))
+    tied = dict(zip(g.accounts, g.operator_tied.tolist(), strict=True))
+    assert len(set(g.group.tolist())) == 1 and tied[f0]
+    assert not tied[b0] and not tied["c3"]

@@ -353,3 +353,31 @@ def test_a_member_bound_only_by_a_clients_defaults_inherits_as_far_as_it_behaves
     ratio = sc.accounts["individual"].to_numpy()[12] / sc.group_parts["behaviour"][0]
     assert (s[:12] >= thr).all() and s[13] >= thr
     assert 0.5 < ratio < 0.65 and s[12] < thr, (ratio, s[12])
+
+
+def test_a_known_customer_riding_in_a_campaigns_group_by_content_alone_inherits_nothing() -> None:
+    """A campaign of 12 and two keys of a lab (one declared organisation) whose benchmark shares the campaign's
+    tasks and prompt craft: grouped with it, tied by content alone, the lab's keys keep their own score.
+    Tied by payment, network, client or timing (`operator_tied`) they inherit; and neither a group that is
+    mostly one organisation's keys nor one holding many small organisations' keys has a customer passing by."""
+    ids = [f"c{i}" for i in range(12)] + ["lab-1", "lab-2"]
+    rows = [EXTRACTOR] * 14
+    orgs = [None] * 12 + ["lab", "lab"]
+    t, g = _table(rows, ids), replace(_group_of(rows, ids), strength=np.full(len(ids), 7.0))
+    content_only = replace(g, operator_tied=np.zeros(len(ids), bool))
+
+    def scores(grouping: Grouping, org_of: list[str | None]) -> tuple[np.ndarray, float]:
+        sc = score_accounts(t, grouping, orgs=org_of)
+        return sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
+
+    s, thr = scores(content_only, orgs)
+    assert (s[:12] >= thr).all() and (s[12:] < thr).all()
+    s, thr = scores(replace(g, operator_tied=np.ones(len(ids), bool)), orgs)
+    assert (s >= thr).all()
+    s, thr = scores(g, orgs)                      # not known (an incremental update): as before
+    assert (s >= thr).all()
+    s, thr = scores(content_only, ["lab"] * 8 + [None] * 4 + ["lab", "lab"])   # the org is most of the group
+    assert (s >= thr).all()
+    # a reseller declaring one organisation per product: many small orgs in one group are no passing customer
+    s, thr = scores(content_only, [None] * 9 + ["p1", "p2", "p3", "lab", "lab"])
+    assert (s >= thr).all()

@@ -85,6 +85,9 @@ class Grouping:
     in_block: np.ndarray             # bool: inside a dense block
     edges: pa.Table                  # pair edges (src, dst, weight) above min_edge
     families: np.ndarray             # per group index: distinct evidence families binding its accounts
+    # per account: linked to two or more of its group by evidence other than content (payment, network, client,
+    # timing, cohort); None where not known (an incremental update's grouping)
+    operator_tied: np.ndarray | None = None
 
 
 def pair_edges(links: pa.Table, config: CampaignConfig = CampaignConfig()) -> pa.Table:
@@ -313,18 +316,19 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
     if added and len(p.names):
         at = positions(pa.array(added, pa.string()), p.names)
         vertex[at[at >= 0]] = len(used) + np.flatnonzero(at >= 0)
-    families = _families(links, vertex[p.link_src], vertex[p.link_dst], member, config)
+    families, tied = _families(links, vertex[p.link_src], vertex[p.link_dst], member, config)
     return Grouping(accounts=names, group=member, strength=strength, degree=degree, in_block=in_block,
-                    edges=p.edges, families=families)
+                    edges=p.edges, families=families, operator_tied=tied)
 
 
 def _families(links: pa.Table, a: np.ndarray, b: np.ndarray, member: np.ndarray, config: CampaignConfig
-              ) -> np.ndarray:
-    """Distinct evidence families among the links inside each group (`a`, `b`: each end's account index)."""
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct evidence families among the links inside each group, and per account whether two or more of its
+    links inside its group are of another family than content (`a`, `b`: each end's account index)."""
     n_groups = int(member.max()) + 1 if len(member) and member.max() >= 0 else 0
     out = np.zeros(n_groups, np.int64)
     if links.num_rows == 0 or n_groups == 0:
-        return out
+        return out, np.zeros(len(member), bool)
     # per kind, not per link: the kind column's dictionary carries the weights and families
     kinds = pc.dictionary_encode(strings(links["kind"])).combine_chunks()
     code = kinds.indices.to_numpy(zero_copy_only=False)
@@ -338,7 +342,10 @@ def _families(links: pa.Table, a: np.ndarray, b: np.ndarray, member: np.ndarray,
     fam = np.array([FAMILIES.get(k, 0) for k in kind_names], np.int64)[code[ok[same]]]
     pairs = unique(ga[same] * 8 + fam)
     np.add.at(out, pairs // 8, 1)
-    return out
+    # (to two of them at least: one signup-cohort neighbour or one shared address is a coincidence)
+    inside = ok[same][fam > 0]
+    ties = np.bincount(np.concatenate([a[inside], b[inside]]), minlength=len(member))
+    return out, ties >= 2
 
 
 def _strength(a: np.ndarray, b: np.ndarray, w: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

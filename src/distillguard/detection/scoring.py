@@ -63,6 +63,9 @@ class ScoreConfig:
     # lab's benchmark harness, a QA team), not a ring of fake accounts: no campaign score, each account
     # keeps its capped individual score. Past this many accounts the org itself looks like a key farm.
     one_customer_max_accounts: int = 50
+    # a group member declaring such an org (fewer than half of the group's keys) and tied to the group by
+    # content alone inherits nothing from it — when the group holds at most this many such orgs
+    bystander_max_orgs: int = 2
     # behaviour measured on the traffic an account shares with its group counts from this many shared
     # exchanges on: one or two coincidental exchanges (a developer who once sent a prompt with a campaign's
     # wording) say nothing about how the account behaves
@@ -163,6 +166,10 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     strength = _take(grouping.strength, at, 0.0).astype(float)
     degree = _take(grouping.degree, at, 0.0).astype(float)
     in_block = _take(grouping.in_block, at, False).astype(bool)
+    tied = np.ones(len(ids), bool) if grouping.operator_tied is None else \
+        _take(grouping.operator_tied, at, False).astype(bool)
+    customer = _known_customers(orgs, len(ids), config)
+    bystander = np.zeros(len(ids), bool)
     n_groups = int(gi.max()) + 1 if len(gi) and gi.max() >= 0 else 0
     replay = _col(features, "replayed_share")
     # behaviour of an account as a group member: its extraction-likeness, or the harvesting shape (distinct
@@ -233,6 +240,16 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         ring_score = _operator_rings(m, card, beh, core, strength, first, last, suite, config)
         operator_score[m] = ring_score
         parts["operator"][g] = float((ring_score > 0).mean())
+        # a known customer's keys riding in a group of other accounts (a lab whose public benchmark a campaign
+        # also walks, whose prompts share the campaign's craft) tied to it by content alone are a bystander: it is
+        # known and runs its own workload. Tied by payment, network, client or timing, it is not
+        # — one or two such customers: a group holding the keys of many small organisations (a reseller
+        # declaring one per product, a farm one per key) is not a customer passing by
+        known = m[customer[m] >= 0]
+        if len(known):
+            codes, counts = np.unique(customer[known], return_counts=True)
+            if len(codes) <= config.bystander_max_orgs:
+                bystander[known] = np.isin(customer[known], codes[2 * counts < len(m)]) & ~tied[known]
         if orgs is not None and 2 <= len(m) <= config.one_customer_max_accounts:
             declared = {orgs[i] for i in m}
             parts["one_customer"][g] = float(len(declared) == 1 and bool(next(iter(declared))))
@@ -251,8 +268,8 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # framework's users bound to it by tool schemas) carry no such proof and keep the group's score
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
         like = np.clip(beh / np.maximum(gb, 1e-9), 0, 1)   # how much the account behaves like its group
-        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0) * np.where(unshared, like, carry),
-                        operator_score)
+        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0) * np.where(unshared, like, carry)
+                        * ~bystander, operator_score)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score
         own = like ** config.own_power
@@ -266,6 +283,18 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
                       "group": gi, "strength": strength, "in_block": in_block})
     return Scores(accounts=table, group_score=group_score, group_parts=parts)
+
+
+def _known_customers(orgs: Sequence[str | None] | None, n: int, config: ScoreConfig) -> np.ndarray:
+    """Per account, the number of the organisation it declares when that org runs at most
+    `one_customer_max_accounts` keys (a known customer; past that the org itself looks like a key farm); -1:
+    none."""
+    if orgs is None:
+        return np.full(n, -1, np.int64)
+    names, code, counts = np.unique(np.array([o or "" for o in orgs], object), return_inverse=True,
+                                    return_counts=True)
+    small = (names != "") & (counts <= config.one_customer_max_accounts)
+    return np.where(small[code], code, -1).astype(np.int64)
 
 
 def _operator_rings(m: np.ndarray, card: np.ndarray, beh: np.ndarray, core: np.ndarray, strength: np.ndarray,
