@@ -381,3 +381,18 @@ def test_a_known_customer_riding_in_a_campaigns_group_by_content_alone_inherits_
     # a reseller declaring one organisation per product: many small orgs in one group are no passing customer
     s, thr = scores(content_only, [None] * 9 + ["p1", "p2", "p3", "lab", "lab"])
     assert (s >= thr).all()
+
+
+def test_one_run_of_a_suite_tied_by_content_alone_inherits_nothing() -> None:
+    """A campaign of 12 that keeps coming back (its busiest day 10 % of its traffic), and three accounts grouped
+    with it by the tasks they share: a researcher's 200-item benchmark pass in one day keeps its own score;
+    a farm's short-lived account (30 requests in one day) and a burst tied to the group by payment inherit."""
+    ids = [f"c{i}" for i in range(12)] + ["researcher", "short-lived", "paid"]
+    burst = dict(EXTRACTOR, peak_per_day=200.0)
+    rows = [dict(EXTRACTOR, peak_per_day=20.0)] * 12 + [burst, dict(burst, exchanges=30, peak_per_day=30.0), burst]
+    t = _table(rows, ids)
+    g = replace(_group_of(rows, ids), strength=np.full(len(ids), 7.0),
+                operator_tied=np.array([False] * 14 + [True]))
+    sc = score_accounts(t, g, shared=_shared(ids[:12], exchanges=40.0))
+    s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
+    assert (s[:12] >= thr).all() and s[12] < thr and s[13] >= thr and s[14] >= thr, s[12:]

@@ -66,6 +66,10 @@ class ScoreConfig:
     # a group member declaring such an org (fewer than half of the group's keys) and tied to the group by
     # content alone inherits nothing from it — when the group holds at most this many such orgs
     bystander_max_orgs: int = 2
+    # one run of a suite: this share of the account's traffic in its busiest day, and at least this many
+    # exchanges (a farm's short-lived accounts are bursts too, of a few dozen requests, and inherit)
+    one_run_burst: float = 0.9
+    one_run_min_exchanges: int = 100
     # behaviour measured on the traffic an account shares with its group counts from this many shared
     # exchanges on: one or two coincidental exchanges (a developer who once sent a prompt with a campaign's
     # wording) say nothing about how the account behaves
@@ -169,7 +173,11 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     tied = np.ones(len(ids), bool) if grouping.operator_tied is None else \
         _take(grouping.operator_tied, at, False).astype(bool)
     customer = _known_customers(orgs, len(ids), config)
-    bystander = np.zeros(len(ids), bool)
+    # one run of a suite (a researcher's benchmark pass: `one_run_min_exchanges` or more, nearly all in one day)
+    # tied to its group by content alone is no member of an operation that keeps coming back
+    n_all = _col(features, "exchanges")
+    bystander = ((n_all >= config.one_run_min_exchanges) & ~tied
+                 & (_col(features, "peak_per_day") >= config.one_run_burst * np.maximum(n_all, 1.0)))
     n_groups = int(gi.max()) + 1 if len(gi) and gi.max() >= 0 else 0
     replay = _col(features, "replayed_share")
     # behaviour of an account as a group member: its extraction-likeness, or the harvesting shape (distinct
@@ -249,7 +257,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         if len(known):
             codes, counts = np.unique(customer[known], return_counts=True)
             if len(codes) <= config.bystander_max_orgs:
-                bystander[known] = np.isin(customer[known], codes[2 * counts < len(m)]) & ~tied[known]
+                bystander[known] |= np.isin(customer[known], codes[2 * counts < len(m)]) & ~tied[known]
         if orgs is not None and 2 <= len(m) <= config.one_customer_max_accounts:
             declared = {orgs[i] for i in m}
             parts["one_customer"][g] = float(len(declared) == 1 and bool(next(iter(declared))))
