@@ -247,8 +247,8 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' IN ('content', 'operator', 'payload'))"
     # an operator key is not discounted by popularity either: one card paying for 1,000 accounts is one payer
     # as surely as one paying for 10, and a discount would make a farm's tie weaker as it grows
-    # a payload is a sliver of each holder's traffic and never dropped as popular (`payload_min_texts` keeps the
-    # verbatim ones out): the pair's weight is the sum over the payloads both send
+    # a payload is a sliver of each holder's traffic and never dropped as popular (`texts` discounts the ones
+    # sent verbatim): the pair's weight is the sum over the payloads both send, from `payload_min_weight` on
     weight = {"content": "least(a.share, b.share) * least(1.0, a.texts)", "operator": "least(a.share, b.share)",
               "payload": "least(a.share, b.share) * least(1.0, a.texts)"}.get(
         family, "least(a.share, b.share) / (1 + ln(a.n_key))")
@@ -428,4 +428,3 @@ def key_usage(con: duckdb.DuckDBPyConnection, kind: str, config: LinkConfig = Li
     sql = f"SELECT * FROM {_usage_table(kind)}" if kind in _CONTENT_COLUMNS else _key_sources(config)[kind][0]
     usage = con.sql(f"SELECT account_id, hash('{kind}', key) AS key, share FROM ({sql})").to_arrow_table()
     return account_ids.to_names(con, usage)
-
