@@ -443,12 +443,12 @@ def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3
 def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], orgs: Sequence[str | None],
                                 config: ScoreConfig = ScoreConfig()) -> pa.Table:
     """`links` minus those between two accounts of one declared org (≤ `one_customer_max_accounts` keys), and
-    the client-default links (`CLIENT_DEFAULT_KINDS`) between accounts of two such orgs.
+    the client-default links (`CLIENT_DEFAULT_KINDS`) of such an org's accounts, to anyone.
 
     Keys of one known customer sharing a harness, an IP and a payment are one entity, not a covert ring:
-    such links are no coordination evidence (links to accounts outside the org still count). Two known
-    customers running one public harness send its sampling configuration and client alike: that is the tool's
-    default, not an operator's — their content, payment and network links still count.
+    such links are no coordination evidence (links to accounts outside the org still count). A known customer
+    running a public harness sends its sampling configuration and client as everyone running it does: that is
+    the tool's default, not an operator's — its content, payment and network links still count.
     """
     org_of = {a: o for a, o in zip(account_ids, orgs, strict=True) if o}
     if not org_of or links.num_rows == 0:
