@@ -9,7 +9,8 @@ command from another checkout, on the same files in the same run, the two altern
 bare-engine references on the same file: pyarrow's Parquet read, read + zstd write, DuckDB's `CREATE TABLE
 AS SELECT * FROM read_parquet(...)` into a fresh file, and for JSONL.gz pyarrow's JSON read + zstd Parquet write.
 `--prefill N` first fills the store with N other exchanges, to show how the dedupe scales with the
-size of the store. `--parquet FILE` ingests that file (e.g. a simulation's) instead of generated logs.
+size of the store (each version's store is filled by that version's code: the id index's layout changed with
+the id hashes, fourteenth session). `--parquet FILE` ingests that file (e.g. a simulation's) instead of generated logs.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from distillguard.schema import EXCHANGE_SCHEMA  # noqa: E402
-from distillguard.store import Store  # noqa: E402
 
 WORDS = ("solve the following problem step by step and explain your reasoning carefully "
          "write a python function that returns the longest common prefix of a list of strings "
@@ -144,23 +144,44 @@ def timed(args: list[str], src: Path) -> Run:
     return Run(secs, cpu, rss, res.stdout.strip())
 
 
-def make_prefilled_store(path: Path, n: int) -> None:
-    """A store already holding `n` exchanges (other request ids), generated in SQL and ingested."""
+# ingests the prefill log into a new store with the distillguard of the src/ folder given first
+PREFILL_CHILD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from distillguard.ingest import ingest_logs
+from distillguard.store import Store
+with Store.open(sys.argv[3]) as store:
+    ingest_logs(store, [sys.argv[2]])
+"""
+
+
+def prefill_log(work: Path, n: int) -> Path:
+    """A Parquet log of `n` exchanges, generated in SQL, with request ids shaped like the simulator's and a provider's
+    (`req_` and 32 random-looking hex digits): ids of another shape sort apart from the measured log's, and DuckDB's
+    min/max filter then skips every stored one in the dedupe probe, which a store fed by one id scheme never sees."""
     import duckdb
 
-    src = path.with_suffix(".prefill.parquet")
+    src = work / f"prefill-{n}.parquet"
+    if src.exists():
+        return src
     duckdb.connect().execute(
-        "COPY (SELECT 'old-' || i AS request_id, TIMESTAMPTZ '2026-04-01 00:00:00+00' + INTERVAL (i) SECOND AS ts, "
+        "COPY (SELECT 'req_' || md5('prefill ' || i) AS request_id, "
+        "TIMESTAMPTZ '2026-04-01 00:00:00+00' + INTERVAL (i) SECOND AS ts, "
         "'acct-' || (i % 20000) AS account_id, '10.0.0.' || (i % 250) AS ip, 'gpt-large' AS model, "
         "'/v1/chat/completions' AS endpoint, "
         "[{'role': 'user', 'content': 'question number ' || i || ' about renewable energy and python'}] AS messages, "
         "repeat('answer ', 40) AS completion, 200 AS status FROM range(?) t(i)) "
         f"TO '{src}' (FORMAT parquet)", [n])
-    from distillguard.ingest import ingest_logs
+    return src
 
-    with Store.open(path) as store:
-        ingest_logs(store, [src])
-    src.unlink()
+
+def prefilled_store(work: Path, n: int, version: str, src: Path) -> Path:
+    """The store `version` (its distillguard in `src`) ingests into: `n` exchanges already in it."""
+    path = work / f"prefill-{n}-{version}.duckdb"
+    if not path.exists():
+        subprocess.run([sys.executable, "-c", PREFILL_CHILD, str(src), str(prefill_log(work, n)), str(path)],
+                       check=True)
+    return path
 
 
 def main() -> None:
@@ -193,21 +214,21 @@ def main() -> None:
             if rows and not logs["parquet"].exists():
                 write_parquet(logs["parquet"], rows)
             if args.prefill:
-                make_prefilled_store(work / f"prefill-{args.prefill}.duckdb", args.prefill)
+                prefill_log(work, args.prefill)
             return
         # in a child: Linux keeps a process's peak RSS across exec, so the children measured below would
         # all report this process's peak if it built the logs itself
         subprocess.run([sys.executable, __file__, "--generate-only", "--rows", str(rows), "--workdir", str(work),
                         "--prefill", str(args.prefill)], check=True)
-    prefill = None
-    if args.prefill:
-        prefill = work / f"prefill-{args.prefill}.duckdb"
-        if not prefill.exists():
-            subprocess.run([sys.executable, __file__, "--generate-only", "--rows", "0", "--workdir", str(work),
-                            "--prefill", str(args.prefill)], check=True)
     versions = {"now": ROOT / "src"}
     if args.before:
         versions = {"before": args.before.resolve(), **versions}
+    prefill: dict[str, Path] = {}
+    if args.prefill:
+        if not (work / f"prefill-{args.prefill}.parquet").exists():
+            subprocess.run([sys.executable, __file__, "--generate-only", "--rows", "0", "--workdir", str(work),
+                            "--prefill", str(args.prefill)], check=True)
+        prefill = {f"ingest ({v})": prefilled_store(work, args.prefill, v, src) for v, src in versions.items()}
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     print("| format | what | rows | MB in | store rows before | wall s (best / median) | rows/s wall (best) "
           "| CPU s (best) | rows per CPU-s | peak RSS MB | each run (wall, CPU) |")
@@ -223,10 +244,10 @@ def main() -> None:
             db = work / f"bench-{fmt}.duckdb"
             for p in work.glob(f"bench-{fmt}.duckdb*"):
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
-            if prefill and what.startswith("ingest"):
-                shutil.copyfile(prefill, db)
-                if Path(f"{prefill}.parts").is_dir():
-                    shutil.copytree(f"{prefill}.parts", f"{db}.parts")
+            if what in prefill:
+                shutil.copyfile(prefill[what], db)
+                if Path(f"{prefill[what]}.parts").is_dir():
+                    shutil.copytree(f"{prefill[what]}.parts", f"{db}.parts")
             run = timed([c.replace("{db}", str(db)) for c in cmd], src)
             if what.startswith("ingest") and f"stored {rows} " not in run.summary:
                 raise SystemExit(f"unexpected summary: {run.summary}")
