@@ -450,21 +450,14 @@ def without_same_customer_links(links: pa.Table, account_ids: Sequence[str], org
     running a public harness sends its sampling configuration and client as everyone running it does: that is
     the tool's default, not an operator's — its content, payment and network links still count.
     """
-    org_of = {a: o for a, o in zip(account_ids, orgs, strict=True) if o}
-    if not org_of or links.num_rows == 0:
+    if len(orgs) != len(account_ids):
+        raise ValueError(f"{len(orgs)} orgs for {len(account_ids)} accounts")
+    # per link only integer work: the known customer of each end as a code (-1: none), looked up in Arrow
+    org_code = np.append(_known_customers(orgs, len(account_ids), config), -1)
+    if links.num_rows == 0 or (org_code < 0).all():
         return links
-    size: dict[str, int] = {}
-    for o in org_of.values():
-        size[o] = size.get(o, 0) + 1
-    small = {a: o for a, o in org_of.items() if size[o] <= config.one_customer_max_accounts}
-    if not small:
-        return links
-    # per link only integer work: the org of each end as a code (-1: none), looked up in Arrow
-    codes = {o: i for i, o in enumerate(dict.fromkeys(small.values()))}
-    org_code = np.array([codes[o] for o in small.values()] + [-1], np.int64)
-    members = list(small)
-    src = org_code[positions(links["src"], members, last=True)]    # index -1 picks the trailing -1
-    dst = org_code[positions(links["dst"], members, last=True)]
+    src = org_code[positions(links["src"], account_ids, last=True)]    # index -1 picks the trailing -1
+    dst = org_code[positions(links["dst"], account_ids, last=True)]
     client = pc.is_in(links["kind"], pa.array(CLIENT_DEFAULT_KINDS, pa.string())).to_numpy(zero_copy_only=False)
     drop = np.flatnonzero(((src >= 0) & (src == dst)) | (((src >= 0) | (dst >= 0)) & client))
     if len(drop) == 0:
