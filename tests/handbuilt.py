@@ -160,3 +160,47 @@ def benchmark_runs(n: int, pool: list[str], seed: int = 5, prefix: str = "bench"
             out.append(_rec(f"{acc}-{i}", ts, acc, wording.format(q=q[0].upper() + q[1:]),
                             params={"temperature": 0, "max_tokens": 1024}))
     return out
+
+
+# an operator's bank of system-prompt sentences (a role, a demand, a closing line) and developers' own prompts
+ROLES = ("You are a meticulous assistant for quantitative questions.", "Act as an expert tutor who never skips a step.",
+         "You are a senior engineer and a patient teacher.", "You help a student prepare for olympiad problems.",
+         "You are a precise technical writer with a love of detail.")
+DEMANDS = ("Lay out the full derivation before the result.", "Explain how you get from each line to the next.",
+           "Write the complete solution path, including checks.", "Every number you use should be justified.")
+CLOSINGS = ("End with the answer on a line of its own.", "Finish with a one sentence summary of the method.",
+            "Close by restating the question and its answer.")
+
+
+def banked_campaign(n: int, pool: list[str], per_account: int = 20, seed: int = 6,
+                    prefix: str = "bank") -> list[dict[str, Any]]:
+    """An operator walking disjoint slices of one dataset, each account under a system prompt of its own
+    composed from one bank of sentences: no two accounts share a task, a wrapper or a whole prompt."""
+    rng = random.Random(seed)
+    out = []
+    for a in range(n):
+        acc = f"{prefix}-{a:03d}"
+        system = " ".join((rng.choice(ROLES), rng.choice(DEMANDS), rng.choice(CLOSINGS)))
+        for i, q in enumerate(pool[a * per_account:(a + 1) * per_account]):
+            ts = T0 + timedelta(days=i * 14 / per_account, hours=rng.random() * 20)
+            out.append(_rec(f"{acc}-{i}", ts, acc, q[0].upper() + q[1:], system=system,
+                            params={"temperature": 0.3, "max_tokens": 4096}))
+    return out
+
+
+def prompt_developers(n: int, per_account: int = 20, seed: int = 7, prefix: str = "dev") -> list[dict[str, Any]]:
+    """Developers each sending a system prompt of their own — their product, their rules — that shares one
+    generic line with the others' ("Be concise ...")."""
+    rng = random.Random(seed)
+    out = []
+    own = rng.sample(WORDS, 3 * n)   # each developer's product, topic and rule words are its own
+    for a in range(n):
+        acc = f"{prefix}-{a:03d}"
+        product, topic, rule = own[3 * a:3 * a + 3]
+        system = (f"You are the assistant inside the {product.title()} app for {topic} lovers. "
+                  f"Always mention the {rule} policy when it applies to the question. Be concise and accurate.")
+        for i in range(per_account):
+            ts = T0 + timedelta(days=rng.randrange(0, 14), hours=9 + rng.random() * 9)
+            text = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(6, 16))).capitalize() + "?"
+            out.append(_rec(f"{acc}-{i}", ts, acc, text, system=system, params={"temperature": 0.7}))
+    return out

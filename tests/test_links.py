@@ -7,7 +7,8 @@ import string
 from datetime import timedelta
 
 from distillguard.detection import features, links
-from handbuilt import T0, WORDS, _rec, campaign, legit_users, pool_campaign, prepared_store, scrub_network, task_pool
+from handbuilt import (T0, WORDS, _rec, banked_campaign, campaign, legit_users, pool_campaign, prepared_store,
+                       prompt_developers, scrub_network, task_pool)
 
 
 def _links(tmp_path, records, accounts_csv: str | None = None, **cfg) -> dict[tuple[str, str, str], float]:
@@ -207,3 +208,21 @@ def test_a_task_pool_drawn_through_each_accounts_own_wording_binds_in_keys_of_an
     worded = {(s, d) for (s, d, k) in lk if k in ("shared-wrapper", "shared-template", "near-duplicate-template",
                                                    "shared-prompt-ends", "shared-phrases")}
     assert len(set(payload) - worded) > len(payload) / 2
+
+
+def test_system_prompts_composed_from_one_bank_bind_the_accounts_a_shared_generic_line_does_not(tmp_path) -> None:
+    # 40 accounts walk disjoint slices of one dataset, each under its own combination of a role, a demand and a
+    # closing line (5 × 4 × 3 sentences): no task, wrapper or network in common, few whole prompts shared.
+    # 20 developers' prompts share one generic line beside sentences of their own product and rules
+    recs = banked_campaign(40, task_pool(800)) + prompt_developers(20)
+    lk = _links(tmp_path, recs)
+    sentences = {(s, d): w for (s, d, k), w in lk.items() if k == "shared-prompt-sentences"}
+    bank = [f"bank-{a:03d}" for a in range(40)]
+    best = {a: max((w for (s, d), w in sentences.items() if a in (s, d)), default=0.0) for a in bank}
+    assert min(best.values()) >= 0.9, best
+    # a prompt made of the bank's sentences binds fully; a developer's, one line in three recurring, a third
+    dev = [w for (s, d), w in sentences.items() if s.startswith("dev") or d.startswith("dev")]
+    assert dev and max(dev) < 0.4
+    assert not any(s.startswith("dev") != d.startswith("dev") for s, d in sentences)
+    whole = {(s, d) for (s, d, k) in lk if k == "shared-instructions"}
+    assert len(set(sentences) - whole) > 0.8 * len(sentences)

@@ -30,6 +30,7 @@ DEFAULT_KIND_WEIGHTS = {
     "shared-phrases": 0.8,
     "shared-system-prompt": 0.4,
     "shared-instructions": 0.4,
+    "shared-prompt-sentences": 0.4,
     "lockstep-timing": 0.6,
     "shared-ip": 0.4,
     "client-fingerprint": 0.15,

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..fingerprints import text_keys
-from ..schema import MESSAGE_KEYS, message_keys_sql
+from ..schema import MESSAGE_KEYS, SYSTEM_SQL, message_keys_sql
 from . import account_ids
 from .links import PARAMS_KEY_SQL, PARAMS_SET_SQL
 
@@ -183,8 +183,37 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
                 "SELECT phrase FROM dg_seg GROUP BY phrase HAVING count(*) >= 2)")
     for t in ("dg_fp_raw", "dg_sk", "dg_wr", "dg_seg", "dg_sample", "dg_tau", "dg_todo", "dg_miss"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute(system_sentences_sql())
     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_acc AS SELECT n.account_id, a.* EXCLUDE (account_id) "
                 f"FROM accounts a JOIN {account_ids.NAMES} n ON n.name = a.account_id")
+
+
+SYSTEM_SENTENCE_MIN_CHARS = 12   # shorter pieces of a system prompt ("Q:", "Rules:") are not sentences
+
+
+def system_sentences_sql(source: str = "exchanges") -> str:
+    """`dg_sysseg(sys_hash, phrase, pw)`: the sentences of each distinct system prompt of two sentences or more
+    that recur in other distinct system prompts, with `pw` the share of the prompt's sentences that do.
+
+    An operator composing each account's system prompt from a bank of sentences (a role, a demand, a closing
+    line, in a few languages) sends prompts no two accounts share whole, built from sentences many share; a
+    developer's prompt has its own sentences (its product, its rules) beside a generic one or two ("be
+    concise"), so its `pw` is small, and one app's prompt sent whole by its users recurs in no other prompt.
+    One exchange per distinct prompt is read (`dg_x.rid`), as for the texts to fingerprint.
+    """
+    rows = "SELECT min(rid) FROM dg_x WHERE sys_words >= 4 GROUP BY sys_hash"
+    return f"""CREATE OR REPLACE TEMP TABLE dg_sysseg AS
+WITH p AS (
+  SELECT hash(sys) AS sys_hash, list_distinct(list_filter(list_transform(string_split_regex(
+           regexp_replace(lower(sys), '[^\\p{{L}}\\n.!?;:]+', ' ', 'g'), '[\\n.!?;:]+'), lambda s: trim(s)),
+           lambda s: length(s) >= {SYSTEM_SENTENCE_MIN_CHARS})) AS segs
+  FROM (SELECT {SYSTEM_SQL} AS sys FROM {source} WHERE rowid IN ({rows}))
+),
+s AS (SELECT sys_hash, hash(unnest(segs)) AS phrase, len(segs) AS n_segs FROM p WHERE len(segs) >= 2),
+r AS (SELECT *, count(*) OVER (PARTITION BY phrase) >= 2 AS recurs FROM s)
+SELECT sys_hash, phrase, pw FROM (
+  SELECT *, avg(recurs::DOUBLE) OVER (PARTITION BY sys_hash) AS pw FROM r)
+WHERE recurs"""
 
 
 def fingerprint_sample(con: duckdb.DuckDBPyConnection, cache: FingerprintCache, fingerprint: FingerprintFn,

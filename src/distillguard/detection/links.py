@@ -139,6 +139,14 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
         # (the payload is the user's text, not the system prompt: `texts` does not apply)
         "shared-instructions": ("SELECT *, 1.0 AS texts FROM (" + _reused(
             system.format(words=f">= {cfg.instructions_min_words}"), cfg.min_key_reuse) + ")", "content"),
+        # the sentences of instructions composed from a bank (features.system_sentences_sql): a prompt no two
+        # accounts share whole still binds them by the sentences it is built from, as far as the prompt is made
+        # of sentences that recur in others (`pw`): a developer's own prompt around one generic line weighs little
+        "shared-prompt-sentences": (
+            _reused(
+                "SELECT x.account_id, s.phrase AS key, sum(s.pw) / any_value(c.n_acc) AS share, count(*) AS uses "
+                "FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
+                "JOIN dg_sysseg s USING (sys_hash) GROUP BY ALL", cfg.min_key_reuse), "sentence"),
         "shared-ip": (per_exchange.format(key="ip_h", where="ip_h IS NOT NULL"), "infra"),
         "client-fingerprint": (per_exchange.format(key="client_fp", where="ua_h IS NOT NULL"), "infra"),
         "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "
@@ -238,20 +246,22 @@ def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: Link
     popular = max(cfg.popular_min, int(cfg.popular_share * n_accounts))
     if family == "params":
         popular = max(cfg.popular_min, int(cfg.params_popular_share * n_accounts))
-    share_floor = cfg.min_key_share if family == "content" else 0.0
+    share_floor = cfg.min_key_share if family in ("content", "sentence") else 0.0
     # a payload's pair weight is a sum over many keys, each a sliver: in a key of many holders the ring must
     # pick the same neighbours key after key (one order of the accounts for all keys) for the sum to build up
     # as it does in small keys; a fresh order per key would spread it over random pairs, none reaching an edge
     # content and operator keys are never dropped as "popular": a wrapper or a payment instrument held by many
     # accounts is one operator's (a popular client's defaults arrive as infrastructure or system-prompt keys)
-    keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' IN ('content', 'operator', 'payload'))"
+    keep = f"n_key >= 2 AND (n_key <= {popular} OR '{family}' IN ('content', 'sentence', 'operator', 'payload'))"
     # an operator key is not discounted by popularity either: one card paying for 1,000 accounts is one payer
     # as surely as one paying for 10, and a discount would make a farm's tie weaker as it grows
     # a payload is a sliver of each holder's traffic and never dropped as popular (`texts` discounts the ones
     # sent verbatim): the pair's weight is the sum over the payloads both send, from `payload_min_weight` on
     weight = {"content": "least(a.share, b.share) * least(1.0, a.texts)", "operator": "least(a.share, b.share)",
-              "payload": "least(a.share, b.share) * least(1.0, a.texts)"}.get(
-        family, "least(a.share, b.share) / (1 + ln(a.n_key))")
+              "payload": "least(a.share, b.share) * least(1.0, a.texts)",
+              "sentence": "least(a.share, b.share)"}.get(family, "least(a.share, b.share) / (1 + ln(a.n_key))")
+    # the sentences two accounts' prompts share restate one fact (they draw on one bank): the strongest counts
+    total = "max(w)" if family == "sentence" else "sum(w)"
     having = f"\nHAVING sum(w) >= {cfg.payload_min_weight}" if family == "payload" else ""
     return f"""
 WITH u AS (SELECT * FROM ({keys_sql}) WHERE share >= {share_floor}),
@@ -265,7 +275,7 @@ ring_pairs AS (
   {_ring_sql(f"a.account_id AS src, b.account_id AS dst, {weight} AS w", cfg.ring, cfg.full_pairs_max)}
 )
 SELECT least(src, dst) AS src, greatest(src, dst) AS dst, '{kind}' AS kind,
-       round(least(sum(w), 1.0), {_DIGITS}) AS weight
+       round(least({total}, 1.0), {_DIGITS}) AS weight
 FROM (SELECT * FROM full_pairs UNION ALL SELECT * FROM ring_pairs)
 WHERE src <> dst
 GROUP BY ALL{having}

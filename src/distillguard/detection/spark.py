@@ -9,8 +9,8 @@ runs it as Spark SQL. DDL/DML on temporary tables (`CREATE OR REPLACE TEMP TABLE
 views.
 
 What runs where with `--engine spark`: ingest and fingerprinting (Python, once per distinct text) stay in
-the DuckDB store; the slim tables `dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_acc` (accounts by number) and
-the numbering `dg_names` are shipped to Spark (as Arrow through the driver, or staged as Parquet in a folder
+the DuckDB store; the slim tables `dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_sysseg`, `dg_acc` (accounts by
+number) and the numbering `dg_names` are shipped to Spark (as Arrow through the driver, or staged as Parquet in a folder
 the executors read: $DG_SPARK_STAGE); the executors read `exchanges` from the store's Parquet parts
 themselves (`read_exchanges`); features, links and the accounts' declared organisations run on Spark, and
 their results (`dg_features`, `dg_links`, one row per account / per edge) come back to DuckDB for campaigns

@@ -80,6 +80,9 @@ FP = WorkTable(
 PHRASE = WorkTable(
     "dg_phrase", "features.prepare", ("links", "shared_traffic", "incremental", "spark"),
     "text_hash UBIGINT, phrase UBIGINT")
+SYSSEG = WorkTable(
+    "dg_sysseg", "features.prepare (system_sentences_sql)", ("links", "spark"),
+    "sys_hash UBIGINT, phrase UBIGINT, pw DOUBLE")
 SKELETONS = WorkTable(
     "dg_skeletons", "features.prepare", ("output",),
     "template_id BIGINT, skeleton VARCHAR")
@@ -97,8 +100,8 @@ ASSIGN = WorkTable(
     "dg_assign", "output.write_outputs", ("output", "response"),
     "account_id INTEGER, name VARCHAR, campaign_id VARCHAR, flagged BOOLEAN, score DOUBLE")
 
-ALL = (X, AT, NAMES, ACC, SAMPLE, NEED, MISS, FP_RAW, SK, WR, ENDS, SEG, FP, PHRASE, SKELETONS, FEATURES, LINKS,
+ALL = (X, AT, NAMES, ACC, SAMPLE, NEED, MISS, FP_RAW, SK, WR, ENDS, SEG, FP, PHRASE, SYSSEG, SKELETONS, FEATURES, LINKS,
        OWN, ASSIGN)
 # what the relational stages read when they run on Spark, and what comes back
-SHIPPED = (X, AT, FP, PHRASE, ACC, NAMES)
+SHIPPED = (X, AT, FP, PHRASE, SYSSEG, ACC, NAMES)
 RESULTS = (FEATURES, LINKS)
