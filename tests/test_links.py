@@ -7,8 +7,19 @@ import string
 from datetime import timedelta
 
 from distillguard.detection import features, links
-from handbuilt import (T0, WORDS, _rec, banked_campaign, campaign, legit_users, pool_campaign, prepared_store,
-                       prompt_developers, scrub_network, task_pool)
+from handbuilt import (
+    T0,
+    WORDS,
+    _rec,
+    banked_campaign,
+    campaign,
+    legit_users,
+    pool_campaign,
+    prepared_store,
+    prompt_developers,
+    scrub_network,
+    task_pool,
+)
 
 
 def _links(tmp_path, records, accounts_csv: str | None = None, **cfg) -> dict[tuple[str, str, str], float]:
