@@ -42,6 +42,7 @@ SIGNAL_WORDS = {
     "shared-payloads": "the same tasks in different wordings",
     "shared-system-prompt": "a shared system prompt",
     "shared-instructions": "shared system-prompt instructions",
+    "shared-prompt-sentences": "system prompts composed from one bank of sentences",
     "extraction-targets": "narrow targeting of reasoning, coding and tool use",
     "coordination": "synchronised activity",
     "single-turn": "single-turn requests",
