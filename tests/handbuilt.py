@@ -174,8 +174,9 @@ CLOSINGS = ("End with the answer on a line of its own.", "Finish with a one sent
 
 def banked_campaign(n: int, pool: list[str], per_account: int = 20, seed: int = 6,
                     prefix: str = "bank") -> list[dict[str, Any]]:
-    """An operator walking disjoint slices of one dataset, each account under a system prompt of its own
-    composed from one bank of sentences: no two accounts share a task, a wrapper or a whole prompt."""
+    """An operator walking disjoint slices of one dataset, each account under standing instructions of its own
+    composed from one bank of sentences — in the system prompt, or (every third account) at the head of each
+    user message: no two accounts share a task, a wrapper or a whole prompt."""
     rng = random.Random(seed)
     out = []
     for a in range(n):
@@ -183,8 +184,10 @@ def banked_campaign(n: int, pool: list[str], per_account: int = 20, seed: int = 
         system = " ".join((rng.choice(ROLES), rng.choice(DEMANDS), rng.choice(CLOSINGS)))
         for i, q in enumerate(pool[a * per_account:(a + 1) * per_account]):
             ts = T0 + timedelta(days=i * 14 / per_account, hours=rng.random() * 20)
-            out.append(_rec(f"{acc}-{i}", ts, acc, q[0].upper() + q[1:], system=system,
-                            params={"temperature": 0.3, "max_tokens": 4096}))
+            text, own = q[0].upper() + q[1:], system
+            if a % 3 == 2:
+                text, own = f"{system}\n\n{text}", None
+            out.append(_rec(f"{acc}-{i}", ts, acc, text, system=own, params={"temperature": 0.3, "max_tokens": 4096}))
     return out
 
 

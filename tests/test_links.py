@@ -223,7 +223,8 @@ def test_a_task_pool_drawn_through_each_accounts_own_wording_binds_in_keys_of_an
 
 def test_system_prompts_composed_from_one_bank_bind_the_accounts_a_shared_generic_line_does_not(tmp_path) -> None:
     # 40 accounts walk disjoint slices of one dataset, each under its own combination of a role, a demand and a
-    # closing line (5 × 4 × 3 sentences): no task, wrapper or network in common, few whole prompts shared.
+    # closing line (5 × 4 × 3 sentences), in the system prompt or (a third of them) at the head of every user
+    # message: no task, wrapper or network in common, few whole prompts shared.
     # 20 developers' prompts share one generic line beside sentences of their own product and rules
     recs = banked_campaign(40, task_pool(800)) + prompt_developers(20)
     lk = _links(tmp_path, recs)

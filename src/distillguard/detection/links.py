@@ -53,6 +53,7 @@ class LinkConfig:
     # two accounts sharing payloads (`shared-payloads`) on less than this share of their traffic share a few
     # popular tasks by chance: no link (with its kind weight, 4, a twenty-fifth of the traffic makes an edge)
     payload_min_weight: float = 0.015
+    constant_share: float = 0.5     # a sentence in this share of an account's messages is a standing one
     instructions_min_words: int = 16  # a system prompt this long is instructions (content), shorter a persona
     lockstep_bucket_s: int = 3600
     lockstep_hashes: int = 32
@@ -141,12 +142,14 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
             system.format(words=f">= {cfg.instructions_min_words}"), cfg.min_key_reuse) + ")", "content"),
         # the sentences of instructions composed from a bank (features.system_sentences_sql): a prompt no two
         # accounts share whole still binds them by the sentences it is built from, as far as the prompt is made
-        # of sentences that recur in others (`pw`): a developer's own prompt around one generic line weighs little
+        # of sentences that recur in others (`pw`): a developer's own prompt around one generic line weighs little.
+        # The same bank put at the head of each user message instead: `_constant_phrases`
         "shared-prompt-sentences": (
             _reused(
                 "SELECT x.account_id, s.phrase AS key, sum(s.pw) / any_value(c.n_acc) AS share, count(*) AS uses "
                 "FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
-                "JOIN dg_sysseg s USING (sys_hash) GROUP BY ALL", cfg.min_key_reuse), "sentence"),
+                "JOIN dg_sysseg s USING (sys_hash) GROUP BY ALL", cfg.min_key_reuse)
+            + " UNION ALL " + _constant_phrases(cfg), "sentence"),
         "shared-ip": (per_exchange.format(key="ip_h", where="ip_h IS NOT NULL"), "infra"),
         "client-fingerprint": (per_exchange.format(key="client_fp", where="ua_h IS NOT NULL"), "infra"),
         "shared-payment": ("SELECT account_id, hash(payment_fingerprint) AS key, 1.0 AS share FROM dg_acc "
@@ -162,6 +165,28 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
             "coalesce(email_domain, ''), coalesce(country, '')) AS key, 1.0 AS share FROM dg_acc "
             "WHERE created_at IS NOT NULL AND account_id IN (SELECT account_id FROM dg_features)", "infra"),
     }
+
+
+def _constant_phrases(cfg: LinkConfig) -> str:
+    """(account_id, key, share) of the sentences an account puts in most of its messages (`dg_phrase`: the
+    opening and closing sentences that recur in other texts; in at least `constant_share` of its fingerprinted
+    traffic), when it has two or more such: its own standing instructions, written into the user message.
+    The share is weighted, like a system prompt's sentences, by the share of the account's standing sentences
+    that are also standing sentences of accounts whose set of them differs, or recurring sentences of system
+    prompts (`dg_sysseg`; ASCII sentences hash alike in both) — a bank's, recombined account by account. One
+    app's fixed preamble, the same set for all its users, recurs in no other set; a user's own
+    signature line, in no other account's."""
+    standing = ("SELECT p.account_id, p.phrase, p.uses::DOUBLE / c.n_acc AS share FROM (SELECT account_id, phrase, "
+                "sum(n) AS uses FROM dg_at JOIN dg_phrase USING (text_hash) GROUP BY ALL) p JOIN dg_nacc c "
+                f"USING (account_id) WHERE p.uses >= {cfg.constant_share} * c.n_acc AND c.n_acc >= 2")
+    # a set's identity: the sum of its members' hashes (low 31 bits: both engines sum them alike)
+    return f"""SELECT account_id, phrase AS key, share * pw AS share FROM (
+  WITH c AS ({standing}),
+  sets AS (SELECT account_id, sum(phrase & {_P}) AS set_h FROM c GROUP BY account_id HAVING count(*) >= 2),
+  rec AS (SELECT phrase FROM c JOIN sets USING (account_id) GROUP BY phrase HAVING count(DISTINCT set_h) >= 2
+          UNION SELECT phrase FROM dg_sysseg),
+  cr AS (SELECT c.*, r.phrase IS NOT NULL AS recurs FROM c JOIN sets USING (account_id) LEFT JOIN rec r USING (phrase))
+  SELECT *, avg(recurs::DOUBLE) OVER (PARTITION BY account_id) AS pw FROM cr) WHERE recurs"""
 
 
 # sampling parameters and their API defaults: a parameter set to its default says nothing about the client
