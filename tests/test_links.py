@@ -238,3 +238,74 @@ def test_system_prompts_composed_from_one_bank_bind_the_accounts_a_shared_generi
     assert not any(s.startswith("dev") != d.startswith("dev") for s, d in sentences)
     whole = {(s, d) for (s, d, k) in lk if k == "shared-instructions"}
     assert len(set(sentences) - whole) > 0.8 * len(sentences)
+
+
+def test_one_order_of_the_accounts_for_all_keys_is_their_md5_order(tmp_path) -> None:
+    # payload keys rank their holders in one order of the accounts (links._ranked_sql, not per key): the md5 of
+    # the account's id and the kind, drawn once per account, must order every key's holders as the md5 of each
+    # row would, with account ids or with account numbers looked up in dg_names
+    import hashlib
+
+    import duckdb
+
+    rng = random.Random(5)
+    names = [f"acct-{rng.randrange(10**9):09d}" for _ in range(60)]
+    rows = {(rng.choice(names), k) for k in range(40) for _ in range(rng.randrange(1, 30))}
+    con = duckdb.connect()
+    con.execute("CREATE TABLE dg_names AS SELECT (row_number() OVER (ORDER BY name) - 1)::INTEGER AS account_id, "
+                "name FROM (SELECT DISTINCT unnest(?::VARCHAR[]) AS name)", [names])
+    con.execute("CREATE TABLE u_names (account_id VARCHAR, key INTEGER)")
+    con.executemany("INSERT INTO u_names VALUES (?, ?)", sorted(rows))
+    con.execute("CREATE TABLE u_numbers AS SELECT n.account_id, u.key FROM u_names u JOIN dg_names n "
+                "ON n.name = u.account_id")
+    expected: dict[tuple[str, int], int] = {}
+    for key in {k for _, k in rows}:
+        holders = sorted((a for a, k in rows if k == key), key=lambda a: hashlib.md5(f"{a}|pay|".encode()).hexdigest())
+        if len(holders) >= 2:
+            expected.update({(a, key): rn for rn, a in enumerate(holders)})
+    assert len(expected) > 200
+    for source, numbered in (("u_names", False), ("u_numbers", True)):
+        name = "(SELECT name FROM dg_names n WHERE n.account_id = k.account_id)" if numbered else "k.account_id"
+        got = con.sql(f"WITH {links._ranked_sql(source, 'pay', numbered=numbered, per_key=False)} "
+                      f"SELECT {name}, k.key, k.rn FROM k").fetchall()
+        assert {(a, key): rn for a, key, rn in got} == expected
+
+
+def test_text_ends_split_by_reuse_into_prompt_ends_and_payloads() -> None:
+    # The text ends' rows (dg_kk_suf_key) get their key's reuse and distinct texts per holder once (dg_kr_suf_key);
+    # the reused ones are prompt ends (with the text starts), the rest payloads: the same rows as filtering by
+    # reuse first and counting the holders left, as each kind once did on its own. A key that is a short text's
+    # start and its end takes the start's texts.
+    import duckdb
+
+    rng = random.Random(7)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE dg_fp (pre_key UBIGINT, suf_key UBIGINT)")
+    con.executemany("INSERT INTO dg_fp VALUES (?, ?)",
+                    [(rng.choice([None, *range(30)]), rng.choice([None, *range(20, 50)])) for _ in range(400)])
+    for column, keys in (("pre_key", [None, *range(30)]), ("suf_key", [None, *range(20, 50)])):
+        con.execute(f"CREATE TABLE dg_kk_{column} (account_id INTEGER, key UBIGINT, share DOUBLE, uses HUGEINT)")
+        rows = {(rng.randrange(40), rng.choice(keys)): rng.choice([1, 1, 1, 2, 3]) for _ in range(500)}
+        con.executemany(f"INSERT INTO dg_kk_{column} VALUES (?, ?, ?, ?)",
+                        [(a, k, u / 10, u) for (a, k), u in rows.items()])
+    con.execute(f"CREATE TABLE dg_kr_suf_key AS {links._keyed_rows('suf_key')}")
+    cfg = links.LinkConfig()
+    sources = links._key_sources(cfg)
+
+    def reference(column: str, test: str) -> str:
+        return ("SELECT u.*, t.texts / count(*) OVER (PARTITION BY u.key) AS texts FROM (SELECT account_id, key, "
+                "share FROM (SELECT *, sum(uses) OVER (PARTITION BY key) / count(*) OVER (PARTITION BY key) AS reuse "
+                f"FROM dg_kk_{column}) WHERE reuse {test} {cfg.min_key_reuse}) u JOIN (SELECT {column} AS key, "
+                f"count(*)::DOUBLE AS texts FROM dg_fp GROUP BY {column}) t USING (key)")
+
+    def rows_of(sql: str) -> list[tuple]:
+        return sorted(con.sql(sql).fetchall())
+
+    payloads = rows_of(sources["shared-payloads"][0])
+    assert payloads == rows_of(reference("suf_key", "<")) and len(payloads) > 50
+    ends = rows_of(sources["shared-prompt-ends"][0])
+    pre, suf = (dict(((a, k), (s, t)) for a, k, s, t in rows_of(reference(c, ">="))) for c in ("pre_key", "suf_key"))
+    both = pre.keys() & suf.keys()
+    assert both and any(pre[x][1] != suf[x][1] for x in both)
+    assert ends == sorted((a, k, (pre.get((a, k), (0.0,))[0] + suf.get((a, k), (0.0,))[0]) / 2,
+                           (pre.get((a, k)) or suf[(a, k)])[1]) for a, k in pre.keys() | suf.keys())

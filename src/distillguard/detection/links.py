@@ -89,8 +89,28 @@ def _reused(keys: str, min_reuse: float, once: bool = False) -> str:
             f"(PARTITION BY key) AS reuse FROM ({keys})) WHERE reuse {'<' if once else '>='} {min_reuse}")
 
 
+def _reuse_filter(min_reuse: float, once: bool = False) -> str:
+    """`_reused`'s condition on a `reuse` column (`_keyed_rows`)."""
+    return "TRUE" if min_reuse <= 0 else f"reuse {'<' if once else '>='} {min_reuse}"
+
+
+def _keyed_rows(column: str) -> str:
+    """The rows (account_id, key, share, reuse, texts) of `dg_kk_<column>` whose key is a value of the column in
+    `dg_fp`: `reuse`, the key's exchanges per holding account, and `texts`, its distinct texts per holder.
+
+    Every holder of a key passes `_reuse_filter` or none does, so the holders counted here are those of the
+    filtered rows."""
+    return ("SELECT u.account_id, u.key, u.share, u.reuse, t.texts / u.holders AS texts FROM (SELECT account_id, key, "
+            "share, sum(uses) OVER (PARTITION BY key) / count(*) OVER (PARTITION BY key) AS reuse, "
+            f"count(*) OVER (PARTITION BY key) AS holders FROM dg_kk_{column}) u JOIN (SELECT {column} AS key, "
+            f"count(*)::DOUBLE AS texts FROM dg_fp GROUP BY {column}) t USING (key)")
+
+
 # kind -> (SQL producing account_id, key, share; weighting family)
 def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
+    def rows(column: str) -> str:
+        return f"SELECT * FROM dg_kr_{column}" if column in _SHARED_COLUMNS else _keyed_rows(column)
+
     # a content key that its holders use about once each is a payload they sent (a benchmark question, a
     # homework problem), not a wrapper anyone reuses: accounts sending one public dataset's items once each are
     # not bound by them, however many items they share. A wrapper is reused, so even an account that sent it
@@ -100,10 +120,10 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
     # verbatim (a well-known conversation, a tutorial's example, a task handed to several accounts) is popular
     # content as far as the key goes: `texts` is the key's distinct texts per holder, and a link's weight counts
     # only that far (one text sent by 300 accounts: 1/300). Whose content it is, other evidence says.
+    # (the rows come with their key's reuse and `texts` from `_keyed_rows`, which `build_links` computes once for a
+    # column that two kinds read: `dg_kr_<column>`)
     def keyed(once: bool) -> str:
-        return ("SELECT u.*, t.texts / count(*) OVER (PARTITION BY u.key) AS texts FROM ("
-                + _reused("SELECT * FROM dg_kk_{key}", cfg.min_key_reuse, once)
-                + ") u JOIN (SELECT {key} AS key, count(*)::DOUBLE AS texts FROM dg_fp GROUP BY {key}) t USING (key)")
+        return "SELECT account_id, key, share, texts FROM ({rows}) WHERE " + _reuse_filter(cfg.min_key_reuse, once)
     content = keyed(once=False)
     # The payloads themselves: a text's end whatever wording precedes it, that its holders send about once each
     # (reused, the same end is a wrapper's: `content`), as far as they word it each their own way. An operator
@@ -122,14 +142,17 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
                     "SELECT account_id, {key} AS key, count(*) AS n FROM dg_x WHERE {where} GROUP BY ALL) u "
                     "JOIN dg_features f USING (account_id)")
     return {
-        "shared-template": (content.format(key="template_id"), "content"),
-        "near-duplicate-template": (content.format(key="near_group"), "content"),
-        "shared-wrapper": (content.format(key="wrapper_id"), "content"),
+        "shared-template": (content.format(rows=rows("template_id")), "content"),
+        "near-duplicate-template": (content.format(rows=rows("near_group")), "content"),
+        "shared-wrapper": (content.format(rows=rows("wrapper_id")), "content"),
+        # (a short text's start is its end: the key's texts are those of the start, whatever the plan reads first)
         "shared-prompt-ends": (
-            "SELECT account_id, key, sum(share) / 2 AS share, any_value(texts) AS texts FROM ("
-            + content.format(key="pre_key") + " UNION ALL " + content.format(key="suf_key") + ") GROUP BY ALL",
+            "SELECT account_id, key, sum(share) / 2 AS share, "
+            "coalesce(max(CASE WHEN half = 0 THEN texts END), max(texts)) AS texts FROM ("
+            "SELECT *, 0 AS half FROM (" + content.format(rows=rows("pre_key")) + ") UNION ALL "
+            "SELECT *, 1 AS half FROM (" + content.format(rows=rows("suf_key")) + ")) GROUP BY account_id, key",
             "content"),
-        "shared-payloads": (payload.format(key="suf_key"), "payload"),
+        "shared-payloads": (payload.format(rows=rows("suf_key")), "payload"),
         # a short system prompt ("You are a helpful assistant.") is a client's default persona, sent by unrelated
         # customers: weighted and capped by popularity like infrastructure (shares of the fingerprinted traffic)
         "shared-system-prompt": (_reused(system.format(words=f"< {cfg.instructions_min_words}"), 0.0), "infra"),
@@ -227,7 +250,28 @@ def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2", numbered: bool
     Keys are counted first and only the kept ones ranked: most content and LSH band keys are held by one
     account, and sorting them by an md5 would be most of the work. The md5 reads account ids: with
     `numbered` accounts (distillguard.detection.account_ids) the kept rows look theirs up in `dg_names`.
+    One order for all keys is the accounts sorted by the md5 of their id alone: each account's md5 is drawn
+    once (CTE `ko`, its place `ord` in that order, equal md5s sharing one place) and a key's holders are ranked
+    by `ord`, which orders them as their md5s would.
     """
+    if not per_key:
+        names = f"SELECT account_id, name FROM {NAMES} WHERE account_id IN (SELECT account_id FROM {source})" \
+            if numbered else f"SELECT DISTINCT account_id, account_id AS name FROM {source}"
+        return f"""kc AS (
+  SELECT key, count(*) AS n_key FROM {source} GROUP BY key
+),
+kn AS (
+  SELECT * FROM kc WHERE {keep}
+),
+ko AS (
+  SELECT account_id, dense_rank() OVER (ORDER BY md5(name || '|{salt}|')) AS ord FROM ({names})
+),
+k0 AS (
+  SELECT s.*, c.n_key, o.ord FROM {source} s JOIN kn c USING (key) JOIN ko o USING (account_id)
+),
+k AS (
+  SELECT *, row_number() OVER (PARTITION BY key ORDER BY ord) - 1 AS rn FROM k0
+)"""
     if numbered:
         lo_hi = f"l.name AS lo_name, h.name AS hi_name FROM kc JOIN {NAMES} l ON l.account_id = kc.lo " \
                 f"JOIN {NAMES} h ON h.account_id = kc.hi"
@@ -236,7 +280,6 @@ def _ranked_sql(source: str, salt: str, keep: str = "n_key >= 2", numbered: bool
     else:
         lo_hi = "kc.lo AS lo_name, kc.hi AS hi_name FROM kc"
         self_name = f"s.account_id AS self_name FROM {source} s JOIN kn c USING (key)"
-    by_key = " || lo_name || '|' || hi_name || '|' || CAST(n_key AS VARCHAR)" if per_key else ""
     return f"""kc AS (
   SELECT key, count(*) AS n_key, min(account_id) AS lo, max(account_id) AS hi FROM {source} GROUP BY key
 ),
@@ -248,7 +291,7 @@ k0 AS (
 ),
 k AS (
   SELECT *, row_number() OVER (PARTITION BY key ORDER BY
-           md5(self_name || '|{salt}|'{by_key})) - 1 AS rn
+           md5(self_name || '|{salt}|' || lo_name || '|' || hi_name || '|' || CAST(n_key AS VARCHAR))) - 1 AS rn
   FROM k0
 )"""
 
@@ -257,13 +300,15 @@ def _ring_sql(select: str, ring: int, full_pairs_max: int) -> str:
     """`select` over the pairs (a, b) of `k` where b is a's `1..ring`-th neighbour in a key of more than
     `full_pairs_max` accounts.
 
-    One equi-join on (key, rank) per offset: a single join with the offset as a third relation let
-    DuckDB join on the key alone and filter the ranks afterwards, which grows with the square of the
-    key's size (at scale 1: 0.4–0.5 billion joined rows per content kind, for 0.4–0.5 million pairs).
+    One equi-join on (key, rank): each row of `a` comes once per offset with the rank of its neighbour at that
+    offset, so `b` is hashed once. (A join with the offset as a third relation let DuckDB join on the key alone
+    and filter the ranks afterwards, which grows with the square of the key's size: at scale 1, 0.4–0.5 billion
+    joined rows per content kind, for 0.4–0.5 million pairs.)
     """
-    return "\n  UNION ALL\n  ".join(
-        f"SELECT {select} FROM k a JOIN k b ON a.key = b.key AND b.rn = (a.rn + {off}) % a.n_key "
-        f"WHERE a.n_key > {full_pairs_max}" for off in range(1, ring + 1))
+    offsets = " UNION ALL ".join(f"SELECT *, (rn + {off}) % n_key AS b_rn FROM k WHERE n_key > {full_pairs_max}"
+                                 for off in range(1, ring + 1))
+    return (f"SELECT {select} FROM ({offsets}) a JOIN (SELECT * FROM k WHERE n_key > {full_pairs_max}) b "
+            "ON a.key = b.key AND b.rn = a.b_rn")
 
 
 def _pairs_sql(keys_sql: str, family: str, kind: str, n_accounts: int, cfg: LinkConfig,
@@ -406,6 +451,10 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int, bool
 _CONTENT_COLUMNS = {"shared-template": ("template_id",), "near-duplicate-template": ("near_group",),
                     "shared-wrapper": ("wrapper_id",), "shared-prompt-ends": ("pre_key", "suf_key"),
                     "shared-payloads": ("suf_key",)}
+# ... and a column that several kinds read (the text ends: reused, a wrapper's; sent about once each, payloads) gets its
+# rows' reuse and `texts` computed once too (`_keyed_rows`, into `dg_kr_<column>`), which each kind then filters
+_SHARED_COLUMNS = frozenset(c for c in {c for cs in _CONTENT_COLUMNS.values() for c in cs}
+                            if sum(c in cs for cs in _CONTENT_COLUMNS.values()) > 1)
 
 
 def _content_keys(column: str) -> str:
@@ -441,11 +490,14 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
         if columns:
             for c in set(columns) - built:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE dg_kk_{c} AS {_content_keys(c)}")
+                if c in _SHARED_COLUMNS:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE dg_kr_{c} AS {_keyed_rows(c)}")
+                    con.execute(f"DROP TABLE dg_kk_{c}")
                 built.add(c)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_usage_table(kind)} AS {sql}")
             for c in columns:
                 if last[c] == kind:
-                    con.execute(f"DROP TABLE dg_kk_{c}")
+                    con.execute(f"DROP TABLE {'dg_kr' if c in _SHARED_COLUMNS else 'dg_kk'}_{c}")
             sql = f"SELECT * FROM {_usage_table(kind)}"
         con.execute(f"INSERT INTO dg_links {_pairs_sql(sql, family, kind, n_accounts, config, numbered)}")
     for kind, (tuples, min_tuples, rows, weight, h, mass) in _set_links(config).items():
