@@ -71,12 +71,15 @@ class LinkConfig:
 
 
 # The account × text rows whose text is fingerprinted (`dg_at ⋈ dg_fp`), with `n_acc`: how many of the
-# account's exchanges that is (the denominator of its content-key shares). Built by `build_links`.
+# account's exchanges that is (the denominator of its content-key shares); and each account's uses of each
+# recurring phrase (`dg_aph`: the phrase links and the standing sentences read it). Built by `build_links`.
 KEY_TABLES = (
     ("dg_nacc", "SELECT a.account_id, sum(a.n) AS n_acc FROM dg_at a JOIN dg_fp f USING (text_hash) "
                 "GROUP BY a.account_id"),
     ("dg_atf", "SELECT a.account_id, a.text_hash, a.n, c.n_acc, f.template_id, f.near_group, f.wrapper_id, "
                "f.pre_key, f.suf_key FROM dg_at a JOIN dg_fp f USING (text_hash) JOIN dg_nacc c USING (account_id)"),
+    ("dg_aph", "SELECT account_id, phrase, sum(n) AS uses FROM dg_at JOIN dg_phrase USING (text_hash) "
+               "GROUP BY account_id, phrase"),
 )
 
 
@@ -199,8 +202,7 @@ def _constant_phrases(cfg: LinkConfig) -> str:
     prompts (`dg_sysseg`; ASCII sentences hash alike in both) — a bank's, recombined account by account. One
     app's fixed preamble, the same set for all its users, recurs in no other set; a user's own
     signature line, in no other account's."""
-    standing = ("SELECT p.account_id, p.phrase, p.uses::DOUBLE / c.n_acc AS share FROM (SELECT account_id, phrase, "
-                "sum(n) AS uses FROM dg_at JOIN dg_phrase USING (text_hash) GROUP BY ALL) p JOIN dg_nacc c "
+    standing = ("SELECT p.account_id, p.phrase, p.uses::DOUBLE / c.n_acc AS share FROM dg_aph p JOIN dg_nacc c "
                 f"USING (account_id) WHERE p.uses >= {cfg.constant_share} * c.n_acc AND c.n_acc >= 2")
     # a set's identity: the sum of its members' hashes (low 31 bits: both engines sum them alike)
     return f"""SELECT account_id, phrase AS key, share * pw AS share FROM (
@@ -437,8 +439,7 @@ def _set_links(cfg: LinkConfig) -> dict[str, tuple[str, int, int, str, int, bool
         # a phrase's (DuckDB) hash has the same low 31 bits whether it reads as unsigned or signed 64-bit
         "shared-phrases": (f"SELECT account_id, phrase & {_P} AS t, uses::DOUBLE / n_acc AS share FROM ("
                            "SELECT *, sum(uses) OVER (PARTITION BY phrase) / count(*) OVER (PARTITION BY phrase) "
-                           "AS reuse FROM (SELECT account_id, phrase, sum(n) AS uses FROM dg_at JOIN dg_phrase "
-                           "USING (text_hash) GROUP BY account_id, phrase)) JOIN dg_nacc USING (account_id) "
+                           "AS reuse FROM dg_aph) JOIN dg_nacc USING (account_id) "
                            f"WHERE reuse >= {cfg.min_phrase_reuse}",
                            cfg.phrase_min, cfg.phrase_band_rows, phrase_w, cfg.phrase_hashes, True),
     }
