@@ -489,7 +489,9 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
     for kind, (sql, family) in sources.items():
         columns = _CONTENT_COLUMNS.get(kind, ())
         if columns:
-            for c in set(columns) - built:
+            # a shared column's rows first: its grouped rows are dropped once reduced to `dg_kr_<column>`, so no
+            # more than two column-sized tables are held at once
+            for c in sorted(set(columns) - built, key=lambda c: c not in _SHARED_COLUMNS):
                 con.execute(f"CREATE OR REPLACE TEMP TABLE dg_kk_{c} AS {_content_keys(c)}")
                 if c in _SHARED_COLUMNS:
                     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_kr_{c} AS {_keyed_rows(c)}")
