@@ -256,3 +256,54 @@ def test_a_front_relaying_the_same_chats_is_judged_on_what_it_wraps(tmp_path: Pa
     # judged on all the traffic it shares, the relayed chat included, the front reads as a chat service
     whole = score_accounts(feats, g, shared=sh.drop([c for c in sh.column_names if c.startswith("own_")]))
     assert whole.group_parts["behaviour"][0] < 0.35, whole.group_parts["behaviour"]
+
+
+AGENT_SYS = ("You are Forge, a coding agent in the user's terminal. Read files before editing them, run the tests after "
+             "every change, and explain briefly what you are doing before each tool call.")
+AGENT_TOOLS = [{"type": "function", "function": {"name": n, "description": f"{n} tool",
+                                                 "parameters": {"type": "object", "properties": {}}}}
+               for n in ("read_file", "edit_file", "run")]
+
+
+STEER = ("no, keep the old API as it is", "also update the docs please", "run the linter too", "stop, explain first")
+
+
+def agent_users(n: int, sessions: int = 4, steps: int = 8, seed: int = 8) -> list[dict[str, Any]]:
+    """Developers using one coding agent with their own keys: its system prompt, tools and framing of the task on
+    every request, a few sessions each over a task of their own, each a loop of tool steps fed their results."""
+    rng = random.Random(seed)
+    out = []
+    for u in range(n):
+        acc = f"coder-{u:03d}"
+        for s in range(sessions):
+            t = T0 + timedelta(days=rng.randrange(0, 14), hours=9 + rng.random() * 8)
+            ask = rng.choice(CODE).format(a=rng.choice(WORDS), b=rng.choice(WORDS), n=rng.randrange(2, 999))
+            ask = f"<task>\n{ask}\n</task>\nWorking directory: ~/project (git repository, tests under tests/)"
+            msgs: list[dict[str, Any]] = [{"role": "system", "content": AGENT_SYS}, {"role": "user", "content": ask}]
+            for k in range(steps):
+                out.append({"request_id": f"{acc}-{s}-{k}", "ts": t.isoformat().replace("+00:00", "Z"),
+                            "account_id": acc, "ip": "", "user_agent": "forge/1.4", "model": "frontier-1",
+                            "messages": [dict(m) for m in msgs], "params": {},
+                            "tools": AGENT_TOOLS, "prompt_tokens": 400 + 50 * k, "completion_tokens": 30})
+                call = {"id": f"call_{u}_{s}_{k}", "type": "function",
+                        "function": {"name": AGENT_TOOLS[k % 3]["function"]["name"], "arguments": "{}"}}
+                msgs += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                         {"role": "tool", "tool_call_id": call["id"], "content": f"ok {rng.choice(WORDS)} {k}"}]
+                if k == steps // 2:   # the user steers: the agent's next steps answer that
+                    msgs.append({"role": "user", "content": rng.choice(STEER)})
+                t += timedelta(seconds=5 + rng.random() * 20)
+    return out
+
+
+def test_an_agents_tool_steps_over_one_task_are_one_sample_of_its_user(tmp_path: Path) -> None:
+    """A member's own part counts in samples: distinct texts, or conversations over one extraction problem.
+    Users of one coding agent send 32 steps each over 4 tasks of their own: four samples (scoring judges a
+    member on its own part from `shared_min_exchanges` samples on:
+    `test_scoring::test_a_members_own_part_speaks_for_it_from_enough_samples_not_steps`)."""
+    recs = legit_users(20) + agent_users(8) + cover_campaign(8)
+    coders, mix = [f"coder-{a:03d}" for a in range(8)], [f"mix-{a:03d}" for a in range(8)]
+    _, _, sh = _two_groups(recs, coders, mix, tmp_path)
+    rows = {r["account_id"]: r for r in sh.to_pylist()}
+    assert all(rows[a]["own_exchanges"] == 32 and rows[a]["own_units"] == 4 for a in coders), {
+        k: v for k, v in rows[coders[0]].items() if "own" in k}
+    assert all(rows[a]["own_units"] == rows[a]["own_exchanges"] >= 10 for a in mix), rows[mix[0]]

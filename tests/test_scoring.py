@@ -225,7 +225,8 @@ def test_group_parts_and_alignment_match_reference() -> None:
     orgs = [None if rng.random() < 0.5 else f"o{rng.integers(0, 3)}" for _ in ids]
     sh_ids = [ids[i] for i in rng.permutation(n)[:150]] + ["ghost"]
     shared = pa.table({"account_id": sh_ids, "exchanges": rng.integers(1, 40, len(sh_ids)),
-                       "own_exchanges": rng.integers(0, 20, len(sh_ids)), **{k: rng.random(len(sh_ids)) for k in cols}})
+                       "own_exchanges": rng.integers(0, 20, len(sh_ids)), "own_units": rng.integers(0, 20, len(sh_ids)),
+                       **{k: rng.random(len(sh_ids)) for k in cols}})
     sc = score_accounts(t, g, orgs=orgs, shared=shared)
     pos = {a: i for i, a in enumerate(acc)}
     gi = np.array([grp[pos[a]] if a in pos else -1 for a in ids])
@@ -243,7 +244,7 @@ def test_group_parts_and_alignment_match_reference() -> None:
     shpos = {a: i for i, a in enumerate(sh_ids)}
     _, _, n_sh, _, _, own_n = _aligned_shared(ids, shared)
     assert n_sh.tolist() == [float(shared["exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
-    assert own_n.tolist() == [float(shared["own_exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
+    assert own_n.tolist() == [float(shared["own_units"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
 
 
 def _group_of(rows: list[dict], ids: list[str]) -> Grouping:
@@ -396,3 +397,23 @@ def test_one_run_of_a_suite_tied_by_content_alone_inherits_nothing() -> None:
     sc = score_accounts(t, g, shared=_shared(ids[:12], exchanges=40.0))
     s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
     assert (s[:12] >= thr).all() and s[12] < thr and s[13] >= thr and s[14] >= thr, s[12:]
+
+
+def test_a_members_own_part_speaks_for_it_from_enough_samples_not_steps() -> None:
+    """Members whose shared traffic reads as chat but whose own part (what no other member sends) reads as
+    extraction: judged on that part from `shared_min_exchanges` samples on — 40 distinct tasks — but not when
+    its 40 exchanges are the tool steps of 4 tasks (an agent's users: four samples of how each behaves)."""
+    ids = [f"m{i}" for i in range(8)]
+    t = _table([CHATTER] * 8, ids)
+    g = replace(_group_of([CHATTER] * 8, ids), strength=np.full(8, 7.0))
+    own = {f"own_{k}": v for k, v in EXTRACTOR.items() if k in ("cap_other", "cot_share", "single_turn_share",
+                                                                 "long_max_tokens_share", "template_diversity")}
+
+    def flagged(units: float) -> np.ndarray:
+        sh = _shared(ids, **{k: v for k, v in CHATTER.items() if k != "exchanges"}, own_exchanges=40.0,
+                     own_units=units, own_output_input_ratio=20.0, **own)
+        sc = score_accounts(t, g, shared=sh)
+        return sc.accounts["score"].to_numpy() >= threshold_for(sc, 0.001)
+
+    assert flagged(40.0).all()
+    assert not flagged(4.0).any()

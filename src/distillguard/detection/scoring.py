@@ -401,7 +401,9 @@ def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.
     ind, harvest, n, own = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids)), np.ones(len(ids))
     own_ind, own_n = np.zeros(len(ids)), np.zeros(len(ids))
     own_ind[idx[ok]] = individual_score(_own_shared(shared))[ok]
-    own_n[idx[ok]] = _col(shared, "own_exchanges")[ok]
+    # counted in units (a single exchange, or one conversation over an extraction problem): an agent's dozen
+    # tool steps over one task are one sample of how the member behaves, not twelve
+    own_n[idx[ok]] = _col(shared, "own_units")[ok]
     # identical texts sent by several accounts (homework, an eval suite, a shared template without a
     # payload) are how legitimate groups share traffic; a campaign's shared part wraps distinct payloads.
     # Mostly replayed shared traffic (over half) therefore counts less, all replayed not at all.

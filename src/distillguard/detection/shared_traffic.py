@@ -156,6 +156,10 @@ SELECT
   any_value(p.popular_share) AS popular_share,
   -- the same on the shared exchanges no other member sends verbatim: the payloads the group's wording carries
   count(*) FILTER (WHERE NOT replayed)::DOUBLE AS own_exchanges,
+  -- ... and how many independent samples of the member's behaviour they are: each distinct text, a conversation
+  -- over an extraction problem (its opening request included) once: an agent's dozen tool steps over one task
+  -- are one
+  count(DISTINCT coalesce(conversation, text_hash)) FILTER (WHERE NOT replayed)::DOUBLE AS own_units,
 {own_measures}
 FROM x JOIN tot t USING (account_id) LEFT JOIN dg_features fe USING (account_id)
   LEFT JOIN popular p USING (account_id)
@@ -188,7 +192,7 @@ _FEATURES_SQL = _FEATURES_SQL.replace("{measures}", _measures_sql("", "")).repla
 
 SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", "cot_share", "single_turn_share",
                   "long_max_tokens_share", "template_diversity", "output_input_ratio", "replayed_share", "hour_entropy",
-                  "burstiness", "popular_share", "own_exchanges", "own_cap_other", "own_cot_share",
+                  "burstiness", "popular_share", "own_exchanges", "own_units", "own_cap_other", "own_cot_share",
                   "own_single_turn_share", "own_long_max_tokens_share", "own_template_diversity",
                   "own_output_input_ratio")
 
