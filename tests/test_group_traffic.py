@@ -258,8 +258,8 @@ def test_a_front_relaying_the_same_chats_is_judged_on_what_it_wraps(tmp_path: Pa
     assert whole.group_parts["behaviour"][0] < 0.35, whole.group_parts["behaviour"]
 
 
-AGENT_SYS = ("You are Forge, a coding agent in the user's terminal. Read files before editing them, run the tests after "
-             "every change, and explain briefly what you are doing before each tool call.")
+AGENT_SYS = ("You are Forge, a coding agent in the user's terminal. Read files before editing them, run the tests "
+             "after every change, and explain briefly what you are doing before each tool call.")
 AGENT_TOOLS = [{"type": "function", "function": {"name": n, "description": f"{n} tool",
                                                  "parameters": {"type": "object", "properties": {}}}}
                for n in ("read_file", "edit_file", "run")]
