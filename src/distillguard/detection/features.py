@@ -209,7 +209,7 @@ WITH p AS (
            lambda s: length(s) >= {SYSTEM_SENTENCE_MIN_CHARS})) AS segs
   FROM (SELECT {SYSTEM_SQL} AS sys FROM {source} WHERE rowid IN ({rows}))
 ),
-s AS (SELECT sys_hash, hash(unnest(segs)) AS phrase, len(segs) AS n_segs FROM p WHERE len(segs) >= 2),
+s AS (SELECT sys_hash, hash(unnest(segs)) AS phrase FROM p WHERE len(segs) >= 2),
 r AS (SELECT *, count(*) OVER (PARTITION BY phrase) >= 2 AS recurs FROM s)
 SELECT sys_hash, phrase, pw FROM (
   SELECT *, avg(recurs::DOUBLE) OVER (PARTITION BY sys_hash) AS pw FROM r)

@@ -14,6 +14,9 @@ Weights
 - operator keys (a payment instrument): never down-weighted nor dropped as popular — one card paying for
   2,000 accounts is one payer, and a discount would make a campaign weaker as it grows;
 - instructions (a system prompt of `instructions_min_words` words or more) weigh like content keys;
+- standing sentences (`shared-prompt-sentences`: the sentences of system prompts, or of the head of an account's
+  every message, that recur recombined in others'): the smaller share, weighted by how much of each prompt is
+  such sentences; a pair takes its strongest sentence, never dropped as popular;
 - infrastructure / client / cohort / short system-prompt keys: down-weighted by the key's popularity
   (1 / (1 + ln n)), and dropped entirely above `popular_share` of all accounts (NAT, corporate egress,
   official clients);
