@@ -23,7 +23,7 @@ import json
 import random
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from probekit.agentic import fake_args, fake_result
 from probekit.corpora import Item
@@ -37,6 +37,7 @@ from probekit.world import (
     active_days,
     cloud_block,
     day_start,
+    days_ago,
     flat_times,
     hexid,
     human_session_starts,
@@ -49,10 +50,6 @@ from probekit.world import (
 
 def _strong(r: random.Random) -> str:
     return r.choice(STRONG)
-
-
-def _ago(r: random.Random, lo: float, hi: float) -> datetime:
-    return T0 - timedelta(days=r.uniform(lo, hi))
 
 
 def _lines(text: str) -> list[str]:
@@ -119,7 +116,7 @@ def drift(log: Log, P: Pools15, r: random.Random, n: int, cid: str) -> None:
     k = r.randrange(len(items))
     for i in range(n):
         wave = r.randrange(3)
-        a = log.account(r, "campaign:drift", cid, created=_ago(r, 3 + 20 * wave, 10 + 20 * wave),
+        a = log.account(r, "campaign:drift", cid, created=days_ago(r, 3 + 20 * wave, 10 + 20 * wave),
                         payment=cards[i], ip_mode="per-request" if r.random() < 0.6 else "pool",
                         ips=[in_block(r, r.choice(blocks)) for _ in range(4)],
                         email=r.choice(["gmail.com", "outlook.com", "hotmail.com", "proton.me", "yandex.ru"]))
@@ -149,7 +146,7 @@ def drip(log: Log, P: Pools15, r: random.Random, n: int, cid: str) -> None:
     where = r.sample(["US", "GB", "DE", "BR", "IN", "ID", "VN", "PL", "MX", "CA"], 4)
     k = r.randrange(len(items))
     for i in range(n):
-        a = log.account(r, "campaign:drip", cid, country=r.choice(where), created=_ago(r, 30, 700),
+        a = log.account(r, "campaign:drip", cid, country=r.choice(where), created=days_ago(r, 30, 700),
                         payment=cards[i], model=r.choice(STRONG + ["gpt-4o-mini"]),
                         tier=r.choice(["free", "pay-as-you-go", "plus"]))
         w = wraps[i % len(wraps)]
@@ -193,7 +190,7 @@ def formatlock(log: Log, P: Pools15, r: random.Random, n: int, cid: str) -> None
         lo = (i // len(sources)) * per % max(1, len(src))
         mine = (src[lo:lo + per] or src)[:]
         r.shuffle(mine)
-        a = log.account(r, "campaign:formatlock", cid, created=_ago(r, 2, 200), model=_strong(r),
+        a = log.account(r, "campaign:formatlock", cid, created=days_ago(r, 2, 200), model=_strong(r),
                         ip_mode=r.choice(["per-day", "per-request", "home"]),
                         ua=ua_sdk(r) if r.random() < 0.6 else ua_browser(r),
                         email=r.choice(["gmail.com", "outlook.com", "icloud.com", "proton.me", "qq.com", "gmx.de"]))
@@ -242,7 +239,7 @@ def qafront(log: Log, P: Pools15, r: random.Random, n: int, cid: str) -> None:
     k = 0
     for i in range(n):
         f = firm[i % firms]
-        a = log.account(r, "campaign:qafront", cid, created=_ago(r, 20, 120), org=f["org"], payment=f["card"],
+        a = log.account(r, "campaign:qafront", cid, created=days_ago(r, 20, 120), org=f["org"], payment=f["card"],
                         country=f["country"], tier="enterprise", ip_mode="pool", ua=f["ua"], model=_strong(r),
                         ips=[in_block(r, b) for b in f["blocks"] for _ in range(2)], email=f"{f['org'][4:10]}.io")
         for t in flat_times(r, T0 + timedelta(days=r.uniform(0, 2)), END, r.uniform(60, 160), amp=0.6,
@@ -290,7 +287,7 @@ def simenv(log: Log, P: Pools15, r: random.Random, n: int, cid: str) -> None:
     mk = []
     for i in range(n):
         role = "sim" if i < n_sim else "agent"
-        mk.append((log.account(r, "campaign:simenv", cid, created=_ago(r, 5, 90), model=_strong(r),
+        mk.append((log.account(r, "campaign:simenv", cid, created=days_ago(r, 5, 90), model=_strong(r),
                                ip_mode="pool" if r.random() < 0.7 else "per-request",
                                ips=[in_block(r, r.choice(block)) for _ in range(3)], ua=ua_sdk(r)), role))
     sims = [a for a, ro in mk if ro == "sim"]
@@ -349,7 +346,7 @@ def docqa(log: Log, P: Pools15, r: random.Random, n: int, cid: str) -> None:
     docs = P.docs_a[:]
     r.shuffle(docs)
     wrap = r.choice(DQ_WRAP)
-    accts = [log.account(r, "campaign:docqa", cid, created=_ago(r, 5, 150), model=_strong(r),
+    accts = [log.account(r, "campaign:docqa", cid, created=days_ago(r, 5, 150), model=_strong(r),
                          ip_mode=r.choice(["pool", "per-request"]), ips=[in_block(r, cloud_block(r)) for _ in range(3)],
                          ua=ua_sdk(r)) for _ in range(n)]
     clock = {a.account_id: T0 + timedelta(hours=r.uniform(0, 72)) for a in accts}
@@ -392,7 +389,7 @@ def parallel(log: Log, P: Pools15, r: random.Random, n: int, cid: str) -> None:
     k = r.randrange(len(src))
     for _ in range(n):
         langs = r.sample(list(LANGS), r.randint(1, 3))
-        a = log.account(r, "campaign:parallel", cid, created=_ago(r, 3, 300), model=_strong(r),
+        a = log.account(r, "campaign:parallel", cid, created=days_ago(r, 3, 300), model=_strong(r),
                         ip_mode=r.choice(["per-request", "per-day"]),
                         ua=ua_sdk(r) if r.random() < 0.7 else ua_browser(r))
         ask = PL_ASK(r)

@@ -17,7 +17,7 @@ import json
 import random
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from probekit.corpora import Item
 from probekit.pools13 import Pools13, filler
@@ -25,32 +25,22 @@ from probekit.world import (
     COUNTRIES,
     T0,
     WORK_HOURS,
-    Acct,
     Log,
     active_days,
     cloud_block,
-    day_start,
     hexid,
     human_session_starts,
     in_block,
+    local_time,
+    scaled,
     think,
     ua_browser,
     ua_sdk,
 )
 
 
-def _n(base: float, scale: float, lo: int = 1) -> int:
-    return max(lo, int(round(base * scale)))
-
-
 def _filler(r: random.Random, p: Pools13, n: int) -> str:
     return filler(r, p, n, 30)
-
-
-def _at_local(a: Acct, day: int, hour: float) -> datetime:
-    """Local `hour` of probe day `day` in the account's zone, as UTC (moved a day on if before the log opens)."""
-    t = day_start(day) + timedelta(hours=hour - a.tz)
-    return t + timedelta(days=1) if t < T0 else t
 
 
 # -- chat -----------------------------------------------------------------------------------------------------
@@ -58,7 +48,7 @@ def _at_local(a: Acct, day: int, hour: float) -> datetime:
 def chat(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
     """People chatting: most a few times in two weeks, some daily, a few heavy users; multi-turn sessions."""
     convs = p.tail + p.c.chats
-    for _ in range(_n(3300, scale, 5)):
+    for _ in range(scaled(3300, scale, 5)):
         tier = r.choices(["light", "medium", "heavy"], weights=[62, 30, 8])[0]
         a = log.account(r, "legit:chat", tier=r.choice(["free", "free", "plus", "pay-as-you-go"]))
         if r.random() < 0.1:
@@ -116,7 +106,7 @@ TONE = ["Be warm and concise.", "Use a friendly, professional tone.", "Keep answ
 def support(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
     """Operators of customer-support bots: one brand prompt, their end users' questions at regional hours."""
     generic = [x for x in p.c.casual if len(x) < 400]
-    for _ in range(_n(24, scale)):
+    for _ in range(scaled(24, scale)):
         dom = r.choice(list(DOMAINS))
         things, desc = DOMAINS[dom]
         brand = r.choice(["Acme", "Blue", "Nord", "Helio", "Vanta", "Kestrel", "Pine", "Orca", "Lumen", "Tessel"]) + \
@@ -171,7 +161,7 @@ JCRIT = [["groundedness in the provided policy", "tone", "no hallucinated number
 def evaljudge(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
     """Product teams grading their assistant's outputs on a fixed internal test set, nightly and on demand."""
     src = [x for x in p.c.casual] + [x.text for _, x in p.oriented] + [t[0] for t, _ in p.tail[:3000]]
-    for _ in range(_n(6, scale)):
+    for _ in range(scaled(6, scale)):
         org = "org_" + hexid(r, 10)
         prod = r.choice(PRODUCTS)
         fmt = r.randrange(len(JUDGE_SYS))
@@ -190,7 +180,7 @@ def evaljudge(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
         for d, h, a in sorted(runs, key=lambda x: (x[0], x[1])):
             if r.random() < 0.4:
                 version += 1
-            t = _at_local(a, d, h)
+            t = local_time(a, d, h)
             subset = tests if r.random() < 0.8 else r.sample(tests, len(tests) // 3)
             for q in subset:
                 cand = _filler(random.Random(f"{q}:{version}"), p, r.randint(150, 600))
@@ -232,7 +222,7 @@ def translate(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
     """Agencies translating documents: jobs split into segments, sent back to back in office hours."""
     docs = [x.answer for x in p.c.alpaca if len(x.answer) > 300] + [t for ts, _ in p.tail for t in ts
                                                                     if len(t) > 600][:2000]
-    for _ in range(_n(12, scale)):
+    for _ in range(scaled(12, scale)):
         country = r.choice(["DE", "FR", "ES", "PL", "GB", "JP", "KR", "BR", "IN"])
         org = "org_" + hexid(r, 10)
         tmpl = r.choice(TR_SYS)
@@ -245,7 +235,7 @@ def translate(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
                 if (T0 + timedelta(days=d)).weekday() >= 5:
                     continue
                 for _ in range(r.randint(1, 3)):
-                    t = _at_local(a, d, r.choices(range(24), weights=WORK_HOURS)[0] + r.random())
+                    t = local_time(a, d, r.choices(range(24), weights=WORK_HOURS)[0] + r.random())
                     lang = r.choice(langs)
                     sys_p = tmpl.format(lang=lang)
                     doc = "\n\n".join(r.sample(docs, r.randint(1, 4)))
@@ -293,8 +283,8 @@ def ide(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
     """Developers using one IDE assistant with their own keys: the app's prompt and tools, their own code."""
     qs = p.tail_code + p.c.code_chats
     files = _user_code(p)
-    teams = ["org_" + hexid(r, 10) for _ in range(_n(30, scale))]
-    for _ in range(_n(520, scale, 3)):
+    teams = ["org_" + hexid(r, 10) for _ in range(scaled(30, scale))]
+    for _ in range(scaled(520, scale, 3)):
         plat = r.choice(["win32", "darwin", "linux"])
         ver = f"Quillcode/1.{r.randint(20, 27)}.{r.randint(0, 9)} (vscode {r.randint(88, 96)}; {plat})"
         a = log.account(r, "legit:ide", ua=ver, org=r.choice(teams) if r.random() < 0.35 else None,
@@ -348,7 +338,7 @@ def classroom(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
         org = "org_" + hexid(r, 10)
         deadline = start + 4
         subs = []
-        for _ in range(_n(size, scale, 3)):
+        for _ in range(scaled(size, scale, 3)):
             a = log.account(r, "legit:classroom", country=country, email=r.choice(["gmail.com", "uni.edu"]),
                             tier="free")
             days = [d for d in range(start, deadline + 1) if r.random() < 0.25 + 0.15 * (d - start)]
@@ -369,7 +359,7 @@ def classroom(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
             subs += [(i, it) for i, it in enumerate(probs)]
         ta = log.account(r, "legit:classroom", country=country, org=org, ua=ua_sdk(r), tier="education",
                          ip_mode="pool", ips=[in_block(r, cloud_block(r))], model="gpt-4o-mini")
-        t = _at_local(ta, deadline + 1, r.uniform(8, 11))
+        t = local_time(ta, deadline + 1, r.uniform(8, 11))
         grader = (f"You are the teaching assistant for course {name.upper()}-{r.randint(100, 299)}. Give formative "
                   "feedback on the student's submission in under 150 words: what is right, what is wrong, one hint. "
                   "Never reveal a complete solution. End with a mark out of 10.")
@@ -391,7 +381,7 @@ def benchlab(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
         "mtbench": [Item(t1, "", c) for c, t1, _ in p.c.mtbench],
         "wizard": [Item(x) for v in p.wiz.values() for x in v],
         "alpacaeval": [Item(x) for x in p.c.alpaca_eval_all]}
-    for k in range(_n(5, scale)):
+    for k in range(scaled(5, scale)):
         bench = list(benches)[k % len(benches)] if scale >= 1 else r.choice(list(benches))
         items = benches[bench]
         org = "org_" + hexid(r, 10)
@@ -406,7 +396,7 @@ def benchlab(log: Log, p: Pools13, r: random.Random, scale: float) -> None:
             prefix = r.choice(["", "Answer the following question.\n\n", "Let's think step by step.\n\n"])
         models = r.sample(["gpt-4o", "gpt-4o-mini", "frontier-1", "o3-mini"], r.randint(1, 2))
         d = r.randrange(1, 13)
-        t = _at_local(accts[0], d, r.uniform(9, 20))
+        t = local_time(accts[0], d, r.uniform(9, 20))
         for m in models:
             for j, it in enumerate(items):
                 a = accts[j % len(accts)]

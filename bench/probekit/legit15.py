@@ -19,35 +19,26 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from probekit.corpora import Item
 from probekit.pools15 import LANGS, Pools15, prose, translated
 from probekit.world import (
     T0,
     WORK_HOURS,
-    Acct,
     Log,
     active_days,
     cloud_block,
-    day_start,
     hexid,
     human_session_starts,
     in_block,
     ip_residential,
+    local_time,
+    scaled,
     think,
     ua_browser,
     ua_sdk,
 )
-
-
-def _n(base: float, scale: float, lo: int = 1) -> int:
-    return max(lo, int(round(base * scale)))
-
-
-def _at(a: Acct, day: int, hour: float) -> datetime:
-    t = day_start(day) + timedelta(hours=hour - a.tz)
-    return t + timedelta(days=1) if t < T0 else t
 
 
 def _weekday(d: int) -> bool:
@@ -68,7 +59,7 @@ def _call(r: random.Random, name: str, args: dict) -> dict:
 def consumer(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     """People chatting: most a few times in two weeks, some daily, a few heavy users; multi-turn sessions."""
     convs = P.c.chats + P.p.tail
-    for _ in range(_n(2400, scale, 5)):
+    for _ in range(scaled(2400, scale, 5)):
         tier = r.choices(["light", "medium", "heavy"], weights=[60, 31, 9])[0]
         a = log.account(r, "legit:consumer", tier=r.choice(["free", "free", "plus", "pay-as-you-go"]))
         if r.random() < 0.12:
@@ -109,7 +100,7 @@ BYOK_TOOLS = [_tool("web_search", "Search the web and return top results", "quer
 def byok(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     """Unrelated users of one desktop app with their own keys: the app's system prompt and tools, own content."""
     qs = P.c.casual + P.c.vicuna + [t[0] for t, _ in P.c.chats[:6000]]
-    for _ in range(_n(350, scale, 3)):
+    for _ in range(scaled(350, scale, 3)):
         plat = r.choice(["Windows 10.0.22631", "macOS 14.5", "macOS 13.6", "Ubuntu 22.04"])
         a = log.account(r, "legit:byok", ua=f"Prism/{r.randint(2, 3)}.{r.randint(0, 14)}.{r.randint(0, 5)} ({plat})",
                         model=r.choice(["gpt-4o", "gpt-4o-mini", "frontier-1", "frontier-1-mini"]))
@@ -153,7 +144,7 @@ def mooc(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     the instructor's study-buddy prompt verbatim; follow-ups; a deadline rush."""
     probs = r.sample(P.c.gsm_test, 7) + r.sample(P.c.humaneval, 3)
     release, deadline = 7, 13
-    for _ in range(_n(260, scale, 5)):
+    for _ in range(scaled(260, scale, 5)):
         a = log.account(r, "legit:mooc", created=T0 - timedelta(days=r.uniform(-6, 500)) if r.random() < 0.7 else
                         T0 + timedelta(days=r.uniform(release - 2, release)),
                         tier=r.choice(["free", "free", "plus"]), email=r.choice(["gmail.com", "outlook.com",
@@ -199,7 +190,7 @@ def evalteam(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     then again days later after a harness change; temperature 0, fixed seed, datacenter."""
     sets = {"gsm8k": P.c.gsm_test, "humaneval": P.c.humaneval,
             "mtbench": [Item(t1) for _, t1, _ in P.c.mtbench], "alpaca_eval": [Item(x) for x in P.c.alpaca_eval_all]}
-    for k in range(_n(4, scale)):
+    for k in range(scaled(4, scale)):
         bench, tmpl = HARNESS[k % len(HARNESS)] if scale >= 1 else r.choice(HARNESS)
         items = sets[bench]
         if bench == "gsm8k":
@@ -214,7 +205,7 @@ def evalteam(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
                              model="gpt-4o") for _ in range(r.randint(3, 6))]
         d1 = r.randrange(0, 8)
         for run, d in enumerate([d1, min(13, d1 + r.randint(3, 6))]):
-            t = _at(accts[0], d, r.uniform(10, 18))
+            t = local_time(accts[0], d, r.uniform(10, 18))
             sys_p = "" if run == 0 else r.choice(["You are a helpful assistant.", "Answer accurately."])
             for j, it in enumerate(items):
                 a = accts[j % len(accts)]
@@ -236,7 +227,7 @@ GUIDE = ("Annotation guideline v{v} for project {proj}. You assist a human annot
 def annotators(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     """A vendor's annotators, each with a seat in the vendor org, pre-grading their client's chatbot replies
     under one guideline at their own pace in local office hours on weekdays."""
-    for _ in range(_n(2, scale)):
+    for _ in range(scaled(2, scale)):
         org = "org_" + hexid(r, 10)
         proj = r.choice(["ORCA", "TEAL", "BIRCH", "QUARTZ", "NIMBUS"])
         country = r.choice(["IN", "NG", "PL", "ID", "VN"])
@@ -248,7 +239,7 @@ def annotators(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
             for d in active_days(r, p=0.8):
                 if not _weekday(d):
                     continue
-                t = _at(a, d, r.uniform(8.5, 10.5))
+                t = local_time(a, d, r.uniform(8.5, 10.5))
                 for _ in range(r.randint(15, 50)):
                     q = r.choice(client_q)
                     rep = prose(r, P, r.randint(150, 700))
@@ -273,7 +264,7 @@ def localize(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     """Customers localising their own content into 5-10 languages in nightly batches, one org each."""
     arts = [x.answer for x in P.c.alpaca if len(x.answer) > 250]
     lines = [x.answer for x in P.c.roleplay[:1000] if x.answer]
-    for k in range(_n(4, scale)):
+    for k in range(scaled(4, scale)):
         sys_t = LOC_SYS[k % len(LOC_SYS)]
         src = r.sample(arts if k % 3 != 1 else lines, max(5, round(r.randint(60, 140) * min(1.0, scale))))
         langs = r.sample(list(LANGS), r.randint(5, 10))
@@ -286,7 +277,7 @@ def localize(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
         for d in range(14):
             todo = src if d in nights else (r.sample(src, min(len(src), r.randint(1, 6)))
                                             if _weekday(d) and r.random() < 0.6 else [])
-            t = _at(accts[0], d, r.uniform(0.5, 3))
+            t = local_time(accts[0], d, r.uniform(0.5, 3))
             for text in todo:
                 for lang in langs:
                     a = r.choice(accts)
@@ -315,7 +306,7 @@ SHELL = ["$ npm test\n\n  14 passing (2s)\n  1 failing\n\n  1) api /users return
 def codeagent(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     """Developers running a CLI coding agent with their own keys: long tool loops over their own code, work hours."""
     asks = P.p.tail_code + P.c.code_chats
-    for _ in range(_n(160, scale, 3)):
+    for _ in range(scaled(160, scale, 3)):
         a = log.account(r, "legit:codeagent", ua=f"forge-cli/0.{r.randint(30, 48)}.{r.randint(0, 9)} node/"
                         f"{r.choice(['18', '20', '22'])}", model=r.choice(["frontier-1", "gpt-4o", "o3-mini"]))
         days = [d for d in active_days(r, p=r.uniform(0.3, 0.9)) if _weekday(d) or r.random() < 0.25]
@@ -348,7 +339,7 @@ def sweep(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     """Research groups running one fixed prompt set over a temperature/top_p/seed grid once, over 1-2 days."""
     sets = [[Item(x) for x in P.c.alpaca_eval_all], [Item(t1) for _, t1, _ in P.c.mtbench], P.c.gsm_test,
             [x for _, x in P.p.oriented]]
-    for k in range(_n(3, scale)):
+    for k in range(scaled(3, scale)):
         want = max(10, round(r.randint(80, 200) * min(1.0, scale)))
         items = r.sample(sets[k % len(sets)], min(len(sets[k % len(sets)]), want))
         grid = [{"temperature": tt, "top_p": tp} for tt in r.sample([0.0, 0.2, 0.5, 0.7, 1.0, 1.3], r.randint(3, 5))
@@ -359,7 +350,7 @@ def sweep(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
         accts = [log.account(r, "legit:sweep", email=uni, tier="research", ip_mode="pool", ips=[ip],
                              ua=ua_sdk(r), model="gpt-4o") for _ in range(r.randint(1, 2))]
         d = r.randrange(1, 12)
-        t = _at(accts[0], d, r.uniform(14, 22))
+        t = local_time(accts[0], d, r.uniform(14, 22))
         for g in grid:
             for s in seeds:
                 for j, it in enumerate(items):
@@ -391,7 +382,7 @@ def docfirm(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     docs = P.docs_b[:]
     r.shuffle(docs)
     di = 0
-    for _ in range(_n(6, scale)):
+    for _ in range(scaled(6, scale)):
         org = "org_" + hexid(r, 10)
         country = r.choice(["US", "GB", "DE", "FR", "ES", "SG", "AU"])
         ppl = [log.account(r, "legit:docfirm", country=country, org=org, tier="enterprise", ua=ua_browser(r),
@@ -400,7 +391,7 @@ def docfirm(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
             for d in active_days(r, p=0.6):
                 if not _weekday(d):
                     continue
-                t = _at(a, d, r.choices(range(24), weights=WORK_HOURS)[0] + r.random())
+                t = local_time(a, d, r.choices(range(24), weights=WORK_HOURS)[0] + r.random())
                 doc = docs[di % len(docs)]
                 di += 1
                 hist = [{"role": "user", "content": f"{doc}\n\n{r.choice(FIRM_Q)}"}]
@@ -410,7 +401,7 @@ def docfirm(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
                     hist += [{"role": "assistant", "content": comp[:1000]},
                              {"role": "user", "content": r.choice(FIRM_Q)}]
                     t += think(r, 30, 180)
-    for _ in range(_n(2, scale)):  # enterprise search assistants
+    for _ in range(scaled(2, scale)):  # enterprise search assistants
         co = r.choice(["Northwind", "Contoso", "Globex", "Initech", "Umbrella Logistics"])
         org = "org_" + hexid(r, 10)
         block = cloud_block(r)

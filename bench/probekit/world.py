@@ -293,6 +293,22 @@ def day_start(day: int) -> datetime:
     return T0 + timedelta(days=day)
 
 
+def scaled(base: float, scale: float, lo: int = 1) -> int:
+    """How many of something a family has at `scale` (`base` at scale 1), at least `lo`."""
+    return max(lo, int(round(base * scale)))
+
+
+def local_time(a: Acct, day: int, hour: float) -> datetime:
+    """Local `hour` of probe day `day` in the account's zone, as UTC (moved a day on if before the log opens)."""
+    t = day_start(day) + timedelta(hours=hour - a.tz)
+    return t + timedelta(days=1) if t < T0 else t
+
+
+def days_ago(r: random.Random, lo: float, hi: float) -> datetime:
+    """A moment `lo` to `hi` days before the log opens (an account's creation)."""
+    return T0 - timedelta(days=r.uniform(lo, hi))
+
+
 def human_session_starts(r: random.Random, a: Acct, days: list[int], per_day: float,
                          hours: list[float] | None = None, weekend: float = 0.8) -> list[datetime]:
     """Session start times: Poisson count per active day at human local hours in the account's zone."""
