@@ -75,7 +75,9 @@ class LinkConfig:
 
 # The account × text rows whose text is fingerprinted (`dg_at ⋈ dg_fp`), with `n_acc`: how many of the
 # account's exchanges that is (the denominator of its content-key shares); and each account's uses of each
-# recurring phrase (`dg_aph`: the phrase links and the standing sentences read it). Built by `build_links`.
+# recurring phrase (`dg_aph`: the phrase links and the standing sentences read it); and each account's
+# fingerprinted exchanges under each system prompt (`dg_asys`: the three system-prompt kinds read it, so the
+# exchanges are scanned once for them). Built by `build_links`.
 KEY_TABLES = (
     ("dg_nacc", "SELECT a.account_id, sum(a.n) AS n_acc FROM dg_at a JOIN dg_fp f USING (text_hash) "
                 "GROUP BY a.account_id"),
@@ -83,6 +85,8 @@ KEY_TABLES = (
                "f.pre_key, f.suf_key FROM dg_at a JOIN dg_fp f USING (text_hash) JOIN dg_nacc c USING (account_id)"),
     ("dg_aph", "SELECT account_id, phrase, sum(n) AS uses FROM dg_at JOIN dg_phrase USING (text_hash) "
                "GROUP BY account_id, phrase"),
+    ("dg_asys", "SELECT x.account_id, x.sys_hash, x.sys_words, count(*) AS uses FROM dg_x x JOIN dg_fp USING "
+                "(text_hash) WHERE x.sys_hash <> hash('') GROUP BY x.account_id, x.sys_hash, x.sys_words"),
 )
 
 
@@ -140,9 +144,9 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
     # content: `texts` discounts it.
     payload = keyed(once=True)
     # system prompts (by length in words), as shares of the fingerprinted traffic
-    system = ("SELECT x.account_id, x.sys_hash AS key, count(*)::DOUBLE / any_value(c.n_acc) AS share, "
-              "count(*) AS uses FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
-              "WHERE x.sys_hash <> hash('') AND x.sys_words {words} GROUP BY ALL")
+    system = ("SELECT a.account_id, a.sys_hash AS key, sum(a.uses)::DOUBLE / any_value(c.n_acc) AS share, "
+              "sum(a.uses) AS uses FROM dg_asys a JOIN dg_nacc c USING (account_id) WHERE a.sys_words {words} "
+              "GROUP BY a.account_id, a.sys_hash")
     # per-exchange keys, as a share of all the account's exchanges (`dg_features.exchanges`)
     per_exchange = ("SELECT u.account_id, u.key, u.n::DOUBLE / f.exchanges AS share FROM ("
                     "SELECT account_id, {key} AS key, count(*) AS n FROM dg_x WHERE {where} GROUP BY ALL) u "
@@ -175,9 +179,9 @@ def _key_sources(cfg: LinkConfig) -> dict[str, tuple[str, str]]:
         # The same bank put at the head of each user message instead: `_constant_phrases`
         "shared-prompt-sentences": (
             _reused(
-                "SELECT x.account_id, s.phrase AS key, sum(s.pw) / any_value(c.n_acc) AS share, count(*) AS uses "
-                "FROM dg_x x JOIN dg_fp USING (text_hash) JOIN dg_nacc c USING (account_id) "
-                "JOIN dg_sysseg s USING (sys_hash) GROUP BY ALL", cfg.min_key_reuse)
+                "SELECT a.account_id, s.phrase AS key, sum(a.uses * s.pw) / any_value(c.n_acc) AS share, "
+                "sum(a.uses) AS uses FROM dg_asys a JOIN dg_nacc c USING (account_id) "
+                "JOIN dg_sysseg s USING (sys_hash) GROUP BY a.account_id, s.phrase", cfg.min_key_reuse)
             + " UNION ALL " + _constant_phrases(cfg), "sentence"),
         "shared-ip": (per_exchange.format(key="ip_h", where="ip_h IS NOT NULL"), "infra"),
         "client-fingerprint": (per_exchange.format(key="client_fp", where="ua_h IS NOT NULL"), "infra"),
