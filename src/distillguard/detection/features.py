@@ -191,7 +191,7 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
 SYSTEM_SENTENCE_MIN_CHARS = 12   # shorter pieces of a system prompt ("Q:", "Rules:") are not sentences
 
 
-def system_sentences_sql(source: str = "exchanges") -> str:
+def system_sentences_sql() -> str:
     """`dg_sysseg(sys_hash, phrase, pw)`: the sentences of each distinct system prompt of two sentences or more
     that recur in other distinct system prompts, with `pw` the share of the prompt's sentences that do.
 
@@ -207,7 +207,7 @@ WITH p AS (
   SELECT hash(sys) AS sys_hash, list_distinct(list_filter(list_transform(string_split_regex(
            regexp_replace(lower(sys), '[^\\p{{L}}\\n.!?;:]+', ' ', 'g'), '[\\n.!?;:]+'), lambda s: trim(s)),
            lambda s: length(s) >= {SYSTEM_SENTENCE_MIN_CHARS})) AS segs
-  FROM (SELECT {SYSTEM_SQL} AS sys FROM {source} WHERE rowid IN ({rows}))
+  FROM (SELECT {SYSTEM_SQL} AS sys FROM exchanges WHERE rowid IN ({rows}))
 ),
 s AS (SELECT sys_hash, hash(unnest(segs)) AS phrase FROM p WHERE len(segs) >= 2),
 r AS (SELECT *, count(*) OVER (PARTITION BY phrase) >= 2 AS recurs FROM s)

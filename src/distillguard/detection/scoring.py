@@ -401,7 +401,7 @@ def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.
     ind, harvest, n, own = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids)), np.ones(len(ids))
     own_ind, own_n = np.zeros(len(ids)), np.zeros(len(ids))
     own_ind[idx[ok]] = individual_score(_own_shared(shared))[ok]
-    # counted in units (a single exchange, or one conversation over an extraction problem): an agent's dozen
+    # counted in units (a distinct text, or one conversation over an extraction problem): an agent's dozen
     # tool steps over one task are one sample of how the member behaves, not twelve
     own_n[idx[ok]] = _col(shared, "own_units")[ok]
     # identical texts sent by several accounts (homework, an eval suite, a shared template without a
