@@ -9,6 +9,7 @@ Written from the threat description alone (see docs/probes.md); it shares no cod
     .venv/bin/python bench/probe_families.py --suite round10 --seed 200 [--scrub] --out DIR   # round-10 families
     .venv/bin/python bench/probe_families.py --suite round13 --seed 1301 [--scrub] --out DIR  # round-13 families
     .venv/bin/python bench/probe_families.py --suite round15 --seed 1501 [--scrub] --out DIR  # round-15 families
+    .venv/bin/python bench/probe_families.py --suite round16 --seed 1601 [--scrub] --out DIR  # round-16 families
 """
 
 from __future__ import annotations
@@ -26,21 +27,25 @@ from probekit.attacks import FAMILIES  # noqa: E402
 from probekit.attacks10b import FAMILIES as FAMILIES10  # noqa: E402
 from probekit.attacks13 import FAMILIES as FAMILIES13  # noqa: E402
 from probekit.attacks15 import FAMILIES as FAMILIES15  # noqa: E402
+from probekit.attacks16 import FAMILIES as FAMILIES16  # noqa: E402
 from probekit.corpora import load  # noqa: E402
 from probekit.legit import KINDS  # noqa: E402
 from probekit.legit10 import KINDS as KINDS10  # noqa: E402
 from probekit.legit13 import KINDS as KINDS13  # noqa: E402
 from probekit.legit15 import KINDS as KINDS15  # noqa: E402
+from probekit.legit16 import KINDS as KINDS16  # noqa: E402
 from probekit.odd import add_odd  # noqa: E402
 from probekit.pools10 import load10  # noqa: E402
 from probekit.pools13 import load13  # noqa: E402
 from probekit.pools15 import load15  # noqa: E402
+from probekit.pools16 import load16  # noqa: E402
 from probekit.world import Log, stream  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # suite -> (campaign families, legitimate kinds, corpus loader, campaign id prefix); "probe" is round 1
 SUITES = {"probe": (FAMILIES, KINDS, load, "pf-"), "round10": (FAMILIES10, KINDS10, load10, "r10-"),
-          "round13": (FAMILIES13, KINDS13, load13, "r13-"), "round15": (FAMILIES15, KINDS15, load15, "r15-")}
+          "round13": (FAMILIES13, KINDS13, load13, "r13-"), "round15": (FAMILIES15, KINDS15, load15, "r15-"),
+          "round16": (FAMILIES16, KINDS16, load16, "r16-")}
 
 
 def build(out: Path, seed: int, data: Path, scale: float = 1.0, families: list[str] | None = None,
