@@ -151,13 +151,15 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
     for c in campaigns:
         c["response"] = responses[str(c["campaign_id"])]
     stage.path("campaigns.json").write_bytes(orjson.dumps(campaigns, option=orjson.OPT_INDENT_2))
-    _copy_csv(con, "SELECT campaign_id, template_id, exchanges, accounts, example FROM ("
+    # the example skeleton (one per template in dg_skeletons) is joined to the kept rows only, not to every
+    # (account, text) row of the campaigns before grouping
+    _copy_csv(con, "SELECT t.campaign_id, t.template_id, t.exchanges, t.accounts, k.skeleton AS example FROM ("
               "SELECT a.campaign_id, f.template_id, sum(x.n) AS exchanges, count(DISTINCT x.account_id) AS accounts,"
-              " any_value(k.skeleton) AS example, row_number() OVER (PARTITION BY a.campaign_id "
-              "ORDER BY sum(x.n) DESC, f.template_id) AS rn FROM dg_at x JOIN dg_fp f USING (text_hash) "
-              "JOIN dg_assign a USING (account_id) LEFT JOIN dg_skeletons k USING (template_id) "
-              f"WHERE a.campaign_id <> '' GROUP BY a.campaign_id, f.template_id) WHERE rn <= {TOP_TEMPLATES} "
-              "ORDER BY campaign_id, exchanges DESC, template_id", stage.path("templates.csv"))  # (ties: one order)
+              " row_number() OVER (PARTITION BY a.campaign_id ORDER BY sum(x.n) DESC, f.template_id) AS rn "
+              "FROM dg_at x JOIN dg_fp f USING (text_hash) JOIN dg_assign a USING (account_id) "
+              "WHERE a.campaign_id <> '' GROUP BY a.campaign_id, f.template_id) t "
+              f"LEFT JOIN dg_skeletons k USING (template_id) WHERE t.rn <= {TOP_TEMPLATES} "
+              "ORDER BY t.campaign_id, t.exchanges DESC, t.template_id", stage.path("templates.csv"))  # (ties: one order)
     _copy_csv(con, _INFRA_SQL, stage.path("infrastructure.csv"))
     # grouped by the (UTC: the store's time zone) date, formatted once per campaign and day, not per exchange
     _copy_csv(con, "SELECT campaign_id, strftime(day, '%Y-%m-%d') AS day, exchanges FROM ("
