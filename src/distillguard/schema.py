@@ -248,10 +248,32 @@ MESSAGE_KEYS: tuple[tuple[str, str, pa.DataType], ...] = (
 )
 
 
-def message_keys_sql(prefix: str = "") -> str:
-    """The message-derived keys as a SELECT list over `prompt` and `messages`, named as in the slim table
-    (after `prefix`: a stored part's `_k_` columns)."""
-    return ",\n  ".join(f"{sql} AS {prefix}{name}" for name, sql, _ in MESSAGE_KEYS)
+# Provenance keys (detection.provenance): the hash of the completion an exchange received, and of the text it
+# sends last — the last message when a user's or a tool's (what the request answers: a tool result fed back,
+# a pasted text), else the completions `prompt` — each trimmed, NULL when shorter than PROVENANCE_MIN_CHARS
+# (a short text — "OK", '{"status": "ok"}' — is everybody's). One account's completion sent back verbatim by
+# another is one's output recycled into the other's input. Stored in the parts beside MESSAGE_KEYS but not in
+# the slim table: only the provenance stage reads them.
+PROVENANCE_MIN_CHARS = 32
+FED_SQL = "coalesce(prompt, CASE WHEN messages[-1].role IN ('user', 'tool') THEN messages[-1].content END)"
+
+
+def _long_hash(text: str) -> str:
+    return f"CASE WHEN length(trim({text})) >= {PROVENANCE_MIN_CHARS} THEN hash(trim({text})) END"
+
+
+PROVENANCE_KEYS: tuple[tuple[str, str, pa.DataType], ...] = (
+    ("comp_hash", _long_hash("completion"), pa.uint64()),
+    ("fed_hash", _long_hash(FED_SQL), pa.uint64()),
+)
+# every key a part stores (`store.KEY_FIELDS`), over `prompt`, `messages` and `completion`
+STORED_KEYS = MESSAGE_KEYS + PROVENANCE_KEYS
+
+
+def message_keys_sql(prefix: str = "", keys: tuple[tuple[str, str, pa.DataType], ...] = MESSAGE_KEYS) -> str:
+    """The message-derived keys as a SELECT list over `prompt` and `messages` (and `completion`, for
+    STORED_KEYS), named as in the slim table (after `prefix`: a stored part's `_k_` columns)."""
+    return ",\n  ".join(f"{sql} AS {prefix}{name}" for name, sql, _ in keys)
 
 
 def prompt_text(messages: list[dict[str, Any]] | None, prompt: str | None) -> str:

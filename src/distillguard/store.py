@@ -12,8 +12,8 @@ Layout of a store `S.duckdb`:
 - `exchanges`: a view over the manifest's parts and the delta, with a `rowid` column (the `_rid` of the
   part rows: numbered in ingest order, unique, never reused), so SQL written against a table reads the
   same. Rows are appended, never changed in place.
-- the message-derived keys (`schema.MESSAGE_KEYS`: prompt hash, system prompt, turns) are
-  computed when a part is written and kept in it as `_k_*` columns after `_rid`; the manifest's `keys`
+- the message-derived keys (`schema.STORED_KEYS`: prompt hash, system prompt, turns, and the provenance
+  keys: the completion's and the last fed text's hashes) are computed when a part is written and kept in it as `_k_*` columns after `_rid`; the manifest's `keys`
   names their version (NULL: a part without them, e.g. one written before keys). `Store.keyed_exchanges`
   reads them where their version is the current one and computes them for the other rows.
 
@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import StoreError
-from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, EXCHANGE_SCHEMA, MESSAGE_KEYS, Field, message_keys_sql
+from .schema import ACCOUNT_FIELDS, EXCHANGE_FIELDS, EXCHANGE_SCHEMA, STORED_KEYS, Field, message_keys_sql
 
 INGEST_MEMORY_LIMIT = "512MB"  # DuckDB's share while a file is ingested; Arrow blocks come on top
 PART_ROW_GROUP = 131_072  # rows per Parquet row group of a part (the unit of DuckDB's parallel scan)
@@ -104,19 +104,19 @@ _SETUP = (
     "ALTER TABLE exchange_parts ADD COLUMN IF NOT EXISTS keys VARCHAR",
 )
 
-# The message-derived keys (schema.MESSAGE_KEYS) as a part keeps them: `_k_*` columns after `_rid`. The hashes
+# The message-derived keys (schema.STORED_KEYS) as a part keeps them: `_k_*` columns after `_rid`. The hashes
 # are DuckDB's `hash()`, not promised stable across DuckDB releases: a part records its keys' version in the
 # manifest (`exchange_parts.keys`), and only parts of the current version have theirs read (keyed_exchanges).
 KEY_PREFIX = "_k_"
-KEY_FIELDS = tuple(pa.field(KEY_PREFIX + name, typ) for name, _, typ in MESSAGE_KEYS)
-_KEYS_DIGEST = hashlib.blake2b("\n".join(sql for _, sql, _ in MESSAGE_KEYS).encode(), digest_size=8).hexdigest()
-KEYS_VERSION = f"k1-duckdb{duckdb.__version__}-{_KEYS_DIGEST}"
+KEY_FIELDS = tuple(pa.field(KEY_PREFIX + name, typ) for name, _, typ in STORED_KEYS)
+_KEYS_DIGEST = hashlib.blake2b("\n".join(sql for _, sql, _ in STORED_KEYS).encode(), digest_size=8).hexdigest()
+KEYS_VERSION = f"k2-duckdb{duckdb.__version__}-{_KEYS_DIGEST}"
 # The id index's hashes (`exchange_ids.h`) are DuckDB's `hash()` too: `store_meta` names the release that computed
 # them, and a writable open by another release computes them again before any probe (`Store._id_hashes`)
 ID_HASH_VERSION = f"h1-duckdb{duckdb.__version__}"
 _COLS = ", ".join(f.name for f in EXCHANGE_FIELDS)
 # the keys as a part stores them, computed by DuckDB from the contract's columns (the delta's roll)
-_KEYS_SQL = message_keys_sql(KEY_PREFIX)
+_KEYS_SQL = message_keys_sql(KEY_PREFIX, STORED_KEYS)
 PART_SCHEMA = EXCHANGE_SCHEMA.append(pa.field("_rid", pa.int64(), nullable=False))
 # a part with its message-derived keys, as ingest writes them
 KEYED_PART_SCHEMA = pa.schema([*PART_SCHEMA, *KEY_FIELDS])
@@ -395,8 +395,8 @@ class Store:
                          "(FORMAT parquet)")
 
     def keyed_exchanges(self) -> str | None:
-        """A relation (SQL) of the exchanges with `rowid` and the message-derived keys under their names in the
-        slim table (`schema.MESSAGE_KEYS`): read from the parts that store them in the current
+        """A relation (SQL) of the exchanges with `rowid` and the stored keys under their names in the slim
+        table (`schema.STORED_KEYS`): read from the parts that store them in the current
         version, computed for the others and the delta. None when no part stores them (read `exchanges`).
         """
         try:
@@ -411,8 +411,8 @@ class Store:
         def files(names: list[str]) -> str:
             return ", ".join(sql_literal(self.parts / n) for n in names)
 
-        computed = message_keys_sql()
-        stored = ", ".join(f"{KEY_PREFIX}{name} AS {name}" for name, _, _ in MESSAGE_KEYS)
+        computed = message_keys_sql(keys=STORED_KEYS)
+        stored = ", ".join(f"{KEY_PREFIX}{name} AS {name}" for name, _, _ in STORED_KEYS)
         rel = [f"SELECT {_COLS}, _rid AS rowid, {stored} FROM read_parquet([{files(keyed)}])"]
         if others:
             rel.append(f"SELECT {_COLS}, _rid AS rowid, {computed} FROM read_parquet([{files(others)}])")
@@ -728,10 +728,11 @@ class _PartWriter:
 
 
 def _derive_keys(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> list[pa.ChunkedArray]:
-    """The key columns (in KEY_FIELDS order) of a batch holding `prompt` and `messages` in the stored form."""
-    con.register("_dg_keys_in", batch.select(["prompt", "messages"]))
+    """The key columns (in KEY_FIELDS order) of a batch holding `prompt`, `messages` and `completion` in the
+    stored form."""
+    con.register("_dg_keys_in", batch.select(["prompt", "messages", "completion"]))
     try:
-        out = con.sql(f"SELECT {message_keys_sql()} FROM _dg_keys_in").to_arrow_table()
+        out = con.sql(f"SELECT {message_keys_sql(keys=STORED_KEYS)} FROM _dg_keys_in").to_arrow_table()
     finally:
         con.unregister("_dg_keys_in")
     return [out.column(i).cast(f.type) for i, f in enumerate(KEY_FIELDS)]

@@ -40,12 +40,14 @@ DEFAULT_KIND_WEIGHTS = {
     # size), so a pair sharing a twenty-fifth of it makes an edge
     "shared-payloads": 4.0,
     "shared-params": 1.0,   # already down-weighted by popularity (1 / (1 + ln n)) in the link stage
+    # one account's completions sent back verbatim by another, again and again: a pipeline's own plumbing
+    "reused-completions": 1.0,
 }
 
 
 # independent families of evidence: a small group bound by one family only may be a coincidence
 FAMILIES = {"lockstep-timing": 1, "shared-ip": 2, "client-fingerprint": 2, "shared-params": 2, "shared-payment": 3,
-            "signup-cohort": 3, "shared-system-prompt": 3}  # everything else: content (0)
+            "signup-cohort": 3, "shared-system-prompt": 3, "reused-completions": 4}  # everything else: content (0)
 CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
                            "shared-phrases", "shared-payloads"})
 # an operator's own wording: a template or wrapper around its prompts. Not phrases (the craft of prompt writing

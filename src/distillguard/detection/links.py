@@ -20,6 +20,8 @@ Weights
 - infrastructure / client / cohort / short system-prompt keys: down-weighted by the key's popularity
   (1 / (1 + ln n)), and dropped entirely above `popular_share` of all accounts (NAT, corporate egress,
   official clients);
+- reused completions (`provenance`): one account's completions sent back verbatim by another, weighted by
+  their number and by the share of each side's traffic they are;
 - lockstep: SynchroTrap-style Jaccard over (time bucket, wrapper) tuples, estimated from per-account
   MinHash signatures, with candidate pairs from LSH bands over those signatures.
 """
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from . import account_ids
+from . import account_ids, provenance
 from .account_ids import NAMES
 
 LINK_SCHEMA = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()),
@@ -513,6 +515,8 @@ def build_links(con: duckdb.DuckDBPyConnection, config: LinkConfig = LinkConfig(
     for kind, (tuples, min_tuples, rows, weight, h, mass) in _set_links(config).items():
         for stmt in _minhash_sql(kind, tuples, min_tuples, rows, weight, config, h, numbered, mass):
             con.execute(stmt)
+    if provenance.present(con):  # completions one account received, sent back by another (`provenance.prepare`)
+        con.execute(f"INSERT INTO dg_links {provenance.link_sql(digits=_DIGITS)}")
     con.execute("DELETE FROM dg_links WHERE weight <= 0")
     links = con.sql("SELECT * FROM dg_links ORDER BY src, dst, kind").to_arrow_table()
     return account_ids.to_names(con, links, ("src", "dst")).cast(LINK_SCHEMA)

@@ -24,6 +24,7 @@ from ..fingerprints.cache import DETECT_MEMORY_LIMIT_GB, duckdb_memory, set_memo
 from ..store import Store
 from . import features as feat
 from . import links as lk
+from . import provenance
 from .campaigns import WORDING_KINDS, CampaignConfig, Grouping, group_accounts, join_fragments
 from .output import write_outputs, write_plain_report
 from .scoring import (
@@ -158,13 +159,18 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
                  snapshot: tuple[str, int] | None = None) -> DetectResult:
     """The whole pipeline; `snapshot` (state key, high-water mark): also leave the incremental snapshot."""
     con = store.con
-    feat.prepare(con, fingerprint, near_groups, keyed=store.keyed_exchanges())
+    keyed = store.keyed_exchanges()
+    feat.prepare(con, fingerprint, near_groups, keyed=keyed)
     stage("fingerprints")
+    if config.use_links:
+        provenance.prepare(con, keyed)
+        stage("provenance")
     rel = relational(store, engine, spark)  # the store itself, or Spark fed from it (detection.spark)
     features = feat.account_features(rel)
     stage("features")
     if config.use_links and features.num_rows:
         links = lk.build_links(rel, config.links)
+        features = provenance.with_shares(rel, features)
         bip = pa.concat_tables([lk.key_usage(rel, k, config.links) for k in BLOCK_KINDS])
         bip = bip.filter(pa.compute.greater_equal(bip["share"], config.links.min_key_share))
     else:

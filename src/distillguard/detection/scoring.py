@@ -89,6 +89,12 @@ class ScoreConfig:
     # behaviour gate (`behaviour_low`, `behaviour_high`) lowered by `operator_relief`
     operator_min_accounts: int = 5
     operator_relief: float = 0.2
+    # a grouped account whose traffic is completions recycled between accounts (`provenance_share`: answers it
+    # received that another account sent back, or others' answers it sends as tool results or prompts) is
+    # making the model's outputs into a pipeline's data, whatever the topic: as a member it behaves at this
+    # level once `provenance_full` of its traffic is such
+    provenance_level: float = 0.6
+    provenance_full: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,10 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # other member sends verbatim. A front whose members relay the same end-user chats among themselves
         # (replayed, so discounted above) is judged on what it wraps
         beh = np.maximum(beh, np.where((gi >= 0) & (own_n >= config.shared_min_exchanges), own_ind, 0.0))
+    # completions recycled between accounts are extraction whatever the topic (the group's agents' tool results
+    # that other accounts of it generate, answers pasted back for grading): measured on the recycled share
+    prov = np.clip(_col(features, "provenance_share") / config.provenance_full, 0, 1)
+    beh = np.where(gi >= 0, np.maximum(beh, config.provenance_level * prov), beh)
     suite = suite_run(features)
     card = np.full(len(ids), -1, np.int64) if cards is None else np.asarray(cards, np.int64)
     if orgs is not None:   # an account declaring its organisation is a known customer's, whoever pays

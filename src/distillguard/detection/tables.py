@@ -83,6 +83,9 @@ PHRASE = WorkTable(
 SYSSEG = WorkTable(
     "dg_sysseg", "features.prepare (system_sentences_sql)", ("links", "spark"),
     "sys_hash UBIGINT, phrase UBIGINT, pw DOUBLE")
+PROV = WorkTable(
+    "dg_prov", "provenance.prepare", ("links", "spark"),
+    "a INTEGER, b INTEGER, n BIGINT")
 SKELETONS = WorkTable(
     "dg_skeletons", "features.prepare", ("output",),
     "template_id BIGINT, skeleton VARCHAR")
@@ -100,8 +103,8 @@ ASSIGN = WorkTable(
     "dg_assign", "output.write_outputs", ("output", "response"),
     "account_id INTEGER, name VARCHAR, campaign_id VARCHAR, flagged BOOLEAN, score DOUBLE")
 
-ALL = (X, AT, NAMES, ACC, SAMPLE, NEED, MISS, FP_RAW, SK, WR, ENDS, SEG, FP, PHRASE, SYSSEG, SKELETONS, FEATURES, LINKS,
-       OWN, ASSIGN)
+ALL = (X, AT, NAMES, ACC, SAMPLE, NEED, MISS, FP_RAW, SK, WR, ENDS, SEG, FP, PHRASE, SYSSEG, PROV, SKELETONS, FEATURES,
+       LINKS, OWN, ASSIGN)
 # what the relational stages read when they run on Spark, and what comes back
-SHIPPED = (X, AT, FP, PHRASE, SYSSEG, ACC, NAMES)
+SHIPPED = (X, AT, FP, PHRASE, SYSSEG, PROV, ACC, NAMES)
 RESULTS = (FEATURES, LINKS)

@@ -40,6 +40,7 @@ SIGNAL_WORDS = {
     "shared-wrapper": "shared prompt wrappers",
     "shared-prompt-ends": "shared prompt openings and endings",
     "shared-payloads": "the same tasks in different wordings",
+    "reused-completions": "one account's completions sent back by another",
     "shared-system-prompt": "a shared system prompt",
     "shared-instructions": "shared system-prompt instructions",
     "shared-prompt-sentences": "system prompts composed from one bank of sentences",
