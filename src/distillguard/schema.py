@@ -250,7 +250,8 @@ MESSAGE_KEYS: tuple[tuple[str, str, pa.DataType], ...] = (
 
 # Provenance keys (detection.provenance): the hash of the completion an exchange received, and of the text it
 # sends last — the last message when a user's or a tool's (what the request answers: a tool result fed back,
-# a pasted text), else the completions `prompt` — each trimmed, NULL when shorter than PROVENANCE_MIN_CHARS
+# a pasted text), else the completions `prompt` — each stripped of surrounding whitespace, NULL when shorter than
+# PROVENANCE_MIN_CHARS
 # (a short text — "OK", '{"status": "ok"}' — is everybody's). One account's completion sent back verbatim by
 # another is one's output recycled into the other's input. Stored in the parts beside MESSAGE_KEYS but not in
 # the slim table: only the provenance stage reads them.
@@ -258,8 +259,17 @@ PROVENANCE_MIN_CHARS = 32
 FED_SQL = "coalesce(prompt, CASE WHEN messages[-1].role IN ('user', 'tool') THEN messages[-1].content END)"
 
 
+_WHITESPACE = ("chr(32)", "chr(10)", "chr(13)", "chr(9)")
+
+
 def _long_hash(text: str) -> str:
-    return f"CASE WHEN length(trim({text})) >= {PROVENANCE_MIN_CHARS} THEN hash(trim({text})) END"
+    """The hash of `text` with its surrounding whitespace stripped, NULL below PROVENANCE_MIN_CHARS. The strip
+    runs only for a text that starts or ends with whitespace (byte tests): DuckDB's trim over every fed text
+    was 6× the cost of the whole key."""
+    padded = " OR ".join(f"{f}({text}, {c})" for c in _WHITESPACE for f in ("prefix", "suffix"))
+    stripped = f"trim({text}, chr(32) || chr(10) || chr(13) || chr(9))"
+    return (f"CASE WHEN length({text}) >= {PROVENANCE_MIN_CHARS} THEN CASE WHEN {padded} THEN hash({stripped}) "
+            f"ELSE hash({text}) END END")
 
 
 PROVENANCE_KEYS: tuple[tuple[str, str, pa.DataType], ...] = (
