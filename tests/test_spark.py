@@ -164,3 +164,20 @@ def _accounts(out: Path) -> tuple[set[str], list[frozenset[str]]]:
             groups[r["campaign_id"]].add(r["account_id"])
     flagged = {r["account_id"] for r in rows if r["flagged"] == "true"}
     return flagged, sorted((frozenset(g) for g in groups.values()), key=sorted)
+
+
+def test_reused_completions_equal_on_spark(spark: Any, tmp_path: Path) -> None:
+    """The provenance pairs are found in the store (DuckDB) and shipped (`dg_prov`): Spark weighs them alike."""
+    from handbuilt import write_jsonl
+    from test_provenance import bystanders, simulated_tools
+
+    log = write_jsonl(simulated_tools() + bystanders(), tmp_path / "log.jsonl")
+    db = tmp_path / "store.duckdb"
+    detect_logs([log], tmp_path / "duck", db=db)
+    detect_logs([], tmp_path / "spark", db=db, engine="spark")
+    ld, ls = _edges(tmp_path / "duck"), _edges(tmp_path / "spark")
+    prov = {k: w for k, w in ld.items() if k[2] == "reused-completions"}
+    assert len(prov) >= 6
+    assert prov == {k: w for k, w in ls.items() if k[2] == "reused-completions"}
+    fd, fs = pq.read_table(tmp_path / "duck" / "features.parquet"), pq.read_table(tmp_path / "spark" / "features.parquet")
+    assert fd["provenance_share"].to_pylist() == fs["provenance_share"].to_pylist()
