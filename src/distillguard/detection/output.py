@@ -161,9 +161,10 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
               f"LEFT JOIN dg_skeletons k USING (template_id) WHERE t.rn <= {TOP_TEMPLATES} "
               "ORDER BY t.campaign_id, t.exchanges DESC, t.template_id", stage.path("templates.csv"))  # (ties: one order)
     _copy_csv(con, _INFRA_SQL, stage.path("infrastructure.csv"))
-    # grouped by the (UTC: the store's time zone) date, formatted once per campaign and day, not per exchange
-    _copy_csv(con, "SELECT campaign_id, strftime(day, '%Y-%m-%d') AS day, exchanges FROM ("
-              "SELECT a.campaign_id, to_timestamp(x.ts_s)::DATE AS day, count(*) AS exchanges "
+    # grouped by the UTC date (the store's time zone) as whole days since the epoch (no timestamp per exchange),
+    # made a date and formatted once per campaign and day
+    _copy_csv(con, "SELECT campaign_id, strftime(DATE '1970-01-01' + day::INTEGER, '%Y-%m-%d') AS day, exchanges FROM ("
+              "SELECT a.campaign_id, floor(x.ts_s / 86400) AS day, count(*) AS exchanges "
               "FROM dg_x x JOIN dg_assign a USING (account_id) GROUP BY ALL) ORDER BY campaign_id, day",
               stage.path("timeline.csv"))
     return len(campaigns)
