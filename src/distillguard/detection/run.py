@@ -206,6 +206,10 @@ def _no_links(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]:
                                                    "share": pa.array([], pa.float64())})
 
 
+# the share of `DetectConfig.memory_gb` DuckDB may hold while the shared-traffic SQL runs (see _judge)
+SHARED_TRAFFIC_DUCKDB_SHARE = 0.75
+
+
 @dataclass(frozen=True)
 class _Verdict:
     """Scores, the flag threshold, individual reasons and each account's campaign index (-1: none)."""
@@ -240,7 +244,10 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[p
     stage("campaigns")
     if config.use_links:
         # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
-        shared = shared_traffic_features(con, grouping, keep_own="dg_own" if keep_own else None)
+        # its SQL runs beside the features, wording links and grouping Python holds: DuckDB gets less of the run's
+        # memory there (scale 1's peak was this stage's: DuckDB at its 4 GB and ~2.7 GB more)
+        with duckdb_memory(con, config.memory_gb * SHARED_TRAFFIC_DUCKDB_SHARE):
+            shared = shared_traffic_features(con, grouping, keep_own="dg_own" if keep_own else None)
         cards = feat.payment_cards(con, features["account_id"].to_pylist())
         scores = score_accounts(features, grouping, config.scores, orgs=orgs, shared=shared, cards=cards)
         point = operating_point(scores, config.fpr_target, config.scores)
