@@ -134,3 +134,28 @@ def test_provenance_counts_as_extraction_behaviour_of_a_group() -> None:
     prov = feats.append_column("provenance_share", pa.array(np.full(n, 0.7)))
     recycled = score_accounts(prov, grouping, ScoreConfig()).accounts["score"].to_numpy()
     assert plain.max() < 0.5 <= recycled.min()
+
+
+def test_an_incremental_update_keeps_the_snapshot_provenance(tmp_path) -> None:
+    """The update recomputes an account's features from its new rows; its provenance share stays the full run's."""
+    import pyarrow.parquet as pq
+
+    from distillguard.detection import detect_store
+    from distillguard.ingest import ingest_logs
+    from distillguard.store import Store
+    from handbuilt import write_jsonl
+
+    recs = sorted(simulated_tools() + bystanders(), key=lambda r: r["ts"])
+    cut = int(len(recs) * 0.8)
+    with Store.open(tmp_path / "s.duckdb") as store:
+        ingest_logs(store, [write_jsonl(recs[:cut], tmp_path / "a.jsonl")])
+        detect_store(store, tmp_path / "full", incremental=True)
+        ingest_logs(store, [write_jsonl(recs[cut:], tmp_path / "b.jsonl")])
+        assert detect_store(store, tmp_path / "inc", incremental=True).incremental_update
+    full, inc = (pq.read_table(tmp_path / d / "features.parquet") for d in ("full", "inc"))
+    share = dict(zip(inc["account_id"].to_pylist(), inc["provenance_share"].to_pylist(), strict=True))
+    before = dict(zip(full["account_id"].to_pylist(), full["provenance_share"].to_pylist(), strict=True))
+    touched = {r["account_id"] for r in recs[cut:]}
+    assert any(a.startswith("agent-") for a in touched)
+    assert all(share[a] == before[a] for a in before)
+    assert min(share[a] for a in before if a.startswith(("agent-", "sim-"))) > 0.3

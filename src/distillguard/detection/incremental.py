@@ -223,6 +223,17 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
         step("fingerprints")
         fs.absorb(con, "dgn_x", touched_table="dgn_aff")   # new traffic, or a text of theirs now replayed
         rows = fs.features(con, "dgn_aff")
+        # an account's provenance share (detection.provenance) is the snapshot's until the next full run: the
+        # update sees only the new rows, not the pairs of accounts recycling each other's completions
+        prov = ("provenance_share" in con.sql("SELECT * FROM dgd_features LIMIT 0").columns
+                and "provenance_share" not in rows.column_names)
+        if prov:
+            old = con.sql("SELECT account_id, provenance_share FROM dgd_features").to_arrow_table()
+            at = positions(rows["account_id"], old["account_id"])
+            share = np.where(at >= 0, np.nan_to_num(old["provenance_share"].to_numpy(zero_copy_only=False)
+                                                    .astype(float))[np.maximum(at, 0)], 0.0) \
+                if old.num_rows else np.zeros(rows.num_rows)
+            rows = rows.append_column("provenance_share", pa.array(share))
         con.register("_dgn_feat", rows)
         try:
             con.execute("DELETE FROM dgd_features WHERE account_id IN (SELECT account_id FROM dgn_aff)")
