@@ -195,9 +195,14 @@ def write_operating_point(path: Path, point: OperatingPoint, score: np.ndarray) 
     path.write_bytes(orjson.dumps(point.record(score), option=orjson.OPT_INDENT_2))
 
 
+# the distinct (account, address, agent) of the campaigns' exchanges are grouped by the slim table's hashes of
+# them (`ip_h`, `ua_h`: NULL for an empty address or agent, as '' and a missing agent are one value here), and
+# the strings read from one exchange of each: no grouping by strings over every campaign exchange
 _INFRA_SQL = f"""
-WITH c AS (SELECT a.campaign_id, e.account_id, e.ip, coalesce(e.user_agent, '') AS user_agent, count(*) AS n
-           FROM exchanges e JOIN dg_assign a ON a.name = e.account_id WHERE a.campaign_id <> '' GROUP BY ALL),
+WITH r AS (SELECT x.account_id, any_value(a.campaign_id) AS campaign_id, count(*) AS n, min(x.rid) AS rid
+           FROM dg_x x JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY x.account_id, x.ip_h, x.ua_h),
+c AS (SELECT r.campaign_id, r.account_id, e.ip, coalesce(e.user_agent, '') AS user_agent, r.n
+      FROM (SELECT rowid AS rid, ip, user_agent FROM exchanges WHERE rowid IN (SELECT rid FROM r)) e JOIN r USING (rid)),
 v AS (  -- one row per distinct (account, address, agent) of a campaign: the regexes run once per such row
   SELECT campaign_id, 'ip' AS kind, ip AS value, account_id, n FROM c WHERE ip <> ''
   UNION ALL SELECT campaign_id, 'cidr', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24', account_id, n
