@@ -49,17 +49,22 @@ def campaign_responses(con: duckdb.DuckDBPyConnection, confidence: dict[str, flo
             exchanges[cid] += int(n)
     legit_total = con.sql("SELECT coalesce(sum(f.exchanges), 0) FROM dg_features f JOIN dg_assign a "
                           "USING (account_id) WHERE NOT a.flagged").fetchall()[0][0]
+    # (the accounts sending each template are counted for the templates enough campaign members send, and the
+    # exchanges per account and template only where a learned template is met: not over every account and template)
     touched = {r[0]: r[1:] for r in con.execute(f"""
-        WITH sent AS (SELECT x.account_id, f.template_id, sum(x.n) AS n FROM dg_at x JOIN dg_fp f USING (text_hash)
-                      GROUP BY ALL),
-             members AS (SELECT s.template_id, a.campaign_id, count(*) AS members FROM sent s
-                         JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY ALL),
-             senders AS (SELECT template_id, count(*) AS senders FROM sent GROUP BY 1),
+        WITH members AS (SELECT f.template_id, a.campaign_id, count(DISTINCT x.account_id) AS members
+                         FROM dg_at x JOIN dg_fp f USING (text_hash) JOIN dg_assign a USING (account_id)
+                         WHERE a.campaign_id <> '' GROUP BY ALL),
+             candidates AS (SELECT DISTINCT template_id FROM members WHERE members >= {int(p.learn_min_accounts)}),
+             senders AS (SELECT f.template_id, count(DISTINCT x.account_id) AS senders
+                         FROM dg_at x JOIN dg_fp f USING (text_hash)
+                         WHERE f.template_id IN (SELECT template_id FROM candidates) GROUP BY 1),
              learned AS (SELECT m.template_id, m.campaign_id FROM members m JOIN senders USING (template_id)
                          WHERE m.members >= {int(p.learn_min_accounts)} AND m.members >= ? * senders),
-             total AS (SELECT account_id, sum(n) AS total FROM dg_at GROUP BY 1),
-             hits AS (SELECT s.account_id, l.campaign_id, sum(s.n) AS n FROM sent s JOIN learned l USING (template_id)
-                      GROUP BY ALL)
+             hits AS (SELECT x.account_id, l.campaign_id, sum(x.n) AS n FROM dg_at x JOIN dg_fp f USING (text_hash)
+                      JOIN learned l USING (template_id) GROUP BY ALL),
+             total AS (SELECT account_id, sum(n) AS total FROM dg_at
+                       WHERE account_id IN (SELECT account_id FROM hits) GROUP BY 1)
         SELECT h.campaign_id, count(*), sum(t.total) FROM hits h JOIN total t USING (account_id)
         JOIN dg_assign a USING (account_id)
         WHERE NOT a.flagged AND h.n >= {int(p.template_matches)} AND h.n >= ? * t.total GROUP BY 1""",
