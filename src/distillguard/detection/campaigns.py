@@ -54,6 +54,8 @@ CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared
 # — openers, closers, CoT requests — is shared between operators), nor long system prompts (two operators
 # driving one open-source agent framework send its instructions alike)
 WORDING_KINDS = CONTENT_KINDS - {"shared-phrases", "shared-payloads"}
+# what says two flagged groups are one operator's campaign (`join_fragments`): its wording, or its money
+JOIN_KINDS = WORDING_KINDS | {"shared-payment"}
 
 
 UNTIL_STABLE_ITERATIONS = 10  # leiden_iterations = -1: passes enough for the partition to settle
@@ -369,16 +371,18 @@ def join_fragments(links: pa.Table, accounts: pa.Array | pa.ChunkedArray | Seque
 
     Community detection cuts a campaign along its operator evidence when that evidence comes in rings — 12
     cards each paying for 20 accounts are 12 cliques, while the wording all 240 accounts send links each of
-    them to a few others only (a key of many holders is linked as a ring). The wording says the fragments are
-    one operator's: two groups are joined when at least `join_share` of the accounts of each have a wording
-    link (`WORDING_KINDS`) to an account of the other. Phrases and system prompts do not join (operators share
-    the craft and the frameworks), nor do payment, infrastructure or timing, which the groups already used.
+    them to a few others only (a key of many holders is linked as a ring) — or along its wording when the
+    operator runs one wrapper family per batch of accounts and pays for them across batches. The wording, or
+    the money, says the fragments are one operator's: two groups are joined when at least `join_share` of the
+    accounts of each have such a link (`JOIN_KINDS`) to an account of the other. Phrases and system prompts do
+    not join (operators share the craft and the frameworks), nor do infrastructure or timing (a proxy network,
+    a cloud region and a clock are rented by many).
     """
     group = np.asarray(group, np.int64)
     out = group.copy()
     if links.num_rows == 0 or (group >= 0).sum() == 0:
         return out
-    wording = links.filter(pc.is_in(links["kind"], pa.array(sorted(WORDING_KINDS))))
+    wording = links.filter(pc.is_in(links["kind"], pa.array(sorted(JOIN_KINDS))))
     names = strings(accounts)
     a, b = positions(wording["src"], names), positions(wording["dst"], names)
     ok = (a >= 0) & (b >= 0)

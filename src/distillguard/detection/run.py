@@ -25,7 +25,7 @@ from ..store import Store
 from . import features as feat
 from . import links as lk
 from . import provenance
-from .campaigns import WORDING_KINDS, CampaignConfig, Grouping, group_accounts, join_fragments
+from .campaigns import JOIN_KINDS, CampaignConfig, Grouping, group_accounts, join_fragments
 from .output import write_outputs, write_plain_report
 from .scoring import (
     OperatingPoint,
@@ -226,8 +226,8 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[p
            orgs: list[str | None] | None, stage: Callable[[str], None], keep_own: bool = False) -> _Verdict:
     """Campaigns, scores and campaign assignment, from features and `graph` = [links, account × key].
 
-    `graph` is emptied: once the accounts are grouped, only the wording links stay (`join_fragments` reads
-    them alone), so scoring's DuckDB work does not run beside the whole graph. `keep_own`: leave each
+    `graph` is emptied: once the accounts are grouped, only the wording and payment links stay (`join_fragments`
+    reads them alone), so scoring's DuckDB work does not run beside the whole graph. `keep_own`: leave each
     group's own content keys in the temporary table `dg_own` (the snapshot's).
     """
     con = store.con
@@ -240,7 +240,7 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[p
     del bip
     # not read after grouping (an empty table, not a slice: a slice would keep the edges' buffers alive)
     grouping = replace(grouping, edges=grouping.edges.schema.empty_table())
-    links = links.filter(pa.compute.is_in(links["kind"], pa.array(sorted(WORDING_KINDS), pa.string())))
+    links = links.filter(pa.compute.is_in(links["kind"], pa.array(sorted(JOIN_KINDS), pa.string())))
     stage("campaigns")
     if config.use_links:
         # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
@@ -259,7 +259,7 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[p
         point = OperatingPoint(config.fpr_target, *floors)
     reasons = individual_reasons(features)
     stage("scoring")
-    # a flagged account's campaign is its group, fragments of one operator's joined by their wording (refining
+    # a flagged account's campaign is its group, fragments of one operator's joined by their wording or money (refining
     # the groups on operator evidence alone, content damped, split a campaign paid by many cards into its cards'
     # rings and merged campaigns through a browser's user agent: it lowered ARI on every probe and preset)
     flagged = scores.accounts["score"].to_numpy() >= point.enforce

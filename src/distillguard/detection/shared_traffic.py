@@ -39,7 +39,8 @@ class SharedTrafficConfig:
     """Knobs of the shared-traffic features."""
 
     min_group_accounts: int = 2      # a key is the group's when at least this many of its accounts hold it ...
-    min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts ...
+    min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts (or `enough_accounts`:
+    enough_accounts: int = 20        # a large campaign spreads its wording over more variants, each held by fewer) ...
     min_lift: float = 3.0            # ... and this many times more common in the group than among ungrouped accounts
     # a shared text counts as replayed (a class's problem set, an eval suite: the same items sent by many of
     # the group) when at least this fraction of the group's accounts send it (and at least two accounts). A
@@ -85,7 +86,7 @@ _STEPS = (
                   WHERE NOT k.one)
                 GROUP BY grp, key HAVING count(*) >= {min_acc})
        SELECT grp, key, n_in, n_grp FROM (SELECT * FROM one UNION ALL SELECT * FROM many) JOIN sizes USING (grp)
-       WHERE n_in >= {min_frac} * n_grp""",
+       WHERE n_in >= least({min_frac} * n_grp, {enough})""",
     # how many accounts in no group hold each candidate key: the lift's denominator
     """CREATE OR REPLACE TEMP TABLE dg_gt_tkc AS
        SELECT * FROM dg_gt_tk WHERE key IN (SELECT key FROM dg_gt_cand)""",
@@ -102,7 +103,38 @@ _STEPS = (
            SELECT k.text_hash, o.grp FROM dg_gt_tkc k JOIN dg_gt_own o USING (key)) t
          ON t.text_hash = a.text_hash AND t.grp = a.grp) s JOIN dg_gt_grp g USING (aid)""",
 )
-_CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared")
+# A group's own system-prompt sentences (features.system_sentences_sql: the recurring sentences of prompts composed
+# from a bank) carry its traffic like its own text keys: an operator that gives each account a prompt of its own,
+# recombined from one bank, and sends bare tasks under it shares no text key with its other accounts, only those
+# sentences. The same three bars (held by enough of the group, far more often than by accounts in no group);
+# the exchanges under a prompt of the account's own composition carrying one are its shared traffic too
+_SENTENCE_STEPS = (
+    # (`own`: a prompt that one account, or a few, hold is their composition; one that many accounts send whole
+    # is an app's or a script's, its sentences its template, the context of whatever its users send. A prompt
+    # mostly of sentences of its own — a developer's product and rules beside one generic line — is no bank's)
+    """CREATE OR REPLACE TEMP TABLE dg_gt_as AS
+       SELECT *, count(*) OVER (PARTITION BY sys_hash) < {enough} AS own FROM (
+         SELECT DISTINCT x.account_id, x.sys_hash FROM dg_x x
+         SEMI JOIN (SELECT sys_hash FROM dg_sysseg WHERE pw >= 0.5) s USING (sys_hash))""",
+    """CREATE OR REPLACE TEMP TABLE dg_gt_sown AS
+       WITH held AS (SELECT DISTINCT a.account_id, s.phrase FROM dg_gt_as a JOIN dg_sysseg s USING (sys_hash)),
+       sizes AS (SELECT grp, count(*) AS n_grp FROM dg_gt_grp GROUP BY grp),
+       inside AS (SELECT g.grp, h.phrase, count(*) AS n_in FROM held h JOIN dg_gt_grp g USING (account_id)
+                  GROUP BY ALL HAVING count(*) >= {min_acc}),
+       free AS (SELECT phrase, count(*) AS n_free FROM held
+                WHERE account_id NOT IN (SELECT account_id FROM dg_gt_grp) GROUP BY phrase)
+       SELECT i.grp, i.phrase FROM inside i JOIN sizes USING (grp) LEFT JOIN free f USING (phrase)
+       WHERE i.n_in >= least({min_frac} * n_grp, {enough}) AND i.n_in::DOUBLE / n_grp >= {min_lift} * coalesce(f.n_free, 0) / {n_free}""",
+    """INSERT INTO dg_gt_shared
+       SELECT DISTINCT x.account_id, x.text_hash FROM dg_x x JOIN (
+         SELECT DISTINCT a.account_id, a.sys_hash FROM dg_gt_as a JOIN dg_gt_grp g USING (account_id)
+         JOIN dg_sysseg s USING (sys_hash) JOIN dg_gt_sown o ON o.grp = g.grp AND o.phrase = s.phrase
+         WHERE a.own) k
+       USING (account_id, sys_hash)
+       EXCEPT SELECT account_id, text_hash FROM dg_gt_shared""",
+)
+_CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared",
+            "dg_gt_as", "dg_gt_sown")
 
 # Conversations are units: a follow-up ("now solve it another way", "write tests for it") is judged with the
 # problem that opened its conversation. When that problem is an extraction target (not 'other'), the follow-up
@@ -217,6 +249,7 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
         return empty_shared()
     n_free = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0] - grp.num_rows  # accounts in no group
     subst = {"{min_acc}": str(config.min_group_accounts), "{min_frac}": repr(float(config.min_group_fraction)),
+             "{enough}": str(config.enough_accounts),
              "{min_lift}": repr(float(config.min_lift)), "{n_free}": str(max(int(n_free), 1)),
              "{replay_frac}": repr(float(config.replay_group_fraction)),
              "{capability}": CAPABILITY_SQL, "{long_output}": str(FeatureConfig().long_output_tokens)}
@@ -230,6 +263,9 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
     try:
         for step in _STEPS:
             con.execute(fill(step))
+        if _has_table(con, "dg_sysseg"):  # (the incremental update keeps no system-prompt sentences)
+            for step in _SENTENCE_STEPS:
+                con.execute(fill(step))
         if keep_own:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {keep_own} AS SELECT grp::BIGINT AS grp, key FROM dg_gt_own")
         return account_ids.to_names(con, con.sql(fill(_FEATURES_SQL)).to_arrow_table())
@@ -237,6 +273,10 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
         con.unregister("_dg_grp")
         for t in _CLEANUP:
             con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0])
 
 
 def empty_shared() -> pa.Table:
