@@ -19,7 +19,19 @@ from distillguard.detection.campaigns import Grouping
 from distillguard.detection.features import account_features
 from distillguard.detection.scoring import ScoreConfig, score_accounts
 from distillguard.detection.shared_traffic import SharedTrafficConfig, shared_traffic_features, wilson_interval
-from handbuilt import T0, WORDS, _rec, banked_campaign, legit_users, prepared_store, prompt_developers, write_jsonl
+from handbuilt import (
+    CLOSINGS,
+    DEMANDS,
+    ROLES,
+    T0,
+    WORDS,
+    _rec,
+    banked_campaign,
+    legit_users,
+    prepared_store,
+    prompt_developers,
+    write_jsonl,
+)
 
 OPEN = ("Next task for you, please handle it carefully.", "Another request from our side, please help.",
         "Here is one more job to complete properly.", "Please work on the following item right now.",
@@ -357,13 +369,20 @@ def test_standing_instructions_composed_from_a_bank_carry_an_accounts_shared_tra
     of sentences of its own is no bank's."""
     rng = random.Random(10)
     pool = [" ".join(rng.sample(WORDS, 12)).capitalize() + "?" for _ in range(240)]   # no template in common
-    recs = legit_users(30) + banked_campaign(12, pool) + prompt_developers(10)
+    front = cover_campaign(8)   # ... and a front putting a prompt of its own on its users' chat and its jobs alike
+    for r in front:
+        r["messages"].insert(0, {"role": "system", "content": " ".join(
+            (ROLES[int(r["account_id"][-1]) % 3], DEMANDS[int(r["account_id"][-2:]) % 2], CLOSINGS[0]))})
+    recs = legit_users(30) + banked_campaign(12, pool) + prompt_developers(10) + front
     banked = [f"bank-{a:03d}" for a in range(12)]
     devs = [f"dev-{a:03d}" for a in range(10)]
+    fronts = [f"mix-{a:03d}" for a in range(8)]
     with prepared_store(recs, tmp_path) as store:
         account_features(store.con)
-        sh = shared_traffic_features(store.con, _one_group(banked + devs, [0] * 12 + [1] * 10))
+        sh = shared_traffic_features(store.con, _one_group(banked + devs + fronts, [0] * 12 + [1] * 10 + [2] * 8))
     rows = {r["account_id"]: r for r in sh.to_pylist()}
     prompted = [a for i, a in enumerate(banked) if i % 3 != 2]   # (every third writes it into the user message)
     assert all(rows[a]["shared_exchanges"] == 20 and rows[a]["shared_share"] == 1.0 for a in prompted), rows
     assert not set(devs) & set(rows)
+    # the front's members have text keys of their group (their wrapper): that narrower part is what they share
+    assert all(rows[a]["shared_exchanges"] == 20 and rows[a]["shared_share"] == 20 / 60 for a in fronts)

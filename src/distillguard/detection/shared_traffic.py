@@ -107,7 +107,10 @@ _STEPS = (
 # from a bank) carry its traffic like its own text keys: an operator that gives each account a prompt of its own,
 # recombined from one bank, and sends bare tasks under it shares no text key with its other accounts, only those
 # sentences. The same three bars (held by enough of the group, far more often than by accounts in no group);
-# the exchanges under a prompt of the account's own composition carrying one are its shared traffic too
+# the exchanges under a prompt of the account's own composition carrying one are the shared traffic of an
+# account that has no text key of its group. A prompt is the context of all the traffic under it (a front's
+# end users' chat beside the operator's jobs); a text key marks the part the group has in common: the narrower
+# evidence is taken where there is one
 _SENTENCE_STEPS = (
     # (`own`: a prompt that one account, or a few, hold is their composition; one that many accounts send whole
     # is an app's or a script's, its sentences its template, the context of whatever its users send. A prompt
@@ -124,14 +127,14 @@ _SENTENCE_STEPS = (
        free AS (SELECT phrase, count(*) AS n_free FROM held
                 WHERE account_id NOT IN (SELECT account_id FROM dg_gt_grp) GROUP BY phrase)
        SELECT i.grp, i.phrase FROM inside i JOIN sizes USING (grp) LEFT JOIN free f USING (phrase)
-       WHERE i.n_in >= least({min_frac} * n_grp, {enough}) AND i.n_in::DOUBLE / n_grp >= {min_lift} * coalesce(f.n_free, 0) / {n_free}""",
+       WHERE i.n_in >= least({min_frac} * n_grp, {enough})
+         AND i.n_in::DOUBLE / n_grp >= {min_lift} * coalesce(f.n_free, 0) / {n_free}""",
     """INSERT INTO dg_gt_shared
        SELECT DISTINCT x.account_id, x.text_hash FROM dg_x x JOIN (
          SELECT DISTINCT a.account_id, a.sys_hash FROM dg_gt_as a JOIN dg_gt_grp g USING (account_id)
          JOIN dg_sysseg s USING (sys_hash) JOIN dg_gt_sown o ON o.grp = g.grp AND o.phrase = s.phrase
          WHERE a.own) k
-       USING (account_id, sys_hash)
-       EXCEPT SELECT account_id, text_hash FROM dg_gt_shared""",
+       USING (account_id, sys_hash) WHERE x.account_id NOT IN (SELECT account_id FROM dg_gt_shared)""",
 )
 _CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared",
             "dg_gt_as", "dg_gt_sown")
