@@ -347,18 +347,18 @@ def variant_campaign(n: int, variants: int, per_account: int = 6, seed: int = 9)
 
 
 def test_a_campaigns_wording_is_its_own_however_many_variants_it_spreads_over(tmp_path: Path) -> None:
-    """300 accounts in one group, 15 wordings of 20 accounts each (under a tenth of the group): each wording is
+    """900 accounts in one group, 15 wordings of 60 accounts each (under a tenth of the group): each wording is
     the group's own — held by `enough_accounts` of it and by no account outside — so every wrapped request is
     the members' shared traffic. Asking a tenth of the group whatever its size (the rule before) loses them all
     once a campaign outgrows ten variants."""
-    recs = legit_users(30) + variant_campaign(300, 15)
-    ids = [f"var-{a:03d}" for a in range(300)]
+    recs = legit_users(30) + variant_campaign(900, 15, per_account=3)
+    ids = [f"var-{a:03d}" for a in range(900)]
     with prepared_store(recs, tmp_path) as store:
         account_features(store.con)
         sh = shared_traffic_features(store.con, _one_group(ids))
         fraction_only = shared_traffic_features(store.con, _one_group(ids), SharedTrafficConfig(enough_accounts=10**6))
     rows = {r["account_id"]: r for r in sh.to_pylist()}
-    assert set(rows) == set(ids) and all(r["shared_exchanges"] == 6 for r in rows.values())
+    assert set(rows) == set(ids) and all(r["shared_exchanges"] == 3 for r in rows.values())
     assert fraction_only.num_rows == 0
 
 

@@ -55,7 +55,8 @@ CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared
 # driving one open-source agent framework send its instructions alike)
 WORDING_KINDS = CONTENT_KINDS - {"shared-phrases", "shared-payloads"}
 # what says two flagged groups are one operator's campaign (`join_fragments`): its wording, or its money
-JOIN_KINDS = WORDING_KINDS | {"shared-payment"}
+PAYMENT_KINDS = frozenset({"shared-payment"})
+JOIN_KINDS = WORDING_KINDS | PAYMENT_KINDS
 
 
 UNTIL_STABLE_ITERATIONS = 10  # leiden_iterations = -1: passes enough for the partition to settle
@@ -77,6 +78,7 @@ class CampaignConfig:
     # two groups of flagged accounts are one campaign when this share of each group's accounts sends wording
     # that accounts of the other send too (`join_fragments`)
     join_share: float = 0.3
+    join_paid_accounts: int = 2
 
 
 @dataclass(frozen=True)
@@ -374,35 +376,36 @@ def join_fragments(links: pa.Table, accounts: pa.Array | pa.ChunkedArray | Seque
     them to a few others only (a key of many holders is linked as a ring) — or along its wording when the
     operator runs one wrapper family per batch of accounts and pays for them across batches. The wording, or
     the money, says the fragments are one operator's: two groups are joined when at least `join_share` of the
-    accounts of each have such a link (`JOIN_KINDS`) to an account of the other. Phrases and system prompts do
-    not join (operators share the craft and the frameworks), nor do infrastructure or timing (a proxy network,
-    a cloud region and a clock are rented by many).
+    accounts of each have a wording link (`WORDING_KINDS`) to an account of the other, or at least
+    `join_paid_accounts` of each a payment link (one payer's cards are one operator, however few of its
+    accounts each pays for). Phrases and system prompts do not join (operators share the craft and the
+    frameworks), nor do infrastructure or timing (a proxy network, a cloud region and a clock are rented by
+    many).
     """
     group = np.asarray(group, np.int64)
     out = group.copy()
     if links.num_rows == 0 or (group >= 0).sum() == 0:
         return out
-    wording = links.filter(pc.is_in(links["kind"], pa.array(sorted(JOIN_KINDS))))
-    names = strings(accounts)
-    a, b = positions(wording["src"], names), positions(wording["dst"], names)
-    ok = (a >= 0) & (b >= 0)
-    a, b = a[ok], b[ok]
-    ga, gb = group[a], group[b]
-    cross = (ga >= 0) & (gb >= 0) & (ga != gb)
-    if not cross.any():
-        return out
-    # distinct (account, other group) pairs, from both ends of each cross link
     n_groups = int(group.max()) + 1
-    acc = np.concatenate([a[cross], b[cross]])
-    other = np.concatenate([gb[cross], ga[cross]])
-    pairs = unique(acc * n_groups + other)
-    own = group[pairs // n_groups]
     size = np.bincount(group[group >= 0], minlength=n_groups)
-    g_pair, n = unique(own * n_groups + pairs % n_groups, return_counts=True)
-    # each direction (group → other group) that reaches the share of its own group's accounts; two groups are
-    # joined where both directions do
-    reach = g_pair[n >= config.join_share * size[g_pair // n_groups]]
-    both = reach[np.isin(reach, (reach % n_groups) * n_groups + reach // n_groups)]
+    names = strings(accounts)
+    joined = []
+    for kinds, bar in ((WORDING_KINDS, config.join_share * size), (PAYMENT_KINDS, config.join_paid_accounts)):
+        sub = links.filter(pc.is_in(links["kind"], pa.array(sorted(kinds))))
+        a, b = positions(sub["src"], names), positions(sub["dst"], names)
+        ok = (a >= 0) & (b >= 0)
+        ga, gb = group[a[ok]], group[b[ok]]
+        cross = (ga >= 0) & (gb >= 0) & (ga != gb)
+        # distinct (account, other group) pairs, from both ends of each cross link
+        acc = np.concatenate([a[ok][cross], b[ok][cross]])
+        other = np.concatenate([gb[cross], ga[cross]])
+        pairs = unique(acc * n_groups + other)
+        g_pair, n = unique(group[pairs // n_groups] * n_groups + pairs % n_groups, return_counts=True)
+        # each direction (group → other group) that reaches the bar for its own group; two groups are joined
+        # where both directions do
+        reach = g_pair[n >= np.broadcast_to(bar, (n_groups,))[g_pair // n_groups]]
+        joined.append(reach[np.isin(reach, (reach % n_groups) * n_groups + reach // n_groups)])
+    both = np.concatenate(joined)
     join = sp.coo_matrix((np.ones(len(both)), (both // n_groups, both % n_groups)), shape=(n_groups, n_groups))
     _, label = connected_components(join, directed=False)
     out[group >= 0] = label[group[group >= 0]]
