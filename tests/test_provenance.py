@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -105,18 +105,25 @@ def test_recycled_completions_link_the_operator_and_a_pasted_answer_does_not(tmp
 
 
 def test_one_answer_pasted_between_two_users_three_times_over_is_the_minimum(tmp_path) -> None:
-    """Two pasted answers bind nothing; the third makes a pair (`min_pair`), weighed by the pasted share."""
+    """Two pasted answers bind nothing; the third makes a pair (`min_pair`), weighed by the pasted share. An answer
+    counts only when pasted after it was received and within `window_s` of it."""
     recs = bystanders()
-    answers = [r["completion"] for r in recs if r["account_id"] == "user-002"
-               and r.get("completion", "").startswith("Here is")][:3]
-    recs += [_rec(f"p{i}", T0 + timedelta(days=13, hours=i), "user-003", t) for i, t in enumerate(answers[:2])]
+    got = [r for r in recs if r["account_id"] == "user-002" and r.get("completion", "").startswith("Here is")][:5]
+
+    def paste(i: int, r: dict, after: timedelta) -> dict:
+        at = datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) + after
+        return _rec(f"p{i}", at, "user-003", r["completion"])
+
+    recs += [paste(i, r, timedelta(minutes=3)) for i, r in enumerate(got[:2])]
+    # the other answers sent before user-002 received them, or three days after: a coincidence, not a recycling
+    recs += [paste(2, got[2], -timedelta(minutes=3)), paste(3, got[3], timedelta(days=3))]
     lk, _, _ = _prov_links(tmp_path, recs)
     assert not lk
-    recs.append(_rec("p2", T0 + timedelta(days=13, hours=3), "user-003", answers[2]))
+    recs.append(paste(4, got[4], timedelta(hours=5)))
     (tmp_path / "b").mkdir()
     lk, _, _ = _prov_links(tmp_path / "b", recs)
     assert set(lk) == {("user-002", "user-003")}
-    # three pasted answers in ~13 exchanges each side: half the full count, a quarter of the traffic at most
+    # three pasted answers in ~15 exchanges each side: half the full count, a fifth of the traffic at most
     assert 0 < lk[("user-002", "user-003")] <= 0.5
 
 

@@ -179,5 +179,5 @@ def test_reused_completions_equal_on_spark(spark: Any, tmp_path: Path) -> None:
     prov = {k: w for k, w in ld.items() if k[2] == "reused-completions"}
     assert len(prov) >= 6
     assert prov == {k: w for k, w in ls.items() if k[2] == "reused-completions"}
-    fd, fs = pq.read_table(tmp_path / "duck" / "features.parquet"), pq.read_table(tmp_path / "spark" / "features.parquet")
+    fd, fs = (pq.read_table(tmp_path / d / "features.parquet") for d in ("duck", "spark"))
     assert fd["provenance_share"].to_pylist() == fs["provenance_share"].to_pylist()

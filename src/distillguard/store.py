@@ -13,9 +13,10 @@ Layout of a store `S.duckdb`:
   part rows: numbered in ingest order, unique, never reused), so SQL written against a table reads the
   same. Rows are appended, never changed in place.
 - the message-derived keys (`schema.STORED_KEYS`: prompt hash, system prompt, turns, and the provenance
-  keys: the completion's and the last fed text's hashes) are computed when a part is written and kept in it as `_k_*` columns after `_rid`; the manifest's `keys`
-  names their version (NULL: a part without them, e.g. one written before keys). `Store.keyed_exchanges`
-  reads them where their version is the current one and computes them for the other rows.
+  keys: the completion's and the last fed text's hashes) are computed when a part is written and kept in it
+  as `_k_*` columns after `_rid`; the manifest's `keys` names their version (NULL: a part without them, e.g.
+  one written before keys). `Store.keyed_exchanges` reads them where their version is the current one and
+  computes them for the other rows.
 
 Each input file becomes one part, committed in one catalog transaction (manifest row, its request ids,
 its rejects, its `ingested_files` row): a crash or Ctrl-C leaves the store as it was before that file

@@ -13,8 +13,9 @@ shorter than `schema.PROVENANCE_MIN_CHARS`.
 
 `prepare` (on the store's DuckDB connection, before the relational stages) finds the pairs (A, B), A ≠ B, where
 B sends at least `min_pair` distinct completions that A received, each received by at most `max_recipients`
-accounts (a canned answer — a refusal, a tool's stock error — many accounts receive is nobody's); one row per
-pair in `dg_prov`. `LINK_SQL` (in `links.build_links`, on either engine: `dg_prov` is shipped to Spark) turns
+accounts (a canned answer — a refusal, a tool's stock error — many accounts receive is nobody's) and sent back
+after it was received, within `window_s`; one row per pair in `dg_prov`. `link_sql` (in `links.build_links`, on
+either engine: `dg_prov` is shipped to Spark) turns
 them into `reused-completions` links, and `account_shares` gives each account's share of its traffic that is
 recycled completions (as sender or as receiver).
 """
@@ -46,6 +47,12 @@ class ProvenanceConfig:
     min_pair: int = 3
     full_pair: int = 6            # ... and weighs fully from this many
     max_recipients: int = 2       # a completion received by more accounts than this is canned: ignored
+    # a completion counts as recycled when sent back after it was received (causality) and within this many
+    # seconds: a pipeline feeds it on within seconds to hours, while a text both received by one account and
+    # sent by an unrelated one — a well-known conversation's turn, a public answer — comes at any time (round-16
+    # tuning seed 1601: usersim's accounts' recycled turns after a median 16 s, 2,329 of 3,177 within 10 minutes;
+    # none of 490 coincidences with other accounts' texts within 10 minutes, one in ten within a day)
+    window_s: int = 86400
     # the pair weighs fully when recycled completions are at least this share of each side's traffic (the smaller
     # side's: a heavy customer whose end users paste a few answers of another account's is barely bound)
     full_share: float = 0.25
@@ -56,16 +63,20 @@ def prepare(con: duckdb.DuckDBPyConnection, keyed: str | None, config: Provenanc
 
     `keyed`: the store's exchanges with their stored keys (`Store.keyed_exchanges`); None: computed from
     `exchanges` (a store without them reads every completion and message list)."""
-    src = keyed if keyed is not None else f"(SELECT account_id, {message_keys_sql(keys=PROVENANCE_KEYS)} FROM exchanges)"
+    src = keyed if keyed is not None else \
+        f"(SELECT account_id, ts, {message_keys_sql(keys=PROVENANCE_KEYS)} FROM exchanges)"
     numbered = account_ids.numbered(con)
     pairs = f"""
-WITH f AS (SELECT account_id AS b, fed_hash AS h FROM {src} WHERE fed_hash IS NOT NULL),
-c AS (SELECT DISTINCT account_id AS a, comp_hash AS h FROM {src}
-      WHERE comp_hash IS NOT NULL AND comp_hash IN (SELECT h FROM f)),
+WITH f AS (SELECT account_id AS b, fed_hash AS h, epoch(ts) AS tf FROM {src} WHERE fed_hash IS NOT NULL),
+c AS (SELECT account_id AS a, comp_hash AS h, min(epoch(ts)) AS tc FROM {src}
+      WHERE comp_hash IS NOT NULL AND comp_hash IN (SELECT h FROM f) GROUP BY account_id, comp_hash),
 ca AS (SELECT * FROM c WHERE h IN (SELECT h FROM c GROUP BY h HAVING count(*) <= {config.max_recipients})),
-fb AS (SELECT DISTINCT b, h FROM f WHERE h IN (SELECT h FROM ca))
-SELECT ca.a, fb.b, count(*) AS n FROM ca JOIN fb USING (h) WHERE ca.a <> fb.b
-GROUP BY ca.a, fb.b HAVING count(*) >= {config.min_pair}"""
+fb AS (SELECT b, h, tf FROM f WHERE h IN (SELECT h FROM ca))
+SELECT ca.a, fb.b, count(DISTINCT h) AS n FROM ca JOIN fb USING (h)
+WHERE ca.a <> fb.b AND fb.tf >= ca.tc AND fb.tf <= ca.tc + {config.window_s}
+GROUP BY ca.a, fb.b HAVING count(DISTINCT h) >= {config.min_pair}"""
+    if not con.sql(f"SELECT 1 FROM {src} WHERE comp_hash IS NOT NULL LIMIT 1").fetchall():
+        pairs = f"SELECT * FROM ({pairs}) WHERE false"   # a log without completions (or none long enough)
     if numbered:
         pairs = (f"SELECT na.account_id AS a, nb.account_id AS b, p.n FROM ({pairs}) p "
                  f"JOIN {NAMES} na ON na.name = p.a JOIN {NAMES} nb ON nb.name = p.b")
