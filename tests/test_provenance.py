@@ -115,11 +115,11 @@ def test_one_answer_pasted_between_two_users_three_times_over_is_the_minimum(tmp
         return _rec(f"p{i}", at, "user-003", r["completion"])
 
     recs += [paste(i, r, timedelta(minutes=3)) for i, r in enumerate(got[:2])]
-    # the other answers sent before user-002 received them, or three days after: a coincidence, not a recycling
-    recs += [paste(2, got[2], -timedelta(minutes=3)), paste(3, got[3], timedelta(days=3))]
+    # the other answers sent before user-002 received them, or two hours after: a coincidence, not a recycling
+    recs += [paste(2, got[2], -timedelta(minutes=3)), paste(3, got[3], timedelta(hours=2))]
     lk, _, _ = _prov_links(tmp_path, recs)
     assert not lk
-    recs.append(paste(4, got[4], timedelta(hours=5)))
+    recs.append(paste(4, got[4], timedelta(minutes=40)))
     (tmp_path / "b").mkdir()
     lk, _, _ = _prov_links(tmp_path / "b", recs)
     assert set(lk) == {("user-002", "user-003")}

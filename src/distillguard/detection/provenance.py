@@ -48,11 +48,13 @@ class ProvenanceConfig:
     full_pair: int = 6            # ... and weighs fully from this many
     max_recipients: int = 2       # a completion received by more accounts than this is canned: ignored
     # a completion counts as recycled when sent back after it was received (causality) and within this many
-    # seconds: a pipeline feeds it on within seconds to hours, while a text both received by one account and
-    # sent by an unrelated one — a well-known conversation's turn, a public answer — comes at any time (round-16
-    # tuning seed 1601: usersim's accounts' recycled turns after a median 16 s, 2,329 of 3,177 within 10 minutes;
-    # none of 490 coincidences with other accounts' texts within 10 minutes, one in ten within a day)
-    window_s: int = 86400
+    # seconds: a pipeline feeds it on at once (an agent's loop, a user simulator, a critique pass), while a text
+    # received by one account and sent by an unrelated one — a well-known conversation's turn, a public answer —
+    # comes at any time. Round-16 tuning seeds 1601/1602 (usersim), round-15 1501 (simenv): 2,329 / 2,254 /
+    # 16,655 recycled texts within 10 minutes; the coincidences with other kinds' texts: none within 10 minutes,
+    # 2 / 3 / 0 within the hour, ~20 / ~40 / 18 within the day. A batch pipeline that grades yesterday's answers
+    # is not counted.
+    window_s: int = 3600
     # the pair weighs fully when recycled completions are at least this share of each side's traffic (the smaller
     # side's: a heavy customer whose end users paste a few answers of another account's is barely bound)
     full_share: float = 0.25
