@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-ORDER = ("fingerprints", "features", "links", "campaigns", "scoring", "output", "report")
+ORDER = ("fingerprints", "provenance", "features", "links", "campaigns", "scoring", "output", "report")
 CACHE_TABLES = ("fingerprint_cache", "fingerprint_cache_phrases", "fingerprint_cache_skeletons",
                 "fingerprint_cache_wrappers")
 

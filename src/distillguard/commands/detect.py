@@ -78,7 +78,7 @@ def detect(logs: tuple[str, ...], accounts: str | None, db: str | None, out: str
 
 # the stages of a full detect run, in order (distillguard.detection.run calls on_stage after each; the rich
 # report after them, distillguard.api.detect_and_report)
-FULL_STAGES = ("fingerprints", "features", "links", "campaigns", "scoring", "output", "report")
+FULL_STAGES = ("fingerprints", "provenance", "features", "links", "campaigns", "scoring", "output", "report")
 
 
 @contextmanager

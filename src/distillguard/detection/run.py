@@ -164,7 +164,7 @@ def _detect_full(store: Store, out: Path, config: DetectConfig, fingerprint: fea
     stage("fingerprints")
     if config.use_links:
         provenance.prepare(con, keyed)
-        stage("provenance")
+    stage("provenance")
     rel = relational(store, engine, spark)  # the store itself, or Spark fed from it (detection.spark)
     features = feat.account_features(rel)
     stage("features")
