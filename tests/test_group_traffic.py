@@ -328,17 +328,18 @@ def _one_group(ids: list[str], group: list[int] | None = None) -> Grouping:
                     edges=pa.table({"src": [], "dst": [], "weight": []}), families=np.array([1, 1]))
 
 
-def variant_campaign(n: int, variants: int, per_account: int = 6, seed: int = 9) -> list[dict[str, Any]]:
+def variant_campaign(n: int, variants: int, per_account: int = 6, seed: int = 9, prefix: str = "var",
+                     only: int | None = None) -> list[dict[str, Any]]:
     """A campaign spreading its wrapper over `variants` wordings of its own, each account keeping one: each
-    wording is held by n / variants of its accounts."""
+    wording is held by n / variants of its accounts (`only`: every account keeps that one)."""
     rng = random.Random(seed)
     words = rng.sample(WORDS, 4 * variants)
     wrap = [(f"Queue {words[4 * v]} {words[4 * v + 1]} item, solve it completely.",
              f"Return the {words[4 * v + 2]} {words[4 * v + 3]} format only.") for v in range(variants)]
     out = []
     for a in range(n):
-        acc = f"var-{a:03d}"
-        opener, closer = wrap[a % variants]
+        acc = f"{prefix}-{a:03d}"
+        opener, closer = wrap[a % variants if only is None else only]
         for i in range(per_account):
             task = rng.choice(CODE).format(a=rng.choice(WORDS), b=rng.choice(WORDS), n=rng.randrange(3, 999))
             ts = T0 + timedelta(days=i * 2, hours=rng.random() * 20)
@@ -360,6 +361,17 @@ def test_a_campaigns_wording_is_its_own_however_many_variants_it_spreads_over(tm
     rows = {r["account_id"]: r for r in sh.to_pylist()}
     assert set(rows) == set(ids) and all(r["shared_exchanges"] == 3 for r in rows.values())
     assert fraction_only.num_rows == 0
+    # ... as long as the group holds most of it: the first wording, also sent by the 200 accounts of another
+    # group, is a trade's phrase to this one (held by 60 of 900 here, by 260 in all), and its own to the other
+    others = variant_campaign(200, 15, per_account=3, prefix="oth", only=0)
+    (tmp_path / "shared").mkdir()
+    with prepared_store(recs + others, tmp_path / "shared") as store:
+        account_features(store.con)
+        two = shared_traffic_features(store.con, _one_group(ids + [f"oth-{a:03d}" for a in range(200)],
+                                                             [0] * 900 + [1] * 200))
+    rows = {r["account_id"]: r for r in two.to_pylist()}
+    assert not {a for a in ids[::15]} & set(rows) and set(ids) - set(ids[::15]) < set(rows)
+    assert all(rows[f"oth-{a:03d}"]["shared_exchanges"] == 3 for a in range(200))
 
 
 def test_standing_instructions_composed_from_a_bank_carry_an_accounts_shared_traffic(tmp_path: Path) -> None:
@@ -382,7 +394,9 @@ def test_standing_instructions_composed_from_a_bank_carry_an_accounts_shared_tra
         sh = shared_traffic_features(store.con, _one_group(banked + devs + fronts, [0] * 12 + [1] * 10 + [2] * 8))
     rows = {r["account_id"]: r for r in sh.to_pylist()}
     prompted = [a for i, a in enumerate(banked) if i % 3 != 2]   # (every third writes it into the user message)
-    assert all(rows[a]["shared_exchanges"] == 20 and rows[a]["shared_share"] == 1.0 for a in prompted), rows
+    assert all(rows[a]["shared_exchanges"] == 20 and rows[a]["shared_share"] == 1.0 and rows[a]["standing_only"] == 1
+               for a in prompted), rows
     assert not set(devs) & set(rows)
     # the front's members have text keys of their group (their wrapper): that narrower part is what they share
-    assert all(rows[a]["shared_exchanges"] == 20 and rows[a]["shared_share"] == 20 / 60 for a in fronts)
+    assert all(rows[a]["shared_exchanges"] == 20 and rows[a]["shared_share"] == 20 / 60
+               and rows[a]["standing_only"] == 0 for a in fronts)
