@@ -19,19 +19,7 @@ from distillguard.detection.campaigns import Grouping
 from distillguard.detection.features import account_features
 from distillguard.detection.scoring import ScoreConfig, score_accounts
 from distillguard.detection.shared_traffic import SharedTrafficConfig, shared_traffic_features, wilson_interval
-from handbuilt import (
-    CLOSINGS,
-    DEMANDS,
-    ROLES,
-    T0,
-    WORDS,
-    _rec,
-    banked_campaign,
-    legit_users,
-    prepared_store,
-    prompt_developers,
-    write_jsonl,
-)
+from handbuilt import T0, WORDS, _rec, legit_users, prepared_store, write_jsonl
 
 OPEN = ("Next task for you, please handle it carefully.", "Another request from our side, please help.",
         "Here is one more job to complete properly.", "Please work on the following item right now.",
@@ -319,84 +307,3 @@ def test_an_agents_tool_steps_over_one_task_are_one_sample_of_its_user(tmp_path:
     assert all(rows[a]["own_exchanges"] == 32 and rows[a]["own_units"] == 4 for a in coders), {
         k: v for k, v in rows[coders[0]].items() if "own" in k}
     assert all(rows[a]["own_units"] == rows[a]["own_exchanges"] >= 10 for a in mix), rows[mix[0]]
-
-
-def _one_group(ids: list[str], group: list[int] | None = None) -> Grouping:
-    n = len(ids)
-    return Grouping(accounts=ids, group=np.zeros(n, np.int64) if group is None else np.array(group, np.int64),
-                    strength=np.ones(n), degree=np.ones(n), in_block=np.zeros(n, bool),
-                    edges=pa.table({"src": [], "dst": [], "weight": []}), families=np.array([1, 1]))
-
-
-def variant_campaign(n: int, variants: int, per_account: int = 6, seed: int = 9, prefix: str = "var",
-                     only: int | None = None) -> list[dict[str, Any]]:
-    """A campaign spreading its wrapper over `variants` wordings of its own, each account keeping one: each
-    wording is held by n / variants of its accounts (`only`: every account keeps that one)."""
-    rng = random.Random(seed)
-    words = rng.sample(WORDS, 4 * variants)
-    wrap = [(f"Queue {words[4 * v]} {words[4 * v + 1]} item, solve it completely.",
-             f"Return the {words[4 * v + 2]} {words[4 * v + 3]} format only.") for v in range(variants)]
-    out = []
-    for a in range(n):
-        acc = f"{prefix}-{a:03d}"
-        opener, closer = wrap[a % variants if only is None else only]
-        for i in range(per_account):
-            task = rng.choice(CODE).format(a=rng.choice(WORDS), b=rng.choice(WORDS), n=rng.randrange(3, 999))
-            ts = T0 + timedelta(days=i * 2, hours=rng.random() * 20)
-            out.append(_rec(f"{acc}-{i}", ts, acc, f"{opener} {task} {closer}", params={"max_tokens": 4096}))
-    return out
-
-
-def test_a_campaigns_wording_is_its_own_however_many_variants_it_spreads_over(tmp_path: Path) -> None:
-    """900 accounts in one group, 15 wordings of 60 accounts each (under a tenth of the group): each wording is
-    the group's own — held by `enough_accounts` of it and by no account outside — so every wrapped request is
-    the members' shared traffic. Asking a tenth of the group whatever its size (the rule before) loses them all
-    once a campaign outgrows ten variants."""
-    recs = legit_users(30) + variant_campaign(900, 15, per_account=3)
-    ids = [f"var-{a:03d}" for a in range(900)]
-    with prepared_store(recs, tmp_path) as store:
-        account_features(store.con)
-        sh = shared_traffic_features(store.con, _one_group(ids))
-        fraction_only = shared_traffic_features(store.con, _one_group(ids), SharedTrafficConfig(enough_accounts=10**6))
-    rows = {r["account_id"]: r for r in sh.to_pylist()}
-    assert set(rows) == set(ids) and all(r["shared_exchanges"] == 3 for r in rows.values())
-    assert fraction_only.num_rows == 0
-    # ... as long as the group holds most of it: the first wording, also sent by the 200 accounts of another
-    # group, is a trade's phrase to this one (held by 60 of 900 here, by 260 in all), and its own to the other
-    others = variant_campaign(200, 15, per_account=3, prefix="oth", only=0)
-    (tmp_path / "shared").mkdir()
-    with prepared_store(recs + others, tmp_path / "shared") as store:
-        account_features(store.con)
-        two = shared_traffic_features(store.con, _one_group(ids + [f"oth-{a:03d}" for a in range(200)],
-                                                             [0] * 900 + [1] * 200))
-    rows = {r["account_id"]: r for r in two.to_pylist()}
-    assert not {a for a in ids[::15]} & set(rows) and set(ids) - set(ids[::15]) < set(rows)
-    assert all(rows[f"oth-{a:03d}"]["shared_exchanges"] == 3 for a in range(200))
-
-
-def test_standing_instructions_composed_from_a_bank_carry_an_accounts_shared_traffic(tmp_path: Path) -> None:
-    """An operator's accounts each under a system prompt of their own composed from one bank, sending bare tasks
-    (disjoint slices: no text key in common), are judged as members on that traffic: it is what binds them.
-    Developers whose own prompts share one generic line (a group of their own here) are not: a prompt mostly
-    of sentences of its own is no bank's."""
-    rng = random.Random(10)
-    pool = [" ".join(rng.sample(WORDS, 12)).capitalize() + "?" for _ in range(240)]   # no template in common
-    front = cover_campaign(8)   # ... and a front putting a prompt of its own on its users' chat and its jobs alike
-    for r in front:
-        r["messages"].insert(0, {"role": "system", "content": " ".join(
-            (ROLES[int(r["account_id"][-1]) % 3], DEMANDS[int(r["account_id"][-2:]) % 2], CLOSINGS[0]))})
-    recs = legit_users(30) + banked_campaign(12, pool) + prompt_developers(10) + front
-    banked = [f"bank-{a:03d}" for a in range(12)]
-    devs = [f"dev-{a:03d}" for a in range(10)]
-    fronts = [f"mix-{a:03d}" for a in range(8)]
-    with prepared_store(recs, tmp_path) as store:
-        account_features(store.con)
-        sh = shared_traffic_features(store.con, _one_group(banked + devs + fronts, [0] * 12 + [1] * 10 + [2] * 8))
-    rows = {r["account_id"]: r for r in sh.to_pylist()}
-    prompted = [a for i, a in enumerate(banked) if i % 3 != 2]   # (every third writes it into the user message)
-    assert all(rows[a]["shared_exchanges"] == 20 and rows[a]["shared_share"] == 1.0 and rows[a]["standing_only"] == 1
-               for a in prompted), rows
-    assert not set(devs) & set(rows)
-    # the front's members have text keys of their group (their wrapper): that narrower part is what they share
-    assert all(rows[a]["shared_exchanges"] == 20 and rows[a]["shared_share"] == 20 / 60
-               and rows[a]["standing_only"] == 0 for a in fronts)

@@ -242,7 +242,7 @@ def test_group_parts_and_alignment_match_reference() -> None:
         assert sc.group_parts["binding"][k] == float(np.clip(np.median(g.strength[[pos[ids[i]] for i in m]]) / full,
                                                              0, 1))
     shpos = {a: i for i, a in enumerate(sh_ids)}
-    _, _, n_sh, _, _, own_n, _ = _aligned_shared(ids, shared)
+    _, _, n_sh, _, _, own_n = _aligned_shared(ids, shared)
     assert n_sh.tolist() == [float(shared["exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
     assert own_n.tolist() == [float(shared["own_units"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
 

@@ -159,7 +159,8 @@ def _write_files(con: duckdb.DuckDBPyConnection, stage: Staging, features: pa.Ta
               "FROM dg_at x JOIN dg_fp f USING (text_hash) JOIN dg_assign a USING (account_id) "
               "WHERE a.campaign_id <> '' GROUP BY a.campaign_id, f.template_id) t "
               f"LEFT JOIN dg_skeletons k USING (template_id) WHERE t.rn <= {TOP_TEMPLATES} "
-              "ORDER BY t.campaign_id, t.exchanges DESC, t.template_id", stage.path("templates.csv"))  # (ties: one order)
+              # (ties: one order)
+              "ORDER BY t.campaign_id, t.exchanges DESC, t.template_id", stage.path("templates.csv"))
     _copy_csv(con, _INFRA_SQL, stage.path("infrastructure.csv"))
     # grouped by the UTC date (the store's time zone) as whole days since the epoch (no timestamp per exchange),
     # made a date and formatted once per campaign and day
@@ -200,9 +201,11 @@ def write_operating_point(path: Path, point: OperatingPoint, score: np.ndarray) 
 # the strings read from one exchange of each: no grouping by strings over every campaign exchange
 _INFRA_SQL = f"""
 WITH r AS (SELECT x.account_id, any_value(a.campaign_id) AS campaign_id, count(*) AS n, min(x.rid) AS rid
-           FROM dg_x x JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> '' GROUP BY x.account_id, x.ip_h, x.ua_h),
+           FROM dg_x x JOIN dg_assign a USING (account_id) WHERE a.campaign_id <> ''
+           GROUP BY x.account_id, x.ip_h, x.ua_h),
 c AS (SELECT r.campaign_id, r.account_id, e.ip, coalesce(e.user_agent, '') AS user_agent, r.n
-      FROM (SELECT rowid AS rid, ip, user_agent FROM exchanges WHERE rowid IN (SELECT rid FROM r)) e JOIN r USING (rid)),
+      FROM (SELECT rowid AS rid, ip, user_agent FROM exchanges WHERE rowid IN (SELECT rid FROM r)) e
+      JOIN r USING (rid)),
 v AS (  -- one row per distinct (account, address, agent) of a campaign: the regexes run once per such row
   SELECT campaign_id, 'ip' AS kind, ip AS value, account_id, n FROM c WHERE ip <> ''
   UNION ALL SELECT campaign_id, 'cidr', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24', account_id, n

@@ -199,13 +199,9 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
         # account still keeps its capped individual score.
-        sh_ind, sh_harvest, sh_n, own_traffic, own_ind, own_n, standing = _aligned_shared(features["account_id"],
-                                                                                         shared)
+        sh_ind, sh_harvest, sh_n, own_traffic, own_ind, own_n = _aligned_shared(features["account_id"], shared)
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
-        # the group's behaviour is measured on the members carrying its text keys; a member that shares only its
-        # standing instructions (its whole traffic under them) is judged on that traffic, as a member, but does
-        # not speak for the group: what its instructions ask (the full derivation) is not read from them
-        core = ok & ~standing
+        core = ok
         # a member whose traffic is mostly popular content (texts that accounts in no group send too) is judged
         # as a member on the rest only: heavy users pasting well-known conversations look like extraction by
         # topic, but what they send is everybody's
@@ -406,11 +402,10 @@ def _own_shared(shared: pa.Table) -> pa.Table:
 
 
 def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.Table
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Individual score, harvesting shape and size of the shared traffic (0: absent), how much of the
-    whole account's traffic is its own (`popular_share`, 1: absent), the individual score and size of
-    the shared part no other member sends verbatim (0: absent), and whether the account shares only its
-    standing instructions (`standing_only`; False: absent, or a snapshot from before it), aligned with `ids`."""
+    whole account's traffic is its own (`popular_share`, 1: absent), and the individual score and size of
+    the shared part no other member sends verbatim (0: absent), aligned with `ids`."""
     idx = positions(shared["account_id"], ids, last=True)
     ok = idx >= 0
     ind, harvest, n, own = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids)), np.ones(len(ids))
@@ -426,9 +421,7 @@ def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.
     harvest[idx[ok]] = individual_parts(shared)["harvest"][ok]
     n[idx[ok]] = _col(shared, "exchanges")[ok]
     own[idx[ok]] = _own(_col(shared, "popular_share"))[ok]
-    standing = np.zeros(len(ids), bool)
-    standing[idx[ok]] = (_col(shared, "standing_only") > 0)[ok]
-    return ind, harvest, n, own, own_ind, own_n, standing
+    return ind, harvest, n, own, own_ind, own_n
 
 
 def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3600.0,

@@ -39,9 +39,7 @@ class SharedTrafficConfig:
     """Knobs of the shared-traffic features."""
 
     min_group_accounts: int = 2      # a key is the group's when at least this many of its accounts hold it ...
-    min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts (or `enough_accounts`:
-    enough_accounts: int = 50        # a large campaign spreads its wording over more variants, each held by fewer) ...
-    min_concentration: float = 0.5   # (... held that way, this share of all its holders in the group) ...
+    min_group_fraction: float = 0.1  # ... and at least this fraction of the group's accounts ...
     min_lift: float = 3.0            # ... and this many times more common in the group than among ungrouped accounts
     # a shared text counts as replayed (a class's problem set, an eval suite: the same items sent by many of
     # the group) when at least this fraction of the group's accounts send it (and at least two accounts). A
@@ -87,64 +85,24 @@ _STEPS = (
                   WHERE NOT k.one)
                 GROUP BY grp, key HAVING count(*) >= {min_acc})
        SELECT grp, key, n_in, n_grp FROM (SELECT * FROM one UNION ALL SELECT * FROM many) JOIN sizes USING (grp)
-       WHERE n_in >= least({min_frac} * n_grp, {enough})""",
+       WHERE n_in >= {min_frac} * n_grp""",
     # how many accounts in no group hold each candidate key: the lift's denominator
     """CREATE OR REPLACE TEMP TABLE dg_gt_tkc AS
        SELECT * FROM dg_gt_tk WHERE key IN (SELECT key FROM dg_gt_cand)""",
-    # (a key under a tenth of its group — held by `enough_accounts` — must also be mostly the group's: at least
-    # `min_concentration` of all its holders in it. An operator's wording variant is; a phrase common to a
-    # trade, held by fifty of a group of thousands of developers, is everybody's in that trade)
     """CREATE OR REPLACE TEMP TABLE dg_gt_own AS
-       WITH holders AS (SELECT k.key, count(DISTINCT a.account_id) AS n_all,
-                               count(DISTINCT a.account_id) FILTER (WHERE g.account_id IS NULL) AS n_free
-                        FROM dg_at a JOIN dg_gt_tkc k USING (text_hash)
-                        LEFT JOIN dg_gt_grp g USING (account_id) GROUP BY k.key)
+       WITH holders AS (SELECT k.key, count(DISTINCT a.account_id) AS n_free FROM dg_at a
+                        JOIN dg_gt_tkc k USING (text_hash)
+                        WHERE a.account_id NOT IN (SELECT account_id FROM dg_gt_grp) GROUP BY k.key)
        SELECT c.grp, c.key FROM dg_gt_cand c LEFT JOIN holders h USING (key)
-       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * coalesce(h.n_free, 0) / {n_free}
-         AND (c.n_in >= {min_frac} * c.n_grp OR c.n_in >= {min_conc} * h.n_all)""",
+       WHERE c.n_in::DOUBLE / c.n_grp >= {min_lift} * coalesce(h.n_free, 0) / {n_free}""",
     # (dg_gt_ga has one row per account and text: a semi join keeps each at most once, no DISTINCT needed)
     """CREATE OR REPLACE TEMP TABLE dg_gt_shared AS
-       SELECT g.account_id, s.text_hash, false AS standing FROM (
+       SELECT g.account_id, s.text_hash FROM (
          SELECT a.aid, a.text_hash FROM dg_gt_ga a SEMI JOIN (
            SELECT k.text_hash, o.grp FROM dg_gt_tkc k JOIN dg_gt_own o USING (key)) t
          ON t.text_hash = a.text_hash AND t.grp = a.grp) s JOIN dg_gt_grp g USING (aid)""",
 )
-# A group's own system-prompt sentences (features.system_sentences_sql: the recurring sentences of prompts composed
-# from a bank) carry its traffic like its own text keys: an operator that gives each account a prompt of its own,
-# recombined from one bank, and sends bare tasks under it shares no text key with its other accounts, only those
-# sentences. The same three bars (held by enough of the group, far more often than by accounts in no group);
-# the exchanges under a prompt of the account's own composition carrying one are the shared traffic of an
-# account that has no text key of its group. A prompt is the context of all the traffic under it (a front's
-# end users' chat beside the operator's jobs); a text key marks the part the group has in common: the narrower
-# evidence is taken where there is one
-_SENTENCE_STEPS = (
-    # (`own`: a prompt that one account, or a few, hold is their composition; one that many accounts send whole
-    # is an app's or a script's, its sentences its template, the context of whatever its users send. A prompt
-    # mostly of sentences of its own — a developer's product and rules beside one generic line — is no bank's)
-    """CREATE OR REPLACE TEMP TABLE dg_gt_as AS
-       SELECT *, count(*) OVER (PARTITION BY sys_hash) < {enough} AS own FROM (
-         SELECT DISTINCT x.account_id, x.sys_hash FROM dg_x x
-         SEMI JOIN (SELECT sys_hash FROM dg_sysseg WHERE pw >= 0.5) s USING (sys_hash))""",
-    """CREATE OR REPLACE TEMP TABLE dg_gt_sown AS
-       WITH held AS (SELECT DISTINCT a.account_id, s.phrase FROM dg_gt_as a JOIN dg_sysseg s USING (sys_hash)),
-       sizes AS (SELECT grp, count(*) AS n_grp FROM dg_gt_grp GROUP BY grp),
-       inside AS (SELECT g.grp, h.phrase, count(*) AS n_in FROM held h JOIN dg_gt_grp g USING (account_id)
-                  GROUP BY ALL HAVING count(*) >= {min_acc}),
-       free AS (SELECT phrase, count(*) AS n_all, count(*) FILTER (WHERE g.account_id IS NULL) AS n_free
-                FROM held LEFT JOIN dg_gt_grp g USING (account_id) GROUP BY phrase)
-       SELECT i.grp, i.phrase FROM inside i JOIN sizes USING (grp) LEFT JOIN free f USING (phrase)
-       WHERE i.n_in >= least({min_frac} * n_grp, {enough})
-         AND i.n_in::DOUBLE / n_grp >= {min_lift} * coalesce(f.n_free, 0) / {n_free}
-         AND (i.n_in >= {min_frac} * n_grp OR i.n_in >= {min_conc} * f.n_all)""",
-    """INSERT INTO dg_gt_shared
-       SELECT DISTINCT x.account_id, x.text_hash, true AS standing FROM dg_x x JOIN (
-         SELECT DISTINCT a.account_id, a.sys_hash FROM dg_gt_as a JOIN dg_gt_grp g USING (account_id)
-         JOIN dg_sysseg s USING (sys_hash) JOIN dg_gt_sown o ON o.grp = g.grp AND o.phrase = s.phrase
-         WHERE a.own) k
-       USING (account_id, sys_hash) WHERE x.account_id NOT IN (SELECT account_id FROM dg_gt_shared)""",
-)
-_CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared",
-            "dg_gt_as", "dg_gt_sown")
+_CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_gt_tkc", "dg_gt_own", "dg_gt_shared")
 
 # Conversations are units: a follow-up ("now solve it another way", "write tests for it") is judged with the
 # problem that opened its conversation. When that problem is an extraction target (not 'other'), the follow-up
@@ -154,7 +112,7 @@ _CLEANUP = ("dg_gt_tk", "dg_gt_tk1", "dg_gt_grp", "dg_gt_ga", "dg_gt_cand", "dg_
 # goes on harvesting that reasoning ("now find the holes in it", "redo it"): it counts as elicitation too.
 _FEATURES_SQL = """
 WITH sx AS (
-  SELECT x.*, s.standing FROM dg_x x JOIN dg_gt_shared s USING (account_id, text_hash)
+  SELECT x.* FROM dg_x x JOIN dg_gt_shared s USING (account_id, text_hash)
 ),
 gsize AS (SELECT g.account_id, count(*) OVER (PARTITION BY g.grp) AS n_grp FROM dg_gt_grp g),
 replay AS (
@@ -202,8 +160,6 @@ SELECT
   -- over an extraction problem (its opening request included) once: an agent's dozen tool steps over one task
   -- are one
   count(DISTINCT coalesce(conversation, text_hash)) FILTER (WHERE NOT replayed)::DOUBLE AS own_units,
-  -- 1: the member shares its group's standing instructions only (its whole traffic under them), no text key
-  bool_or(standing)::DOUBLE AS standing_only,
 {own_measures}
 FROM x JOIN tot t USING (account_id) LEFT JOIN dg_features fe USING (account_id)
   LEFT JOIN popular p USING (account_id)
@@ -236,8 +192,8 @@ _FEATURES_SQL = _FEATURES_SQL.replace("{measures}", _measures_sql("", "")).repla
 
 SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", "cot_share", "single_turn_share",
                   "long_max_tokens_share", "template_diversity", "output_input_ratio", "replayed_share", "hour_entropy",
-                  "burstiness", "popular_share", "own_exchanges", "own_units", "standing_only", "own_cap_other",
-                  "own_cot_share", "own_single_turn_share", "own_long_max_tokens_share", "own_template_diversity",
+                  "burstiness", "popular_share", "own_exchanges", "own_units", "own_cap_other", "own_cot_share",
+                  "own_single_turn_share", "own_long_max_tokens_share", "own_template_diversity",
                   "own_output_input_ratio")
 
 
@@ -261,7 +217,6 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
         return empty_shared()
     n_free = con.sql("SELECT count(*) FROM dg_features").fetchall()[0][0] - grp.num_rows  # accounts in no group
     subst = {"{min_acc}": str(config.min_group_accounts), "{min_frac}": repr(float(config.min_group_fraction)),
-             "{enough}": str(config.enough_accounts), "{min_conc}": repr(float(config.min_concentration)),
              "{min_lift}": repr(float(config.min_lift)), "{n_free}": str(max(int(n_free), 1)),
              "{replay_frac}": repr(float(config.replay_group_fraction)),
              "{capability}": CAPABILITY_SQL, "{long_output}": str(FeatureConfig().long_output_tokens)}
@@ -275,9 +230,6 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
     try:
         for step in _STEPS:
             con.execute(fill(step))
-        if _has_table(con, "dg_sysseg"):  # (the incremental update keeps no system-prompt sentences)
-            for step in _SENTENCE_STEPS:
-                con.execute(fill(step))
         if keep_own:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {keep_own} AS SELECT grp::BIGINT AS grp, key FROM dg_gt_own")
         return account_ids.to_names(con, con.sql(fill(_FEATURES_SQL)).to_arrow_table())
@@ -285,10 +237,6 @@ def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,
         con.unregister("_dg_grp")
         for t in _CLEANUP:
             con.execute(f"DROP TABLE IF EXISTS {t}")
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0])
 
 
 def empty_shared() -> pa.Table:
