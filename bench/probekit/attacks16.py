@@ -28,14 +28,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from probekit.agentic import fake_args
-from probekit.attacks15 import _cards, _lines, _solution
+from probekit.attacks15 import _cards, _lines, _solution, _strong
 from probekit.corpora import Item
 from probekit.pools15 import WHY, Phrase, prose
 from probekit.pools16 import BR_ASK, BR_GO, PERSONAS, SENS_FRAME, TOPICS, US_ASK, Pools16, hubs
 from probekit.text import Paraphraser
 from probekit.world import (
     END,
-    STRONG,
     T0,
     WORK_HOURS,
     Log,
@@ -50,10 +49,6 @@ from probekit.world import (
     ua_browser,
     ua_sdk,
 )
-
-
-def _strong(r: random.Random) -> str:
-    return r.choice(STRONG)
 
 
 def _sample(r: random.Random, P: Pools16, it: Item) -> str:
