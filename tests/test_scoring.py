@@ -326,6 +326,22 @@ def test_a_member_that_barely_sends_its_groups_content_inherits_little() -> None
     assert s[12] < thr
 
 
+def test_a_member_with_a_few_shared_exchanges_inherits_no_less_than_one_with_none() -> None:
+    """A campaign of 12 measured on its own shared traffic, and two more of its accounts behaving exactly like
+    it: one shares none of the group's own keys (its wording variant is held by too few accounts), the other
+    one exchange of 40 (a neighbouring phrase). Both inherit: one stray exchange does not weigh against it."""
+    ids = [f"c{i}" for i in range(12)] + ["none", "one"]
+    rows = [EXTRACTOR] * 14
+    t, g = _table(rows, ids), replace(_group_of(rows, ids), strength=np.full(len(ids), 7.0))
+    shared = _shared(ids[:12] + ["one"], exchanges=40.0)
+    n = shared["exchanges"].to_numpy().copy()
+    n[12] = 1.0
+    shared = shared.set_column(shared.schema.get_field_index("exchanges"), "exchanges", pa.array(n))
+    sc = score_accounts(t, g, shared=shared)
+    s, thr = sc.accounts["score"].to_numpy(), threshold_for(sc, 0.001)
+    assert (s >= thr).all() and s[13] >= s[12] - 1e-9
+
+
 def test_a_few_heavy_users_do_not_speak_for_a_large_group() -> None:
     """A cluster of 120 chatting accounts bound by templates, 4 of which send the group's content with an
     extraction-like shape (power users): the group is judged on all its accounts, nobody is flagged. With 12

@@ -195,6 +195,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     carry = np.ones(len(ids))         # how much of its group's campaign score an account may inherit
     unshared = np.zeros(len(ids), bool)  # members of a group measured on its core that share none of its content
     n_exchanges = _col(features, "exchanges")
+    sh_n = np.zeros(len(ids))         # each account's exchanges carrying its group's own content
     if shared is not None and shared.num_rows:
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
@@ -286,7 +287,13 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # framework's users bound to it by tool schemas) carry no such proof and keep the group's score
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
         like = np.clip(beh / np.maximum(gb, 1e-9), 0, 1)   # how much the account behaves like its group
-        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0) * np.where(unshared, like, carry)
+        # (a member with a few shared exchanges inherits at least what it would with none: its behaviour's
+        # likeness. Its one or two exchanges with a neighbouring phrase must not weigh against it — a campaign
+        # whose wording variants are each held by too few of its accounts to be the group's own leaves its
+        # members exactly that)
+        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
+                        * np.where(unshared, like, np.maximum(carry, np.where(sh_n < config.shared_min_exchanges,
+                                                                              like, 0.0)))
                         * ~bystander, operator_score)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score
