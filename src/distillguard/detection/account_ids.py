@@ -29,12 +29,17 @@ SELECT (row_number() OVER (ORDER BY name) - 1)::INTEGER AS account_id, name
 FROM (SELECT DISTINCT account_id AS name FROM exchanges)"""
 
 
+def has_table(con: Any, name: str) -> bool:
+    """Whether the connection (DuckDB, or the Spark engine) holds the work table `name`."""
+    engine_has = getattr(con, "has_table", None)  # the Spark engine's
+    if engine_has is not None:
+        return bool(engine_has(name))
+    return bool(con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", params=[name]).fetchall()[0][0])
+
+
 def numbered(con: Any) -> bool:
     """Whether the connection's detect tables hold account numbers (`dg_names` exists)."""
-    has_table = getattr(con, "has_table", None)  # the Spark engine's
-    if has_table is not None:
-        return bool(has_table(NAMES))
-    return bool(con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", params=[NAMES]).fetchall()[0][0])
+    return has_table(con, NAMES)
 
 
 def names(con: Any) -> pa.Array | None:

@@ -87,10 +87,7 @@ GROUP BY ca.a, fb.b HAVING count(DISTINCT h) >= {config.min_pair}"""
 
 def present(con: Any) -> bool:
     """Whether the connection (DuckDB or the Spark engine) holds `dg_prov` (`prepare` ran)."""
-    has_table = getattr(con, "has_table", None)
-    if has_table is not None:
-        return bool(has_table(TABLE))
-    return bool(con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", params=[TABLE]).fetchall()[0][0])
+    return account_ids.has_table(con, TABLE)
 
 
 def _shares_sql(config: ProvenanceConfig) -> str:
@@ -119,9 +116,9 @@ def account_shares(con: Any, config: ProvenanceConfig = ProvenanceConfig()) -> p
     receiver and as sender (after `build_links`, on the connection that holds `dg_prov` and `dg_features`)."""
     if not present(con):
         return pa.table({"account_id": pa.array([], pa.string()), "provenance_share": pa.array([], pa.float64())})
-    t = con.sql(f"SELECT account_id, max(share) AS provenance_share FROM ("
-                f"SELECT a AS account_id, pa AS share FROM ({_shares_sql(config)}) UNION ALL "
-                f"SELECT b, pb FROM ({_shares_sql(config)})) GROUP BY account_id ORDER BY account_id").to_arrow_table()
+    t = con.sql(f"WITH s AS ({_shares_sql(config)}) SELECT account_id, max(share) AS provenance_share FROM ("
+                f"SELECT a AS account_id, pa AS share FROM s UNION ALL SELECT b, pb FROM s) "
+                f"GROUP BY account_id ORDER BY account_id").to_arrow_table()
     return account_ids.to_names(con, t)
 
 
