@@ -36,6 +36,7 @@ from probekit.world import (
     local_time,
     scaled,
     think,
+    tiered_user,
     ua_browser,
     ua_sdk,
 )
@@ -60,13 +61,9 @@ def consumer(log: Log, P: Pools15, r: random.Random, scale: float) -> None:
     """People chatting: most a few times in two weeks, some daily, a few heavy users; multi-turn sessions."""
     convs = P.c.chats + P.p.tail
     for _ in range(scaled(2400, scale, 5)):
-        tier = r.choices(["light", "medium", "heavy"], weights=[60, 31, 9])[0]
-        a = log.account(r, "legit:consumer", tier=r.choice(["free", "free", "plus", "pay-as-you-go"]))
-        if r.random() < 0.12:
-            a.ua = ua_sdk(r)
-        p_day, per = {"light": (r.uniform(0.07, 0.25), r.uniform(0.8, 1.5)),
-                      "medium": (r.uniform(0.3, 0.6), r.uniform(1.2, 2.5)),
-                      "heavy": (r.uniform(0.7, 1.0), r.uniform(3, 8))}[tier]
+        a, p_day, per = tiered_user(log, r, "legit:consumer", [60, 31, 9], 0.12,
+                                    {"light": (0.07, 0.25, 0.8, 1.5), "medium": (0.3, 0.6, 1.2, 2.5),
+                                     "heavy": (0.7, 1.0, 3, 8)})
         days = active_days(r, p=p_day) or [r.randrange(14)]
         for t in human_session_starts(r, a, days, per):
             if r.random() < 0.15:

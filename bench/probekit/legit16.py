@@ -42,6 +42,7 @@ from probekit.world import (
     local_time,
     scaled,
     think,
+    tiered_user,
     ua_sdk,
 )
 
@@ -66,13 +67,9 @@ def public(log: Log, P: Pools16, r: random.Random, scale: float) -> None:
     convs = P.c.chats + P.p.tail[:-3000]
     casual = P.c.casual + P.c.vicuna + [x[:600] for x in P.c.personas]
     for _ in range(scaled(1800, scale, 5)):
-        tier = r.choices(["light", "medium", "heavy"], weights=[58, 32, 10])[0]
-        a = log.account(r, "legit:public", tier=r.choice(["free", "free", "plus", "pay-as-you-go"]))
-        if r.random() < 0.15:
-            a.ua = ua_sdk(r)
-        p_day, per = {"light": (r.uniform(0.06, 0.25), r.uniform(0.8, 1.6)),
-                      "medium": (r.uniform(0.3, 0.6), r.uniform(1.2, 2.6)),
-                      "heavy": (r.uniform(0.7, 1.0), r.uniform(3, 7))}[tier]
+        a, p_day, per = tiered_user(log, r, "legit:public", [58, 32, 10], 0.15,
+                                    {"light": (0.06, 0.25, 0.8, 1.6), "medium": (0.3, 0.6, 1.2, 2.6),
+                                     "heavy": (0.7, 1.0, 3, 7)})
         for t in human_session_starts(r, a, active_days(r, p=p_day) or [r.randrange(14)], per):
             if r.random() < 0.2:
                 q = r.choice(casual)

@@ -309,6 +309,19 @@ def days_ago(r: random.Random, lo: float, hi: float) -> datetime:
     return T0 - timedelta(days=r.uniform(lo, hi))
 
 
+def tiered_user(log: Log, r: random.Random, actor: str, weights: list[int], sdk_share: float,
+                rates: dict[str, tuple[float, float, float, float]]) -> tuple[Acct, float, float]:
+    """An everyday user of one of the `rates` tiers (light, medium, heavy, drawn by `weights`), a share
+    `sdk_share` of them scripting with an SDK: the account, and its tier's share of active days and sessions per
+    active day, each drawn uniformly from its (lo, hi) pair in `rates` (p_lo, p_hi, per_lo, per_hi)."""
+    tier = r.choices(list(rates), weights=weights)[0]
+    a = log.account(r, actor, tier=r.choice(["free", "free", "plus", "pay-as-you-go"]))
+    if r.random() < sdk_share:
+        a.ua = ua_sdk(r)
+    drawn = {k: (r.uniform(p0, p1), r.uniform(s0, s1)) for k, (p0, p1, s0, s1) in rates.items()}
+    return a, *drawn[tier]
+
+
 def human_session_starts(r: random.Random, a: Acct, days: list[int], per_day: float,
                          hours: list[float] | None = None, weekend: float = 0.8) -> list[datetime]:
     """Session start times: Poisson count per active day at human local hours in the account's zone."""
