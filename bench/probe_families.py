@@ -10,6 +10,7 @@ Written from the threat description alone (see docs/probes.md); it shares no cod
     .venv/bin/python bench/probe_families.py --suite round13 --seed 1301 [--scrub] --out DIR  # round-13 families
     .venv/bin/python bench/probe_families.py --suite round15 --seed 1501 [--scrub] --out DIR  # round-15 families
     .venv/bin/python bench/probe_families.py --suite round16 --seed 1601 [--scrub] --out DIR  # round-16 families
+    .venv/bin/python bench/probe_families.py --suite round17 --seed 1701 [--scrub] --out DIR  # round-17 families
 """
 
 from __future__ import annotations
@@ -28,24 +29,27 @@ from probekit.attacks10b import FAMILIES as FAMILIES10  # noqa: E402
 from probekit.attacks13 import FAMILIES as FAMILIES13  # noqa: E402
 from probekit.attacks15 import FAMILIES as FAMILIES15  # noqa: E402
 from probekit.attacks16 import FAMILIES as FAMILIES16  # noqa: E402
+from probekit.attacks17 import FAMILIES as FAMILIES17  # noqa: E402
 from probekit.corpora import load  # noqa: E402
 from probekit.legit import KINDS  # noqa: E402
 from probekit.legit10 import KINDS as KINDS10  # noqa: E402
 from probekit.legit13 import KINDS as KINDS13  # noqa: E402
 from probekit.legit15 import KINDS as KINDS15  # noqa: E402
 from probekit.legit16 import KINDS as KINDS16  # noqa: E402
+from probekit.legit17 import KINDS as KINDS17  # noqa: E402
 from probekit.odd import add_odd  # noqa: E402
 from probekit.pools10 import load10  # noqa: E402
 from probekit.pools13 import load13  # noqa: E402
 from probekit.pools15 import load15  # noqa: E402
 from probekit.pools16 import load16  # noqa: E402
+from probekit.pools17 import load17  # noqa: E402
 from probekit.world import Log, stream  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # suite -> (campaign families, legitimate kinds, corpus loader, campaign id prefix); "probe" is round 1
 SUITES = {"probe": (FAMILIES, KINDS, load, "pf-"), "round10": (FAMILIES10, KINDS10, load10, "r10-"),
           "round13": (FAMILIES13, KINDS13, load13, "r13-"), "round15": (FAMILIES15, KINDS15, load15, "r15-"),
-          "round16": (FAMILIES16, KINDS16, load16, "r16-")}
+          "round16": (FAMILIES16, KINDS16, load16, "r16-"), "round17": (FAMILIES17, KINDS17, load17, "r17-")}
 
 
 def build(out: Path, seed: int, data: Path, scale: float = 1.0, families: list[str] | None = None,
@@ -82,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--suite", choices=list(SUITES), default="probe", help="which family set: 'probe' (round 1, "
-                    "the default), 'round10' (docs/redteam.md, round 10), 'round13' or 'round15' (issue 20)")
+                    "the default), 'round10' (docs/redteam.md, round 10), 'round13', 'round15', 'round16' or "
+                    "'round17' (issue 20)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every account count (default sizes: "
                     + "; ".join(s + ": " + ", ".join(f"{k} {v}" for k, (_, v) in f.items())
                                 for s, (f, *_) in SUITES.items()) + ")")
