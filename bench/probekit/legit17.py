@@ -42,6 +42,7 @@ from probekit.pools17 import (
     Pools17,
     ax_tree,
     carriers,
+    errand,
     launch,
     nat_ip,
     ua_phone,
@@ -271,7 +272,8 @@ def _browse(log: Log, P: Pools17, r: random.Random, a: Acct, t: datetime, sys_p:
         act = web_action(r, tree) if s < steps - 1 else {"action": "done"}
         log.add(r, a, t, [{"role": "system", "content": sys_p}, {"role": "user", "content": body}],
                 completion=json.dumps({"note": prose(r, P.q, 80)[:120], "do": act}), params={"temperature": 0})
-        hist.append(json.dumps(act))
+        el = f" [{act['element']}]" if act.get("element") is not None else ""
+        hist.append(f"- {act['action']}{el}" + (f" \"{act['text']}\"" if act.get("text") else ""))
         t += timedelta(seconds=r.uniform(*pause))
 
 
@@ -279,13 +281,14 @@ def browseruse(log: Log, P: Pools17, r: random.Random, scale: float) -> None:
     """A browser-agent extension's users (its prompt, their own errands on common sites, pauses while they watch
     or confirm) at human hours from home; and QA teams whose agent checks their own app's flows every night."""
     sites = list(SITES)
-    errands = [x for v in WEB_TASKS.values() for x in v]
     for _ in range(scaled(150, scale, 2)):
         a = log.account(r, "legit:browseruse", ua=ua_browser(r), model=r.choice(["frontier-1-mini", "gpt-4o-mini",
                                                                                 "frontier-1"]))
+        v = Voice(r)
         for t in human_session_starts(r, a, active_days(r, p=r.uniform(0.15, 0.6)), r.uniform(0.6, 2)):
             site = r.choice(sites)
-            task = r.choice(WEB_TASKS[site]) if r.random() < 0.5 else r.choice(errands)
+            # the extension's onboarding examples now and then, otherwise the person's own errand in their words
+            task = r.choice(WEB_TASKS[site]) if r.random() < 0.12 else v(r, errand(r, site))
             _browse(log, P, r, a, t, EXT_SYS, task, site, r.randint(3, 10), (4, 40))
     for _ in range(scaled(4, scale, 1)):
         org, card, block = "org_" + hexid(r, 10), "pm_" + hexid(r, 16), cloud_block(r)

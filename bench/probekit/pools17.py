@@ -213,18 +213,73 @@ WEB_TASKS = {
                 "Save three quick weeknight pasta recipes to my collection"],
 }
 ACTIONS = ["click", "type", "scroll", "select", "press", "hover", "wait"]
+# What differs from page to page and visitor to visitor: listings, mail rows, fares, records.
+ADJ = ["wireless", "compact", "stainless", "foldable", "ergonomic", "waterproof", "refurbished", "organic", "vintage",
+       "portable", "heavy-duty", "kids'", "bamboo", "smart", "noise-cancelling", "cast-iron", "LED", "memory-foam"]
+THING = ["USB-C hub", "desk lamp", "office chair", "water bottle", "backpack", "air fryer", "headphones", "monitor arm",
+         "yoga mat", "coffee grinder", "phone case", "rain jacket", "skillet", "pillow", "keyboard", "tent",
+         "blender", "router", "toaster", "dog bed", "drill", "scooter", "kettle", "webcam"]
+CITY = ["Boston", "Lisbon", "Denver", "Tokyo", "Austin", "Berlin", "Madrid", "Chicago", "Seoul", "Toronto", "Dublin",
+        "Mumbai", "Lima", "Oslo", "Nairobi", "Athens", "Phoenix", "Prague", "Bogota", "Manila"]
+TOPIC = ["the invoice", "Saturday's game", "the lease", "our trip", "the school fundraiser", "the dentist", "rent",
+         "the quarterly report", "the wedding RSVP", "the broken dishwasher", "my refund", "the team offsite"]
+
+
+def _content(r: random.Random, site: str) -> str:
+    """One line of page content particular to this page view (a listing, a mail row, a fare, a record)."""
+    p = f"{r.choice(['$', '€', '£'])}{r.randint(5, 900)}.{r.randint(0, 99):02d}"
+    if site in ("shop", "recipes"):
+        return f"link '{r.choice(ADJ).capitalize()} {r.choice(THING)} - {p} ({r.randint(3, 2400)} reviews)'"
+    if site == "travel":
+        return f"row '{r.choice(CITY)} → {r.choice(CITY)} {r.randint(5, 22):02d}:{r.choice(['05', '20', '45'])} {p}'"
+    if site == "mail":
+        return f"row '{r.choice(NAMES_MAIL)} - {r.choice(TOPIC)} - {r.randint(1, 28)} Mar'"
+    if site in ("bank", "crm"):
+        return f"row '{r.choice(NAMES_MAIL)} {r.choice(['Ltd', 'LLC', 'GmbH', ''])} {p} {r.randint(1, 28)}/03'"
+    if site == "gov":
+        return (f"StaticText 'Application {hexid(r, 6).upper()}: {r.choice(['received', 'in review', 'approved'])}, "
+                f"{r.randint(1, 28)} Mar'")
+    verb = r.choice(["Using", "Configuring", "Migrating", "Testing"])
+    return f"link '{verb} {r.choice(THING)}s (v{r.randint(1, 4)})'"
+
+
+NAMES_MAIL = ["Maria Lopez", "Ken Ito", "Aisha Bello", "Tom Becker", "Priya Nair", "Lars Holm", "Chloe Martin",
+              "Diego Ruiz", "Fatma Kaya", "Sam O'Neil", "Wei Zhang", "Olga Petrova", "Nia Mensah", "Raj Patel"]
 
 
 def ax_tree(r: random.Random, site: str, step: int) -> str:
-    """An accessibility-tree snapshot of one page of `site` (what a browser agent sends the model each step)."""
+    """An accessibility-tree snapshot of one page of `site` (what a browser agent sends the model each step): the
+    site's controls and this page view's own listings or rows."""
     url, els = SITES[site]
     path = r.choice(["", "/search", "/results", "/item/" + hexid(r, 6), "/checkout", "/account", "/list?page=2"])
     lines = [f"URL: {url}{path}", f"Title: {site.title()} - step {step}"]
     for i, e in enumerate(r.sample(els, r.randint(5, len(els)))):
         lines.append(f"[{i + 1 + 10 * step}] {e}")
-    if r.random() < 0.5:
-        lines.append(f"[{100 + step}] StaticText '{r.choice(['$', '€'])}{r.randint(5, 900)}.{r.randint(0, 99):02d}'")
+    for j in range(r.randint(2, 6)):
+        lines.append(f"[{100 + 10 * step + j}] {_content(r, site)}")
     return "\n".join(lines)
+
+
+ERRANDS = {
+    "shop": ["find a {adj} {thing} under {n} dollars and put it in my cart", "which {thing} has the best reviews here?",
+             "compare the cheapest three {thing}s", "add a {thing} to the cart, the {adj} one"],
+    "travel": ["flight {c1} to {c2} around the {d}th, cheapest please", "is there a nonstop from {c1} to {c2}?",
+               "find me a morning flight to {c2} next week"],
+    "mail": ["reply to {who} about {topic}, say I'll call tomorrow", "find the email from {who} about {topic}",
+             "archive everything about {topic}"],
+    "bank": ["how much did I pay {who} this month", "move {n} to savings", "download my march statement"],
+    "crm": ["add {who} as a new lead", "log a call with {who}", "what stage is {who} in"],
+    "gov": ["help me fill in this form, stop before submit", "what documents does this form need?"],
+    "docs": ["find the example for {topic}", "where's the auth section"],
+    "recipes": ["find a quick {adj} dinner for {d} people", "save a recipe with {thing} in it"],
+}
+
+
+def errand(r: random.Random, site: str) -> str:
+    """A person's own errand on `site`, in their words."""
+    return r.choice(ERRANDS[site]).format(adj=r.choice(ADJ), thing=r.choice(THING), n=r.randint(10, 400),
+                                          c1=r.choice(CITY), c2=r.choice(CITY), d=r.randint(2, 28),
+                                          who=r.choice(NAMES_MAIL).split()[0], topic=r.choice(TOPIC))
 
 
 def web_action(r: random.Random, tree: str) -> dict:
