@@ -78,8 +78,8 @@ def test_round17_is_deterministic_labels_everything_and_ingests(corpora: Path, t
     # backtrans runs at two cron times a day: its bursts start in at most two hours of the day (UTC)
     starts = {_ts(r).hour for r in by["backtrans"]}
     assert len(starts) <= 4
-    # webagent and browseruse both send accessibility trees; textbook asks for very long generations
-    assert all("URL: https://" in _user(r) for r in by["webagent"] + by["browseruse"])
+    # webagent and browseruse both send page snapshots; textbook asks for very long generations
+    assert all("https://" in _user(r) for r in by["webagent"] + by["browseruse"])
     assert any(r.get("params", {}).get("max_tokens", 0) >= 8000 for r in by["textbook"])
     # the viral wave: free accounts all opened within two days
     made = sorted(x["created_at"] for x in map(json.loads, (a / "accounts.jsonl").read_text().splitlines())

@@ -264,10 +264,10 @@ QA_FLOWS = ["Log in as the test user and check that the cart total updates after
 
 
 def _browse(log: Log, P: Pools17, r: random.Random, a: Acct, t: datetime, sys_p: str, task: str, site: str,
-            steps: int, pause: tuple[float, float]) -> None:
+            steps: int, pause: tuple[float, float], style: str) -> None:
     hist: list[str] = []
     for s in range(steps):
-        tree = ax_tree(r, site, s)
+        tree = ax_tree(r, site, s, style)
         body = f"Goal: {task}\n\nDone so far:\n{chr(10).join(hist) or '-'}\n\nPage:\n{tree}"
         act = web_action(r, tree) if s < steps - 1 else {"action": "done"}
         log.add(r, a, t, [{"role": "system", "content": sys_p}, {"role": "user", "content": body}],
@@ -289,7 +289,7 @@ def browseruse(log: Log, P: Pools17, r: random.Random, scale: float) -> None:
             site = r.choice(sites)
             # the extension's onboarding examples now and then, otherwise the person's own errand in their words
             task = r.choice(WEB_TASKS[site]) if r.random() < 0.12 else v(r, errand(r, site))
-            _browse(log, P, r, a, t, EXT_SYS, task, site, r.randint(3, 10), (4, 40))
+            _browse(log, P, r, a, t, EXT_SYS, task, site, r.randint(3, 10), (4, 40), "aria")
     for _ in range(scaled(4, scale, 1)):
         org, card, block = "org_" + hexid(r, 10), "pm_" + hexid(r, 16), cloud_block(r)
         ua, sys_p = ua_sdk(r), ("You are a QA agent testing our web app (staging). Follow the test goal exactly, one "
@@ -304,7 +304,7 @@ def browseruse(log: Log, P: Pools17, r: random.Random, scale: float) -> None:
                 continue
             t = local_time(accts[0], d, 2 + r.random() * 0.2)
             for j, f in enumerate(flows):
-                _browse(log, P, r, accts[j % len(accts)], t, sys_p, f, site, r.randint(4, 9), (1, 4))
+                _browse(log, P, r, accts[j % len(accts)], t, sys_p, f, site, r.randint(4, 9), (1, 4), "dom")
                 t += timedelta(minutes=r.uniform(1, 4))
 
 

@@ -17,6 +17,7 @@ Every bank is written for this round; none repeats an earlier round's wording.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -168,7 +169,7 @@ CS_DEFLECT = ["This is a complex topic with many perspectives. It's best to refe
 # -- webagent / browseruse: pages a browser agent observes ---------------------------------------------------------
 
 SITES = {
-    "shop": ("https://shop.example.com", ["search box 'Search products'", "button 'Add to cart'", "link 'Cart (0)'",
+    "shop": ("https://shop.example.com", ["searchbox 'Search products'", "button 'Add to cart'", "link 'Cart (0)'",
              "combobox 'Sort by'", "checkbox 'In stock only'", "button 'Checkout'", "link 'Next page'",
              "heading 'Results'", "textbox 'Quantity'", "button 'Apply coupon'"]),
     "travel": ("https://flights.example.net", ["textbox 'From'", "textbox 'To'", "button 'Depart date'",
@@ -247,17 +248,33 @@ NAMES_MAIL = ["Maria Lopez", "Ken Ito", "Aisha Bello", "Tom Becker", "Priya Nair
               "Diego Ruiz", "Fatma Kaya", "Sam O'Neil", "Wei Zhang", "Olga Petrova", "Nia Mensah", "Raj Patel"]
 
 
-def ax_tree(r: random.Random, site: str, step: int) -> str:
-    """An accessibility-tree snapshot of one page of `site` (what a browser agent sends the model each step): the
-    site's controls and this page view's own listings or rows."""
+BRAND = {"shop": "Cartwheel", "travel": "SkyFare", "mail": "Postbox", "bank": "First Harbor Bank", "crm": "PipeDeck",
+         "gov": "Citizen Services", "docs": "DevDocs", "recipes": "Home Cook"}
+PAGE = {"": "Home", "/search": "Search", "/results": "Results", "/checkout": "Checkout", "/account": "Your account",
+        "/list?page=2": "Page 2"}
+
+
+def ax_tree(r: random.Random, site: str, step: int, style: str = "harness") -> str:
+    """A snapshot of one page of `site` (what a browser agent sends the model each step): the site's controls (the
+    same for every visitor) and this page view's own listings or rows, serialised the way the agent's software
+    does it: `harness` ("[id] role 'name'", ids from the harness's node counter), `aria` (an ARIA snapshot,
+    '- role "name" [ref=eN]') or `dom` (simplified HTML with data ids)."""
     url, els = SITES[site]
     path = r.choice(["", "/search", "/results", "/item/" + hexid(r, 6), "/checkout", "/account", "/list?page=2"])
-    lines = [f"URL: {url}{path}", f"Title: {site.title()} - step {step}"]
-    for i, e in enumerate(r.sample(els, r.randint(5, len(els)))):
-        lines.append(f"[{i + 1 + 10 * step}] {e}")
-    for j in range(r.randint(2, 6)):
-        lines.append(f"[{100 + 10 * step + j}] {_content(r, site)}")
-    return "\n".join(lines)
+    title = f"{PAGE.get(path, 'Item')} | {BRAND[site]}"
+    rows = [tuple(e.split(" ", 1)) for e in r.sample(els, r.randint(5, len(els)))]
+    rows += [tuple(_content(r, site).split(" ", 1)) for _ in range(r.randint(2, 6))]
+    base = r.randint(1, 400)
+    if style == "aria":
+        body = [f'- {role} "{name.strip(chr(39))}" [ref=e{i + 1}]' for i, (role, name) in enumerate(rows)]
+        return f"Page URL: {url}{path}\nPage Title: {title}\n" + "\n".join(body)
+    if style == "dom":
+        tag = {"button": "button", "link": "a", "textbox": "input", "searchbox": "input", "row": "tr"}
+        body = [f"<{tag.get(role, 'div')} data-id={base + i}>{name.strip(chr(39))}</{tag.get(role, 'div')}>"
+                for i, (role, name) in enumerate(rows)]
+        return f"<!-- {url}{path} -->\n<title>{title}</title>\n" + "\n".join(body)
+    body = [f"[{base + i}] {role} {name}" for i, (role, name) in enumerate(rows)]
+    return f"URL: {url}{path}\nTitle: {title}\n" + "\n".join(body)
 
 
 ERRANDS = {
@@ -284,9 +301,9 @@ def errand(r: random.Random, site: str) -> str:
 
 def web_action(r: random.Random, tree: str) -> dict:
     """The model's next action over a snapshot: an element id from it and what to do."""
-    ids = [ln.split("]")[0][1:] for ln in tree.splitlines() if ln.startswith("[")]
+    ids = [int(a or b or c) for a, b, c in re.findall(r"^\[(\d+)\]|\[ref=e(\d+)\]$|data-id=(\d+)>", tree, re.M)]
     act = r.choice(ACTIONS)
-    out: dict = {"action": act, "element": int(r.choice(ids)) if ids and act not in ("scroll", "wait") else None}
+    out: dict = {"action": act, "element": r.choice(ids) if ids and act not in ("scroll", "wait") else None}
     if act == "type":
         out["text"] = r.choice(["usb-c hub 4 port", "Lisbon", "Friday", "Acme Robotics", "250", "lasagna", "Q3 notes"])
     return out
