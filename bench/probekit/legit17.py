@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from probekit.legit15 import _weekday
-from probekit.pools15 import prose
+from probekit.pools15 import Phrase, prose
 from probekit.pools17 import (
     APP_NAME,
     AUDIENCE,
@@ -255,19 +255,26 @@ EXT_SYS = ("You are Wayfinder, a browser assistant running in the user's own bro
            "accessibility tree with numbered elements. Decide the single next step toward the user's goal and answer "
            "in JSON: {\"note\": short explanation, \"do\": {\"action\": ..., \"element\": ..., \"text\": ...}}. "
            "Ask the user before paying, sending or submitting anything.")
-QA_FLOWS = ["Log in as the test user and check that the cart total updates after removing an item",
-            "Complete checkout with the test card and confirm the order page shows an order number",
-            "Open the pricing page and verify all three plans show a monthly price",
-            "Search for 'blue' and verify at least one result appears", "Reset the password for qa+1@ and confirm the "
-            "email step appears", "Create a new project, rename it, then delete it", "Change the language to German "
-            "and verify the menu is translated", "Upload the sample CSV and verify the preview shows 10 rows"]
+QA_DO = ["log in as the test user", "add two items to the cart", "open the pricing page", "search for a known "
+         "product", "start a password reset", "create a project", "switch the language", "upload the sample file",
+         "apply the staff discount code", "invite a teammate", "export the report", "open the mobile menu"]
+QA_CHECK = ["the total updates", "an order number is shown", "every plan shows a price", "a result appears",
+            "the confirmation step appears", "it appears in the list", "the menu text changes", "the preview shows "
+            "all rows", "no error banner appears", "the page loads in under 3 s", "the badge count goes up"]
+QA_SYS = Phrase(["You are a QA agent", "Act as our end-to-end test runner", "You test our web app"],
+                ["on staging.", "for the nightly regression.", "in a headless browser."],
+                ["One action per turn, JSON only.", "Output a single JSON action each turn.",
+                 "Reply with the next step as JSON."],
+                ["Finish with PASS or FAIL and the reason.", "When done, report PASS/FAIL.",
+                 "End with a verdict (PASS or FAIL) and one line of evidence."])
+QA_NAMES = ["Brightline", "Quokka", "Tessel", "Mintly", "Orbitly", "Parcelo", "Helix", "Fernway", "Corvid", "Lumio"]
 
 
 def _browse(log: Log, P: Pools17, r: random.Random, a: Acct, t: datetime, sys_p: str, task: str, site: str,
-            steps: int, pause: tuple[float, float], style: str) -> None:
+            steps: int, pause: tuple[float, float], style: str, url: str | None = None) -> None:
     hist: list[str] = []
     for s in range(steps):
-        tree = ax_tree(r, site, s, style)
+        tree = ax_tree(r, site, s, style, url)
         body = f"Goal: {task}\n\nDone so far:\n{chr(10).join(hist) or '-'}\n\nPage:\n{tree}"
         act = web_action(r, tree) if s < steps - 1 else {"action": "done"}
         log.add(r, a, t, [{"role": "system", "content": sys_p}, {"role": "user", "content": body}],
@@ -292,19 +299,20 @@ def browseruse(log: Log, P: Pools17, r: random.Random, scale: float) -> None:
             _browse(log, P, r, a, t, EXT_SYS, task, site, r.randint(3, 10), (4, 40), "aria")
     for _ in range(scaled(4, scale, 1)):
         org, card, block = "org_" + hexid(r, 10), "pm_" + hexid(r, 16), cloud_block(r)
-        ua, sys_p = ua_sdk(r), ("You are a QA agent testing our web app (staging). Follow the test goal exactly, one "
-                                "action per turn, JSON only. Report PASS or FAIL with the reason when done.")
+        ua, sys_p, name = ua_sdk(r), QA_SYS(r), r.choice(QA_NAMES)
+        url = f"https://staging.{name.lower()}{r.choice(['.io', '.com', '.app'])}"
         accts = [log.account(r, "legit:browseruse", org=org, payment=card, ip_mode="pool", ips=[in_block(r, block)],
                              ua=ua, tier="enterprise", model="frontier-1-mini", tz=r.choice([-5, 0, 1, 5.5]))
                  for _ in range(r.randint(2, 4))]
-        flows = r.sample(QA_FLOWS, r.randint(4, 8))
+        flows = [f"{d.capitalize()} and check that {c}" for d, c in zip(r.sample(QA_DO, 8), r.sample(QA_CHECK, 8),
+                                                                           strict=True)][: r.randint(4, 8)]
         site = r.choice(sites)
         for d in range(14):
             if not _weekday(d):
                 continue
             t = local_time(accts[0], d, 2 + r.random() * 0.2)
             for j, f in enumerate(flows):
-                _browse(log, P, r, accts[j % len(accts)], t, sys_p, f, site, r.randint(4, 9), (1, 4), "dom")
+                _browse(log, P, r, accts[j % len(accts)], t, sys_p, f, site, r.randint(4, 9), (1, 4), "dom", url)
                 t += timedelta(minutes=r.uniform(1, 4))
 
 

@@ -254,14 +254,15 @@ PAGE = {"": "Home", "/search": "Search", "/results": "Results", "/checkout": "Ch
         "/list?page=2": "Page 2"}
 
 
-def ax_tree(r: random.Random, site: str, step: int, style: str = "harness") -> str:
+def ax_tree(r: random.Random, site: str, step: int, style: str = "harness", url: str | None = None) -> str:
     """A snapshot of one page of `site` (what a browser agent sends the model each step): the site's controls (the
     same for every visitor) and this page view's own listings or rows, serialised the way the agent's software
     does it: `harness` ("[id] role 'name'", ids from the harness's node counter), `aria` (an ARIA snapshot,
-    '- role "name" [ref=eN]') or `dom` (simplified HTML with data ids)."""
-    url, els = SITES[site]
+    '- role "name" [ref=eN]') or `dom` (simplified HTML with data ids). `url`: another address (a company's own
+    app built like `site`)."""
+    url, els = (url or SITES[site][0]), SITES[site][1]
     path = r.choice(["", "/search", "/results", "/item/" + hexid(r, 6), "/checkout", "/account", "/list?page=2"])
-    title = f"{PAGE.get(path, 'Item')} | {BRAND[site]}"
+    title = f"{PAGE.get(path, 'Item')} | {BRAND[site] if url == SITES[site][0] else url.split('.')[1].title()}"
     rows = [tuple(e.split(" ", 1)) for e in r.sample(els, r.randint(5, len(els)))]
     rows += [tuple(_content(r, site).split(" ", 1)) for _ in range(r.randint(2, 6))]
     base = r.randint(1, 400)
