@@ -9,7 +9,14 @@ import pyarrow as pa
 import pytest
 
 from distillguard.detection.campaigns import Grouping
-from distillguard.detection.scoring import ScoreConfig, _concurrency, individual_score, score_accounts, threshold_for
+from distillguard.detection.scoring import (
+    ScoreConfig,
+    _concurrency,
+    individual_reasons,
+    individual_score,
+    score_accounts,
+    threshold_for,
+)
 
 
 def _feats(**cols) -> pa.Table:
@@ -64,11 +71,18 @@ def test_legit_group_with_weak_behaviour_is_not_a_campaign() -> None:
 def test_threshold_is_quantile_of_ungrouped_with_floor() -> None:
     ids = [f"a{i}" for i in range(1000)]
     rng = np.random.default_rng(0)
-    t = pa.table({"account_id": ids, "score": rng.random(1000) * 0.9, "group": np.full(1000, -1)})
+    cap = ScoreConfig().individual_cap
+    t = pa.table({"account_id": ids, "score": rng.random(1000) * cap, "group": np.full(1000, -1)})
     from distillguard.detection.scoring import Scores
 
     sc = Scores(accounts=t, group_score=np.zeros(0), group_parts={})
-    assert abs(threshold_for(sc, 0.01) - np.quantile(t["score"].to_numpy(), 0.99)) < 1e-6
+    assert abs(threshold_for(sc, 0.01, replace(ScoreConfig(), floor=0.2)) - np.quantile(t["score"].to_numpy(), 0.99)) \
+        < 1e-6
+    # ungrouped accounts above the individual cap (sustained extraction of their own, `solo_score`) are evidence of
+    # their own: they do not raise the population's quantile
+    high = t.set_column(1, "score", pa.array(np.where(np.arange(1000) < 30, 0.8, t["score"].to_numpy())))
+    assert threshold_for(Scores(accounts=high, group_score=np.zeros(0), group_parts={}), 0.01,
+                         replace(ScoreConfig(), floor=0.2)) == pytest.approx(cap, abs=1e-6)
     low = Scores(accounts=t.set_column(1, "score", pa.array(np.zeros(1000))), group_score=np.zeros(0), group_parts={})
     assert threshold_for(low, 0.01) == pytest.approx(0.4)
     assert threshold_for(low, 0.001) == pytest.approx(ScoreConfig().floor)
@@ -433,3 +447,28 @@ def test_a_members_own_part_speaks_for_it_from_enough_samples_not_steps() -> Non
 
     assert flagged(40.0).all()
     assert not flagged(4.0).any()
+
+
+def test_sustained_extraction_is_flagged_alone_a_burst_or_a_replayed_course_is_not() -> None:
+    """Strong extraction behaviour on the account's own texts, day after day, reaches a verdict without a group;
+    the same behaviour in a day or two (a benchmark run), or on texts other accounts send too (a course's problem
+    set), stays under the individual cap; and it does not raise the population's threshold."""
+    ids = ["week", "fortnight", "burst", "course", "chat"]
+    rows = [dict(EXTRACTOR, active_days=7, replayed_share=0.0), dict(EXTRACTOR, active_days=14, replayed_share=0.1),
+            dict(EXTRACTOR, active_days=2, replayed_share=0.0), dict(EXTRACTOR, active_days=14, replayed_share=1.0),
+            dict(CHATTER, active_days=14, replayed_share=0.0)]
+    g = Grouping(accounts=[], group=np.zeros(0, np.int64), strength=np.zeros(0), in_block=np.zeros(0, bool),
+                 families=np.zeros(0), edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.zeros(0))
+    sc = score_accounts(_table(rows, ids), g)
+    s = dict(zip(ids, sc.accounts["score"].to_numpy(), strict=True))
+    thr = threshold_for(sc, 0.001)
+    assert thr == pytest.approx(ScoreConfig().floor)
+    assert s["week"] >= thr and s["fortnight"] >= thr
+    assert max(s["burst"], s["course"], s["chat"]) <= ScoreConfig().individual_cap
+    reasons = individual_reasons(_table(rows, ids))
+    assert reasons[0][0] == "sustained-extraction" and "sustained-extraction" not in reasons[2] + reasons[3]
+    # the longer it lasts, the stronger the evidence, up to a week
+    days = [3, 4, 5, 6, 7, 10]
+    ramp = score_accounts(_table([dict(EXTRACTOR, active_days=d, replayed_share=0.0) for d in days],
+                                 [f"d{d}" for d in days]), g).accounts["score"].to_numpy()
+    assert (np.diff(ramp) >= 0).all() and ramp[0] <= ScoreConfig().individual_cap and ramp[-1] == ramp[-2]

@@ -250,7 +250,8 @@ def update(store: Store, out: Path, key: str, config: Any, fingerprint: feat.Fin
         step("scoring")
         link_reasons = {a: r.split(";") for a, r in zip(acc["account_id"].to_pylist(),
                                                         acc["link_reasons"].to_pylist(), strict=True) if r}
-        n_flagged, n_campaigns = _write(con, out, features, scores, point, campaign, link_reasons)
+        n_flagged, n_campaigns = _write(con, out, features, scores, point, campaign, link_reasons,
+                                       individual_reasons(features, config.scores))
         _write_meta(con, key, top, {"threshold": point.enforce, "last_exchanges": n_new, "last_texts": n_texts,
                                     "last_accounts": rows.num_rows, "last_joined": joined})
         for t in ("dgn_x", "dgn_aff", "dg_fp", "dg_seg", "dgn_keys"):
@@ -367,8 +368,9 @@ def _campaigns_of(flagged: np.ndarray, old: np.ndarray, group: np.ndarray) -> li
 
 
 def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores: Scores, point: OperatingPoint,
-           cid: list[str], link_reasons: dict[str, list[str]]) -> tuple[int, int]:
-    """accounts.csv, campaigns.json, features.parquet and a plain report.html, written atomically."""
+           cid: list[str], link_reasons: dict[str, list[str]], reasons: list[list[str]]) -> tuple[int, int]:
+    """accounts.csv, campaigns.json, features.parquet and a plain report.html, written atomically (`reasons`: each
+    account's individual reason codes)."""
     import pyarrow.parquet as pq
 
     t = scores.accounts
@@ -389,7 +391,7 @@ def _write(con: duckdb.DuckDBPyConnection, out: Path, features: pa.Table, scores
     out.mkdir(parents=True, exist_ok=True)
     with staged(out) as stage:
         write_accounts_csv(stage.path("accounts.csv"), ids, score, point, cid, t["in_block"].to_numpy(),
-                           individual_reasons(features), link_reasons)
+                           reasons, link_reasons)
         write_operating_point(stage.path(OPERATING_POINT), point, score)
         # the part of each account's traffic it was judged on as a member: the snapshot's, until the next full run
         shared = con.sql("SELECT account_id, shared_exchanges FROM dgd_shared").to_arrow_table()

@@ -257,7 +257,7 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[p
         step = config.scores.band_step
         floors = [floor_for(min(config.fpr_target * step ** k, 0.5), config.scores) for k in range(3)]
         point = OperatingPoint(config.fpr_target, *floors)
-    reasons = individual_reasons(features)
+    reasons = individual_reasons(features, config.scores)
     stage("scoring")
     # a flagged account's campaign is its group, fragments of one operator's joined by their wording or money (refining
     # the groups on operator evidence alone, content damped, split a campaign paid by many cards into its cards'

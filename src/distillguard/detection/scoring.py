@@ -44,7 +44,13 @@ INDIVIDUAL_WEIGHTS = {"extraction": 0.30, "cot": 0.20, "single_turn": 0.10, "lon
 class ScoreConfig:
     """Knobs of the scoring stage."""
 
-    individual_cap: float = 0.45     # max score an account can reach without coordination evidence
+    individual_cap: float = 0.45     # max score an account can reach without coordination evidence ...
+    # ... unless its extraction behaviour is strong and sustained (`solo_score`): its individual score less
+    # `solo_offset`, in full from `sustained_full_days` active days, nothing up to `sustained_min_days` (one run of
+    # a benchmark, a weekend's experiment), less as its traffic is replayed (texts other accounts send verbatim)
+    solo_offset: float = 0.1
+    sustained_min_days: float = 2.0
+    sustained_full_days: float = 7.0
     floor: float = 0.5               # the flag threshold's floor at fpr_target = floor_fpr
     floor_fpr: float = 0.001
     floor_per_decade: float = 0.1    # the floor moves this much per decade of fpr_target
@@ -147,6 +153,24 @@ def suite_run(features: pa.Table) -> np.ndarray:
     once = np.clip(_col(features, "template_diversity"), 0, 1)
     burst = np.clip(_col(features, "peak_per_day") / n, 0, 1)
     return replayed * once * burst
+
+
+def solo_score(features: pa.Table, config: ScoreConfig = ScoreConfig()) -> np.ndarray:
+    """Score an account earns on its own behaviour, sustained, in [0, 1] (same order as `features`).
+
+    One researcher running a benchmark looks exactly like extraction for a day or two; an account whose own
+    traffic reads as extraction day after day for a week and more is a harvester whether or not anything ties it
+    to other accounts (an operator that gives each account its own wording, network and card leaves no link, but
+    cannot make a week of harvesting look like anything else). The individual score less `solo_offset` (0.6 reaches
+    the default floor, 0.5), scaled by how sustained it is — 0 up to `sustained_min_days` active days, 1 from
+    `sustained_full_days` — and by how much of the traffic is the account's own (`_own` of its replayed share:
+    a course's or an eval suite's texts other accounts send too are not).
+    """
+    days = _col(features, "active_days")
+    sustained = np.clip((days - config.sustained_min_days) / (config.sustained_full_days - config.sustained_min_days),
+                        0, 1)
+    own = _own(np.clip(_col(features, "replayed_share"), 0, 1))
+    return np.clip(individual_score(features) - config.solo_offset, 0, 1) * sustained * own
 
 
 def individual_score(features: pa.Table) -> np.ndarray:
@@ -281,7 +305,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     group_score = (_bound_campaign(parts["size"], behaviour, parts["binding"], parts["concurrency"])
                    * np.where(single, config.single_family_factor, 1.0) * (1.0 - parts["one_customer"])
                    * (1.0 - _suite_ramp(parts["suite"], config)))
-    score = np.minimum(ind, 1.0) * config.individual_cap
+    score = np.maximum(np.minimum(ind, 1.0) * config.individual_cap, solo_score(features, config))
     if n_groups:
         # an operator's ring inside the group is judged on its own too; the group's other members (a popular
         # framework's users bound to it by tool schemas) carry no such proof and keep the group's score
@@ -498,9 +522,11 @@ def floor_for(fpr_target: float, config: ScoreConfig = ScoreConfig()) -> float:
 
 
 def threshold_for(scores: Scores, fpr_target: float, config: ScoreConfig = ScoreConfig()) -> float:
-    """Flag threshold: the (1 − fpr_target) quantile of ungrouped accounts' scores, at least `floor_for`."""
+    """Flag threshold: the (1 − fpr_target) quantile of ungrouped accounts' capped individual scores, at least
+    `floor_for`. (Capped: what the quantile guards is the individual path below `individual_cap`; an ungrouped
+    account's sustained extraction, `solo_score`, is evidence of its own, not the population's noise.)"""
     t = scores.accounts
-    s = t["score"].to_numpy()
+    s = np.minimum(t["score"].to_numpy(), config.individual_cap)
     null = s[t["group"].to_numpy() < 0]
     q = float(np.quantile(null, 1.0 - fpr_target)) if len(null) else 0.0
     return max(floor_for(fpr_target, config), q + 1e-9)
@@ -552,10 +578,13 @@ INDIVIDUAL_REASONS = (
 )
 
 
-def individual_reasons(features: pa.Table) -> list[list[str]]:
-    """Individual reason codes per account, strongest first."""
+def individual_reasons(features: pa.Table, config: ScoreConfig = ScoreConfig()) -> list[list[str]]:
+    """Individual reason codes per account, strongest first: `sustained-extraction` where the account's own
+    sustained behaviour (`solo_score`) scores above what an individual may without it (`individual_cap`)."""
     p = individual_parts(features)
     out: list[list[str]] = [[] for _ in range(features.num_rows)]
+    for i in np.flatnonzero(solo_score(features, config) > config.individual_cap):
+        out[i].append("sustained-extraction")
     for key, thr, code in INDIVIDUAL_REASONS:
         for i in np.flatnonzero(p[key] >= thr):
             out[i].append(code)
