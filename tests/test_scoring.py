@@ -451,12 +451,16 @@ def test_a_members_own_part_speaks_for_it_from_enough_samples_not_steps() -> Non
 
 def test_sustained_extraction_is_flagged_alone_a_burst_or_a_replayed_course_is_not() -> None:
     """Strong extraction behaviour on the account's own texts, day after day, reaches a verdict without a group;
-    the same behaviour in a day or two (a benchmark run), or on texts other accounts send too (a course's problem
-    set), stays under the individual cap; and it does not raise the population's threshold."""
+    the same behaviour in a day or two (a benchmark run, even with a few requests on other days), or on texts other
+    accounts send too (a course's problem set), stays under the individual cap; and it does not raise the
+    population's threshold."""
     ids = ["week", "fortnight", "burst", "course", "chat"]
-    rows = [dict(EXTRACTOR, active_days=7, replayed_share=0.0), dict(EXTRACTOR, active_days=14, replayed_share=0.1),
-            dict(EXTRACTOR, active_days=2, replayed_share=0.0), dict(EXTRACTOR, active_days=14, replayed_share=1.0),
-            dict(CHATTER, active_days=14, replayed_share=0.0)]
+    # (200 exchanges each; "burst": a benchmark run in one day and a few requests on eight more)
+    rows = [dict(EXTRACTOR, active_days=7, peak_per_day=29, replayed_share=0.0),
+            dict(EXTRACTOR, active_days=14, peak_per_day=15, replayed_share=0.1),
+            dict(EXTRACTOR, active_days=9, peak_per_day=190, replayed_share=0.0),
+            dict(EXTRACTOR, active_days=14, peak_per_day=15, replayed_share=1.0),
+            dict(CHATTER, active_days=14, peak_per_day=15, replayed_share=0.0)]
     g = Grouping(accounts=[], group=np.zeros(0, np.int64), strength=np.zeros(0), in_block=np.zeros(0, bool),
                  families=np.zeros(0), edges=pa.table({"src": [], "dst": [], "weight": []}), degree=np.zeros(0))
     sc = score_accounts(_table(rows, ids), g)
@@ -469,6 +473,7 @@ def test_sustained_extraction_is_flagged_alone_a_burst_or_a_replayed_course_is_n
     assert reasons[0][0] == "sustained-extraction" and "sustained-extraction" not in reasons[2] + reasons[3]
     # the longer it lasts, the stronger the evidence, up to a week
     days = [3, 4, 5, 6, 7, 10]
-    ramp = score_accounts(_table([dict(EXTRACTOR, active_days=d, replayed_share=0.0) for d in days],
+    ramp = score_accounts(_table([dict(EXTRACTOR, active_days=d, peak_per_day=200 / d, replayed_share=0.0)
+                                  for d in days],
                                  [f"d{d}" for d in days]), g).accounts["score"].to_numpy()
     assert (np.diff(ramp) >= 0).all() and ramp[0] <= ScoreConfig().individual_cap and ramp[-1] == ramp[-2]

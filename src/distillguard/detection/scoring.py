@@ -162,11 +162,15 @@ def solo_score(features: pa.Table, config: ScoreConfig = ScoreConfig()) -> np.nd
     traffic reads as extraction day after day for a week and more is a harvester whether or not anything ties it
     to other accounts (an operator that gives each account its own wording, network and card leaves no link, but
     cannot make a week of harvesting look like anything else). The individual score less `solo_offset` (0.6 reaches
-    the default floor, 0.5), scaled by how sustained it is — 0 up to `sustained_min_days` active days, 1 from
-    `sustained_full_days` — and by how much of the traffic is the account's own (`_own` of its replayed share:
+    the default floor, 0.5), scaled by how sustained it is — 0 up to `sustained_min_days` days of activity, 1 from
+    `sustained_full_days`, the days counted as the account's traffic over its busiest day's (at most its active
+    days) — and by how much of the traffic is the account's own (`_own` of its replayed share:
     a course's or an eval suite's texts other accounts send too are not).
     """
-    days = _col(features, "active_days")
+    # days of activity, counted as the traffic's whole over its busiest day's: a benchmark run of 1,300 requests in
+    # one day and a dozen on eight others is one day of work, not nine
+    n = _col(features, "exchanges")
+    days = np.minimum(_col(features, "active_days"), n / np.maximum(_col(features, "peak_per_day"), 1.0))
     sustained = np.clip((days - config.sustained_min_days) / (config.sustained_full_days - config.sustained_min_days),
                         0, 1)
     own = _own(np.clip(_col(features, "replayed_share"), 0, 1))
