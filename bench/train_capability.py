@@ -30,11 +30,19 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.sparse import csr_matrix, hstack
+from scipy.sparse import csr_matrix, hstack, vstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from distillguard.fingerprints.capability import CLASSES, CUES, MODEL_RESOURCE, CapabilityModel, cue_matrix, ngram_terms
+from distillguard.fingerprints.capability import (
+    CLASSES,
+    CUES,
+    MODEL_RESOURCE,
+    RULES,
+    CapabilityModel,
+    cue_matrix,
+    ngram_terms,
+)
 from distillguard.fingerprints.neardup import distinct_sorted
 from distillguard.fingerprints.texts import normalise_array
 
@@ -44,8 +52,10 @@ MIN_CORPORA = 2
 MAX_VOCAB = 5_000
 C = 1.0
 CUE_SCALE = 3.0
-NGRAM_SCALE = 0.5
+NGRAM_SCALE = 0.25
 CORPUS_ALPHA = 0.5
+CUE_COPY = 0.0
+CUE_DROP = 0.0
 WIZARD = {
     "Math": "reasoning", "Reasoning": "reasoning", "Code Generation": "coding", "Code Debug": "coding",
     "Writting": "other", "Roleplay": "other", "Academic Writing": "other", "Literature": "other",
@@ -84,6 +94,33 @@ def _code_turn(text: str) -> bool:
     return 15 <= len(text) <= 4000 and ("```" in text or bool(_LANG.search(text) and _TASK.search(text)))
 
 
+# Glaive's tool definitions put back into the text, as function-calling prompts carry them when the API's
+# `tools` field is not used: Glaive's own system-prompt form, and the <tools> block of Hermes-style chat templates
+TOOL_FORMS = (
+    "SYSTEM: You are a helpful assistant with access to the following functions. Use them if required -\n"
+    "{tools}\n\nUSER: {query}",
+    "<tools>\n{tools}\n</tools>\n\n{query}",
+)
+
+
+def glaive_with_tools(data: Path) -> list[str]:
+    """The opening request of each Glaive conversation that offers tools, with its tool definitions in the text
+    (the forms of TOOL_FORMS in turn). Same conversations as ``glaive_function_calling``: one source."""
+    out = []
+    for i, r in enumerate(_jsonl(data / "glaive_function_calling_demo" / "glaive_toolcall_en_demo.jsonl.gz")):
+        tools = json.loads(r.get("tools") or "[]")
+        if tools:
+            form = TOOL_FORMS[i % len(TOOL_FORMS)]
+            out.append(form.format(tools="\n".join(json.dumps(t) for t in tools), query=r["conversations"][0]["value"]))
+    return out
+
+
+def source_of(corpus: str) -> str:
+    """The source a corpus was drawn from: corpora of one source are left out together and count once in
+    MIN_CORPORA (their shared wording is one source's, not the request's)."""
+    return corpus.removesuffix("_tools")
+
+
 def load_corpora(data: Path, cap: int | None = None) -> list[tuple[str, str, str]]:
     """(text, label, corpus) for every labelled prompt, at most ``cap`` (CAP_PER_CORPUS) per corpus, deterministic."""
     rows: list[tuple[str, str, str]] = []
@@ -116,6 +153,7 @@ def load_corpora(data: Path, cap: int | None = None) -> list[tuple[str, str, str
             if t["from"] == "human" and nxt["from"] == "function_call"
         ]
     add("glaive_function_calling", "tool_use", glaive)
+    add("glaive_function_calling_tools", "tool_use", glaive_with_tools(data))
     tb = data / "toolbench_example_queries"
     add("toolbench", "tool_use", [r["query"] for f in sorted(tb.glob("G*_query.jsonl")) for r in _jsonl(f)])
     mt: dict[str, list[str]] = {}
@@ -216,15 +254,27 @@ def sample_weights(y: np.ndarray, corpus: np.ndarray, alpha: float = CORPUS_ALPH
 def fit(prep: Prepared, y: np.ndarray, rows: np.ndarray, c: float = C) -> CapabilityModel:
     """Train on ``rows``; return the exported-form model."""
     doc, terms, n = prep.doc, prep.terms, prep.n
-    vocab = build_vocab(doc, terms, rows, prep.corpus)
+    vocab = build_vocab(doc, terms, rows, np.asarray([source_of(c) for c in prep.corpus]))
     x = hstack([matrix(doc, terms, vocab, n) * NGRAM_SCALE, csr_matrix(prep.cues * CUE_SCALE)]).tocsr()
+    w = sample_weights(y[rows], prep.corpus[rows])
+    xs, ys, ws = [x[rows]], [y[rows]], [w]
+    if CUE_COPY > 0:  # each prompt again with its n-grams blanked: the cues alone must carry its label
+        xs.append(hstack([csr_matrix((len(rows), len(vocab))), csr_matrix(prep.cues[rows] * CUE_SCALE)]).tocsr())
+        ys.append(y[rows])
+        ws.append(w * CUE_COPY)
+    if CUE_DROP > 0:  # and with each cue dropped at random: a cue must carry its label without its usual company
+        rng = np.random.default_rng(0)
+        keep = rng.random((len(rows), prep.cues.shape[1])) >= CUE_DROP
+        xs.append(hstack([x[rows][:, :len(vocab)], csr_matrix(prep.cues[rows] * keep * CUE_SCALE)]).tocsr())
+        ys.append(y[rows])
+        ws.append(w)
     clf = LogisticRegression(C=c, max_iter=1000)
-    clf.fit(x[rows], y[rows], sample_weight=sample_weights(y[rows], prep.corpus[rows]))
+    clf.fit(vstack(xs).tocsr(), np.concatenate(ys), sample_weight=np.concatenate(ws))
     order = [list(clf.classes_).index(c) for c in CLASSES]
     coef = clf.coef_[order].T
     v = len(vocab)
     return CapabilityModel(CLASSES, vocab, (coef[:v] * NGRAM_SCALE).astype(np.float32),
-                           clf.intercept_[order].astype(np.float32), {}, tuple(CUES),
+                           clf.intercept_[order].astype(np.float32), {"rules": dict(RULES)}, tuple(CUES),
                            (coef[v:] * CUE_SCALE).astype(np.float32))  # fmt: skip
 
 
@@ -282,9 +332,10 @@ def main(argv: list[str] | None = None) -> int:
         print("| held-out corpus | label | n | accuracy | predicted as |\n|---|---|---|---|---|")
         all_true: list[str] = []
         all_pred: list[str] = []
-        for c in sorted(set(corpora)):
+        source = np.asarray([source_of(c) for c in corpora])
+        for c in sorted(set(corpora)):  # corpora of one source are left out together
             out = np.flatnonzero(corpus == c)
-            m = fit(prep, y, np.flatnonzero(corpus != c), args.C)
+            m = fit(prep, y, np.flatnonzero(source != source_of(c)), args.C)
             pr = m.predict(pc.utf8_lower(normalise_array(pa.array([texts[i] for i in out])))).to_pylist()
             counts = {k: pr.count(k) for k in CLASSES if pr.count(k)}
             acc = float(np.mean(np.asarray(pr) == y[out]))
@@ -294,9 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         report("cross-corpus, all held-out corpora pooled", all_true, all_pred)
 
     final = fit(prep, y, np.arange(n), args.C)
-    keep = np.flatnonzero(np.abs(final.coef).max(axis=1) >= 0.05)  # drop near-zero weights: smaller file
+    # drop near-zero weights (a smaller file): below a tenth of the n-gram scale
+    keep = np.flatnonzero(np.abs(final.coef).max(axis=1) >= 0.1 * NGRAM_SCALE)
     final = CapabilityModel(CLASSES, final.vocab.take(pa.array(keep)), final.coef[keep], final.intercept, {
-        "trained_on": sorted(set(corpora)), "n_prompts": n, "min_df": MIN_DF, "min_corpora": MIN_CORPORA,
+        "rules": dict(RULES), "trained_on": sorted(set(corpora)), "n_prompts": n, "min_df": MIN_DF,
+        "min_corpora": MIN_CORPORA,
         "C": args.C, "cue_scale": CUE_SCALE, "ngram_scale": NGRAM_SCALE, "corpus_alpha": CORPUS_ALPHA,
         "features": "binary structural cues + binary word uni+bi-grams (digits->0, L2-normalised rows)",
     }, final.cues, final.cue_coef)  # fmt: skip

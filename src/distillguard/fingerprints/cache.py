@@ -12,8 +12,8 @@ Persistent tables (created in the store on first use; one row per distinct text,
 `text_hash` is DuckDB's `hash()` of the prompt text, as in `dg_x`; `pre_key`, `suf_key` and `phrase`
 are `hash()` values too. `hash()` is not promised to be stable across DuckDB releases, so `version`
 (:func:`fingerprint_version`) includes the DuckDB version, the fingerprint code version and a digest of
-the capability model and of the SQL that derives the keys: after any upgrade no cached row matches,
-rows of other versions are deleted, and every text is fingerprinted afresh (never a wrong answer).
+the capability model, of its cues' patterns and of the SQL that derives the keys: after any upgrade no cached
+row matches, rows of other versions are deleted, and every text is fingerprinted afresh (never a wrong answer).
 
 A text's wrapper id depends on the batch it was first fingerprinted in (wrapper segments are found among
 the batch's distinct skeletons); the cache keeps that first answer. Rows of texts no longer in the log stay
@@ -54,12 +54,14 @@ PYTHON_PHASE_DUCKDB_GB = 2.0
 
 def fingerprint_version() -> str:
     """The cache version: fingerprint code, capability model, key SQL and DuckDB release."""
+    from . import capability as capmod
     from . import texts as fpmod
 
     model = (resources.files("distillguard") / "data" / "capability_model.json").read_bytes()
+    # the capability cues' patterns too: the model file names its cues, not what they match
     doc = json.dumps([fpmod.FINGERPRINT_VERSION, hashlib.blake2b(model, digest_size=8).hexdigest(),
                       text_keys.ENDS_SQL, text_keys.SEGMENTS_SQL, text_keys.WRAPPER_CHARS, fpmod._COT,
-                      fpmod._STRUCTURED])
+                      fpmod._STRUCTURED, capmod.CUES, capmod.MAX_CHARS, capmod.MAX_TOKENS])
     return f"fp{fpmod.FINGERPRINT_VERSION}-duckdb{duckdb.__version__}-" \
            f"{hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()}"
 

@@ -10,7 +10,9 @@ A transparent linear model over two blocks of features:
   first ``MAX_TOKENS`` tokens), each row L2-normalised; the training script keeps only n-grams seen in
   several training corpora and weighs them down against the cues.
 
-One weight per (feature, class) plus an intercept; the label is the arg-max score. The cue names,
+One weight per (feature, class) plus an intercept; the label is the arg-max score. A few cues are rules, not
+weights (``RULES``, listed in the model's ``meta.rules``): tools offered in the text make a request tool use,
+as a request that sets the API's ``tools`` field is counted by detection. The cue names,
 vocabulary and weights live in ``data/capability_model.json`` (n-gram strings and numbers only, no corpus
 text), written by ``bench/train_capability.py`` from the labelled corpora in ``shared/data``;
 ``bench/capability_transfer.py`` measures how it does on corpora it was not fitted on. Inference is numpy
@@ -67,9 +69,12 @@ class CapabilityModel:
             cue_coef = np.asarray(data.get("cue_coef", []), dtype=np.float32).reshape(len(cues), len(classes))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: not a capability model ({exc}); re-run bench/train_capability.py") from exc
-        unknown = [c for c in cues if c not in CUES]
+        rules = dict(data.get("meta", {}).get("rules", {}))
+        unknown = [c for c in [*cues, *rules] if c not in CUES]
         if unknown:
             raise ConfigError(f"{source}: unknown capability cues {unknown}; re-run bench/train_capability.py")
+        if any(r not in cues for r in rules) or any(label not in classes for label in rules.values()):
+            raise ConfigError(f"{source}: capability rules {rules} name a cue or class the model lacks")
         return cls(classes, vocab, coef, intercept, dict(data.get("meta", {})), cues, cue_coef)
 
     def to_json(self) -> dict[str, Any]:
@@ -96,7 +101,10 @@ class CapabilityModel:
         for c in range(len(self.classes)):
             out[:, c] = np.bincount(doc, weights=weights[:, c], minlength=n) / norm + self.intercept[c]
         if self.cues:
-            out += cue_matrix(lower, self.cues) @ self.cue_coef
+            cues = cue_matrix(lower, self.cues)
+            out += cues @ self.cue_coef
+            for name, label in self.meta.get("rules", {}).items():
+                out[:, self.classes.index(label)] += RULE_SCORE * cues[:, self.cues.index(name)]
         return out
 
     def probabilities(self, lower: pa.Array) -> np.ndarray:
@@ -209,20 +217,21 @@ class CapabilityModel:
 CUES = {
     "math": r"\b(?:how (?:many|much|long|far|old)|calculate|compute|solve|equation|probability|percent|sum of|"
     r"product of|average|ratio|prove|integer|divisible|remainder|fraction|area of|total cost|derivative|integral|"
-    r"value of|find (?:the|all) |minimum|maximum|expected)\b",
+    r"value of|find (?:the|all) |minimum|maximum|expected|show that|derive|theorem|lemma|by induction)\b",
     "numbers": r"\d[^\d\n]{1,40}\d[^\d\n]{1,40}\d",
     "equation": r"[a-z0-9)]\s*(?:\^|\*\*)\s*\d|\b[a-z]\s*[=<>]\s*-?\d|\d\s*[a-z]\s*[+\-=]|\b[a-z]\([a-z]\)\s*=|"
     r"[\x{221a}\x{2211}\x{222b}\x{2264}\x{2265}\x{2260}\x{03c0}]|\\\\(?:frac|sqrt|sum|int)",
     "quantity": r"\$\s?\d|\d\s?%|\d+\s*(?:hours?|minutes?|days?|weeks?|months?|years?|miles?|km|kg|pounds?|dollars?|"
     r"cents?|feet|meters?|liters?|gallons?)\b",
     "puzzle": r"\b(?:which of the following|premises?|clues?|riddle|puzzle|logic(?:al)?|deduce|conclusion|"
-    r"true or false|sequence|pattern)\b",
+    r"true or false|sequence|pattern|must (?:be|have)|(?:all|some|no) \w+ are|how (?:can|do|would|could) (?:you|we|i) "
+    r"(?:determine|figure out|tell|know|decide))\b",
     "question": r"\?\s*$",
     "code": r"(?m)```|\bdef \w+\(|\bfunction\s*\w*\(|\bclass \w+[:({]|\breturn\b[^\n]*;|#include|"
     r"^\s*(?:import|from) \w+|console\.|=>|\w\(\)|[{};]\s*\n",
     "codeblock": r"(?m)^(?: {4}|\t)\S|\"\"\"|>>>|^\s*(?:#|//) |\w+\.\w+\(",
-    "language": r"\b(?:python|javascript|typescript|java|c\+\+|c#|golang|rust|sql|html|css|react|node\.?js|bash|"
-    r"regex|php|swift|kotlin|ruby|scala|perl|matlab)\b",
+    "language": r"\b(?:python|javascript|typescript|java|golang|rust|sql|html|css|react|node\.?js|bash|shell|"
+    r"powershell|regex|php|swift|kotlin|ruby|scala|perl|matlab)\b|\bc(?:\+\+|#)",
     "program": r"\b(?:function|program|script|algorithm|implement(?:ation)?|class|method|compile|debug|bug|error|"
     r"exception|array|string|variable|loop|recursion|database|query)\b",
     "tool": r"\b(?:api|apis|endpoint|tools?|function call|search for|look up|fetch|current (?:price|weather|time)|"
@@ -236,11 +245,34 @@ CUES = {
     r"letter|blog post)\b",
     "constraints": r"(?m)^\s*(?:\d+[.)]|[-*\x{2022}]) \S",
     "signature": r"(?m)^\s*[a-z_]\w*\((?:[a-z_]\w*(?:, ?[a-z_]\w*)*)?\)\s*$",
-    "tooldesc": r"\b(?:you (?:have|can) (?:access to|use) (?:the following|these)? ?(?:tools?|functions?|apis?)|"
-    r"search engine|use this (?:tool|when|to)|useful (?:for|when)|input should be|call(?:ing)? (?:the|an?) "
-    r"(?:api|function|tool))\b",
     "json": r"[{\[]\s*\"\w+\"\s*:",
+    # a tool the model may call is defined in the text, in any of its usual forms: a JSON function definition
+    # (name + parameters / properties / a typed object), a named tool with a description of when to use it, or
+    # a prose offer of tools or functions
+    "tooldef": r"\"(?:parameters|properties|required_parameters|optional_parameters|api_name|input_schema)\"\s*:|"
+    r"\"type\"\s*:\s*\"(?:object|function)\"|\b(?:function|tool|api) (?:schemas?|definitions?|specs?|signatures?)\b|"
+    r"\bjson[- ]schema|\bopenapi\b|\b(?:access to|(?:can|may) (?:use|call)|available|provided) (?:the following |"
+    r"these |some |an? )?(?:tools?|functions?|apis?|plugins?)\b|\b(?:tools?|functions?|apis?|plugins?) "
+    r"(?:below|listed|provided|available)\b|"
+    r"\b(?:useful|use this|used) (?:for|when|to)\b[^\n]{0,80}\b(?:query|input|search|question|information)\b|"
+    r"\binput should be\b|\bsearch engine\b",
+    # tools offered to the model in the text itself, as the API's `tools` field would carry them: a JSON function
+    # definition, or an explicit offer of the tools below. A rule (RULES), not a fitted weight: such a request is
+    # tool use whatever else it says, as detection already counts a request that sets `tools`
+    "toolspec": r"\"(?:parameters|input_schema|required_parameters)\"\s*:\s*[{\[]|\"type\"\s*:\s*\"function\"|"
+    r"\b(?:access to|(?:can|may) (?:use|call)) (?:the following|these|those|several|some) (?:tools|functions|apis)\b|"
+    r"\b(?:function|tool) (?:schema|definition)s? (?:below|above|provided)\b|<tools>",
+    # the text asks for a call: which tool or API, the call itself, its arguments
+    "callreq": r"\b(?:function|tool|api) calls?\b|\"arguments\"\s*:|\b(?:with|which|its|the) arguments\b|"
+    r"\bcall(?:ing)? (?:the |this |that |an? )?['\"]?[\w.]+['\"]? (?:api|endpoint|tool)\b|"
+    r"\b(?:using|via|through) (?:the |their )?['\"]?[\w.]+['\"]? (?:api|endpoint)\b|\binvoke\b|"
+    r"\bwhich (?:tools?|apis?|endpoints?)\b",
 }
+
+
+# Cues that decide the label outright: a text the cue matches scores RULE_SCORE more for the class
+RULES = {"toolspec": "tool_use"}
+RULE_SCORE = 100.0
 
 
 def cue_matrix(lower: pa.Array, names: tuple[str, ...] | list[str] = tuple(CUES)) -> np.ndarray:
