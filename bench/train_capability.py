@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -54,8 +54,6 @@ C = 1.0
 CUE_SCALE = 3.0
 NGRAM_SCALE = 0.25
 CORPUS_ALPHA = 0.5
-CUE_COPY = 0.0
-CUE_DROP = 0.0
 WIZARD = {
     "Math": "reasoning", "Reasoning": "reasoning", "Code Generation": "coding", "Code Debug": "coding",
     "Writting": "other", "Roleplay": "other", "Academic Writing": "other", "Literature": "other",
@@ -255,21 +253,13 @@ def fit(prep: Prepared, y: np.ndarray, rows: np.ndarray, c: float = C) -> Capabi
     """Train on ``rows``; return the exported-form model."""
     doc, terms, n = prep.doc, prep.terms, prep.n
     vocab = build_vocab(doc, terms, rows, np.asarray([source_of(c) for c in prep.corpus]))
-    x = hstack([matrix(doc, terms, vocab, n) * NGRAM_SCALE, csr_matrix(prep.cues * CUE_SCALE)]).tocsr()
+    # a rule's cue is no fitted feature: fitted, it would explain its texts' label alone and leave the other cues
+    # of what they ask for (a tool described) unlearnt, which is what transfers to tools described otherwise
+    fitted = np.asarray([name not in RULES for name in CUES], dtype=np.float32)
+    x = hstack([matrix(doc, terms, vocab, n) * NGRAM_SCALE, csr_matrix(prep.cues * fitted * CUE_SCALE)]).tocsr()
     w = sample_weights(y[rows], prep.corpus[rows])
-    xs, ys, ws = [x[rows]], [y[rows]], [w]
-    if CUE_COPY > 0:  # each prompt again with its n-grams blanked: the cues alone must carry its label
-        xs.append(hstack([csr_matrix((len(rows), len(vocab))), csr_matrix(prep.cues[rows] * CUE_SCALE)]).tocsr())
-        ys.append(y[rows])
-        ws.append(w * CUE_COPY)
-    if CUE_DROP > 0:  # and with each cue dropped at random: a cue must carry its label without its usual company
-        rng = np.random.default_rng(0)
-        keep = rng.random((len(rows), prep.cues.shape[1])) >= CUE_DROP
-        xs.append(hstack([x[rows][:, :len(vocab)], csr_matrix(prep.cues[rows] * keep * CUE_SCALE)]).tocsr())
-        ys.append(y[rows])
-        ws.append(w)
     clf = LogisticRegression(C=c, max_iter=1000)
-    clf.fit(vstack(xs).tocsr(), np.concatenate(ys), sample_weight=np.concatenate(ws))
+    clf.fit(x[rows], y[rows], sample_weight=w)
     order = [list(clf.classes_).index(c) for c in CLASSES]
     coef = clf.coef_[order].T
     v = len(vocab)
