@@ -259,7 +259,8 @@ CUES = {
     # tools offered to the model in the text itself, as the API's `tools` field would carry them: a JSON function
     # definition, or an explicit offer of the tools below. A rule (RULES), not a fitted weight: such a request is
     # tool use whatever else it says, as detection already counts a request that sets `tools`
-    "toolspec": r"\"(?:parameters|input_schema|required_parameters)\"\s*:\s*[{\[]|\"type\"\s*:\s*\"function\"|"
+    "toolspec": r"\"(?:parameters|input_schema)\"\s*:\s*\{\s*\"(?:type|properties)\"|\"required_parameters\"\s*:\s*\[|"
+    r"\"type\"\s*:\s*\"function\"|"
     r"\b(?:access to|(?:can|may) (?:use|call)) (?:the following|these|those|several|some) (?:tools|functions|apis)\b|"
     r"\b(?:function|tool) (?:schema|definition)s? (?:below|above|provided)\b|<tools>",
     # the text asks for a call: which tool or API, the call itself, its arguments
