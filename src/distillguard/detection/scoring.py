@@ -46,8 +46,9 @@ class ScoreConfig:
 
     individual_cap: float = 0.45     # max score an account can reach without coordination evidence ...
     # ... unless its extraction behaviour is strong and sustained (`solo_score`): its individual score less
-    # `solo_offset`, in full from `sustained_full_days` active days, nothing up to `sustained_min_days` (one run of
-    # a benchmark, a weekend's experiment), less as its traffic is replayed (texts other accounts send verbatim)
+    # `solo_offset`, in full from `sustained_full_days` days of activity (its traffic over its busiest day's),
+    # nothing up to `sustained_min_days` (one run of a benchmark, a weekend's experiment), less as its traffic is
+    # replayed (texts other accounts send verbatim)
     solo_offset: float = 0.1
     sustained_min_days: float = 2.0
     sustained_full_days: float = 7.0
