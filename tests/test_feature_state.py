@@ -101,6 +101,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, keep: str) -> None:
     features.prepare(con, fingerprint=_fingerprint, near_groups=_near_groups, sample_per_account=None)
     con.execute(f"CREATE OR REPLACE TEMP TABLE dg_fp_keep AS SELECT * FROM dg_fp WHERE {keep}")
     con.execute("CREATE OR REPLACE TEMP TABLE dg_fp AS SELECT * FROM dg_fp_keep")
+    con.execute(features.TASK_SQL)    # the tasks of the texts kept
 
 
 def _run(logs: tuple[Path, Path, Path], db: Path, keep: str,

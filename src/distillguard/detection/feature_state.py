@@ -16,6 +16,9 @@ state tables are scanned, never sorted or grouped).
   the earlier sender's included). These three are append-only (a key's rows are summed by whoever reads
   them: a commit writes the new rows only, where an UPDATE rewrites every row group it touches);
   `compact` folds them to one row per key, and `absorb` does so once one has doubled (`dgd_f_meta`);
+- `dgd_f_head`: per (account, prompt opening `pre_key`) of fingerprinted texts its first and last time, its
+  exchanges and distinct texts (summed over absorbs: a text sent in two absorbs counts twice), append-only too:
+  the tasks of `features.TASK_SQL`, whose steps count as one unit (`task_units`);
 - `dgd_f_key`: the distinct (account, kind, key) pairs behind the distinct counts (near groups, client
   fingerprints, ips, user agents, models, system prompts); new pairs are appended.
 
@@ -36,7 +39,7 @@ import pyarrow as pa
 
 from ..errors import StoreError
 from . import account_ids
-from .features import CAPABILITY_SQL, GAP_CAP_S, FeatureConfig
+from .features import CAPABILITY_SQL, GAP_CAP_S, TASK_SPAN_S, FeatureConfig
 
 BIN_SCALE = 200          # gap bin = round(ln(1 + gap) * BIN_SCALE)
 MEDIAN_WINDOW = 16       # bins read on each side of an account's median bin when new gaps arrive
@@ -46,11 +49,14 @@ _KEYS = {k: (c, f"hash({c})" if k == "near" else c) for k, c in (
     ("sys", "sys_hash"))}
 _KIND = {k: i for i, k in enumerate(_KEYS)}
 
-STATE_TABLES: tuple[str, ...] = ("dgd_f_acc", "dgd_f_gbin", "dgd_f_tpl", "dgd_f_key", "dgd_f_text", "dgd_f_meta")
+STATE_TABLES: tuple[str, ...] = ("dgd_f_acc", "dgd_f_gbin", "dgd_f_tpl", "dgd_f_head", "dgd_f_key", "dgd_f_text",
+                                  "dgd_f_meta")
 # the append-only tables (rows of one key are summed by their readers) and how `compact` folds them
 _FOLD = {
     "dgd_f_gbin": "SELECT ah, bin, sum(n)::BIGINT AS n, min(lo) AS lo, max(hi) AS hi FROM dgd_f_gbin GROUP BY ALL",
     "dgd_f_tpl": "SELECT ah, template_id, sum(n)::BIGINT AS n FROM dgd_f_tpl GROUP BY ALL",
+    "dgd_f_head": "SELECT ah, pre_key, min(first_ts) AS first_ts, max(last_ts) AS last_ts, sum(n)::BIGINT AS n, "
+                  "sum(texts)::BIGINT AS texts FROM dgd_f_head GROUP BY ALL",
     "dgd_f_text": "SELECT text_hash, CASE WHEN {single} THEN min(owner) END AS owner, "
                   "CASE WHEN {single} THEN sum(owner_n)::BIGINT END AS owner_n FROM dgd_f_text GROUP BY text_hash",
 }
@@ -74,6 +80,7 @@ _SCHEMAS = {
     "dgd_f_acc": _ACC_COLUMNS,
     "dgd_f_gbin": "ah UBIGINT, bin SMALLINT, n BIGINT, lo DOUBLE, hi DOUBLE",
     "dgd_f_tpl": "ah UBIGINT, template_id BIGINT, n BIGINT",
+    "dgd_f_head": "ah UBIGINT, pre_key UBIGINT, first_ts DOUBLE, last_ts DOUBLE, n BIGINT, texts BIGINT",
     "dgd_f_key": "ah UBIGINT, kind UTINYINT, key UBIGINT",
     "dgd_f_text": "text_hash UBIGINT, owner UBIGINT, owner_n BIGINT",
     "dgd_f_meta": "name VARCHAR, folded BIGINT",
@@ -84,7 +91,7 @@ _SCHEMAS = {
 _NX_SQL = """SELECT x.account_id, {ah} AS ah, x.ts_s, x.text_hash, x.sys_hash, x.user_turns,
   x.multi_turn, x.max_tokens, x.temperature, x.client_fp, x.ip_h, x.ua_h, x.model_h, x.prompt_tokens,
   x.completion_tokens, x.has_tools, (floor(x.ts_s / 3600)::BIGINT % 24)::TINYINT AS hod,
-  f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured
+  f.template_id, f.near_group, {capability} AS capability, f.cot, f.structured, f.pre_key
 FROM {source} x LEFT JOIN dg_fp f USING (text_hash)"""
 
 _BATCH_SQL = """SELECT ah, any_value(account_id) AS account_id, count(*) AS n, min(ts_s) AS first_ts,
@@ -223,6 +230,8 @@ LEFT JOIN (SELECT s.ah, s.template_id, sum(s.n) AS n FROM dgd_f_tpl s JOIN dgd_t
     con.execute("DELETE FROM dgd_f_acc WHERE ah IN (SELECT ah FROM dgd_t_m)")
     con.execute("INSERT INTO dgd_f_acc SELECT * FROM dgd_t_m")
     con.execute("INSERT INTO dgd_f_tpl SELECT ah, template_id, n FROM dgd_t_bt")
+    con.execute("INSERT INTO dgd_f_head SELECT ah, pre_key, min(ts_s), max(ts_s), count(*), count(DISTINCT text_hash) "
+                "FROM dgd_t_nx WHERE pre_key IS NOT NULL GROUP BY ALL")
     con.execute("INSERT INTO dgd_f_key SELECT ah, kind, key FROM dgd_t_nk")
     return int(touched)
 
@@ -386,6 +395,13 @@ def compact(con: duckdb.DuckDBPyConnection, tables: list[str] | None = None) -> 
 
 _FEATURES_SQL = """
 WITH s AS (SELECT * FROM dgd_f_acc WHERE fp_n > 0 {where}),
+-- the exchanges of an account's tasks beyond each task's first (features.TASK_SQL)
+steps AS (
+  SELECT ah, sum(n - 1) AS merged FROM (
+    SELECT ah, pre_key, sum(n) AS n FROM dgd_f_head WHERE ah IN (SELECT ah FROM s) GROUP BY ALL
+    HAVING max(last_ts) - min(first_ts) <= {span} AND sum(texts) >= 2)
+  GROUP BY ah
+),
 g AS (
   SELECT *, list_filter(hrs, lambda c: c > 0) AS hrs_on,
          CASE WHEN g_n > 0 THEN (last_ts - first_ts) / g_n END AS gap_mean,
@@ -414,8 +430,9 @@ SELECT
   len(a.hrs_on)::BIGINT AS hours_active,
   a.tpl_max::DOUBLE / a.fp_n AS top_template_share,
   a.rp_n::DOUBLE / a.n AS replayed_share,
-  (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days
-FROM g a LEFT JOIN accounts c ON c.account_id = a.account_id
+  (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days,
+  (a.n - coalesce(st.merged, 0))::BIGINT AS task_units
+FROM g a LEFT JOIN accounts c ON c.account_id = a.account_id LEFT JOIN steps st ON st.ah = a.ah
 ORDER BY a.account_id
 """
 
@@ -425,5 +442,5 @@ def features(con: duckdb.DuckDBPyConnection, accounts: str | None = None) -> pa.
     in table `accounts` (column account_id VARCHAR), or of every account in the state; sorted by account_id."""
     _require_state(con)
     where = f"AND account_id IN (SELECT account_id FROM {accounts})" if accounts else ""
-    sql = _FEATURES_SQL.replace("{where}", where)
+    sql = _FEATURES_SQL.replace("{where}", where).replace("{span}", str(TASK_SPAN_S))
     return con.sql(sql).to_arrow_table()

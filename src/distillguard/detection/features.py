@@ -18,6 +18,8 @@ them by number (`dg_names`, see :mod:`distillguard.detection.account_ids`):
 - `dg_at`: account_id, text_hash, n (exchanges of the account with that text)
 - `dg_fp`: text_hash, template_id, wrapper_id, near_group (of the wrapper), capability, cot, structured,
   pre_key, suf_key
+- `dg_task`: account_id, pre_key, n: the tasks of single-message agents (`TASK_SQL`): the account's exchanges
+  whose prompts open with one head, all within `TASK_SPAN_S`
 - `dg_acc`: optional account records (created_at, email_domain, payment_fingerprint, country, …)
 """
 
@@ -58,6 +60,19 @@ FP_SAMPLE_PER_ACCOUNT = 128
 # Wrapper keys: the normalised first / last characters of a prompt. A campaign's (paraphrased) wrappers
 # are few and each is reused by many of its accounts, while the payload in between changes every time.
 NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than this are chains: ignored
+
+# Tasks as units. An agent that sends each step as a fresh request (the goal, the steps so far and the current
+# page or tool output in one message, no chat history) makes a dozen requests per task, seconds apart, every one
+# a distinct text: read as single-turn samples they look like a dataset being walked through. What marks them
+# is that they open with the same head (the goal) within minutes and never again, while a harvester's wrapper
+# (the same head on every payload) recurs day after day. So the fingerprinted texts of an account that share
+# their opening (`pre_key`) and all fall within TASK_SPAN_S are one task, counted as one sample of how the
+# account behaves (`task_units`; shared_traffic counts them so too). A head reused across hours is a wrapper,
+# and each of its texts stays a unit of its own.
+TASK_SPAN_S = 3600
+TASK_SQL = f"""CREATE OR REPLACE TEMP TABLE dg_task AS
+SELECT x.account_id, f.pre_key, count(*) AS n FROM dg_x x JOIN dg_fp f USING (text_hash) GROUP BY ALL
+HAVING max(x.ts_s) - min(x.ts_s) <= {TASK_SPAN_S} AND count(DISTINCT x.text_hash) >= 2"""
 
 # JSON parameters are parsed once per DISTINCT `params` string (a few thousand client configurations),
 # never per exchange; strings that only ever get compared (ip, user agent, model) are kept as hashes
@@ -113,7 +128,7 @@ class FeatureConfig:
 def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = None,
             near_groups: NearGroupFn | None = None, sample_per_account: int | None = FP_SAMPLE_PER_ACCOUNT,
             cache: bool = True, keyed: str | None = None) -> None:
-    """Build `dg_x`, `dg_fp`, `dg_phrase` and `dg_acc` in the connection.
+    """Build `dg_x`, `dg_fp`, `dg_phrase`, `dg_task` and `dg_acc` in the connection.
 
     `keyed`: the store's exchanges with their message-derived keys (`Store.keyed_exchanges`): the slim table
     reads the keys kept at ingest instead of decoding every message list (None: from `exchanges`).
@@ -177,6 +192,7 @@ def prepare(con: duckdb.DuckDBPyConnection, fingerprint: FingerprintFn | None = 
                     "FROM dg_fp_raw f JOIN _dg_tg g USING (wrapper_id)")
     finally:
         con.unregister("_dg_tg")
+    con.execute(TASK_SQL)
     # phrases: opening/closing sentences repeated in at least two distinct prompts (wrapper material;
     # a payload sentence occurs once). A campaign composing prompts from a phrase bank reuses them.
     con.execute("CREATE OR REPLACE TEMP TABLE dg_phrase AS SELECT text_hash, phrase FROM dg_seg WHERE phrase IN ("
@@ -438,6 +454,8 @@ near AS (
     SELECT DISTINCT a.account_id, f.near_group FROM dg_at a JOIN dg_fp f USING (text_hash))
   GROUP BY account_id
 ),
+-- the exchanges of an account's tasks beyond each task's first: they are steps of one sample (TASK_SQL)
+steps AS (SELECT account_id, sum(n - 1) AS merged FROM dg_task GROUP BY account_id),
 -- the distinct infrastructure values of an account, from its distinct combinations of them (a few per account)
 -- rather than one DISTINCT aggregate per column over every exchange
 infra AS (
@@ -485,7 +503,8 @@ SELECT
   h.hour_entropy, h.hours_active,
   t.top_template_share,
   r.replayed_share,
-  (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days
+  (a.first_ts - epoch(c.created_at)) / 86400.0 AS account_age_days,
+  (a.exchanges - coalesce(st.merged, 0))::BIGINT AS task_units
 FROM agg a
 JOIN gaps g USING (account_id)
 JOIN per_min m USING (account_id)
@@ -495,6 +514,7 @@ JOIN tpl t USING (account_id)
 JOIN near nr USING (account_id)
 JOIN infra i USING (account_id)
 JOIN replay r USING (account_id)
+LEFT JOIN steps st USING (account_id)
 LEFT JOIN dg_acc c USING (account_id)
 ORDER BY account_id
 """

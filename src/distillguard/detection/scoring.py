@@ -119,9 +119,15 @@ def _col(t: pa.Table, name: str, default: float = 0.0) -> np.ndarray:
     return np.nan_to_num(t[name].to_numpy(zero_copy_only=False).astype(float), nan=default)
 
 
+def _samples(t: pa.Table) -> np.ndarray:
+    """How many samples of an account's behaviour its exchanges are: each a sample, a single-message agent's task
+    once (`task_units`, see `features.TASK_SQL`; its exchanges where a table does not count tasks)."""
+    return _col(t, "task_units") if "task_units" in t.column_names else _col(t, "exchanges")
+
+
 def individual_parts(features: pa.Table) -> dict[str, np.ndarray]:
     """The individual signals, each in [0, 1], per account (same order as `features`)."""
-    n = _col(features, "exchanges")
+    n = _samples(features)
     return {
         # asking for the reasoning itself is extraction whatever the topic
         "extraction": np.maximum(1.0 - _col(features, "cap_other", 1.0), _col(features, "cot_share")),
@@ -433,7 +439,8 @@ def _own_shared(shared: pa.Table) -> pa.Table:
     """The shared-traffic features of the part no other member sends verbatim (`own_*`), under the names
     `individual_parts` reads (none of it replayed, by construction; no own part: no extraction)."""
     cols = {c: _col(shared, f"own_{c}", 1.0 if c == "cap_other" else 0.0)
-            for c in ("exchanges", *(name for name, _ in MEASURES))}
+            for c in ("exchanges", *(name for name, _ in MEASURES)) if f"own_{c}" in shared.column_names
+            or c != "task_units"}   # (a table without task counts: each exchange a sample, `_samples`)
     return pa.table({**cols, "hour_entropy": _col(shared, "hour_entropy"), "burstiness": _col(shared, "burstiness")})
 
 

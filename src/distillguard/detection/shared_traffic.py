@@ -16,7 +16,7 @@ graph.
 The result is one row per grouped account with the columns `individual_parts` reads, computed on the
 shared subset only (timing — hour entropy, burstiness — stays the account's own: it describes how the
 account is operated), plus `shared_exchanges` and `shared_share` (shared / all of the account's traffic).
-It reads the tables of the feature stage (`dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_features`) and
+It reads the tables of the feature stage (`dg_x`, `dg_at`, `dg_fp`, `dg_phrase`, `dg_task`, `dg_features`) and
 never iterates over exchanges in Python.
 """
 
@@ -125,8 +125,11 @@ x AS (
          CASE WHEN o.extraction THEN o.capability END AS open_capability, f.cot OR coalesce(o.cot, false) AS cot,
          f.structured,
          coalesce(CASE WHEN o.extraction THEN ro.n_acc END, r.n_acc) >= greatest(2, {replay_frac} * gs.n_grp)
-           AS replayed
+           AS replayed,
+         -- the task (features.TASK_SQL) of a single-message agent's step: its steps are one sample
+         CASE WHEN tk.pre_key IS NOT NULL THEN hash('task', tk.pre_key) END AS task
   FROM sx x JOIN gsize gs USING (account_id) LEFT JOIN dg_fp f USING (text_hash) LEFT JOIN replay r USING (text_hash)
+  LEFT JOIN dg_task tk ON tk.account_id = x.account_id AND tk.pre_key = f.pre_key
   -- the opener, joined once: its reasoning request carries over always, its problem when it is an extraction target
   LEFT JOIN (SELECT *, capability <> 'other' AS extraction FROM dg_fp) o ON o.text_hash = x.open_hash
   LEFT JOIN replay ro ON ro.text_hash = x.open_hash
@@ -157,9 +160,9 @@ SELECT
   -- the same on the shared exchanges no other member sends verbatim: the payloads the group's wording carries
   count(*) FILTER (WHERE NOT replayed)::DOUBLE AS own_exchanges,
   -- ... and how many independent samples of the member's behaviour they are: each distinct text, a conversation
-  -- over an extraction problem (its opening request included) once: an agent's dozen tool steps over one task
-  -- are one
-  count(DISTINCT coalesce(conversation, text_hash)) FILTER (WHERE NOT replayed)::DOUBLE AS own_units,
+  -- over an extraction problem (its opening request included) once, a single-message agent's task once: an
+  -- agent's dozen tool steps over one task are one
+  count(DISTINCT coalesce(conversation, task, text_hash)) FILTER (WHERE NOT replayed)::DOUBLE AS own_units,
 {own_measures}
 FROM x JOIN tot t USING (account_id) LEFT JOIN dg_features fe USING (account_id)
   LEFT JOIN popular p USING (account_id)
@@ -180,6 +183,8 @@ MEASURES = (
     ("template_diversity", "(count(DISTINCT unit_template){f})::DOUBLE / nullif(count(*){f} - count(conversation){f} "
                            "+ count(DISTINCT conversation){f}, 0)"),
     ("output_input_ratio", "(sum(completion_tokens){f})::DOUBLE / nullif(sum(prompt_tokens){f}, 0)"),
+    # the exchanges as samples of behaviour: a single-message agent's task once (its evidence, `individual_parts`)
+    ("task_units", "(count(*){f} - count(task){f} + count(DISTINCT task){f})::DOUBLE"),
 )
 
 
@@ -190,11 +195,9 @@ def _measures_sql(prefix: str, rows: str) -> str:
 _FEATURES_SQL = _FEATURES_SQL.replace("{measures}", _measures_sql("", "")).replace(
     "{own_measures}", _measures_sql("own_", " FILTER (WHERE NOT replayed)"))
 
-SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", "cap_other", "cot_share", "single_turn_share",
-                  "long_max_tokens_share", "template_diversity", "output_input_ratio", "replayed_share", "hour_entropy",
-                  "burstiness", "popular_share", "own_exchanges", "own_units", "own_cap_other", "own_cot_share",
-                  "own_single_turn_share", "own_long_max_tokens_share", "own_template_diversity",
-                  "own_output_input_ratio")
+SHARED_COLUMNS = ("shared_exchanges", "shared_share", "exchanges", *(name for name, _ in MEASURES), "replayed_share",
+                  "hour_entropy", "burstiness", "popular_share", "own_exchanges", "own_units",
+                  *(f"own_{name}" for name, _ in MEASURES))
 
 
 def shared_traffic_features(con: duckdb.DuckDBPyConnection, grouping: Grouping,

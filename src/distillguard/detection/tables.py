@@ -77,6 +77,9 @@ FP = WorkTable(
     ("features", "links", "shared_traffic", "output", "response", "feature_state", "incremental", "spark"),
     "text_hash UBIGINT, template_id BIGINT, wrapper_id BIGINT, capability VARCHAR, cot BOOLEAN, "
     "structured BOOLEAN, pre_key UBIGINT, suf_key UBIGINT, near_group BIGINT")
+TASK = WorkTable(
+    "dg_task", "features.prepare (TASK_SQL)", ("features", "shared_traffic", "spark"),
+    "account_id INTEGER, pre_key UBIGINT, n BIGINT")
 PHRASE = WorkTable(
     "dg_phrase", "features.prepare", ("links", "shared_traffic", "incremental", "spark"),
     "text_hash UBIGINT, phrase UBIGINT")
@@ -103,8 +106,8 @@ ASSIGN = WorkTable(
     "dg_assign", "output.write_outputs", ("output", "response"),
     "account_id INTEGER, name VARCHAR, campaign_id VARCHAR, flagged BOOLEAN, score DOUBLE")
 
-ALL = (X, AT, NAMES, ACC, SAMPLE, NEED, MISS, FP_RAW, SK, WR, ENDS, SEG, FP, PHRASE, SYSSEG, PROV, SKELETONS, FEATURES,
-       LINKS, OWN, ASSIGN)
+ALL = (X, AT, NAMES, ACC, SAMPLE, NEED, MISS, FP_RAW, SK, WR, ENDS, SEG, FP, TASK, PHRASE, SYSSEG, PROV, SKELETONS,
+       FEATURES, LINKS, OWN, ASSIGN)
 # what the relational stages read when they run on Spark, and what comes back
-SHIPPED = (X, AT, FP, PHRASE, SYSSEG, PROV, ACC, NAMES)
+SHIPPED = (X, AT, FP, TASK, PHRASE, SYSSEG, PROV, ACC, NAMES)
 RESULTS = (FEATURES, LINKS)
