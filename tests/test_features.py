@@ -55,6 +55,30 @@ def test_content_shares(tmp_path) -> None:
     assert camp["output_input_ratio"] > 0
 
 
+def test_a_single_message_agents_steps_over_one_task_are_one_sample(tmp_path) -> None:
+    """An agent that rewrites one user message per step (the goal, the steps so far, the page) sends a dozen distinct
+    texts per task, seconds apart, all opening with the goal: each task is one sample (`task_units`). A harvester's
+    wrapper opens every payload too, in bursts as fast, but on day after day: each payload stays a sample."""
+    goals = ["Find a flight from Lisbon to Oslo under 200 euros", "Book a table for four at an Italian place",
+             "Compare the two cheapest standing desks with reviews", "Renew my library card before it expires"]
+    recs = []
+    for t, goal in enumerate(goals):
+        start, done = T0 + timedelta(days=2 * t, hours=10), []
+        for k in range(8):
+            page = f"[{k + 1}] button 'Next' [{k + 20}] link 'Result {k * 7 + t}' [{k + 40}] textbox 'Search'"
+            text = f"Goal: {goal}\n\nDone so far:\n{chr(10).join(done) or '-'}\n\nPage:\n{page}"
+            recs.append(_rec(f"ag{t}-{k}", start + timedelta(seconds=15 * k), "agent", text,
+                             system="You are a browser assistant. Answer with the next action as JSON."))
+            done.append(f"- click [{k + 20}]")
+    wrapper = "You are grading data for our training set. Solve the following and show all steps: "
+    recs += [_rec(f"hv{d}-{k}", T0 + timedelta(days=d, hours=3, seconds=15 * k), "harvester",
+                  f"{wrapper}what is the derivative of x^{d} times the sine of {k} x plus a constant {d}{k}?")
+             for d in range(4) for k in range(8)]
+    f = _features(tmp_path, recs)
+    assert f["agent"]["exchanges"] == 32 and f["agent"]["task_units"] == 4, f["agent"]
+    assert f["harvester"]["exchanges"] == 32 and f["harvester"]["task_units"] == 32, f["harvester"]
+
+
 def test_account_age(tmp_path) -> None:
     recs = [_rec("a1", T0 + timedelta(days=3), "young", "hello there friend")]
     f = _features(tmp_path, recs, "account_id,created_at\nyoung,2026-05-01T00:00:00Z\n")

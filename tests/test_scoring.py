@@ -12,6 +12,7 @@ from distillguard.detection.campaigns import Grouping
 from distillguard.detection.scoring import (
     ScoreConfig,
     _concurrency,
+    individual_parts,
     individual_reasons,
     individual_score,
     score_accounts,
@@ -477,3 +478,14 @@ def test_sustained_extraction_is_flagged_alone_a_burst_or_a_replayed_course_is_n
                                   for d in days],
                                  [f"d{d}" for d in days]), g).accounts["score"].to_numpy()
     assert (np.diff(ramp) >= 0).all() and ramp[0] <= ScoreConfig().individual_cap and ramp[-1] == ramp[-2]
+
+
+def test_evidence_counts_a_single_message_agents_tasks_not_its_steps() -> None:
+    """45 steps over 7 tasks are 7 samples of how an account behaves: its harvesting shape is that of 7 distinct
+    requests, not of 45 (`task_units`; a table without it counts exchanges)."""
+    base = {"account_id": ["agent"], "exchanges": [45.0], "single_turn_share": [1.0], "template_diversity": [1.0],
+            "replayed_share": [0.0]}
+    steps = individual_parts(pa.table(base))
+    tasks = individual_parts(pa.table({**base, "task_units": [7.0]}))
+    assert steps["harvest"][0] == pytest.approx(1 - np.exp(-45 / 20))
+    assert tasks["harvest"][0] == pytest.approx(1 - np.exp(-7 / 20)) and tasks["evidence"][0] < steps["evidence"][0]
