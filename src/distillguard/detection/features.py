@@ -70,9 +70,14 @@ NEAR_GROUP_MAX = 20     # near-duplicate groups of more distinct wrappers than t
 # account behaves (`task_units`; shared_traffic counts them so too). A head reused across hours is a wrapper,
 # and each of its texts stays a unit of its own.
 TASK_SPAN_S = 3600
+# (The heads of two texts or more first, from the account × text rows; the exchanges are then read for theirs
+# only: no DISTINCT per group over the slim table)
 TASK_SQL = f"""CREATE OR REPLACE TEMP TABLE dg_task AS
-SELECT x.account_id, f.pre_key, count(*) AS n FROM dg_x x JOIN dg_fp f USING (text_hash) GROUP BY ALL
-HAVING max(x.ts_s) - min(x.ts_s) <= {TASK_SPAN_S} AND count(DISTINCT x.text_hash) >= 2"""
+WITH af AS MATERIALIZED (SELECT a.account_id, a.text_hash, f.pre_key FROM dg_at a JOIN dg_fp f USING (text_hash)),
+cand AS (SELECT * FROM af SEMI JOIN (SELECT account_id, pre_key FROM af GROUP BY ALL HAVING count(*) >= 2) h
+         USING (account_id, pre_key))
+SELECT x.account_id, c.pre_key, count(*) AS n FROM dg_x x JOIN cand c USING (account_id, text_hash) GROUP BY ALL
+HAVING max(x.ts_s) - min(x.ts_s) <= {TASK_SPAN_S}"""
 
 # JSON parameters are parsed once per DISTINCT `params` string (a few thousand client configurations),
 # never per exchange; strings that only ever get compared (ip, user agent, model) are kept as hashes
