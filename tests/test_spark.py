@@ -53,17 +53,23 @@ def spark() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def runs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """mixed-small (scale 0.1, seed 3) detected on DuckDB and on Spark from one store: the two output folders."""
+    """mixed-small (scale 0.1, seed 3), with agents whose tool results are other accounts' completions beside it,
+    detected on DuckDB and on Spark from one store: the two output folders. (One Spark run for the module: each
+    costs minutes on two cores.)"""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"corpora not found at {SHARED_DATA}")
     from distillguard.simulate import get_scenario, load_corpora, simulate
+    from handbuilt import write_jsonl
+    from test_provenance import bystanders, simulated_tools
 
     tmp = tmp_path_factory.mktemp("spark")
     sim = tmp / "sim"
     simulate(get_scenario("mixed-small"), 0.1, 3, load_corpora(SHARED_DATA), sim, completions="none")
+    recycled = write_jsonl(simulated_tools() + bystanders(), tmp / "recycled.jsonl")
     cfg = DetectConfig()
     db = tmp / "store.duckdb"
-    detect_logs([sim / "exchanges.parquet"], tmp / "duck", accounts=sim / "accounts.parquet", db=db, config=cfg)
+    detect_logs([sim / "exchanges.parquet", recycled], tmp / "duck", accounts=sim / "accounts.parquet", db=db,
+                config=cfg)
     detect_logs([], tmp / "spark", db=db, config=cfg, engine="spark")
     assert not spark.sparkContext._jsc.sc().isStopped(), "an application's own session must be left running"
     return tmp / "duck", tmp / "spark"
@@ -166,18 +172,12 @@ def _accounts(out: Path) -> tuple[set[str], list[frozenset[str]]]:
     return flagged, sorted((frozenset(g) for g in groups.values()), key=sorted)
 
 
-def test_reused_completions_equal_on_spark(spark: Any, tmp_path: Path) -> None:
+def test_reused_completions_equal_on_spark(runs: tuple[Path, Path]) -> None:
     """The provenance pairs are found in the store (DuckDB) and shipped (`dg_prov`): Spark weighs them alike."""
-    from handbuilt import write_jsonl
-    from test_provenance import bystanders, simulated_tools
-
-    log = write_jsonl(simulated_tools() + bystanders(), tmp_path / "log.jsonl")
-    db = tmp_path / "store.duckdb"
-    detect_logs([log], tmp_path / "duck", db=db)
-    detect_logs([], tmp_path / "spark", db=db, engine="spark")
-    ld, ls = _edges(tmp_path / "duck"), _edges(tmp_path / "spark")
+    duck, spark = runs
+    ld, ls = _edges(duck), _edges(spark)
     prov = {k: w for k, w in ld.items() if k[2] == "reused-completions"}
     assert len(prov) >= 6
     assert prov == {k: w for k, w in ls.items() if k[2] == "reused-completions"}
-    fd, fs = (pq.read_table(tmp_path / d / "features.parquet") for d in ("duck", "spark"))
+    fd, fs = (pq.read_table(d / "features.parquet") for d in (duck, spark))
     assert fd["provenance_share"].to_pylist() == fs["provenance_share"].to_pylist()

@@ -292,8 +292,9 @@ from distillguard.store import Store
 store = Store.open(sys.argv[1])
 def step(name):
     print(name, flush=True)
-    time.sleep(60)
-store.compact(on_step=step if sys.argv[2] == "kill" else None)
+    if name == sys.argv[2]:   # held there until killed (the other steps go on at once)
+        time.sleep(60)
+store.compact(on_step=step)
 """
 
 
@@ -305,7 +306,7 @@ def test_sigkill_mid_compaction_loses_and_duplicates_nothing(tmp_path: Path, kil
         ingest_logs(store, logs)
         before = _ids(store)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    with subprocess.Popen([sys.executable, "-c", COMPACT_CHILD, str(db), "kill"], stdout=subprocess.PIPE,
+    with subprocess.Popen([sys.executable, "-c", COMPACT_CHILD, str(db), kill_at], stdout=subprocess.PIPE,
                           text=True, env=env) as child:
         assert child.stdout is not None
         while (line := child.stdout.readline().strip()) not in (kill_at, ""):
