@@ -40,6 +40,7 @@ FEATURE_WORDS = {
     "replayed_share": "share of replayed prompts", "account_age_days": "account age (days)",
     "shared_exchanges": "exchanges carrying its group's content", "shared_share": "share carrying its group's content",
     "shared_share_low": "… its 95 % interval, low", "shared_share_high": "… its 95 % interval, high",
+    "task_units": "samples of behaviour (an agent's task once)",
 }
 
 
