@@ -323,9 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         all_true: list[str] = []
         all_pred: list[str] = []
         source = np.asarray([source_of(c) for c in corpora])
-        for c in sorted(set(corpora)):  # corpora of one source are left out together
+        held_out: dict[str, CapabilityModel] = {}  # one fit per source: its corpora are left out together
+        for c in sorted(set(corpora)):
             out = np.flatnonzero(corpus == c)
-            m = fit(prep, y, np.flatnonzero(source != source_of(c)), args.C)
+            s = source_of(c)
+            if s not in held_out:
+                held_out[s] = fit(prep, y, np.flatnonzero(source != s), args.C)
+            m = held_out[s]
             pr = m.predict(pc.utf8_lower(normalise_array(pa.array([texts[i] for i in out])))).to_pylist()
             counts = {k: pr.count(k) for k in CLASSES if pr.count(k)}
             acc = float(np.mean(np.asarray(pr) == y[out]))
