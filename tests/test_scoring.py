@@ -257,7 +257,7 @@ def test_group_parts_and_alignment_match_reference() -> None:
         assert sc.group_parts["binding"][k] == float(np.clip(np.median(g.strength[[pos[ids[i]] for i in m]]) / full,
                                                              0, 1))
     shpos = {a: i for i, a in enumerate(sh_ids)}
-    _, _, n_sh, _, _, own_n = _aligned_shared(ids, shared)
+    _, _, n_sh, _, _, own_n, _ = _aligned_shared(ids, shared)
     assert n_sh.tolist() == [float(shared["exchanges"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
     assert own_n.tolist() == [float(shared["own_units"][shpos[a]].as_py()) if a in shpos else 0.0 for a in ids]
 
@@ -320,6 +320,36 @@ def test_accounts_on_one_operators_card_need_less_extraction_behaviour() -> None
     family = np.array([7] * 4 + list(range(200, 216)) + list(range(100, 120)))
     assert (score_accounts(t, g, orgs=[None] * 40, cards=family).accounts["score"].to_numpy() < thr).all()
     assert (score_accounts(t, g, orgs=[None] * 40).accounts["score"].to_numpy() < thr).all()
+
+
+def test_a_rings_accounts_are_judged_on_their_own_part_with_the_rings_evidence() -> None:
+    """A front: twenty accounts relaying end users' chat (whole-account behaviour: chat), each slipping three of
+    its owner's jobs in under the group's wording (its own part: extraction, three samples — too few to judge
+    alone), beside four heavy accounts of the same operation. On the operator's one card, each front account is
+    judged on its three jobs with the ring's sixty behind them, and flagged; paid by twenty cards, or on one card
+    but with an own part that reads as chat, they are not."""
+    ids = [f"heavy{i}" for i in range(4)] + [f"front{i}" for i in range(20)]
+    rows = [EXTRACTOR] * 4 + [CHATTER] * 20
+    t, g = _table(rows, ids), replace(_group_of(rows, ids), strength=np.full(len(ids), 7.0))
+    own_keys = ("cap_other", "cot_share", "single_turn_share", "long_max_tokens_share", "template_diversity",
+                "output_input_ratio")
+
+    def shared(front_own: dict) -> pa.Table:
+        cols = {k: [float(v)] * 24 for k, v in dict(EXTRACTOR, replayed_share=0.0).items()}
+        cols["exchanges"] = [40.0] * 4 + [3.0] * 20
+        cols["own_exchanges"] = cols["own_units"] = [40.0] * 4 + [3.0] * 20
+        for k in own_keys:
+            cols[f"own_{k}"] = [float(EXTRACTOR[k])] * 4 + [float(front_own[k])] * 20
+        return pa.table({"account_id": ids, **cols})
+
+    def flagged(front_own: dict, cards: np.ndarray) -> np.ndarray:
+        sc = score_accounts(t, g, orgs=[None] * 24, shared=shared(front_own), cards=cards)
+        return sc.accounts["score"].to_numpy()[4:] >= threshold_for(sc, 0.001)
+
+    one_card, own_cards = np.full(24, 7), np.arange(100, 124)
+    assert flagged(EXTRACTOR, one_card).all()
+    assert not flagged(EXTRACTOR, own_cards).any()
+    assert not flagged(CHATTER, one_card).any()
 
 
 def test_a_member_that_barely_sends_its_groups_content_inherits_little() -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -125,6 +125,11 @@ def _samples(t: pa.Table) -> np.ndarray:
     return _col(t, "task_units") if "task_units" in t.column_names else _col(t, "exchanges")
 
 
+def _evidence(samples: Any) -> Any:
+    """How far `samples` samples of behaviour are enough to judge it, in [0, 1)."""
+    return 1.0 - np.exp(-np.asarray(samples, float) / 20.0)
+
+
 def individual_parts(features: pa.Table) -> dict[str, np.ndarray]:
     """The individual signals, each in [0, 1], per account (same order as `features`)."""
     n = _samples(features)
@@ -138,11 +143,11 @@ def individual_parts(features: pa.Table) -> dict[str, np.ndarray]:
         "around_clock": np.clip((_col(features, "hour_entropy") - 0.75) / 0.2, 0, 1),
         "regular": np.clip((0.3 - _col(features, "burstiness")) / 0.6, 0, 1),
         "output_ratio": np.clip(np.log10(np.maximum(_col(features, "output_input_ratio"), 1.0)) / 1.5, 0, 1),
-        "evidence": 1.0 - np.exp(-n / 20.0),
+        "evidence": _evidence(n),
         # harvesting shape, whatever the topic: single-turn, every prompt new (no repeated suite) and sent
         # by no other account (not a shared homework/eval prompt) — a dataset being walked through
         "harvest": (_col(features, "single_turn_share") * np.clip(_col(features, "template_diversity"), 0, 1)
-                    * (1.0 - np.clip(_col(features, "replayed_share"), 0, 1)) * (1.0 - np.exp(-n / 20.0))),
+                    * (1.0 - np.clip(_col(features, "replayed_share"), 0, 1)) * _evidence(n)),
     }
 
 
@@ -184,11 +189,12 @@ def solo_score(features: pa.Table, config: ScoreConfig = ScoreConfig()) -> np.nd
     return np.clip(individual_score(features) - config.solo_offset, 0, 1) * sustained * own
 
 
-def individual_score(features: pa.Table) -> np.ndarray:
-    """Extraction-likeness of each account on its own, in [0, 1] (a weighted sum of the signals)."""
+def individual_score(features: pa.Table, evidence: np.ndarray | None = None) -> np.ndarray:
+    """Extraction-likeness of each account on its own, in [0, 1]: a weighted sum of the signals, discounted as far
+    as its samples are too few to judge — `evidence` in [0, 1] instead where given (`_operator_rings`)."""
     p = individual_parts(features)
     s = sum(w * p[k] for k, w in INDIVIDUAL_WEIGHTS.items())
-    return np.clip(s * (0.5 + 0.5 * p["evidence"]), 0, 1)
+    return np.clip(s * (0.5 + 0.5 * (p["evidence"] if evidence is None else evidence)), 0, 1)
 
 
 def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig = ScoreConfig(),
@@ -230,12 +236,14 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     carry = np.ones(len(ids))         # how much of its group's campaign score an account may inherit
     unshared = np.zeros(len(ids), bool)  # members of a group measured on its core that share none of its content
     n_exchanges = _col(features, "exchanges")
-    sh_n = np.zeros(len(ids))         # each account's exchanges carrying its group's own content
+    none = np.zeros(len(ids))
+    mt = MemberTraffic(none, none, none, np.ones(len(ids)), none, none, none)
     if shared is not None and shared.num_rows:
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
         # account still keeps its capped individual score.
-        sh_ind, sh_harvest, sh_n, own_traffic, own_ind, own_n = _aligned_shared(features["account_id"], shared)
+        mt = _aligned_shared(features["account_id"], shared)
+        sh_ind, sh_harvest, sh_n, own_traffic, own_ind, own_n, _ = mt
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
         core = ok
         # a member whose traffic is mostly popular content (texts that accounts in no group send too) is judged
@@ -247,6 +255,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # other member sends verbatim. A front whose members relay the same end-user chats among themselves
         # (replayed, so discounted above) is judged on what it wraps
         beh = np.maximum(beh, np.where((gi >= 0) & (own_n >= config.shared_min_exchanges), own_ind, 0.0))
+    sh_n = mt.n                       # each account's exchanges carrying its group's own content
     # completions recycled between accounts are extraction whatever the topic (the group's agents' tool results
     # that other accounts of it generate, answers pasted back for grading): measured on the recycled share
     prov = np.clip(_col(features, "provenance_share") / config.provenance_full, 0, 1)
@@ -256,6 +265,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     if orgs is not None:   # an account declaring its organisation is a known customer's, whoever pays
         card = np.where(np.array([o is None for o in orgs], bool), card, -1)
     operator_score = np.zeros(len(ids))
+    ring_like = np.zeros(len(ids))    # how much a ring member behaves like its ring (`_operator_rings`)
     parts = {k: np.zeros(n_groups) for k in ("size", "behaviour", "binding", "concurrency", "accounts", "replay",
                                             "one_customer", "suite", "operator")}
     # each group's accounts in ascending row order, from one stable sort (not one scan of all rows per group)
@@ -291,7 +301,7 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         parts["concurrency"][g] = _concurrency(first[m], last[m])
         parts["replay"][g] = float(np.median(replay[m]))
         parts["suite"][g] = float(np.median(suite[m]))
-        ring_score = _operator_rings(m, card, beh, core, strength, first, last, suite, config)
+        ring_score, ring_like[m] = _operator_rings(m, card, beh, core, strength, first, last, suite, mt, config)
         operator_score[m] = ring_score
         parts["operator"][g] = float((ring_score > 0).mean())
         # a known customer's keys riding in a group of other accounts (a lab whose public benchmark a campaign
@@ -318,28 +328,27 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
                    * (1.0 - _suite_ramp(parts["suite"], config)))
     score = np.maximum(np.minimum(ind, 1.0) * config.individual_cap, solo_score(features, config))
     if n_groups:
-        # an operator's ring inside the group is judged on its own too; the group's other members (a popular
-        # framework's users bound to it by tool schemas) carry no such proof and keep the group's score
         gb = np.where(gi >= 0, parts["behaviour"][np.maximum(gi, 0)], 1.0)
         like = np.clip(beh / np.maximum(gb, 1e-9), 0, 1)   # how much the account behaves like its group
         # (a member with a few shared exchanges inherits at least what it would with none: its behaviour's
         # likeness. Its one or two exchanges with a neighbouring phrase must not weigh against it — a campaign
         # whose wording variants are each held by too few of its accounts to be the group's own leaves its
         # members exactly that)
-        gs = np.maximum(np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
-                        * np.where(unshared, like, np.maximum(carry, np.where(sh_n < config.shared_min_exchanges,
-                                                                              like, 0.0)))
-                        * ~bystander, operator_score)
+        gs = (np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
+              * np.where(unshared, like, np.maximum(carry, np.where(sh_n < config.shared_min_exchanges, like, 0.0)))
+              * ~bystander)
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
-        # greeting) keeps little of the campaign's score
-        own = like ** config.own_power
+        # greeting) keeps little of the campaign's score. An operator's ring inside the group is judged on its
+        # own, its members against it; the group's other members (a popular framework's users bound to it by
+        # tool schemas) carry no such proof and keep the group's score
+        inherited = np.maximum(gs * like ** config.own_power, operator_score * ring_like ** config.own_power)
         # tied to the group by strong links to several of its accounts, not by one loose link
         size = np.where(gi >= 0, parts["accounts"][np.maximum(gi, 0)], 1.0)
         full = np.maximum(np.minimum(config.full_tie_degree, size - 1), 1.0)
         tie = np.clip(strength / config.full_tie_strength, 0, 1) * np.clip(degree / full, 0, 1)
         # and an account that is itself one run of a shared suite (a lab's benchmark pass whose harness a
         # campaign happens to share) does not inherit the campaign's score
-        score = np.maximum(score, gs * own * tie * (1.0 - _suite_ramp(suite, config)))
+        score = np.maximum(score, inherited * tie * (1.0 - _suite_ramp(suite, config)))
     table = pa.table({"account_id": ids, "score": np.round(np.clip(score, 0, 1), 6), "individual": ind,
                       "group": gi, "strength": strength, "in_block": in_block})
     return Scores(accounts=table, group_score=group_score, group_parts=parts)
@@ -358,14 +367,22 @@ def _known_customers(orgs: Sequence[str | None] | None, n: int, config: ScoreCon
 
 
 def _operator_rings(m: np.ndarray, card: np.ndarray, beh: np.ndarray, core: np.ndarray, strength: np.ndarray,
-                    first: np.ndarray, last: np.ndarray, suite: np.ndarray, config: ScoreConfig) -> np.ndarray:
-    """Campaign score of each account of group `m` (row indices) as a member of its operator's ring: the
-    group's accounts paid by one card (`card`, -1: none or declared), at least `operator_min_accounts` of them,
-    scored like a group with its behaviour gate lowered by `operator_relief`; 0 outside any ring."""
-    out = np.zeros(len(m))
+                    first: np.ndarray, last: np.ndarray, suite: np.ndarray, mt: MemberTraffic,
+                    config: ScoreConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Campaign score of each account of group `m` (row indices) as a member of its operator's ring, and how much
+    it behaves like its ring, in [0, 1]; 0 and 0 outside any ring.
+
+    A ring: the group's accounts paid by one card (`card`, -1: none or declared), at least
+    `operator_min_accounts` of them, scored like a group with its behaviour gate lowered by `operator_relief`.
+    Its accounts are one operator's, so each is a sample of one behaviour: a member's own part (the payloads its
+    group's wording carries, `MemberTraffic.own_full`) is judged with the evidence of the whole ring's own parts,
+    not its own few — a front whose every account relays real end users' chat and slips in three of the owner's
+    jobs is judged on the jobs, with the ring's hundreds behind them.
+    """
+    out, like = np.zeros(len(m)), np.zeros(len(m))
     paid = card[m] >= 0
     if paid.sum() < config.operator_min_accounts:
-        return out
+        return out, like
     cards, counts = np.unique(card[m][paid], return_counts=True)
     for c in cards[counts >= config.operator_min_accounts]:
         at = np.flatnonzero(card[m] == c)
@@ -376,7 +393,9 @@ def _operator_rings(m: np.ndarray, card: np.ndarray, beh: np.ndarray, core: np.n
         out[at] = (_bound_campaign(_size(len(r)), _behaviour_gate(behaviour, config, config.operator_relief),
                                    _binding(strength[r], config), _concurrency(first[r], last[r]))
                    * (1.0 - float(_suite_ramp(np.median(suite[r]), config))))
-    return out
+        pooled = mt.own_full[r] * (0.5 + 0.5 * _evidence(mt.own_n[r].sum()))
+        like[at] = np.clip(np.maximum(beh[r], np.where(mt.own_n[r] > 0, pooled, 0.0)) / max(behaviour, 1e-9), 0, 1)
+    return out, like
 
 
 def _behaviour(beh: np.ndarray, members: np.ndarray, core: np.ndarray, min_core: int) -> tuple[float, bool]:
@@ -444,16 +463,27 @@ def _own_shared(shared: pa.Table) -> pa.Table:
     return pa.table({**cols, "hour_entropy": _col(shared, "hour_entropy"), "burstiness": _col(shared, "burstiness")})
 
 
-def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.Table
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Individual score, harvesting shape and size of the shared traffic (0: absent), how much of the
-    whole account's traffic is its own (`popular_share`, 1: absent), and the individual score and size of
-    the shared part no other member sends verbatim (0: absent), aligned with `ids`."""
+class MemberTraffic(NamedTuple):
+    """Each grouped account's behaviour on the traffic it shares with its group, aligned with its features."""
+
+    ind: np.ndarray        # individual score of the shared traffic (0: none)
+    harvest: np.ndarray    # its harvesting shape (0: none)
+    n: np.ndarray          # its exchanges (0: none)
+    own_traffic: np.ndarray  # how much of the whole account's traffic is its own (`popular_share`; 1: no row)
+    own_ind: np.ndarray    # individual score of the shared part no other member sends verbatim (0: none)
+    own_n: np.ndarray      # ... its size in units (0: none)
+    own_full: np.ndarray   # ... its individual score were its samples enough to judge (0: none)
+
+
+def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.Table) -> MemberTraffic:
+    """The shared-traffic behaviour of the accounts `ids`, in their order (`MemberTraffic`)."""
     idx = positions(shared["account_id"], ids, last=True)
     ok = idx >= 0
     ind, harvest, n, own = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids)), np.ones(len(ids))
-    own_ind, own_n = np.zeros(len(ids)), np.zeros(len(ids))
-    own_ind[idx[ok]] = individual_score(_own_shared(shared))[ok]
+    own_ind, own_n, own_full = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids))
+    own_part = _own_shared(shared)
+    own_ind[idx[ok]] = individual_score(own_part)[ok]
+    own_full[idx[ok]] = individual_score(own_part, evidence=np.ones(shared.num_rows))[ok]
     # counted in units (a distinct text, or one conversation over an extraction problem): an agent's dozen
     # tool steps over one task are one sample of how the member behaves, not twelve
     own_n[idx[ok]] = _col(shared, "own_units")[ok]
@@ -464,7 +494,7 @@ def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.
     harvest[idx[ok]] = individual_parts(shared)["harvest"][ok]
     n[idx[ok]] = _col(shared, "exchanges")[ok]
     own[idx[ok]] = _own(_col(shared, "popular_share"))[ok]
-    return ind, harvest, n, own, own_ind, own_n
+    return MemberTraffic(ind, harvest, n, own, own_ind, own_n, own_full)
 
 
 def _concurrency(first: np.ndarray, last: np.ndarray, handover_s: float = 12 * 3600.0,
