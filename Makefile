@@ -1,6 +1,8 @@
 # The whole set-up on a fresh machine: `make demo` and `make test`.
 PY ?= python3
 VENV := .venv
+# test processes (pytest-xdist): one per core; a test file runs in one of them (its module fixtures once)
+TEST_WORKERS ?= auto
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo-out
@@ -40,7 +42,7 @@ system:
 	@requirements/system.sh
 
 test: system $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 fuzz: $(STAMP)
 	$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet atheris
