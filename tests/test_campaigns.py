@@ -236,6 +236,22 @@ def test_fragments_sending_one_wording_are_joined_and_phrases_join_no_one() -> N
     assert out[30] != out[0] and out[10] == out[0]
 
 
+def test_fragments_composing_prompts_from_one_sentence_bank_are_joined() -> None:
+    """An operator writing each account's standing instructions from one bank of sentences, in waves of accounts
+    that community detection keeps apart (groups 0 and 1, 10 accounts each): every account shares sentences of
+    the bank with accounts of the other wave, so they are one campaign. Group 2 shares only phrases (the craft)
+    with group 0, and group 3 shares sentences with 2 of group 0's accounts (below `join_share`): both stay
+    apart."""
+    rows = [(f"a{i}", f"b{(i + 3) % 10}", "shared-prompt-sentences", 0.3) for i in range(10)]
+    rows += [(f"a{i}", f"c{i}", "shared-phrases", 1.0) for i in range(10)]
+    rows += [(f"a{i}", f"d{i}", "shared-prompt-sentences", 1.0) for i in range(2)]
+    accounts = [f"{p}{i}" for p in "abcd" for i in range(10)]
+    group = np.array([0] * 10 + [1] * 10 + [2] * 10 + [3] * 10)
+    out = join_fragments(_links(rows), accounts, group)
+    assert len(set(out[:20])) == 1
+    assert len({out[0], out[20], out[30]}) == 3
+
+
 def test_fragments_paid_by_one_operators_cards_are_joined_and_a_shared_network_joins_no_one() -> None:
     """Groups 0 and 1 (10 accounts each) each send a wrapper of their own, and cards pay for accounts of both:
     they are one operator's campaign. Group 2

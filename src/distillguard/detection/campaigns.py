@@ -50,10 +50,12 @@ FAMILIES = {"lockstep-timing": 1, "shared-ip": 2, "client-fingerprint": 2, "shar
             "signup-cohort": 3, "shared-system-prompt": 3, "reused-completions": 4}  # everything else: content (0)
 CONTENT_KINDS = frozenset({"shared-template", "near-duplicate-template", "shared-wrapper", "shared-prompt-ends",
                            "shared-phrases", "shared-payloads"})
-# an operator's own wording: a template or wrapper around its prompts. Not phrases (the craft of prompt writing
-# — openers, closers, CoT requests — is shared between operators), nor long system prompts (two operators
-# driving one open-source agent framework send its instructions alike)
-WORDING_KINDS = CONTENT_KINDS - {"shared-phrases", "shared-payloads"}
+# an operator's own wording: a template or wrapper around its prompts, or its bank of standing sentences,
+# recombined account by account (`shared-prompt-sentences`: a bank's sentences recur in prompts no two accounts share
+# whole; one app's or framework's fixed prompt recurs in no other). Not phrases (the craft of prompt writing —
+# openers, closers, CoT requests — is shared between operators), nor long system prompts (two operators driving
+# one open-source agent framework send its instructions alike)
+WORDING_KINDS = (CONTENT_KINDS - {"shared-phrases", "shared-payloads"}) | {"shared-prompt-sentences"}
 # what says two flagged groups are one operator's campaign (`join_fragments`): its wording, or its money
 PAYMENT_KINDS = frozenset({"shared-payment"})
 JOIN_KINDS = WORDING_KINDS | PAYMENT_KINDS
@@ -376,7 +378,8 @@ def join_fragments(links: pa.Table, accounts: pa.Array | pa.ChunkedArray | Seque
     them to a few others only (a key of many holders is linked as a ring) — or along its wording when the
     operator runs one wrapper family per batch of accounts and pays for them across batches. The wording, or
     the money, says the fragments are one operator's: two groups are joined when at least `join_share` of the
-    accounts of each have a wording link (`WORDING_KINDS`) to an account of the other, or at least
+    accounts of each have a wording link (`WORDING_KINDS`: a template, a wrapper, its bank of sentences) to an
+    account of the other, or at least
     `join_paid_accounts` of each a payment link (one payer's cards are one operator, however few of its
     accounts each pays for). Phrases and system prompts do not join (operators share the craft and the
     frameworks), nor do infrastructure or timing (a proxy network, a cloud region and a clock are rented by
