@@ -14,9 +14,11 @@ from distillguard.detection.campaigns import (
     DEFAULT_KIND_WEIGHTS,
     FAMILIES,
     CampaignConfig,
+    Grouping,
     dense_blocks,
     group_accounts,
     join_fragments,
+    joining_links,
     leiden_groups,
     pair_edges,
 )
@@ -250,6 +252,24 @@ def test_fragments_composing_prompts_from_one_sentence_bank_are_joined() -> None
     out = join_fragments(_links(rows), accounts, group)
     assert len(set(out[:20])) == 1
     assert len({out[0], out[20], out[30]}) == 3
+
+
+def test_only_links_that_can_join_fragments_are_kept_after_grouping() -> None:
+    """After grouping, the links kept for `join_fragments` are those of a joining kind across two groups: a group's
+    own wording inside it, links to ungrouped accounts and a shared network are dropped, and joining from the kept
+    links alone gives the same campaigns as from all of them."""
+    rows = [(f"a{i}", f"a{i + 1}", "shared-wrapper", 1.0) for i in range(9)]            # inside group 0
+    rows += [(f"a{i}", f"b{i}", "shared-prompt-sentences", 0.3) for i in range(10)]     # across 0 and 1
+    rows += [(f"a{i}", f"b{i}", "shared-ip", 1.0) for i in range(10)]                   # across, not joining
+    rows += [("a0", "lone", "shared-template", 1.0), ("b0", "b1", "shared-payment", 1.0)]
+    accounts = [f"{p}{i}" for p in "ab" for i in range(10)] + ["lone"]
+    group = np.array([0] * 10 + [1] * 10 + [-1])
+    g = Grouping(accounts=accounts, group=group, strength=np.ones(21), degree=np.ones(21),
+                 in_block=np.zeros(21, bool), families=np.array([2, 2]),
+                 edges=pa.table({"src": [], "dst": [], "weight": []}))
+    kept = joining_links(_links(rows), g)
+    assert kept["kind"].to_pylist() == ["shared-prompt-sentences"] * 10
+    assert np.array_equal(join_fragments(kept, accounts, group), join_fragments(_links(rows), accounts, group))
 
 
 def test_fragments_paid_by_one_operators_cards_are_joined_and_a_shared_network_joins_no_one() -> None:

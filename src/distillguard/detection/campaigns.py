@@ -369,6 +369,19 @@ def _strength(a: np.ndarray, b: np.ndarray, w: np.ndarray, member: np.ndarray) -
     return s, d
 
 
+def joining_links(links: pa.Table, grouping: Grouping) -> pa.Table:
+    """The links `join_fragments` can read: of a joining kind (`JOIN_KINDS`) between accounts of two different
+    groups. Kept after grouping in place of the whole graph (a campaign's own wording links its accounts to each
+    other thousands of times over; only the links across its fragments can join them)."""
+    links = links.filter(pc.is_in(links["kind"], pa.array(sorted(JOIN_KINDS), pa.string())))
+    group = np.asarray(grouping.group, np.int64)
+    if links.num_rows == 0 or len(group) == 0:
+        return links
+    ga, gb = (np.where(i >= 0, group[np.maximum(i, 0)], -1)
+              for i in (positions(links["src"], grouping.accounts), positions(links["dst"], grouping.accounts)))
+    return links.filter(pa.array((ga >= 0) & (gb >= 0) & (ga != gb)))
+
+
 def join_fragments(links: pa.Table, accounts: pa.Array | pa.ChunkedArray | Sequence[str], group: np.ndarray,
                    config: CampaignConfig = CampaignConfig()) -> np.ndarray:
     """Campaign index per account of `accounts` (flagged ones, with their group; -1: none): groups joined.

@@ -25,7 +25,7 @@ from ..store import Store
 from . import features as feat
 from . import links as lk
 from . import provenance
-from .campaigns import JOIN_KINDS, CampaignConfig, Grouping, group_accounts, join_fragments
+from .campaigns import CampaignConfig, Grouping, group_accounts, join_fragments, joining_links
 from .output import write_outputs, write_plain_report
 from .scoring import (
     OperatingPoint,
@@ -226,9 +226,9 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[p
            orgs: list[str | None] | None, stage: Callable[[str], None], keep_own: bool = False) -> _Verdict:
     """Campaigns, scores and campaign assignment, from features and `graph` = [links, account × key].
 
-    `graph` is emptied: once the accounts are grouped, only the wording and payment links stay (`join_fragments`
-    reads them alone), so scoring's DuckDB work does not run beside the whole graph. `keep_own`: leave each
-    group's own content keys in the temporary table `dg_own` (the snapshot's).
+    `graph` is emptied: once the accounts are grouped, only the wording and payment links across groups stay
+    (`joining_links`: what `join_fragments` reads), so scoring's DuckDB work does not run beside the whole graph.
+    `keep_own`: leave each group's own content keys in the temporary table `dg_own` (the snapshot's).
     """
     con = store.con
     links, bip = graph.pop(0), graph.pop(0)
@@ -240,7 +240,7 @@ def _judge(store: Store, config: DetectConfig, features: pa.Table, graph: list[p
     del bip
     # not read after grouping (an empty table, not a slice: a slice would keep the edges' buffers alive)
     grouping = replace(grouping, edges=grouping.edges.schema.empty_table())
-    links = links.filter(pa.compute.is_in(links["kind"], pa.array(sorted(JOIN_KINDS), pa.string())))
+    links = joining_links(links, grouping)
     stage("campaigns")
     if config.use_links:
         # behaviour of the traffic each grouped account shares with its group (cover chat does not dilute it)
