@@ -392,11 +392,10 @@ def join_fragments(links: pa.Table, accounts: pa.Array | pa.ChunkedArray | Seque
     operator runs one wrapper family per batch of accounts and pays for them across batches. The wording, or
     the money, says the fragments are one operator's: two groups are joined when at least `join_share` of the
     accounts of each have a wording link (`WORDING_KINDS`: a template, a wrapper, its bank of sentences) to an
-    account of the other, or at least
-    `join_paid_accounts` of each a payment link (one payer's cards are one operator, however few of its
-    accounts each pays for). Phrases and system prompts do not join (operators share the craft and the
-    frameworks), nor do infrastructure or timing (a proxy network, a cloud region and a clock are rented by
-    many).
+    account of the other, or at least `join_paid_accounts` of each a payment link (one payer's cards are one
+    operator, however few of its accounts each pays for). Phrases and system prompts do not join (operators share
+    the craft and the frameworks), nor do infrastructure or timing (a proxy network, a cloud region and a clock are
+    rented by many).
     """
     group = np.asarray(group, np.int64)
     out = group.copy()
