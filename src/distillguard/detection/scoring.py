@@ -236,14 +236,14 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
     carry = np.ones(len(ids))         # how much of its group's campaign score an account may inherit
     unshared = np.zeros(len(ids), bool)  # members of a group measured on its core that share none of its content
     n_exchanges = _col(features, "exchanges")
-    none = np.zeros(len(ids))
-    mt = MemberTraffic(none, none, none, np.ones(len(ids)), none, none, none)
-    if shared is not None and shared.num_rows:
+    has_shared = shared is not None and shared.num_rows > 0
+    mt = _aligned_shared(features["account_id"], shared) if has_shared else MemberTraffic.absent(len(ids))
+    sh_n = mt.n                       # each account's exchanges carrying its group's own content
+    if has_shared:
         # the same behaviour measured on the exchanges that bind the account to its group: benign cover
         # traffic (chat around the harvesting) no longer dilutes it. Grouped accounts only, so an unlinked
         # account still keeps its capped individual score.
-        mt = _aligned_shared(features["account_id"], shared)
-        sh_ind, sh_harvest, sh_n, own_traffic, own_ind, own_n, _ = mt
+        sh_ind, sh_harvest, _, own_traffic, own_ind, own_n, _ = mt
         ok = (gi >= 0) & (sh_n >= config.shared_min_exchanges)
         core = ok
         # a member whose traffic is mostly popular content (texts that accounts in no group send too) is judged
@@ -255,7 +255,6 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # other member sends verbatim. A front whose members relay the same end-user chats among themselves
         # (replayed, so discounted above) is judged on what it wraps
         beh = np.maximum(beh, np.where((gi >= 0) & (own_n >= config.shared_min_exchanges), own_ind, 0.0))
-    sh_n = mt.n                       # each account's exchanges carrying its group's own content
     # completions recycled between accounts are extraction whatever the topic (the group's agents' tool results
     # that other accounts of it generate, answers pasted back for grading): measured on the recycled share
     prov = np.clip(_col(features, "provenance_share") / config.provenance_full, 0, 1)
@@ -473,6 +472,12 @@ class MemberTraffic(NamedTuple):
     own_ind: np.ndarray    # individual score of the shared part no other member sends verbatim (0: none)
     own_n: np.ndarray      # ... its size in units (0: none)
     own_full: np.ndarray   # ... its individual score were its samples enough to judge (0: none)
+
+    @classmethod
+    def absent(cls, n: int) -> MemberTraffic:
+        """`n` accounts that share no traffic with a group (no shared-traffic table)."""
+        none = np.zeros(n)
+        return cls(none, none, none, np.ones(n), none, none, none)
 
 
 def _aligned_shared(ids: pa.Array | pa.ChunkedArray | Sequence[str], shared: pa.Table) -> MemberTraffic:
