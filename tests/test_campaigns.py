@@ -312,3 +312,28 @@ def test_an_account_is_operator_tied_by_two_links_of_other_evidence_than_content
     tied = dict(zip(g.accounts, g.operator_tied.tolist(), strict=True))
     assert len(set(g.group.tolist())) == 1 and tied[f0]
     assert not tied[b0] and not tied["c3"]
+
+
+def test_a_groups_communities_are_its_parts_denser_than_the_bridge_between_them() -> None:
+    """A campaign's twelve accounts and an extension's twenty-four users, each user sharing page text with two of
+    the campaign's, in a graph of twenty other rings: modularity binds the two into one group (its resolution
+    shrinks as the graph grows), the Potts model inside the group finds the two parts. A group as dense
+    everywhere as a random half of its pairs is one community."""
+    rows = _clique("c", 12) + _clique("u", 24, "shared-instructions")
+    rows += [(f"u{i}", f"c{(2 * i + j) % 12}", "shared-phrases", 1.0) for i in range(24) for j in range(2)]
+    rng = random.Random(7)
+    rows += [(f"r{i}", f"r{j}", "shared-wrapper", 1.0) for i in range(40) for j in range(i + 1, 40) if rng.random() < 0.5]
+    for k in range(20):
+        rows += _clique(f"o{k}_", 10)
+    g = group_accounts(_links(rows), pa.table({"account_id": pa.array([], pa.string()),
+                                               "key": pa.array([], pa.uint64()), "share": pa.array([], pa.float64())}))
+    at = {a: i for i, a in enumerate(g.accounts)}
+
+    def of(prefix: str, n: int, values: np.ndarray) -> set[int]:
+        return {int(values[at[f"{prefix}{i}"]]) for i in range(n)}
+
+    assert len(of("c", 12, g.group) | of("u", 24, g.group)) == 1
+    assert len(of("c", 12, g.community)) == 1 and len(of("u", 24, g.community)) == 1
+    assert of("c", 12, g.community) != of("u", 24, g.community)
+    assert of("r", 40, g.community) == of("r", 40, g.group)
+    assert len(of("o0_", 10, g.community)) == 1 and (g.community >= 0).all()

@@ -519,3 +519,25 @@ def test_evidence_counts_a_single_message_agents_tasks_not_its_steps() -> None:
     tasks = individual_parts(pa.table({**base, "task_units": [7.0]}))
     assert steps["harvest"][0] == pytest.approx(1 - np.exp(-45 / 20))
     assert tasks["harvest"][0] == pytest.approx(1 - np.exp(-7 / 20)) and tasks["evidence"][0] < steps["evidence"][0]
+
+
+def test_a_member_inherits_as_far_as_its_own_community_in_the_group_behaves_like_a_campaign() -> None:
+    """A campaign's twenty accounts and forty heavy users of a browser extension, one group through the pages both
+    send: each user behaves enough like the campaign to inherit (.34 against .64), and does while the group is one
+    community. Inside it the users are a community of their own, which behaves like no campaign: they keep their
+    own scores. A part of the campaign that is a community of its own still inherits in full."""
+    ids = [f"c{i}" for i in range(20)] + [f"u{i}" for i in range(40)]
+    campaign = dict(EXTRACTOR, cot_share=0.0, long_max_tokens_share=0.0)
+    user = dict(CHATTER, cap_other=0.3, single_turn_share=1.0, template_diversity=0.4, exchanges=40)
+    parts = np.array([0] * 20 + [1] * 40)
+
+    def flagged(rows: list[dict], community: np.ndarray | None) -> np.ndarray:
+        g = replace(_group_of(rows, ids), strength=np.full(60, 7.0), community=community)
+        sc = score_accounts(_table(rows, ids), g)
+        return sc.accounts["score"].to_numpy() >= threshold_for(sc, 0.001)
+
+    rows = [campaign] * 20 + [user] * 40
+    assert flagged(rows, None).all() and flagged(rows, np.zeros(60, np.int64)).all()
+    split = flagged(rows, parts)
+    assert split[:20].all() and not split[20:].any()
+    assert flagged([campaign] * 60, parts).all()

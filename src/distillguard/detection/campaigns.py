@@ -74,6 +74,13 @@ class CampaignConfig:
     resolution: float = 1.0
     seed: int = 0
     leiden_iterations: int = 2      # Leiden passes (-1: UNTIL_STABLE_ITERATIONS, many)
+    # inside each group of at least `community_min_accounts`, its communities (`Grouping.community`): Leiden with
+    # the constant Potts model on the group's own edges, at this share of the group's density (its edge weight
+    # per pair of accounts). Modularity may join two dense communities through a bridge of content both send
+    # (an extension's users and a campaign visiting the same sites); the Potts model finds the parts denser
+    # than the bridge, whatever the size of the rest of the graph (modularity's resolution does not)
+    community_density: float = 0.5
+    community_min_accounts: int = 10
     max_blocks: int = 20
     min_block_accounts: int = 3
     peel_eps: float = 0.1
@@ -97,6 +104,9 @@ class Grouping:
     # per account: linked to two or more of its group by evidence other than content (payment, network, client,
     # timing, cohort); None where not known (an incremental update's grouping)
     operator_tied: np.ndarray | None = None
+    # per account: its community inside its group (`CampaignConfig.community_resolution`; -1: no group); None where
+    # not known (an incremental update's grouping)
+    community: np.ndarray | None = None
 
 
 def pair_edges(links: pa.Table, config: CampaignConfig = CampaignConfig()) -> pa.Table:
@@ -175,9 +185,11 @@ def _leiden(edges: pa.Table, config: CampaignConfig) -> tuple[pa.Array, np.ndarr
                                 edges["weight"], config)
 
 
-def _leiden_codes(n: int, src: np.ndarray, dst: np.ndarray, weight: pa.ChunkedArray, config: CampaignConfig
-                  ) -> np.ndarray:
-    """Leiden on vertices 0..n-1 (the names' sorted order) and the edges in the table's order."""
+def _leiden_codes(n: int, src: np.ndarray, dst: np.ndarray, weight: pa.ChunkedArray, config: CampaignConfig,
+                  cpm: float | None = None) -> np.ndarray:
+    """Leiden on vertices 0..n-1 (the names' sorted order) and the edges in the table's order: modularity at
+    `config.resolution`, or the constant Potts model at resolution `cpm` (communities denser than it), largest
+    community first."""
     import graspologic_native as gn
 
     # the symmetric adjacency as CSR arrays (no Python object per edge); its own seeded generator, so the
@@ -188,7 +200,8 @@ def _leiden_codes(n: int, src: np.ndarray, dst: np.ndarray, weight: pa.ChunkedAr
     m.sum_duplicates()
     iterations = config.leiden_iterations if config.leiden_iterations > 0 else UNTIL_STABLE_ITERATIONS
     _, part = gn.leiden_csr(m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data, n,
-                            resolution=config.resolution, iterations=iterations, use_modularity=True,
+                            resolution=config.resolution if cpm is None else cpm, iterations=iterations,
+                            use_modularity=cpm is None,
                             seed=config.seed)
     member = np.full(n, -1, np.int64)
     if part:
@@ -327,7 +340,41 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
         vertex[at[at >= 0]] = len(used) + np.flatnonzero(at >= 0)
     families, tied = _families(links, vertex[p.link_src], vertex[p.link_dst], member, config)
     return Grouping(accounts=names, group=member, strength=strength, degree=degree, in_block=in_block,
-                    edges=p.edges, families=families, operator_tied=tied)
+                    edges=p.edges, families=families, operator_tied=tied,
+                    community=_communities(a, b, p.edges["weight"], member, config))
+
+
+def _communities(a: np.ndarray, b: np.ndarray, weight: pa.ChunkedArray, member: np.ndarray, config: CampaignConfig
+                 ) -> np.ndarray:
+    """Per account, its community inside its group (-1: no group; `CampaignConfig.community_density`): the group
+    itself below `community_min_accounts` accounts (`a`, `b`: each edge's account index)."""
+    out = np.where(member >= 0, member, -1).astype(np.int64)
+    n_groups = int(member.max(initial=-1)) + 1
+    sizes = np.bincount(member[member >= 0], minlength=n_groups)
+    big = np.flatnonzero(sizes >= config.community_min_accounts)
+    if len(big) == 0 or len(a) == 0:
+        return out
+    # each account's rank inside its group, and each group's edges, from one stable sort apiece
+    by_member = np.argsort(member, kind="stable")
+    starts = np.searchsorted(member[by_member], np.arange(n_groups + 1))
+    rank = np.empty(len(member), np.int64)
+    rank[by_member] = np.arange(len(member)) - starts[np.maximum(member[by_member], 0)]
+    same = np.flatnonzero((member[a] == member[b]) & (member[a] >= 0))
+    same = same[np.argsort(member[a[same]], kind="stable")]
+    edge_starts = np.searchsorted(member[a[same]], np.arange(n_groups + 1))
+    w = weight.to_numpy()
+    following = n_groups
+    for g in big:
+        e = same[edge_starts[g]:edge_starts[g + 1]]
+        n = int(sizes[g])
+        density = float(w[e].sum()) / (n * (n - 1) / 2)
+        code = _leiden_codes(n, rank[a[e]], rank[b[e]], pa.chunked_array([w[e]]), config,
+                             cpm=config.community_density * density)
+        # the largest community keeps the group's number; the others take numbers after every group's
+        mine = by_member[starts[g]:starts[g + 1]]
+        out[mine] = np.where(code == 0, g, following + code - 1)
+        following += int(code.max())
+    return out
 
 
 def _families(links: pa.Table, a: np.ndarray, b: np.ndarray, member: np.ndarray, config: CampaignConfig

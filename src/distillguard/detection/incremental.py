@@ -57,7 +57,7 @@ from .scoring import OperatingPoint, Scores, individual_reasons, operating_point
 from .shared_traffic import TEXT_KEYS, with_judged_share
 from .sorted_unique import positions
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 UBIGINT_MAX = 2**64 - 1
 ASSIGN_MIN_EXCHANGES = 2      # an account joins a group when at least this many of its new exchanges ...
 ASSIGN_MIN_SHARE = 0.5        # ... and this share of its new fingerprinted ones carry keys the group owns
@@ -131,6 +131,9 @@ def save_snapshot(con: duckdb.DuckDBPyConnection, snap: Snapshot, key: str) -> N
         "strength": pa.array(take(g.strength, 0.0).astype(float)),
         "degree": pa.array(take(g.degree, 0.0).astype(float)),
         "in_block": pa.array(take(g.in_block, False).astype(bool)),
+        # (its community inside the group: an account joining a group later has none, and inherits as before)
+        "community": pa.array(take(g.community if g.community is not None else np.full(len(g.accounts), -1), -1)
+                              .astype(np.int64)),
         "campaign_id": [(written[a].campaign_id or "") if a in written else "" for a in names],
         "link_reasons": [";".join(k for k in written[a].reasons if k in snap.link_kinds) if a in written else ""
                          for a in names],
@@ -290,7 +293,7 @@ def _fingerprint_new(con: duckdb.DuckDBPyConnection, fingerprint: feat.Fingerpri
 def _new_accounts(con: duckdb.DuckDBPyConnection) -> None:
     """Rows for accounts first seen now; the declared organisation of every account with new traffic."""
     con.execute(f"""INSERT INTO dgd_acc BY NAME SELECT account_id, -1 AS grp, 0.0 AS strength, 0.0 AS degree,
-        false AS in_block, '' AS campaign_id, '' AS link_reasons, {UBIGINT_MAX}::UBIGINT AS tau,
+        false AS in_block, -1 AS community, '' AS campaign_id, '' AS link_reasons, {UBIGINT_MAX}::UBIGINT AS tau,
         CASE WHEN count(DISTINCT org_id) = 1 AND count(org_id) = count(*) THEN any_value(org_id) END AS org
         FROM dgn_x WHERE account_id NOT IN (SELECT account_id FROM dgd_acc) GROUP BY account_id""")
     # one organisation declared on every exchange, old and new (features.ORGS_SQL's rule)
@@ -338,7 +341,8 @@ def _score(con: duckdb.DuckDBPyConnection, features: pa.Table, acc: pa.Table, co
     grouping = Grouping(accounts=acc["account_id"].to_pylist(), group=acc["grp"].to_numpy(),
                         strength=acc["strength"].to_numpy(), degree=acc["degree"].to_numpy(),
                         in_block=np.asarray(acc["in_block"].to_numpy(), bool),
-                        edges=pa.table({"src": [], "dst": [], "weight": []}), families=families)
+                        edges=pa.table({"src": [], "dst": [], "weight": []}), families=families,
+                        community=acc["community"].to_numpy())
     shared = con.sql("SELECT * FROM dgd_shared").to_arrow_table()
     at = positions(features["account_id"], acc["account_id"])
     orgs = acc["org"].take(pa.array(at)).to_pylist()

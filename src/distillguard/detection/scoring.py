@@ -84,6 +84,10 @@ class ScoreConfig:
     # a group's behaviour is measured on the accounts carrying its own content (at least this many of
     # them); with fewer, on all its accounts
     core_min_accounts: int = 5
+    # a community inside a group (`_community_fit`) inherits the group's campaign score in full while its behaviour
+    # gate is at least this share of the group's (a campaign's parts vary: a small part's upper quartile is noisy),
+    # in proportion below
+    community_share: float = 0.5
     # a group whose typical account looks like one run of a shared suite (`suite_run`) at or above
     # `suite_high` is independent customers replaying one benchmark or problem set, not a campaign; at or
     # below `suite_low` the group is scored as it is (a campaign's accounts may replay a few texts too)
@@ -333,9 +337,12 @@ def score_accounts(features: pa.Table, grouping: Grouping, config: ScoreConfig =
         # likeness. Its one or two exchanges with a neighbouring phrase must not weigh against it — a campaign
         # whose wording variants are each held by too few of its accounts to be the group's own leaves its
         # members exactly that)
+        # (and as far as its own community inside the group behaves like a campaign: an extension's users bound to
+        # a campaign by the sites both visit are a community of their own, whose behaviour is the users')
         gs = (np.where(gi >= 0, group_score[np.maximum(gi, 0)], 0.0)
               * np.where(unshared, like, np.maximum(carry, np.where(sh_n < config.shared_min_exchanges, like, 0.0)))
-              * ~bystander)
+              * ~bystander * _community_fit(_take(grouping.community, at, -1) if grouping.community is not None
+                                            else None, gi, beh, core, parts["behaviour"], config))
         # an account riding in a campaign's group but behaving unlike it (a NAT neighbour, a shared
         # greeting) keeps little of the campaign's score. An operator's ring inside the group is judged on its
         # own, its members against it; the group's other members (a popular framework's users bound to it by
@@ -395,6 +402,33 @@ def _operator_rings(m: np.ndarray, card: np.ndarray, beh: np.ndarray, core: np.n
         pooled = mt.own_full[r] * (0.5 + 0.5 * _evidence(mt.own_n[r].sum()))
         like[at] = np.clip(np.maximum(beh[r], np.where(mt.own_n[r] > 0, pooled, 0.0)) / max(behaviour, 1e-9), 0, 1)
     return out, like
+
+
+def _community_fit(community: np.ndarray | None, gi: np.ndarray, beh: np.ndarray, core: np.ndarray,
+                   group_behaviour: np.ndarray, config: ScoreConfig) -> np.ndarray:
+    """Per account, how far its community inside its group (`Grouping.community`, aligned with `gi`) behaves like
+    a campaign against the whole group, in [0, 1]: the behaviour gate of the community's behaviour (`_behaviour`)
+    over `community_share` of the group's. 1 outside a group, in a community of fewer than `core_min_accounts`
+    accounts (too few to speak for themselves) and where communities are not known.
+
+    Modularity may bind two dense communities into one group through a bridge of content both send (a browser
+    agent extension's users and a campaign driving agents through the same sites: page snapshots read alike for
+    every visitor). The group's behaviour is then the campaign's, and a heavy user of the extension, tied mostly
+    to other users, behaves enough like it to inherit. Its community does not: a campaign's communities each carry
+    the campaign's behaviour however it is split.
+    """
+    fit = np.ones(len(gi))
+    if community is None:
+        return fit
+    order = np.argsort(community, kind="stable")
+    bounds = np.searchsorted(community[order], np.arange(int(community.max(initial=-1)) + 2))
+    for k in np.flatnonzero(np.diff(bounds) >= config.core_min_accounts):
+        m = order[bounds[k]:bounds[k + 1]]
+        whole = float(_behaviour_gate(group_behaviour[gi[m[0]]], config)) if gi[m[0]] >= 0 else 0.0
+        if whole > 0:
+            own, _ = _behaviour(beh, m, core, config.core_min_accounts)
+            fit[m] = min(float(_behaviour_gate(own, config)) / (config.community_share * whole), 1.0)
+    return fit
 
 
 def _behaviour(beh: np.ndarray, members: np.ndarray, core: np.ndarray, min_core: int) -> tuple[float, bool]:
