@@ -22,7 +22,8 @@ features are the account's own features, damped, for half of the grouped account
 DIR/<case>/ if absent, otherwise compared with the saved ones exactly (run once on old code, once on new:
 e.g. `PYTHONPATH=/tmp/old/src` after `git archive <commit> src | tar -x -C /tmp/old`). A scale run rewrites
 its detect folder, so copy `links.parquet` and `features.parquet` elsewhere and use `links:COPY` for
-comparisons that span one. `--parts` also times `pair_edges` and `dense_blocks` alone (Leiden is most of
+comparisons that span one. `--parts` also times `pair_edges`, `dense_blocks` and the groups' communities
+(`campaigns._communities`, CPU seconds too) alone (Leiden is most of
 the rest of the group stage).
 """
 
@@ -210,6 +211,14 @@ def run_case(case: str, check: Path | None, parts: bool = False) -> dict:
         _, r = unique(bip["account_id"].to_numpy(zero_copy_only=False), return_inverse=True)
         _, c = unique(bip["key"].to_numpy(), return_inverse=True)
         stage("blocks", lambda: dense_blocks(r, c, int(r.max()) + 1, int(c.max()) + 1))
+        # the communities inside each group (the Potts-model pass over the groups' own edges)
+        from distillguard.detection.campaigns import CampaignConfig, _communities
+        from distillguard.detection.sorted_unique import positions
+
+        a, b = positions(g.edges["src"], g.accounts), positions(g.edges["dst"], g.accounts)
+        cpu = time.process_time()
+        stage("communities", lambda: _communities(a, b, g.edges["weight"], g.group, CampaignConfig()))
+        row["communities_cpu_s"] = time.process_time() - cpu
     row["groups"] = int(g.group.max()) + 1 if len(g.group) else 0
     row["edges"] = g.edges.num_rows
     row["kept"] = kept.num_rows
@@ -249,7 +258,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", action="append", help="dg-sub | s1 | links:DIR | synth:N (repeatable)")
     ap.add_argument("--check", type=Path, help="save outputs here, or compare with those saved")
-    ap.add_argument("--parts", action="store_true", help="also time pair_edges and dense_blocks on their own")
+    ap.add_argument("--parts", action="store_true",
+                    help="also time pair_edges, dense_blocks and the communities on their own")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -272,7 +282,8 @@ def main() -> None:
 
 def _print(rows: list[dict]) -> None:
     cols = ["case", "links", "accounts", "bip", "edges", "groups", "base_mb", "wscl_s", "wscl_mb", "group_s",
-            "group_mb", "score_s", "score_mb", "pairs_s", "blocks_s", "peak_mb", "check"]
+            "group_mb", "score_s", "score_mb", "pairs_s", "blocks_s", "communities_s", "communities_cpu_s", "peak_mb",
+            "check"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" for _ in cols) + "|")
     for r in rows:

@@ -322,7 +322,8 @@ def test_a_groups_communities_are_its_parts_denser_than_the_bridge_between_them(
     rows = _clique("c", 12) + _clique("u", 24, "shared-instructions")
     rows += [(f"u{i}", f"c{(2 * i + j) % 12}", "shared-phrases", 1.0) for i in range(24) for j in range(2)]
     rng = random.Random(7)
-    rows += [(f"r{i}", f"r{j}", "shared-wrapper", 1.0) for i in range(40) for j in range(i + 1, 40) if rng.random() < 0.5]
+    rows += [(f"r{i}", f"r{j}", "shared-wrapper", 1.0) for i in range(40) for j in range(i + 1, 40)
+             if rng.random() < 0.5]
     for k in range(20):
         rows += _clique(f"o{k}_", 10)
     g = group_accounts(_links(rows), pa.table({"account_id": pa.array([], pa.string()),
