@@ -105,7 +105,7 @@ class Grouping:
     # per account: linked to two or more of its group by evidence other than content (payment, network, client,
     # timing, cohort); None where not known (an incremental update's grouping)
     operator_tied: np.ndarray | None = None
-    # per account: its community inside its group (`CampaignConfig.community_resolution`; -1: no group); None where
+    # per account: its community inside its group (`CampaignConfig.community_density`; -1: no group); None where
     # not known (an incremental update's grouping)
     community: np.ndarray | None = None
 
@@ -368,7 +368,7 @@ def _communities(a: np.ndarray, b: np.ndarray, weight: pa.ChunkedArray, member: 
     for g in big:
         e = same[edge_starts[g]:edge_starts[g + 1]]
         n = int(sizes[g])
-        density = float(w[e].sum()) / (n * (n - 1) / 2)
+        density = float(w[e].sum()) / max(n * (n - 1) / 2, 1.0)
         code = _leiden_codes(n, rank[a[e]], rank[b[e]], pa.chunked_array([w[e]]),
                              replace(config, leiden_iterations=config.community_iterations),
                              cpm=config.community_density * density)
