@@ -347,8 +347,9 @@ def group_accounts(links: pa.Table, bipartite: pa.Table, config: CampaignConfig 
 
 def _communities(a: np.ndarray, b: np.ndarray, weight: pa.ChunkedArray, member: np.ndarray, config: CampaignConfig
                  ) -> np.ndarray:
-    """Per account, its community inside its group (-1: no group; `CampaignConfig.community_density`): the group
-    itself below `community_min_accounts` accounts (`a`, `b`: each edge's account index)."""
+    """Per account, its community inside its group (`CampaignConfig.community_density`), numbered apart from every
+    other group's; a group of fewer than `community_min_accounts` accounts is one community, its group's number;
+    -1: no group (`a`, `b`: each edge's account index)."""
     out = np.where(member >= 0, member, -1).astype(np.int64)
     n_groups = int(member.max(initial=-1)) + 1
     sizes = np.bincount(member[member >= 0], minlength=n_groups)
@@ -364,13 +365,13 @@ def _communities(a: np.ndarray, b: np.ndarray, weight: pa.ChunkedArray, member: 
     same = same[np.argsort(member[a[same]], kind="stable")]
     edge_starts = np.searchsorted(member[a[same]], np.arange(n_groups + 1))
     w = weight.to_numpy()
+    passes = replace(config, leiden_iterations=config.community_iterations)
     following = n_groups
     for g in big:
         e = same[edge_starts[g]:edge_starts[g + 1]]
         n = int(sizes[g])
         density = float(w[e].sum()) / max(n * (n - 1) / 2, 1.0)
-        code = _leiden_codes(n, rank[a[e]], rank[b[e]], pa.chunked_array([w[e]]),
-                             replace(config, leiden_iterations=config.community_iterations),
+        code = _leiden_codes(n, rank[a[e]], rank[b[e]], pa.chunked_array([w[e]]), passes,
                              cpm=config.community_density * density)
         # the largest community keeps the group's number; the others take numbers after every group's
         mine = by_member[starts[g]:starts[g + 1]]
